@@ -1,0 +1,74 @@
+//! Configuration the agent writes into the probes' `.rodata` before load.
+//!
+//! Rust eBPF has no CO-RE field relocations, so the agent reads struct member
+//! offsets from the running kernel's BTF (/sys/kernel/btf/vmlinux) and passes
+//! them here; a missing member is `OFFSET_NONE` and the probe skips that read.
+
+/// Offset not available on this kernel.
+pub const OFFSET_NONE: u32 = u32::MAX;
+
+/// Byte offsets of the kernel struct members the probes read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_pid: u32,
+    pub task_tgid: u32,
+    pub task_real_parent: u32,
+    pub task_exit_code: u32,
+    pub task_loginuid: u32,
+    pub task_signal: u32,
+    pub signal_tty: u32,
+    pub tty_index: u32,
+    pub tty_driver: u32,
+    pub driver_major: u32,
+    pub driver_minor_start: u32,
+    pub _pad: u32,
+}
+
+impl KernelOffsets {
+    pub const NONE: KernelOffsets = KernelOffsets {
+        task_pid: OFFSET_NONE,
+        task_tgid: OFFSET_NONE,
+        task_real_parent: OFFSET_NONE,
+        task_exit_code: OFFSET_NONE,
+        task_loginuid: OFFSET_NONE,
+        task_signal: OFFSET_NONE,
+        signal_tty: OFFSET_NONE,
+        tty_index: OFFSET_NONE,
+        tty_driver: OFFSET_NONE,
+        driver_major: OFFSET_NONE,
+        driver_minor_start: OFFSET_NONE,
+        _pad: 0,
+    };
+}
+
+/// Global probe configuration (the `LANNER_CONFIG` global in the object).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// The agent's own process id: its events are dropped in the kernel.
+    pub agent_tgid: u32,
+    /// Wake the reader only once this many bytes are pending (0 = every event).
+    pub wakeup_bytes: u32,
+    /// Pre-filter: drop failed opens (ret < 0) in the kernel when non-zero.
+    pub drop_failed_opens: u32,
+    pub _pad: u32,
+    pub offsets: KernelOffsets,
+}
+
+impl ProbeConfig {
+    pub const DEFAULT: ProbeConfig = ProbeConfig {
+        agent_tgid: 0,
+        wakeup_bytes: 0,
+        drop_failed_opens: 0,
+        _pad: 0,
+        offsets: KernelOffsets::NONE,
+    };
+}
+
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 48);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 64);
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), Copy, only u32 fields.
+unsafe impl aya::Pod for ProbeConfig {}

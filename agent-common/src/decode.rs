@@ -1,0 +1,274 @@
+//! Pure decoding of ring-buffer records into typed, owned events.
+//!
+//! `decode` takes the raw bytes of one record and returns an [`Event`] or a
+//! [`DecodeError`]; any byte string is handled without panicking (fuzzed by
+//! `fuzz/fuzz_targets/decode.rs`, unit-tested below). Strings are taken up to
+//! their recorded length and converted lossily: the kernel gives bytes, not UTF-8.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use crate::event::*;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {got} bytes is shorter than its {what} ({need} bytes)")]
+    TooShort { what: &'static str, need: usize, got: usize },
+    #[error("unknown event kind {0}")]
+    UnknownKind(u16),
+    #[error("{field} length {len} exceeds its buffer of {max} bytes")]
+    BadLength { field: &'static str, len: usize, max: usize },
+}
+
+/// Fields every event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Header {
+    pub ts_boot_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cgroup_id: u64,
+    pub comm: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exec {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub ppid: u32,
+    pub ret: i32,
+    pub loginuid: Option<u32>,
+    pub tty: u32,
+    pub filename: String,
+    pub argv: Vec<String>,
+    pub args_truncated: bool,
+    pub filename_truncated: bool,
+    /// A user-memory read failed: argv or filename may be incomplete.
+    pub read_failed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Open {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub syscall: &'static str,
+    pub ret: i32,
+    pub dirfd: i32,
+    pub flags: u32,
+    pub mode: u32,
+    pub path: String,
+    pub path_truncated: bool,
+    pub read_failed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connect {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub ret: i32,
+    pub fd: i32,
+    pub family: &'static str,
+    pub addr: Option<IpAddr>,
+    pub port: u16,
+    pub unix_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setuid {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub syscall: &'static str,
+    pub ret: i32,
+    pub ruid: Option<u32>,
+    pub euid: Option<u32>,
+    pub suid: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fork {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub child_pid: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exit {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub exit_code: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Exec(Exec),
+    Open(Open),
+    Connect(Connect),
+    Setuid(Setuid),
+    Fork(Fork),
+    Exit(Exit),
+}
+
+impl Event {
+    pub fn header(&self) -> &Header {
+        match self {
+            Event::Exec(e) => &e.hdr,
+            Event::Open(e) => &e.hdr,
+            Event::Connect(e) => &e.hdr,
+            Event::Setuid(e) => &e.hdr,
+            Event::Fork(e) => &e.hdr,
+            Event::Exit(e) => &e.hdr,
+        }
+    }
+
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Exec(_) => EventKind::Exec,
+            Event::Open(_) => EventKind::Open,
+            Event::Connect(_) => EventKind::Connect,
+            Event::Setuid(_) => EventKind::Setuid,
+            Event::Fork(_) => EventKind::Fork,
+            Event::Exit(_) => EventKind::Exit,
+        }
+    }
+}
+
+fn read<T: Copy>(buf: &[u8], what: &'static str) -> Result<T, DecodeError> {
+    let need = core::mem::size_of::<T>();
+    if buf.len() < need {
+        return Err(DecodeError::TooShort { what, need, got: buf.len() });
+    }
+    // SAFETY: length checked; T is a repr(C) plain-old-data record (any bit
+    // pattern is valid) and read_unaligned has no alignment requirement.
+    Ok(unsafe { core::ptr::read_unaligned(buf.as_ptr() as *const T) })
+}
+
+fn string(bytes: &[u8], len: usize, field: &'static str) -> Result<String, DecodeError> {
+    if len > bytes.len() {
+        return Err(DecodeError::BadLength { field, len, max: bytes.len() });
+    }
+    let s = &bytes[..len];
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+}
+
+fn cstr(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn header(h: &EventHeader) -> Header {
+    Header {
+        ts_boot_ns: h.ts_boot_ns,
+        pid: h.tgid,
+        tid: h.tid,
+        uid: h.uid,
+        gid: h.gid,
+        cgroup_id: h.cgroup_id,
+        comm: cstr(&h.comm),
+    }
+}
+
+fn opt_uid(v: u32) -> Option<u32> {
+    (v != UID_UNCHANGED).then_some(v)
+}
+
+/// Split NUL-separated argv bytes.
+fn split_args(bytes: &[u8], len: usize) -> Result<Vec<String>, DecodeError> {
+    if len > bytes.len() {
+        return Err(DecodeError::BadLength { field: "args", len, max: bytes.len() });
+    }
+    let mut used = &bytes[..len];
+    if used.last() == Some(&0) {
+        used = &used[..used.len() - 1];
+    }
+    if used.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(used.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+}
+
+/// Decode one ring-buffer record.
+pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
+    let h: EventHeader = read(buf, "header")?;
+    let kind = EventKind::from_u16(h.kind).ok_or(DecodeError::UnknownKind(h.kind))?;
+    let flags = h.flags;
+    Ok(match kind {
+        EventKind::Exec => {
+            let e: ExecEvent = read(buf, "exec event")?;
+            Event::Exec(Exec {
+                hdr: header(&e.hdr),
+                ppid: e.ppid,
+                ret: e.ret,
+                loginuid: (e.loginuid != u32::MAX).then_some(e.loginuid),
+                tty: e.tty,
+                filename: string(&e.filename, e.filename_len as usize, "filename")?,
+                argv: split_args(&e.args, e.args_len as usize)?,
+                args_truncated: flags & FLAG_ARGS_TRUNCATED != 0,
+                filename_truncated: flags & FLAG_PATH_TRUNCATED != 0,
+                read_failed: flags & FLAG_READ_FAILED != 0,
+            })
+        }
+        EventKind::Open => {
+            let e: OpenEvent = read(buf, "open event")?;
+            Event::Open(Open {
+                hdr: header(&e.hdr),
+                syscall: if e.hdr.subtype == 2 { "openat2" } else { "openat" },
+                ret: e.ret,
+                dirfd: e.dirfd,
+                flags: e.flags,
+                mode: e.mode,
+                path: string(&e.path, e.path_len as usize, "path")?,
+                path_truncated: flags & FLAG_PATH_TRUNCATED != 0,
+                read_failed: flags & FLAG_READ_FAILED != 0,
+            })
+        }
+        EventKind::Connect => {
+            let e: ConnectEvent = read(buf, "connect event")?;
+            let (family, addr, unix_path) = match e.family {
+                AF_INET => {
+                    let a = Ipv4Addr::new(e.addr[0], e.addr[1], e.addr[2], e.addr[3]);
+                    ("inet", Some(IpAddr::V4(a)), None)
+                }
+                AF_INET6 => ("inet6", Some(IpAddr::V6(Ipv6Addr::from(e.addr))), None),
+                AF_UNIX => ("unix", None, Some(string(&e.unix_path, e.path_len as usize, "unix_path")?)),
+                other => return Err(DecodeError::BadLength { field: "family", len: other as usize, max: 10 }),
+            };
+            Event::Connect(Connect { hdr: header(&e.hdr), ret: e.ret, fd: e.fd, family, addr, port: e.port, unix_path })
+        }
+        EventKind::Setuid => {
+            let e: SetuidEvent = read(buf, "setuid event")?;
+            let syscall = match e.hdr.subtype {
+                SETUID_SETREUID => "setreuid",
+                SETUID_SETRESUID => "setresuid",
+                _ => "setuid",
+            };
+            Event::Setuid(Setuid {
+                hdr: header(&e.hdr),
+                syscall,
+                ret: e.ret,
+                ruid: opt_uid(e.ruid),
+                euid: opt_uid(e.euid),
+                suid: opt_uid(e.suid),
+            })
+        }
+        EventKind::Fork => {
+            let e: ForkEvent = read(buf, "fork event")?;
+            Event::Fork(Fork { hdr: header(&e.hdr), child_pid: e.child_tgid })
+        }
+        EventKind::Exit => {
+            let e: ExitEvent = read(buf, "exit event")?;
+            Event::Exit(Exit { hdr: header(&e.hdr), exit_code: e.exit_code })
+        }
+    })
+}
+
+/// Encode helpers for tests and fuzz seeds: the raw bytes of a record.
+pub fn as_bytes<T: Copy>(v: &T) -> Vec<u8> {
+    // SAFETY: T is a repr(C) POD record; we only read its bytes.
+    unsafe { core::slice::from_raw_parts(v as *const T as *const u8, core::mem::size_of::<T>()).to_vec() }
+}
+
+#[cfg(test)]
+mod tests;

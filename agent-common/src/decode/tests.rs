@@ -1,0 +1,185 @@
+//! Unit tests of the decoder: every kind round-trips, bad bytes are errors.
+use super::*;
+
+fn hdr(kind: EventKind) -> EventHeader {
+    let mut comm = [0u8; COMM_LEN];
+    comm[..4].copy_from_slice(b"bash");
+    EventHeader {
+        kind: kind as u16,
+        flags: 0,
+        subtype: 0,
+        _pad0: 0,
+        ts_boot_ns: 42,
+        tid: 101,
+        tgid: 100,
+        uid: 1000,
+        gid: 1000,
+        cgroup_id: 7,
+        comm,
+    }
+}
+
+fn exec_event(args: &[&str]) -> ExecEvent {
+    let mut e = ExecEvent {
+        hdr: hdr(EventKind::Exec),
+        ppid: 1,
+        ret: 0,
+        loginuid: u32::MAX,
+        tty: 0x8801,
+        filename_len: 0,
+        args_len: 0,
+        args_count: 0,
+        _pad1: 0,
+        filename: [0; PATH_LEN],
+        args: [0; ARGS_LEN + ARG_MAX_ONE],
+    };
+    let f = b"/usr/bin/cat";
+    e.filename[..f.len()].copy_from_slice(f);
+    e.filename_len = f.len() as u16;
+    let mut off = 0;
+    for a in args {
+        e.args[off..off + a.len()].copy_from_slice(a.as_bytes());
+        off += a.len() + 1;
+    }
+    e.args_len = off as u16;
+    e.args_count = args.len() as u16;
+    e
+}
+
+#[test]
+fn exec_round_trip() {
+    let e = exec_event(&["cat", "/etc/shadow", ""]);
+    let Event::Exec(x) = decode(&as_bytes(&e)).unwrap() else { panic!("not exec") };
+    assert_eq!(x.filename, "/usr/bin/cat");
+    assert_eq!(x.argv, vec!["cat", "/etc/shadow", ""]);
+    assert_eq!(x.hdr.pid, 100);
+    assert_eq!(x.hdr.tid, 101);
+    assert_eq!(x.hdr.comm, "bash");
+    assert_eq!(x.loginuid, None);
+    assert_eq!(x.tty, 0x8801);
+    assert!(!x.args_truncated);
+}
+
+#[test]
+fn exec_flags_are_reported() {
+    let mut e = exec_event(&["a"]);
+    e.hdr.flags = FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED;
+    e.ret = -2;
+    let Event::Exec(x) = decode(&as_bytes(&e)).unwrap() else { panic!("not exec") };
+    assert!(x.args_truncated && x.read_failed && !x.filename_truncated);
+    assert_eq!(x.ret, -2);
+}
+
+#[test]
+fn open_round_trip() {
+    let mut e = OpenEvent {
+        hdr: hdr(EventKind::Open),
+        ret: 3,
+        dirfd: -100,
+        flags: 0o101,
+        mode: 0o644,
+        path_len: 11,
+        _pad1: [0; 3],
+        path: [0; PATH_LEN],
+    };
+    e.path[..11].copy_from_slice(b"/etc/shadow");
+    e.hdr.subtype = 2;
+    let Event::Open(o) = decode(&as_bytes(&e)).unwrap() else { panic!("not open") };
+    assert_eq!((o.path.as_str(), o.ret, o.flags, o.mode, o.syscall), ("/etc/shadow", 3, 0o101, 0o644, "openat2"));
+}
+
+#[test]
+fn connect_families() {
+    let mut e = ConnectEvent {
+        hdr: hdr(EventKind::Connect),
+        ret: -111,
+        fd: 5,
+        family: AF_INET,
+        port: 4444,
+        path_len: 0,
+        _pad1: 0,
+        addr: [0; 16],
+        unix_path: [0; UNIX_PATH_LEN],
+        _pad2: [0; 4],
+    };
+    e.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+    let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
+    assert_eq!(c.addr, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!((c.port, c.ret, c.family), (4444, -111, "inet"));
+
+    e.family = AF_INET6;
+    e.addr = std::net::Ipv6Addr::LOCALHOST.octets();
+    let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
+    assert_eq!(c.addr, Some("::1".parse().unwrap()));
+
+    e.family = AF_UNIX;
+    e.unix_path[..9].copy_from_slice(b"/run/x.sk");
+    e.path_len = 9;
+    let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
+    assert_eq!(c.unix_path.as_deref(), Some("/run/x.sk"));
+    assert_eq!(c.addr, None);
+
+    e.family = 99;
+    assert!(decode(&as_bytes(&e)).is_err());
+}
+
+#[test]
+fn setuid_fork_exit() {
+    let mut s = SetuidEvent { hdr: hdr(EventKind::Setuid), ret: -1, ruid: 0, euid: UID_UNCHANGED, suid: UID_UNCHANGED, _pad1: [0; 2] };
+    s.hdr.subtype = SETUID_SETUID;
+    let Event::Setuid(x) = decode(&as_bytes(&s)).unwrap() else { panic!() };
+    assert_eq!((x.syscall, x.ruid, x.euid, x.ret), ("setuid", Some(0), None, -1));
+
+    let f = ForkEvent { hdr: hdr(EventKind::Fork), child_tgid: 555, child_tid: 555 };
+    assert!(matches!(decode(&as_bytes(&f)).unwrap(), Event::Fork(Fork { child_pid: 555, .. })));
+    let x = ExitEvent { hdr: hdr(EventKind::Exit), exit_code: 256, _pad1: 0 };
+    assert!(matches!(decode(&as_bytes(&x)).unwrap(), Event::Exit(Exit { exit_code: 256, .. })));
+}
+
+#[test]
+fn bad_bytes_are_errors() {
+    assert!(matches!(decode(&[]), Err(DecodeError::TooShort { what: "header", .. })));
+    let mut h = as_bytes(&hdr(EventKind::Exec));
+    assert!(matches!(decode(&h), Err(DecodeError::TooShort { what: "exec event", .. })));
+    h[0] = 99;
+    assert_eq!(decode(&h), Err(DecodeError::UnknownKind(99)));
+    // A length field larger than its buffer.
+    let mut e = exec_event(&["x"]);
+    e.filename_len = (PATH_LEN + 1) as u16;
+    assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "filename", .. })));
+    let mut e = exec_event(&["x"]);
+    e.args_len = u16::MAX;
+    assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "args", .. })));
+}
+
+#[test]
+fn arbitrary_prefixes_and_noise_never_panic() {
+    let base = as_bytes(&exec_event(&["sh", "-c", "id"]));
+    for cut in 0..base.len() {
+        let _ = decode(&base[..cut]);
+    }
+    // Deterministic pseudo-random noise with each valid kind in front.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for kind in 0..8u16 {
+        for _ in 0..200 {
+            let mut buf = vec![0u8; 2200];
+            for b in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            buf[..2].copy_from_slice(&kind.to_ne_bytes());
+            let _ = decode(&buf);
+        }
+    }
+}
+
+#[test]
+fn serialises_as_tagged_json() {
+    let e = decode(&as_bytes(&exec_event(&["id"]))).unwrap();
+    let v = serde_json::to_value(&e).unwrap();
+    assert_eq!(v["type"], "exec");
+    assert_eq!(v["pid"], 100);
+    assert_eq!(v["argv"][0], "id");
+}

@@ -1,0 +1,236 @@
+//! Wire layouts of the events the probes write into the ring buffer.
+//!
+//! Each record starts with [`EventHeader`] whose `kind` selects the body type.
+//! Variable-length strings live in fixed arrays with an explicit length, so the
+//! verifier sees constant sizes; userspace reads only the used bytes.
+
+/// Maximum bytes of a path (open, exec filename, unix socket path buffers).
+pub const PATH_LEN: usize = 512;
+/// Logical budget for argv bytes (NUL-separated) of one exec.
+pub const ARGS_LEN: usize = 1024;
+/// Maximum bytes read for one argv element (also the slack after `ARGS_LEN`).
+pub const ARG_MAX_ONE: usize = 256;
+/// Maximum number of argv elements read.
+pub const MAX_ARGS: usize = 32;
+/// `TASK_COMM_LEN`.
+pub const COMM_LEN: usize = 16;
+/// `sizeof(sun_path)`.
+pub const UNIX_PATH_LEN: usize = 108;
+
+/// argv did not fit (too many elements, too many bytes, or one element too long).
+pub const FLAG_ARGS_TRUNCATED: u16 = 1 << 0;
+/// The path/filename did not fit its buffer.
+pub const FLAG_PATH_TRUNCATED: u16 = 1 << 1;
+/// A user-memory string read failed (page not resident, bad pointer).
+pub const FLAG_READ_FAILED: u16 = 1 << 2;
+/// The exec filename comes from user memory (failed execve) not the kernel.
+pub const FLAG_USER_FILENAME: u16 = 1 << 3;
+
+/// Event kinds (`EventHeader::kind`).
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Exec = 1,
+    Open = 2,
+    Connect = 3,
+    Setuid = 4,
+    Fork = 5,
+    Exit = 6,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Exec,
+        EventKind::Open,
+        EventKind::Connect,
+        EventKind::Setuid,
+        EventKind::Fork,
+        EventKind::Exit,
+    ];
+
+    pub fn from_u16(v: u16) -> Option<Self> {
+        Some(match v {
+            1 => EventKind::Exec,
+            2 => EventKind::Open,
+            3 => EventKind::Connect,
+            4 => EventKind::Setuid,
+            5 => EventKind::Fork,
+            6 => EventKind::Exit,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Exec => "exec",
+            EventKind::Open => "open",
+            EventKind::Connect => "connect",
+            EventKind::Setuid => "setuid",
+            EventKind::Fork => "fork",
+            EventKind::Exit => "exit",
+        }
+    }
+}
+
+/// Common header of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct EventHeader {
+    /// [`EventKind`] as u16.
+    pub kind: u16,
+    /// `FLAG_*` bits.
+    pub flags: u16,
+    /// Syscall or probe-specific discriminator (e.g. which setuid variant).
+    pub subtype: u16,
+    pub _pad0: u16,
+    /// `bpf_ktime_get_boot_ns()` at the event.
+    pub ts_boot_ns: u64,
+    /// Thread id (kernel `pid`).
+    pub tid: u32,
+    /// Process id (kernel `tgid`).
+    pub tgid: u32,
+    /// Real uid/gid of the caller (before the syscall for setuid).
+    pub uid: u32,
+    pub gid: u32,
+    /// cgroup v2 id (inode of the task's cgroup directory).
+    pub cgroup_id: u64,
+    pub comm: [u8; COMM_LEN],
+}
+
+/// `sched_process_exec` (success, ret 0) or `sys_exit_execve` (failure).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ExecEvent {
+    pub hdr: EventHeader,
+    pub ppid: u32,
+    /// execve return value: 0 or -errno.
+    pub ret: i32,
+    /// audit login uid (`u32::MAX` when unset/unknown).
+    pub loginuid: u32,
+    /// Controlling tty device number (`0` when none), as in /proc/PID/stat.
+    pub tty: u32,
+    pub filename_len: u16,
+    pub args_len: u16,
+    pub args_count: u16,
+    pub _pad1: u16,
+    pub filename: [u8; PATH_LEN],
+    /// NUL-separated argv; `args_len` bytes are valid.
+    pub args: [u8; ARGS_LEN + ARG_MAX_ONE],
+}
+
+/// `sys_exit_openat`/`sys_exit_openat2` with the arguments stashed at entry.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct OpenEvent {
+    pub hdr: EventHeader,
+    /// fd on success, -errno on failure.
+    pub ret: i32,
+    pub dirfd: i32,
+    /// `O_*` flags as passed.
+    pub flags: u32,
+    pub mode: u32,
+    pub path_len: u16,
+    pub _pad1: [u16; 3],
+    pub path: [u8; PATH_LEN],
+}
+
+/// Address families reported in [`ConnectEvent::family`].
+pub const AF_UNIX: u16 = 1;
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 10;
+
+/// `sys_exit_connect` with the sockaddr copied at entry.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ConnectEvent {
+    pub hdr: EventHeader,
+    /// 0 or -errno (`-EINPROGRESS` for non-blocking connects).
+    pub ret: i32,
+    pub fd: i32,
+    pub family: u16,
+    /// Port in host byte order (0 for unix sockets).
+    pub port: u16,
+    pub path_len: u16,
+    pub _pad1: u16,
+    /// IPv4 in the first 4 bytes, or IPv6, network order.
+    pub addr: [u8; 16],
+    /// Unix socket path (abstract sockets start with NUL, reported as '@').
+    pub unix_path: [u8; UNIX_PATH_LEN],
+    pub _pad2: [u8; 4],
+}
+
+/// Which syscall a [`SetuidEvent`] reports (`EventHeader::subtype`).
+pub const SETUID_SETUID: u16 = 1;
+pub const SETUID_SETREUID: u16 = 2;
+pub const SETUID_SETRESUID: u16 = 3;
+/// "Leave unchanged" (-1 as passed to setreuid/setresuid).
+pub const UID_UNCHANGED: u32 = u32::MAX;
+
+/// `sys_exit_setuid`/`setreuid`/`setresuid`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SetuidEvent {
+    pub hdr: EventHeader,
+    pub ret: i32,
+    /// Requested real, effective, saved uid (`UID_UNCHANGED` when not given).
+    pub ruid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub _pad1: [u32; 2],
+}
+
+/// A new process (not a thread) from fork/vfork/clone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ForkEvent {
+    pub hdr: EventHeader,
+    /// Process id of the child.
+    pub child_tgid: u32,
+    /// Thread id of the child (equal to `child_tgid` for a process).
+    pub child_tid: u32,
+}
+
+/// A thread-group leader exited (the process is gone).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExitEvent {
+    pub hdr: EventHeader,
+    /// `task->exit_code` (status as wait(2) reports it).
+    pub exit_code: i32,
+    pub _pad1: u32,
+}
+
+macro_rules! const_size {
+    ($t:ty, $n:expr) => {
+        const _: () = assert!(core::mem::size_of::<$t>() == $n);
+        const _: () = assert!(core::mem::size_of::<$t>() % 8 == 0);
+    };
+}
+const_size!(EventHeader, 56);
+const_size!(ExecEvent, 56 + 24 + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
+const_size!(OpenEvent, 56 + 24 + PATH_LEN);
+const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4);
+const_size!(SetuidEvent, 56 + 24);
+const_size!(ForkEvent, 56 + 8);
+const_size!(ExitEvent, 56 + 8);
+const _: () = assert!(core::mem::offset_of!(ExecEvent, hdr) == 0);
+const _: () = assert!(core::mem::offset_of!(OpenEvent, hdr) == 0);
+const _: () = assert!(core::mem::offset_of!(ConnectEvent, hdr) == 0);
+const _: () = assert!(core::mem::offset_of!(SetuidEvent, hdr) == 0);
+const _: () = assert!(core::mem::offset_of!(ForkEvent, hdr) == 0);
+const _: () = assert!(core::mem::offset_of!(ExitEvent, hdr) == 0);
+const _: () = assert!(ARGS_LEN.is_power_of_two() && PATH_LEN.is_power_of_two());
+
+#[cfg(feature = "user")]
+mod pod {
+    use super::*;
+    // SAFETY: all of these are repr(C), Copy, made only of integers and byte
+    // arrays, with explicit padding fields, so any bit pattern is valid.
+    unsafe impl aya::Pod for EventHeader {}
+    unsafe impl aya::Pod for ExecEvent {}
+    unsafe impl aya::Pod for OpenEvent {}
+    unsafe impl aya::Pod for ConnectEvent {}
+    unsafe impl aya::Pod for SetuidEvent {}
+    unsafe impl aya::Pod for ForkEvent {}
+    unsafe impl aya::Pod for ExitEvent {}
+}

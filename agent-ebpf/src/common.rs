@@ -1,0 +1,149 @@
+//! Helpers every probe uses: configuration access, the own-pid filter, header
+//! filling, counters, batched ring-buffer submission and task_struct reads at
+//! offsets the agent found in the kernel's BTF.
+use aya_ebpf::{
+    bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+        bpf_probe_read_kernel,
+        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns},
+    },
+};
+use lanner_common::{
+    config::OFFSET_NONE,
+    counters::{counter_index, Counter, ProbeId},
+    EventHeader, ProbeConfig,
+};
+
+use crate::maps::{COUNTERS, EVENTS};
+
+/// Written by the agent before load (`EbpfLoader::set_global`).
+#[unsafe(no_mangle)]
+pub static LANNER_CONFIG: ProbeConfig = ProbeConfig::DEFAULT;
+
+/// Read one field of [`LANNER_CONFIG`]; volatile so the compiler cannot
+/// constant-fold the default the object was built with.
+macro_rules! conf {
+    ($($f:ident).+) => {
+        unsafe { core::ptr::read_volatile(&raw const $crate::common::LANNER_CONFIG.$($f).+) }
+    };
+}
+pub(crate) use conf;
+
+#[inline(always)]
+pub fn count(probe: ProbeId, counter: Counter) {
+    if let Some(slot) = COUNTERS.get_ptr_mut(counter_index(probe, counter)) {
+        // Per-CPU slot: no other CPU writes it, no atomics needed.
+        unsafe { *slot += 1 };
+    }
+}
+
+/// True when the current task belongs to the agent itself.
+#[inline(always)]
+pub fn is_self(probe: ProbeId) -> bool {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let own: u32 = conf!(agent_tgid);
+    if own != 0 && tgid == own {
+        count(probe, Counter::Filtered);
+        return true;
+    }
+    false
+}
+
+#[inline(always)]
+pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let uid_gid = bpf_get_current_uid_gid();
+    hdr.kind = kind;
+    hdr.flags = 0;
+    hdr.subtype = 0;
+    hdr._pad0 = 0;
+    hdr.ts_boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    hdr.tid = pid_tgid as u32;
+    hdr.tgid = (pid_tgid >> 32) as u32;
+    hdr.uid = uid_gid as u32;
+    hdr.gid = (uid_gid >> 32) as u32;
+    hdr.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    hdr.comm = bpf_get_current_comm().unwrap_or([0u8; 16]);
+}
+
+/// Flags for `bpf_ringbuf_output`: wake the reader only past the threshold.
+#[inline(always)]
+pub fn wakeup_flags() -> u64 {
+    let threshold = conf!(wakeup_bytes) as u64;
+    if threshold == 0 {
+        return 0;
+    }
+    // BPF_RB_AVAIL_DATA = 0
+    let pending = EVENTS.query(0);
+    if pending >= threshold {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}
+
+/// Copy `ev` into the ring buffer, counting success or the drop.
+#[inline(always)]
+pub fn submit<T>(probe: ProbeId, ev: &T) {
+    match EVENTS.output::<T>(ev, wakeup_flags()) {
+        Ok(()) => count(probe, Counter::Emitted),
+        Err(_) => count(probe, Counter::RingbufDrop),
+    }
+}
+
+#[inline(always)]
+pub fn current_task() -> *const u8 {
+    unsafe { bpf_get_current_task() as *const u8 }
+}
+
+/// Read a `T` at `base + off`; `None` when the offset is unknown or the read fails.
+#[inline(always)]
+pub fn read_at<T>(base: *const u8, off: u32) -> Option<T> {
+    if off == OFFSET_NONE || base.is_null() {
+        return None;
+    }
+    unsafe { bpf_probe_read_kernel(base.add(off as usize) as *const T).ok() }
+}
+
+/// Parent process id (`task->real_parent->tgid`).
+#[inline(always)]
+pub fn task_ppid(task: *const u8) -> u32 {
+    let parent: Option<*const u8> = read_at(task, conf!(offsets.task_real_parent));
+    match parent {
+        Some(p) => read_at::<u32>(p, conf!(offsets.task_tgid)).unwrap_or(0),
+        None => 0,
+    }
+}
+
+/// Audit login uid (`task->loginuid.val`), `u32::MAX` when unknown.
+#[inline(always)]
+pub fn task_loginuid(task: *const u8) -> u32 {
+    read_at::<u32>(task, conf!(offsets.task_loginuid)).unwrap_or(u32::MAX)
+}
+
+/// Controlling tty as `/proc/PID/stat`'s tty_nr (`0` when none).
+#[inline(always)]
+pub fn task_tty(task: *const u8) -> u32 {
+    let signal: *const u8 = match read_at(task, conf!(offsets.task_signal)) {
+        Some(s) => s,
+        None => return 0,
+    };
+    let tty: *const u8 = match read_at(signal, conf!(offsets.signal_tty)) {
+        Some(t) => t,
+        None => return 0,
+    };
+    if tty.is_null() {
+        return 0;
+    }
+    let index: i32 = read_at(tty, conf!(offsets.tty_index)).unwrap_or(0);
+    let driver: *const u8 = match read_at(tty, conf!(offsets.tty_driver)) {
+        Some(d) => d,
+        None => return 0,
+    };
+    let major: i32 = read_at(driver, conf!(offsets.driver_major)).unwrap_or(0);
+    let minor_start: i32 = read_at(driver, conf!(offsets.driver_minor_start)).unwrap_or(0);
+    let minor = (minor_start + index) as u32;
+    // new_encode_dev(MKDEV(major, minor))
+    (minor & 0xff) | ((major as u32) << 8) | ((minor & !0xff) << 12)
+}

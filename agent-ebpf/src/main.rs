@@ -1,0 +1,31 @@
+//! Lanner's eBPF probes.
+//!
+//! One hook per file under `probes/`; each is a thin entry plus a `try_`
+//! function. Only tracepoints and raw tracepoints are used: they load on every
+//! kernel from 5.10 on, including those where fentry/LSM/kprobes are unavailable.
+//! Events go to one RingBuf with batched wake-ups; every failure to reserve,
+//! read a string or find a stash entry is counted per probe and per CPU.
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+
+#[cfg(target_arch = "bpf")]
+mod common;
+#[cfg(target_arch = "bpf")]
+mod maps;
+#[cfg(target_arch = "bpf")]
+mod probes;
+
+#[cfg(target_arch = "bpf")]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // The verifier rejects any reachable panic; this is never called.
+    loop {}
+}
+
+#[cfg(target_arch = "bpf")]
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}

@@ -1,0 +1,105 @@
+//! `syscalls/sys_enter_connect`: copy the destination sockaddr (IPv4, IPv6 or
+//! unix path) into `CONNECT_STASH[tid]`; other families are not traced.
+use aya_ebpf::{
+    helpers::{bpf_probe_read_user, bpf_probe_read_user_str_bytes},
+    macros::tracepoint,
+    programs::TracePointContext,
+};
+use lanner_common::{
+    counters::{Counter, ProbeId},
+    EventKind, AF_INET, AF_INET6, AF_UNIX, FLAG_READ_FAILED,
+};
+
+use super::sys_arg;
+use crate::{
+    common::{count, fill_header, is_self},
+    maps::{CONNECT_SCRATCH, CONNECT_STASH},
+};
+
+const P: ProbeId = ProbeId::ConnectEnter;
+
+#[tracepoint(category = "syscalls", name = "sys_enter_connect")]
+pub fn connect_enter(ctx: TracePointContext) -> u32 {
+    let _ = try_connect_enter(&ctx);
+    0
+}
+
+/// First 24 bytes of sockaddr_in / sockaddr_in6: family, port, then either the
+/// IPv4 address or flowinfo + IPv6 address.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SockHead {
+    family: u16,
+    port_be: u16,
+    v4_or_flow: [u8; 4],
+    v6: [u8; 16],
+}
+
+fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
+    if is_self(P) {
+        return Ok(());
+    }
+    let fd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
+    let addr: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
+    let family: u16 = match unsafe { bpf_probe_read_user(addr as *const u16) } {
+        Ok(f) => f,
+        Err(_) => {
+            count(P, Counter::StrReadFail);
+            return Ok(());
+        }
+    };
+    if family != AF_INET && family != AF_INET6 && family != AF_UNIX {
+        return Ok(());
+    }
+    let ev = unsafe { &mut *CONNECT_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    fill_header(&mut ev.hdr, EventKind::Connect as u16);
+    ev.ret = 0;
+    ev.fd = fd as i32;
+    ev.family = family;
+    ev.port = 0;
+    ev.path_len = 0;
+    ev.addr = [0; 16];
+    if family == AF_UNIX {
+        let path = unsafe { addr.add(2) };
+        let first: u8 = unsafe { bpf_probe_read_user(path) }.unwrap_or(0);
+        // Abstract sockets start with NUL: report them as '@name'.
+        let (src, at) = if first == 0 { (unsafe { path.add(1) }, 1usize) } else { (path, 0usize) };
+        ev.unix_path[0] = b'@';
+        match unsafe { bpf_probe_read_user_str_bytes(src, &mut ev.unix_path[at..]) } {
+            Ok(s) => ev.path_len = (s.len() + at) as u16,
+            Err(_) => {
+                ev.hdr.flags |= FLAG_READ_FAILED;
+                count(P, Counter::StrReadFail);
+            }
+        }
+    } else {
+        let head: SockHead = match unsafe { bpf_probe_read_user(addr as *const SockHead) } {
+            Ok(h) => h,
+            Err(_) => {
+                // A short sockaddr_in near the end of a page: read just 8 bytes.
+                match unsafe { bpf_probe_read_user(addr as *const [u8; 8]) } {
+                    Ok(b) => SockHead {
+                        family,
+                        port_be: u16::from_ne_bytes([b[2], b[3]]),
+                        v4_or_flow: [b[4], b[5], b[6], b[7]],
+                        v6: [0; 16],
+                    },
+                    Err(_) => {
+                        count(P, Counter::StrReadFail);
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        ev.port = u16::from_be(head.port_be);
+        if family == AF_INET {
+            ev.addr[..4].copy_from_slice(&head.v4_or_flow);
+        } else {
+            ev.addr = head.v6;
+        }
+    }
+    if CONNECT_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
+        count(P, Counter::StashFull);
+    }
+    Ok(())
+}

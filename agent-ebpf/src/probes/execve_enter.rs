@@ -1,0 +1,107 @@
+//! `syscalls/sys_enter_execve`: capture filename and argv from user memory into
+//! `EXEC_STASH[tid]`; `sched_exec` (success) or `execve_exit` (failure) emits.
+use aya_ebpf::{
+    helpers::{bpf_probe_read_user, bpf_probe_read_user_str_bytes},
+    macros::tracepoint,
+    programs::TracePointContext,
+};
+use lanner_common::{
+    counters::{Counter, ProbeId},
+    EventKind, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED,
+    FLAG_READ_FAILED, FLAG_USER_FILENAME, MAX_ARGS, PATH_LEN,
+};
+
+use super::sys_arg;
+use crate::{
+    common::{count, fill_header, is_self},
+    maps::{EXEC_SCRATCH, EXEC_STASH},
+};
+
+const P: ProbeId = ProbeId::ExecveEnter;
+
+#[tracepoint(category = "syscalls", name = "sys_enter_execve")]
+pub fn execve_enter(ctx: TracePointContext) -> u32 {
+    let _ = try_execve_enter(&ctx);
+    0
+}
+
+fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
+    if is_self(P) {
+        return Ok(());
+    }
+    let filename: *const u8 = unsafe { ctx.read_at(sys_arg(0))? };
+    let argv: *const *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
+    let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    ev.ppid = 0;
+    ev.ret = 0;
+    ev.loginuid = u32::MAX;
+    ev.tty = 0;
+    ev.hdr.flags = FLAG_USER_FILENAME;
+    match unsafe { bpf_probe_read_user_str_bytes(filename, &mut ev.filename) } {
+        Ok(s) => {
+            ev.filename_len = s.len() as u16;
+            if s.len() >= PATH_LEN - 1 {
+                ev.hdr.flags |= FLAG_PATH_TRUNCATED;
+            }
+        }
+        Err(_) => {
+            ev.filename_len = 0;
+            ev.hdr.flags |= FLAG_READ_FAILED;
+            count(P, Counter::StrReadFail);
+        }
+    }
+
+    let mut off: usize = 0;
+    let mut n: u16 = 0;
+    let mut i: usize = 0;
+    while i < MAX_ARGS {
+        let p: *const u8 = match unsafe { bpf_probe_read_user(argv.add(i)) } {
+            Ok(p) => p,
+            Err(_) => {
+                ev.hdr.flags |= FLAG_READ_FAILED;
+                count(P, Counter::StrReadFail);
+                break;
+            }
+        };
+        if p.is_null() {
+            break;
+        }
+        if off >= ARGS_LEN {
+            ev.hdr.flags |= FLAG_ARGS_TRUNCATED;
+            break;
+        }
+        let at = off & (ARGS_LEN - 1);
+        let dst = &mut ev.args[at..at + ARG_MAX_ONE];
+        match unsafe { bpf_probe_read_user_str_bytes(p, dst) } {
+            Ok(s) => {
+                let len = s.len();
+                if len >= ARG_MAX_ONE - 1 {
+                    ev.hdr.flags |= FLAG_ARGS_TRUNCATED;
+                }
+                off = at + len + 1;
+                n += 1;
+            }
+            Err(_) => {
+                ev.hdr.flags |= FLAG_READ_FAILED;
+                count(P, Counter::StrReadFail);
+                break;
+            }
+        }
+        i += 1;
+    }
+    if i == MAX_ARGS {
+        // More elements than we read?
+        if let Ok(p) = unsafe { bpf_probe_read_user::<*const u8>(argv.add(MAX_ARGS)) } {
+            if !p.is_null() {
+                ev.hdr.flags |= FLAG_ARGS_TRUNCATED;
+            }
+        }
+    }
+    ev.args_len = off as u16;
+    ev.args_count = n;
+    if EXEC_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
+        count(P, Counter::StashFull);
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `syscalls/sys_enter_openat2`: like openat, with flags and mode read from the
+//! user's `struct open_how`. Shares the stash and the exit path with openat.
+use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
+use lanner_common::counters::ProbeId;
+
+use super::{openat_enter::stash_open, sys_arg};
+use crate::common::is_self;
+
+const P: ProbeId = ProbeId::OpenatEnter;
+
+#[tracepoint(category = "syscalls", name = "sys_enter_openat2")]
+pub fn openat2_enter(ctx: TracePointContext) -> u32 {
+    let _ = try_openat2_enter(&ctx);
+    0
+}
+
+/// `struct open_how { u64 flags; u64 mode; u64 resolve; }`
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+}
+
+fn try_openat2_enter(ctx: &TracePointContext) -> Result<(), i64> {
+    if is_self(P) {
+        return Ok(());
+    }
+    let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
+    let path: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
+    let how: *const OpenHow = unsafe { ctx.read_at(sys_arg(2))? };
+    let how = unsafe { bpf_probe_read_user(how)? };
+    stash_open(P, 2, dirfd as i32, path, how.flags as u32, how.mode as u32)
+}

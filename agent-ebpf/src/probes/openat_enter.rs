@@ -1,0 +1,70 @@
+//! `syscalls/sys_enter_openat`: stash dirfd, path, flags and mode by thread id;
+//! `openat_exit` adds the result (fd or -errno) and emits.
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use lanner_common::counters::ProbeId;
+
+use super::sys_arg;
+use crate::common::is_self;
+
+const P: ProbeId = ProbeId::OpenatEnter;
+
+#[tracepoint(category = "syscalls", name = "sys_enter_openat")]
+pub fn openat_enter(ctx: TracePointContext) -> u32 {
+    let _ = try_openat_enter(&ctx);
+    0
+}
+
+fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
+    if is_self(P) {
+        return Ok(());
+    }
+    let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
+    let path: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
+    let flags: u64 = unsafe { ctx.read_at(sys_arg(2))? };
+    let mode: u64 = unsafe { ctx.read_at(sys_arg(3))? };
+    stash_open(P, 1, dirfd as i32, path, flags as u32, mode as u32)
+}
+
+/// Shared by openat and openat2: build the record in per-CPU scratch, stash it.
+#[inline(always)]
+pub fn stash_open(
+    probe: ProbeId,
+    subtype: u16,
+    dirfd: i32,
+    path: *const u8,
+    flags: u32,
+    mode: u32,
+) -> Result<(), i64> {
+    use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
+    use lanner_common::{counters::Counter, EventKind, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN};
+
+    use crate::{
+        common::{count, fill_header},
+        maps::{OPEN_SCRATCH, OPEN_STASH},
+    };
+
+    let ev = unsafe { &mut *OPEN_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    fill_header(&mut ev.hdr, EventKind::Open as u16);
+    ev.hdr.subtype = subtype;
+    ev.ret = 0;
+    ev.dirfd = dirfd;
+    ev.flags = flags;
+    ev.mode = mode;
+    match unsafe { bpf_probe_read_user_str_bytes(path, &mut ev.path) } {
+        Ok(s) => {
+            ev.path_len = s.len() as u16;
+            if s.len() >= PATH_LEN - 1 {
+                ev.hdr.flags |= FLAG_PATH_TRUNCATED;
+            }
+        }
+        Err(_) => {
+            ev.path_len = 0;
+            ev.hdr.flags |= FLAG_READ_FAILED;
+            count(probe, Counter::StrReadFail);
+        }
+    }
+    if OPEN_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
+        count(probe, Counter::StashFull);
+    }
+    Ok(())
+}

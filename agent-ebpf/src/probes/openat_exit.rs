@@ -1,0 +1,45 @@
+//! `syscalls/sys_exit_openat` and `sys_exit_openat2`: add the result to the
+//! stashed open and emit it (or drop failed opens when the pre-filter says so).
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
+use lanner_common::counters::{Counter, ProbeId};
+
+use super::SYS_RET;
+use crate::{
+    common::{conf, count, is_self, submit},
+    maps::OPEN_STASH,
+};
+
+const P: ProbeId = ProbeId::OpenatExit;
+
+#[tracepoint(category = "syscalls", name = "sys_exit_openat")]
+pub fn openat_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_open_exit(&ctx);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_openat2")]
+pub fn openat2_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_open_exit(&ctx);
+    0
+}
+
+fn try_open_exit(ctx: &TracePointContext) -> Result<(), i64> {
+    if is_self(P) {
+        return Ok(());
+    }
+    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let Some(ev) = OPEN_STASH.get_ptr_mut(&tid) else {
+        count(P, Counter::StashMiss);
+        return Ok(());
+    };
+    let ev = unsafe { &mut *ev };
+    if ret < 0 && conf!(drop_failed_opens) != 0 {
+        count(P, Counter::Filtered);
+    } else {
+        ev.ret = ret as i32;
+        submit(P, &*ev);
+    }
+    let _ = OPEN_STASH.remove(&tid);
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `sched/sched_process_exit`: emit when a thread-group leader exits, so the
+//! process table can evict the process. Thread exits are ignored.
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
+use lanner_common::{counters::ProbeId, EventHeader, EventKind, ExitEvent};
+
+use crate::common::{conf, current_task, fill_header, is_self, read_at, submit};
+
+const P: ProbeId = ProbeId::Exit;
+
+#[tracepoint(category = "sched", name = "sched_process_exit")]
+pub fn sched_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_sched_exit(&ctx);
+    0
+}
+
+fn try_sched_exit(_ctx: &TracePointContext) -> Result<(), i64> {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if pid_tgid as u32 != (pid_tgid >> 32) as u32 {
+        return Ok(());
+    }
+    if is_self(P) {
+        return Ok(());
+    }
+    let exit_code: i32 = read_at(current_task(), conf!(offsets.task_exit_code)).unwrap_or(0);
+    let mut ev = ExitEvent {
+        hdr: EventHeader {
+            kind: 0,
+            flags: 0,
+            subtype: 0,
+            _pad0: 0,
+            ts_boot_ns: 0,
+            tid: 0,
+            tgid: 0,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 0,
+            comm: [0; 16],
+        },
+        exit_code,
+        _pad1: 0,
+    };
+    fill_header(&mut ev.hdr, EventKind::Exit as u16);
+    submit(P, &ev);
+    Ok(())
+}

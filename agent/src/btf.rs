@@ -1,0 +1,275 @@
+//! Minimal reader for the kernel's BTF (`/sys/kernel/btf/vmlinux`).
+//!
+//! Rust eBPF programs get no CO-RE field relocations, so the agent looks up the
+//! byte offsets of the few `task_struct`/`signal_struct`/`tty_struct` members
+//! the probes read and passes them in as globals. Only the parts of the format
+//! needed to walk struct members are decoded; anonymous nested structs/unions
+//! are searched recursively. Malformed input yields an error, never a panic.
+use std::collections::HashMap;
+
+use lanner_common::{config::OFFSET_NONE, KernelOffsets};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BtfError {
+    #[error("BTF truncated at byte {0}")]
+    Truncated(usize),
+    #[error("bad BTF magic {0:#x}")]
+    Magic(u16),
+    #[error("unknown BTF kind {kind} at type id {id}")]
+    Kind { kind: u32, id: u32 },
+    #[error("reading {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+const KIND_STRUCT: u32 = 4;
+const KIND_UNION: u32 = 5;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_TYPE_TAG: u32 = 18;
+
+#[derive(Debug, Clone)]
+struct Member {
+    name_off: u32,
+    type_id: u32,
+    bit_offset: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Type {
+    name_off: u32,
+    kind: u32,
+    /// size or referenced type id
+    size_type: u32,
+    members: Vec<Member>,
+}
+
+/// Parsed type table with a name index of structs/unions.
+pub struct Btf {
+    types: Vec<Type>,
+    strings: Vec<u8>,
+    structs: HashMap<String, u32>,
+}
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32, BtfError> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or(BtfError::Truncated(off))
+}
+
+impl Btf {
+    pub fn from_sys_fs() -> Result<Self, BtfError> {
+        let path = "/sys/kernel/btf/vmlinux";
+        let data = std::fs::read(path).map_err(|source| BtfError::Io { path: path.into(), source })?;
+        Self::parse(&data)
+    }
+
+    pub fn parse(data: &[u8]) -> Result<Self, BtfError> {
+        let magic = data.get(0..2).map(|m| u16::from_le_bytes([m[0], m[1]])).ok_or(BtfError::Truncated(0))?;
+        if magic != 0xeb9f {
+            return Err(BtfError::Magic(magic));
+        }
+        let hdr_len = u32_at(data, 4)? as usize;
+        let type_off = u32_at(data, 8)? as usize;
+        let type_len = u32_at(data, 12)? as usize;
+        let str_off = u32_at(data, 16)? as usize;
+        let str_len = u32_at(data, 20)? as usize;
+        let tstart = hdr_len.checked_add(type_off).ok_or(BtfError::Truncated(8))?;
+        let tend = tstart.checked_add(type_len).ok_or(BtfError::Truncated(12))?;
+        let sstart = hdr_len.checked_add(str_off).ok_or(BtfError::Truncated(16))?;
+        let send = sstart.checked_add(str_len).ok_or(BtfError::Truncated(20))?;
+        let tsec = data.get(tstart..tend).ok_or(BtfError::Truncated(tend))?;
+        let strings = data.get(sstart..send).ok_or(BtfError::Truncated(send))?.to_vec();
+
+        // Type id 0 is "void".
+        let mut types = vec![Type { name_off: 0, kind: 0, size_type: 0, members: vec![] }];
+        let mut off = 0usize;
+        while off < tsec.len() {
+            let name_off = u32_at(tsec, off)?;
+            let info = u32_at(tsec, off + 4)?;
+            let size_type = u32_at(tsec, off + 8)?;
+            off += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind = (info >> 24) & 0x1f;
+            let kind_flag = info >> 31 == 1;
+            let mut members = Vec::new();
+            let extra = match kind {
+                1 => 4,                        // INT
+                2 | 7..=12 | 16 | 18 => 0,     // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+                3 => 12,                       // ARRAY
+                4 | 5 => {
+                    for i in 0..vlen {
+                        let m = off + i * 12;
+                        let raw = u32_at(tsec, m + 8)?;
+                        members.push(Member {
+                            name_off: u32_at(tsec, m)?,
+                            type_id: u32_at(tsec, m + 4)?,
+                            bit_offset: if kind_flag { raw & 0x00ff_ffff } else { raw },
+                        });
+                    }
+                    vlen * 12
+                }
+                6 | 13 => vlen * 8,            // ENUM, FUNC_PROTO
+                14 | 17 => 4,                  // VAR, DECL_TAG
+                15 | 19 => vlen * 12,          // DATASEC, ENUM64
+                k => return Err(BtfError::Kind { kind: k, id: types.len() as u32 }),
+            };
+            off += extra;
+            if off > tsec.len() {
+                return Err(BtfError::Truncated(tstart + off));
+            }
+            types.push(Type { name_off, kind, size_type, members });
+        }
+        let mut btf = Btf { types, strings, structs: HashMap::new() };
+        for (id, t) in btf.types.iter().enumerate() {
+            if t.kind == KIND_STRUCT || t.kind == KIND_UNION {
+                let name = btf.name(t.name_off);
+                if !name.is_empty() {
+                    btf.structs.entry(name.to_string()).or_insert(id as u32);
+                }
+            }
+        }
+        Ok(btf)
+    }
+
+    fn name(&self, off: u32) -> &str {
+        let s = self.strings.get(off as usize..).unwrap_or(&[]);
+        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+        std::str::from_utf8(&s[..end]).unwrap_or("")
+    }
+
+    fn resolve(&self, mut id: u32) -> u32 {
+        for _ in 0..16 {
+            match self.types.get(id as usize) {
+                Some(t) if matches!(t.kind, KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG) => {
+                    id = t.size_type
+                }
+                _ => break,
+            }
+        }
+        id
+    }
+
+    fn find_in(&self, id: u32, member: &str, depth: u32) -> Option<u32> {
+        if depth > 8 {
+            return None;
+        }
+        let t = self.types.get(self.resolve(id) as usize)?;
+        for m in &t.members {
+            let name = self.name(m.name_off);
+            if name == member {
+                return Some(m.bit_offset / 8);
+            }
+            if name.is_empty() {
+                if let Some(o) = self.find_in(m.type_id, member, depth + 1) {
+                    return Some(m.bit_offset / 8 + o);
+                }
+            }
+        }
+        None
+    }
+
+    /// Byte offset of `member` in `struct name` (searching anonymous members).
+    pub fn member_offset(&self, name: &str, member: &str) -> Option<u32> {
+        let id = *self.structs.get(name)?;
+        self.find_in(id, member, 0)
+    }
+
+    /// The offsets the probes need; missing members are `OFFSET_NONE`.
+    pub fn kernel_offsets(&self) -> KernelOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        KernelOffsets {
+            task_pid: o("task_struct", "pid"),
+            task_tgid: o("task_struct", "tgid"),
+            task_real_parent: o("task_struct", "real_parent"),
+            task_exit_code: o("task_struct", "exit_code"),
+            task_loginuid: o("task_struct", "loginuid"),
+            task_signal: o("task_struct", "signal"),
+            signal_tty: o("signal_struct", "tty"),
+            tty_index: o("tty_struct", "index"),
+            tty_driver: o("tty_struct", "driver"),
+            driver_major: o("tty_driver", "major"),
+            driver_minor_start: o("tty_driver", "minor_start"),
+            _pad: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Build a tiny BTF blob: struct outer { int a; union { int b; int c; }; }.
+    fn blob() -> Vec<u8> {
+        let strings = b"\0int\0outer\0a\0b\0c\0".to_vec();
+        let mut types = Vec::new();
+        let push = |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&x.to_le_bytes());
+        // id 1: int, size 4
+        push(&mut types, 1);
+        push(&mut types, 1 << 24);
+        push(&mut types, 4);
+        push(&mut types, 32);
+        // id 2: anonymous union { b: int @0, c: int @0 }
+        push(&mut types, 0);
+        push(&mut types, (5 << 24) | 2);
+        push(&mut types, 4);
+        for n in [13u32, 15] {
+            push(&mut types, n);
+            push(&mut types, 1);
+            push(&mut types, 0);
+        }
+        // id 3: struct outer { a @0, <anon> @32 bits }
+        push(&mut types, 5);
+        push(&mut types, (4 << 24) | 2);
+        push(&mut types, 8);
+        push(&mut types, 11);
+        push(&mut types, 1);
+        push(&mut types, 0);
+        push(&mut types, 0);
+        push(&mut types, 2);
+        push(&mut types, 32);
+        let mut out = Vec::new();
+        out.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        out.push(1);
+        out.push(0);
+        push(&mut out, 24);
+        push(&mut out, 0);
+        push(&mut out, types.len() as u32);
+        push(&mut out, types.len() as u32);
+        push(&mut out, strings.len() as u32);
+        out.extend_from_slice(&types);
+        out.extend_from_slice(&strings);
+        out
+    }
+
+    #[test]
+    fn finds_direct_and_anonymous_members() {
+        let btf = Btf::parse(&blob()).expect("parse");
+        assert_eq!(btf.member_offset("outer", "a"), Some(0));
+        assert_eq!(btf.member_offset("outer", "c"), Some(4));
+        assert_eq!(btf.member_offset("outer", "zzz"), None);
+        assert_eq!(btf.member_offset("nope", "a"), None);
+    }
+
+    #[test]
+    fn truncated_input_is_an_error_not_a_panic() {
+        let b = blob();
+        for cut in 0..b.len() {
+            let _ = Btf::parse(&b[..cut]);
+        }
+        assert!(matches!(Btf::parse(&[0x9f, 0xeb, 1]), Err(BtfError::Truncated(_))));
+        assert!(matches!(Btf::parse(&[0, 0, 0, 0]), Err(BtfError::Magic(0))));
+    }
+
+    #[test]
+    fn running_kernel_has_task_offsets() {
+        // Every kernel Lanner supports (5.10+) ships BTF; this VM does too.
+        let btf = Btf::from_sys_fs().expect("kernel BTF at /sys/kernel/btf/vmlinux");
+        let o = btf.kernel_offsets();
+        assert_ne!(o.task_pid, OFFSET_NONE);
+        assert_ne!(o.task_tgid, OFFSET_NONE);
+        assert_ne!(o.task_real_parent, OFFSET_NONE);
+        assert_eq!(o.task_tgid, o.task_pid + 4, "pid and tgid are adjacent in task_struct");
+    }
+}

@@ -1,0 +1,153 @@
+//! The one userspace table of programs: which hook each attaches to, the
+//! lowest kernel it needs, and whether the agent is useless without it.
+//!
+//! Loading is fail-soft per probe: a program that the verifier rejects or whose
+//! hook is missing is reported with the tail of the verifier log and skipped;
+//! the agent stops only when no exec probe could attach.
+use aya::{
+    programs::{ProgramError, RawTracePoint, TracePoint},
+    util::KernelVersion,
+    Ebpf,
+};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Hook {
+    TracePoint { category: &'static str, name: &'static str },
+    RawTracePoint { name: &'static str },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeSpec {
+    /// Program (function) name in the object.
+    pub program: &'static str,
+    pub hook: Hook,
+    /// Lowest kernel (major, minor) on which the hook exists.
+    pub min_kernel: (u8, u8),
+    /// Part of the exec path: without it there is no process lineage.
+    pub essential: bool,
+}
+
+const fn tp(program: &'static str, category: &'static str, name: &'static str, min: (u8, u8), essential: bool) -> ProbeSpec {
+    ProbeSpec { program, hook: Hook::TracePoint { category, name }, min_kernel: min, essential }
+}
+
+pub const TABLE: &[ProbeSpec] = &[
+    tp("execve_enter", "syscalls", "sys_enter_execve", (5, 8), true),
+    tp("sched_exec", "sched", "sched_process_exec", (5, 8), true),
+    tp("execve_exit", "syscalls", "sys_exit_execve", (5, 8), false),
+    tp("openat_enter", "syscalls", "sys_enter_openat", (5, 8), false),
+    tp("openat_exit", "syscalls", "sys_exit_openat", (5, 8), false),
+    tp("openat2_enter", "syscalls", "sys_enter_openat2", (5, 8), false),
+    tp("openat2_exit", "syscalls", "sys_exit_openat2", (5, 8), false),
+    tp("connect_enter", "syscalls", "sys_enter_connect", (5, 8), false),
+    tp("connect_exit", "syscalls", "sys_exit_connect", (5, 8), false),
+    tp("setuid_enter", "syscalls", "sys_enter_setuid", (5, 8), false),
+    tp("setuid_exit", "syscalls", "sys_exit_setuid", (5, 8), false),
+    tp("setreuid_enter", "syscalls", "sys_enter_setreuid", (5, 8), false),
+    tp("setreuid_exit", "syscalls", "sys_exit_setreuid", (5, 8), false),
+    tp("setresuid_enter", "syscalls", "sys_enter_setresuid", (5, 8), false),
+    tp("setresuid_exit", "syscalls", "sys_exit_setresuid", (5, 8), false),
+    ProbeSpec { program: "sched_fork", hook: Hook::RawTracePoint { name: "sched_process_fork" }, min_kernel: (5, 8), essential: false },
+    tp("sched_exit", "sched", "sched_process_exit", (5, 8), false),
+];
+
+/// Outcome of one probe.
+#[derive(Debug, Clone)]
+pub struct ProbeStatus {
+    pub program: &'static str,
+    pub attached: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("no exec probe could be attached; failures:\n{0}")]
+    NoExec(String),
+}
+
+/// Last `n` lines of a verifier log (the useful part is at the end).
+pub fn log_tail(log: &str, n: usize) -> String {
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn describe(e: &ProgramError) -> String {
+    match e {
+        ProgramError::LoadError { io_error, verifier_log } => {
+            format!("verifier rejected the program ({io_error}); log tail:\n{}", log_tail(&verifier_log.to_string(), 15))
+        }
+        other => format!("{other}"),
+    }
+}
+
+fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec) -> Result<(), String> {
+    let prog = ebpf.program_mut(spec.program).ok_or_else(|| "program missing from the object".to_string())?;
+    match spec.hook {
+        Hook::TracePoint { category, name } => {
+            let p: &mut TracePoint = prog.try_into().map_err(|e: ProgramError| describe(&e))?;
+            p.load().map_err(|e| describe(&e))?;
+            p.attach(category, name).map_err(|e| format!("attach {category}/{name}: {}", describe(&e)))?;
+        }
+        Hook::RawTracePoint { name } => {
+            let p: &mut RawTracePoint = prog.try_into().map_err(|e: ProgramError| describe(&e))?;
+            p.load().map_err(|e| describe(&e))?;
+            p.attach(name).map_err(|e| format!("attach raw_tp/{name}: {}", describe(&e)))?;
+        }
+    }
+    Ok(())
+}
+
+/// Load and attach every probe the kernel supports; fail soft per probe.
+pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeStatus>, AttachError> {
+    let mut out = Vec::new();
+    for spec in TABLE {
+        let (a, b) = spec.min_kernel;
+        let status = if kernel < KernelVersion::new(a, b, 0) {
+            ProbeStatus { program: spec.program, attached: false, error: Some(format!("needs kernel {a}.{b}+")) }
+        } else {
+            match load_one(ebpf, spec) {
+                Ok(()) => ProbeStatus { program: spec.program, attached: true, error: None },
+                Err(e) => ProbeStatus { program: spec.program, attached: false, error: Some(e) },
+            }
+        };
+        if let Some(e) = &status.error {
+            tracing::warn!(probe = spec.program, "probe not attached: {e}");
+        }
+        out.push(status);
+    }
+    let exec_ok = TABLE
+        .iter()
+        .zip(&out)
+        .filter(|(s, _)| s.essential)
+        .all(|(_, st)| st.attached);
+    if !exec_ok {
+        let msgs = out
+            .iter()
+            .filter_map(|s| s.error.as_ref().map(|e| format!("  {}: {e}", s.program)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(AttachError::NoExec(msgs));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_unique_and_exec_is_essential() {
+        let mut names: Vec<_> = TABLE.iter().map(|s| s.program).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TABLE.len());
+        assert!(TABLE.iter().any(|s| s.essential && s.program == "sched_exec"));
+    }
+
+    #[test]
+    fn log_tail_keeps_the_end() {
+        let log = (0..40).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n");
+        let t = log_tail(&log, 3);
+        assert_eq!(t, "line 37\nline 38\nline 39");
+    }
+}

@@ -1,0 +1,67 @@
+//! Ring-buffer reader: drains `EVENTS` into the pipeline.
+//!
+//! The probes wake the reader only past a fill threshold (`BPF_RB_NO_WAKEUP`
+//! otherwise), so the reader also drains on a short timer: latency is bounded
+//! by the poll interval while wake-ups stay batched under load.
+use std::time::Duration;
+
+use aya::maps::{MapData, RingBuf};
+use tokio::{io::unix::AsyncFd, sync::watch};
+
+/// Anything that consumes raw records.
+pub trait RecordSink {
+    fn record(&mut self, bytes: &[u8]);
+    /// Called after each drained batch (flush buffered output).
+    fn batch_done(&mut self) {}
+}
+
+fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
+    let mut n = 0;
+    while let Some(item) = ring.next() {
+        sink.record(&item);
+        n += 1;
+    }
+    if n > 0 {
+        sink.batch_done();
+    }
+    n
+}
+
+/// Read until `shutdown` flips to true; return the ring so the caller can
+/// detach the probes first and then [`drain_all`] what is left (so every
+/// record the kernel counted as emitted is delivered).
+pub async fn run_reader(
+    ring: RingBuf<MapData>,
+    sink: &mut impl RecordSink,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<RingBuf<MapData>> {
+    // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd, so
+    // the fd stays open and unique for as long as it is registered.
+    let mut afd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+        .map_err(|e| std::io::Error::other(format!("registering the ring buffer fd: {e}")))?;
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() { break; }
+            }
+            guard = afd.readable_mut() => {
+                let mut guard = guard?;
+                drain(guard.get_inner_mut(), sink);
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                drain(afd.get_mut(), sink);
+            }
+        }
+    }
+    Ok(afd.into_inner())
+}
+
+/// Drain everything pending (after the probes are detached).
+pub fn drain_all(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
+    drain(ring, sink)
+}
