@@ -68,17 +68,91 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
+/// Totals parsed from libtest's `test result:` lines.
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl std::ops::AddAssign for Totals {
+    fn add_assign(&mut self, o: Totals) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.ignored += o.ignored;
+    }
+}
+
+fn parse_result(line: &str) -> Option<Totals> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let num = |key: &str| -> u64 {
+        rest.split(';')
+            .find_map(|part| part.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").strip_suffix(key))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Some(Totals { passed: num(" passed"), failed: num(" failed"), ignored: num(" ignored") })
+}
+
+/// Run `cargo test ARGS`, streaming its output, and sum its results.
+fn cargo_test(args: &[&str], envs: &[(&str, &Path)]) -> Result<(Totals, bool)> {
+    use std::io::BufRead as _;
+    let mut cmd = cargo();
+    cmd.arg("test").args(args).current_dir(root()).stdout(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    eprintln!("xtask: {cmd:?}");
+    let mut child = cmd.spawn().context("spawning cargo test")?;
+    let mut totals = Totals::default();
+    for line in std::io::BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(t) = parse_result(&line) {
+            totals += t;
+        }
+    }
+    let ok = child.wait()?.success();
+    Ok((totals, ok))
+}
+
 fn test() -> Result<()> {
     let t = Instant::now();
     build()?;
     let bin = root().join("target/release/lanner");
-    // Tier 1 + 2: unit tests and privileged e2e (which find target/release/lanner).
-    sh(cargo().args(["test", "--release", "--workspace", "--no-fail-fast"]).env("LANNER_BIN", &bin))?;
-    if !is_root() {
+    let envs = [("LANNER_BIN", bin.as_path())];
+    // Tier 1 and 3: unit tests, rule fixtures (release profile: one eBPF build).
+    let (unit, unit_ok) = cargo_test(&["--release", "--workspace", "--exclude", "lanner-tests", "--no-fail-fast"], &envs)?;
+    // Tier 2: privileged end-to-end tests against the real kernel.
+    let (e2e, e2e_ok) = cargo_test(&["--release", "-p", "lanner-tests", "--no-fail-fast", "--", "--test-threads=1"], &envs)?;
+    if is_root() {
+        eprintln!("xtask: privileged end-to-end tests executed as root: {} passed, {} failed", e2e.passed, e2e.failed);
+    } else {
         eprintln!("xtask: not root: the privileged end-to-end tests printed SKIP; CI runs them as root");
     }
-    eprintln!("xtask: all tests passed in {:.0} s", t.elapsed().as_secs_f64());
+    let mut all = unit;
+    all += e2e;
+    eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
+    println!("summary: {} passed, {} failed, {} skipped", all.passed, all.failed, all.ignored);
+    if !(unit_ok && e2e_ok) || all.failed > 0 {
+        bail!("tests failed");
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_libtest_summaries() {
+        let t = parse_result("test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s").unwrap();
+        assert_eq!((t.passed, t.failed, t.ignored), (8, 0, 1));
+        let t = parse_result("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured").unwrap();
+        assert_eq!((t.passed, t.failed), (3, 2));
+        assert!(parse_result("running 3 tests").is_none());
+    }
 }
 
 fn main() -> Result<()> {
