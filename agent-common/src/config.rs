@@ -50,8 +50,7 @@ pub struct ProbeConfig {
     pub agent_tgid: u32,
     /// Wake the reader only once this many bytes are pending (0 = every event).
     pub wakeup_bytes: u32,
-    /// Pre-filter: drop failed opens (ret < 0) in the kernel when non-zero.
-    pub drop_failed_opens: u32,
+    pub _pad0: u32,
     pub _pad: u32,
     pub offsets: KernelOffsets,
 }
@@ -60,7 +59,7 @@ impl ProbeConfig {
     pub const DEFAULT: ProbeConfig = ProbeConfig {
         agent_tgid: 0,
         wakeup_bytes: 0,
-        drop_failed_opens: 0,
+        _pad0: 0,
         _pad: 0,
         offsets: KernelOffsets::NONE,
     };
@@ -72,3 +71,36 @@ const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 64);
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.
 unsafe impl aya::Pod for ProbeConfig {}
+
+/// Runtime pre-filter, in the `FILTER` array map (one entry), rewritten by the
+/// agent whenever the rule set changes. Derived from the rules: event types no
+/// rule needs are not emitted, and opens can be limited to path prefixes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FilterConfig {
+    /// Bit `EventKind as u16` set = do NOT emit that kind (a zeroed map entry
+    /// passes everything). Exec, fork and exit are always emitted: the process
+    /// table needs them.
+    pub kinds_off: u32,
+    /// Non-zero: drop opens that failed (ret < 0).
+    pub drop_failed_opens: u32,
+    /// Non-zero: emit an absolute-path open only if its path has a prefix in
+    /// `OPEN_PREFIXES` (relative paths always pass).
+    pub open_prefix_filter: u32,
+    /// With `open_prefix_filter`: still emit every open for writing.
+    pub open_writes_always: u32,
+}
+
+impl FilterConfig {
+    /// Emit everything (no pre-filter).
+    pub const PASS_ALL: FilterConfig = FilterConfig { kinds_off: 0, drop_failed_opens: 0, open_prefix_filter: 0, open_writes_always: 0 };
+}
+
+/// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
+pub const PREFIX_KEY_LEN: usize = 64;
+
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 16);
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), Copy, only u32 fields.
+unsafe impl aya::Pod for FilterConfig {}

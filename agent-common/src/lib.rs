@@ -15,6 +15,6 @@ pub mod event;
 #[cfg(feature = "user")]
 pub mod decode;
 
-pub use config::{KernelOffsets, ProbeConfig};
+pub use config::{FilterConfig, KernelOffsets, ProbeConfig};
 pub use counters::{Counter, ProbeId};
 pub use event::*;

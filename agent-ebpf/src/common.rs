@@ -15,7 +15,7 @@ use lanner_common::{
     EventHeader, ProbeConfig,
 };
 
-use crate::maps::{COUNTERS, EVENTS};
+use crate::maps::{COUNTERS, EVENTS, FILTER};
 
 /// Written by the agent before load (`EbpfLoader::set_global`).
 #[unsafe(no_mangle)]
@@ -146,4 +146,24 @@ pub fn task_tty(task: *const u8) -> u32 {
     let minor = (minor_start + index) as u32;
     // new_encode_dev(MKDEV(major, minor))
     (minor & 0xff) | ((major as u32) << 8) | ((minor & !0xff) << 12)
+}
+
+/// The runtime pre-filter; everything passes until the agent writes it.
+#[inline(always)]
+pub fn filter() -> lanner_common::FilterConfig {
+    match FILTER.get(0) {
+        Some(f) => *f,
+        None => lanner_common::FilterConfig::PASS_ALL,
+    }
+}
+
+/// Is this event kind wanted by the loaded rules? Counts the filtered event.
+#[inline(always)]
+pub fn kind_enabled(probe: ProbeId, kind: lanner_common::EventKind) -> bool {
+    let f = filter();
+    if f.kinds_off & (1u32 << (kind as u32)) != 0 {
+        count(probe, Counter::Filtered);
+        return false;
+    }
+    true
 }

@@ -3,10 +3,11 @@
 //! the 512-byte BPF stack.
 use aya_ebpf::{
     macros::map,
-    maps::{LruHashMap, PerCpuArray, RingBuf},
+    maps::{lpm_trie::Key, Array, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use lanner_common::{
-    counters::COUNTERS_LEN, ConnectEvent, ExecEvent, OpenEvent, SetuidEvent,
+    config::PREFIX_KEY_LEN, counters::COUNTERS_LEN, ConnectEvent, ExecEvent, FilterConfig, OpenEvent,
+    SetuidEvent,
 };
 
 /// Default size; userspace may resize it before load.
@@ -39,3 +40,15 @@ pub static OPEN_SCRATCH: PerCpuArray<OpenEvent> = PerCpuArray::with_max_entries(
 
 #[map(name = "CONNECT_SCRATCH")]
 pub static CONNECT_SCRATCH: PerCpuArray<ConnectEvent> = PerCpuArray::with_max_entries(1, 0);
+
+/// Runtime pre-filter (one entry), written by the agent when rules change.
+#[map(name = "FILTER")]
+pub static FILTER: Array<FilterConfig> = Array::with_max_entries(1, 0);
+
+/// Path prefixes an open must match when the prefix filter is on.
+#[map(name = "OPEN_PREFIXES")]
+pub static OPEN_PREFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
+    LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
+
+#[map(name = "PREFIX_SCRATCH")]
+pub static PREFIX_SCRATCH: PerCpuArray<Key<[u8; PREFIX_KEY_LEN]>> = PerCpuArray::with_max_entries(1, 0);

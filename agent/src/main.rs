@@ -6,7 +6,9 @@ mod btf;
 mod counters;
 mod kernel;
 mod pipeline;
+mod prefilter;
 mod probes;
+mod proctable;
 mod run;
 mod transport;
 

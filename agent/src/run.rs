@@ -8,7 +8,13 @@ use lanner_common::ProbeConfig;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::{btf::Btf, counters, kernel, pipeline::Pipeline, probes, transport};
+use crate::{
+    btf::Btf,
+    counters, kernel,
+    pipeline::Pipeline,
+    prefilter::{KernelFilter, Prefilter},
+    probes, transport,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -27,6 +33,9 @@ pub struct RunArgs {
     /// Drain the ring buffer at least this often (bounds alert latency).
     #[arg(long, default_value_t = 2)]
     pub poll_ms: u64,
+    /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
+    #[arg(long)]
+    pub no_prefilter: bool,
 }
 
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
@@ -56,7 +65,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
         wakeup_bytes: args.wakeup_kib * 1024,
-        drop_failed_opens: 0,
+        _pad0: 0,
         _pad: 0,
         offsets,
     };
@@ -67,6 +76,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .map_max_entries("EVENTS", ring_bytes)
         .load(PROBES_OBJ)
         .context("loading the eBPF object (is BPF enabled and are you root?)")?;
+    // The pre-filter maps start zeroed (= pass everything); install the
+    // rule-derived filter before the probes attach.
+    let mut prefilter = Prefilter::new(&mut ebpf).context("pre-filter maps")?;
+    prefilter.apply(&KernelFilter::pass_all()).context("writing the pre-filter")?;
+    let _ = args.no_prefilter;
     let statuses = probes::attach_all(&mut ebpf, kver)?;
     let attached = statuses.iter().filter(|s| s.attached).count();
 

@@ -12,7 +12,7 @@ use lanner_common::{
 
 use super::sys_arg;
 use crate::{
-    common::{count, fill_header, is_self},
+    common::{count, fill_header, is_self, kind_enabled},
     maps::{CONNECT_SCRATCH, CONNECT_STASH},
 };
 
@@ -36,7 +36,7 @@ struct SockHead {
 }
 
 fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
-    if is_self(P) {
+    if is_self(P) || !kind_enabled(P, EventKind::Connect) {
         return Ok(());
     }
     let fd: i64 = unsafe { ctx.read_at(sys_arg(0))? };

@@ -4,7 +4,7 @@ use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::Trace
 use lanner_common::counters::ProbeId;
 
 use super::{openat_enter::stash_open, sys_arg};
-use crate::common::is_self;
+use crate::common::{is_self, kind_enabled};
 
 const P: ProbeId = ProbeId::OpenatEnter;
 
@@ -22,7 +22,7 @@ struct OpenHow {
 }
 
 fn try_openat2_enter(ctx: &TracePointContext) -> Result<(), i64> {
-    if is_self(P) {
+    if is_self(P) || !kind_enabled(P, lanner_common::EventKind::Open) {
         return Ok(());
     }
     let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };

@@ -4,7 +4,7 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::ProbeId;
 
 use super::sys_arg;
-use crate::common::is_self;
+use crate::common::{is_self, kind_enabled};
 
 const P: ProbeId = ProbeId::OpenatEnter;
 
@@ -15,7 +15,7 @@ pub fn openat_enter(ctx: TracePointContext) -> u32 {
 }
 
 fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
-    if is_self(P) {
+    if is_self(P) || !kind_enabled(P, lanner_common::EventKind::Open) {
         return Ok(());
     }
     let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
@@ -39,9 +39,11 @@ pub fn stash_open(
     use lanner_common::{counters::Counter, EventKind, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN};
 
     use crate::{
-        common::{count, fill_header},
-        maps::{OPEN_SCRATCH, OPEN_STASH},
+        common::{count, fill_header, filter},
+        maps::{OPEN_PREFIXES, OPEN_SCRATCH, OPEN_STASH, PREFIX_SCRATCH},
     };
+    use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
+    use lanner_common::config::PREFIX_KEY_LEN;
 
     let ev = unsafe { &mut *OPEN_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
     fill_header(&mut ev.hdr, EventKind::Open as u16);
@@ -61,6 +63,28 @@ pub fn stash_open(
             ev.path_len = 0;
             ev.hdr.flags |= FLAG_READ_FAILED;
             count(probe, Counter::StrReadFail);
+        }
+    }
+    // Pre-filter: an absolute path that no rule's prefix covers is dropped
+    // here, before the stash (unless it is a write and writes always pass).
+    let f = filter();
+    if f.open_prefix_filter != 0 && ev.path_len > 0 && ev.path[0] == b'/' {
+        const WRITE_BITS: u32 = 0o1 | 0o2 | 0o100 | 0o1000; // O_WRONLY|O_RDWR|O_CREAT|O_TRUNC
+        let write = flags & WRITE_BITS != 0;
+        if !(write && f.open_writes_always != 0) {
+            let key = unsafe { &mut *PREFIX_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+            key.prefix_len = (PREFIX_KEY_LEN * 8) as u32;
+            unsafe {
+                bpf_probe_read_kernel(
+                    key.data.as_mut_ptr().cast(),
+                    PREFIX_KEY_LEN as u32,
+                    ev.path.as_ptr().cast(),
+                )
+            };
+            if OPEN_PREFIXES.get(&*key).is_none() {
+                count(probe, Counter::Filtered);
+                return Ok(());
+            }
         }
     }
     if OPEN_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {

@@ -5,7 +5,7 @@ use lanner_common::counters::{Counter, ProbeId};
 
 use super::SYS_RET;
 use crate::{
-    common::{conf, count, is_self, submit},
+    common::{count, filter, is_self, submit},
     maps::OPEN_STASH,
 };
 
@@ -34,7 +34,7 @@ fn try_open_exit(ctx: &TracePointContext) -> Result<(), i64> {
         return Ok(());
     };
     let ev = unsafe { &mut *ev };
-    if ret < 0 && conf!(drop_failed_opens) != 0 {
+    if ret < 0 && filter().drop_failed_opens != 0 {
         count(P, Counter::Filtered);
     } else {
         ev.ret = ret as i32;

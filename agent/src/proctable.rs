@@ -1,0 +1,315 @@
+//! Process table: who is running, with which command line, under which parent.
+//!
+//! Fed by exec/fork/exit events and seeded from /proc at start-up so processes
+//! older than the agent have ancestry too. Entries are `Arc`s: an event takes a
+//! cheap snapshot of its process and ancestors. Memory is bounded: exited
+//! processes linger for a grace period (late events still resolve), and past
+//! `max_entries` the oldest exited entries go first, then the oldest overall.
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// What the table knows about one process (thread group).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub loginuid: Option<u32>,
+    /// Kernel `comm` (at most 15 bytes).
+    pub comm: String,
+    /// Executable path (from the exec event or /proc/PID/exe).
+    pub exepath: String,
+    /// argv, `argv[0]` included.
+    pub argv: Vec<String>,
+    pub args_truncated: bool,
+    /// Controlling tty (`tty_nr`), 0 when none.
+    pub tty: u32,
+    pub cgroup_id: u64,
+    /// Came from the /proc scan rather than an exec event.
+    pub from_proc_scan: bool,
+}
+
+impl ProcInfo {
+    /// Falco's `proc.cmdline`: name followed by the arguments.
+    pub fn cmdline(&self) -> String {
+        let mut s = self.comm.clone();
+        for a in self.argv.iter().skip(1) {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TableStats {
+    pub live: usize,
+    pub exited: usize,
+    pub evicted: u64,
+    pub seeded: usize,
+}
+
+pub struct ProcTable {
+    procs: HashMap<u32, Arc<ProcInfo>>,
+    /// pid → when it exited; also an eviction queue in exit order.
+    exited: VecDeque<(u32, Instant)>,
+    grace: Duration,
+    max_entries: usize,
+    evicted: u64,
+    seeded: usize,
+}
+
+impl ProcTable {
+    pub fn new(max_entries: usize, grace: Duration) -> Self {
+        Self { procs: HashMap::new(), exited: VecDeque::new(), grace, max_entries: max_entries.max(16), evicted: 0, seeded: 0 }
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&Arc<ProcInfo>> {
+        self.procs.get(&pid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    pub fn stats(&self) -> TableStats {
+        TableStats { live: self.procs.len() - self.exited.len().min(self.procs.len()), exited: self.exited.len(), evicted: self.evicted, seeded: self.seeded }
+    }
+
+    /// Insert or replace a process (exec, or seeding).
+    pub fn upsert(&mut self, info: ProcInfo) -> Arc<ProcInfo> {
+        let a = Arc::new(info);
+        self.procs.insert(a.pid, a.clone());
+        self.enforce_cap();
+        a
+    }
+
+    /// A new process: it starts as a copy of its parent (same image, argv).
+    pub fn on_fork(&mut self, parent: u32, child: u32, fallback: impl FnOnce() -> ProcInfo) -> Arc<ProcInfo> {
+        let info = match self.procs.get(&parent) {
+            Some(p) => ProcInfo { pid: child, ppid: parent, from_proc_scan: false, ..(**p).clone() },
+            None => ProcInfo { pid: child, ppid: parent, ..fallback() },
+        };
+        self.upsert(info)
+    }
+
+    /// A process exited: keep it for `grace`, then evict.
+    pub fn on_exit(&mut self, pid: u32, now: Instant) {
+        if self.procs.contains_key(&pid) {
+            self.exited.push_back((pid, now));
+        }
+        self.expire(now);
+    }
+
+    /// Evict processes whose grace period is over.
+    pub fn expire(&mut self, now: Instant) {
+        while let Some(&(pid, at)) = self.exited.front() {
+            if now.duration_since(at) < self.grace {
+                break;
+            }
+            self.exited.pop_front();
+            if self.procs.remove(&pid).is_some() {
+                self.evicted += 1;
+            }
+        }
+    }
+
+    fn enforce_cap(&mut self) {
+        while self.procs.len() > self.max_entries {
+            if let Some((pid, _)) = self.exited.pop_front() {
+                if self.procs.remove(&pid).is_some() {
+                    self.evicted += 1;
+                }
+                continue;
+            }
+            // No exited entries: drop an arbitrary live one (a missed exit).
+            let Some(&pid) = self.procs.keys().next() else { break };
+            self.procs.remove(&pid);
+            self.evicted += 1;
+        }
+    }
+
+    /// Ancestors of `pid`, parent first, at most `max`, stopping at pid 0/1
+    /// loops and unknown parents.
+    pub fn ancestors(&self, pid: u32, max: usize) -> Vec<Arc<ProcInfo>> {
+        let mut out = Vec::new();
+        let mut cur = match self.procs.get(&pid) {
+            Some(p) => p.ppid,
+            None => return out,
+        };
+        while out.len() < max && cur != 0 {
+            let Some(p) = self.procs.get(&cur) else { break };
+            if out.iter().any(|a: &Arc<ProcInfo>| a.pid == p.pid) || p.pid == pid {
+                break;
+            }
+            out.push(p.clone());
+            cur = p.ppid;
+        }
+        out
+    }
+
+    /// Seed from a procfs mount (normally "/proc"); returns how many were added.
+    pub fn seed_from_proc(&mut self, proc_root: &str) -> usize {
+        let Ok(dir) = std::fs::read_dir(proc_root) else { return 0 };
+        let mut n = 0;
+        for ent in dir.flatten() {
+            let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            if self.procs.contains_key(&pid) {
+                continue;
+            }
+            if let Some(info) = read_proc(proc_root, pid) {
+                self.procs.insert(pid, Arc::new(info));
+                n += 1;
+            }
+        }
+        self.seeded += n;
+        self.enforce_cap();
+        n
+    }
+}
+
+/// Parse `/proc/PID/stat` after the comm: (comm, ppid, tty_nr).
+pub fn parse_stat(stat: &str) -> Option<(String, u32, u32)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    let _pgrp = rest.next()?;
+    let _session = rest.next()?;
+    let tty = rest.next()?.parse::<i64>().ok()? as u32;
+    Some((comm, ppid, tty))
+}
+
+fn status_ids(status: &str, key: &str) -> Option<u32> {
+    status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+}
+
+/// Everything the table keeps about one /proc entry; `None` if it vanished.
+pub fn read_proc(root: &str, pid: u32) -> Option<ProcInfo> {
+    let base = format!("{root}/{pid}");
+    let stat = std::fs::read_to_string(format!("{base}/stat")).ok()?;
+    let (comm, ppid, tty) = parse_stat(&stat)?;
+    let status = std::fs::read_to_string(format!("{base}/status")).unwrap_or_default();
+    let cmdline = std::fs::read(format!("{base}/cmdline")).unwrap_or_default();
+    let mut argv: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if argv.last().is_some_and(|a| a.is_empty()) {
+        argv.pop();
+    }
+    let exepath = std::fs::read_link(format!("{base}/exe"))
+        .map(|p| p.to_string_lossy().trim_end_matches(" (deleted)").to_string())
+        .unwrap_or_default();
+    let loginuid = std::fs::read_to_string(format!("{base}/loginuid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|&u| u != u32::MAX);
+    Some(ProcInfo {
+        pid,
+        ppid,
+        uid: status_ids(&status, "Uid:").unwrap_or(0),
+        gid: status_ids(&status, "Gid:").unwrap_or(0),
+        loginuid,
+        comm,
+        exepath,
+        argv,
+        args_truncated: false,
+        tty,
+        cgroup_id: 0,
+        from_proc_scan: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: u32, ppid: u32, comm: &str) -> ProcInfo {
+        ProcInfo { pid, ppid, comm: comm.into(), argv: vec![comm.into(), "-x".into()], ..Default::default() }
+    }
+
+    #[test]
+    fn ancestry_walks_parents_and_stops_at_loops() {
+        let mut t = ProcTable::new(100, Duration::from_secs(5));
+        t.upsert(p(1, 0, "systemd"));
+        t.upsert(p(10, 1, "containerd-shim"));
+        t.upsert(p(20, 10, "bash"));
+        t.upsert(p(30, 20, "cat"));
+        let a: Vec<_> = t.ancestors(30, 10).iter().map(|x| x.comm.clone()).collect();
+        assert_eq!(a, ["bash", "containerd-shim", "systemd"]);
+        assert_eq!(t.ancestors(30, 2).len(), 2);
+        // A loop (corrupt ppids) terminates.
+        t.upsert(p(40, 41, "a"));
+        t.upsert(p(41, 40, "b"));
+        assert_eq!(t.ancestors(40, 10).len(), 1);
+        assert!(t.ancestors(999, 10).is_empty());
+    }
+
+    #[test]
+    fn fork_copies_parent_and_exec_replaces() {
+        let mut t = ProcTable::new(100, Duration::from_secs(5));
+        t.upsert(p(20, 1, "bash"));
+        let c = t.on_fork(20, 21, ProcInfo::default);
+        assert_eq!((c.pid, c.ppid, c.comm.as_str()), (21, 20, "bash"));
+        assert_eq!(c.cmdline(), "bash -x");
+        t.upsert(ProcInfo { pid: 21, ppid: 20, comm: "cat".into(), argv: vec!["cat".into(), "/etc/shadow".into()], ..Default::default() });
+        assert_eq!(t.get(21).unwrap().cmdline(), "cat /etc/shadow");
+        assert_eq!(t.ancestors(21, 5)[0].comm, "bash");
+        // Unknown parent: the fallback is used.
+        let c = t.on_fork(77, 78, || ProcInfo { comm: "x".into(), ..Default::default() });
+        assert_eq!((c.ppid, c.comm.as_str()), (77, "x"));
+    }
+
+    #[test]
+    fn exited_processes_linger_then_go() {
+        let mut t = ProcTable::new(100, Duration::from_secs(5));
+        let t0 = Instant::now();
+        t.upsert(p(5, 1, "x"));
+        t.on_exit(5, t0);
+        assert!(t.get(5).is_some(), "still resolvable during the grace period");
+        t.expire(t0 + Duration::from_secs(6));
+        assert!(t.get(5).is_none());
+        assert_eq!(t.stats().evicted, 1);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut t = ProcTable::new(50, Duration::from_secs(3600));
+        let now = Instant::now();
+        for pid in 1..=40 {
+            t.upsert(p(pid, 1, "x"));
+            t.on_exit(pid, now);
+        }
+        for pid in 100..200 {
+            t.upsert(p(pid, 1, "y"));
+        }
+        assert!(t.len() <= 50);
+        // Exited entries were evicted before live ones.
+        assert!((100..200).filter(|pid| t.get(*pid).is_some()).count() >= 50 - 0);
+    }
+
+    #[test]
+    fn parses_stat_with_spaces_and_parens_in_comm() {
+        let s = "1234 (my (weird) proc) S 1 1234 1234 34816 1234 4194560 0 0";
+        assert_eq!(parse_stat(s), Some(("my (weird) proc".into(), 1, 34816)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn seeds_from_the_real_proc() {
+        let mut t = ProcTable::new(100_000, Duration::from_secs(5));
+        let n = t.seed_from_proc("/proc");
+        assert!(n > 1);
+        let me = t.get(std::process::id()).expect("own process seeded");
+        assert!(me.exepath.ends_with(std::env::current_exe().unwrap().file_name().unwrap().to_str().unwrap()));
+        assert_eq!(me.ppid, std::os::unix::process::parent_id());
+        assert!(t.get(1).is_some(), "pid 1 seeded");
+    }
+}
