@@ -13,6 +13,10 @@ use std::{
 };
 
 use anyhow::{bail, Context as _, Result};
+
+mod bench;
+
+const BENCH_NOTES: &str = include_str!("bench_notes.md");
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -36,6 +40,12 @@ enum Cmd {
     },
     /// Run every test tier: unit, rule fixtures, privileged end-to-end.
     Test,
+    /// Benchmarks side by side with a no-agent baseline; writes docs/benchmarks.md.
+    Bench {
+        /// Smaller loops (a smoke run; figures are noisier).
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn root() -> PathBuf {
@@ -165,5 +175,24 @@ fn main() -> Result<()> {
             sh(Command::new(bin).arg("run").args(args))
         }
         Cmd::Test => test(),
+        Cmd::Bench { quick } => {
+            build()?;
+            let bin = root().join("target/release/lanner");
+            let rep = bench::run(&bin, &root(), quick)?;
+            let table = rep.markdown();
+            println!("{table}");
+            let date = Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output()?.stdout;
+            let doc = format!(
+                "# Benchmarks\n\nLatest `cargo xtask bench{}` run, {}, on {}.\n\n{}\n{}",
+                if quick { " --quick" } else { "" },
+                String::from_utf8_lossy(&date).trim(),
+                bench::machine(),
+                table,
+                BENCH_NOTES
+            );
+            std::fs::write(bench::docs_path(&root()), doc)?;
+            eprintln!("xtask: wrote docs/benchmarks.md");
+            Ok(())
+        }
     }
 }
