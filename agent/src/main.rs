@@ -2,8 +2,11 @@
 //!
 //! Subcommands: `run` (load probes, stream events, match rules) and `rules`
 //! (check and test rule files). Errors are reported with anyhow here only.
+mod assemble;
 mod btf;
+mod container;
 mod counters;
+mod k8s;
 mod kernel;
 mod pipeline;
 mod prefilter;
@@ -28,6 +31,48 @@ struct Cli {
 enum Command {
     /// Load the probes and watch the node.
     Run(run::RunArgs),
+    /// Check and test rule files.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Load rule files/directories; print every error (file:line:col) and warning.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Run declarative rule fixtures (YAML: events in → expected alerts).
+    Test {
+        /// Fixture directory (or file).
+        dir: std::path::PathBuf,
+        /// Rule files to test instead of the embedded default pack.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<std::path::PathBuf>,
+    },
+}
+
+fn rules_cmd(cmd: RulesCmd) -> anyhow::Result<()> {
+    match cmd {
+        RulesCmd::Check { paths } => {
+            let report = lanner_rules::check_paths(&paths);
+            print!("{report}");
+            if !report.is_ok() {
+                anyhow::bail!("{} error(s) in the rule files", report.errors.len());
+            }
+            Ok(())
+        }
+        RulesCmd::Test { dir, rules } => {
+            let rules = (!rules.is_empty()).then_some(rules.as_slice());
+            let report = lanner_rules::test_dir(&dir, rules);
+            print!("{report}");
+            if !report.is_ok() {
+                anyhow::bail!("{} rule fixture(s) failed", report.failed());
+            }
+            Ok(())
+        }
+    }
 }
 
 fn init_logging(json: bool) {
@@ -50,5 +95,6 @@ fn main() -> anyhow::Result<()> {
     init_logging(cli.log_json);
     match cli.cmd {
         Command::Run(args) => run::run(args),
+        Command::Rules(cmd) => rules_cmd(cmd),
     }
 }

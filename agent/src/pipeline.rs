@@ -1,12 +1,22 @@
-//! The userspace event path after the ring buffer: decode → (process table,
-//! rule match) → outputs. Runs on the reader task; nothing here blocks on I/O
-//! other than the buffered stdout writer.
-use std::io::Write;
+//! The userspace event path after the ring buffer: decode → process table and
+//! container/pod enrichment (assemble) → rule match → alerts.
+//!
+//! Runs on the reader task. The active rule set is read through an `ArcSwap`
+//! guard (no lock); matching allocates nothing, only a matching rule builds
+//! an alert. An alert whose container is known but whose pod is not yet in the
+//! cache is held briefly on a separate task and re-enriched, then emitted.
+use std::{
+    cell::RefCell,
+    io::Write,
+    rc::Rc,
+    sync::{mpsc, Arc},
+};
 
-use lanner_common::decode::{decode, Event};
+use lanner_common::decode::{decode, Event as KEvent};
+use lanner_rules::{Alert, Event, RuleSetHandle};
 use serde::Serialize;
 
-use crate::transport::RecordSink;
+use crate::{assemble::Assembler, transport::RecordSink};
 
 /// Userspace counters, reported in metrics and at shutdown.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -19,6 +29,8 @@ pub struct PipelineStats {
     pub setuid: u64,
     pub fork: u64,
     pub exit: u64,
+    pub alerts: u64,
+    pub alerts_held: u64,
 }
 
 #[derive(Serialize)]
@@ -26,41 +38,143 @@ struct EventLine<'a> {
     /// Unix time of the event in nanoseconds.
     time_ns: i128,
     #[serde(flatten)]
-    event: &'a Event,
+    event: &'a KEvent,
+}
+
+/// Where alerts go once built (sinks); called on the reader task.
+pub trait AlertSink {
+    fn alert(&mut self, alert: Alert, event_time_ns: u64);
+    fn flush(&mut self) {}
+}
+
+/// Alerts as JSON lines on a writer shared with `--events` output, so lines
+/// of the two never interleave.
+pub struct JsonLines<W: Write>(pub Rc<RefCell<W>>);
+
+impl<W: Write> AlertSink for JsonLines<W> {
+    fn alert(&mut self, alert: Alert, _t: u64) {
+        let mut w = self.0.borrow_mut();
+        if serde_json::to_writer(&mut *w, &alert).is_ok() {
+            let _ = w.write_all(b"\n");
+        }
+    }
+    fn flush(&mut self) {
+        let _ = self.0.borrow_mut().flush();
+    }
 }
 
 pub struct Pipeline<W: Write> {
     pub stats: PipelineStats,
     boot_offset_ns: i128,
-    events_out: Option<W>,
-    /// Only print events of this process id (debugging, tests).
+    /// Decoded events (`--events`) share the alert writer so lines never interleave.
+    events_out: Option<Rc<RefCell<W>>>,
     events_pid: Option<u32>,
+    pub assembler: Assembler,
+    rules: Arc<RuleSetHandle>,
+    hostname: String,
+    sink: Box<dyn AlertSink>,
+    held_tx: mpsc::Sender<(Alert, u64)>,
+    held_rx: mpsc::Receiver<(Alert, u64)>,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl<W: Write> Pipeline<W> {
-    pub fn new(boot_offset_ns: i128, events_out: Option<W>, events_pid: Option<u32>) -> Self {
-        Self { stats: PipelineStats::default(), boot_offset_ns, events_out, events_pid }
+    pub fn new(
+        boot_offset_ns: i128,
+        events_out: Option<Rc<RefCell<W>>>,
+        events_pid: Option<u32>,
+        assembler: Assembler,
+        rules: Arc<RuleSetHandle>,
+        hostname: String,
+        sink: Box<dyn AlertSink>,
+    ) -> Self {
+        let (held_tx, held_rx) = mpsc::channel();
+        Self {
+            stats: PipelineStats::default(),
+            boot_offset_ns,
+            events_out,
+            events_pid,
+            assembler,
+            rules,
+            hostname,
+            sink,
+            held_tx,
+            held_rx,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
     }
 
-    pub fn handle(&mut self, ev: &Event) {
-        let s = &mut self.stats;
-        match ev {
-            Event::Exec(_) => s.exec += 1,
-            Event::Open(_) => s.open += 1,
-            Event::Connect(_) => s.connect += 1,
-            Event::Setuid(_) => s.setuid += 1,
-            Event::Fork(_) => s.fork += 1,
-            Event::Exit(_) => s.exit += 1,
-        }
-        if let Some(out) = self.events_out.as_mut() {
-            let h = ev.header();
-            if self.events_pid.is_none_or(|p| p == h.pid) {
-                let line = EventLine { time_ns: h.ts_boot_ns as i128 + self.boot_offset_ns, event: ev };
-                if serde_json::to_writer(&mut *out, &line).is_ok() {
-                    let _ = out.write_all(b"\n");
-                }
+    fn print_event(&mut self, ev: &KEvent) {
+        let Some(out) = self.events_out.as_ref() else { return };
+        let h = ev.header();
+        if self.events_pid.is_none_or(|p| p == h.pid) {
+            let line = EventLine { time_ns: h.ts_boot_ns as i128 + self.boot_offset_ns, event: ev };
+            let mut out = out.borrow_mut();
+            if serde_json::to_writer(&mut *out, &line).is_ok() {
+                let _ = out.write_all(b"\n");
             }
         }
+    }
+
+    pub fn handle(&mut self, ev: &KEvent) {
+        let s = &mut self.stats;
+        match ev {
+            KEvent::Exec(_) => s.exec += 1,
+            KEvent::Open(_) => s.open += 1,
+            KEvent::Connect(_) => s.connect += 1,
+            KEvent::Setuid(_) => s.setuid += 1,
+            KEvent::Fork(_) => s.fork += 1,
+            KEvent::Exit(_) => s.exit += 1,
+        }
+        self.print_event(ev);
+        let Some(rev) = self.assembler.assemble(ev) else { return };
+        self.match_event(&rev, ev.header().pid, ev.header().cgroup_id);
+    }
+
+    fn match_event(&mut self, rev: &Event, pid: u32, cgroup_id: u64) {
+        let rules = self.rules.guard();
+        rules.for_each_match(rev, |id, rule| {
+            self.stats.alerts += 1;
+            let needs_hold = rev.container.as_ref().is_some_and(|c| c.k8s.is_none())
+                && self.assembler.enricher().is_some_and(|e| e.pods().is_enabled());
+            if needs_hold && self.runtime.is_some() {
+                self.stats.alerts_held += 1;
+                self.hold(Arc::clone(&rules), id, rev.clone(), pid, cgroup_id);
+                return;
+            }
+            let alert = rule.alert(rev, &self.hostname);
+            self.sink.alert(alert, rev.time_ns);
+        });
+    }
+
+    /// Wait (bounded) for the pod of the alert's container, re-enrich, emit.
+    fn hold(&mut self, rules: Arc<lanner_rules::RuleSet>, id: lanner_rules::RuleId, mut ev: Event, pid: u32, cgroup_id: u64) {
+        let (Some(rt), Some(enricher)) = (self.runtime.clone(), self.assembler.enricher().cloned()) else { return };
+        let tx = self.held_tx.clone();
+        let host = self.hostname.clone();
+        self.assembler.refresh_container(pid, cgroup_id);
+        rt.spawn(async move {
+            if let Some(info) = enricher.lookup_with_hold(pid, cgroup_id).await {
+                ev.container = Some(Arc::new(crate::assemble::to_container(&info)));
+            }
+            let alert = rules.rule(id).alert(&ev, &host);
+            let _ = tx.send((alert, ev.time_ns));
+        });
+    }
+
+    /// Emit alerts that came back from a hold.
+    pub fn drain_held(&mut self) {
+        while let Ok((a, t)) = self.held_rx.try_recv() {
+            self.sink.alert(a, t);
+        }
+    }
+
+    pub fn flush(&mut self) {
+        self.drain_held();
+        if let Some(out) = self.events_out.as_ref() {
+            let _ = out.borrow_mut().flush();
+        }
+        self.sink.flush();
     }
 }
 
@@ -77,8 +191,11 @@ impl<W: Write> RecordSink for Pipeline<W> {
     }
 
     fn batch_done(&mut self) {
-        if let Some(out) = self.events_out.as_mut() {
-            let _ = out.flush();
-        }
+        self.flush();
+    }
+
+    fn tick(&mut self) {
+        self.drain_held();
+        self.sink.flush();
     }
 }

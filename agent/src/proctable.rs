@@ -11,38 +11,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// What the table knows about one process (thread group).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcInfo {
-    pub pid: u32,
-    pub ppid: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub loginuid: Option<u32>,
-    /// Kernel `comm` (at most 15 bytes).
-    pub comm: String,
-    /// Executable path (from the exec event or /proc/PID/exe).
-    pub exepath: String,
-    /// argv, `argv[0]` included.
-    pub argv: Vec<String>,
-    pub args_truncated: bool,
-    /// Controlling tty (`tty_nr`), 0 when none.
-    pub tty: u32,
-    pub cgroup_id: u64,
-    /// Came from the /proc scan rather than an exec event.
-    pub from_proc_scan: bool,
-}
+/// The rule engine's process type is stored directly, so an event takes an
+/// `Arc` clone, not a copy (its cmdline is computed once per process).
+pub use lanner_rules::Process as ProcInfo;
 
-impl ProcInfo {
-    /// Falco's `proc.cmdline`: name followed by the arguments.
-    pub fn cmdline(&self) -> String {
-        let mut s = self.comm.clone();
-        for a in self.argv.iter().skip(1) {
-            s.push(' ');
-            s.push_str(a);
-        }
-        s
+/// Build a process from exec data. `argv[0]` becomes `proc.exe`.
+#[allow(clippy::too_many_arguments)]
+pub fn new_proc(pid: u32, ppid: u32, uid: u32, gid: u32, comm: &str, exepath: &str, argv: &[String]) -> ProcInfo {
+    let mut p = ProcInfo::new(comm, exepath, &[]);
+    p.pid = pid;
+    p.tid = pid;
+    p.ppid = ppid;
+    p.uid = uid;
+    p.gid = gid;
+    if let Some((first, rest)) = argv.split_first() {
+        p.exe = first.clone();
+        p.args = rest.to_vec();
     }
+    p
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +68,7 @@ impl ProcTable {
 
     /// Insert or replace a process (exec, or seeding).
     pub fn upsert(&mut self, info: ProcInfo) -> Arc<ProcInfo> {
+        info.precompute();
         let a = Arc::new(info);
         self.procs.insert(a.pid, a.clone());
         self.enforce_cap();
@@ -90,10 +77,13 @@ impl ProcTable {
 
     /// A new process: it starts as a copy of its parent (same image, argv).
     pub fn on_fork(&mut self, parent: u32, child: u32, fallback: impl FnOnce() -> ProcInfo) -> Arc<ProcInfo> {
-        let info = match self.procs.get(&parent) {
-            Some(p) => ProcInfo { pid: child, ppid: parent, from_proc_scan: false, ..(**p).clone() },
-            None => ProcInfo { pid: child, ppid: parent, ..fallback() },
+        let mut info = match self.procs.get(&parent) {
+            Some(p) => (**p).clone(),
+            None => fallback(),
         };
+        info.pid = child;
+        info.tid = child;
+        info.ppid = parent;
         self.upsert(info)
     }
 
@@ -162,6 +152,7 @@ impl ProcTable {
                 continue;
             }
             if let Some(info) = read_proc(proc_root, pid) {
+                info.precompute();
                 self.procs.insert(pid, Arc::new(info));
                 n += 1;
             }
@@ -211,20 +202,18 @@ pub fn read_proc(root: &str, pid: u32) -> Option<ProcInfo> {
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
         .filter(|&u| u != u32::MAX);
-    Some(ProcInfo {
+    let mut p = new_proc(
         pid,
         ppid,
-        uid: status_ids(&status, "Uid:").unwrap_or(0),
-        gid: status_ids(&status, "Gid:").unwrap_or(0),
-        loginuid,
-        comm,
-        exepath,
-        argv,
-        args_truncated: false,
-        tty,
-        cgroup_id: 0,
-        from_proc_scan: true,
-    })
+        status_ids(&status, "Uid:").unwrap_or(0),
+        status_ids(&status, "Gid:").unwrap_or(0),
+        &comm,
+        &exepath,
+        &argv,
+    );
+    p.loginuid = loginuid;
+    p.tty = tty;
+    Some(p)
 }
 
 #[cfg(test)]
@@ -232,7 +221,7 @@ mod tests {
     use super::*;
 
     fn p(pid: u32, ppid: u32, comm: &str) -> ProcInfo {
-        ProcInfo { pid, ppid, comm: comm.into(), argv: vec![comm.into(), "-x".into()], ..Default::default() }
+        new_proc(pid, ppid, 0, 0, comm, "", &[comm.to_string(), "-x".to_string()])
     }
 
     #[test]
@@ -242,7 +231,7 @@ mod tests {
         t.upsert(p(10, 1, "containerd-shim"));
         t.upsert(p(20, 10, "bash"));
         t.upsert(p(30, 20, "cat"));
-        let a: Vec<_> = t.ancestors(30, 10).iter().map(|x| x.comm.clone()).collect();
+        let a: Vec<_> = t.ancestors(30, 10).iter().map(|x| x.name.clone()).collect();
         assert_eq!(a, ["bash", "containerd-shim", "systemd"]);
         assert_eq!(t.ancestors(30, 2).len(), 2);
         // A loop (corrupt ppids) terminates.
@@ -257,14 +246,14 @@ mod tests {
         let mut t = ProcTable::new(100, Duration::from_secs(5));
         t.upsert(p(20, 1, "bash"));
         let c = t.on_fork(20, 21, ProcInfo::default);
-        assert_eq!((c.pid, c.ppid, c.comm.as_str()), (21, 20, "bash"));
+        assert_eq!((c.pid, c.ppid, c.name.as_str()), (21, 20, "bash"));
         assert_eq!(c.cmdline(), "bash -x");
-        t.upsert(ProcInfo { pid: 21, ppid: 20, comm: "cat".into(), argv: vec!["cat".into(), "/etc/shadow".into()], ..Default::default() });
+        t.upsert(new_proc(21, 20, 0, 0, "cat", "/usr/bin/cat", &["cat".into(), "/etc/shadow".into()]));
         assert_eq!(t.get(21).unwrap().cmdline(), "cat /etc/shadow");
-        assert_eq!(t.ancestors(21, 5)[0].comm, "bash");
+        assert_eq!(t.ancestors(21, 5)[0].name, "bash");
         // Unknown parent: the fallback is used.
-        let c = t.on_fork(77, 78, || ProcInfo { comm: "x".into(), ..Default::default() });
-        assert_eq!((c.ppid, c.comm.as_str()), (77, "x"));
+        let c = t.on_fork(77, 78, || ProcInfo::new("x", "", &[]));
+        assert_eq!((c.ppid, c.name.as_str()), (77, "x"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `lanner run`: pre-flight checks, load + attach, read until SIGINT/SIGTERM,
 //! detach, print the final counters (kernel drops included) on stderr.
-use std::{io::BufWriter, time::Duration};
+use std::{cell::RefCell, io::BufWriter, path::PathBuf, rc::Rc, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use aya::{maps::RingBuf, EbpfLoader};
+use lanner_rules::RuleSetHandle;
 use lanner_common::ProbeConfig;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -11,7 +12,9 @@ use tokio::sync::watch;
 use crate::{
     btf::Btf,
     counters, kernel,
-    pipeline::Pipeline,
+    assemble::Assembler,
+    pipeline::{JsonLines, Pipeline},
+    proctable::ProcTable,
     prefilter::{KernelFilter, Prefilter},
     probes, transport,
 };
@@ -36,6 +39,31 @@ pub struct RunArgs {
     /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
     #[arg(long)]
     pub no_prefilter: bool,
+    /// Rule files or directories (*.yaml), loaded in order. Default: the
+    /// embedded default pack. Reloaded on change and on SIGHUP.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// How often to check the rule files for changes.
+    #[arg(long, default_value_t = 2000)]
+    pub rules_poll_ms: u64,
+    /// Host name reported in alerts (default: the kernel's host name).
+    #[arg(long, env = "LANNER_HOSTNAME")]
+    pub hostname: Option<String>,
+    #[command(flatten)]
+    pub k8s: crate::k8s::K8sArgs,
+}
+
+/// Load the rule set: the given files, or the embedded default pack.
+pub fn load_rules(paths: &[PathBuf]) -> anyhow::Result<RuleSetHandle> {
+    let handle = if paths.is_empty() { RuleSetHandle::with_default_pack() } else { RuleSetHandle::load(paths) };
+    handle.map_err(|e| anyhow::anyhow!("rules failed to load:\n{e}"))
+}
+
+fn log_reload(r: &Result<lanner_rules::ReloadOk, lanner_rules::LoadErrors>) {
+    match r {
+        Ok(ok) => tracing::info!(rules = ok.rules, warnings = ok.warnings.len(), "rules reloaded"),
+        Err(e) => tracing::error!("rule reload rejected, the previous rules stay active:\n{e}"),
+    }
 }
 
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
@@ -55,12 +83,14 @@ struct FinalCounters<'a> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    // Rules first: a broken rule file should fail before anything is loaded.
+    let rules = Arc::new(load_rules(&args.rules)?);
+    tracing::info!(rules = rules.current().len(), files = ?rules.current().files(), "rules loaded");
     kernel::check_privileges()?;
     let kver = kernel::check_kernel()?;
     kernel::raise_memlock();
     kernel::ensure_tracefs()?;
-    let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
-    let offsets = btf.kernel_offsets();
+    let offsets = Btf::from_sys_fs().context("reading kernel BTF")?.kernel_offsets();
 
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
@@ -83,20 +113,58 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = args.no_prefilter;
     let statuses = probes::attach_all(&mut ebpf, kver)?;
     let attached = statuses.iter().filter(|s| s.attached).count();
+    // Loading parsed several MiB of BTF; give the freed heap back to the OS.
+    unsafe { libc::malloc_trim(0) };
 
     let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let _guard = rt.enter();
     let stdout = std::io::stdout();
-    let out = args.events.then(|| BufWriter::with_capacity(1 << 16, stdout.lock()));
-    let mut pipeline = Pipeline::new(kernel::boot_to_unix_offset_ns(), out, args.events_pid);
+    let out = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 16, stdout.lock())));
+    let pods = crate::k8s::start(&args.k8s);
+    let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, args.k8s.hold()));
+    let mut procs = ProcTable::new(65_536, Duration::from_secs(5));
+    let seeded = procs.seed_from_proc("/proc");
+    tracing::info!(processes = seeded, "process table seeded from /proc");
+    let assembler = Assembler::new(procs, Some(enricher), kernel::boot_to_unix_offset_ns());
+    let hostname = args.hostname.clone().unwrap_or_else(crate::k8s::hostname);
+    let sink = Box::new(JsonLines(out.clone()));
+    let mut pipeline = Pipeline::new(
+        kernel::boot_to_unix_offset_ns(),
+        args.events.then(|| out.clone()),
+        args.events_pid,
+        assembler,
+        rules.clone(),
+        hostname,
+        sink,
+    );
     let (tx, rx) = watch::channel(false);
+    let _watcher = if args.rules.is_empty() {
+        None
+    } else {
+        Some(lanner_rules::Watcher::spawn(
+            rules.clone(),
+            args.rules.clone(),
+            Duration::from_millis(args.rules_poll_ms),
+            Box::new(log_reload),
+        )?)
+    };
 
     let ring = rt.block_on(async {
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let (rules2, paths) = (rules.clone(), args.rules.clone());
         tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = sigterm.recv() => {},
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = sigterm.recv() => break,
+                    _ = sighup.recv() => {
+                        tracing::info!("SIGHUP: reloading rules");
+                        let r = if paths.is_empty() { rules2.reload_default() } else { rules2.reload(&paths) };
+                        log_reload(&r);
+                    }
+                }
             }
             let _ = tx.send(true);
         });
@@ -110,6 +178,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let counters_map = ebpf.take_map("COUNTERS").context("COUNTERS map missing")?;
     drop(ebpf);
     transport::drain_all(&mut ring, &mut pipeline);
+    pipeline.flush();
     let kc = counters::read(&counters_map);
     let report = FinalReport {
         final_counters: FinalCounters {

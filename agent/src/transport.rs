@@ -13,6 +13,8 @@ pub trait RecordSink {
     fn record(&mut self, bytes: &[u8]);
     /// Called after each drained batch (flush buffered output).
     fn batch_done(&mut self) {}
+    /// Called on every poll tick, even when nothing arrived.
+    fn tick(&mut self) {}
 }
 
 fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
@@ -55,6 +57,7 @@ pub async fn run_reader(
             }
             _ = tick.tick() => {
                 drain(afd.get_mut(), sink);
+                sink.tick();
             }
         }
     }

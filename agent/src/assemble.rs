@@ -1,0 +1,321 @@
+//! Turns a decoded kernel event into the rule engine's [`Event`]: updates the
+//! process table (exec/fork/exit), attaches the process, its ancestors and
+//! its container/pod, and resolves what the kernel could not (relative open
+//! paths, user names).
+//!
+//! Per event this is a few hash lookups and `Arc` clones; strings are built
+//! once per process (exec) or per container, not per event.
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use lanner_common::decode::{self, Event as KEvent};
+use lanner_rules::{Container, Event, EvtType, Fd, L4Proto, Pod};
+
+use crate::{
+    k8s::{ContainerInfo, Enricher},
+    proctable::{new_proc, ProcInfo, ProcTable},
+};
+
+/// How long "no pod yet" for a container is trusted before asking again.
+const POD_RECHECK: Duration = Duration::from_secs(1);
+
+struct CachedContainer {
+    container: Option<Arc<Container>>,
+    info: Option<ContainerInfo>,
+    checked: Instant,
+}
+
+pub struct Assembler {
+    pub procs: ProcTable,
+    enricher: Option<Arc<Enricher>>,
+    /// Containers found from the cgroup v2 id: shared by every process in it.
+    containers: HashMap<u64, CachedContainer>,
+    /// Processes whose v2 cgroup names no container (host processes, or
+    /// containers visible only in cgroup v1 on hybrid hosts): per process.
+    by_pid: HashMap<u32, CachedContainer>,
+    users: HashMap<(u64, u32), Option<String>>,
+    boot_offset_ns: i128,
+    max_ancestors: usize,
+}
+
+/// `k8s::ContainerInfo` → the rule engine's container.
+pub fn to_container(info: &ContainerInfo) -> Container {
+    let (repo, tag) = split_image(info.image.as_deref().unwrap_or_default());
+    Container {
+        id: info.container_id.clone(),
+        name: info.container_name.clone().unwrap_or_default(),
+        image_repository: info.image_repository.clone().unwrap_or(repo),
+        image_tag: tag,
+        k8s: info.pod.as_ref().map(|p| Pod {
+            ns: p.ns.clone(),
+            name: p.name.clone(),
+            uid: p.uid.clone(),
+            labels: p.labels.clone(),
+            owner_kind: p.owner_kind.clone(),
+            owner_name: p.owner_name.clone(),
+        }),
+    }
+}
+
+/// `registry/repo:tag@digest` → (`registry/repo`, `tag`).
+fn split_image(image: &str) -> (String, String) {
+    let no_digest = image.split('@').next().unwrap_or_default();
+    let slash = no_digest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match no_digest[slash..].rfind(':') {
+        Some(i) => (no_digest[..slash + i].to_string(), no_digest[slash + i + 1..].to_string()),
+        None => (no_digest.to_string(), String::new()),
+    }
+}
+
+fn user_name_from_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _pw = f.next()?;
+        (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
+impl Assembler {
+    pub fn new(procs: ProcTable, enricher: Option<Arc<Enricher>>, boot_offset_ns: i128) -> Self {
+        Self { procs, enricher, containers: HashMap::new(), by_pid: HashMap::new(), users: HashMap::new(), boot_offset_ns, max_ancestors: 8 }
+    }
+
+    pub fn enricher(&self) -> Option<&Arc<Enricher>> {
+        self.enricher.as_ref()
+    }
+
+    fn time_ns(&self, h: &decode::Header) -> u64 {
+        (h.ts_boot_ns as i128 + self.boot_offset_ns).max(0) as u64
+    }
+
+    /// The container of a cgroup (cached; pods re-checked at most once a second).
+    pub fn container(&mut self, pid: u32, cgroup_id: u64) -> (Option<Arc<Container>>, Option<ContainerInfo>) {
+        let Some(enricher) = self.enricher.clone() else { return (None, None) };
+        let now = Instant::now();
+        let fresh = |c: &CachedContainer| {
+            let pod_missing = c.info.as_ref().is_some_and(|i| i.pod.is_none());
+            !pod_missing || now.duration_since(c.checked) < POD_RECHECK
+        };
+        if let Some(c) = self.containers.get(&cgroup_id).filter(|c| fresh(c)) {
+            return (c.container.clone(), c.info.clone());
+        }
+        if let Some(c) = self.by_pid.get(&pid).filter(|c| fresh(c)) {
+            return (c.container.clone(), c.info.clone());
+        }
+        let from_v2 = enricher.cgroups().and_then(|r| r.container(cgroup_id, pid)).is_some();
+        let info = enricher.lookup(pid, cgroup_id);
+        let container = info.as_ref().map(|i| Arc::new(to_container(i)));
+        let entry = CachedContainer { container: container.clone(), info: info.clone(), checked: now };
+        if self.containers.len() > 16_384 {
+            self.containers.clear();
+        }
+        if self.by_pid.len() > 65_536 {
+            self.by_pid.clear();
+        }
+        if from_v2 {
+            self.containers.insert(cgroup_id, entry);
+        } else {
+            self.by_pid.insert(pid, entry);
+        }
+        (container, info)
+    }
+
+    /// Forget cached container data (e.g. after the pod it belongs to arrived).
+    pub fn refresh_container(&mut self, pid: u32, cgroup_id: u64) {
+        self.containers.remove(&cgroup_id);
+        self.by_pid.remove(&pid);
+    }
+
+    fn user_name(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<String> {
+        if let Some(n) = self.users.get(&(cgroup_id, uid)) {
+            return n.clone();
+        }
+        // The process's own root: container users resolve from the image.
+        let name = std::fs::read_to_string(format!("/proc/{pid}/root/etc/passwd"))
+            .or_else(|_| std::fs::read_to_string("/etc/passwd"))
+            .ok()
+            .and_then(|p| user_name_from_passwd(&p, uid))
+            .or_else(|| (uid == 0).then(|| "root".to_string()));
+        if self.users.len() > 65_536 {
+            self.users.clear();
+        }
+        self.users.insert((cgroup_id, uid), name.clone());
+        name
+    }
+
+    /// The process of an event: from the table, or a stub from the header.
+    fn proc_of(&mut self, h: &decode::Header) -> Arc<ProcInfo> {
+        if let Some(p) = self.procs.get(h.pid) {
+            if p.uid == h.uid {
+                return p.clone();
+            }
+            // Credentials changed since exec (setuid): refresh uid/gid.
+            let mut q = (**p).clone();
+            q.uid = h.uid;
+            q.gid = h.gid;
+            q.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
+            return self.procs.upsert(q);
+        }
+        let mut p = crate::proctable::read_proc("/proc", h.pid)
+            .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", &[h.comm.clone()]));
+        p.uid = h.uid;
+        p.gid = h.gid;
+        p.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
+        self.procs.upsert(p)
+    }
+
+    /// Resolve a relative open path against the caller's cwd or dirfd.
+    fn absolute(pid: u32, dirfd: i32, path: &str) -> String {
+        if path.starts_with('/') || path.is_empty() {
+            return path.to_string();
+        }
+        let base = if dirfd == libc::AT_FDCWD {
+            std::fs::read_link(format!("/proc/{pid}/cwd"))
+        } else {
+            std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}"))
+        };
+        match base {
+            Ok(b) => {
+                let b = b.to_string_lossy();
+                let rel = path.trim_start_matches("./");
+                if b.ends_with('/') { format!("{b}{rel}") } else { format!("{b}/{rel}") }
+            }
+            Err(_) => path.to_string(),
+        }
+    }
+
+    /// Build the rule-engine event; updates the process table as a side effect.
+    /// Returns `None` for events no rule type exists for.
+    pub fn assemble(&mut self, ev: &KEvent) -> Option<Event> {
+        let h = ev.header();
+        let time = self.time_ns(h);
+        let (evt_type, res, proc, fd, setuid_target) = match ev {
+            KEvent::Exec(e) if e.ret == 0 => {
+                let mut p = new_proc(h.pid, e.ppid, h.uid, h.gid, &h.comm, &e.filename, &e.argv);
+                p.tty = e.tty;
+                p.loginuid = e.loginuid;
+                p.args_truncated = e.args_truncated;
+                p.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
+                let p = self.procs.upsert(p);
+                (EvtType::Execve, 0, p, None, None)
+            }
+            KEvent::Exec(e) => {
+                let p = self.proc_of(h);
+                (EvtType::Execve, e.ret as i64, p, Some(Fd::file(e.filename.clone(), 0, 0)), None)
+            }
+            KEvent::Open(o) => {
+                let p = self.proc_of(h);
+                let path = Self::absolute(h.pid, o.dirfd, &o.path);
+                let mut fd = Fd::file(path, o.flags, o.mode);
+                if o.ret >= 0 {
+                    fd = fd.with_num(o.ret as i64);
+                }
+                (EvtType::Openat, o.ret as i64, p, Some(fd), None)
+            }
+            KEvent::Connect(c) => {
+                let p = self.proc_of(h);
+                let fd = match (&c.addr, &c.unix_path) {
+                    (Some(ip), _) => Fd::inet(*ip, c.port, None, L4Proto::Unknown),
+                    (None, Some(path)) => Fd::unix(path.clone()),
+                    (None, None) => Fd::inet(IpAddr::from([0u8, 0, 0, 0]), 0, None, L4Proto::Unknown),
+                };
+                (EvtType::Connect, c.ret as i64, p, Some(fd.with_num(c.fd as i64)), None)
+            }
+            KEvent::Setuid(s) => {
+                let p = self.proc_of(h);
+                let target = s.euid.or(s.ruid);
+                (EvtType::Setuid, s.ret as i64, p, None, target)
+            }
+            KEvent::Fork(f) => {
+                let comm = h.comm.clone();
+                let (pid, ppid, uid, gid) = (f.child_pid, h.pid, h.uid, h.gid);
+                let child = self.procs.on_fork(ppid, pid, || new_proc(pid, ppid, uid, gid, &comm, "", &[comm.clone()]));
+                (EvtType::Clone, 0, child, None, None)
+            }
+            KEvent::Exit(x) => {
+                let p = self.proc_of(h);
+                self.procs.on_exit(h.pid, Instant::now());
+                self.by_pid.remove(&h.pid);
+                (EvtType::Procexit, x.exit_code as i64, p, None, None)
+            }
+        };
+        let ancestors = self.procs.ancestors(proc.pid, self.max_ancestors);
+        let (container, _) = self.container(h.pid, h.cgroup_id);
+        let mut out = Event::new(evt_type, time, proc);
+        out.res = res;
+        out.ancestors = ancestors;
+        out.fd = fd;
+        out.setuid_target = setuid_target;
+        out.container = container;
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_split() {
+        assert_eq!(split_image("nginx:1.25"), ("nginx".into(), "1.25".into()));
+        assert_eq!(split_image("registry:5000/team/app:v2@sha256:abc"), ("registry:5000/team/app".into(), "v2".into()));
+        assert_eq!(split_image("registry:5000/team/app"), ("registry:5000/team/app".into(), String::new()));
+    }
+
+    #[test]
+    fn passwd_lookup() {
+        let p = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
+        assert_eq!(user_name_from_passwd(p, 65534).as_deref(), Some("nobody"));
+        assert_eq!(user_name_from_passwd(p, 7), None);
+    }
+
+    fn hdr(pid: u32) -> decode::Header {
+        decode::Header { ts_boot_ns: 1, pid, tid: pid, uid: 0, gid: 0, cgroup_id: 1, comm: "bash".into() }
+    }
+
+    #[test]
+    fn exec_fork_exit_drive_the_table() {
+        let mut a = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), None, 0);
+        let exec = KEvent::Exec(decode::Exec {
+            hdr: hdr(4_000_001),
+            ppid: 1,
+            ret: 0,
+            loginuid: Some(1000),
+            tty: 34816,
+            filename: "/bin/bash".into(),
+            argv: vec!["bash".into(), "-i".into()],
+            args_truncated: false,
+            filename_truncated: false,
+            read_failed: false,
+        });
+        let e = a.assemble(&exec).unwrap();
+        assert_eq!(e.evt_type, EvtType::Execve);
+        assert_eq!(e.proc.cmdline(), "bash -i");
+        assert_eq!(e.proc.tty, 34816);
+        let fork = KEvent::Fork(decode::Fork { hdr: hdr(4_000_001), child_pid: 4_000_002 });
+        let e = a.assemble(&fork).unwrap();
+        assert_eq!((e.evt_type, e.proc.pid, e.proc.ppid), (EvtType::Clone, 4_000_002, 4_000_001));
+        let open = KEvent::Open(decode::Open {
+            hdr: hdr(4_000_002),
+            syscall: "openat",
+            ret: 3,
+            dirfd: -100,
+            flags: 0,
+            mode: 0,
+            path: "/etc/shadow".into(),
+            path_truncated: false,
+            read_failed: false,
+        });
+        let e = a.assemble(&open).unwrap();
+        assert_eq!(e.fd.as_ref().unwrap().name(), "/etc/shadow");
+        assert_eq!(e.ancestors[0].pid, 4_000_001, "parent known from the exec");
+        assert_eq!(e.proc.name, "bash", "a fork inherits the parent's image");
+        let exit = KEvent::Exit(decode::Exit { hdr: hdr(4_000_002), exit_code: 0 });
+        assert_eq!(a.assemble(&exit).unwrap().evt_type, EvtType::Procexit);
+    }
+}

@@ -1,0 +1,510 @@
+//! cgroup v2 id → cgroup path → container, with a bounded cache.
+//!
+//! Every event carries `cgroup_id` (`bpf_get_current_cgroup_id`): the kernfs
+//! id of the task's cgroup on the unified (v2) hierarchy, which on 64-bit
+//! kernels is also the inode number of that cgroup's directory. Ids are never
+//! reused, so a resolved id stays valid until evicted.
+//!
+//! On a miss [`CgroupResolver::resolve`] first reads `/proc/<pid>/cgroup` of the
+//! event's process (its `0::<path>` line), joins the path to the cgroup2 mount
+//! and keeps it only if the directory's inode equals the id (the process may
+//! have moved or exited, or may show a path relative to another cgroup
+//! namespace). Otherwise it walks the whole cgroup2 hierarchy, indexing every
+//! directory inode (at most once per `walk_interval`), and caches a negative
+//! answer briefly. Because the id → path map comes from the host's cgroup2
+//! mount and not from any process's view, it works for containers with private
+//! cgroup namespaces, provided the agent sees the host's hierarchy (the
+//! DaemonSet mounts the host's /sys/fs/cgroup).
+use std::{
+    collections::{HashMap, VecDeque},
+    io,
+    os::unix::fs::{DirEntryExt as _, MetadataExt as _},
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicU64, Ordering::Relaxed},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+
+use crate::container::{parse_cgroup_path, ContainerRef};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("reading {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("no cgroup2 mount in {0} (the agent needs the host's /sys/fs/cgroup mounted)")]
+    NoCgroup2(PathBuf),
+}
+
+/// Tunables; `Default` is what the agent uses.
+#[derive(Debug, Clone)]
+pub struct ResolverConfig {
+    /// The cgroup2 mount; `None`: found in `<proc_root>/self/mountinfo`.
+    pub cgroup_root: Option<PathBuf>,
+    pub proc_root: PathBuf,
+    /// Resolved ids kept (FIFO eviction).
+    pub capacity: usize,
+    /// How long an unresolvable id answers `None` without looking again.
+    pub negative_ttl: Duration,
+    /// At most one full walk of the hierarchy per this interval.
+    pub walk_interval: Duration,
+    /// Stop a walk after this many directories (pathological hosts).
+    pub max_walk_dirs: usize,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        Self {
+            cgroup_root: None,
+            proc_root: PathBuf::from("/proc"),
+            capacity: 16_384,
+            negative_ttl: Duration::from_secs(2),
+            walk_interval: Duration::from_secs(1),
+            max_walk_dirs: 500_000,
+        }
+    }
+}
+
+/// A resolved cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CgroupInfo {
+    pub id: u64,
+    /// Path below the cgroup2 mount, starting with `/`.
+    pub path: String,
+    pub container: Option<ContainerRef>,
+}
+
+/// Counters for metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResolverStats {
+    pub cached: u64,
+    pub hits: u64,
+    pub negative_hits: u64,
+    pub proc_resolved: u64,
+    pub walk_resolved: u64,
+    pub unresolved: u64,
+    pub walks: u64,
+    pub evictions: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    negative_hits: AtomicU64,
+    proc_resolved: AtomicU64,
+    walk_resolved: AtomicU64,
+    unresolved: AtomicU64,
+    walks: AtomicU64,
+    evictions: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    known: HashMap<u64, Arc<CgroupInfo>>,
+    order: VecDeque<u64>,
+    negative: HashMap<u64, Instant>,
+    /// id → path from the last full walk.
+    walked: HashMap<u64, String>,
+    last_walk: Option<Instant>,
+}
+
+pub struct CgroupResolver {
+    root: PathBuf,
+    cfg: ResolverConfig,
+    state: Mutex<State>,
+    n: Counters,
+}
+
+impl CgroupResolver {
+    /// Finds the cgroup2 mount (unless configured) and checks it is readable.
+    pub fn new(cfg: ResolverConfig) -> Result<Self, CgroupError> {
+        let root = match &cfg.cgroup_root {
+            Some(r) => r.clone(),
+            None => {
+                let mi = cfg.proc_root.join("self/mountinfo");
+                let text =
+                    std::fs::read_to_string(&mi).map_err(|source| CgroupError::Io { path: mi.clone(), source })?;
+                find_cgroup2_mount(&text).ok_or(CgroupError::NoCgroup2(mi))?
+            }
+        };
+        std::fs::metadata(&root).map_err(|source| CgroupError::Io { path: root.clone(), source })?;
+        Ok(Self { root, cfg, state: Mutex::new(State::default()), n: Counters::default() })
+    }
+
+    /// The cgroup2 mount in use.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The cgroup of `cgroup_id`; `pid` (0: unknown) is the process the id
+    /// came from, tried first on a miss. `None` if the cgroup is gone or unknown.
+    pub fn resolve(&self, cgroup_id: u64, pid: u32) -> Option<Arc<CgroupInfo>> {
+        let now = Instant::now();
+        {
+            let mut st = self.lock();
+            if let Some(info) = st.known.get(&cgroup_id) {
+                self.n.hits.fetch_add(1, Relaxed);
+                return Some(info.clone());
+            }
+            match st.negative.get(&cgroup_id) {
+                Some(until) if *until > now => {
+                    self.n.negative_hits.fetch_add(1, Relaxed);
+                    return None;
+                }
+                Some(_) => {
+                    st.negative.remove(&cgroup_id);
+                }
+                None => {}
+            }
+            if let Some(path) = st.walked.get(&cgroup_id).cloned() {
+                self.n.walk_resolved.fetch_add(1, Relaxed);
+                return Some(self.insert(&mut st, cgroup_id, path));
+            }
+        }
+        if pid != 0 {
+            if let Some(path) = self.path_from_proc(pid, cgroup_id) {
+                self.n.proc_resolved.fetch_add(1, Relaxed);
+                return Some(self.insert(&mut self.lock(), cgroup_id, path));
+            }
+        }
+        if self.claim_walk(now) {
+            let walked = walk(&self.root, self.cfg.max_walk_dirs);
+            self.n.walks.fetch_add(1, Relaxed);
+            let mut st = self.lock();
+            st.walked = walked;
+            if let Some(path) = st.walked.get(&cgroup_id).cloned() {
+                self.n.walk_resolved.fetch_add(1, Relaxed);
+                return Some(self.insert(&mut st, cgroup_id, path));
+            }
+        }
+        self.n.unresolved.fetch_add(1, Relaxed);
+        let mut st = self.lock();
+        if st.negative.len() >= self.cfg.capacity {
+            st.negative.retain(|_, until| *until > now);
+        }
+        if st.negative.len() < self.cfg.capacity {
+            st.negative.insert(cgroup_id, now + self.cfg.negative_ttl);
+        }
+        None
+    }
+
+    /// Shorthand: the container of `cgroup_id`, if it is one.
+    pub fn container(&self, cgroup_id: u64, pid: u32) -> Option<ContainerRef> {
+        self.resolve(cgroup_id, pid).and_then(|i| i.container.clone())
+    }
+
+    pub fn stats(&self) -> ResolverStats {
+        let cached = self.lock().known.len() as u64;
+        let n = &self.n;
+        ResolverStats {
+            cached,
+            hits: n.hits.load(Relaxed),
+            negative_hits: n.negative_hits.load(Relaxed),
+            proc_resolved: n.proc_resolved.load(Relaxed),
+            walk_resolved: n.walk_resolved.load(Relaxed),
+            unresolved: n.unresolved.load(Relaxed),
+            walks: n.walks.load(Relaxed),
+            evictions: n.evictions.load(Relaxed),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn insert(&self, st: &mut State, id: u64, path: String) -> Arc<CgroupInfo> {
+        let info = Arc::new(CgroupInfo { id, container: parse_cgroup_path(&path), path });
+        if st.known.insert(id, info.clone()).is_none() {
+            st.order.push_back(id);
+        }
+        while st.known.len() > self.cfg.capacity.max(1) {
+            let Some(old) = st.order.pop_front() else { break };
+            if st.known.remove(&old).is_some() {
+                self.n.evictions.fetch_add(1, Relaxed);
+            }
+        }
+        st.negative.remove(&id);
+        info
+    }
+
+    /// Claims the next walk if the last one is old enough.
+    fn claim_walk(&self, now: Instant) -> bool {
+        let mut st = self.lock();
+        if st.last_walk.is_some_and(|t| now.duration_since(t) < self.cfg.walk_interval) {
+            return false;
+        }
+        st.last_walk = Some(now);
+        true
+    }
+
+    /// The `0::` path of `pid`, if the directory it names under our mount has inode `id`.
+    fn path_from_proc(&self, pid: u32, id: u64) -> Option<String> {
+        let text = std::fs::read_to_string(self.cfg.proc_root.join(format!("{pid}/cgroup"))).ok()?;
+        let path = unified_path(&text)?;
+        if !path.starts_with('/') || path.split('/').any(|s| s == "..") || path.ends_with(" (deleted)") {
+            return None;
+        }
+        let dir = self.root.join(path.trim_start_matches('/'));
+        let ino = std::fs::metadata(dir).ok()?.ino();
+        (ino == id).then(|| path.to_string())
+    }
+}
+
+/// The path of the `0::` (unified hierarchy) line of a `/proc/<pid>/cgroup` file.
+pub fn unified_path(proc_cgroup: &str) -> Option<&str> {
+    proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
+}
+
+/// A container named in any cgroup v1 line of a `/proc/<pid>/cgroup` file.
+/// Fallback for hosts whose runtime only places containers in v1 hierarchies.
+pub fn container_from_v1_lines(proc_cgroup: &str) -> Option<ContainerRef> {
+    proc_cgroup
+        .lines()
+        .filter(|l| !l.starts_with("0::"))
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .find_map(parse_cgroup_path)
+}
+
+/// The cgroup2 mount point from a mountinfo text, preferring a mount of the
+/// hierarchy's root (`/`), i.e. the host's view.
+pub fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+    let mut fallback = None;
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else { continue };
+        if right.split_whitespace().next() != Some("cgroup2") {
+            continue;
+        }
+        let f: Vec<&str> = left.split_whitespace().collect();
+        let (Some(root), Some(mnt)) = (f.get(3), f.get(4)) else { continue };
+        let mnt = PathBuf::from(unescape_octal(mnt));
+        if *root == "/" {
+            return Some(mnt);
+        }
+        fallback.get_or_insert(mnt);
+    }
+    fallback
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = (b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)))
+            .then(|| b[i + 1..i + 4].iter().fold(0u16, |v, c| v * 8 + u16::from(c - b'0')))
+            .and_then(|v| u8::try_from(v).ok());
+        if let Some(v) = octal {
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Every directory below `root` (included, as `/`): inode → path.
+fn walk(root: &Path, max_dirs: usize) -> HashMap<u64, String> {
+    let mut out = HashMap::new();
+    if let Ok(m) = std::fs::metadata(root) {
+        out.insert(m.ino(), "/".to_string());
+    }
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
+            let path = format!("{rel}/{name}");
+            out.insert(e.ino(), path.clone());
+            if out.len() >= max_dirs {
+                return out;
+            }
+            stack.push((e.path(), path));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{container::Runtime, k8s::testutil::TempDir};
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const UID_: &str = "8f2c5a1e_3b4d_4c6e_9f70_1a2b3c4d5e6f";
+
+    fn kubelet_path() -> String {
+        format!(
+            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/cri-containerd-{ID}.scope"
+        )
+    }
+
+    fn ino(p: &Path) -> u64 {
+        std::fs::metadata(p).unwrap().ino()
+    }
+
+    fn resolver(root: &Path, proc_root: &Path) -> CgroupResolver {
+        CgroupResolver::new(ResolverConfig {
+            cgroup_root: Some(root.to_path_buf()),
+            proc_root: proc_root.to_path_buf(),
+            walk_interval: Duration::from_secs(3600),
+            negative_ttl: Duration::from_secs(10),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn mountinfo_hybrid_pure_v2_and_escaped() {
+        let hybrid = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+            35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+            41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+        assert_eq!(find_cgroup2_mount(hybrid), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        let v2 =
+            "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(find_cgroup2_mount(v2), Some(PathBuf::from("/sys/fs/cgroup")));
+        // A container's own namespaced mount first, the host's bind mount second: the host's wins.
+        let both = "900 800 0:26 /kubepods.slice/x.scope /sys/fs/cgroup ro - cgroup2 cgroup2 rw\n\
+            901 800 0:26 / /host/sys/fs/cgroup\\040x ro - cgroup2 cgroup2 rw\n";
+        assert_eq!(find_cgroup2_mount(both), Some(PathBuf::from("/host/sys/fs/cgroup x")));
+        assert_eq!(find_cgroup2_mount("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"), None);
+    }
+
+    #[test]
+    fn proc_cgroup_lines() {
+        let text = format!("12:memory:/kubepods/besteffort/pod{}/{ID}\n0::/\n", UID_.replace('_', "-"));
+        assert_eq!(unified_path(&text), Some("/"));
+        let c = container_from_v1_lines(&text).unwrap();
+        assert_eq!(c.id, ID);
+        assert_eq!(container_from_v1_lines("4:memory:/process_api/3e56fe41\n0::/\n"), None);
+    }
+
+    #[test]
+    fn resolves_by_walk_then_caches_and_evicts() {
+        let t = TempDir::new("cgwalk");
+        let dir = t.path().join(kubelet_path().trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).unwrap();
+        let r = resolver(t.path(), &t.path().join("noproc"));
+        let id = ino(&dir);
+        let info = r.resolve(id, 0).expect("walk finds it");
+        assert_eq!(info.path, kubelet_path());
+        let c = info.container.as_ref().unwrap();
+        assert_eq!((c.id.as_str(), c.runtime), (ID, Runtime::Containerd));
+        assert_eq!(c.pod_uid.as_deref(), Some("8f2c5a1e-3b4d-4c6e-9f70-1a2b3c4d5e6f"));
+        assert_eq!(r.resolve(ino(t.path()), 0).unwrap().path, "/");
+        // Its parents came from the same walk, without another one.
+        let parent = r.resolve(ino(dir.parent().unwrap()), 0).unwrap();
+        assert!(parent.container.is_none());
+        assert!(r.resolve(id, 0).is_some());
+        let s = r.stats();
+        assert_eq!((s.walks, s.hits, s.walk_resolved), (1, 1, 3));
+
+        // A directory made after the walk: rate-limited, so a negative answer, cached.
+        let late = t.path().join("docker").join(ID);
+        std::fs::create_dir_all(&late).unwrap();
+        assert!(r.resolve(ino(&late), 0).is_none());
+        assert!(r.resolve(ino(&late), 0).is_none());
+        let s = r.stats();
+        assert_eq!((s.walks, s.unresolved, s.negative_hits), (1, 1, 1));
+    }
+
+    #[test]
+    fn walks_again_after_the_interval_and_bounds_the_cache() {
+        let t = TempDir::new("cgwalk2");
+        let r = CgroupResolver::new(ResolverConfig {
+            cgroup_root: Some(t.path().to_path_buf()),
+            proc_root: t.path().join("noproc"),
+            walk_interval: Duration::ZERO,
+            negative_ttl: Duration::ZERO,
+            capacity: 4,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..8 {
+            let d = t.path().join(format!("system.slice/docker-{i}{}.scope", &ID[1..]));
+            std::fs::create_dir_all(&d).unwrap();
+            let info = r.resolve(ino(&d), 0).expect("fresh walk");
+            assert_eq!(info.container.as_ref().unwrap().runtime, Runtime::Docker);
+            ids.push(ino(&d));
+        }
+        let s = r.stats();
+        assert_eq!(s.cached, 4);
+        assert_eq!(s.evictions, 4);
+        assert_eq!(s.walks, 8);
+        // Evicted ids come back from the last walk's index without walking.
+        assert!(r.resolve(ids[0], 0).is_some());
+        assert_eq!(r.stats().walks, 8);
+    }
+
+    #[test]
+    fn resolves_through_proc_and_verifies_the_inode() {
+        let t = TempDir::new("cgproc");
+        let root = t.path().join("cg");
+        let dir = root.join(kubelet_path().trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).unwrap();
+        let proc_root = t.path().join("proc");
+        std::fs::create_dir_all(proc_root.join("42")).unwrap();
+        std::fs::write(proc_root.join("42/cgroup"), format!("0::{}\n", kubelet_path())).unwrap();
+        std::fs::create_dir_all(proc_root.join("43")).unwrap();
+        std::fs::write(proc_root.join("43/cgroup"), format!("0::/../..{}\n", kubelet_path())).unwrap();
+        let r = resolver(&root, &proc_root);
+        let id = ino(&dir);
+        // Wrong id for pid 42's path: the inode check refuses it, the walk settles it.
+        assert!(r.resolve(id + 1_000_000, 42).is_none());
+        assert_eq!(r.stats().proc_resolved, 0);
+        // Our walk budget is spent (interval 1 h); /proc alone must do it now.
+        let info = r.resolve(id, 42).unwrap();
+        assert_eq!(info.container.as_ref().unwrap().id, ID);
+        assert_eq!(r.stats().proc_resolved, 0, "found in the first walk's index");
+
+        let dir2 = root.join("kubepods.slice/other.scope");
+        std::fs::create_dir_all(&dir2).unwrap();
+        std::fs::write(proc_root.join("42/cgroup"), "0::/kubepods.slice/other.scope\n").unwrap();
+        assert_eq!(r.resolve(ino(&dir2), 42).unwrap().path, "/kubepods.slice/other.scope");
+        assert_eq!(r.stats().proc_resolved, 1);
+        // `..` paths (another cgroup namespace's view) are never joined.
+        let dir3 = root.join("x.scope");
+        std::fs::create_dir_all(&dir3).unwrap();
+        assert!(r.resolve(ino(&dir3), 43).is_none());
+    }
+
+    #[test]
+    fn missing_mount_is_an_error() {
+        let t = TempDir::new("cgnomount");
+        std::fs::create_dir_all(t.path().join("self")).unwrap();
+        std::fs::write(t.path().join("self/mountinfo"), "1 0 0:1 / / rw - ext4 /dev/sda rw\n").unwrap();
+        let e = CgroupResolver::new(ResolverConfig { proc_root: t.path().to_path_buf(), ..Default::default() });
+        assert!(matches!(e, Err(CgroupError::NoCgroup2(_))));
+    }
+
+    /// Root only: a real kubelet-named cgroup with a real process in it.
+    #[test]
+    fn real_cgroup_with_a_real_process() {
+        let Some(cg) = crate::k8s::testutil::KubeletCgroup::create("cgreal", UID_, ID) else { return };
+        let r = CgroupResolver::new(ResolverConfig::default()).unwrap();
+        // Via /proc/<pid>/cgroup first.
+        let info = r.resolve(cg.cgroup_id, cg.pid()).expect("resolved");
+        assert_eq!(info.path, cg.rel_path);
+        let c = info.container.clone().unwrap();
+        assert_eq!(c.id, ID);
+        assert_eq!(c.pod_uid.as_deref(), Some("8f2c5a1e-3b4d-4c6e-9f70-1a2b3c4d5e6f"));
+        assert_eq!(r.stats().proc_resolved, 1);
+        // The child's own view names the same container.
+        let proc = std::fs::read_to_string(format!("/proc/{}/cgroup", cg.pid())).unwrap();
+        assert_eq!(unified_path(&proc), Some(cg.rel_path.as_str()));
+        assert_eq!(parse_cgroup_path(unified_path(&proc).unwrap()).unwrap(), c);
+        // Via the walk, without a pid.
+        let r2 = CgroupResolver::new(ResolverConfig::default()).unwrap();
+        assert_eq!(r2.resolve(cg.cgroup_id, 0).unwrap().container.as_ref(), Some(&c));
+        assert_eq!(r2.stats().walks, 1);
+    }
+}

@@ -1,0 +1,410 @@
+//! From definitions to a [`RuleSet`]: parse conditions, expand macros, lists and
+//! exceptions, resolve fields, type-check literals, compile outputs, compute each
+//! rule's event types, and index rules by event type.
+//!
+//! All errors of the load are collected, each with its position (inside the condition
+//! text where possible) and the item it belongs to (the macro when the problem is in a
+//! macro body, else the rule). Literal handling by field type lives in `lower.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::ast::{Expr, Span, Value};
+use crate::cond;
+use crate::error::{ErrorKind, Item, LoadError, LoadErrors, Location};
+use crate::event::EvtType;
+use crate::fields::FieldError;
+use crate::loader::{Defs, RuleDef, Text};
+use crate::matcher::{Node, Pred, Rule, RuleSet};
+use crate::optimize;
+use crate::output::OutputTemplate;
+use crate::yaml::SourceFile;
+
+/// All captured types.
+pub(crate) const ALL_TYPES: u8 = (1 << EvtType::COUNT) - 1;
+
+pub(crate) struct Compiler<'a> {
+    pub defs: &'a Defs,
+    pub srcs: Vec<Text>,
+    macro_ast: HashMap<String, Option<Expr>>,
+    list_item_src: HashMap<(String, usize), u32>,
+    pub used_macros: HashSet<String>,
+    pub used_lists: HashSet<String>,
+    /// Innermost macro being expanded, for error attribution.
+    pub macro_stack: Vec<String>,
+    pub item: Item,
+    /// `evt.type` names used by the current rule that Lanner does not capture.
+    pub unsupported_types: Vec<String>,
+    pub report: LoadErrors,
+}
+
+impl<'a> Compiler<'a> {
+    pub fn add_src(&mut self, t: Text) -> u32 {
+        self.srcs.push(t);
+        (self.srcs.len() - 1) as u32
+    }
+
+    pub fn locate(&self, span: Span) -> Location {
+        self.srcs[span.src as usize].locate(span.start as usize)
+    }
+
+    /// An error at `span`, attributed to the innermost macro or the current rule.
+    pub fn error(&self, span: Span, kind: ErrorKind) -> LoadError {
+        let item = match self.macro_stack.last() {
+            Some(m) => Item::Macro(m.clone()),
+            None => self.item.clone(),
+        };
+        LoadError {
+            loc: self.locate(span),
+            item: Some(item),
+            kind,
+        }
+    }
+
+    /// Parse a macro once; syntax errors are reported once, at the macro.
+    fn macro_expr(&mut self, name: &str) -> Option<Option<Expr>> {
+        if let Some(e) = self.macro_ast.get(name) {
+            return Some(e.clone());
+        }
+        let m = self.defs.macros.get(name)?;
+        let src = self.add_src(m.cond.clone());
+        let parsed = match cond::parse(&m.cond.text, src) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let loc = self.srcs[src as usize].locate(e.offset);
+                self.report.errors.push(LoadError {
+                    loc,
+                    item: Some(Item::Macro(name.to_string())),
+                    kind: ErrorKind::Syntax(e.message),
+                });
+                None
+            }
+        };
+        self.macro_ast.insert(name.to_string(), parsed.clone());
+        Some(parsed)
+    }
+
+    /// Span of item `idx` of list `name` (its own source, created on first use).
+    fn list_item_span(&mut self, name: &str, idx: usize) -> Span {
+        let key = (name.to_string(), idx);
+        let src = match self.list_item_src.get(&key) {
+            Some(s) => *s,
+            None => {
+                let it = &self.defs.lists[name].items[idx];
+                let s = self.add_src(Text::new(&it.file, &it.node, &it.value));
+                self.list_item_src.insert(key, s);
+                s
+            }
+        };
+        Span {
+            src,
+            start: 0,
+            end: self.defs.lists[name].items[idx].value.len() as u32,
+        }
+    }
+
+    /// Expand list references among `vals` (unquoted values naming a list).
+    pub fn expand(
+        &mut self,
+        vals: &[Value],
+        out: &mut Vec<Value>,
+        errs: &mut Vec<LoadError>,
+        stack: &mut Vec<String>,
+    ) {
+        for v in vals {
+            if v.quoted || !self.defs.lists.contains_key(&v.text) {
+                out.push(v.clone());
+                continue;
+            }
+            if stack.contains(&v.text) {
+                errs.push(self.error(v.span, ErrorKind::ListCycle(v.text.clone())));
+                continue;
+            }
+            self.used_lists.insert(v.text.clone());
+            let n = self.defs.lists[&v.text].items.len();
+            let items: Vec<Value> = (0..n)
+                .map(|i| {
+                    let span = self.list_item_span(&v.text, i);
+                    Value {
+                        text: self.defs.lists[&v.text].items[i].value.clone(),
+                        quoted: false,
+                        span,
+                    }
+                })
+                .collect();
+            stack.push(v.text.clone());
+            self.expand(&items, out, errs, stack);
+            stack.pop();
+        }
+    }
+
+    pub fn lower(&mut self, e: &Expr, errs: &mut Vec<LoadError>) -> Option<Node> {
+        match e {
+            Expr::And(v) | Expr::Or(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                let mut ok = true;
+                for x in v {
+                    match self.lower(x, errs) {
+                        Some(n) => out.push(n),
+                        None => ok = false,
+                    }
+                }
+                ok.then(|| {
+                    if matches!(e, Expr::And(_)) {
+                        Node::And(out.into())
+                    } else {
+                        Node::Or(out.into())
+                    }
+                })
+            }
+            Expr::Not(x) => self.lower(x, errs).map(|n| Node::Not(Box::new(n))),
+            Expr::Macro(name, span) => {
+                if self.macro_stack.contains(name) {
+                    let cycle = format!("{} -> {name}", self.macro_stack.join(" -> "));
+                    errs.push(self.error(*span, ErrorKind::MacroCycle(name.clone(), cycle)));
+                    return None;
+                }
+                match self.macro_expr(name) {
+                    None => {
+                        errs.push(self.error(*span, ErrorKind::UndefinedMacro(name.clone())));
+                        None
+                    }
+                    // The syntax error was reported once, at the macro; the load fails.
+                    Some(None) => None,
+                    Some(Some(body)) => {
+                        self.used_macros.insert(name.clone());
+                        self.macro_stack.push(name.clone());
+                        let r = self.lower(&body, errs);
+                        self.macro_stack.pop();
+                        r
+                    }
+                }
+            }
+            Expr::Check {
+                lhs,
+                op,
+                op_span,
+                rhs,
+            } => self.lower_check(lhs, *op, *op_span, rhs, errs),
+        }
+    }
+
+    /// Compile one rule; `None` if it has errors (pushed to the report) or is skipped.
+    fn compile_rule(&mut self, r: &RuleDef) -> Option<Rule> {
+        self.item = Item::Rule(r.name.clone());
+        self.unsupported_types.clear();
+        let (Some(cond_text), Some(out_text)) = (&r.condition, &r.output) else {
+            return None;
+        };
+        let src = self.add_src(cond_text.clone());
+        let mut errs = Vec::new();
+        let cond = match cond::parse(&cond_text.text, src) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                errs.push(LoadError {
+                    loc: self.srcs[src as usize].locate(e.offset),
+                    item: Some(self.item.clone()),
+                    kind: ErrorKind::Syntax(e.message),
+                });
+                None
+            }
+        };
+        let mut parts = cond.into_iter().collect::<Vec<_>>();
+        let has_cond = !parts.is_empty();
+        for ex in &r.exceptions {
+            if let Some(x) = self.exception_expr(r, ex, &mut errs) {
+                parts.push(Expr::Not(Box::new(x)));
+            }
+        }
+        let node = if has_cond {
+            self.lower(&Expr::And(parts), &mut errs)
+        } else {
+            None
+        };
+        let output = match OutputTemplate::parse(&out_text.text) {
+            Ok(t) => Some(t),
+            Err(es) => {
+                for e in es {
+                    errs.push(LoadError {
+                        loc: out_text.locate(e.offset),
+                        item: Some(self.item.clone()),
+                        kind: ErrorKind::Field(e.error),
+                    });
+                }
+                None
+            }
+        };
+        let only_unknown_fields = !errs.is_empty()
+            && errs
+                .iter()
+                .all(|e| matches!(e.kind, ErrorKind::Field(FieldError::Unknown { .. })));
+        if only_unknown_fields && (r.skip_if_unknown_filter || !r.enabled) {
+            let why = if r.enabled {
+                "skip-if-unknown-filter is set"
+            } else {
+                "the rule is disabled"
+            };
+            for e in errs {
+                self.report.warnings.push(crate::error::LoadWarning {
+                    loc: e.loc,
+                    item: e.item,
+                    message: format!("rule skipped ({why}): {}", e.kind),
+                });
+            }
+            return None;
+        }
+        if !errs.is_empty() {
+            self.report.errors.extend(errs);
+            return None;
+        }
+        let cond = optimize::optimize(node?);
+        let mask = type_mask(&cond);
+        let warn = |this: &mut Self, msg: String| {
+            this.report.warnings.push(crate::error::LoadWarning {
+                loc: r.loc.clone(),
+                item: Some(Item::Rule(r.name.clone())),
+                message: msg,
+            });
+        };
+        if mask == 0 {
+            let extra = if self.unsupported_types.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (event types not captured by Lanner: {})",
+                    self.unsupported_types.join(", ")
+                )
+            };
+            warn(
+                self,
+                format!("rule can never match: its condition excludes every event type{extra}"),
+            );
+        } else if mask == ALL_TYPES && r.warn_evttypes && r.enabled {
+            warn(self, "condition does not restrict evt.type: the rule is evaluated for every event (add an evt.type check)".into());
+        }
+        let cond = optimize::strip_implied_types(cond, mask);
+        Some(Rule {
+            name: r.name.clone(),
+            desc: r.desc.clone(),
+            priority: r.priority,
+            tags: r.tags.clone(),
+            location: r.loc.clone(),
+            evt_types: EvtType::ALL
+                .iter()
+                .copied()
+                .filter(|t| mask & (1 << t.index()) != 0)
+                .collect(),
+            cond,
+            output: output?,
+        })
+    }
+}
+
+/// Event types for which `n` can be true (an over-approximation).
+pub(crate) fn type_mask(n: &Node) -> u8 {
+    match n {
+        Node::Const(true) => ALL_TYPES,
+        Node::Const(false) => 0,
+        Node::And(v) => v.iter().fold(ALL_TYPES, |m, x| m & type_mask(x)),
+        Node::Or(v) => v.iter().fold(0, |m, x| m | type_mask(x)),
+        Node::Not(x) => match &**x {
+            Node::Check(c) if matches!(c.pred, Pred::Types(_)) => !type_mask(x) & ALL_TYPES,
+            _ => ALL_TYPES,
+        },
+        Node::Check(c) => match c.pred {
+            Pred::Types(m) => m,
+            _ => ALL_TYPES,
+        },
+    }
+}
+
+/// Compile the definitions read from `files` (in order) into a rule set.
+pub(crate) fn build(
+    files: &[Arc<SourceFile>],
+    load_errors: Vec<LoadError>,
+) -> Result<RuleSet, LoadErrors> {
+    let mut defs = Defs::default();
+    defs.report.errors = load_errors;
+    for f in files {
+        defs.add_file(f);
+    }
+    let mut c = Compiler {
+        defs: &defs,
+        srcs: Vec::new(),
+        macro_ast: HashMap::new(),
+        list_item_src: HashMap::new(),
+        used_macros: HashSet::new(),
+        used_lists: HashSet::new(),
+        macro_stack: Vec::new(),
+        item: Item::Rule(String::new()),
+        unsupported_types: Vec::new(),
+        report: LoadErrors::default(),
+    };
+    for name in &defs.macro_order {
+        c.macro_expr(name);
+    }
+    let mut rules = Vec::new();
+    let mut inactive = Vec::new();
+    for r in &defs.rules {
+        if r.source != "syscall" {
+            c.report.warnings.push(crate::error::LoadWarning {
+                loc: r.loc.clone(),
+                item: Some(Item::Rule(r.name.clone())),
+                message: format!(
+                    "rule skipped: source '{}' is not supported (only syscall)",
+                    r.source
+                ),
+            });
+            inactive.push(r.name.clone());
+            continue;
+        }
+        match c.compile_rule(r) {
+            Some(rule) if r.enabled => rules.push(rule),
+            _ => inactive.push(r.name.clone()),
+        }
+    }
+    // Macros only used by other unused macros are reported too.
+    let mut warnings = std::mem::take(&mut c.report.warnings);
+    for name in &defs.macro_order {
+        if !c.used_macros.contains(name) {
+            let m = &defs.macros[name];
+            warnings.push(crate::error::LoadWarning {
+                loc: m.loc.clone(),
+                item: Some(Item::Macro(name.clone())),
+                message: "macro is not used by any rule".into(),
+            });
+        }
+    }
+    for name in &defs.list_order {
+        if !c.used_lists.contains(name) {
+            let l = &defs.lists[name];
+            warnings.push(crate::error::LoadWarning {
+                loc: l.loc.clone(),
+                item: Some(Item::List(name.clone())),
+                message: "list is not used by any rule".into(),
+            });
+        }
+    }
+    let mut report = defs.report.clone();
+    report.errors.extend(c.report.errors);
+    report.warnings.extend(warnings);
+    report.normalize();
+    if !report.errors.is_empty() {
+        return Err(report);
+    }
+    let mut by_type: [Vec<u32>; EvtType::COUNT] = Default::default();
+    for (i, r) in rules.iter().enumerate() {
+        for t in &r.evt_types {
+            by_type[t.index()].push(i as u32);
+        }
+    }
+    let index = std::array::from_fn(|t| crate::index::TypeIndex::build(&rules, &by_type[t]));
+    Ok(RuleSet {
+        index,
+        rules,
+        by_type: by_type.map(|v| v.into_boxed_slice()),
+        warnings: report.warnings,
+        inactive,
+        files: files.iter().map(|f| f.name.clone()).collect(),
+    })
+}

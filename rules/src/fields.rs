@@ -1,0 +1,388 @@
+//! The field catalogue: Falco field names resolved once, at compile time, to a [`Field`]
+//! (an enum plus its optional argument), and the per-event extraction of their values.
+//!
+//! Extraction borrows from the [`Event`] (`&str`, integers, addresses) and never
+//! allocates; output rendering (only done for alerts) is separate and may allocate.
+
+pub use crate::extract::{render_val, Val};
+
+/// Value type of a field, which decides the operators and literals it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    Str,
+    Num,
+    Bool,
+    /// An IP address (`fd.sip`): literals are addresses.
+    Ip,
+    /// An IP address compared with networks (`fd.snet`): literals are CIDRs.
+    Net,
+    EvtType,
+    /// Open flags (`evt.arg.flags`): `contains O_CREAT` tests a bit.
+    Flags,
+    /// Nanoseconds since the epoch, compared as a number.
+    Time,
+    /// `evt.dir`: Lanner events are merged enter+exit records, both directions match.
+    Dir,
+    /// A list of `key:value` strings (`k8s.pod.labels`).
+    StrList,
+}
+
+impl FieldType {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Str => "string",
+            FieldType::Num => "number",
+            FieldType::Bool => "boolean",
+            FieldType::Ip => "IP address",
+            FieldType::Net => "IP network",
+            FieldType::EvtType => "event type",
+            FieldType::Flags => "open flags",
+            FieldType::Time => "time",
+            FieldType::Dir => "event direction",
+            FieldType::StrList => "list of strings",
+        }
+    }
+}
+
+/// Field identifiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldId {
+    EvtType,
+    EvtNum,
+    EvtTime,
+    EvtTimeIso8601,
+    EvtRawtime,
+    EvtRes,
+    EvtRawres,
+    EvtDir,
+    EvtIsOpenRead,
+    EvtIsOpenWrite,
+    EvtArgFlags,
+    EvtArgUid,
+    ProcName,
+    ProcExepath,
+    ProcExe,
+    ProcCmdline,
+    ProcArgs,
+    ProcPid,
+    ProcPpid,
+    ThreadTid,
+    ProcPname,
+    ProcPcmdline,
+    ProcPexepath,
+    ProcPexe,
+    ProcAname,
+    ProcApid,
+    ProcAexepath,
+    ProcAcmdline,
+    ProcTty,
+    ProcCwd,
+    UserUid,
+    UserName,
+    UserLoginuid,
+    GroupGid,
+    FdName,
+    FdDirectory,
+    FdFilename,
+    FdNum,
+    FdSip,
+    FdSport,
+    FdCip,
+    FdCport,
+    FdRip,
+    FdRport,
+    FdLip,
+    FdLport,
+    FdIp,
+    FdSnet,
+    FdCnet,
+    FdNet,
+    FdTypechar,
+    FdType,
+    FdL4proto,
+    FdSockfamily,
+    ContainerId,
+    ContainerFullId,
+    ContainerName,
+    ContainerImageRepository,
+    ContainerImageTag,
+    ContainerImage,
+    K8sNsName,
+    K8sPodName,
+    K8sPodUid,
+    K8sPodLabels,
+    K8sPodLabel,
+    LannerSetuidTarget,
+    LannerProcArgsTruncated,
+    LannerInContainer,
+    LannerK8sOwnerKind,
+    LannerK8sOwnerName,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arg {
+    No,
+    /// `[N]` optional: without it the field means "any ancestor".
+    OptIndex,
+    /// `[key]` required.
+    Key,
+}
+
+/// Catalogue entry.
+pub struct FieldInfo {
+    pub name: &'static str,
+    pub id: FieldId,
+    pub ty: FieldType,
+    arg: Arg,
+    pub desc: &'static str,
+}
+
+macro_rules! f {
+    ($n:expr, $id:ident, $ty:ident, $arg:ident, $d:expr) => {
+        FieldInfo {
+            name: $n,
+            id: FieldId::$id,
+            ty: FieldType::$ty,
+            arg: Arg::$arg,
+            desc: $d,
+        }
+    };
+}
+
+/// Every supported field.
+pub static FIELDS: &[FieldInfo] = &[
+    f!("evt.type", EvtType, EvtType, No, "event type (execve, openat, connect, setuid, clone, procexit)"),
+    f!("evt.num", EvtNum, Num, No, "event number: Lanner does not number events, so it is always missing (Falco's never_true macro, evt.num=0, stays false)"),
+    f!("evt.time", EvtTime, Time, No, "event time; compared as unix ns, printed HH:MM:SS.nnnnnnnnn"),
+    f!("evt.time.iso8601", EvtTimeIso8601, Time, No, "event time printed as RFC 3339"),
+    f!("evt.rawtime", EvtRawtime, Num, No, "event time in unix ns"),
+    f!("evt.res", EvtRes, Str, No, "SUCCESS or the errno name of a failed syscall"),
+    f!("evt.rawres", EvtRawres, Num, No, "raw syscall return value"),
+    f!("evt.dir", EvtDir, Dir, No, "always matches both '<' and '>': Lanner events merge enter and exit"),
+    f!("evt.is_open_read", EvtIsOpenRead, Bool, No, "openat with O_RDONLY or O_RDWR"),
+    f!("evt.is_open_write", EvtIsOpenWrite, Bool, No, "openat with O_WRONLY or O_RDWR"),
+    f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag"),
+    f!("evt.arg.uid", EvtArgUid, Num, No, "setuid target uid (same as lanner.setuid.target)"),
+    f!("proc.name", ProcName, Str, No, "process name (comm)"),
+    f!("proc.exepath", ProcExepath, Str, No, "full executable path"),
+    f!("proc.exe", ProcExe, Str, No, "argv[0]"),
+    f!("proc.cmdline", ProcCmdline, Str, No, "name and arguments"),
+    f!("proc.args", ProcArgs, Str, No, "arguments joined with spaces"),
+    f!("proc.pid", ProcPid, Num, No, "process id"),
+    f!("proc.ppid", ProcPpid, Num, No, "parent process id"),
+    f!("thread.tid", ThreadTid, Num, No, "thread id"),
+    f!("proc.pname", ProcPname, Str, No, "parent name"),
+    f!("proc.pcmdline", ProcPcmdline, Str, No, "parent command line"),
+    f!("proc.pexepath", ProcPexepath, Str, No, "parent executable path"),
+    f!("proc.pexe", ProcPexe, Str, No, "parent argv[0]"),
+    f!("proc.aname", ProcAname, Str, OptIndex, "ancestor name: [0] self, [1] parent...; no index = any ancestor"),
+    f!("proc.apid", ProcApid, Num, OptIndex, "ancestor pid: [0] self, [1] parent...; no index = any ancestor"),
+    f!("proc.aexepath", ProcAexepath, Str, OptIndex, "ancestor executable path; no index = any ancestor"),
+    f!("proc.acmdline", ProcAcmdline, Str, OptIndex, "ancestor command line; no index = any ancestor"),
+    f!("proc.tty", ProcTty, Num, No, "controlling terminal, 0 if none"),
+    f!("proc.cwd", ProcCwd, Str, No, "current working directory"),
+    f!("user.uid", UserUid, Num, No, "user id"),
+    f!("user.name", UserName, Str, No, "user name"),
+    f!("user.loginuid", UserLoginuid, Num, No, "audit login uid, -1 if unset"),
+    f!("group.gid", GroupGid, Num, No, "group id"),
+    f!("fd.name", FdName, Str, No, "file path, or cip:cport->sip:sport for sockets"),
+    f!("fd.directory", FdDirectory, Str, No, "directory of a file fd"),
+    f!("fd.filename", FdFilename, Str, No, "file name of a file fd"),
+    f!("fd.num", FdNum, Num, No, "fd number (the result of an open)"),
+    f!("fd.sip", FdSip, Ip, No, "server (connect target) IP"),
+    f!("fd.sport", FdSport, Num, No, "server (connect target) port"),
+    f!("fd.cip", FdCip, Ip, No, "client IP"),
+    f!("fd.cport", FdCport, Num, No, "client port"),
+    f!("fd.rip", FdRip, Ip, No, "remote IP: the server for connect"),
+    f!("fd.rport", FdRport, Num, No, "remote port: the server port for connect"),
+    f!("fd.lip", FdLip, Ip, No, "local IP: the client for connect"),
+    f!("fd.lport", FdLport, Num, No, "local port: the client port for connect"),
+    f!("fd.ip", FdIp, Ip, No, "client or server IP"),
+    f!("fd.snet", FdSnet, Net, No, "server IP, compared with CIDR networks"),
+    f!("fd.cnet", FdCnet, Net, No, "client IP, compared with CIDR networks"),
+    f!("fd.net", FdNet, Net, No, "client or server IP, compared with CIDR networks"),
+    f!("fd.typechar", FdTypechar, Str, No, "f, 4, 6 or u"),
+    f!("fd.type", FdType, Str, No, "file, ipv4, ipv6 or unix"),
+    f!("fd.l4proto", FdL4proto, Str, No, "tcp or udp"),
+    f!("fd.sockfamily", FdSockfamily, Str, No, "ip or unix"),
+    f!("container.id", ContainerId, Str, No, "12-char container id, 'host' outside containers"),
+    f!("container.full_id", ContainerFullId, Str, No, "full container id, 'host' outside containers"),
+    f!("container.name", ContainerName, Str, No, "container name, 'host' outside containers"),
+    f!("container.image.repository", ContainerImageRepository, Str, No, "image repository"),
+    f!("container.image.tag", ContainerImageTag, Str, No, "image tag"),
+    f!("container.image", ContainerImage, Str, No, "image repository (same as container.image.repository)"),
+    f!("k8s.ns.name", K8sNsName, Str, No, "pod namespace"),
+    f!("k8s.pod.name", K8sPodName, Str, No, "pod name"),
+    f!("k8s.pod.uid", K8sPodUid, Str, No, "pod uid"),
+    f!("k8s.pod.labels", K8sPodLabels, StrList, No, "pod labels as key:value items"),
+    f!("k8s.pod.label", K8sPodLabel, Str, Key, "value of the pod label [key]"),
+    f!("lanner.setuid.target", LannerSetuidTarget, Num, No, "target uid of setuid"),
+    f!("lanner.proc.args_truncated", LannerProcArgsTruncated, Bool, No, "the agent could not copy every argument"),
+    f!("lanner.container", LannerInContainer, Bool, No, "the process runs in a container"),
+    f!("lanner.k8s.owner.kind", LannerK8sOwnerKind, Str, No, "kind of the pod's controller (Deployment, DaemonSet...)"),
+    f!("lanner.k8s.owner.name", LannerK8sOwnerName, Str, No, "name of the pod's controller"),
+];
+
+/// Falco fields Lanner deliberately lacks, so messages can say so.
+const FALCO_ONLY: &[&str] = &[
+    "proc.is_exe_upper_layer",
+    "proc.env",
+    "proc.sname",
+    "proc.vpid",
+    "proc.is_container_healthcheck",
+    "container.privileged",
+    "container.mounts",
+    "fd.sip.name",
+    "evt.buffer",
+    "container.info",
+    "proc.is_exe_from_memfd",
+    "k8s.deployment.name",
+    "ka.verb",
+];
+
+/// A resolved field with its argument.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Field {
+    pub id: FieldId,
+    pub index: Option<u32>,
+    pub key: Option<Box<str>>,
+}
+
+/// Why a field name did not resolve.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum FieldError {
+    #[error("unknown field '{name}'{hint}")]
+    Unknown { name: String, hint: String },
+    #[error("field '{0}' needs an argument, e.g. {0}[app]")]
+    ArgRequired(String),
+    #[error("field '{0}' takes no argument")]
+    ArgNotAllowed(String),
+    #[error("field '{name}' needs a numeric index, found '[{arg}]'")]
+    BadIndex { name: String, arg: String },
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+impl Field {
+    /// Resolve `name` with its optional `[arg]`.
+    pub fn resolve(name: &str, arg: Option<&str>) -> Result<Field, FieldError> {
+        let Some(info) = FIELDS.iter().find(|f| f.name == name) else {
+            let hint = if FALCO_ONLY.contains(&name) {
+                " (a Falco field that Lanner does not provide)".to_string()
+            } else {
+                FIELDS
+                    .iter()
+                    .map(|f| (distance(name, f.name), f.name))
+                    .filter(|(d, _)| *d <= 2)
+                    .min()
+                    .map(|(_, n)| format!(" (did you mean '{n}'?)"))
+                    .unwrap_or_default()
+            };
+            return Err(FieldError::Unknown {
+                name: name.to_string(),
+                hint,
+            });
+        };
+        let (index, key) = match (info.arg, arg) {
+            (Arg::No, None) | (Arg::OptIndex, None) => (None, None),
+            (Arg::No, Some(_)) => return Err(FieldError::ArgNotAllowed(name.to_string())),
+            (Arg::OptIndex, Some(a)) => match a.trim().parse::<u32>() {
+                Ok(i) => (Some(i), None),
+                Err(_) => {
+                    return Err(FieldError::BadIndex {
+                        name: name.to_string(),
+                        arg: a.to_string(),
+                    })
+                }
+            },
+            (Arg::Key, Some(a)) if !a.is_empty() => (None, Some(a.into())),
+            (Arg::Key, _) => return Err(FieldError::ArgRequired(name.to_string())),
+        };
+        Ok(Field {
+            id: info.id,
+            index,
+            key,
+        })
+    }
+
+    pub fn info(&self) -> &'static FieldInfo {
+        FIELDS
+            .iter()
+            .find(|f| f.id == self.id)
+            .unwrap_or(&FIELDS[0])
+    }
+
+    pub fn ty(&self) -> FieldType {
+        self.info().ty
+    }
+
+    /// `proc.aname` without index: true for any ancestor.
+    pub fn is_any_ancestor(&self) -> bool {
+        self.info().arg == Arg::OptIndex && self.index.is_none()
+    }
+
+    /// The name as written in rules, e.g. `proc.aname[2]`.
+    pub fn display_name(&self) -> String {
+        let n = self.info().name;
+        match (&self.index, &self.key) {
+            (Some(i), _) => format!("{n}[{i}]"),
+            (_, Some(k)) => format!("{n}[{k}]"),
+            _ => n.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_errors() {
+        let e = Field::resolve("proc.nme", None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown field 'proc.nme' (did you mean 'proc.name'?)"
+        );
+        assert_eq!(
+            Field::resolve("zzz.qqq", None).unwrap_err().to_string(),
+            "unknown field 'zzz.qqq'"
+        );
+        assert!(Field::resolve("proc.is_exe_upper_layer", None)
+            .unwrap_err()
+            .to_string()
+            .contains("Lanner does not provide"));
+        assert!(matches!(
+            Field::resolve("k8s.pod.label", None),
+            Err(FieldError::ArgRequired(_))
+        ));
+        assert!(matches!(
+            Field::resolve("proc.name", Some("1")),
+            Err(FieldError::ArgNotAllowed(_))
+        ));
+        assert!(matches!(
+            Field::resolve("proc.aname", Some("x")),
+            Err(FieldError::BadIndex { .. })
+        ));
+        assert_eq!(
+            Field::resolve("proc.aname", Some("2"))
+                .unwrap()
+                .display_name(),
+            "proc.aname[2]"
+        );
+    }
+}

@@ -1,0 +1,415 @@
+//! Declarative rule tests ("fixtures") that rule authors write in YAML, without Rust.
+//!
+//! A fixture file is named `*.test.yaml` (other YAML files in the directory, such as
+//! rule files used by the fixtures, are not fixtures). It holds `cases`, each with one
+//! or more events (the `Event` YAML shape, with defaults) and expectations:
+//!
+//! ```yaml
+//! rules: [my-rules.yaml]          # optional, relative to this file; default: the given set
+//! defs:                           # optional, ignored: a place for YAML anchors
+//!   pod: &pod {id: 3f1c0a9e2b7d, k8s: {ns: default, name: web-1}}
+//! cases:
+//!   - name: interactive shell in a pod
+//!     events:
+//!       - type: execve
+//!         proc: {exepath: /bin/bash, args: [-i], tty: 34816}
+//!         container: {id: 3f1c0a9e2b7d, k8s: {ns: default, name: web-1}}
+//!     expect:
+//!       - rule: Terminal shell in container
+//!         priority: Warning
+//!         output_fields: {k8s.pod.name: web-1}
+//!         output_contains: "bash -i"
+//!   - name: package install stays quiet
+//!     events: [...]
+//!     max_priority: notice        # or `none: true`
+//! ```
+//!
+//! By default the rules that fire must be exactly the expected ones (`allow_others: true`
+//! relaxes this); `not: [rule, ...]` lists rules that must stay silent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::alert::Alert;
+use crate::de::from_node;
+use crate::error::LoadErrors;
+use crate::event::Event;
+use crate::matcher::RuleSet;
+use crate::priority::Priority;
+use crate::yaml::{self, NodeKind, Pos};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    #[serde(default)]
+    rules: Option<Vec<String>>,
+    #[serde(default)]
+    events: Vec<Event>,
+    #[serde(default)]
+    event: Option<Event>,
+    #[serde(default)]
+    expect: Vec<Expect>,
+    #[serde(default)]
+    none: bool,
+    #[serde(default)]
+    max_priority: Option<Priority>,
+    #[serde(default)]
+    allow_others: bool,
+    #[serde(default)]
+    not: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    rule: String,
+    #[serde(default)]
+    priority: Option<Priority>,
+    #[serde(default)]
+    output_fields: BTreeMap<String, String>,
+    #[serde(default)]
+    output_contains: Option<String>,
+}
+
+/// Outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub file: String,
+    pub name: String,
+    pub pos: Option<Pos>,
+    /// Empty when the case passed.
+    pub failures: Vec<String>,
+}
+
+impl CaseResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Outcome of a fixture run.
+#[derive(Debug, Clone, Default)]
+pub struct FixtureReport {
+    pub cases: Vec<CaseResult>,
+    /// Problems that prevented cases from running (unreadable files, bad YAML, rules
+    /// that failed to load). Each counts as a failure.
+    pub errors: Vec<String>,
+}
+
+impl FixtureReport {
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.passed()).count()
+    }
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed() + self.errors.len()
+    }
+    pub fn is_ok(&self) -> bool {
+        self.failed() == 0 && !self.cases.is_empty()
+    }
+    /// A report for rules that could not be loaded at all.
+    pub fn load_failure(e: LoadErrors) -> FixtureReport {
+        FixtureReport {
+            cases: Vec::new(),
+            errors: vec![format!("rules failed to load:\n{e}")],
+        }
+    }
+}
+
+impl fmt::Display for FixtureReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.errors {
+            writeln!(f, "ERROR {e}")?;
+        }
+        for c in &self.cases {
+            let at = c
+                .pos
+                .map(|p| format!("{}:{}", c.file, p.line))
+                .unwrap_or_else(|| c.file.clone());
+            if c.passed() {
+                writeln!(f, "PASS {at}: {}", c.name)?;
+            } else {
+                writeln!(f, "FAIL {at}: {}", c.name)?;
+                for l in &c.failures {
+                    for (i, line) in l.lines().enumerate() {
+                        writeln!(f, "    {}{line}", if i == 0 { "- " } else { "  " })?;
+                    }
+                }
+            }
+        }
+        if self.cases.is_empty() && self.errors.is_empty() {
+            writeln!(
+                f,
+                "no fixture cases found (fixture files are named *.test.yaml)"
+            )?;
+        }
+        write!(f, "{} passed, {} failed", self.passed(), self.failed())
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Run every `*.test.yaml` under `dir` (recursively) against `rules` (or the rules a
+/// fixture file or case names).
+pub fn run_fixture_dir(dir: &Path, rules: &RuleSet) -> FixtureReport {
+    let mut report = FixtureReport::default();
+    let mut files = Vec::new();
+    if let Err(e) = collect(dir, &mut files) {
+        report.errors.push(format!(
+            "{}: cannot read fixture directory: {e}",
+            dir.display()
+        ));
+        return report;
+    }
+    let mut cache: HashMap<Vec<PathBuf>, Result<RuleSet, String>> = HashMap::new();
+    for f in files {
+        run_fixture_file(&f, rules, &mut cache, &mut report);
+    }
+    report
+}
+
+/// Run one fixture file.
+pub fn run_fixture_file_with(path: &Path, rules: &RuleSet) -> FixtureReport {
+    let mut report = FixtureReport::default();
+    run_fixture_file(path, rules, &mut HashMap::new(), &mut report);
+    report
+}
+
+fn run_fixture_file(
+    path: &Path,
+    default: &RuleSet,
+    cache: &mut HashMap<Vec<PathBuf>, Result<RuleSet, String>>,
+    report: &mut FixtureReport,
+) {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return report.errors.push(format!("{name}: cannot read: {e}")),
+    };
+    let docs = match yaml::parse(&text) {
+        Ok(d) => d,
+        Err(e) => {
+            return report.errors.push(format!(
+                "{name}:{}:{}: YAML syntax error: {}",
+                e.pos.line, e.pos.col, e.message
+            ))
+        }
+    };
+    let Some(root) = docs.first() else {
+        return report.errors.push(format!("{name}: empty fixture file"));
+    };
+    let (file_rules, case_nodes) = match (&root.kind, root.get("cases")) {
+        (NodeKind::Map(_), Some(c)) => (root.get("rules"), c),
+        (NodeKind::Seq(_), _) => (None, root),
+        _ => return report.errors.push(format!("{name}:{}: a fixture file is a mapping with 'cases' (and optional 'rules') or a list of cases", root.pos())),
+    };
+    if let NodeKind::Map(entries) = &root.kind {
+        for (k, _) in entries {
+            if !matches!(k.as_str(), Some("rules" | "cases" | "defs")) {
+                return report.errors.push(format!(
+                    "{name}:{}: unknown key '{}' (expected rules, cases, defs)",
+                    k.pos(),
+                    k.as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    let file_rules: Option<Vec<String>> = match file_rules.map(from_node::<Vec<String>>) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            return report.errors.push(format!(
+                "{name}:{}: rules: {}",
+                e.pos.unwrap_or(root.pos()),
+                e.message
+            ))
+        }
+        None => None,
+    };
+    let NodeKind::Seq(items) = &case_nodes.kind else {
+        return report.errors.push(format!(
+            "{name}:{}: 'cases' must be a list",
+            case_nodes.pos()
+        ));
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    for item in items {
+        let case_name = item
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("<unnamed>")
+            .to_string();
+        let mut result = CaseResult {
+            file: name.clone(),
+            name: case_name,
+            pos: Some(item.pos()),
+            failures: Vec::new(),
+        };
+        match from_node::<Case>(item) {
+            Err(e) => result.failures.push(format!(
+                "{name}:{}: invalid case: {}",
+                e.pos.unwrap_or(item.pos()),
+                e.message
+            )),
+            Ok(case) => {
+                let rule_files = case.rules.clone().or_else(|| file_rules.clone());
+                let rs: Result<&RuleSet, String> = match rule_files {
+                    None => Ok(default),
+                    Some(list) => {
+                        let paths: Vec<PathBuf> = list.iter().map(|p| base.join(p)).collect();
+                        let fresh = !cache.contains_key(&paths);
+                        let entry = cache.entry(paths.clone()).or_insert_with(|| {
+                            RuleSet::load_files(&paths).map_err(|e| e.to_string())
+                        });
+                        if let (true, Err(e)) = (fresh, &entry) {
+                            report
+                                .errors
+                                .push(format!("{name}: rules {list:?} failed to load:\n{e}"));
+                        }
+                        entry
+                            .as_ref()
+                            .map_err(|_| format!("rules {list:?} failed to load (errors above)"))
+                    }
+                };
+                result.name = case.name.clone();
+                match rs {
+                    Ok(rs) => result.failures = run_case(&case, rs),
+                    Err(e) => result.failures.push(e),
+                }
+            }
+        }
+        report.cases.push(result);
+    }
+}
+
+fn describe(a: &Alert) -> String {
+    format!("'{}' ({}): {}", a.rule, a.priority, a.output)
+}
+
+fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
+    let mut failures = Vec::new();
+    let events: Vec<&Event> = case.events.iter().chain(case.event.as_ref()).collect();
+    if events.is_empty() {
+        failures.push("case has no events (give 'events' or 'event')".into());
+    }
+    if case.expect.is_empty() && !case.none && case.max_priority.is_none() && case.not.is_empty() {
+        failures.push(
+            "case has no expectation: give 'expect', 'none: true', 'max_priority' or 'not'".into(),
+        );
+    }
+    if !failures.is_empty() {
+        return failures;
+    }
+    let mut alerts = Vec::new();
+    for ev in &events {
+        rs.for_each_match(ev, |_, rule| alerts.push(rule.alert(ev, "fixture-host")));
+    }
+    let fired: Vec<String> = alerts.iter().map(describe).collect();
+    let fired_list = if fired.is_empty() {
+        "no alert".to_string()
+    } else {
+        fired.join("\n")
+    };
+    for exp in &case.expect {
+        if rs.rule_by_name(&exp.rule).is_none() {
+            failures.push(format!(
+                "expected rule '{}' is not in the rule set (typo, disabled or skipped?)",
+                exp.rule
+            ));
+            continue;
+        }
+        let candidates: Vec<&Alert> = alerts.iter().filter(|a| a.rule == exp.rule).collect();
+        if candidates.is_empty() {
+            failures.push(format!(
+                "expected rule '{}' to fire; fired:\n{fired_list}",
+                exp.rule
+            ));
+            continue;
+        }
+        let mut best: Option<Vec<String>> = None;
+        for a in &candidates {
+            let mut diffs = Vec::new();
+            if let Some(p) = exp.priority {
+                if a.priority != p {
+                    diffs.push(format!("priority: expected {p}, got {}", a.priority));
+                }
+            }
+            for (k, v) in &exp.output_fields {
+                match a.output_fields.get(k) {
+                    Some(got) if got.to_text() == *v => {}
+                    Some(got) => diffs.push(format!("output_fields[{k}]: expected '{v}', got '{}'", got.to_text())),
+                    None => diffs.push(format!("output_fields[{k}]: expected '{v}', but the alert has no such field (fields: {})", a.output_fields.keys().cloned().collect::<Vec<_>>().join(", "))),
+                }
+            }
+            if let Some(c) = &exp.output_contains {
+                if !a.output.contains(c.as_str()) {
+                    diffs.push(format!(
+                        "output: expected to contain '{c}', got '{}'",
+                        a.output
+                    ));
+                }
+            }
+            if diffs.is_empty() {
+                best = None;
+                break;
+            }
+            if best.as_ref().is_none_or(|b| diffs.len() < b.len()) {
+                best = Some(diffs);
+            }
+        }
+        if let Some(d) = best {
+            failures.push(format!(
+                "rule '{}' fired but did not match:\n{}",
+                exp.rule,
+                d.join("\n")
+            ));
+        }
+    }
+    if case.none && !alerts.is_empty() {
+        failures.push(format!("expected no alert; fired:\n{fired_list}"));
+    }
+    if let Some(maxp) = case.max_priority {
+        for a in alerts.iter().filter(|a| a.priority > maxp) {
+            failures.push(format!("alert above {maxp}: {}", describe(a)));
+        }
+    }
+    for n in &case.not {
+        if let Some(a) = alerts.iter().find(|a| &a.rule == n) {
+            failures.push(format!(
+                "rule '{n}' must not fire, but did: {}",
+                describe(a)
+            ));
+        }
+    }
+    if !case.allow_others && !case.expect.is_empty() {
+        for a in &alerts {
+            if !case.expect.iter().any(|e| e.rule == a.rule) {
+                failures.push(format!(
+                    "unexpected alert {} (list it under expect, or set allow_others: true)",
+                    describe(a)
+                ));
+            }
+        }
+    }
+    failures
+}

@@ -1,0 +1,59 @@
+//! The per-event match path allocates nothing: a counting global allocator watches
+//! matching the benchmark event mix (plus events that fire rules) against the default
+//! pack and 1,000 generated rules, after one warm-up pass.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use lanner_rules::{RuleId, RuleSet};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: forwarding the caller's layout to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr was allocated by System.alloc with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn matching_does_not_allocate() {
+    let generated = lanner_rules::bench::generated_rules(1000);
+    let mut sources: Vec<(&str, &str)> = lanner_rules::DEFAULT_RULES.to_vec();
+    sources.push(("generated.yaml", &generated));
+    let rs = RuleSet::from_sources(&sources).unwrap_or_else(|e| panic!("{e}"));
+    let events = lanner_rules::bench::event_mix();
+    let mut out: Vec<RuleId> = Vec::with_capacity(64);
+    let mut matched = 0;
+    for e in &events {
+        rs.matches(e, &mut out);
+        matched += out.len();
+    }
+    assert!(matched > 0, "the mix should fire some rules");
+    COUNTING.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        for e in &events {
+            rs.matches(e, &mut out);
+            rs.for_each_match(e, |_, r| assert!(!r.name.is_empty()));
+        }
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    assert_eq!(
+        ALLOCS.load(Ordering::SeqCst),
+        0,
+        "allocations on the match path"
+    );
+}
