@@ -24,6 +24,8 @@ use crate::{
 const POD_RECHECK: Duration = Duration::from_secs(1);
 
 struct CachedContainer {
+    /// The cgroup the entry was computed for (a process can move).
+    cgroup_id: u64,
     container: Option<Arc<Container>>,
     info: Option<ContainerInfo>,
     checked: Instant,
@@ -104,13 +106,14 @@ impl Assembler {
         if let Some(c) = self.containers.get(&cgroup_id).filter(|c| fresh(c)) {
             return (c.container.clone(), c.info.clone());
         }
-        if let Some(c) = self.by_pid.get(&pid).filter(|c| fresh(c)) {
+        if let Some(c) = self.by_pid.get(&pid).filter(|c| c.cgroup_id == cgroup_id && fresh(c)) {
             return (c.container.clone(), c.info.clone());
         }
         let from_v2 = enricher.cgroups().and_then(|r| r.container(cgroup_id, pid)).is_some();
         let info = enricher.lookup(pid, cgroup_id);
         let container = info.as_ref().map(|i| Arc::new(to_container(i)));
-        let entry = CachedContainer { container: container.clone(), info: info.clone(), checked: now };
+        tracing::debug!(pid, cgroup_id, from_v2, container = ?info.as_ref().map(|i| &i.container_id), "container lookup");
+        let entry = CachedContainer { cgroup_id, container: container.clone(), info: info.clone(), checked: now };
         if self.containers.len() > 16_384 {
             self.containers.clear();
         }

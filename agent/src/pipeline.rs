@@ -128,6 +128,7 @@ impl<W: Write> Pipeline<W> {
         }
         self.print_event(ev);
         let Some(rev) = self.assembler.assemble(ev) else { return };
+        tracing::trace!(evt = %rev.evt_type, res = rev.res, name = %rev.proc.name, args = %rev.proc.args(), container = ?rev.container.as_ref().map(|c| &c.id), "assembled");
         self.match_event(&rev, ev.header().pid, ev.header().cgroup_id);
     }
 

@@ -153,11 +153,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let ring = rt.block_on(async {
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        // Registered before "ready" is logged, so an early SIGINT is handled.
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let (rules2, paths) = (rules.clone(), args.rules.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => break,
+                    _ = sigint.recv() => break,
                     _ = sigterm.recv() => break,
                     _ = sighup.recv() => {
                         tracing::info!("SIGHUP: reloading rules");

@@ -15,6 +15,10 @@ use std::{
 
 use serde_json::Value;
 
+pub mod cgroup;
+
+pub mod kube;
+
 /// One agent at a time: tests in a binary run on parallel threads.
 static AGENT_LOCK: Mutex<()> = Mutex::new(());
 
