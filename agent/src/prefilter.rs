@@ -24,6 +24,19 @@ pub struct KernelFilter {
 }
 
 impl KernelFilter {
+    /// What a rule set needs: event types with no rule are not emitted. (Open
+    /// path prefixes and failed-open dropping stay off until rule conditions
+    /// are analysed for them: over-approximating is always safe.)
+    pub fn for_rules(rules: &lanner_rules::RuleSet) -> Self {
+        use lanner_rules::EvtType;
+        Self {
+            open: rules.rules_for_type(EvtType::Openat) > 0,
+            connect: rules.rules_for_type(EvtType::Connect) > 0,
+            setuid: rules.rules_for_type(EvtType::Setuid) > 0,
+            ..Self::pass_all()
+        }
+    }
+
     pub fn pass_all() -> Self {
         Self { open: true, connect: true, setuid: true, failed_opens: true, open_prefixes: None, open_writes_always: true }
     }

@@ -109,8 +109,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // The pre-filter maps start zeroed (= pass everything); install the
     // rule-derived filter before the probes attach.
     let mut prefilter = Prefilter::new(&mut ebpf).context("pre-filter maps")?;
-    prefilter.apply(&KernelFilter::pass_all()).context("writing the pre-filter")?;
-    let _ = args.no_prefilter;
+    let wanted = if args.no_prefilter { KernelFilter::pass_all() } else { KernelFilter::for_rules(&rules.current()) };
+    prefilter.apply(&wanted).context("writing the pre-filter")?;
+    tracing::info!(filter = ?wanted, "in-kernel pre-filter");
     let statuses = probes::attach_all(&mut ebpf, kver)?;
     let attached = statuses.iter().filter(|s| s.attached).count();
     // Loading parsed several MiB of BTF; give the freed heap back to the OS.
@@ -138,6 +139,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         hostname,
         sink,
     );
+    if !args.no_prefilter {
+        pipeline.set_prefilter(prefilter);
+    }
     let (tx, rx) = watch::channel(false);
     let _watcher = if args.rules.is_empty() {
         None

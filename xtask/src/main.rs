@@ -127,11 +127,65 @@ fn cargo_test(args: &[&str], envs: &[(&str, &Path)]) -> Result<(Totals, bool)> {
     Ok((totals, ok))
 }
 
+/// Run `script sub` and collect the `export K=V` lines it prints.
+fn script_env(script: &str) -> Result<Vec<(String, String)>> {
+    let out = Command::new("bash").arg(script).arg("env").current_dir(root()).output()?;
+    if !out.status.success() {
+        bail!("{script} env failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut v = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((k, val)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) else { continue };
+        let val = val.trim_matches('\'');
+        let val = if k == "PATH" {
+            let dir = val.split(':').next().unwrap_or_default().trim_matches('"');
+            format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
+        } else {
+            val.trim_matches('"').to_string()
+        };
+        v.push((k.to_string(), val));
+    }
+    Ok(v)
+}
+
+/// The real services the tests use: a kube-apiserver and a local LLM server.
+fn infra_up() -> Result<Vec<(String, String)>> {
+    sh(Command::new("bash").args(["xtask/kube/kube.sh", "up"]))?;
+    sh(Command::new("bash").args(["xtask/llm/llm.sh", "install"]))?;
+    sh(Command::new("bash").args(["xtask/llm/llm.sh", "up"]))?;
+    let mut env = script_env("xtask/kube/kube.sh")?;
+    env.extend(script_env("xtask/llm/llm.sh")?);
+    Ok(env)
+}
+
+fn infra_down() {
+    let _ = sh(Command::new("bash").args(["xtask/llm/llm.sh", "down"]));
+    let _ = sh(Command::new("bash").args(["xtask/kube/kube.sh", "down"]));
+}
+
 fn test() -> Result<()> {
     let t = Instant::now();
     build()?;
     let bin = root().join("target/release/lanner");
-    let envs = [("LANNER_BIN", bin.as_path())];
+    let infra = infra_up()?;
+    for (k, v) in &infra {
+        // SAFETY: single-threaded here; children inherit the environment.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let r = run_tiers(&bin, t);
+    if std::env::var_os("LANNER_KEEP_INFRA").is_none() {
+        infra_down();
+    }
+    r
+}
+
+fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
+    let envs = [("LANNER_BIN", bin)];
+    // Tier 3, as a rule author runs it: the CLI on the default pack and fixtures.
+    sh(Command::new(bin).args(["rules", "check", "rules/default"]))?;
+    sh(Command::new(bin).args(["rules", "test", "rules/fixtures"]))?;
+    // Manifests: yamllint, kubernetes-validate, helm lint/render, checkov, dry-run=server.
+    sh(Command::new("bash").arg("xtask/deploy/validate.sh"))?;
     // Tier 1 and 3: unit tests, rule fixtures (release profile: one eBPF build).
     let (unit, unit_ok) = cargo_test(&["--release", "--workspace", "--exclude", "lanner-tests", "--no-fail-fast"], &envs)?;
     // Tier 2: privileged end-to-end tests against the real kernel.
