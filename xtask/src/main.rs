@@ -52,6 +52,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
+/// The built agent binary (honours CARGO_TARGET_DIR).
+fn lanner_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    target.join("release/lanner")
+}
+
 fn sh(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: {cmd:?}");
     let st = cmd.current_dir(root()).status().with_context(|| format!("spawning {cmd:?}"))?;
@@ -166,7 +172,7 @@ fn infra_down() {
 fn test() -> Result<()> {
     let t = Instant::now();
     build()?;
-    let bin = root().join("target/release/lanner");
+    let bin = lanner_bin();
     let infra = infra_up()?;
     for (k, v) in &infra {
         // SAFETY: single-threaded here; children inherit the environment.
@@ -225,14 +231,12 @@ fn main() -> Result<()> {
         Cmd::Build => build(),
         Cmd::Run { args } => {
             build()?;
-            let bin = root().join("target/release/lanner");
-            sh(Command::new(bin).arg("run").args(args))
+            sh(Command::new(lanner_bin()).arg("run").args(args))
         }
         Cmd::Test => test(),
         Cmd::Bench { quick } => {
             build()?;
-            let bin = root().join("target/release/lanner");
-            let rep = bench::run(&bin, &root(), quick)?;
+            let rep = bench::run(&lanner_bin(), &root(), quick)?;
             let table = rep.markdown();
             println!("{table}");
             let date = Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output()?.stdout;
