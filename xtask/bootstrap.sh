@@ -37,8 +37,10 @@ LLVM_MAJOR=$(basename "${LIBLLVM}" | sed -E 's/^libLLVM[.-](so\.)?([0-9]+).*/\2/
 PREFIX="${CACHE}/llvm-${TOOLCHAIN}"
 
 BIN="${CARGO_HOME:-$HOME/.cargo}/bin/bpf-linker"
-if [ -x "${BIN}" ] && "${BIN}" --version 2>/dev/null | grep -q "${BPF_LINKER_VERSION}" \
-   && ldd "${BIN}" | grep -q "${PREFIX}/lib/$(basename "${LIBLLVM}")"; then
+# Capture first: `cmd | grep -q` under pipefail fails when grep exits early.
+have_version=$("${BIN}" --version 2>/dev/null || true)
+have_libs=$(ldd "${BIN}" 2>/dev/null || true)
+if [[ "${have_version}" == *"${BPF_LINKER_VERSION}"* && "${have_libs}" == *"${PREFIX}/lib/$(basename "${LIBLLVM}")"* ]]; then
     log "bpf-linker ${BPF_LINKER_VERSION} already linked against $(basename "${LIBLLVM}")"
     exit 0
 fi
@@ -47,6 +49,7 @@ log "building bpf-linker ${BPF_LINKER_VERSION} against ${LIBLLVM} (llvm-${LLVM_M
 mkdir -p "${PREFIX}/lib"
 ln -sf "${LIBLLVM}" "${PREFIX}/lib/libLLVM.so"
 ln -sf "${LIBLLVM}" "${PREFIX}/lib/$(basename "${LIBLLVM}")"
-LLVM_PREFIX="${PREFIX}" cargo +"${TOOLCHAIN}" install bpf-linker --version "${BPF_LINKER_VERSION}" \
+# Its own target dir: a CARGO_TARGET_DIR shared with a concurrent build breaks the install.
+CARGO_TARGET_DIR="${CACHE}/bpf-linker-build" LLVM_PREFIX="${PREFIX}" cargo +"${TOOLCHAIN}" install bpf-linker --version "${BPF_LINKER_VERSION}" \
     --locked --force --no-default-features --features "llvm-${LLVM_MAJOR}"
 log "bpf-linker installed: $("${BIN}" --version)"
