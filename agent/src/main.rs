@@ -57,7 +57,7 @@ fn rules_cmd(cmd: RulesCmd) -> anyhow::Result<()> {
     match cmd {
         RulesCmd::Check { paths } => {
             let report = lanner_rules::check_paths(&paths);
-            print!("{report}");
+            println!("{}", report.to_string().trim_end());
             if !report.is_ok() {
                 anyhow::bail!("{} error(s) in the rule files", report.errors.len());
             }
@@ -66,7 +66,7 @@ fn rules_cmd(cmd: RulesCmd) -> anyhow::Result<()> {
         RulesCmd::Test { dir, rules } => {
             let rules = (!rules.is_empty()).then_some(rules.as_slice());
             let report = lanner_rules::test_dir(&dir, rules);
-            print!("{report}");
+            println!("{}", report.to_string().trim_end());
             if !report.is_ok() {
                 anyhow::bail!("{} rule fixture(s) failed", report.failed());
             }

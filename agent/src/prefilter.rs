@@ -38,7 +38,7 @@ impl KernelFilter {
     }
 
     pub fn pass_all() -> Self {
-        Self { open: true, connect: true, setuid: true, failed_opens: true, open_prefixes: None, open_writes_always: true }
+        Self { open: true, connect: true, setuid: true, failed_opens: true, open_prefixes: None, open_writes_always: false }
     }
 
     pub fn to_config(&self) -> FilterConfig {
