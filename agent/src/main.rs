@@ -8,12 +8,17 @@ mod container;
 mod counters;
 mod k8s;
 mod kernel;
+mod metrics;
+mod output;
 mod pipeline;
 mod prefilter;
 mod probes;
+mod protocol;
 mod proctable;
 mod run;
+mod sinks;
 mod transport;
+mod triage;
 
 use clap::{Parser, Subcommand};
 
@@ -34,6 +39,8 @@ enum Command {
     /// Check and test rule files.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Triage worker: decide and respond to alerts (`triage eval FILE` scores a labelled set).
+    Triage(triage::TriageArgs),
 }
 
 #[derive(Subcommand)]
@@ -96,5 +103,6 @@ fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Command::Run(args) => run::run(args),
         Command::Rules(cmd) => rules_cmd(cmd),
+        Command::Triage(args) => triage::run(args),
     }
 }

@@ -45,6 +45,8 @@ struct EventLine<'a> {
 pub trait AlertSink {
     fn alert(&mut self, alert: Alert, event_time_ns: u64);
     fn flush(&mut self) {}
+    /// Stop: deliver or spool what is queued.
+    fn finish(&mut self) {}
 }
 
 /// Alerts as JSON lines on a writer shared with `--events` output, so lines
@@ -78,6 +80,8 @@ pub struct Pipeline<W: Write> {
     runtime: Option<tokio::runtime::Handle>,
     /// Re-derived from the rules after each successful reload.
     prefilter: Option<(crate::prefilter::Prefilter, u64)>,
+    /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
+    counters: Option<([prometheus_client::metrics::counter::Counter; 6], prometheus_client::metrics::counter::Counter)>,
 }
 
 impl<W: Write> Pipeline<W> {
@@ -104,7 +108,18 @@ impl<W: Write> Pipeline<W> {
             held_rx,
             runtime: tokio::runtime::Handle::try_current().ok(),
             prefilter: None,
+            counters: None,
         }
+    }
+
+    pub fn set_metrics(&mut self, m: &crate::metrics::Metrics) {
+        let c = ["exec", "open", "connect", "setuid", "fork", "exit"].map(|t| m.event_counter(t));
+        self.counters = Some((c, m.decode_errors.clone()));
+    }
+
+    pub fn finish(&mut self) {
+        self.flush();
+        self.sink.finish();
     }
 
     /// Keep the in-kernel pre-filter in step with the rules.
@@ -139,13 +154,16 @@ impl<W: Write> Pipeline<W> {
 
     pub fn handle(&mut self, ev: &KEvent) {
         let s = &mut self.stats;
-        match ev {
-            KEvent::Exec(_) => s.exec += 1,
-            KEvent::Open(_) => s.open += 1,
-            KEvent::Connect(_) => s.connect += 1,
-            KEvent::Setuid(_) => s.setuid += 1,
-            KEvent::Fork(_) => s.fork += 1,
-            KEvent::Exit(_) => s.exit += 1,
+        let i = match ev {
+            KEvent::Exec(_) => { s.exec += 1; 0 }
+            KEvent::Open(_) => { s.open += 1; 1 }
+            KEvent::Connect(_) => { s.connect += 1; 2 }
+            KEvent::Setuid(_) => { s.setuid += 1; 3 }
+            KEvent::Fork(_) => { s.fork += 1; 4 }
+            KEvent::Exit(_) => { s.exit += 1; 5 }
+        };
+        if let Some((c, _)) = &self.counters {
+            c[i].inc();
         }
         self.print_event(ev);
         let Some(rev) = self.assembler.assemble(ev) else { return };
@@ -207,6 +225,9 @@ impl<W: Write> RecordSink for Pipeline<W> {
             Ok(ev) => self.handle(&ev),
             Err(e) => {
                 self.stats.decode_errors += 1;
+                if let Some((_, d)) = &self.counters {
+                    d.inc();
+                }
                 tracing::debug!("decode error: {e}");
             }
         }

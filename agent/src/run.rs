@@ -51,6 +51,10 @@ pub struct RunArgs {
     pub hostname: Option<String>,
     #[command(flatten)]
     pub k8s: crate::k8s::K8sArgs,
+    #[command(flatten)]
+    pub sinks: crate::output::SinkArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics::MetricsArgs,
 }
 
 /// Load the rule set: the given files, or the embedded default pack.
@@ -118,10 +122,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     unsafe { libc::malloc_trim(0) };
 
     let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
+    let counters_map = Arc::new(ebpf.take_map("COUNTERS").context("COUNTERS map missing")?);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    {
+        let m = counters_map.clone();
+        metrics.set_kernel_source(move || counters::read(&m).by_probe);
+    }
+    metrics.rules_reloaded(true, rules.current().len());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let _guard = rt.enter();
     let stdout = std::io::stdout();
-    let out = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 16, stdout.lock())));
+    let out = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 16, stdout)));
     let pods = crate::k8s::start(&args.k8s);
     let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, args.k8s.hold()));
     let mut procs = ProcTable::new(65_536, Duration::from_secs(5));
@@ -129,7 +140,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(processes = seeded, "process table seeded from /proc");
     let assembler = Assembler::new(procs, Some(enricher), kernel::boot_to_unix_offset_ns());
     let hostname = args.hostname.clone().unwrap_or_else(crate::k8s::hostname);
-    let sink = Box::new(JsonLines(out.clone()));
+    let sink_configs = args.sinks.configs(!args.events)?;
+    let ctx = crate::sinks::SinkContext {
+        metrics: metrics.clone(),
+        agent_id: format!("{}-{}", crate::k8s::hostname(), std::process::id()),
+        node: args.k8s.node_name.clone().unwrap_or_else(crate::k8s::hostname),
+    };
+    let sink_set = crate::sinks::SinkSet::build(&sink_configs, &ctx).context("building the alert sinks")?;
+    let drops = {
+        let m = counters_map.clone();
+        crate::output::DropWatch {
+            source: Box::new(move || counters::read(&m).by_probe),
+            state: crate::metrics::DropAlertState::new(Duration::from_secs(60)),
+            hostname: hostname.clone(),
+            last_check: std::time::Instant::now(),
+        }
+    };
+    let sink = Box::new(
+        crate::output::Output::new(metrics.clone(), args.events.then(|| out.clone()), sink_set).with_drop_watch(drops),
+    );
     let mut pipeline = Pipeline::new(
         kernel::boot_to_unix_offset_ns(),
         args.events.then(|| out.clone()),
@@ -139,6 +168,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         hostname,
         sink,
     );
+    pipeline.set_metrics(&metrics);
     if !args.no_prefilter {
         pipeline.set_prefilter(prefilter);
     }
@@ -174,6 +204,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             }
             let _ = tx.send(true);
         });
+        let addr = args.metrics.addr().map_err(std::io::Error::other)?;
+        if let Some(addr) = addr {
+            let server = crate::metrics::MetricsServer::bind(addr).await.map_err(std::io::Error::other)?;
+            tracing::info!(addr = %server.local_addr(), "metrics on /metrics, /healthz, /readyz");
+            let (m, mut rx2) = (metrics.clone(), rx.clone());
+            tokio::spawn(async move {
+                let _ = server.serve(m, async move { let _ = rx2.wait_for(|v| *v).await; }).await;
+            });
+        }
+        metrics.set_ready(true);
         tracing::info!(probes = attached, total = probes::TABLE.len(), pid = std::process::id(), "lanner ready");
         transport::run_reader(ring, &mut pipeline, Duration::from_millis(args.poll_ms), rx).await
     });
@@ -181,10 +221,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // Detach every program (dropping the object does it) before reading the
     // final counters, which live on in the map we took out.
-    let counters_map = ebpf.take_map("COUNTERS").context("COUNTERS map missing")?;
     drop(ebpf);
     transport::drain_all(&mut ring, &mut pipeline);
-    pipeline.flush();
+    pipeline.finish();
     let kc = counters::read(&counters_map);
     let report = FinalReport {
         final_counters: FinalCounters {

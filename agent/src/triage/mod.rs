@@ -1,0 +1,302 @@
+//! The triage worker (`lanner triage`): receives alerts from the agents over
+//! the triage protocol (or in-process, [`Embedded`]), asks an optional local
+//! LLM for an analysis and a proposal, decides under a deterministic policy
+//! that guards every destructive action, acts on the cluster (delete /
+//! quarantine / Event / escalation webhook), and records every incident
+//! (fsynced audit line, Markdown report, metrics). See docs/triage.md.
+//!
+//! Layout: `policy.rs` (rules, fallback), `guard.rs` (decision + safety
+//! guards), `llm.rs` + `prompt.rs` (OpenAI-compatible backend), `actions.rs`
+//! (kube-rs + webhook), `lease.rs` (replica coordination), `records.rs`,
+//! `metrics.rs`, `worker.rs` (one incident end to end), `eval.rs` (labelled
+//! set), `config.rs` (worker settings).
+pub mod actions;
+pub mod alert;
+pub mod config;
+pub mod eval;
+pub mod guard;
+pub mod lease;
+pub mod llm;
+pub mod metrics;
+pub mod policy;
+pub mod prompt;
+pub mod records;
+pub mod worker;
+pub mod yaml;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests_kube;
+#[cfg(test)]
+mod tests_llm;
+#[cfg(test)]
+mod tests_serve;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+
+pub use alert::WireAlert;
+pub use worker::{Embedded, Handled, Worker};
+
+use crate::protocol::{
+    server::{self, Dedup, ServerConfig},
+    Listener, Token,
+};
+
+/// `lanner triage [eval FILE]`.
+#[derive(clap::Args, Debug)]
+pub struct TriageArgs {
+    #[command(subcommand)]
+    pub cmd: Option<TriageCommand>,
+    /// Worker config (YAML); flags below override it.
+    #[arg(long, env = "LANNER_TRIAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address: unix:///path or tcp://host:port.
+    #[arg(long, env = "LANNER_TRIAGE_LISTEN")]
+    pub listen: Option<String>,
+    /// Shared-secret file the agents present in Hello.
+    #[arg(long, env = "LANNER_TRIAGE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Policy file (default: the embedded agent/triage-data/policy.yaml).
+    #[arg(long, env = "LANNER_TRIAGE_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// host:port of /metrics, or "off".
+    #[arg(long, env = "LANNER_TRIAGE_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+    /// OpenAI-compatible base URL (…/v1) of the LLM.
+    #[arg(long, env = "LANNER_LLM_URL")]
+    pub llm_url: Option<String>,
+    #[arg(long, env = "LANNER_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Record decisions without executing any action.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No cluster access (no pod lookups, actions, Events or leases).
+    #[arg(long)]
+    pub no_kube: bool,
+    #[arg(long, env = "LANNER_TRIAGE_AUDIT_FILE")]
+    pub audit_file: Option<PathBuf>,
+    #[arg(long, env = "LANNER_TRIAGE_REPORTS_DIR")]
+    pub reports_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TriageCommand {
+    /// Score the decision path on a labelled alert set.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Labelled alert set (YAML), e.g. agent/triage-data/eval.yaml.
+    pub file: PathBuf,
+    /// Policy file (default: the embedded one).
+    #[arg(long, env = "LANNER_TRIAGE_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Also ask the LLM (at --llm-url); without it only policy and guards decide.
+    #[arg(long)]
+    pub llm: bool,
+    #[arg(long, env = "LANNER_LLM_URL")]
+    pub llm_url: Option<String>,
+    #[arg(long, env = "LANNER_LLM_MODEL", default_value = "local")]
+    pub llm_model: String,
+    #[arg(long, default_value_t = 60.0)]
+    pub llm_timeout_secs: f64,
+    /// Print the report as one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail (exit 1) when overall accuracy is below this percentage.
+    #[arg(long)]
+    pub min_accuracy: Option<f64>,
+}
+
+/// `lanner triage`: serve (or `eval`).
+pub fn run(args: TriageArgs) -> anyhow::Result<()> {
+    if let Some(TriageCommand::Eval(e)) = args.cmd {
+        return eval(e);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            tracing::info!("triage worker stopping");
+        };
+        serve(settings_from(&args)?, shutdown).await
+    })
+}
+
+/// Config file + flags → settings.
+pub fn settings_from(args: &TriageArgs) -> anyhow::Result<config::Settings> {
+    let mut f = match &args.config {
+        Some(p) => config::ConfigFile::load(p)?,
+        None => config::ConfigFile::default(),
+    };
+    if let Some(v) = &args.listen {
+        f.listen = Some(v.clone());
+    }
+    if let Some(v) = &args.token_file {
+        f.token_file = Some(v.clone());
+    }
+    if let Some(v) = &args.policy {
+        f.policy_file = Some(v.clone());
+    }
+    if let Some(v) = &args.metrics_addr {
+        f.metrics_addr = Some(v.clone());
+    }
+    if let Some(url) = &args.llm_url {
+        match &mut f.llm {
+            Some(l) => l.url = url.clone(),
+            None => {
+                let model = args.llm_model.clone().unwrap_or_else(|| "local".into());
+                f.llm = Some(yaml::from_str(&format!("{{url: {url:?}, model: {model:?}}}"), "--llm-url")?);
+            }
+        }
+    }
+    if let (Some(m), Some(l)) = (&args.llm_model, &mut f.llm) {
+        l.model = m.clone();
+    }
+    f.dry_run |= args.dry_run;
+    if args.no_kube {
+        f.kube.enabled = false;
+    }
+    if let Some(v) = &args.audit_file {
+        f.records.audit_file = Some(v.clone());
+    }
+    if let Some(v) = &args.reports_dir {
+        f.records.reports_dir = Some(v.clone());
+    }
+    Ok(f.validate()?)
+}
+
+/// Build a worker from settings (connects to the cluster when enabled).
+pub async fn build_worker(s: &config::Settings, metrics: Arc<metrics::TriageMetrics>) -> anyhow::Result<Worker> {
+    let policy = match &s.policy_file {
+        Some(p) => policy::Policy::load(p)?,
+        None => policy::Policy::default_policy(),
+    };
+    let llm = match &s.llm {
+        Some(l) => Some(llm::LlmClient::new(l.clone(), Some(metrics.clone()))?),
+        None => None,
+    };
+    let (kube, leases) = if s.kube_enabled {
+        let cfg = match &s.kubeconfig {
+            Some(p) => {
+                let kc = kube::config::Kubeconfig::read_from(p).with_context(|| format!("reading kubeconfig {}", p.display()))?;
+                kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
+            }
+            None => kube::Config::infer().await.context("no cluster access (set kube.enabled: false or --no-kube to run without)")?,
+        };
+        let client = kube::Client::try_from(cfg)?;
+        let leases = s.lease.as_ref().map(|l| lease::Leases::new(client.clone(), &l.namespace, &s.identity, l.duration, s.retry.clone()));
+        (Some(actions::KubeActions::new(client, s.retry.clone(), &s.identity)), leases)
+    } else {
+        (None, None)
+    };
+    let records = records::Records::open(&s.audit_file, s.reports_dir.as_deref())?;
+    tracing::info!(llm_mode = ?policy.llm_mode, llm = s.llm.as_ref().map(|l| l.url.as_str()), kube = s.kube_enabled,
+        dry_run = s.dry_run || policy.dry_run, rules = policy.rules.len(), audit = %s.audit_file.display(), "triage worker configured");
+    Ok(Worker::new(worker::Parts {
+        policy,
+        llm,
+        kube,
+        leases,
+        webhooks: s.webhooks.clone(),
+        retry: s.retry.clone(),
+        default_grace: s.default_grace,
+        records,
+        metrics,
+        identity: s.identity.clone(),
+        dry_run: s.dry_run,
+    }))
+}
+
+/// Serve the protocol until `shutdown` resolves.
+pub async fn serve(s: config::Settings, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let metrics = Arc::new(metrics::TriageMetrics::new());
+    let worker = Arc::new(build_worker(&s, metrics.clone()).await?);
+    let dedup = Arc::new(Dedup::default());
+    dedup.seed(records::recent_uuids(&s.audit_file, 65_536));
+    let listener = Listener::bind(&s.listen).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(addr) = s.metrics_addr {
+        let ep = metrics::MetricsEndpoint::bind(addr).await?;
+        let mut rx = stop_rx.clone();
+        let m = metrics.clone();
+        tasks.spawn(async move {
+            if let Err(e) = ep.serve(m, async move { let _ = rx.changed().await; }).await {
+                tracing::error!("{e}");
+            }
+        });
+    }
+    if let (Some(l), Some(leases)) = (&s.lease, worker.leases().cloned()) {
+        let retention = l.retention;
+        let mut rx = stop_rx.clone();
+        tasks.spawn(async move {
+            loop {
+                match leases.collect_garbage(retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "old triage leases collected"),
+                    Err(e) => tracing::warn!("triage lease garbage collection: {e}"),
+                }
+                tokio::select! {
+                    _ = rx.changed() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {},
+                }
+            }
+        });
+    }
+    let token = s.token.clone().unwrap_or_else(|| Token::new(""));
+    let w = worker.clone();
+    server::serve(listener, ServerConfig::new(token), dedup, metrics.protocol.clone(), move |d: server::Delivery<WireAlert>| {
+        let w = w.clone();
+        async move { w.handle(&d.alert.alert).await.map(|_| ()) }
+    }, shutdown)
+    .await;
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// `lanner triage eval FILE`.
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let cases = eval::load(&args.file)?;
+    let policy = match &args.policy {
+        Some(p) => policy::Policy::load(p)?,
+        None => policy::Policy::default_policy(),
+    };
+    let llm = if args.llm {
+        let url = args.llm_url.clone().context("--llm needs --llm-url or LANNER_LLM_URL")?;
+        Some(llm::LlmClient::new(
+            llm::LlmSettings {
+                url,
+                model: args.llm_model.clone(),
+                timeout: Duration::from_secs_f64(args.llm_timeout_secs),
+                max_tokens: 512,
+                seed: 42,
+                cache_prompt_field: true,
+                api_key: None,
+            },
+            None,
+        )?)
+    } else {
+        None
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let report = rt.block_on(eval::run(&cases, &policy, llm.as_ref()));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", eval::render(&report));
+    }
+    if let Some(min) = args.min_accuracy {
+        anyhow::ensure!(report.overall.pct() >= min, "accuracy {:.1}% is below --min-accuracy {min}", report.overall.pct());
+    }
+    Ok(())
+}
