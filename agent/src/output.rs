@@ -33,6 +33,31 @@ pub struct SinkArgs {
     /// falcosidekick-compatible webhook URL.
     #[arg(long, env = "LANNER_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
+    /// Run the triage worker in-process (single-node use): every alert is
+    /// analysed, decided and acted on here, without the msgpack hop.
+    #[arg(long)]
+    pub triage_embedded: bool,
+    /// Worker config for --triage-embedded (same YAML as `lanner triage --config`).
+    #[arg(long, requires = "triage_embedded")]
+    pub triage_config: Option<PathBuf>,
+}
+
+/// Build the in-process worker from its config file (or defaults).
+pub async fn embedded_triage(config: Option<&std::path::Path>) -> anyhow::Result<crate::triage::Embedded> {
+    #[derive(clap::Parser)]
+    struct W {
+        #[command(flatten)]
+        a: crate::triage::TriageArgs,
+    }
+    let mut argv = vec!["triage".to_string()];
+    if let Some(c) = config {
+        argv.extend(["--config".to_string(), c.display().to_string()]);
+    }
+    let w = <W as clap::Parser>::try_parse_from(argv)?;
+    let settings = crate::triage::settings_from(&w.a)?;
+    let metrics = Arc::new(crate::triage::metrics::TriageMetrics::new());
+    let worker = crate::triage::build_worker(&settings, metrics).await?;
+    Ok(crate::triage::Embedded::start(Arc::new(worker), 1024))
 }
 
 #[derive(serde::Deserialize)]
@@ -90,6 +115,7 @@ pub struct Output<W: Write> {
     local: Option<JsonLines<W>>,
     sinks: Option<SinkSet<WireAlert>>,
     drops: Option<DropWatch>,
+    embedded: Option<crate::triage::Embedded>,
 }
 
 /// Turn a drop report into a Falco-shaped alert.
@@ -125,7 +151,12 @@ fn drop_alert(r: &crate::metrics::DropReport, hostname: &str) -> Alert {
 
 impl<W: Write> Output<W> {
     pub fn new(metrics: Arc<Metrics>, local: Option<Rc<RefCell<W>>>, sinks: SinkSet<WireAlert>) -> Self {
-        Self { metrics, local: local.map(JsonLines), sinks: Some(sinks), drops: None }
+        Self { metrics, local: local.map(JsonLines), sinks: Some(sinks), drops: None, embedded: None }
+    }
+
+    pub fn with_embedded_triage(mut self, e: Option<crate::triage::Embedded>) -> Self {
+        self.embedded = e;
+        self
     }
 
     pub fn with_drop_watch(mut self, d: DropWatch) -> Self {
@@ -162,12 +193,18 @@ impl<W: Write> AlertSink for Output<W> {
         if let Some(l) = self.local.as_mut() {
             l.alert(alert.clone(), event_time_ns);
         }
+        if let Some(e) = &self.embedded {
+            e.submit(Arc::new(alert.clone()));
+        }
         if let Some(s) = &self.sinks {
             s.send(Arc::new(WireAlert::new(alert)));
         }
     }
 
     fn finish(&mut self) {
+        if let Some(e) = self.embedded.take() {
+            tokio::runtime::Handle::current().block_on(e.shutdown());
+        }
         if let Some(set) = self.sinks.take() {
             // Longer than the triage sink's own shutdown grace (2 s).
             let h = tokio::runtime::Handle::current();

@@ -156,8 +156,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             last_check: std::time::Instant::now(),
         }
     };
+    let embedded = if args.sinks.triage_embedded {
+        let e = rt.block_on(crate::output::embedded_triage(args.sinks.triage_config.as_deref())).context("embedded triage worker")?;
+        tracing::info!("triage worker running in-process (--triage-embedded)");
+        Some(e)
+    } else {
+        None
+    };
     let sink = Box::new(
-        crate::output::Output::new(metrics.clone(), args.events.then(|| out.clone()), sink_set).with_drop_watch(drops),
+        crate::output::Output::new(metrics.clone(), args.events.then(|| out.clone()), sink_set)
+            .with_drop_watch(drops)
+            .with_embedded_triage(embedded),
     );
     let mut pipeline = Pipeline::new(
         kernel::boot_to_unix_offset_ns(),
