@@ -56,13 +56,8 @@ pub struct ProbeConfig {
 }
 
 impl ProbeConfig {
-    pub const DEFAULT: ProbeConfig = ProbeConfig {
-        agent_tgid: 0,
-        wakeup_bytes: 0,
-        _pad0: 0,
-        _pad: 0,
-        offsets: KernelOffsets::NONE,
-    };
+    pub const DEFAULT: ProbeConfig =
+        ProbeConfig { agent_tgid: 0, wakeup_bytes: 0, _pad0: 0, _pad: 0, offsets: KernelOffsets::NONE };
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 48);
@@ -93,7 +88,8 @@ pub struct FilterConfig {
 
 impl FilterConfig {
     /// Emit everything (no pre-filter).
-    pub const PASS_ALL: FilterConfig = FilterConfig { kinds_off: 0, drop_failed_opens: 0, open_prefix_filter: 0, open_writes_always: 0 };
+    pub const PASS_ALL: FilterConfig =
+        FilterConfig { kinds_off: 0, drop_failed_opens: 0, open_prefix_filter: 0, open_writes_always: 0 };
 }
 
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).

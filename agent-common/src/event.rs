@@ -39,14 +39,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
-        EventKind::Exec,
-        EventKind::Open,
-        EventKind::Connect,
-        EventKind::Setuid,
-        EventKind::Fork,
-        EventKind::Exit,
-    ];
+    pub const ALL: [EventKind; 6] =
+        [EventKind::Exec, EventKind::Open, EventKind::Connect, EventKind::Setuid, EventKind::Fork, EventKind::Exit];
 
     pub fn from_u16(v: u16) -> Option<Self> {
         Some(match v {

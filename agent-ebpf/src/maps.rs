@@ -6,8 +6,7 @@ use aya_ebpf::{
     maps::{lpm_trie::Key, Array, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use lanner_common::{
-    config::PREFIX_KEY_LEN, counters::COUNTERS_LEN, ConnectEvent, ExecEvent, FilterConfig, OpenEvent,
-    SetuidEvent,
+    config::PREFIX_KEY_LEN, counters::COUNTERS_LEN, ConnectEvent, ExecEvent, FilterConfig, OpenEvent, SetuidEvent,
 };
 
 /// Default size; userspace may resize it before load.

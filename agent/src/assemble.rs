@@ -84,7 +84,15 @@ fn user_name_from_passwd(passwd: &str, uid: u32) -> Option<String> {
 
 impl Assembler {
     pub fn new(procs: ProcTable, enricher: Option<Arc<Enricher>>, boot_offset_ns: i128) -> Self {
-        Self { procs, enricher, containers: HashMap::new(), by_pid: HashMap::new(), users: HashMap::new(), boot_offset_ns, max_ancestors: 8 }
+        Self {
+            procs,
+            enricher,
+            containers: HashMap::new(),
+            by_pid: HashMap::new(),
+            users: HashMap::new(),
+            boot_offset_ns,
+            max_ancestors: 8,
+        }
     }
 
     pub fn enricher(&self) -> Option<&Arc<Enricher>> {
@@ -97,7 +105,9 @@ impl Assembler {
 
     /// The container of a cgroup (cached; pods re-checked at most once a second).
     pub fn container(&mut self, pid: u32, cgroup_id: u64) -> (Option<Arc<Container>>, Option<ContainerInfo>) {
-        let Some(enricher) = self.enricher.clone() else { return (None, None) };
+        let Some(enricher) = self.enricher.clone() else {
+            return (None, None);
+        };
         let now = Instant::now();
         let fresh = |c: &CachedContainer| {
             let pod_missing = c.info.as_ref().is_some_and(|i| i.pod.is_none());
@@ -186,7 +196,11 @@ impl Assembler {
             Ok(b) => {
                 let b = b.to_string_lossy();
                 let rel = path.trim_start_matches("./");
-                if b.ends_with('/') { format!("{b}{rel}") } else { format!("{b}/{rel}") }
+                if b.ends_with('/') {
+                    format!("{b}{rel}")
+                } else {
+                    format!("{b}/{rel}")
+                }
             }
             Err(_) => path.to_string(),
         }

@@ -53,9 +53,7 @@ pub struct Btf {
 }
 
 fn u32_at(b: &[u8], off: usize) -> Result<u32, BtfError> {
-    b.get(off..off + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or(BtfError::Truncated(off))
+    b.get(off..off + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok_or(BtfError::Truncated(off))
 }
 
 impl Btf {
@@ -95,9 +93,9 @@ impl Btf {
             let kind_flag = info >> 31 == 1;
             let mut members = Vec::new();
             let extra = match kind {
-                1 => 4,                        // INT
-                2 | 7..=12 | 16 | 18 => 0,     // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
-                3 => 12,                       // ARRAY
+                1 => 4,                    // INT
+                2 | 7..=12 | 16 | 18 => 0, // PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG
+                3 => 12,                   // ARRAY
                 4 | 5 => {
                     for i in 0..vlen {
                         let m = off + i * 12;
@@ -110,9 +108,9 @@ impl Btf {
                     }
                     vlen * 12
                 }
-                6 | 13 => vlen * 8,            // ENUM, FUNC_PROTO
-                14 | 17 => 4,                  // VAR, DECL_TAG
-                15 | 19 => vlen * 12,          // DATASEC, ENUM64
+                6 | 13 => vlen * 8,   // ENUM, FUNC_PROTO
+                14 | 17 => 4,         // VAR, DECL_TAG
+                15 | 19 => vlen * 12, // DATASEC, ENUM64
                 k => return Err(BtfError::Kind { kind: k, id: types.len() as u32 }),
             };
             off += extra;
@@ -142,7 +140,9 @@ impl Btf {
     fn resolve(&self, mut id: u32) -> u32 {
         for _ in 0..16 {
             match self.types.get(id as usize) {
-                Some(t) if matches!(t.kind, KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG) => {
+                Some(t)
+                    if matches!(t.kind, KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG) =>
+                {
                     id = t.size_type
                 }
                 _ => break,

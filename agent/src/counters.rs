@@ -22,11 +22,15 @@ impl KernelCounters {
 
 pub fn read(map: &Map) -> KernelCounters {
     let mut out = KernelCounters::default();
-    let Ok(arr) = PerCpuArray::<_, u64>::try_from(map) else { return out };
+    let Ok(arr) = PerCpuArray::<_, u64>::try_from(map) else {
+        return out;
+    };
     for probe in ProbeId::ALL {
         let mut m = BTreeMap::new();
         for c in Counter::ALL {
-            let Ok(vals) = arr.get(&counter_index(probe, c), 0) else { continue };
+            let Ok(vals) = arr.get(&counter_index(probe, c), 0) else {
+                continue;
+            };
             let per_cpu: Vec<u64> = vals.iter().copied().collect();
             if c == Counter::RingbufDrop {
                 if out.ringbuf_drop_per_cpu.len() < per_cpu.len() {

@@ -13,8 +13,8 @@ mod output;
 mod pipeline;
 mod prefilter;
 mod probes;
-mod protocol;
 mod proctable;
+mod protocol;
 mod run;
 mod sinks;
 mod transport;
@@ -86,10 +86,7 @@ fn init_logging(json: bool) {
     use tracing_subscriber::{fmt, EnvFilter};
     let filter = EnvFilter::try_from_env("LANNER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal as _;
-    let b = fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+    let b = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
     if json {
         b.json().init();
     } else {

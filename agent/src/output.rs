@@ -127,7 +127,9 @@ fn drop_alert(r: &crate::metrics::DropReport, hostname: &str) -> Alert {
         .into_iter()
         .map(|(k, v)| {
             let fv = match v {
-                serde_json::Value::Number(n) => n.as_i64().map(FieldValue::Int).unwrap_or(FieldValue::Str(n.to_string())),
+                serde_json::Value::Number(n) => {
+                    n.as_i64().map(FieldValue::Int).unwrap_or(FieldValue::Str(n.to_string()))
+                }
                 serde_json::Value::String(s) => FieldValue::Str(s),
                 serde_json::Value::Bool(b) => FieldValue::Bool(b),
                 serde_json::Value::Null => FieldValue::Null,
@@ -180,7 +182,6 @@ impl<W: Write> Output<W> {
             self.alert(a, t);
         }
     }
-
 }
 
 impl<W: Write> AlertSink for Output<W> {

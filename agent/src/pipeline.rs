@@ -128,7 +128,9 @@ impl<W: Write> Pipeline<W> {
     }
 
     fn sync_prefilter(&mut self) {
-        let Some((p, seen)) = self.prefilter.as_mut() else { return };
+        let Some((p, seen)) = self.prefilter.as_mut() else {
+            return;
+        };
         let now = self.rules.reload_successes();
         if now != *seen {
             *seen = now;
@@ -141,7 +143,9 @@ impl<W: Write> Pipeline<W> {
     }
 
     fn print_event(&mut self, ev: &KEvent) {
-        let Some(out) = self.events_out.as_ref() else { return };
+        let Some(out) = self.events_out.as_ref() else {
+            return;
+        };
         let h = ev.header();
         if self.events_pid.is_none_or(|p| p == h.pid) {
             let line = EventLine { time_ns: h.ts_boot_ns as i128 + self.boot_offset_ns, event: ev };
@@ -155,18 +159,38 @@ impl<W: Write> Pipeline<W> {
     pub fn handle(&mut self, ev: &KEvent) {
         let s = &mut self.stats;
         let i = match ev {
-            KEvent::Exec(_) => { s.exec += 1; 0 }
-            KEvent::Open(_) => { s.open += 1; 1 }
-            KEvent::Connect(_) => { s.connect += 1; 2 }
-            KEvent::Setuid(_) => { s.setuid += 1; 3 }
-            KEvent::Fork(_) => { s.fork += 1; 4 }
-            KEvent::Exit(_) => { s.exit += 1; 5 }
+            KEvent::Exec(_) => {
+                s.exec += 1;
+                0
+            }
+            KEvent::Open(_) => {
+                s.open += 1;
+                1
+            }
+            KEvent::Connect(_) => {
+                s.connect += 1;
+                2
+            }
+            KEvent::Setuid(_) => {
+                s.setuid += 1;
+                3
+            }
+            KEvent::Fork(_) => {
+                s.fork += 1;
+                4
+            }
+            KEvent::Exit(_) => {
+                s.exit += 1;
+                5
+            }
         };
         if let Some((c, _)) = &self.counters {
             c[i].inc();
         }
         self.print_event(ev);
-        let Some(rev) = self.assembler.assemble(ev) else { return };
+        let Some(rev) = self.assembler.assemble(ev) else {
+            return;
+        };
         tracing::trace!(evt = %rev.evt_type, res = rev.res, name = %rev.proc.name, args = %rev.proc.args(), container = ?rev.container.as_ref().map(|c| &c.id), "assembled");
         self.match_event(&rev, ev.header().pid, ev.header().cgroup_id);
     }
@@ -188,8 +212,17 @@ impl<W: Write> Pipeline<W> {
     }
 
     /// Wait (bounded) for the pod of the alert's container, re-enrich, emit.
-    fn hold(&mut self, rules: Arc<lanner_rules::RuleSet>, id: lanner_rules::RuleId, mut ev: Event, pid: u32, cgroup_id: u64) {
-        let (Some(rt), Some(enricher)) = (self.runtime.clone(), self.assembler.enricher().cloned()) else { return };
+    fn hold(
+        &mut self,
+        rules: Arc<lanner_rules::RuleSet>,
+        id: lanner_rules::RuleId,
+        mut ev: Event,
+        pid: u32,
+        cgroup_id: u64,
+    ) {
+        let (Some(rt), Some(enricher)) = (self.runtime.clone(), self.assembler.enricher().cloned()) else {
+            return;
+        };
         let tx = self.held_tx.clone();
         let host = self.hostname.clone();
         self.assembler.refresh_container(pid, cgroup_id);

@@ -38,12 +38,21 @@ impl KernelFilter {
     }
 
     pub fn pass_all() -> Self {
-        Self { open: true, connect: true, setuid: true, failed_opens: true, open_prefixes: None, open_writes_always: false }
+        Self {
+            open: true,
+            connect: true,
+            setuid: true,
+            failed_opens: true,
+            open_prefixes: None,
+            open_writes_always: false,
+        }
     }
 
     pub fn to_config(&self) -> FilterConfig {
         let mut off = 0u32;
-        for (on, kind) in [(self.open, EventKind::Open), (self.connect, EventKind::Connect), (self.setuid, EventKind::Setuid)] {
+        for (on, kind) in
+            [(self.open, EventKind::Open), (self.connect, EventKind::Connect), (self.setuid, EventKind::Setuid)]
+        {
             if !on {
                 off |= 1 << (kind as u32);
             }
@@ -76,8 +85,9 @@ pub struct Prefilter {
 impl Prefilter {
     pub fn new(ebpf: &mut aya::Ebpf) -> Result<Self, MapError> {
         let filter = Array::try_from(ebpf.take_map("FILTER").ok_or(MapError::InvalidName { name: "FILTER".into() })?)?;
-        let prefixes =
-            LpmTrie::try_from(ebpf.take_map("OPEN_PREFIXES").ok_or(MapError::InvalidName { name: "OPEN_PREFIXES".into() })?)?;
+        let prefixes = LpmTrie::try_from(
+            ebpf.take_map("OPEN_PREFIXES").ok_or(MapError::InvalidName { name: "OPEN_PREFIXES".into() })?,
+        )?;
         Ok(Self { filter, prefixes, current: None })
     }
 
@@ -112,7 +122,14 @@ mod tests {
     fn config_bits() {
         let c = KernelFilter::pass_all().to_config();
         assert_eq!(c, FilterConfig::PASS_ALL);
-        let f = KernelFilter { open: false, connect: true, setuid: false, failed_opens: false, open_prefixes: Some(vec![]), open_writes_always: false };
+        let f = KernelFilter {
+            open: false,
+            connect: true,
+            setuid: false,
+            failed_opens: false,
+            open_prefixes: Some(vec![]),
+            open_writes_always: false,
+        };
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter, c.open_writes_always), (1, 1, 0));

@@ -27,7 +27,13 @@ pub struct ProbeSpec {
     pub essential: bool,
 }
 
-const fn tp(program: &'static str, category: &'static str, name: &'static str, min: (u8, u8), essential: bool) -> ProbeSpec {
+const fn tp(
+    program: &'static str,
+    category: &'static str,
+    name: &'static str,
+    min: (u8, u8),
+    essential: bool,
+) -> ProbeSpec {
     ProbeSpec { program, hook: Hook::TracePoint { category, name }, min_kernel: min, essential }
 }
 
@@ -47,7 +53,12 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("setreuid_exit", "syscalls", "sys_exit_setreuid", (5, 8), false),
     tp("setresuid_enter", "syscalls", "sys_enter_setresuid", (5, 8), false),
     tp("setresuid_exit", "syscalls", "sys_exit_setresuid", (5, 8), false),
-    ProbeSpec { program: "sched_fork", hook: Hook::RawTracePoint { name: "sched_process_fork" }, min_kernel: (5, 8), essential: false },
+    ProbeSpec {
+        program: "sched_fork",
+        hook: Hook::RawTracePoint { name: "sched_process_fork" },
+        min_kernel: (5, 8),
+        essential: false,
+    },
     tp("sched_exit", "sched", "sched_process_exit", (5, 8), false),
 ];
 
@@ -74,7 +85,10 @@ pub fn log_tail(log: &str, n: usize) -> String {
 fn describe(e: &ProgramError) -> String {
     match e {
         ProgramError::LoadError { io_error, verifier_log } => {
-            format!("verifier rejected the program ({io_error}); log tail:\n{}", log_tail(&verifier_log.to_string(), 15))
+            format!(
+                "verifier rejected the program ({io_error}); log tail:\n{}",
+                log_tail(&verifier_log.to_string(), 15)
+            )
         }
         other => format!("{other}"),
     }
@@ -115,11 +129,7 @@ pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeSta
         }
         out.push(status);
     }
-    let exec_ok = TABLE
-        .iter()
-        .zip(&out)
-        .filter(|(s, _)| s.essential)
-        .all(|(_, st)| st.attached);
+    let exec_ok = TABLE.iter().zip(&out).filter(|(s, _)| s.essential).all(|(_, st)| st.attached);
     if !exec_ok {
         let msgs = out
             .iter()

@@ -51,7 +51,14 @@ pub struct ProcTable {
 
 impl ProcTable {
     pub fn new(max_entries: usize, grace: Duration) -> Self {
-        Self { procs: HashMap::new(), exited: VecDeque::new(), grace, max_entries: max_entries.max(16), evicted: 0, seeded: 0 }
+        Self {
+            procs: HashMap::new(),
+            exited: VecDeque::new(),
+            grace,
+            max_entries: max_entries.max(16),
+            evicted: 0,
+            seeded: 0,
+        }
     }
 
     pub fn get(&self, pid: u32) -> Option<&Arc<ProcInfo>> {
@@ -63,7 +70,12 @@ impl ProcTable {
     }
 
     pub fn stats(&self) -> TableStats {
-        TableStats { live: self.procs.len() - self.exited.len().min(self.procs.len()), exited: self.exited.len(), evicted: self.evicted, seeded: self.seeded }
+        TableStats {
+            live: self.procs.len() - self.exited.len().min(self.procs.len()),
+            exited: self.exited.len(),
+            evicted: self.evicted,
+            seeded: self.seeded,
+        }
     }
 
     /// Insert or replace a process (exec, or seeding).
@@ -117,7 +129,9 @@ impl ProcTable {
                 continue;
             }
             // No exited entries: drop an arbitrary live one (a missed exit).
-            let Some(&pid) = self.procs.keys().next() else { break };
+            let Some(&pid) = self.procs.keys().next() else {
+                break;
+            };
             self.procs.remove(&pid);
             self.evicted += 1;
         }
@@ -144,10 +158,14 @@ impl ProcTable {
 
     /// Seed from a procfs mount (normally "/proc"); returns how many were added.
     pub fn seed_from_proc(&mut self, proc_root: &str) -> usize {
-        let Ok(dir) = std::fs::read_dir(proc_root) else { return 0 };
+        let Ok(dir) = std::fs::read_dir(proc_root) else {
+            return 0;
+        };
         let mut n = 0;
         for ent in dir.flatten() {
-            let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
             if self.procs.contains_key(&pid) {
                 continue;
             }
@@ -178,7 +196,11 @@ pub fn parse_stat(stat: &str) -> Option<(String, u32, u32)> {
 }
 
 fn status_ids(status: &str, key: &str) -> Option<u32> {
-    status.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Everything the table keeps about one /proc entry; `None` if it vanished.
@@ -188,10 +210,7 @@ pub fn read_proc(root: &str, pid: u32) -> Option<ProcInfo> {
     let (comm, ppid, tty) = parse_stat(&stat)?;
     let status = std::fs::read_to_string(format!("{base}/status")).unwrap_or_default();
     let cmdline = std::fs::read(format!("{base}/cmdline")).unwrap_or_default();
-    let mut argv: Vec<String> = cmdline
-        .split(|&b| b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    let mut argv: Vec<String> = cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
     if argv.last().is_some_and(|a| a.is_empty()) {
         argv.pop();
     }

@@ -4,19 +4,20 @@ use std::{cell::RefCell, io::BufWriter, path::PathBuf, rc::Rc, sync::Arc, time::
 
 use anyhow::Context as _;
 use aya::{maps::RingBuf, EbpfLoader};
-use lanner_rules::RuleSetHandle;
 use lanner_common::ProbeConfig;
+use lanner_rules::RuleSetHandle;
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::{
+    assemble::Assembler,
     btf::Btf,
     counters, kernel,
-    assemble::Assembler,
     pipeline::{JsonLines, Pipeline},
-    proctable::ProcTable,
     prefilter::{KernelFilter, Prefilter},
-    probes, transport,
+    probes,
+    proctable::ProcTable,
+    transport,
 };
 
 #[derive(clap::Args, Debug)]
@@ -157,7 +158,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let embedded = if args.sinks.triage_embedded {
-        let e = rt.block_on(crate::output::embedded_triage(args.sinks.triage_config.as_deref())).context("embedded triage worker")?;
+        let e = rt
+            .block_on(crate::output::embedded_triage(args.sinks.triage_config.as_deref()))
+            .context("embedded triage worker")?;
         tracing::info!("triage worker running in-process (--triage-embedded)");
         Some(e)
     } else {
@@ -219,7 +222,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             tracing::info!(addr = %server.local_addr(), "metrics on /metrics, /healthz, /readyz");
             let (m, mut rx2) = (metrics.clone(), rx.clone());
             tokio::spawn(async move {
-                let _ = server.serve(m, async move { let _ = rx2.wait_for(|v| *v).await; }).await;
+                let _ = server
+                    .serve(m, async move {
+                        let _ = rx2.wait_for(|v| *v).await;
+                    })
+                    .await;
             });
         }
         metrics.set_ready(true);

@@ -9,8 +9,7 @@ fn matcher(c: &mut Criterion) {
     let events = event_mix();
     let default = RuleSet::default_pack().unwrap_or_else(|e| panic!("{e}"));
     let generated = generated_rules(1000);
-    let thousand =
-        RuleSet::from_sources(&[("generated.yaml", &generated)]).unwrap_or_else(|e| panic!("{e}"));
+    let thousand = RuleSet::from_sources(&[("generated.yaml", &generated)]).unwrap_or_else(|e| panic!("{e}"));
     let mut g = c.benchmark_group("match");
     g.throughput(Throughput::Elements(events.len() as u64));
     for (name, rs) in [("default_pack", &default), ("generated_1000", &thousand)] {
@@ -25,9 +24,7 @@ fn matcher(c: &mut Criterion) {
         });
     }
     g.finish();
-    c.bench_function("load_default_pack", |b| {
-        b.iter(|| RuleSet::default_pack().map(|r| r.len()).unwrap_or(0))
-    });
+    c.bench_function("load_default_pack", |b| b.iter(|| RuleSet::default_pack().map(|r| r.len()).unwrap_or(0)));
 }
 
 criterion_group!(benches, matcher);

@@ -55,11 +55,7 @@ pub struct Alert {
 }
 
 /// Fields every alert carries in `output_fields`.
-pub const ALWAYS_FIELDS: &[FieldId] = &[
-    FieldId::ContainerId,
-    FieldId::K8sNsName,
-    FieldId::K8sPodName,
-];
+pub const ALWAYS_FIELDS: &[FieldId] = &[FieldId::ContainerId, FieldId::K8sNsName, FieldId::K8sPodName];
 
 fn json_value(field: &Field, ev: &Event) -> FieldValue {
     let v = field.extract(ev);
@@ -90,14 +86,8 @@ impl Alert {
             output_fields.insert(key.to_string(), json_value(field, ev));
         }
         for id in ALWAYS_FIELDS {
-            let f = Field {
-                id: *id,
-                index: None,
-                key: None,
-            };
-            output_fields
-                .entry(f.display_name())
-                .or_insert_with(|| json_value(&f, ev));
+            let f = Field { id: *id, index: None, key: None };
+            output_fields.entry(f.display_name()).or_insert_with(|| json_value(&f, ev));
         }
         let mut tags = rule.tags.clone();
         tags.sort();
@@ -139,12 +129,7 @@ pub fn rfc3339_nanos(ns: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, (rem / 60) % 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -154,28 +139,14 @@ mod tests {
     #[test]
     fn rfc3339() {
         assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339_nanos(1_795_435_200_123_456_789),
-            "2026-11-23T12:00:00.123456789Z"
-        );
-        assert_eq!(
-            rfc3339_nanos(951_782_400_000_000_001),
-            "2000-02-29T00:00:00.000000001Z"
-        );
-        assert_eq!(
-            rfc3339_nanos(4_107_542_399_999_999_999),
-            "2100-02-28T23:59:59.999999999Z"
-        );
+        assert_eq!(rfc3339_nanos(1_795_435_200_123_456_789), "2026-11-23T12:00:00.123456789Z");
+        assert_eq!(rfc3339_nanos(951_782_400_000_000_001), "2000-02-29T00:00:00.000000001Z");
+        assert_eq!(rfc3339_nanos(4_107_542_399_999_999_999), "2100-02-28T23:59:59.999999999Z");
     }
 
     #[test]
     fn field_value_json() {
-        let v = vec![
-            FieldValue::Null,
-            FieldValue::Bool(true),
-            FieldValue::Int(-1),
-            FieldValue::Str("x".into()),
-        ];
+        let v = vec![FieldValue::Null, FieldValue::Bool(true), FieldValue::Int(-1), FieldValue::Str("x".into())];
         let j = serde_json::to_string(&v).unwrap();
         assert_eq!(j, r#"[null,true,-1,"x"]"#);
         let back: Vec<FieldValue> = serde_json::from_str(&j).unwrap();

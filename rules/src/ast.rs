@@ -73,11 +73,7 @@ impl Op {
             Op::Le => "<=",
             Op::Gt => ">",
             Op::Ge => ">=",
-            _ => Op::WORDS
-                .iter()
-                .find(|(_, o)| *o == self)
-                .map(|(n, _)| *n)
-                .unwrap_or("?"),
+            _ => Op::WORDS.iter().find(|(_, o)| *o == self).map(|(n, _)| *n).unwrap_or("?"),
         }
     }
 

@@ -27,56 +27,21 @@ pub fn event_mix() -> Vec<Event> {
         name: "web".into(),
         image_repository: "ghcr.io/acme/web".into(),
         image_tag: "1.4.2".into(),
-        k8s: Some(Pod {
-            ns: "prod".into(),
-            name: "web-7d9f-x2".into(),
-            uid: "9d2c".into(),
-            ..Default::default()
-        }),
+        k8s: Some(Pod { ns: "prod".into(), name: "web-7d9f-x2".into(), uid: "9d2c".into(), ..Default::default() }),
     });
     let shell = proc("bash", "/bin/bash", &[], 0);
-    let shim = proc(
-        "containerd-shim",
-        "/usr/bin/containerd-shim-runc-v2",
-        &["-namespace", "k8s.io"],
-        0,
-    );
+    let shim = proc("containerd-shim", "/usr/bin/containerd-shim-runc-v2", &["-namespace", "k8s.io"], 0);
     let execs: Vec<Arc<Process>> = vec![
         proc("ls", "/usr/bin/ls", &["-la", "/app"], 1000),
         proc("cat", "/usr/bin/cat", &["/app/config.yaml"], 1000),
         proc("sh", "/bin/sh", &["-c", "exec nginx -g 'daemon off;'"], 0),
-        proc(
-            "curl",
-            "/usr/bin/curl",
-            &["-fsS", "http://127.0.0.1:8080/healthz"],
-            1000,
-        ),
-        proc(
-            "python3",
-            "/usr/bin/python3",
-            &["/app/worker.py", "--queue", "default"],
-            1000,
-        ),
+        proc("curl", "/usr/bin/curl", &["-fsS", "http://127.0.0.1:8080/healthz"], 1000),
+        proc("python3", "/usr/bin/python3", &["/app/worker.py", "--queue", "default"], 1000),
         proc("nginx", "/usr/sbin/nginx", &["-g", "daemon off;"], 0),
         proc("git", "/usr/bin/git", &["fetch", "origin"], 1000),
-        proc(
-            "cc",
-            "/usr/bin/cc",
-            &["-O2", "-c", "main.c", "-o", "main.o"],
-            1000,
-        ),
+        proc("cc", "/usr/bin/cc", &["-O2", "-c", "main.c", "-o", "main.o"], 1000),
         proc("node", "/usr/local/bin/node", &["server.js"], 1000),
-        proc(
-            "java",
-            "/usr/bin/java",
-            &[
-                "-Xmx512m",
-                "-jar",
-                "/app/service.jar",
-                "--spring.profiles.active=prod",
-            ],
-            1000,
-        ),
+        proc("java", "/usr/bin/java", &["-Xmx512m", "-jar", "/app/service.jar", "--spring.profiles.active=prod"], 1000),
     ];
     let files = [
         ("/usr/lib/x86_64-linux-gnu/libc.so.6", 0o2000000u32),
@@ -90,16 +55,8 @@ pub fn event_mix() -> Vec<Event> {
         ("/usr/share/zoneinfo/UTC", 0),
         ("/sys/fs/cgroup/memory.max", 0),
     ];
-    let sensitive = [
-        ("/etc/shadow", 0u32),
-        ("/var/run/secrets/kubernetes.io/serviceaccount/token", 0),
-    ];
-    let conns: [(&str, u16); 4] = [
-        ("10.0.3.7", 5432),
-        ("93.184.216.34", 443),
-        ("127.0.0.1", 8080),
-        ("10.96.0.10", 53),
-    ];
+    let sensitive = [("/etc/shadow", 0u32), ("/var/run/secrets/kubernetes.io/serviceaccount/token", 0)];
+    let conns: [(&str, u16); 4] = [("10.0.3.7", 5432), ("93.184.216.34", 443), ("127.0.0.1", 8080), ("10.96.0.10", 53)];
     let mut out = Vec::with_capacity(1000);
     for i in 0..1000usize {
         let in_pod = i % 2 == 0;
@@ -126,24 +83,12 @@ pub fn event_mix() -> Vec<Event> {
         } else if r < 95 {
             let (ip, port) = conns[i % conns.len()];
             let mut e = Event::new(EvtType::Connect, 0, p);
-            e.fd = Some(Fd::inet(
-                ip.parse().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
-                port,
-                None,
-                L4Proto::Tcp,
-            ));
+            e.fd =
+                Some(Fd::inet(ip.parse().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])), port, None, L4Proto::Tcp));
             e.res = -115;
             e
         } else if r < 98 {
-            Event::new(
-                if r < 97 {
-                    EvtType::Clone
-                } else {
-                    EvtType::Procexit
-                },
-                0,
-                p,
-            )
+            Event::new(if r < 97 { EvtType::Clone } else { EvtType::Procexit }, 0, p)
         } else {
             let mut e = Event::new(EvtType::Setuid, 0, p);
             e.setuid_target = Some(33);
@@ -214,10 +159,7 @@ pub fn measure(workload: &str, rs: &RuleSet, events: &[Event], millis: u64) -> B
 
 /// Measure the default pack and the default pack plus `extra` generated rules, and
 /// render a Markdown table.
-pub fn run_table(
-    extra: usize,
-    millis: u64,
-) -> Result<(Vec<BenchResult>, String), crate::LoadErrors> {
+pub fn run_table(extra: usize, millis: u64) -> Result<(Vec<BenchResult>, String), crate::LoadErrors> {
     let events = event_mix();
     let default = RuleSet::default_pack()?;
     let generated = generated_rules(extra);
@@ -227,20 +169,11 @@ pub fn run_table(
     let both = RuleSet::from_sources(&sources)?;
     let results = vec![
         measure("default pack", &default, &events, millis),
-        measure(
-            &format!("{extra} generated rules"),
-            &only_generated,
-            &events,
-            millis,
-        ),
-        measure(
-            &format!("default pack + {extra} generated rules"),
-            &both,
-            &events,
-            millis,
-        ),
+        measure(&format!("{extra} generated rules"), &only_generated, &events, millis),
+        measure(&format!("default pack + {extra} generated rules"), &both, &events, millis),
     ];
-    let mut t = String::from("| workload | rules | ns/event | events/s/core | matches/event |\n|---|---:|---:|---:|---:|\n");
+    let mut t =
+        String::from("| workload | rules | ns/event | events/s/core | matches/event |\n|---|---:|---:|---:|---:|\n");
     for r in &results {
         let _ = writeln!(
             t,

@@ -54,11 +54,7 @@ impl<'a> Compiler<'a> {
             Some(m) => Item::Macro(m.clone()),
             None => self.item.clone(),
         };
-        LoadError {
-            loc: self.locate(span),
-            item: Some(item),
-            kind,
-        }
+        LoadError { loc: self.locate(span), item: Some(item), kind }
     }
 
     /// Parse a macro once; syntax errors are reported once, at the macro.
@@ -96,21 +92,11 @@ impl<'a> Compiler<'a> {
                 s
             }
         };
-        Span {
-            src,
-            start: 0,
-            end: self.defs.lists[name].items[idx].value.len() as u32,
-        }
+        Span { src, start: 0, end: self.defs.lists[name].items[idx].value.len() as u32 }
     }
 
     /// Expand list references among `vals` (unquoted values naming a list).
-    pub fn expand(
-        &mut self,
-        vals: &[Value],
-        out: &mut Vec<Value>,
-        errs: &mut Vec<LoadError>,
-        stack: &mut Vec<String>,
-    ) {
+    pub fn expand(&mut self, vals: &[Value], out: &mut Vec<Value>, errs: &mut Vec<LoadError>, stack: &mut Vec<String>) {
         for v in vals {
             if v.quoted || !self.defs.lists.contains_key(&v.text) {
                 out.push(v.clone());
@@ -125,11 +111,7 @@ impl<'a> Compiler<'a> {
             let items: Vec<Value> = (0..n)
                 .map(|i| {
                     let span = self.list_item_span(&v.text, i);
-                    Value {
-                        text: self.defs.lists[&v.text].items[i].value.clone(),
-                        quoted: false,
-                        span,
-                    }
+                    Value { text: self.defs.lists[&v.text].items[i].value.clone(), quoted: false, span }
                 })
                 .collect();
             stack.push(v.text.clone());
@@ -149,13 +131,7 @@ impl<'a> Compiler<'a> {
                         None => ok = false,
                     }
                 }
-                ok.then(|| {
-                    if matches!(e, Expr::And(_)) {
-                        Node::And(out.into())
-                    } else {
-                        Node::Or(out.into())
-                    }
-                })
+                ok.then(|| if matches!(e, Expr::And(_)) { Node::And(out.into()) } else { Node::Or(out.into()) })
             }
             Expr::Not(x) => self.lower(x, errs).map(|n| Node::Not(Box::new(n))),
             Expr::Macro(name, span) => {
@@ -180,12 +156,7 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            Expr::Check {
-                lhs,
-                op,
-                op_span,
-                rhs,
-            } => self.lower_check(lhs, *op, *op_span, rhs, errs),
+            Expr::Check { lhs, op, op_span, rhs } => self.lower_check(lhs, *op, *op_span, rhs, errs),
         }
     }
 
@@ -216,11 +187,7 @@ impl<'a> Compiler<'a> {
                 parts.push(Expr::Not(Box::new(x)));
             }
         }
-        let node = if has_cond {
-            self.lower(&Expr::And(parts), &mut errs)
-        } else {
-            None
-        };
+        let node = if has_cond { self.lower(&Expr::And(parts), &mut errs) } else { None };
         let output = match OutputTemplate::parse(&out_text.text) {
             Ok(t) => Some(t),
             Err(es) => {
@@ -234,16 +201,10 @@ impl<'a> Compiler<'a> {
                 None
             }
         };
-        let only_unknown_fields = !errs.is_empty()
-            && errs
-                .iter()
-                .all(|e| matches!(e.kind, ErrorKind::Field(FieldError::Unknown { .. })));
+        let only_unknown_fields =
+            !errs.is_empty() && errs.iter().all(|e| matches!(e.kind, ErrorKind::Field(FieldError::Unknown { .. })));
         if only_unknown_fields && (r.skip_if_unknown_filter || !r.enabled) {
-            let why = if r.enabled {
-                "skip-if-unknown-filter is set"
-            } else {
-                "the rule is disabled"
-            };
+            let why = if r.enabled { "skip-if-unknown-filter is set" } else { "the rule is disabled" };
             for e in errs {
                 self.report.warnings.push(crate::error::LoadWarning {
                     loc: e.loc,
@@ -270,17 +231,15 @@ impl<'a> Compiler<'a> {
             let extra = if self.unsupported_types.is_empty() {
                 String::new()
             } else {
-                format!(
-                    " (event types not captured by Lanner: {})",
-                    self.unsupported_types.join(", ")
-                )
+                format!(" (event types not captured by Lanner: {})", self.unsupported_types.join(", "))
             };
+            warn(self, format!("rule can never match: its condition excludes every event type{extra}"));
+        } else if mask == ALL_TYPES && r.warn_evttypes && r.enabled {
             warn(
                 self,
-                format!("rule can never match: its condition excludes every event type{extra}"),
+                "condition does not restrict evt.type: the rule is evaluated for every event (add an evt.type check)"
+                    .into(),
             );
-        } else if mask == ALL_TYPES && r.warn_evttypes && r.enabled {
-            warn(self, "condition does not restrict evt.type: the rule is evaluated for every event (add an evt.type check)".into());
         }
         let cond = optimize::strip_implied_types(cond, mask);
         Some(Rule {
@@ -289,11 +248,7 @@ impl<'a> Compiler<'a> {
             priority: r.priority,
             tags: r.tags.clone(),
             location: r.loc.clone(),
-            evt_types: EvtType::ALL
-                .iter()
-                .copied()
-                .filter(|t| mask & (1 << t.index()) != 0)
-                .collect(),
+            evt_types: EvtType::ALL.iter().copied().filter(|t| mask & (1 << t.index()) != 0).collect(),
             cond,
             output: output?,
         })
@@ -319,10 +274,7 @@ pub(crate) fn type_mask(n: &Node) -> u8 {
 }
 
 /// Compile the definitions read from `files` (in order) into a rule set.
-pub(crate) fn build(
-    files: &[Arc<SourceFile>],
-    load_errors: Vec<LoadError>,
-) -> Result<RuleSet, LoadErrors> {
+pub(crate) fn build(files: &[Arc<SourceFile>], load_errors: Vec<LoadError>) -> Result<RuleSet, LoadErrors> {
     let mut defs = Defs::default();
     defs.report.errors = load_errors;
     for f in files {
@@ -350,10 +302,7 @@ pub(crate) fn build(
             c.report.warnings.push(crate::error::LoadWarning {
                 loc: r.loc.clone(),
                 item: Some(Item::Rule(r.name.clone())),
-                message: format!(
-                    "rule skipped: source '{}' is not supported (only syscall)",
-                    r.source
-                ),
+                message: format!("rule skipped: source '{}' is not supported (only syscall)", r.source),
             });
             inactive.push(r.name.clone());
             continue;

@@ -30,10 +30,7 @@ pub fn parse(text: &str, src: u32) -> Result<Expr, SyntaxError> {
         if w == ")" {
             return Err(p.err(p.i, "unbalanced ')'"));
         }
-        return Err(p.err(
-            p.i,
-            format!("expected 'and', 'or' or the end of the condition, found '{w}'"),
-        ));
+        return Err(p.err(p.i, format!("expected 'and', 'or' or the end of the condition, found '{w}'")));
     }
     Ok(e)
 }
@@ -53,17 +50,10 @@ fn is_ident_char(c: char) -> bool {
 
 impl<'a> P<'a> {
     fn err(&self, offset: usize, message: impl Into<String>) -> SyntaxError {
-        SyntaxError {
-            offset,
-            message: message.into(),
-        }
+        SyntaxError { offset, message: message.into() }
     }
     fn span(&self, start: usize, end: usize) -> Span {
-        Span {
-            src: self.src,
-            start: start as u32,
-            end: end as u32,
-        }
+        Span { src: self.src, start: start as u32, end: end as u32 }
     }
     fn rest(&self) -> &'a str {
         &self.s[self.i..]
@@ -106,11 +96,7 @@ impl<'a> P<'a> {
                 break;
             }
         }
-        Ok(if items.len() == 1 {
-            items.pop().unwrap_or(Expr::Or(vec![]))
-        } else {
-            Expr::Or(items)
-        })
+        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::Or(vec![])) } else { Expr::Or(items) })
     }
 
     fn and(&mut self) -> Result<Expr, SyntaxError> {
@@ -123,11 +109,7 @@ impl<'a> P<'a> {
                 break;
             }
         }
-        Ok(if items.len() == 1 {
-            items.pop().unwrap_or(Expr::And(vec![]))
-        } else {
-            Expr::And(items)
-        })
+        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::And(vec![])) } else { Expr::And(items) })
     }
 
     fn not(&mut self) -> Result<Expr, SyntaxError> {
@@ -142,10 +124,7 @@ impl<'a> P<'a> {
         self.ws();
         let start = self.i;
         match self.peek() {
-            None => Err(self.err(
-                start,
-                "unexpected end of condition: expected a field check, a macro or '('",
-            )),
+            None => Err(self.err(start, "unexpected end of condition: expected a field check, a macro or '('")),
             Some('(') => {
                 self.i += 1;
                 let e = self.or()?;
@@ -161,10 +140,7 @@ impl<'a> P<'a> {
             Some(c) if is_ident_start(c) => {
                 let word = self.ident();
                 if matches!(word, "and" | "or") {
-                    return Err(self.err(
-                        start,
-                        format!("unexpected '{word}': expected a field check, a macro or '('"),
-                    ));
+                    return Err(self.err(start, format!("unexpected '{word}': expected a field check, a macro or '('")));
                 }
                 // transformer call or val(): `tolower(`
                 if self.peek() == Some('(') {
@@ -174,7 +150,10 @@ impl<'a> P<'a> {
                             let lhs = self.field_expr()?;
                             self.check(lhs)
                         }
-                        None => Err(self.err(start, format!("unknown transformer '{word}' (expected tolower, toupper, basename or len)"))),
+                        None => Err(self.err(
+                            start,
+                            format!("unknown transformer '{word}' (expected tolower, toupper, basename or len)"),
+                        )),
                     };
                 }
                 let has_arg = self.peek() == Some('[');
@@ -187,10 +166,7 @@ impl<'a> P<'a> {
                     Ok(Expr::Macro(word.to_string(), self.span(start, self.i)))
                 }
             }
-            Some(c) => Err(self.err(
-                start,
-                format!("unexpected '{c}': expected a field check, a macro or '('"),
-            )),
+            Some(c) => Err(self.err(start, format!("unexpected '{c}': expected a field check, a macro or '('"))),
         }
     }
 
@@ -208,9 +184,7 @@ impl<'a> P<'a> {
         self.ws();
         let r = self.rest();
         let res = r.starts_with(['=', '!', '<', '>']) || {
-            let w: &str = &r[..r
-                .find(|c: char| !c.is_ascii_alphanumeric())
-                .unwrap_or(r.len())];
+            let w: &str = &r[..r.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(r.len())];
             Op::from_word(w).is_some()
         };
         self.i = save;
@@ -228,22 +202,15 @@ impl<'a> P<'a> {
         let word = self.ident();
         if self.peek() == Some('(') {
             let Some(t) = Transform::from_name(word) else {
-                return Err(self.err(
-                    start,
-                    format!(
-                        "unknown transformer '{word}' (expected tolower, toupper, basename or len)"
-                    ),
-                ));
+                return Err(self
+                    .err(start, format!("unknown transformer '{word}' (expected tolower, toupper, basename or len)")));
             };
             self.i += 1;
             let mut inner = self.field_expr()?;
             self.ws();
             if self.peek() != Some(')') {
                 let (w, at) = self.peek_token();
-                return Err(self.err(
-                    at,
-                    format!("expected ')' after the argument of {word}(), found '{w}'"),
-                ));
+                return Err(self.err(at, format!("expected ')' after the argument of {word}(), found '{w}'")));
             }
             self.i += 1;
             inner.transforms.insert(0, t);
@@ -258,12 +225,7 @@ impl<'a> P<'a> {
             arg = Some(self.s[open + 1..open + close].to_string());
             self.i = open + close + 1;
         }
-        Ok(FieldRef {
-            name: word.to_string(),
-            arg,
-            transforms: Vec::new(),
-            span: self.span(start, self.i),
-        })
+        Ok(FieldRef { name: word.to_string(), arg, transforms: Vec::new(), span: self.span(start, self.i) })
     }
 
     fn operator(&mut self) -> Result<(Op, Span), SyntaxError> {
@@ -284,9 +246,7 @@ impl<'a> P<'a> {
                 return Ok((op, self.span(start, self.i)));
             }
         }
-        let n = r
-            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .unwrap_or(r.len());
+        let n = r.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(r.len());
         let w = &r[..n];
         if w.is_empty() {
             let (t, at) = self.peek_token();
@@ -313,27 +273,14 @@ impl<'a> P<'a> {
                 Rhs::ListRef(self.value()?)
             } else {
                 let (w, at) = self.peek_token();
-                return Err(self.err(
-                    at,
-                    format!("expected a list '(a, b)' or a list name after '{op}', found '{w}'"),
-                ));
+                return Err(self.err(at, format!("expected a list '(a, b)' or a list name after '{op}', found '{w}'")));
             }
         } else {
             self.ws();
             // Lanner extension: `contains (a, b)` means contains a or b (same for
             // icontains, startswith, endswith); list names are expanded as for `in`.
-            if self.peek() == Some('(')
-                && matches!(
-                    op,
-                    Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith
-                )
-            {
-                return Ok(Expr::Check {
-                    lhs,
-                    op,
-                    op_span,
-                    rhs: self.list()?,
-                });
+            if self.peek() == Some('(') && matches!(op, Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith) {
+                return Ok(Expr::Check { lhs, op, op_span, rhs: self.list()? });
             }
             if self.rest().starts_with("val(") {
                 self.i += 4;
@@ -349,12 +296,7 @@ impl<'a> P<'a> {
                 Rhs::Value(self.value()?)
             }
         };
-        Ok(Expr::Check {
-            lhs,
-            op,
-            op_span,
-            rhs,
-        })
+        Ok(Expr::Check { lhs, op, op_span, rhs })
     }
 
     fn list(&mut self) -> Result<Rhs, SyntaxError> {
@@ -395,11 +337,7 @@ impl<'a> P<'a> {
                 while let Some((k, c)) = chars.next() {
                     if c == q {
                         self.i = start + k + 1;
-                        return Ok(Value {
-                            text: out,
-                            quoted: true,
-                            span: self.span(start, self.i),
-                        });
+                        return Ok(Value { text: out, quoted: true, span: self.span(start, self.i) });
                     }
                     if c == '\\' {
                         match chars.next() {
@@ -425,15 +363,10 @@ impl<'a> P<'a> {
             }
             Some(_) => {
                 let r = self.rest();
-                let n = r
-                    .find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | '"' | '\''))
-                    .unwrap_or(r.len());
+                let n =
+                    r.find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | '"' | '\'')).unwrap_or(r.len());
                 self.i += n;
-                Ok(Value {
-                    text: r[..n].to_string(),
-                    quoted: false,
-                    span: self.span(start, self.i),
-                })
+                Ok(Value { text: r[..n].to_string(), quoted: false, span: self.span(start, self.i) })
             }
         }
     }
@@ -457,13 +390,7 @@ mod tests {
                 let r = match rhs {
                     Rhs::None => String::new(),
                     Rhs::Value(v) => format!(" {}", v.text),
-                    Rhs::List(l, _) => format!(
-                        " ({})",
-                        l.iter()
-                            .map(|v| v.text.clone())
-                            .collect::<Vec<_>>()
-                            .join("|")
-                    ),
+                    Rhs::List(l, _) => format!(" ({})", l.iter().map(|v| v.text.clone()).collect::<Vec<_>>().join("|")),
                     Rhs::ListRef(v) => format!(" @{}", v.text),
                     Rhs::Field(f) => format!(" val({f})"),
                 };
@@ -476,10 +403,7 @@ mod tests {
     fn precedence_not_and_or() {
         assert_eq!(show(&p("a or b and c")), "or(a, and(b, c))");
         assert_eq!(show(&p("not a and b")), "and(not(a), b)");
-        assert_eq!(
-            show(&p("not (a or b) and c or d")),
-            "or(and(not(or(a, b)), c), d)"
-        );
+        assert_eq!(show(&p("not (a or b) and c or d")), "or(and(not(or(a, b)), c), d)");
         assert_eq!(show(&p("not not a")), "not(not(a))");
         assert_eq!(show(&p("(a or b) and c")), "and(or(a, b), c)");
     }
@@ -487,46 +411,23 @@ mod tests {
     #[test]
     fn checks_values_and_lists() {
         assert_eq!(
-            show(&p(
-                "evt.type=execve and proc.name in (bash, 'sh', \"z sh\")"
-            )),
+            show(&p("evt.type=execve and proc.name in (bash, 'sh', \"z sh\")")),
             "and(evt.type = execve, proc.name in (bash|sh|z sh))"
         );
         assert_eq!(show(&p("evt.dir = <")), "evt.dir = <");
-        assert_eq!(
-            show(&p("fd.name startswith /etc/")),
-            "fd.name startswith /etc/"
-        );
+        assert_eq!(show(&p("fd.name startswith /etc/")), "fd.name startswith /etc/");
         assert_eq!(show(&p("proc.aname[2]=sshd")), "proc.aname[2] = sshd");
         assert_eq!(
             show(&p("k8s.pod.label[app.kubernetes.io/name] exists")),
             "k8s.pod.label[app.kubernetes.io/name] exists"
         );
-        assert_eq!(
-            show(&p("proc.name in shell_binaries")),
-            "proc.name in @shell_binaries"
-        );
+        assert_eq!(show(&p("proc.name in shell_binaries")), "proc.name in @shell_binaries");
         assert_eq!(show(&p("proc.name in ()")), "proc.name in ()");
-        assert_eq!(
-            show(&p("proc.cmdline contains (a, 'b c')")),
-            "proc.cmdline contains (a|b c)"
-        );
-        assert_eq!(
-            show(&p("tolower(basename(fd.name)) = shadow")),
-            "ToLowerBasenamefd.name = shadow"
-        );
-        assert_eq!(
-            show(&p("proc.name = val(proc.pname)")),
-            "proc.name = val(proc.pname)"
-        );
-        assert_eq!(
-            show(&p("proc.cmdline contains \"a \\\"b\\\"\"")),
-            "proc.cmdline contains a \"b\""
-        );
-        assert_eq!(
-            show(&p("user.uid != 0 and user.uid>=1000")),
-            "and(user.uid != 0, user.uid >= 1000)"
-        );
+        assert_eq!(show(&p("proc.cmdline contains (a, 'b c')")), "proc.cmdline contains (a|b c)");
+        assert_eq!(show(&p("tolower(basename(fd.name)) = shadow")), "ToLowerBasenamefd.name = shadow");
+        assert_eq!(show(&p("proc.name = val(proc.pname)")), "proc.name = val(proc.pname)");
+        assert_eq!(show(&p("proc.cmdline contains \"a \\\"b\\\"\"")), "proc.cmdline contains a \"b\"");
+        assert_eq!(show(&p("user.uid != 0 and user.uid>=1000")), "and(user.uid != 0, user.uid >= 1000)");
         // a word operator directly after an undotted identifier makes it a field (unknown later)
         assert_eq!(show(&p("foo contains x")), "foo contains x");
         // keywords are whole words
@@ -538,27 +439,15 @@ mod tests {
         let e = parse("proc.name = bash and", 0).unwrap_err();
         assert_eq!(e.offset, 20);
         let e = parse("proc.name equals bash", 0).unwrap_err();
-        assert_eq!(
-            (e.offset, e.message.as_str()),
-            (10, "unknown operator 'equals'")
-        );
+        assert_eq!((e.offset, e.message.as_str()), (10, "unknown operator 'equals'"));
         let e = parse("(proc.name = bash", 0).unwrap_err();
         assert!(e.message.starts_with("expected ')'"), "{e:?}");
         let e = parse("proc.name in (a, b", 0).unwrap_err();
         assert_eq!(e.offset, 13);
         let e = parse("proc.name = 'abc", 0).unwrap_err();
-        assert_eq!(
-            (e.offset, e.message.as_str()),
-            (12, "unterminated string starting with '")
-        );
+        assert_eq!((e.offset, e.message.as_str()), (12, "unterminated string starting with '"));
         let e = parse("a b", 0).unwrap_err();
-        assert_eq!(
-            (e.offset, e.message.as_str()),
-            (
-                2,
-                "expected 'and', 'or' or the end of the condition, found 'b'"
-            )
-        );
+        assert_eq!((e.offset, e.message.as_str()), (2, "expected 'and', 'or' or the end of the condition, found 'b'"));
         let e = parse("proc.name", 0).unwrap_err();
         assert_eq!(e.offset, 9);
         let e = parse("a and )", 0).unwrap_err();

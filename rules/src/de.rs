@@ -29,10 +29,7 @@ impl DeError {
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            pos: None,
-            message: msg.to_string(),
-        }
+        DeError { pos: None, message: msg.to_string() }
     }
 }
 
@@ -57,10 +54,9 @@ impl<'a> NodeDe<'a> {
 
     fn parse<T: std::str::FromStr>(&self, expected: &str) -> Result<T, DeError> {
         let s = self.scalar(expected)?;
-        s.trim().parse().map_err(|_| DeError {
-            pos: Some(self.0.pos()),
-            message: format!("expected {expected}, found '{s}'"),
-        })
+        s.trim()
+            .parse()
+            .map_err(|_| DeError { pos: Some(self.0.pos()), message: format!("expected {expected}, found '{s}'") })
     }
 }
 
@@ -101,10 +97,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             },
             NodeKind::Scalar(s, _) => v.visit_str(s),
             NodeKind::Seq(items) => v.visit_seq(SeqAcc(items.iter())),
-            NodeKind::Map(items) => v.visit_map(MapAcc {
-                it: items.iter(),
-                value: None,
-            }),
+            NodeKind::Map(items) => v.visit_map(MapAcc { it: items.iter(), value: None }),
         };
         r.map_err(|e| e.at(pos))
     }
@@ -114,12 +107,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         let b = match s {
             "true" | "True" | "TRUE" => true,
             "false" | "False" | "FALSE" => false,
-            _ => {
-                return Err(DeError {
-                    pos: Some(self.0.pos()),
-                    message: format!("expected a boolean, found '{s}'"),
-                })
-            }
+            _ => return Err(DeError { pos: Some(self.0.pos()), message: format!("expected a boolean, found '{s}'") }),
         };
         v.visit_bool(b).map_err(|e: DeError| e.at(self.0.pos()))
     }
@@ -155,18 +143,13 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         if self.0.is_null() {
             v.visit_unit()
         } else {
-            Err(DeError {
-                pos: Some(self.0.pos()),
-                message: format!("expected null, found {}", self.0.kind_name()),
-            })
+            Err(DeError { pos: Some(self.0.pos()), message: format!("expected null, found {}", self.0.kind_name()) })
         }
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.0.kind {
-            NodeKind::Seq(items) => v
-                .visit_seq(SeqAcc(items.iter()))
-                .map_err(|e| e.at(self.0.pos())),
+            NodeKind::Seq(items) => v.visit_seq(SeqAcc(items.iter())).map_err(|e| e.at(self.0.pos())),
             _ => Err(DeError {
                 pos: Some(self.0.pos()),
                 message: format!("expected a list, found {}", self.0.kind_name()),
@@ -176,12 +159,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.0.kind {
-            NodeKind::Map(items) => v
-                .visit_map(MapAcc {
-                    it: items.iter(),
-                    value: None,
-                })
-                .map_err(|e| e.at(self.0.pos())),
+            NodeKind::Map(items) => {
+                v.visit_map(MapAcc { it: items.iter(), value: None }).map_err(|e| e.at(self.0.pos()))
+            }
             _ => Err(DeError {
                 pos: Some(self.0.pos()),
                 message: format!("expected a mapping, found {}", self.0.kind_name()),
@@ -198,11 +178,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         self.deserialize_map(v)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _n: &'static str,
-        v: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _n: &'static str, v: V) -> Result<V::Value, DeError> {
         let pos = self.0.pos();
         v.visit_newtype_struct(self).map_err(|e| e.at(pos))
     }
@@ -215,18 +191,13 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     ) -> Result<V::Value, DeError> {
         let pos = self.0.pos();
         match &self.0.kind {
-            NodeKind::Scalar(s, _) => v
-                .visit_enum(s.as_str().into_deserializer())
-                .map_err(|e: DeError| e.at(pos)),
-            NodeKind::Map(items) if items.len() == 1 => v
-                .visit_enum(EnumAcc(&items[0].0, &items[0].1))
-                .map_err(|e| e.at(pos)),
+            NodeKind::Scalar(s, _) => v.visit_enum(s.as_str().into_deserializer()).map_err(|e: DeError| e.at(pos)),
+            NodeKind::Map(items) if items.len() == 1 => {
+                v.visit_enum(EnumAcc(&items[0].0, &items[0].1)).map_err(|e| e.at(pos))
+            }
             _ => Err(DeError {
                 pos: Some(pos),
-                message: format!(
-                    "expected a variant name or a one-key mapping, found {}",
-                    self.0.kind_name()
-                ),
+                message: format!("expected a variant name or a one-key mapping, found {}", self.0.kind_name()),
             }),
         }
     }
@@ -242,15 +213,9 @@ struct SeqAcc<'a>(std::slice::Iter<'a, Node>);
 
 impl<'de, 'a> de::SeqAccess<'de> for SeqAcc<'a> {
     type Error = DeError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.0.next() {
-            Some(n) => seed
-                .deserialize(NodeDe(n))
-                .map(Some)
-                .map_err(|e| e.at(n.pos())),
+            Some(n) => seed.deserialize(NodeDe(n)).map(Some).map_err(|e| e.at(n.pos())),
             None => Ok(None),
         }
     }
@@ -266,25 +231,17 @@ struct MapAcc<'a> {
 
 impl<'de, 'a> de::MapAccess<'de> for MapAcc<'a> {
     type Error = DeError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.it.next() {
             Some((k, v)) => {
                 self.value = Some(v);
-                seed.deserialize(NodeDe(k))
-                    .map(Some)
-                    .map_err(|e| e.at(k.pos()))
+                seed.deserialize(NodeDe(k)).map(Some).map_err(|e| e.at(k.pos()))
             }
             None => Ok(None),
         }
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let v = self
-            .value
-            .take()
-            .ok_or_else(|| <DeError as de::Error>::custom("value without key"))?;
+        let v = self.value.take().ok_or_else(|| <DeError as de::Error>::custom("value without key"))?;
         seed.deserialize(NodeDe(v)).map_err(|e| e.at(v.pos()))
     }
 }
@@ -294,13 +251,8 @@ struct EnumAcc<'a>(&'a Node, &'a Node);
 impl<'de, 'a> de::EnumAccess<'de> for EnumAcc<'a> {
     type Error = DeError;
     type Variant = NodeDe<'a>;
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, NodeDe<'a>), DeError> {
-        let v = seed
-            .deserialize(NodeDe(self.0))
-            .map_err(|e| e.at(self.0.pos()))?;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, NodeDe<'a>), DeError> {
+        let v = seed.deserialize(NodeDe(self.0)).map_err(|e| e.at(self.0.pos()))?;
         Ok((v, NodeDe(self.1)))
     }
 }
@@ -316,11 +268,7 @@ impl<'de, 'a> de::VariantAccess<'de> for NodeDe<'a> {
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, v: V) -> Result<V::Value, DeError> {
         de::Deserializer::deserialize_seq(self, v)
     }
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _f: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, DeError> {
+    fn struct_variant<V: Visitor<'de>>(self, _f: &'static [&'static str], v: V) -> Result<V::Value, DeError> {
         de::Deserializer::deserialize_map(self, v)
     }
 }
@@ -342,10 +290,7 @@ mod tests {
         assert_eq!(ev.proc.name, "bash");
         assert_eq!(ev.proc.cmdline(), "bash -i");
         assert_eq!(ev.fd.as_ref().unwrap().name(), "10.0.0.1:4444");
-        assert!(matches!(
-            ev.fd.as_ref().unwrap().kind(),
-            FdKind::Inet { sport: 4444, .. }
-        ));
+        assert!(matches!(ev.fd.as_ref().unwrap().kind(), FdKind::Inet { sport: 4444, .. }));
         let k8s = ev.container.as_ref().unwrap().k8s.as_ref().unwrap();
         assert_eq!(k8s.labels.get("app").map(String::as_str), Some("web"));
     }
@@ -355,11 +300,7 @@ mod tests {
         let docs = parse("type: execve\nproc:\n  nme: bash\n").unwrap();
         let err = from_node::<Event>(&docs[0]).unwrap_err();
         assert_eq!(err.pos, Some(Pos { line: 3, col: 3 }));
-        assert!(
-            err.message.contains("unknown field `nme`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("unknown field `nme`"), "{}", err.message);
 
         let docs = parse("type: execve\nproc: {pid: lots}\n").unwrap();
         let err = from_node::<Event>(&docs[0]).unwrap_err();
@@ -367,11 +308,7 @@ mod tests {
 
         let docs = parse("type: chmod\n").unwrap();
         let err = from_node::<Event>(&docs[0]).unwrap_err();
-        assert!(
-            err.message.contains("unknown event type 'chmod'"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("unknown event type 'chmod'"), "{}", err.message);
     }
 
     #[test]

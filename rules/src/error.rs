@@ -59,12 +59,10 @@ pub enum ErrorKind {
     #[error("missing required key '{0}'")]
     MissingKey(&'static str),
     #[error("'{key}' must be {expected}, found {found}")]
-    WrongType {
-        key: String,
-        expected: &'static str,
-        found: String,
-    },
-    #[error("invalid priority '{0}' (expected Emergency, Alert, Critical, Error, Warning, Notice, Informational or Debug)")]
+    WrongType { key: String, expected: &'static str, found: String },
+    #[error(
+        "invalid priority '{0}' (expected Emergency, Alert, Critical, Error, Warning, Notice, Informational or Debug)"
+    )]
     BadPriority(String),
     #[error("condition syntax error: {0}")]
     Syntax(String),
@@ -79,19 +77,11 @@ pub enum ErrorKind {
     #[error("list '{0}' refers to itself")]
     ListCycle(String),
     #[error("operator '{op}' cannot be used with {field} (a {ty})")]
-    BadOperator {
-        op: String,
-        field: String,
-        ty: &'static str,
-    },
+    BadOperator { op: String, field: String, ty: &'static str },
     #[error("invalid operator '{0}'")]
     UnknownOperator(String),
     #[error("invalid value '{value}' for {field}: {reason}")]
-    BadValue {
-        value: String,
-        field: String,
-        reason: String,
-    },
+    BadValue { value: String, field: String, reason: String },
     #[error("{0}")]
     Override(String),
     #[error("{0}")]
@@ -140,12 +130,7 @@ impl fmt::Display for LoadErrors {
         for w in &self.warnings {
             writeln!(f, "{w}")?;
         }
-        write!(
-            f,
-            "{} error(s), {} warning(s)",
-            self.errors.len(),
-            self.warnings.len()
-        )
+        write!(f, "{} error(s), {} warning(s)", self.errors.len(), self.warnings.len())
     }
 }
 

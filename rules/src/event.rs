@@ -34,14 +34,8 @@ pub enum EvtType {
 
 impl EvtType {
     /// Every captured type, in index order.
-    pub const ALL: [EvtType; 6] = [
-        EvtType::Execve,
-        EvtType::Openat,
-        EvtType::Connect,
-        EvtType::Setuid,
-        EvtType::Clone,
-        EvtType::Procexit,
-    ];
+    pub const ALL: [EvtType; 6] =
+        [EvtType::Execve, EvtType::Openat, EvtType::Connect, EvtType::Setuid, EvtType::Clone, EvtType::Procexit];
     /// Number of captured types (size of per-type tables).
     pub const COUNT: usize = 6;
 
@@ -127,16 +121,7 @@ pub struct Event {
 impl Event {
     /// A minimal event of the given type for `proc`, with no fd, ancestry or container.
     pub fn new(evt_type: EvtType, time_ns: u64, proc: Arc<Process>) -> Event {
-        Event {
-            evt_type,
-            time_ns,
-            res: 0,
-            proc,
-            ancestors: Vec::new(),
-            fd: None,
-            setuid_target: None,
-            container: None,
-        }
+        Event { evt_type, time_ns, res: 0, proc, ancestors: Vec::new(), fd: None, setuid_target: None, container: None }
     }
 
     /// The parent process, if known.
@@ -242,11 +227,7 @@ impl Process {
         Process {
             name: name.to_string(),
             exepath: exepath.to_string(),
-            exe: if exepath.is_empty() {
-                name.to_string()
-            } else {
-                exepath.to_string()
-            },
+            exe: if exepath.is_empty() { name.to_string() } else { exepath.to_string() },
             args: args.iter().map(|a| a.to_string()).collect(),
             ..Process::default()
         }
@@ -267,9 +248,7 @@ impl Process {
 
     /// `proc.args`: the arguments joined with spaces, computed once per process.
     pub fn args(&self) -> &str {
-        self.cache
-            .args
-            .get_or_init(|| self.args.join(" ").into_boxed_str())
+        self.cache.args.get_or_init(|| self.args.join(" ").into_boxed_str())
     }
 
     /// Compute the cached strings now, so the first event of this process does not
@@ -310,16 +289,8 @@ struct ProcessSpec {
 impl From<ProcessSpec> for Process {
     fn from(s: ProcessSpec) -> Process {
         let exepath = s.exepath.unwrap_or_default();
-        let name = s
-            .name
-            .unwrap_or_else(|| exepath.rsplit('/').next().unwrap_or_default().to_string());
-        let exe = s.exe.unwrap_or_else(|| {
-            if exepath.is_empty() {
-                name.clone()
-            } else {
-                exepath.clone()
-            }
-        });
+        let name = s.name.unwrap_or_else(|| exepath.rsplit('/').next().unwrap_or_default().to_string());
+        let exe = s.exe.unwrap_or_else(|| if exepath.is_empty() { name.clone() } else { exepath.clone() });
         let pid = s.pid.unwrap_or(1000);
         let p = Process {
             pid,
@@ -405,18 +376,12 @@ mod tests {
 
     #[test]
     fn short_id_and_aliases() {
-        let c = Container {
-            id: "0123456789abcdef0123".into(),
-            ..Default::default()
-        };
+        let c = Container { id: "0123456789abcdef0123".into(), ..Default::default() };
         assert_eq!(c.short_id(), "0123456789ab");
         assert_eq!(EvtType::from_falco_name("openat2"), Some(EvtType::Openat));
         assert_eq!(EvtType::from_falco_name("accept"), None);
         assert!("bogus".parse::<EvtType>().is_err());
-        let p = Process {
-            loginuid: Some(u32::MAX),
-            ..Default::default()
-        };
+        let p = Process { loginuid: Some(u32::MAX), ..Default::default() };
         assert_eq!(p.loginuid_i64(), -1);
     }
 }

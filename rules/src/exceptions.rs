@@ -19,10 +19,7 @@ impl Compiler<'_> {
         ex: &ExceptionDef,
         errs: &mut Vec<LoadError>,
     ) -> Option<Expr> {
-        let item = Some(Item::Exception {
-            rule: rule.name.clone(),
-            name: ex.name.clone(),
-        });
+        let item = Some(Item::Exception { rule: rule.name.clone(), name: ex.name.clone() });
         let err = |loc: &Location, msg: String| LoadError {
             loc: loc.clone(),
             item: item.clone(),
@@ -41,25 +38,13 @@ impl Compiler<'_> {
             (None, true) => vec![None],
             (None, false) => vec![None; fields.len()],
             (Some(OneOrMany::One(c)), true) => vec![Some(c.clone())],
-            (Some(OneOrMany::Many(c)), false) if c.len() == fields.len() => {
-                c.iter().cloned().map(Some).collect()
-            }
+            (Some(OneOrMany::Many(c)), false) if c.len() == fields.len() => c.iter().cloned().map(Some).collect(),
             (Some(OneOrMany::Many(c)), false) => {
-                errs.push(err(
-                    &ex.loc,
-                    format!(
-                        "'comps' has {} items but 'fields' has {}",
-                        c.len(),
-                        fields.len()
-                    ),
-                ));
+                errs.push(err(&ex.loc, format!("'comps' has {} items but 'fields' has {}", c.len(), fields.len())));
                 return None;
             }
             (Some(OneOrMany::One(c)), false) => {
-                errs.push(err(
-                    &c.loc,
-                    "'comps' must be a list when 'fields' is a list".into(),
-                ));
+                errs.push(err(&c.loc, "'comps' must be a list when 'fields' is a list".into()));
                 return None;
             }
             (Some(OneOrMany::Many(c)), true) => {
@@ -75,21 +60,14 @@ impl Compiler<'_> {
         for (f, c) in fields.iter().zip(&comps) {
             let src = self.add_src(Text::new(&f.file, &f.node, &f.value));
             let (name, arg) = match f.value.split_once('[') {
-                Some((n, a)) => (
-                    n.trim().to_string(),
-                    Some(a.trim_end_matches(']').to_string()),
-                ),
+                Some((n, a)) => (n.trim().to_string(), Some(a.trim_end_matches(']').to_string())),
                 None => (f.value.trim().to_string(), None),
             };
             lhs.push(FieldRef {
                 name,
                 arg,
                 transforms: Vec::new(),
-                span: Span {
-                    src,
-                    start: 0,
-                    end: f.value.len() as u32,
-                },
+                span: Span { src, start: 0, end: f.value.len() as u32 },
             });
             let op = match c {
                 None if single => Op::In,
@@ -108,20 +86,11 @@ impl Compiler<'_> {
             };
             ops.push(op);
         }
-        let value_of =
-            |this: &mut Self, file: &Arc<SourceFile>, n: &YNode, quoted: bool| -> Option<Value> {
-                let s = n.as_str()?;
-                let src = this.add_src(Text::new(file, n, s));
-                Some(Value {
-                    text: s.to_string(),
-                    quoted,
-                    span: Span {
-                        src,
-                        start: 0,
-                        end: s.len() as u32,
-                    },
-                })
-            };
+        let value_of = |this: &mut Self, file: &Arc<SourceFile>, n: &YNode, quoted: bool| -> Option<Value> {
+            let s = n.as_str()?;
+            let src = this.add_src(Text::new(file, n, s));
+            Some(Value { text: s.to_string(), quoted, span: Span { src, start: 0, end: s.len() as u32 } })
+        };
         if ex.values.is_empty() {
             return None;
         }
@@ -132,41 +101,22 @@ impl Compiler<'_> {
                 match value_of(self, file, n, !ops[0].takes_list()) {
                     Some(v) => vals.push(v),
                     None => errs.push(err(
-                        &Location {
-                            file: file.name.as_str().into(),
-                            pos: Some(n.pos()),
-                        },
-                        format!(
-                            "values of a single-field exception must be strings, found {}",
-                            n.kind_name()
-                        ),
+                        &Location { file: file.name.as_str().into(), pos: Some(n.pos()) },
+                        format!("values of a single-field exception must be strings, found {}", n.kind_name()),
                     )),
                 }
             }
             if ops[0].takes_list() {
                 let span = vals.first().map(|v| v.span).unwrap_or_default();
-                alts.push(Expr::Check {
-                    lhs: lhs[0].clone(),
-                    op: ops[0],
-                    op_span: span,
-                    rhs: Rhs::List(vals, span),
-                });
+                alts.push(Expr::Check { lhs: lhs[0].clone(), op: ops[0], op_span: span, rhs: Rhs::List(vals, span) });
             } else {
                 for v in vals {
-                    alts.push(Expr::Check {
-                        lhs: lhs[0].clone(),
-                        op: ops[0],
-                        op_span: v.span,
-                        rhs: Rhs::Value(v),
-                    });
+                    alts.push(Expr::Check { lhs: lhs[0].clone(), op: ops[0], op_span: v.span, rhs: Rhs::Value(v) });
                 }
             }
         } else {
             for (file, t) in &ex.values {
-                let here = Location {
-                    file: file.name.as_str().into(),
-                    pos: Some(t.pos()),
-                };
+                let here = Location { file: file.name.as_str().into(), pos: Some(t.pos()) };
                 let NodeKind::Seq(items) = &t.kind else {
                     errs.push(err(
                         &here,
@@ -181,11 +131,7 @@ impl Compiler<'_> {
                 if items.len() != fields.len() {
                     errs.push(err(
                         &here,
-                        format!(
-                            "value has {} items, expected {} (one per field)",
-                            items.len(),
-                            fields.len()
-                        ),
+                        format!("value has {} items, expected {} (one per field)", items.len(), fields.len()),
                     ));
                     continue;
                 }
@@ -193,22 +139,14 @@ impl Compiler<'_> {
                 for ((item_node, f), op) in items.iter().zip(&lhs).zip(&ops) {
                     let rhs = match &item_node.kind {
                         NodeKind::Seq(vs) if op.takes_list() => {
-                            let vals: Vec<Value> = vs
-                                .iter()
-                                .filter_map(|v| value_of(self, file, v, true))
-                                .collect();
+                            let vals: Vec<Value> = vs.iter().filter_map(|v| value_of(self, file, v, true)).collect();
                             let span = vals.first().map(|v| v.span).unwrap_or(f.span);
                             Rhs::List(vals, span)
                         }
                         NodeKind::Seq(_) => {
                             errs.push(err(
-                                &Location {
-                                    file: file.name.as_str().into(),
-                                    pos: Some(item_node.pos()),
-                                },
-                                format!(
-                                    "a list value needs comps in, intersects or pmatch, not '{op}'"
-                                ),
+                                &Location { file: file.name.as_str().into(), pos: Some(item_node.pos()) },
+                                format!("a list value needs comps in, intersects or pmatch, not '{op}'"),
                             ));
                             continue;
                         }
@@ -218,12 +156,7 @@ impl Compiler<'_> {
                             None => continue,
                         },
                     };
-                    checks.push(Expr::Check {
-                        lhs: f.clone(),
-                        op: *op,
-                        op_span: f.span,
-                        rhs,
-                    });
+                    checks.push(Expr::Check { lhs: f.clone(), op: *op, op_span: f.span, rhs });
                 }
                 alts.push(Expr::And(checks));
             }

@@ -60,13 +60,7 @@ impl Field {
         let c = ev.container.as_deref();
         let pod = c.and_then(|c| c.k8s.as_ref());
         let inet = || match fd.map(|f| f.kind()) {
-            Some(FdKind::Inet {
-                sip,
-                sport,
-                cip,
-                cport,
-                proto,
-            }) => Some((*sip, *sport, *cip, *cport, *proto)),
+            Some(FdKind::Inet { sip, sport, cip, cport, proto }) => Some((*sip, *sport, *cip, *cport, *proto)),
             _ => None,
         };
         let file = || fd.filter(|f| matches!(f.kind(), FdKind::File { .. }));
@@ -78,22 +72,15 @@ impl Field {
             F::EvtRes => Val::Str(errno::res_name(ev.res)),
             F::EvtRawres => Val::Num(ev.res),
             F::EvtDir => Val::Str("<"),
-            F::EvtIsOpenRead | F::EvtIsOpenWrite => match (ev.evt_type, fd.and_then(|f| f.flags()))
-            {
+            F::EvtIsOpenRead | F::EvtIsOpenWrite => match (ev.evt_type, fd.and_then(|f| f.flags())) {
                 (EvtType::Openat, Some(fl)) => {
                     let acc = fl & O_ACCMODE;
-                    Val::Bool(if self.id == F::EvtIsOpenRead {
-                        acc != 1
-                    } else {
-                        acc != 0
-                    })
+                    Val::Bool(if self.id == F::EvtIsOpenRead { acc != 1 } else { acc != 0 })
                 }
                 _ => Val::Missing,
             },
             F::EvtArgFlags => fd.and_then(|f| f.flags()).map_or(Val::Missing, Val::Flags),
-            F::EvtArgUid | F::LannerSetuidTarget => ev
-                .setuid_target
-                .map_or(Val::Missing, |u| Val::Num(i64::from(u))),
+            F::EvtArgUid | F::LannerSetuidTarget => ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u))),
             F::ProcName => opt(&p.name),
             F::ProcExepath => opt(&p.exepath),
             F::ProcExe => opt(&p.exe),
@@ -106,15 +93,10 @@ impl Field {
             F::ProcPcmdline => ev.parent().map_or(Val::Missing, |q| Val::Str(q.cmdline())),
             F::ProcPexepath => ev.parent().map_or(Val::Missing, |q| opt(&q.exepath)),
             F::ProcPexe => ev.parent().map_or(Val::Missing, |q| opt(&q.exe)),
-            F::ProcAname | F::ProcApid | F::ProcAexepath | F::ProcAcmdline => {
-                match self.index.unwrap_or(1) {
-                    0 => proc_str(p, self.id),
-                    n => ev
-                        .ancestors
-                        .get(n as usize - 1)
-                        .map_or(Val::Missing, |a| proc_str(a, self.id)),
-                }
-            }
+            F::ProcAname | F::ProcApid | F::ProcAexepath | F::ProcAcmdline => match self.index.unwrap_or(1) {
+                0 => proc_str(p, self.id),
+                n => ev.ancestors.get(n as usize - 1).map_or(Val::Missing, |a| proc_str(a, self.id)),
+            },
             F::ProcTty => Val::Num(i64::from(p.tty)),
             F::ProcCwd => p.cwd.as_deref().map_or(Val::Missing, opt),
             F::UserUid => Val::Num(i64::from(p.uid)),
@@ -123,9 +105,7 @@ impl Field {
             F::GroupGid => Val::Num(i64::from(p.gid)),
             F::FdName => fd.map_or(Val::Missing, |f| opt(f.name())),
             F::FdDirectory => file().map_or(Val::Missing, |f| opt(dir_of(f.name()))),
-            F::FdFilename => file().map_or(Val::Missing, |f| {
-                opt(f.name().rsplit('/').next().unwrap_or(""))
-            }),
+            F::FdFilename => file().map_or(Val::Missing, |f| opt(f.name().rsplit('/').next().unwrap_or(""))),
             F::FdNum => match fd.and_then(|f| f.num()) {
                 Some(n) => Val::Num(n),
                 None if ev.evt_type == EvtType::Openat && fd.is_some() => Val::Num(ev.res),
@@ -133,12 +113,8 @@ impl Field {
             },
             F::FdSip | F::FdSnet | F::FdRip => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
             F::FdSport | F::FdRport => inet().map_or(Val::Missing, |i| Val::Num(i64::from(i.1))),
-            F::FdCip | F::FdCnet | F::FdLip => {
-                inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip)
-            }
-            F::FdCport | F::FdLport => inet()
-                .and_then(|i| i.3)
-                .map_or(Val::Missing, |p| Val::Num(i64::from(p))),
+            F::FdCip | F::FdCnet | F::FdLip => inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip),
+            F::FdCport | F::FdLport => inet().and_then(|i| i.3).map_or(Val::Missing, |p| Val::Num(i64::from(p))),
             F::FdIp | F::FdNet => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
             F::FdTypechar => fd.map_or(Val::Missing, |f| Val::Str(f.typechar())),
             F::FdType => fd.map_or(Val::Missing, |f| Val::Str(f.type_name())),
@@ -151,9 +127,7 @@ impl Field {
             F::ContainerId => c.map_or(Val::Str("host"), |c| opt(c.short_id())),
             F::ContainerFullId => c.map_or(Val::Str("host"), |c| opt(&c.id)),
             F::ContainerName => c.map_or(Val::Str("host"), |c| opt(&c.name)),
-            F::ContainerImageRepository | F::ContainerImage => {
-                c.map_or(Val::Missing, |c| opt(&c.image_repository))
-            }
+            F::ContainerImageRepository | F::ContainerImage => c.map_or(Val::Missing, |c| opt(&c.image_repository)),
             F::ContainerImageTag => c.map_or(Val::Missing, |c| opt(&c.image_tag)),
             F::K8sNsName => pod.map_or(Val::Missing, |p| opt(&p.ns)),
             F::K8sPodName => pod.map_or(Val::Missing, |p| opt(&p.name)),
@@ -168,12 +142,8 @@ impl Field {
             },
             F::LannerProcArgsTruncated => Val::Bool(p.args_truncated),
             F::LannerInContainer => Val::Bool(c.is_some()),
-            F::LannerK8sOwnerKind => pod
-                .and_then(|p| p.owner_kind.as_deref())
-                .map_or(Val::Missing, opt),
-            F::LannerK8sOwnerName => pod
-                .and_then(|p| p.owner_name.as_deref())
-                .map_or(Val::Missing, opt),
+            F::LannerK8sOwnerKind => pod.and_then(|p| p.owner_kind.as_deref()).map_or(Val::Missing, opt),
+            F::LannerK8sOwnerName => pod.and_then(|p| p.owner_name.as_deref()).map_or(Val::Missing, opt),
         }
     }
 
@@ -194,9 +164,7 @@ impl Field {
                 None => false,
             },
             FieldId::FdIp | FieldId::FdNet => match ev.fd.as_ref().map(|f| f.kind()) {
-                Some(FdKind::Inet { sip, cip, .. }) => {
-                    f(Val::Ip(*sip)) || cip.is_some_and(|c| f(Val::Ip(c)))
-                }
+                Some(FdKind::Inet { sip, cip, .. }) => f(Val::Ip(*sip)) || cip.is_some_and(|c| f(Val::Ip(c))),
                 _ => false,
             },
             _ => match self.extract(ev) {
@@ -309,10 +277,7 @@ mod tests {
         assert_eq!(get("container.id", None, &e), "host");
         assert_eq!(get("k8s.ns.name", None, &e), "<NA>");
         assert_eq!(get("evt.time", None, &e), "12:00:00.123456789");
-        assert_eq!(
-            get("evt.time.iso8601", None, &e),
-            "2026-11-23T12:00:00.123456789Z"
-        );
+        assert_eq!(get("evt.time.iso8601", None, &e), "2026-11-23T12:00:00.123456789Z");
         assert_eq!(get("evt.arg.flags", None, &e), "O_RDONLY");
         assert_eq!(get("user.loginuid", None, &e), "-1");
         let f = Field::resolve("proc.aname", None).unwrap();
@@ -328,23 +293,14 @@ mod tests {
     fn socket_and_pod_values() {
         let mut e = ev();
         e.evt_type = EvtType::Connect;
-        e.fd = Some(Fd::inet(
-            "10.1.2.3".parse().unwrap(),
-            6443,
-            Some(("10.0.0.9".parse().unwrap(), 40000)),
-            L4Proto::Tcp,
-        ));
+        e.fd =
+            Some(Fd::inet("10.1.2.3".parse().unwrap(), 6443, Some(("10.0.0.9".parse().unwrap(), 40000)), L4Proto::Tcp));
         let mut labels = std::collections::BTreeMap::new();
         labels.insert("app".to_string(), "web".to_string());
         labels.insert("tier".to_string(), "fe".to_string());
         e.container = Some(Arc::new(Container {
             id: "0123456789abcdef".into(),
-            k8s: Some(Pod {
-                ns: "prod".into(),
-                name: "web-1".into(),
-                labels,
-                ..Default::default()
-            }),
+            k8s: Some(Pod { ns: "prod".into(), name: "web-1".into(), labels, ..Default::default() }),
             ..Default::default()
         }));
         assert_eq!(get("fd.name", None, &e), "10.0.0.9:40000->10.1.2.3:6443");

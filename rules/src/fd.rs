@@ -47,13 +47,7 @@ pub enum FdKind {
     File { flags: u32, mode: u32 },
     /// An IPv4/IPv6 socket. `sip:sport` is the server side (the connect target),
     /// `cip:cport` the client side when known.
-    Inet {
-        sip: IpAddr,
-        sport: u16,
-        cip: Option<IpAddr>,
-        cport: Option<u16>,
-        proto: L4Proto,
-    },
+    Inet { sip: IpAddr, sport: u16, cip: Option<IpAddr>, cport: Option<u16>, proto: L4Proto },
     /// A unix socket (path may be empty for abstract/unnamed sockets).
     Unix,
 }
@@ -61,11 +55,7 @@ pub enum FdKind {
 impl Fd {
     /// A file opened with raw `O_*` `flags`.
     pub fn file(path: impl Into<String>, flags: u32, mode: u32) -> Fd {
-        Fd {
-            name: path.into().into_boxed_str(),
-            num: None,
-            kind: FdKind::File { flags, mode },
-        }
+        Fd { name: path.into().into_boxed_str(), num: None, kind: FdKind::File { flags, mode } }
     }
 
     /// An inet socket. `fd.name` is `cip:cport->sip:sport`, or `sip:sport` when the
@@ -78,23 +68,13 @@ impl Fd {
         Fd {
             name: name.into_boxed_str(),
             num: None,
-            kind: FdKind::Inet {
-                sip,
-                sport,
-                cip: client.map(|c| c.0),
-                cport: client.map(|c| c.1),
-                proto,
-            },
+            kind: FdKind::Inet { sip, sport, cip: client.map(|c| c.0), cport: client.map(|c| c.1), proto },
         }
     }
 
     /// A unix socket.
     pub fn unix(path: impl Into<String>) -> Fd {
-        Fd {
-            name: path.into().into_boxed_str(),
-            num: None,
-            kind: FdKind::Unix,
-        }
+        Fd { name: path.into().into_boxed_str(), num: None, kind: FdKind::Unix }
     }
 
     /// Set the fd number (`fd.num`); when unset, open events use their return value.
@@ -124,9 +104,7 @@ impl Fd {
     pub fn typechar(&self) -> &'static str {
         match &self.kind {
             FdKind::File { .. } => "f",
-            FdKind::Inet {
-                sip: IpAddr::V4(_), ..
-            } => "4",
+            FdKind::Inet { sip: IpAddr::V4(_), .. } => "4",
             FdKind::Inet { .. } => "6",
             FdKind::Unix => "u",
         }
@@ -135,9 +113,7 @@ impl Fd {
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
             FdKind::File { .. } => "file",
-            FdKind::Inet {
-                sip: IpAddr::V4(_), ..
-            } => "ipv4",
+            FdKind::Inet { sip: IpAddr::V4(_), .. } => "ipv4",
             FdKind::Inet { .. } => "ipv6",
             FdKind::Unix => "unix",
         }
@@ -198,11 +174,7 @@ impl TryFrom<FdSpec> for Fd {
                 Fd::inet(sip, sport, client, s.proto.unwrap_or_default())
             }
             "unix" | "u" => Fd::unix(path.unwrap_or_default()),
-            other => {
-                return Err(format!(
-                    "unknown fd type '{other}' (expected file, ipv4, ipv6 or unix)"
-                ))
-            }
+            other => return Err(format!("unknown fd type '{other}' (expected file, ipv4, ipv6 or unix)")),
         };
         Ok(match s.num {
             Some(n) => fd.with_num(n),
@@ -220,12 +192,7 @@ mod tests {
         let fd = Fd::inet("10.0.0.1".parse().unwrap(), 443, None, L4Proto::Tcp);
         assert_eq!(fd.name(), "10.0.0.1:443");
         assert_eq!(fd.typechar(), "4");
-        let fd = Fd::inet(
-            "10.0.0.1".parse().unwrap(),
-            443,
-            Some(("10.0.0.2".parse().unwrap(), 51000)),
-            L4Proto::Tcp,
-        );
+        let fd = Fd::inet("10.0.0.1".parse().unwrap(), 443, Some(("10.0.0.2".parse().unwrap(), 51000)), L4Proto::Tcp);
         assert_eq!(fd.name(), "10.0.0.2:51000->10.0.0.1:443");
         let fd6 = Fd::inet("::1".parse().unwrap(), 80, None, L4Proto::Udp);
         assert_eq!((fd6.typechar(), fd6.type_name()), ("6", "ipv6"));

@@ -139,13 +139,7 @@ pub struct FieldInfo {
 
 macro_rules! f {
     ($n:expr, $id:ident, $ty:ident, $arg:ident, $d:expr) => {
-        FieldInfo {
-            name: $n,
-            id: FieldId::$id,
-            ty: FieldType::$ty,
-            arg: Arg::$arg,
-            desc: $d,
-        }
+        FieldInfo { name: $n, id: FieldId::$id, ty: FieldType::$ty, arg: Arg::$arg, desc: $d }
     };
 }
 
@@ -267,11 +261,7 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
@@ -293,38 +283,23 @@ impl Field {
                     .map(|(_, n)| format!(" (did you mean '{n}'?)"))
                     .unwrap_or_default()
             };
-            return Err(FieldError::Unknown {
-                name: name.to_string(),
-                hint,
-            });
+            return Err(FieldError::Unknown { name: name.to_string(), hint });
         };
         let (index, key) = match (info.arg, arg) {
             (Arg::No, None) | (Arg::OptIndex, None) => (None, None),
             (Arg::No, Some(_)) => return Err(FieldError::ArgNotAllowed(name.to_string())),
             (Arg::OptIndex, Some(a)) => match a.trim().parse::<u32>() {
                 Ok(i) => (Some(i), None),
-                Err(_) => {
-                    return Err(FieldError::BadIndex {
-                        name: name.to_string(),
-                        arg: a.to_string(),
-                    })
-                }
+                Err(_) => return Err(FieldError::BadIndex { name: name.to_string(), arg: a.to_string() }),
             },
             (Arg::Key, Some(a)) if !a.is_empty() => (None, Some(a.into())),
             (Arg::Key, _) => return Err(FieldError::ArgRequired(name.to_string())),
         };
-        Ok(Field {
-            id: info.id,
-            index,
-            key,
-        })
+        Ok(Field { id: info.id, index, key })
     }
 
     pub fn info(&self) -> &'static FieldInfo {
-        FIELDS
-            .iter()
-            .find(|f| f.id == self.id)
-            .unwrap_or(&FIELDS[0])
+        FIELDS.iter().find(|f| f.id == self.id).unwrap_or(&FIELDS[0])
     }
 
     pub fn ty(&self) -> FieldType {
@@ -354,35 +329,15 @@ mod tests {
     #[test]
     fn resolve_errors() {
         let e = Field::resolve("proc.nme", None).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unknown field 'proc.nme' (did you mean 'proc.name'?)"
-        );
-        assert_eq!(
-            Field::resolve("zzz.qqq", None).unwrap_err().to_string(),
-            "unknown field 'zzz.qqq'"
-        );
+        assert_eq!(e.to_string(), "unknown field 'proc.nme' (did you mean 'proc.name'?)");
+        assert_eq!(Field::resolve("zzz.qqq", None).unwrap_err().to_string(), "unknown field 'zzz.qqq'");
         assert!(Field::resolve("proc.is_exe_upper_layer", None)
             .unwrap_err()
             .to_string()
             .contains("Lanner does not provide"));
-        assert!(matches!(
-            Field::resolve("k8s.pod.label", None),
-            Err(FieldError::ArgRequired(_))
-        ));
-        assert!(matches!(
-            Field::resolve("proc.name", Some("1")),
-            Err(FieldError::ArgNotAllowed(_))
-        ));
-        assert!(matches!(
-            Field::resolve("proc.aname", Some("x")),
-            Err(FieldError::BadIndex { .. })
-        ));
-        assert_eq!(
-            Field::resolve("proc.aname", Some("2"))
-                .unwrap()
-                .display_name(),
-            "proc.aname[2]"
-        );
+        assert!(matches!(Field::resolve("k8s.pod.label", None), Err(FieldError::ArgRequired(_))));
+        assert!(matches!(Field::resolve("proc.name", Some("1")), Err(FieldError::ArgNotAllowed(_))));
+        assert!(matches!(Field::resolve("proc.aname", Some("x")), Err(FieldError::BadIndex { .. })));
+        assert_eq!(Field::resolve("proc.aname", Some("2")).unwrap().display_name(), "proc.aname[2]");
     }
 }

@@ -112,10 +112,7 @@ impl FixtureReport {
     }
     /// A report for rules that could not be loaded at all.
     pub fn load_failure(e: LoadErrors) -> FixtureReport {
-        FixtureReport {
-            cases: Vec::new(),
-            errors: vec![format!("rules failed to load:\n{e}")],
-        }
+        FixtureReport { cases: Vec::new(), errors: vec![format!("rules failed to load:\n{e}")] }
     }
 }
 
@@ -125,10 +122,7 @@ impl fmt::Display for FixtureReport {
             writeln!(f, "ERROR {e}")?;
         }
         for c in &self.cases {
-            let at = c
-                .pos
-                .map(|p| format!("{}:{}", c.file, p.line))
-                .unwrap_or_else(|| c.file.clone());
+            let at = c.pos.map(|p| format!("{}:{}", c.file, p.line)).unwrap_or_else(|| c.file.clone());
             if c.passed() {
                 writeln!(f, "PASS {at}: {}", c.name)?;
             } else {
@@ -141,20 +135,14 @@ impl fmt::Display for FixtureReport {
             }
         }
         if self.cases.is_empty() && self.errors.is_empty() {
-            writeln!(
-                f,
-                "no fixture cases found (fixture files are named *.test.yaml)"
-            )?;
+            writeln!(f, "no fixture cases found (fixture files are named *.test.yaml)")?;
         }
         write!(f, "{} passed, {} failed", self.passed(), self.failed())
     }
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -176,10 +164,7 @@ pub fn run_fixture_dir(dir: &Path, rules: &RuleSet) -> FixtureReport {
     let mut report = FixtureReport::default();
     let mut files = Vec::new();
     if let Err(e) = collect(dir, &mut files) {
-        report.errors.push(format!(
-            "{}: cannot read fixture directory: {e}",
-            dir.display()
-        ));
+        report.errors.push(format!("{}: cannot read fixture directory: {e}", dir.display()));
         return report;
     }
     let mut cache: HashMap<Vec<PathBuf>, Result<RuleSet, String>> = HashMap::new();
@@ -210,10 +195,7 @@ fn run_fixture_file(
     let docs = match yaml::parse(&text) {
         Ok(d) => d,
         Err(e) => {
-            return report.errors.push(format!(
-                "{name}:{}:{}: YAML syntax error: {}",
-                e.pos.line, e.pos.col, e.message
-            ))
+            return report.errors.push(format!("{name}:{}:{}: YAML syntax error: {}", e.pos.line, e.pos.col, e.message))
         }
     };
     let Some(root) = docs.first() else {
@@ -222,7 +204,12 @@ fn run_fixture_file(
     let (file_rules, case_nodes) = match (&root.kind, root.get("cases")) {
         (NodeKind::Map(_), Some(c)) => (root.get("rules"), c),
         (NodeKind::Seq(_), _) => (None, root),
-        _ => return report.errors.push(format!("{name}:{}: a fixture file is a mapping with 'cases' (and optional 'rules') or a list of cases", root.pos())),
+        _ => {
+            return report.errors.push(format!(
+                "{name}:{}: a fixture file is a mapping with 'cases' (and optional 'rules') or a list of cases",
+                root.pos()
+            ))
+        }
     };
     if let NodeKind::Map(entries) = &root.kind {
         for (k, _) in entries {
@@ -238,39 +225,22 @@ fn run_fixture_file(
     let file_rules: Option<Vec<String>> = match file_rules.map(from_node::<Vec<String>>) {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
-            return report.errors.push(format!(
-                "{name}:{}: rules: {}",
-                e.pos.unwrap_or(root.pos()),
-                e.message
-            ))
+            return report.errors.push(format!("{name}:{}: rules: {}", e.pos.unwrap_or(root.pos()), e.message))
         }
         None => None,
     };
     let NodeKind::Seq(items) = &case_nodes.kind else {
-        return report.errors.push(format!(
-            "{name}:{}: 'cases' must be a list",
-            case_nodes.pos()
-        ));
+        return report.errors.push(format!("{name}:{}: 'cases' must be a list", case_nodes.pos()));
     };
     let base = path.parent().unwrap_or(Path::new("."));
     for item in items {
-        let case_name = item
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or("<unnamed>")
-            .to_string();
-        let mut result = CaseResult {
-            file: name.clone(),
-            name: case_name,
-            pos: Some(item.pos()),
-            failures: Vec::new(),
-        };
+        let case_name = item.get("name").and_then(|n| n.as_str()).unwrap_or("<unnamed>").to_string();
+        let mut result =
+            CaseResult { file: name.clone(), name: case_name, pos: Some(item.pos()), failures: Vec::new() };
         match from_node::<Case>(item) {
-            Err(e) => result.failures.push(format!(
-                "{name}:{}: invalid case: {}",
-                e.pos.unwrap_or(item.pos()),
-                e.message
-            )),
+            Err(e) => {
+                result.failures.push(format!("{name}:{}: invalid case: {}", e.pos.unwrap_or(item.pos()), e.message))
+            }
             Ok(case) => {
                 let rule_files = case.rules.clone().or_else(|| file_rules.clone());
                 let rs: Result<&RuleSet, String> = match rule_files {
@@ -278,17 +248,13 @@ fn run_fixture_file(
                     Some(list) => {
                         let paths: Vec<PathBuf> = list.iter().map(|p| base.join(p)).collect();
                         let fresh = !cache.contains_key(&paths);
-                        let entry = cache.entry(paths.clone()).or_insert_with(|| {
-                            RuleSet::load_files(&paths).map_err(|e| e.to_string())
-                        });
+                        let entry = cache
+                            .entry(paths.clone())
+                            .or_insert_with(|| RuleSet::load_files(&paths).map_err(|e| e.to_string()));
                         if let (true, Err(e)) = (fresh, &entry) {
-                            report
-                                .errors
-                                .push(format!("{name}: rules {list:?} failed to load:\n{e}"));
+                            report.errors.push(format!("{name}: rules {list:?} failed to load:\n{e}"));
                         }
-                        entry
-                            .as_ref()
-                            .map_err(|_| format!("rules {list:?} failed to load (errors above)"))
+                        entry.as_ref().map_err(|_| format!("rules {list:?} failed to load (errors above)"))
                     }
                 };
                 result.name = case.name.clone();
@@ -313,9 +279,7 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
         failures.push("case has no events (give 'events' or 'event')".into());
     }
     if case.expect.is_empty() && !case.none && case.max_priority.is_none() && case.not.is_empty() {
-        failures.push(
-            "case has no expectation: give 'expect', 'none: true', 'max_priority' or 'not'".into(),
-        );
+        failures.push("case has no expectation: give 'expect', 'none: true', 'max_priority' or 'not'".into());
     }
     if !failures.is_empty() {
         return failures;
@@ -325,25 +289,15 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
         rs.for_each_match(ev, |_, rule| alerts.push(rule.alert(ev, "fixture-host")));
     }
     let fired: Vec<String> = alerts.iter().map(describe).collect();
-    let fired_list = if fired.is_empty() {
-        "no alert".to_string()
-    } else {
-        fired.join("\n")
-    };
+    let fired_list = if fired.is_empty() { "no alert".to_string() } else { fired.join("\n") };
     for exp in &case.expect {
         if rs.rule_by_name(&exp.rule).is_none() {
-            failures.push(format!(
-                "expected rule '{}' is not in the rule set (typo, disabled or skipped?)",
-                exp.rule
-            ));
+            failures.push(format!("expected rule '{}' is not in the rule set (typo, disabled or skipped?)", exp.rule));
             continue;
         }
         let candidates: Vec<&Alert> = alerts.iter().filter(|a| a.rule == exp.rule).collect();
         if candidates.is_empty() {
-            failures.push(format!(
-                "expected rule '{}' to fire; fired:\n{fired_list}",
-                exp.rule
-            ));
+            failures.push(format!("expected rule '{}' to fire; fired:\n{fired_list}", exp.rule));
             continue;
         }
         let mut best: Option<Vec<String>> = None;
@@ -358,15 +312,15 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
                 match a.output_fields.get(k) {
                     Some(got) if got.to_text() == *v => {}
                     Some(got) => diffs.push(format!("output_fields[{k}]: expected '{v}', got '{}'", got.to_text())),
-                    None => diffs.push(format!("output_fields[{k}]: expected '{v}', but the alert has no such field (fields: {})", a.output_fields.keys().cloned().collect::<Vec<_>>().join(", "))),
+                    None => diffs.push(format!(
+                        "output_fields[{k}]: expected '{v}', but the alert has no such field (fields: {})",
+                        a.output_fields.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )),
                 }
             }
             if let Some(c) = &exp.output_contains {
                 if !a.output.contains(c.as_str()) {
-                    diffs.push(format!(
-                        "output: expected to contain '{c}', got '{}'",
-                        a.output
-                    ));
+                    diffs.push(format!("output: expected to contain '{c}', got '{}'", a.output));
                 }
             }
             if diffs.is_empty() {
@@ -378,11 +332,7 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
             }
         }
         if let Some(d) = best {
-            failures.push(format!(
-                "rule '{}' fired but did not match:\n{}",
-                exp.rule,
-                d.join("\n")
-            ));
+            failures.push(format!("rule '{}' fired but did not match:\n{}", exp.rule, d.join("\n")));
         }
     }
     if case.none && !alerts.is_empty() {
@@ -395,10 +345,7 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
     }
     for n in &case.not {
         if let Some(a) = alerts.iter().find(|a| &a.rule == n) {
-            failures.push(format!(
-                "rule '{n}' must not fire, but did: {}",
-                describe(a)
-            ));
+            failures.push(format!("rule '{n}' must not fire, but did: {}", describe(a)));
         }
     }
     if !case.allow_others && !case.expect.is_empty() {

@@ -32,16 +32,8 @@ impl Glob {
                 _ => i += 1,
             }
         }
-        let pat: Box<[u8]> = if icase {
-            pattern.to_ascii_lowercase().into_bytes().into()
-        } else {
-            p.into()
-        };
-        Ok(Glob {
-            source: pattern.into(),
-            pat,
-            icase,
-        })
+        let pat: Box<[u8]> = if icase { pattern.to_ascii_lowercase().into_bytes().into() } else { p.into() };
+        Ok(Glob { source: pattern.into(), pat, icase })
     }
 
     /// The pattern as written.
@@ -58,11 +50,7 @@ impl Glob {
         let (mut pi, mut ti) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
         while ti < t.len() {
-            let c = if self.icase {
-                t[ti].to_ascii_lowercase()
-            } else {
-                t[ti]
-            };
+            let c = if self.icase { t[ti].to_ascii_lowercase() } else { t[ti] };
             if pi < p.len() {
                 match p[pi] {
                     b'*' => {
@@ -143,9 +131,7 @@ fn class_match(class: &[u8], c: u8, icase: bool) -> bool {
         if i + 2 < body.len() && body[i + 1] == b'-' {
             let hi = body[i + 2];
             let in_range = |x: u8| lo <= x && x <= hi;
-            if in_range(c)
-                || (icase && (in_range(c.to_ascii_uppercase()) || in_range(c.to_ascii_lowercase())))
-            {
+            if in_range(c) || (icase && (in_range(c.to_ascii_uppercase()) || in_range(c.to_ascii_lowercase()))) {
                 hit = true;
             }
             i += 3;

@@ -93,11 +93,7 @@ fn glob_prefix(g: &str) -> &str {
 }
 
 fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
-    if c.mode != Mode::Single
-        || !c.xf.is_empty()
-        || c.field.ty() != FieldType::Str
-        || !selective(&c.field)
-    {
+    if c.mode != Mode::Single || !c.xf.is_empty() || c.field.ty() != FieldType::Str || !selective(&c.field) {
         return None;
     }
     let (kind, pats) = match &c.pred {
@@ -106,37 +102,25 @@ fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
         Pred::Str(StrPred::StartsWith { pats, .. }) => (Kind::Prefix, pats.clone()),
         Pred::Str(StrPred::EndsWith { pats, .. }) => (Kind::Suffix, pats.clone()),
         Pred::Str(StrPred::Contains { pats, .. }) => (Kind::Contains, pats.clone()),
-        Pred::Str(StrPred::PMatch {
-            pats, root: false, ..
-        }) => (
-            Kind::Prefix,
-            pats.iter()
-                .map(|p| p.trim_end_matches('/').to_string())
-                .collect(),
-        ),
-        Pred::Str(StrPred::Glob(g)) if !g.icase() => {
-            (Kind::Prefix, vec![glob_prefix(g.pattern()).to_string()])
+        Pred::Str(StrPred::PMatch { pats, root: false, .. }) => {
+            (Kind::Prefix, pats.iter().map(|p| p.trim_end_matches('/').to_string()).collect())
         }
+        Pred::Str(StrPred::Glob(g)) if !g.icase() => (Kind::Prefix, vec![glob_prefix(g.pattern()).to_string()]),
         _ => return None,
     };
     if pats.iter().any(|p| p.is_empty() && kind != Kind::Exact) {
         return None;
     }
-    Some(Anchor {
-        field: &c.field,
-        kind,
-        pats,
-    })
+    Some(Anchor { field: &c.field, kind, pats })
 }
 
 /// Necessary conditions of `n`: if `n` is true, one of the anchors holds.
 fn anchors(n: &Node) -> Option<Vec<Anchor<'_>>> {
     match n {
         Node::Check(c) => check_anchor(c).map(|a| vec![a]),
-        Node::And(v) => v
-            .iter()
-            .filter_map(anchors)
-            .max_by_key(|a| (a.iter().map(|x| x.kind).min(), std::cmp::Reverse(a.len()))),
+        Node::And(v) => {
+            v.iter().filter_map(anchors).max_by_key(|a| (a.iter().map(|x| x.kind).min(), std::cmp::Reverse(a.len())))
+        }
         Node::Or(v) => {
             let mut all = Vec::new();
             for x in v.iter() {
@@ -175,10 +159,7 @@ impl TypeIndex {
                         let i = match exact.iter().position(|e| e.field == *field) {
                             Some(i) => i,
                             None => {
-                                exact.push(Exact {
-                                    field: field.clone(),
-                                    map: Map::default(),
-                                });
+                                exact.push(Exact { field: field.clone(), map: Map::default() });
                                 exact.len() - 1
                             }
                         };
@@ -188,10 +169,7 @@ impl TypeIndex {
                     }
                     Kind::Prefix | Kind::Suffix => {
                         let suffix = kind == Kind::Suffix;
-                        let i = match prefix
-                            .iter()
-                            .position(|e| e.field == *field && e.suffix == suffix)
-                        {
+                        let i = match prefix.iter().position(|e| e.field == *field && e.suffix == suffix) {
                             Some(i) => i,
                             None => {
                                 prefix.push(Prefix {
@@ -239,23 +217,11 @@ impl TypeIndex {
         let contains = contains
             .into_iter()
             .map(|(field, pats, positions)| {
-                let ac = AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&pats)
-                    .ok()?;
-                Some(Contains {
-                    field,
-                    ac,
-                    positions,
-                })
+                let ac = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&pats).ok()?;
+                Some(Contains { field, ac, positions })
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(TypeIndex {
-            always: always.into(),
-            exact,
-            prefix,
-            contains,
-        })
+        Some(TypeIndex { always: always.into(), exact, prefix, contains })
     }
 
     fn fill(&self, ev: &crate::event::Event, bits: &mut [u64]) {
@@ -283,9 +249,7 @@ impl TypeIndex {
         for e in &self.contains {
             if let Val::Str(s) = e.field.extract(ev) {
                 for m in e.ac.find_overlapping_iter(s) {
-                    e.positions[m.pattern().as_usize()]
-                        .iter()
-                        .for_each(|p| set(bits, *p));
+                    e.positions[m.pattern().as_usize()].iter().for_each(|p| set(bits, *p));
                 }
             }
         }

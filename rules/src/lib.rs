@@ -54,10 +54,8 @@ pub use priority::Priority;
 pub use reload::{ReloadOk, RuleSetHandle, Watcher};
 
 /// The embedded default rule pack, as `(name, YAML text)` in load order.
-pub const DEFAULT_RULES: &[(&str, &str)] = &[(
-    "default/lanner-rules.yaml",
-    include_str!("../default/lanner-rules.yaml"),
-)];
+pub const DEFAULT_RULES: &[(&str, &str)] =
+    &[("default/lanner-rules.yaml", include_str!("../default/lanner-rules.yaml"))];
 
 /// Expand directories into their `*.yaml`/`*.yml` files (sorted; hidden entries such as
 /// a ConfigMap's `..data` and rule-test fixtures `*.test.yaml` skipped); files are kept
@@ -95,10 +93,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<LoadError>) {
 
 fn io_error(p: &Path, e: &std::io::Error) -> LoadError {
     LoadError {
-        loc: Location {
-            file: p.display().to_string().into(),
-            pos: None,
-        },
+        loc: Location { file: p.display().to_string().into(), pos: None },
         item: None,
         kind: ErrorKind::Io(e.to_string()),
     }
@@ -112,10 +107,7 @@ impl RuleSet {
         let mut sources = Vec::new();
         for f in files {
             match std::fs::read_to_string(&f) {
-                Ok(text) => sources.push(Arc::new(yaml::SourceFile {
-                    name: f.display().to_string(),
-                    text,
-                })),
+                Ok(text) => sources.push(Arc::new(yaml::SourceFile { name: f.display().to_string(), text })),
                 Err(e) => errors.push(io_error(&f, &e)),
             }
         }
@@ -126,12 +118,7 @@ impl RuleSet {
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<RuleSet, LoadErrors> {
         let files: Vec<_> = sources
             .iter()
-            .map(|(n, t)| {
-                Arc::new(yaml::SourceFile {
-                    name: n.to_string(),
-                    text: t.to_string(),
-                })
-            })
+            .map(|(n, t)| Arc::new(yaml::SourceFile { name: n.to_string(), text: t.to_string() }))
             .collect();
         compile::build(&files, Vec::new())
     }
@@ -201,13 +188,7 @@ pub fn check_paths(paths: &[PathBuf]) -> CheckReport {
             rules: rs.len(),
             inactive: rs.inactive_rules().len(),
         },
-        Err(e) => CheckReport {
-            files,
-            errors: e.errors,
-            warnings: e.warnings,
-            rules: 0,
-            inactive: 0,
-        },
+        Err(e) => CheckReport { files, errors: e.errors, warnings: e.warnings, rules: 0, inactive: 0 },
     }
 }
 

@@ -31,11 +31,7 @@ impl Text {
     pub fn new(file: &Arc<SourceFile>, node: &Node, value: &str) -> Text {
         Text {
             text: value.to_string(),
-            segs: vec![Seg {
-                start: 0,
-                value: value.to_string(),
-                span: ScalarSpan::new(file, node),
-            }],
+            segs: vec![Seg { start: 0, value: value.to_string(), span: ScalarSpan::new(file, node) }],
         }
     }
 
@@ -51,22 +47,11 @@ impl Text {
 
     /// File position of a byte offset in `text`.
     pub fn locate(&self, offset: usize) -> Location {
-        let seg = self
-            .segs
-            .iter()
-            .rev()
-            .find(|s| s.start <= offset)
-            .unwrap_or(&self.segs[0]);
+        let seg = self.segs.iter().rev().find(|s| s.start <= offset).unwrap_or(&self.segs[0]);
         let rel = (offset - seg.start.min(offset)).min(seg.value.len());
-        let rel = (0..=rel)
-            .rev()
-            .find(|i| seg.value.is_char_boundary(*i))
-            .unwrap_or(0);
+        let rel = (0..=rel).rev().find(|i| seg.value.is_char_boundary(*i)).unwrap_or(0);
         let chars = seg.value[..rel].chars().count();
-        Location {
-            file: seg.span.file.name.as_str().into(),
-            pos: Some(seg.span.locate(&seg.value, chars)),
-        }
+        Location { file: seg.span.file.name.as_str().into(), pos: Some(seg.span.locate(&seg.value, chars)) }
     }
 }
 
@@ -157,26 +142,15 @@ pub(crate) struct Ctx<'a> {
 
 impl Defs {
     pub(crate) fn loc(file: &Arc<SourceFile>, node: &Node) -> Location {
-        Location {
-            file: file.name.as_str().into(),
-            pos: Some(node.pos()),
-        }
+        Location { file: file.name.as_str().into(), pos: Some(node.pos()) }
     }
 
     pub(crate) fn err(&mut self, cx: &Ctx, node: &Node, kind: ErrorKind) {
-        self.report.errors.push(LoadError {
-            loc: Self::loc(cx.file, node),
-            item: cx.item.clone(),
-            kind,
-        });
+        self.report.errors.push(LoadError { loc: Self::loc(cx.file, node), item: cx.item.clone(), kind });
     }
 
     pub fn warn(&mut self, loc: Location, item: Option<Item>, message: impl Into<String>) {
-        self.report.warnings.push(LoadWarning {
-            loc,
-            item,
-            message: message.into(),
-        });
+        self.report.warnings.push(LoadWarning { loc, item, message: message.into() });
     }
 
     /// Read one file's text.
@@ -185,10 +159,7 @@ impl Defs {
             Ok(d) => d,
             Err(e) => {
                 self.report.errors.push(LoadError {
-                    loc: Location {
-                        file: file.name.as_str().into(),
-                        pos: Some(e.pos),
-                    },
+                    loc: Location { file: file.name.as_str().into(), pos: Some(e.pos) },
                     item: None,
                     kind: ErrorKind::Yaml(e.message),
                 });
@@ -207,10 +178,7 @@ impl Defs {
                 _ => self.err(
                     &cx,
                     doc,
-                    ErrorKind::Structure(format!(
-                        "a rules file must be a list of items, found {}",
-                        doc.kind_name()
-                    )),
+                    ErrorKind::Structure(format!("a rules file must be a list of items, found {}", doc.kind_name())),
                 ),
             }
         }
@@ -219,19 +187,19 @@ impl Defs {
     fn add_item(&mut self, file: &Arc<SourceFile>, it: &Node) {
         let cx = Ctx { file, item: None };
         let NodeKind::Map(entries) = &it.kind else {
-            self.err(&cx, it, ErrorKind::Structure(format!("expected an item (a mapping with rule, macro, list or required_engine_version), found {}", it.kind_name())));
+            self.err(
+                &cx,
+                it,
+                ErrorKind::Structure(format!(
+                    "expected an item (a mapping with rule, macro, list or required_engine_version), found {}",
+                    it.kind_name()
+                )),
+            );
             return;
         };
         let first = entries.iter().find_map(|(k, _)| {
             k.as_str().filter(|k| {
-                matches!(
-                    *k,
-                    "rule"
-                        | "macro"
-                        | "list"
-                        | "required_engine_version"
-                        | "required_plugin_versions"
-                )
+                matches!(*k, "rule" | "macro" | "list" | "required_engine_version" | "required_plugin_versions")
             })
         });
         match first {
@@ -242,11 +210,24 @@ impl Defs {
                 let v = it.get("required_engine_version").filter(|v| !v.is_null());
                 match v.and_then(|v| v.as_str()) {
                     Some(s) if s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) => {}
-                    _ => self.err(&cx, v.unwrap_or(it), ErrorKind::Structure("required_engine_version must be a version like 0.26.0 or 26".into())),
+                    _ => self.err(
+                        &cx,
+                        v.unwrap_or(it),
+                        ErrorKind::Structure("required_engine_version must be a version like 0.26.0 or 26".into()),
+                    ),
                 }
             }
-            Some(_) => self.warn(Self::loc(file, it), None, "required_plugin_versions is ignored: Lanner has no plugins"),
-            None => self.err(&cx, it, ErrorKind::Structure("unknown item: expected a mapping with one of the keys rule, macro, list, required_engine_version".into())),
+            Some(_) => {
+                self.warn(Self::loc(file, it), None, "required_plugin_versions is ignored: Lanner has no plugins")
+            }
+            None => self.err(
+                &cx,
+                it,
+                ErrorKind::Structure(
+                    "unknown item: expected a mapping with one of the keys rule, macro, list, required_engine_version"
+                        .into(),
+                ),
+            ),
         }
     }
 
@@ -255,22 +236,10 @@ impl Defs {
             for (k, _) in entries {
                 match k.as_str() {
                     Some(key) if allowed.split(", ").any(|a| a == key) => {}
-                    Some(key) => self.err(
-                        cx,
-                        k,
-                        ErrorKind::UnknownKey {
-                            key: key.to_string(),
-                            expected: allowed,
-                        },
-                    ),
-                    None => self.err(
-                        cx,
-                        k,
-                        ErrorKind::Structure(format!(
-                            "keys must be strings, found {}",
-                            k.kind_name()
-                        )),
-                    ),
+                    Some(key) => self.err(cx, k, ErrorKind::UnknownKey { key: key.to_string(), expected: allowed }),
+                    None => {
+                        self.err(cx, k, ErrorKind::Structure(format!("keys must be strings, found {}", k.kind_name())))
+                    }
                 }
             }
         }
@@ -301,19 +270,8 @@ impl Defs {
             Some("true" | "True" | "TRUE" | "yes") => Some(true),
             Some("false" | "False" | "FALSE" | "no") => Some(false),
             _ => {
-                let found = v
-                    .as_str()
-                    .map(|s| format!("'{s}'"))
-                    .unwrap_or_else(|| v.kind_name().to_string());
-                self.err(
-                    cx,
-                    v,
-                    ErrorKind::WrongType {
-                        key: key.to_string(),
-                        expected: "true or false",
-                        found,
-                    },
-                );
+                let found = v.as_str().map(|s| format!("'{s}'")).unwrap_or_else(|| v.kind_name().to_string());
+                self.err(cx, v, ErrorKind::WrongType { key: key.to_string(), expected: "true or false", found });
                 None
             }
         }
@@ -328,11 +286,7 @@ impl Defs {
             self.err(
                 cx,
                 v,
-                ErrorKind::WrongType {
-                    key: key.to_string(),
-                    expected: "a list",
-                    found: v.kind_name().to_string(),
-                },
+                ErrorKind::WrongType { key: key.to_string(), expected: "a list", found: v.kind_name().to_string() },
             );
             return None;
         };
@@ -360,12 +314,7 @@ impl Defs {
     }
 
     /// `override: {key: append|replace}` entries, validated.
-    pub(crate) fn overrides(
-        &mut self,
-        cx: &Ctx,
-        it: &Node,
-        item_keys: &[&str],
-    ) -> Option<Vec<(String, bool)>> {
+    pub(crate) fn overrides(&mut self, cx: &Ctx, it: &Node, item_keys: &[&str]) -> Option<Vec<(String, bool)>> {
         let ov = it.get("override")?;
         let NodeKind::Map(entries) = &ov.kind else {
             self.err(
@@ -398,29 +347,19 @@ impl Defs {
                 }
             };
             if !item_keys.contains(&key.as_str()) {
-                self.err(
-                    cx,
-                    k,
-                    ErrorKind::Override(format!("key '{key}' cannot be overridden")),
-                );
+                self.err(cx, k, ErrorKind::Override(format!("key '{key}' cannot be overridden")));
                 continue;
             }
             let allowed = if append { APPENDABLE } else { REPLACEABLE };
             if !allowed.contains(&key.as_str()) && matches!(cx.item, Some(Item::Rule(_))) {
-                self.err(
-                    cx,
-                    v,
-                    ErrorKind::Override(format!("key '{key}' cannot be overridden with {mode}")),
-                );
+                self.err(cx, v, ErrorKind::Override(format!("key '{key}' cannot be overridden with {mode}")));
                 continue;
             }
             if it.get(&key).is_none() {
                 self.err(
                     cx,
                     k,
-                    ErrorKind::Override(format!(
-                        "an override is given for '{key}' but the item has no '{key}' key"
-                    )),
+                    ErrorKind::Override(format!("an override is given for '{key}' but the item has no '{key}' key")),
                 );
                 continue;
             }
@@ -464,21 +403,13 @@ impl Defs {
             (None, true) => self.err(
                 &cx,
                 &name_node,
-                ErrorKind::Override(format!(
-                    "macro '{name}' is appended to or overridden but was not defined earlier"
-                )),
+                ErrorKind::Override(format!("macro '{name}' is appended to or overridden but was not defined earlier")),
             ),
             (existing, false) => {
                 if existing.is_none() {
                     self.macro_order.push(name.clone());
                 }
-                self.macros.insert(
-                    name.clone(),
-                    MacroDef {
-                        loc: Self::loc(file, &name_node),
-                        cond: text,
-                    },
-                );
+                self.macros.insert(name.clone(), MacroDef { loc: Self::loc(file, &name_node), cond: text });
             }
         }
     }
@@ -506,21 +437,13 @@ impl Defs {
             (None, true) => self.err(
                 &cx,
                 &name_node,
-                ErrorKind::Override(format!(
-                    "list '{name}' is appended to or overridden but was not defined earlier"
-                )),
+                ErrorKind::Override(format!("list '{name}' is appended to or overridden but was not defined earlier")),
             ),
             (existing, false) => {
                 if existing.is_none() {
                     self.list_order.push(name.clone());
                 }
-                self.lists.insert(
-                    name.clone(),
-                    ListDef {
-                        loc: Self::loc(file, &name_node),
-                        items,
-                    },
-                );
+                self.lists.insert(name.clone(), ListDef { loc: Self::loc(file, &name_node), items });
             }
         }
     }
@@ -528,10 +451,7 @@ impl Defs {
 
 pub(crate) fn key_node<'a>(it: &'a Node, key: &str) -> Option<&'a Node> {
     match &it.kind {
-        NodeKind::Map(e) => e
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(k, _)| k),
+        NodeKind::Map(e) => e.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(k, _)| k),
         _ => None,
     }
 }

@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use crate::error::{ErrorKind, Item};
-use crate::loader::{
-    key_node, Ctx, Defs, ExceptionDef, OneOrMany, PStr, RuleDef, Text, APPENDABLE, RULE_KEYS,
-};
+use crate::loader::{key_node, Ctx, Defs, ExceptionDef, OneOrMany, PStr, RuleDef, Text, APPENDABLE, RULE_KEYS};
 use crate::priority::Priority;
 use crate::yaml::{Node, NodeKind, SourceFile};
 
@@ -38,8 +36,7 @@ impl Defs {
         }
         let modifying = overrides.is_some()
             || append
-            || (present.iter().all(|k| matches!(*k, "rule" | "enabled"))
-                && present.contains(&"enabled"));
+            || (present.iter().all(|k| matches!(*k, "rule" | "enabled")) && present.contains(&"enabled"));
         if modifying {
             let Some(idx) = existing else {
                 let how = if overrides.is_some() {
@@ -52,9 +49,7 @@ impl Defs {
                 self.err(
                     &cx,
                     &name_node,
-                    ErrorKind::Override(format!(
-                        "'{how}' is given but no rule '{name}' was defined earlier"
-                    )),
+                    ErrorKind::Override(format!("'{how}' is given but no rule '{name}' was defined earlier")),
                 );
                 return;
             };
@@ -95,11 +90,8 @@ impl Defs {
             source: "syscall".into(),
             warn_evttypes: true,
         };
-        let modes: Vec<(String, bool)> = present
-            .iter()
-            .filter(|k| !matches!(**k, "rule" | "append"))
-            .map(|k| (k.to_string(), false))
-            .collect();
+        let modes: Vec<(String, bool)> =
+            present.iter().filter(|k| !matches!(**k, "rule" | "append")).map(|k| (k.to_string(), false)).collect();
         self.apply_rule_keys(&cx, it, &mut def, &modes);
         match existing {
             Some(i) => self.rules[i] = def,
@@ -114,13 +106,7 @@ impl Defs {
     }
 
     /// Apply `key: (append?)` pairs of item `it` to `def`.
-    fn apply_rule_keys(
-        &mut self,
-        cx: &Ctx,
-        it: &Node,
-        def: &mut RuleDef,
-        modes: &[(String, bool)],
-    ) {
+    fn apply_rule_keys(&mut self, cx: &Ctx, it: &Node, def: &mut RuleDef, modes: &[(String, bool)]) {
         for (key, append) in modes {
             let append = *append;
             match key.as_str() {
@@ -128,17 +114,9 @@ impl Defs {
                     let Some((v, n)) = self.string(cx, it, key) else {
                         continue;
                     };
-                    let v = if key == "output" {
-                        v.trim_end().to_string()
-                    } else {
-                        v
-                    };
+                    let v = if key == "output" { v.trim_end().to_string() } else { v };
                     let t = Text::new(cx.file, &n, &v);
-                    let slot = if key == "condition" {
-                        &mut def.condition
-                    } else {
-                        &mut def.output
-                    };
+                    let slot = if key == "condition" { &mut def.condition } else { &mut def.output };
                     match (slot.as_mut(), append) {
                         (Some(old), true) => old.append(t),
                         _ => *slot = Some(t),
@@ -175,9 +153,7 @@ impl Defs {
                     }
                 }
                 "enabled" => def.enabled = self.boolean(cx, it, key).unwrap_or(def.enabled),
-                "skip-if-unknown-filter" => {
-                    def.skip_if_unknown_filter = self.boolean(cx, it, key).unwrap_or(false)
-                }
+                "skip-if-unknown-filter" => def.skip_if_unknown_filter = self.boolean(cx, it, key).unwrap_or(false),
                 "warn_evttypes" => def.warn_evttypes = self.boolean(cx, it, key).unwrap_or(true),
                 "source" => {
                     if let Some((v, _)) = self.string(cx, it, key) {
@@ -211,11 +187,7 @@ impl Defs {
                 self.err(
                     cx,
                     v,
-                    ErrorKind::WrongType {
-                        key: "exceptions".into(),
-                        expected: "a list",
-                        found: v.kind_name().into(),
-                    },
+                    ErrorKind::WrongType { key: "exceptions".into(), expected: "a list", found: v.kind_name().into() },
                 );
             }
             return Vec::new();
@@ -286,13 +258,7 @@ impl Defs {
                     }
                 },
             };
-            out.push(ExceptionDef {
-                name,
-                loc: Self::loc(cx.file, &name_node),
-                fields,
-                comps,
-                values,
-            });
+            out.push(ExceptionDef { name, loc: Self::loc(cx.file, &name_node), fields, comps, values });
         }
         out
     }

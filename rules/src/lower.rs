@@ -22,9 +22,7 @@ fn hex(s: &str) -> Result<Vec<u8>, String> {
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "expected hex digits".to_string())
-        })
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| "expected hex digits".to_string()))
         .collect()
 }
 
@@ -60,20 +58,13 @@ impl Compiler<'_> {
                 return None;
             }
         }
-        if !xf.is_empty()
-            && !matches!(
-                base,
-                FieldType::Str | FieldType::Ip | FieldType::EvtType | FieldType::Flags
-            )
-        {
-            errs.push(self.error(
-                lhs.span,
-                ErrorKind::BadOperator {
-                    op: "transformers".into(),
-                    field: fname,
-                    ty: base.name(),
-                },
-            ));
+        if !xf.is_empty() && !matches!(base, FieldType::Str | FieldType::Ip | FieldType::EvtType | FieldType::Flags) {
+            errs.push(
+                self.error(
+                    lhs.span,
+                    ErrorKind::BadOperator { op: "transformers".into(), field: fname, ty: base.name() },
+                ),
+            );
             return None;
         }
         let ty = match xf.first() {
@@ -81,8 +72,7 @@ impl Compiler<'_> {
             Some(_) => FieldType::Str,
             None => base,
         };
-        let mode = if field.is_any_ancestor() || matches!(field.id, FieldId::FdIp | FieldId::FdNet)
-        {
+        let mode = if field.is_any_ancestor() || matches!(field.id, FieldId::FdIp | FieldId::FdNet) {
             Mode::Any
         } else if field.is_list() {
             if op == Op::In {
@@ -93,31 +83,13 @@ impl Compiler<'_> {
         } else {
             Mode::Single
         };
-        let check = |pred: Pred| {
-            Some(Node::Check(Box::new(Check::new(
-                field.clone(),
-                xf.clone().into(),
-                mode,
-                pred,
-            ))))
-        };
+        let check = |pred: Pred| Some(Node::Check(Box::new(Check::new(field.clone(), xf.clone().into(), mode, pred))));
         let bad_op = |this: &Self| {
-            this.error(
-                op_span,
-                ErrorKind::BadOperator {
-                    op: op.to_string(),
-                    field: fname.clone(),
-                    ty: ty.name(),
-                },
-            )
+            this.error(op_span, ErrorKind::BadOperator { op: op.to_string(), field: fname.clone(), ty: ty.name() })
         };
 
         if op == Op::Exists {
-            return if ty == FieldType::Dir {
-                Some(Node::Const(true))
-            } else {
-                check(Pred::Exists)
-            };
+            return if ty == FieldType::Dir { Some(Node::Const(true)) } else { check(Pred::Exists) };
         }
         if let Rhs::Field(other) = rhs {
             let o = match Field::resolve(&other.name, other.arg.as_deref()) {
@@ -129,24 +101,11 @@ impl Compiler<'_> {
             };
             let ok_op = matches!(
                 op,
-                Op::Eq
-                    | Op::Ne
-                    | Op::Lt
-                    | Op::Le
-                    | Op::Gt
-                    | Op::Ge
-                    | Op::Contains
-                    | Op::StartsWith
-                    | Op::EndsWith
+                Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Contains | Op::StartsWith | Op::EndsWith
             );
             let same = (ty == FieldType::Str && o.ty() == FieldType::Str)
                 || (ty == FieldType::Num && o.ty() == FieldType::Num);
-            if !ok_op
-                || !same
-                || !xf.is_empty()
-                || !other.transforms.is_empty()
-                || mode != Mode::Single
-            {
+            if !ok_op || !same || !xf.is_empty() || !other.transforms.is_empty() || mode != Mode::Single {
                 errs.push(self.error(other.span, ErrorKind::BadValue {
                     value: format!("val({other})"),
                     field: fname,
@@ -188,23 +147,14 @@ impl Compiler<'_> {
                 Op::Eq => Some(missing),
                 _ if rest.is_empty() => Some(missing),
                 _ => Some(Node::Or(
-                    vec![
-                        self.str_pred(op, &rest, &fname, errs)
-                            .and_then(|p| check(Pred::Str(p)))?,
-                        missing,
-                    ]
-                    .into(),
+                    vec![self.str_pred(op, &rest, &fname, errs).and_then(|p| check(Pred::Str(p)))?, missing].into(),
                 )),
             };
         }
         let bad_val = |this: &Self, v: &Value, reason: &str| {
             this.error(
                 v.span,
-                ErrorKind::BadValue {
-                    value: v.text.clone(),
-                    field: fname.clone(),
-                    reason: reason.to_string(),
-                },
+                ErrorKind::BadValue { value: v.text.clone(), field: fname.clone(), reason: reason.to_string() },
             )
         };
         let set_op = matches!(op, Op::Eq | Op::In | Op::Intersects);
@@ -234,11 +184,7 @@ impl Compiler<'_> {
                         }
                     }
                 }
-                check(Pred::Types(if op == Op::Ne {
-                    !mask & ALL_TYPES
-                } else {
-                    mask
-                }))
+                check(Pred::Types(if op == Op::Ne { !mask & ALL_TYPES } else { mask }))
             }
             FieldType::Bool => {
                 if !matches!(op, Op::Eq | Op::Ne) {
@@ -254,10 +200,7 @@ impl Compiler<'_> {
                         return None;
                     }
                 };
-                check(Pred::Bool {
-                    value,
-                    eq: op == Op::Eq,
-                })
+                check(Pred::Bool { value, eq: op == Op::Eq })
             }
             FieldType::Num | FieldType::Time => {
                 let mut nums = Vec::new();
@@ -271,9 +214,7 @@ impl Compiler<'_> {
                     return None;
                 }
                 match op {
-                    Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-                        check(Pred::Num(NumPred::Cmp(op, nums[0])))
-                    }
+                    Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => check(Pred::Num(NumPred::Cmp(op, nums[0]))),
                     Op::In | Op::Intersects => check(Pred::Num(NumPred::in_set(nums))),
                     _ => {
                         errs.push(bad_op(self));
@@ -294,10 +235,7 @@ impl Compiler<'_> {
                     }
                 }
                 (errs.len() == n_errs).then_some(())?;
-                check(Pred::Ip {
-                    set: set.into(),
-                    eq: op != Op::Ne,
-                })
+                check(Pred::Ip { set: set.into(), eq: op != Op::Ne })
             }
             FieldType::Net => {
                 if !(set_op || op == Op::Ne) {
@@ -308,18 +246,11 @@ impl Compiler<'_> {
                 for v in &vals {
                     match Cidr::parse(v.text.trim()) {
                         Some(c) => nets.push(c),
-                        None => errs.push(bad_val(
-                            self,
-                            v,
-                            "expected a network like 10.0.0.0/8 or an IP address",
-                        )),
+                        None => errs.push(bad_val(self, v, "expected a network like 10.0.0.0/8 or an IP address")),
                     }
                 }
                 (errs.len() == n_errs).then_some(())?;
-                check(Pred::Net {
-                    nets: nets.into(),
-                    eq: op != Op::Ne,
-                })
+                check(Pred::Net { nets: nets.into(), eq: op != Op::Ne })
             }
             FieldType::Flags if matches!(op, Op::Contains | Op::IContains) => {
                 let v = &vals[0];
@@ -331,64 +262,33 @@ impl Compiler<'_> {
                     _ => None,
                 };
                 if let Some(a) = acc {
-                    return check(Pred::Flag {
-                        bits: 0,
-                        acc: Some(a),
-                    });
+                    return check(Pred::Flag { bits: 0, acc: Some(a) });
                 }
                 match OPEN_FLAGS.iter().find(|(n, _)| *n == name) {
-                    Some((_, bits)) => check(Pred::Flag {
-                        bits: *bits,
-                        acc: None,
-                    }),
+                    Some((_, bits)) => check(Pred::Flag { bits: *bits, acc: None }),
                     None => {
-                        errs.push(bad_val(
-                            self,
-                            v,
-                            "expected an open flag name such as O_CREAT or O_TRUNC",
-                        ));
+                        errs.push(bad_val(self, v, "expected an open flag name such as O_CREAT or O_TRUNC"));
                         None
                     }
                 }
             }
             FieldType::Str
-                if field.id == FieldId::EvtRes
-                    && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) =>
+                if field.id == FieldId::EvtRes && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) =>
             {
                 if let Some(v) = vals.iter().find(|v| !crate::errno::is_known(&v.text)) {
-                    errs.push(bad_val(
-                        self,
-                        v,
-                        "expected SUCCESS or an errno name such as ENOENT or EINPROGRESS",
-                    ));
+                    errs.push(bad_val(self, v, "expected SUCCESS or an errno name such as ENOENT or EINPROGRESS"));
                     return None;
                 }
-                self.str_pred(op, &vals, &fname, errs)
-                    .and_then(|p| check(Pred::Str(p)))
+                self.str_pred(op, &vals, &fname, errs).and_then(|p| check(Pred::Str(p)))
             }
             // Strings, and string operators on other types (compared as their text).
-            _ => self
-                .str_pred(op, &vals, &fname, errs)
-                .and_then(|p| check(Pred::Str(p))),
+            _ => self.str_pred(op, &vals, &fname, errs).and_then(|p| check(Pred::Str(p))),
         }
     }
 
-    fn str_pred(
-        &self,
-        op: Op,
-        vals: &[Value],
-        fname: &str,
-        errs: &mut Vec<LoadError>,
-    ) -> Option<StrPred> {
+    fn str_pred(&self, op: Op, vals: &[Value], fname: &str, errs: &mut Vec<LoadError>) -> Option<StrPred> {
         let bad = |v: &Value, reason: String| {
-            self.error(
-                v.span,
-                ErrorKind::BadValue {
-                    value: v.text.clone(),
-                    field: fname.to_string(),
-                    reason,
-                },
-            )
+            self.error(v.span, ErrorKind::BadValue { value: v.text.clone(), field: fname.to_string(), reason })
         };
         let texts: Vec<String> = vals.iter().map(|v| v.text.clone()).collect();
         let Some(v0) = vals.first() else {
@@ -417,21 +317,14 @@ impl Compiler<'_> {
                 Ok(r) => StrPred::Regex(r),
                 Err(e) => {
                     let msg = e.to_string();
-                    let last = msg
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid regex")
-                        .trim()
-                        .to_string();
+                    let last =
+                        msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid regex").trim().to_string();
                     errs.push(bad(v0, format!("invalid regex: {last}")));
                     return None;
                 }
             },
             Op::BContains | Op::BStartsWith => match hex(one()) {
-                Ok(b) if op == Op::BContains => {
-                    StrPred::BContains(memchr::memmem::Finder::new(&b).into_owned())
-                }
+                Ok(b) if op == Op::BContains => StrPred::BContains(memchr::memmem::Finder::new(&b).into_owned()),
                 Ok(b) => StrPred::BStartsWith(b.into()),
                 Err(e) => {
                     errs.push(bad(v0, e));

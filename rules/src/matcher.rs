@@ -146,30 +146,17 @@ fn with_text<R>(v: Val<'_>, xf: &[Transform], f: impl FnOnce(&str) -> R) -> R {
 impl Check {
     /// Pick a specialized accessor when the check allows it.
     pub fn new(field: Field, xf: Box<[Transform]>, mode: Mode, pred: Pred) -> Check {
-        let simple =
-            mode == Mode::Single && xf.is_empty() && field.index.is_none() && field.key.is_none();
+        let simple = mode == Mode::Single && xf.is_empty() && field.index.is_none() && field.key.is_none();
         let fast = match (&pred, simple) {
-            (Pred::Str(_) | Pred::Exists, true) => {
-                crate::getters::str_getter(field.id).map_or(Fast::No, Fast::Str)
-            }
-            (Pred::Num(_), true) => {
-                crate::getters::num_getter(field.id).map_or(Fast::No, Fast::Num)
-            }
+            (Pred::Str(_) | Pred::Exists, true) => crate::getters::str_getter(field.id).map_or(Fast::No, Fast::Str),
+            (Pred::Num(_), true) => crate::getters::num_getter(field.id).map_or(Fast::No, Fast::Num),
             _ => Fast::No,
         };
         let fast = match (fast, &pred) {
-            (Fast::No, Pred::Exists) if simple => {
-                crate::getters::num_getter(field.id).map_or(Fast::No, Fast::Num)
-            }
+            (Fast::No, Pred::Exists) if simple => crate::getters::num_getter(field.id).map_or(Fast::No, Fast::Num),
             (f, _) => f,
         };
-        Check {
-            fast,
-            field,
-            xf,
-            mode,
-            pred,
-        }
+        Check { fast, field, xf, mode, pred }
     }
 
     #[inline]
@@ -212,9 +199,7 @@ impl Check {
             (Pred::Exists, _) => true,
             (Pred::Num(p), Val::Num(n)) if self.xf.is_empty() => p.test(n),
             (Pred::Num(p), Val::Time(t)) => p.test(t as i64),
-            (Pred::Num(p), v) if !self.xf.is_empty() => {
-                with_text(v, &self.xf[1..], |s| p.test(s.len() as i64))
-            }
+            (Pred::Num(p), v) if !self.xf.is_empty() => with_text(v, &self.xf[1..], |s| p.test(s.len() as i64)),
             (Pred::Bool { value, eq }, Val::Bool(b)) => (b == *value) == *eq,
             (Pred::Ip { set, eq }, Val::Ip(ip)) => set.contains(&ip) == *eq,
             (Pred::Net { nets, eq }, Val::Ip(ip)) => nets.iter().any(|n| n.contains(ip)) == *eq,
@@ -242,15 +227,7 @@ impl Check {
             Pred::Str(p) => p.cost(),
             Pred::Field { .. } => 4,
         };
-        let xf = if self
-            .xf
-            .iter()
-            .any(|t| matches!(t, Transform::ToLower | Transform::ToUpper))
-        {
-            2
-        } else {
-            0
-        };
+        let xf = if self.xf.iter().any(|t| matches!(t, Transform::ToLower | Transform::ToUpper)) { 2 } else { 0 };
         let many = if self.mode == Mode::Single { 1 } else { 3 };
         (base + xf) * many
     }

@@ -83,10 +83,7 @@ fn or_rank(n: &Node) -> f32 {
 pub(crate) fn strip_implied_types(n: Node, mask: u8) -> Node {
     let implied = |c: &Node| matches!(c, Node::Check(c) if matches!(c.pred, Pred::Types(m) if m & mask == mask));
     match n {
-        Node::And(v) => finish(
-            v.into_vec().into_iter().filter(|c| !implied(c)).collect(),
-            true,
-        ),
+        Node::And(v) => finish(v.into_vec().into_iter().filter(|c| !implied(c)).collect(), true),
         other if implied(&other) => Node::Const(true),
         other => other,
     }
@@ -209,10 +206,7 @@ fn merge_or(nodes: Vec<Node>) -> Vec<Node> {
             out.push(Some(n));
             continue;
         };
-        match groups
-            .iter_mut()
-            .find(|g| g.kind == kind && g.field == c.field && g.xf == c.xf && g.mode == c.mode)
-        {
+        match groups.iter_mut().find(|g| g.kind == kind && g.field == c.field && g.xf == c.xf && g.mode == c.mode) {
             Some(g) => {
                 g.count += 1;
                 match (&mut g.pats, pats) {
@@ -254,10 +248,7 @@ fn merge_or(nodes: Vec<Node>) -> Vec<Node> {
                 (Kind::Ip, Pats::Ip(mut v)) => {
                     v.sort();
                     v.dedup();
-                    Pred::Ip {
-                        set: v.into(),
-                        eq: true,
-                    }
+                    Pred::Ip { set: v.into(), eq: true }
                 }
                 _ => {
                     out[g.slot] = Some(g.first);
@@ -277,12 +268,7 @@ mod tests {
     use crate::fields::Field;
 
     fn chk(pred: Pred) -> Node {
-        Node::Check(Box::new(Check::new(
-            Field::resolve("proc.name", None).unwrap(),
-            Box::new([]),
-            Mode::Single,
-            pred,
-        )))
+        Node::Check(Box::new(Check::new(Field::resolve("proc.name", None).unwrap(), Box::new([]), Mode::Single, pred)))
     }
 
     #[test]
@@ -297,23 +283,15 @@ mod tests {
             ]
             .into(),
         );
-        let Node::Or(v) = optimize(n) else {
-            panic!("expected or")
-        };
+        let Node::Or(v) = optimize(n) else { panic!("expected or") };
         assert_eq!(v.len(), 2);
-        assert!(v.iter().any(|n| matches!(n, Node::Check(c) if matches!(&c.pred, Pred::Str(StrPred::In { pats, .. }) if pats.len() == 3))));
+        assert!(v.iter().any(
+            |n| matches!(n, Node::Check(c) if matches!(&c.pred, Pred::Str(StrPred::In { pats, .. }) if pats.len() == 3))
+        ));
         assert!(v.iter().any(|n| matches!(n, Node::Check(c) if matches!(&c.pred, Pred::Str(StrPred::Contains { pats, .. }) if pats.len() == 2))));
 
-        assert!(matches!(
-            optimize(Node::And(
-                vec![Node::Const(true), Node::Const(false)].into()
-            )),
-            Node::Const(false)
-        ));
-        assert!(matches!(
-            optimize(Node::Not(Box::new(Node::Not(Box::new(Node::Const(true)))))),
-            Node::Const(true)
-        ));
+        assert!(matches!(optimize(Node::And(vec![Node::Const(true), Node::Const(false)].into())), Node::Const(false)));
+        assert!(matches!(optimize(Node::Not(Box::new(Node::Not(Box::new(Node::Const(true)))))), Node::Const(true)));
         let one = optimize(Node::And(vec![Node::Const(true), chk(Pred::Exists)].into()));
         assert!(matches!(one, Node::Check(_)));
     }

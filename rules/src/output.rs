@@ -49,9 +49,7 @@ impl OutputTemplate {
             }
             let start = i + 1;
             let mut end = start;
-            while end < b.len()
-                && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b'.')
-            {
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b'.') {
                 end += 1;
             }
             while end > start && b[end - 1] == b'.' {
@@ -79,10 +77,7 @@ impl OutputTemplate {
                     let key = field.display_name();
                     parts.push(Part::Field { field, key });
                 }
-                Err(error) => errors.push(OutputError {
-                    offset: start,
-                    error,
-                }),
+                Err(error) => errors.push(OutputError { offset: start, error }),
             }
             i = after;
         }
@@ -129,29 +124,12 @@ mod tests {
 
     #[test]
     fn render_with_na_and_args() {
-        let mut ev = Event::new(
-            EvtType::Execve,
-            0,
-            Arc::new(Process::new("bash", "/bin/bash", &["-i"])),
-        );
-        ev.ancestors
-            .push(Arc::new(Process::new("sshd", "/usr/sbin/sshd", &[])));
+        let mut ev = Event::new(EvtType::Execve, 0, Arc::new(Process::new("bash", "/bin/bash", &["-i"])));
+        ev.ancestors.push(Arc::new(Process::new("sshd", "/usr/sbin/sshd", &[])));
         let t = OutputTemplate::parse("Shell (user=%user.name cmd=%proc.cmdline parent=%proc.aname[1] pod=%k8s.pod.name 100%% %) done %proc.name.").unwrap();
-        assert_eq!(
-            t.render(&ev),
-            "Shell (user=<NA> cmd=bash -i parent=sshd pod=<NA> 100% %) done bash."
-        );
+        assert_eq!(t.render(&ev), "Shell (user=<NA> cmd=bash -i parent=sshd pod=<NA> 100% %) done bash.");
         let keys: Vec<&str> = t.fields().iter().map(|(k, _)| *k).collect();
-        assert_eq!(
-            keys,
-            vec![
-                "user.name",
-                "proc.cmdline",
-                "proc.aname[1]",
-                "k8s.pod.name",
-                "proc.name"
-            ]
-        );
+        assert_eq!(keys, vec!["user.name", "proc.cmdline", "proc.aname[1]", "k8s.pod.name", "proc.name"]);
     }
 
     #[test]
@@ -160,9 +138,6 @@ mod tests {
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].offset, 3);
         assert_eq!(errs[1].offset, 15);
-        assert!(errs[0]
-            .error
-            .to_string()
-            .contains("did you mean 'proc.name'"));
+        assert!(errs[0].error.to_string().contains("did you mean 'proc.name'"));
     }
 }

@@ -50,34 +50,14 @@ pub enum StrPred {
     Eq(Box<str>),
     Ne(Box<str>),
     Cmp(Op, Box<str>),
-    In {
-        pats: Vec<String>,
-        set: StrSet,
-    },
-    Contains {
-        pats: Vec<String>,
-        m: Contains,
-    },
-    IContains {
-        pats: Vec<String>,
-        ac: AhoCorasick,
-    },
-    StartsWith {
-        pats: Vec<String>,
-        m: Starts,
-    },
-    EndsWith {
-        pats: Vec<String>,
-        lens: Box<[usize]>,
-        set: StrSet,
-    },
+    In { pats: Vec<String>, set: StrSet },
+    Contains { pats: Vec<String>, m: Contains },
+    IContains { pats: Vec<String>, ac: AhoCorasick },
+    StartsWith { pats: Vec<String>, m: Starts },
+    EndsWith { pats: Vec<String>, lens: Box<[usize]>, set: StrSet },
     Glob(Glob),
     Regex(regex::Regex),
-    PMatch {
-        pats: Vec<String>,
-        set: StrSet,
-        root: bool,
-    },
+    PMatch { pats: Vec<String>, set: StrSet, root: bool },
     BContains(Finder<'static>),
     BStartsWith(Box<[u8]>),
 }
@@ -102,15 +82,12 @@ fn ac(pats: &[String], anchored: bool, icase: bool) -> AhoCorasick {
     let mut b = AhoCorasick::builder();
     b.ascii_case_insensitive(icase);
     if anchored {
-        b.start_kind(StartKind::Anchored)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA));
+        b.start_kind(StartKind::Anchored).match_kind(MatchKind::Standard).kind(Some(AhoCorasickKind::DFA));
     } else if pats.len() <= 64 {
         b.kind(Some(AhoCorasickKind::DFA));
     }
     // Patterns are plain strings: building cannot fail below the automaton size limits.
-    b.build(pats)
-        .unwrap_or_else(|_| AhoCorasick::new(pats).unwrap_or_else(|e| panic!("aho-corasick: {e}")))
+    b.build(pats).unwrap_or_else(|_| AhoCorasick::new(pats).unwrap_or_else(|e| panic!("aho-corasick: {e}")))
 }
 
 fn dedup(mut v: Vec<String>) -> Vec<String> {
@@ -128,11 +105,7 @@ impl StrPred {
     pub fn contains(pats: Vec<String>) -> StrPred {
         let pats = dedup(pats);
         let m = if pats.len() <= FEW {
-            Contains::Few(
-                pats.iter()
-                    .map(|p| Finder::new(p.as_bytes()).into_owned())
-                    .collect(),
-            )
+            Contains::Few(pats.iter().map(|p| Finder::new(p.as_bytes()).into_owned()).collect())
         } else {
             Contains::Many(ac(&pats, false, false))
         };
@@ -158,20 +131,13 @@ impl StrPred {
         lens.sort_unstable();
         lens.dedup();
         let set = StrSet::new(&pats);
-        StrPred::EndsWith {
-            pats,
-            lens: lens.into(),
-            set,
-        }
+        StrPred::EndsWith { pats, lens: lens.into(), set }
     }
     pub fn pmatch(pats: Vec<String>) -> StrPred {
         let pats = dedup(pats);
         let root = pats.iter().any(|p| p.trim_end_matches('/').is_empty());
-        let norm: Vec<String> = pats
-            .iter()
-            .map(|p| p.trim_end_matches('/').to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
+        let norm: Vec<String> =
+            pats.iter().map(|p| p.trim_end_matches('/').to_string()).filter(|p| !p.is_empty()).collect();
         let set = StrSet::new(&norm);
         StrPred::PMatch { pats, set, root }
     }
@@ -188,25 +154,12 @@ impl StrPred {
                 _ => s >= &**x,
             },
             StrPred::In { set, .. } => set.contains(s),
-            StrPred::Contains {
-                m: Contains::Few(fs),
-                ..
-            } => fs.iter().any(|f| f.find(s.as_bytes()).is_some()),
-            StrPred::Contains {
-                m: Contains::Many(ac),
-                ..
-            } => ac.is_match(s),
+            StrPred::Contains { m: Contains::Few(fs), .. } => fs.iter().any(|f| f.find(s.as_bytes()).is_some()),
+            StrPred::Contains { m: Contains::Many(ac), .. } => ac.is_match(s),
             StrPred::IContains { ac, .. } => ac.is_match(s),
-            StrPred::StartsWith {
-                m: Starts::Few(ps), ..
-            } => ps.iter().any(|p| s.starts_with(&**p)),
-            StrPred::StartsWith {
-                m: Starts::Many(ac),
-                ..
-            } => ac.is_match(Input::new(s).anchored(Anchored::Yes)),
-            StrPred::EndsWith { pats, .. } if pats.len() <= FEW => {
-                pats.iter().any(|p| s.ends_with(p.as_str()))
-            }
+            StrPred::StartsWith { m: Starts::Few(ps), .. } => ps.iter().any(|p| s.starts_with(&**p)),
+            StrPred::StartsWith { m: Starts::Many(ac), .. } => ac.is_match(Input::new(s).anchored(Anchored::Yes)),
+            StrPred::EndsWith { pats, .. } if pats.len() <= FEW => pats.iter().any(|p| s.ends_with(p.as_str())),
             StrPred::EndsWith { lens, set, .. } => lens
                 .iter()
                 .take_while(|l| **l <= s.len())
@@ -221,8 +174,7 @@ impl StrPred {
                 if set.contains(t) {
                     return true;
                 }
-                t.match_indices('/')
-                    .any(|(i, _)| i > 0 && set.contains(&t[..i]))
+                t.match_indices('/').any(|(i, _)| i > 0 && set.contains(&t[..i]))
             }
             StrPred::BContains(f) => f.find(s.as_bytes()).is_some(),
             StrPred::BStartsWith(b) => s.as_bytes().starts_with(b),
@@ -232,16 +184,9 @@ impl StrPred {
     /// Relative evaluation cost, to order `and`/`or` operands.
     pub fn cost(&self) -> u32 {
         match self {
-            StrPred::Eq(_)
-            | StrPred::Ne(_)
-            | StrPred::Cmp(..)
-            | StrPred::In { .. }
-            | StrPred::BStartsWith(_) => 3,
+            StrPred::Eq(_) | StrPred::Ne(_) | StrPred::Cmp(..) | StrPred::In { .. } | StrPred::BStartsWith(_) => 3,
             StrPred::StartsWith { .. } | StrPred::EndsWith { .. } => 4,
-            StrPred::Contains { .. }
-            | StrPred::IContains { .. }
-            | StrPred::PMatch { .. }
-            | StrPred::BContains(_) => 5,
+            StrPred::Contains { .. } | StrPred::IContains { .. } | StrPred::PMatch { .. } | StrPred::BContains(_) => 5,
             StrPred::Glob(_) => 6,
             StrPred::Regex(_) => 9,
         }
@@ -310,24 +255,14 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - self.prefix)
-                };
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - self.prefix)
-                };
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
                 u128::from(n) & mask == u128::from(a) & mask
             }
-            (IpAddr::V4(_), IpAddr::V6(a)) => a
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            (IpAddr::V4(_), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|v4| self.contains(IpAddr::V4(v4))),
             _ => false,
         }
     }
@@ -344,34 +279,20 @@ mod tests {
     #[test]
     fn string_structures() {
         let p = StrPred::set(v(&["a", "b", "c", "d", "e", "f", "g", "h"]));
-        assert!(matches!(
-            p,
-            StrPred::In {
-                set: StrSet::Hash(_),
-                ..
-            }
-        ));
+        assert!(matches!(p, StrPred::In { set: StrSet::Hash(_), .. }));
         assert!(p.test("h") && !p.test("z"));
         let p = StrPred::contains(v(&["stratum+tcp://", "xmrig"]));
-        assert!(
-            p.test("./xmrig -o x") && p.test("m -o stratum+tcp://pool:3333") && !p.test("ls -la")
-        );
+        assert!(p.test("./xmrig -o x") && p.test("m -o stratum+tcp://pool:3333") && !p.test("ls -la"));
         let p = StrPred::contains(v(&["-e "]));
         assert!(p.test("nc -e /bin/sh") && !p.test("nc -l"));
         let p = StrPred::icontains(v(&["XMRig"]));
         assert!(p.test("/tmp/xmrig") && !p.test("xmr"));
         let p = StrPred::starts(v(&["/etc/", "/root/.ssh/"]));
-        assert!(
-            p.test("/etc/passwd") && p.test("/root/.ssh/authorized_keys") && !p.test("/tmp/etc/")
-        );
+        assert!(p.test("/etc/passwd") && p.test("/root/.ssh/authorized_keys") && !p.test("/tmp/etc/"));
         let p = StrPred::ends(v(&[".pem", "_rsa"]));
         assert!(p.test("/a/id_rsa") && p.test("k.pem") && !p.test("pem") && !p.test("x.pub"));
         let p = StrPred::pmatch(v(&["/etc/cron.d", "/var/spool/cron/"]));
-        assert!(
-            p.test("/etc/cron.d")
-                && p.test("/etc/cron.d/job")
-                && p.test("/var/spool/cron/crontabs/root")
-        );
+        assert!(p.test("/etc/cron.d") && p.test("/etc/cron.d/job") && p.test("/var/spool/cron/crontabs/root"));
         assert!(!p.test("/etc/cron.daily/x") && !p.test("/etc"));
         assert!(StrPred::pmatch(v(&["/"])).test("/anything"));
         assert!(StrPred::Cmp(Op::Lt, "b".into()).test("a"));
@@ -384,20 +305,12 @@ mod tests {
         assert!(NumPred::in_set((0..20).collect()).test(19));
         assert!(NumPred::Cmp(Op::Ge, 1000).test(1000) && !NumPred::Cmp(Op::Lt, 0).test(0));
         let n = Cidr::parse("10.0.0.0/8").unwrap();
-        assert!(
-            n.contains("10.9.8.7".parse().unwrap()) && !n.contains("11.0.0.1".parse().unwrap())
-        );
+        assert!(n.contains("10.9.8.7".parse().unwrap()) && !n.contains("11.0.0.1".parse().unwrap()));
         assert!(n.contains("::ffff:10.1.1.1".parse().unwrap()));
         let n6 = Cidr::parse("fd00::/8").unwrap();
-        assert!(
-            n6.contains("fd12::1".parse().unwrap()) && !n6.contains("fe80::1".parse().unwrap())
-        );
-        assert!(Cidr::parse("1.2.3.4")
-            .unwrap()
-            .contains("1.2.3.4".parse().unwrap()));
+        assert!(n6.contains("fd12::1".parse().unwrap()) && !n6.contains("fe80::1".parse().unwrap()));
+        assert!(Cidr::parse("1.2.3.4").unwrap().contains("1.2.3.4".parse().unwrap()));
         assert!(Cidr::parse("1.2.3.4/33").is_none() && Cidr::parse("x/8").is_none());
-        assert!(Cidr::parse("0.0.0.0/0")
-            .unwrap()
-            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
     }
 }

@@ -115,10 +115,7 @@ mod tests {
     fn parse_and_order() {
         assert_eq!("CRITICAL".parse::<Priority>().unwrap(), Priority::Critical);
         assert_eq!("Info".parse::<Priority>().unwrap(), Priority::Informational);
-        assert_eq!(
-            "informational".parse::<Priority>().unwrap(),
-            Priority::Informational
-        );
+        assert_eq!("informational".parse::<Priority>().unwrap(), Priority::Informational);
         assert!("high".parse::<Priority>().is_err());
         assert!(Priority::Critical > Priority::Warning);
         assert!(Priority::Notice > Priority::Informational);

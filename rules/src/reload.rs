@@ -40,9 +40,7 @@ pub struct RuleSetHandle {
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl RuleSetHandle {
@@ -92,11 +90,7 @@ impl RuleSetHandle {
         let _g = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         match loaded {
             Ok(rs) => {
-                let ok = ReloadOk {
-                    rules: rs.len(),
-                    files: rs.files().to_vec(),
-                    warnings: rs.warnings().to_vec(),
-                };
+                let ok = ReloadOk { rules: rs.len(), files: rs.files().to_vec(), warnings: rs.warnings().to_vec() };
                 self.current.store(Arc::new(rs));
                 self.successes.fetch_add(1, Ordering::Relaxed);
                 self.last_success_unix.store(now_unix(), Ordering::Relaxed);
@@ -162,31 +156,26 @@ impl Watcher {
         let stop2 = stop.clone();
         // Taken before the thread starts, so a change right after spawn is not missed.
         let mut last = fingerprint(&paths);
-        let thread = std::thread::Builder::new()
-            .name("lanner-rules-watch".into())
-            .spawn(move || {
-                let step = Duration::from_millis(50).min(interval);
-                loop {
-                    let mut waited = Duration::ZERO;
-                    while waited < interval {
-                        if stop2.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        std::thread::sleep(step);
-                        waited += step;
+        let thread = std::thread::Builder::new().name("lanner-rules-watch".into()).spawn(move || {
+            let step = Duration::from_millis(50).min(interval);
+            loop {
+                let mut waited = Duration::ZERO;
+                while waited < interval {
+                    if stop2.load(Ordering::Relaxed) {
+                        return;
                     }
-                    let fp = fingerprint(&paths);
-                    if fp != last {
-                        last = fp;
-                        let r = handle.reload(&paths);
-                        on_reload(&r);
-                    }
+                    std::thread::sleep(step);
+                    waited += step;
                 }
-            })?;
-        Ok(Watcher {
-            stop,
-            thread: Some(thread),
-        })
+                let fp = fingerprint(&paths);
+                if fp != last {
+                    last = fp;
+                    let r = handle.reload(&paths);
+                    on_reload(&r);
+                }
+            }
+        })?;
+        Ok(Watcher { stop, thread: Some(thread) })
     }
 
     /// Stop the thread and wait for it.

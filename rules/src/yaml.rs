@@ -44,13 +44,7 @@ pub struct Mark {
 
 impl From<Marker> for Mark {
     fn from(m: Marker) -> Mark {
-        Mark {
-            index: m.index(),
-            pos: Pos {
-                line: m.line() as u32,
-                col: m.col() as u32 + 1,
-            },
-        }
+        Mark { index: m.index(), pos: Pos { line: m.line() as u32, col: m.col() as u32 + 1 } }
     }
 }
 
@@ -107,10 +101,7 @@ impl Node {
     /// Look a key up in a mapping node.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.kind {
-            NodeKind::Map(items) => items
-                .iter()
-                .find(|(k, _)| k.as_str() == Some(key))
-                .map(|(_, v)| v),
+            NodeKind::Map(items) => items.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -127,10 +118,9 @@ pub struct YamlError {
 pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut b, true).map_err(|e| YamlError {
-        pos: Mark::from(*e.marker()).pos,
-        message: e.info().to_string(),
-    })?;
+    parser
+        .load(&mut b, true)
+        .map_err(|e| YamlError { pos: Mark::from(*e.marker()).pos, message: e.info().to_string() })?;
     if let Some(err) = b.error {
         return Err(err);
     }
@@ -179,35 +169,16 @@ impl MarkedEventReceiver for Builder {
                     TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => Style::Quoted,
                     TScalarStyle::Literal | TScalarStyle::Folded => Style::Block,
                 };
-                let node = Node {
-                    mark,
-                    kind: NodeKind::Scalar(value, style),
-                };
+                let node = Node { mark, kind: NodeKind::Scalar(value, style) };
                 self.anchor(anchor, &node);
                 self.insert(node);
             }
-            Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq(mark, anchor, Vec::new()))
-            }
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map(mark, anchor, Vec::new(), None))
-            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(mark, anchor, Vec::new())),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(mark, anchor, Vec::new(), None)),
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq(mark, anchor, items)) => (
-                        Node {
-                            mark,
-                            kind: NodeKind::Seq(items),
-                        },
-                        anchor,
-                    ),
-                    Some(Frame::Map(mark, anchor, items, _)) => (
-                        Node {
-                            mark,
-                            kind: NodeKind::Map(items),
-                        },
-                        anchor,
-                    ),
+                    Some(Frame::Seq(mark, anchor, items)) => (Node { mark, kind: NodeKind::Seq(items) }, anchor),
+                    Some(Frame::Map(mark, anchor, items, _)) => (Node { mark, kind: NodeKind::Map(items) }, anchor),
                     None => return,
                 };
                 self.anchor(anchor, &node);
@@ -221,18 +192,11 @@ impl MarkedEventReceiver for Builder {
                 }
                 None => {
                     if self.error.is_none() {
-                        self.error = Some(YamlError {
-                            pos: mark.pos,
-                            message: "unknown alias".into(),
-                        });
+                        self.error = Some(YamlError { pos: mark.pos, message: "unknown alias".into() });
                     }
                 }
             },
-            Event::Nothing
-            | Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd => {}
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
         }
     }
 }
@@ -246,10 +210,7 @@ pub struct ScalarSpan {
 
 impl ScalarSpan {
     pub fn new(file: &Arc<SourceFile>, node: &Node) -> ScalarSpan {
-        ScalarSpan {
-            file: file.clone(),
-            mark: node.mark,
-        }
+        ScalarSpan { file: file.clone(), mark: node.mark }
     }
 
     /// The file position of the character at `char_offset` in `value` (the scalar's
@@ -279,10 +240,7 @@ impl ScalarSpan {
                     if i == char_offset {
                         return here;
                     }
-                    last = Pos {
-                        line: here.line,
-                        col: here.col + 1,
-                    };
+                    last = Pos { line: here.line, col: here.col + 1 };
                     break;
                 }
                 skipped += 1;
@@ -300,10 +258,7 @@ mod tests {
     use super::*;
 
     fn file(text: &str) -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            name: "t.yaml".into(),
-            text: text.into(),
-        })
+        Arc::new(SourceFile { name: "t.yaml".into(), text: text.into() })
     }
 
     #[test]
@@ -311,17 +266,13 @@ mod tests {
         let text = "- rule: a\n  tags: [x, y]\n- list: l\n  items: &i [1, 2]\n- other: *i\n";
         let docs = parse(text).unwrap();
         assert_eq!(docs.len(), 1);
-        let NodeKind::Seq(items) = &docs[0].kind else {
-            panic!("not a seq")
-        };
+        let NodeKind::Seq(items) = &docs[0].kind else { panic!("not a seq") };
         assert_eq!(items.len(), 3);
         let rule = items[0].get("rule").unwrap();
         assert_eq!(rule.as_str(), Some("a"));
         assert_eq!(rule.pos(), Pos { line: 1, col: 9 });
         let tags = items[0].get("tags").unwrap();
-        let NodeKind::Seq(t) = &tags.kind else {
-            panic!("tags not a seq")
-        };
+        let NodeKind::Seq(t) = &tags.kind else { panic!("tags not a seq") };
         assert_eq!(t[1].pos(), Pos { line: 2, col: 13 });
         let alias = items[2].get("other").unwrap();
         assert_eq!(alias.kind_name(), "a list");
@@ -338,9 +289,7 @@ mod tests {
         let text = "- rule: r\n  condition: >\n    evt.type = execve\n    and proc.nme = x\n";
         let f = file(text);
         let docs = parse(text).unwrap();
-        let NodeKind::Seq(items) = &docs[0].kind else {
-            panic!("not a seq")
-        };
+        let NodeKind::Seq(items) = &docs[0].kind else { panic!("not a seq") };
         let cond = items[0].get("condition").unwrap();
         let value = cond.as_str().unwrap();
         assert_eq!(value, "evt.type = execve and proc.nme = x\n");
@@ -352,16 +301,11 @@ mod tests {
         let text = "- macro: m\n  condition: proc.name = a and\n    proc.bad = b\n";
         let f = file(text);
         let docs = parse(text).unwrap();
-        let NodeKind::Seq(items) = &docs[0].kind else {
-            panic!("not a seq")
-        };
+        let NodeKind::Seq(items) = &docs[0].kind else { panic!("not a seq") };
         let cond = items[0].get("condition").unwrap();
         let value = cond.as_str().unwrap();
         let span = ScalarSpan::new(&f, cond);
-        assert_eq!(
-            span.locate(value, value.find("proc.bad").unwrap()),
-            Pos { line: 3, col: 5 }
-        );
+        assert_eq!(span.locate(value, value.find("proc.bad").unwrap()), Pos { line: 3, col: 5 });
     }
 
     #[test]
@@ -372,9 +316,6 @@ mod tests {
         let v = docs[0].get("x").unwrap();
         let value = v.as_str().unwrap();
         let span = ScalarSpan::new(&f, v);
-        assert_eq!(
-            span.locate(value, value.find("bad").unwrap()),
-            Pos { line: 1, col: 25 }
-        );
+        assert_eq!(span.locate(value, value.find("bad").unwrap()), Pos { line: 1, col: 25 });
     }
 }

@@ -24,13 +24,10 @@ fn bad_rule_files_report_every_error_with_its_position() {
     let mut problems = Vec::new();
     for f in &files {
         let expected_path = f.with_extension("expected");
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
-        let expected: Vec<&str> = expected
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect();
+        let expected =
+            std::fs::read_to_string(&expected_path).unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+        let expected: Vec<&str> =
+            expected.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         let report = check_paths(std::slice::from_ref(f));
         let got: Vec<String> = report.errors.iter().map(|e| e.to_string()).collect();
         if report.is_ok() {
@@ -39,11 +36,7 @@ fn bad_rule_files_report_every_error_with_its_position() {
         }
         for e in &expected {
             if !got.iter().any(|g| g.ends_with(e)) {
-                problems.push(format!(
-                    "{}: missing expected error\n  {e}\ngot:\n  {}",
-                    f.display(),
-                    got.join("\n  ")
-                ));
+                problems.push(format!("{}: missing expected error\n  {e}\ngot:\n  {}", f.display(), got.join("\n  ")));
             }
         }
         for g in &got {

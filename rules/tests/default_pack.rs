@@ -13,8 +13,7 @@ fn fixtures_dir() -> PathBuf {
 
 #[test]
 fn default_pack_loads_without_errors_or_warnings() {
-    let rs =
-        RuleSet::default_pack().unwrap_or_else(|e| panic!("default pack failed to load:\n{e}"));
+    let rs = RuleSet::default_pack().unwrap_or_else(|e| panic!("default pack failed to load:\n{e}"));
     assert!(rs.len() >= 25, "only {} rules", rs.len());
     let warnings: Vec<String> = rs.warnings().iter().map(|w| w.to_string()).collect();
     assert!(warnings.is_empty(), "warnings:\n{}", warnings.join("\n"));
@@ -25,26 +24,12 @@ fn default_rules_carry_mitre_and_scope_tags() {
     let rs = RuleSet::default_pack().unwrap_or_else(|e| panic!("{e}"));
     for r in rs.rules() {
         let tactic = r.tags.iter().any(|t| t.starts_with("mitre_"));
-        let technique = r.tags.iter().any(|t| {
-            t.len() >= 5 && t.starts_with('T') && t[1..5].bytes().all(|b| b.is_ascii_digit())
-        });
+        let technique =
+            r.tags.iter().any(|t| t.len() >= 5 && t.starts_with('T') && t[1..5].bytes().all(|b| b.is_ascii_digit()));
         let scope = r.tags.iter().any(|t| t == "host" || t == "container");
-        let kind = r
-            .tags
-            .iter()
-            .any(|t| matches!(t.as_str(), "process" | "filesystem" | "network"));
-        assert!(
-            tactic && technique && scope && kind,
-            "rule '{}' tags {:?}",
-            r.name,
-            r.tags
-        );
-        assert!(
-            !r.evt_types.is_empty() && r.evt_types.len() < 6,
-            "rule '{}' types {:?}",
-            r.name,
-            r.evt_types
-        );
+        let kind = r.tags.iter().any(|t| matches!(t.as_str(), "process" | "filesystem" | "network"));
+        assert!(tactic && technique && scope && kind, "rule '{}' tags {:?}", r.name, r.tags);
+        assert!(!r.evt_types.is_empty() && r.evt_types.len() < 6, "rule '{}' types {:?}", r.name, r.evt_types);
     }
 }
 
@@ -67,22 +52,14 @@ fn fixture_rule_refs() -> (BTreeSet<String>, BTreeSet<String>) {
         .map(|e| e.path())
         .collect();
     files.sort();
-    for f in files
-        .iter()
-        .filter(|f| f.to_string_lossy().ends_with(".test.yaml"))
-    {
+    for f in files.iter().filter(|f| f.to_string_lossy().ends_with(".test.yaml")) {
         let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let docs = yaml::parse(&text).unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
         let cases = docs[0].get("cases").unwrap_or(&docs[0]);
-        let NodeKind::Seq(cases) = &cases.kind else {
-            panic!("{}: no cases", f.display())
-        };
+        let NodeKind::Seq(cases) = &cases.kind else { panic!("{}: no cases", f.display()) };
         for c in cases {
             if let Some(NodeKind::Seq(exp)) = c.get("expect").map(|e| &e.kind) {
-                pos.extend(
-                    exp.iter()
-                        .filter_map(|e| e.get("rule")?.as_str().map(String::from)),
-                );
+                pos.extend(exp.iter().filter_map(|e| e.get("rule")?.as_str().map(String::from)));
             }
             if let Some(NodeKind::Seq(not)) = c.get("not").map(|e| &e.kind) {
                 neg.extend(not.iter().filter_map(|n| n.as_str().map(String::from)));
@@ -107,9 +84,7 @@ fn every_default_rule_has_positive_and_negative_fixtures() {
     }
     for n in pos.iter().chain(&neg) {
         if rs.rule_by_name(n).is_none() {
-            missing.push(format!(
-                "fixtures name a rule that is not in the default pack: '{n}'"
-            ));
+            missing.push(format!("fixtures name a rule that is not in the default pack: '{n}'"));
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));

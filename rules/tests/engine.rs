@@ -18,7 +18,10 @@ fn rules(y: &str) -> RuleSet {
 fn conds(cs: &[&str]) -> RuleSet {
     let mut y = String::new();
     for (i, c) in cs.iter().enumerate() {
-        y.push_str(&format!("- rule: r{i}\n  desc: d\n  condition: '{}'\n  output: o\n  priority: INFO\n  warn_evttypes: false\n", c.replace('\'', "''")));
+        y.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  condition: '{}'\n  output: o\n  priority: INFO\n  warn_evttypes: false\n",
+            c.replace('\'', "''")
+        ));
     }
     rules(&y)
 }
@@ -67,10 +70,7 @@ fn string_operators() {
             ("proc.exepath bcontains 2F437572", true),
             ("proc.exepath bstartswith 2F757372", true),
             ("proc.exepath bstartswith 2F657463", false),
-            (
-                "proc.args = \"-fsS http://Example.com/x --max-time 5\"",
-                true,
-            ),
+            ("proc.args = \"-fsS http://Example.com/x --max-time 5\"", true),
             ("proc.cmdline contains (zzz, max-time)", true),
         ],
     );
@@ -84,10 +84,7 @@ fn numbers_bools_exists_and_missing() {
         &[
             ("user.uid = 1000", true),
             ("user.uid != 0", true),
-            (
-                "user.uid >= 1000 and user.uid <= 1000 and user.uid > 999 and user.uid < 1001",
-                true,
-            ),
+            ("user.uid >= 1000 and user.uid <= 1000 and user.uid > 999 and user.uid < 1001", true),
             ("proc.pid in (1, 42)", true),
             ("proc.apid[1] = 41 and proc.apid[2] = 1", true),
             ("proc.apid = 1", true),
@@ -117,10 +114,7 @@ fn ancestors_containers_and_labels() {
         &e,
         &[
             ("proc.pname = bash", true),
-            (
-                "proc.aname[0] = Curl and proc.aname[1] = bash and proc.aname[2] = sshd",
-                true,
-            ),
+            ("proc.aname[0] = Curl and proc.aname[1] = bash and proc.aname[2] = sshd", true),
             ("proc.aname = sshd", true),
             ("proc.aname in (systemd, sshd)", true),
             ("proc.aname = Curl", false),
@@ -170,16 +164,20 @@ fn transformers() {
 
 #[test]
 fn files_sockets_and_flags() {
-    let open = ev("type: openat\nres: 3\nproc: {name: cat}\nfd: {path: /etc/cron.d/job, flags: O_WRONLY|O_CREAT|O_TRUNC}\n");
-    check(&open, &[
-        ("evt.is_open_write = true and evt.is_open_read = false", true),
-        ("evt.arg.flags contains O_TRUNC and evt.arg.flags contains O_WRONLY", true),
-        ("evt.arg.flags contains O_APPEND", false),
-        ("evt.arg.flags contains O_RDONLY", false),
-        ("fd.directory = /etc/cron.d and fd.filename = job and fd.typechar = f and fd.type = file", true),
-        ("fd.num = 3 and evt.res = SUCCESS and evt.rawres = 3", true),
-        ("fd.name pmatch (/etc)", true),
-    ]);
+    let open =
+        ev("type: openat\nres: 3\nproc: {name: cat}\nfd: {path: /etc/cron.d/job, flags: O_WRONLY|O_CREAT|O_TRUNC}\n");
+    check(
+        &open,
+        &[
+            ("evt.is_open_write = true and evt.is_open_read = false", true),
+            ("evt.arg.flags contains O_TRUNC and evt.arg.flags contains O_WRONLY", true),
+            ("evt.arg.flags contains O_APPEND", false),
+            ("evt.arg.flags contains O_RDONLY", false),
+            ("fd.directory = /etc/cron.d and fd.filename = job and fd.typechar = f and fd.type = file", true),
+            ("fd.num = 3 and evt.res = SUCCESS and evt.rawres = 3", true),
+            ("fd.name pmatch (/etc)", true),
+        ],
+    );
     let conn = ev("type: connect\nres: -115\nproc: {name: nc}\nfd: {sip: 203.0.113.7, sport: 4444, cip: 10.1.2.3, cport: 50000, proto: udp}\n");
     check(
         &conn,
@@ -195,10 +193,7 @@ fn files_sockets_and_flags() {
             ("fd.snet in (10.0.0.0/8, 192.168.0.0/16)", false),
             ("fd.name = \"10.1.2.3:50000->203.0.113.7:4444\"", true),
             ("fd.sip startswith 203.", true),
-            (
-                "fd.l4proto = udp and fd.sockfamily = ip and fd.typechar = 4",
-                true,
-            ),
+            ("fd.l4proto = udp and fd.sockfamily = ip and fd.typechar = 4", true),
             ("evt.res = EINPROGRESS and evt.rawres < 0", true),
         ],
     );
@@ -222,16 +217,12 @@ fn exceptions_compile_to_and_not() {
              \x20   - name: parent\n      fields: [proc.name, proc.pname]\n      comps: [=, in]\n      values:\n        - [Curl, [bash, zsh]]\n\
              \x20   - name: no_values_yet\n      fields: [proc.cmdline]\n      comps: [contains]\n";
     let rs = rules(y);
-    assert!(
-        fired(&rs, &ev(EXEC)).is_empty(),
-        "exception should suppress"
-    );
+    assert!(fired(&rs, &ev(EXEC)).is_empty(), "exception should suppress");
     let other = ev("type: execve\nproc: {name: wget}\nancestors: [{name: bash}]\n");
     assert_eq!(fired(&rs, &other), vec!["r"]);
     // single-field form, and values appended by a later file
     let extra = "- rule: r\n  exceptions:\n    - name: no_values_yet\n      values: [[wget]]\n  override:\n    exceptions: append\n";
-    let rs = RuleSet::from_sources(&[("a.yaml", y), ("b.yaml", extra)])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rs = RuleSet::from_sources(&[("a.yaml", y), ("b.yaml", extra)]).unwrap_or_else(|e| panic!("{e}"));
     let wget = ev("type: execve\nproc: {name: wget, args: [x]}\n");
     assert!(fired(&rs, &wget).is_empty());
     let single = "- rule: s\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: INFO\n  exceptions:\n    - name: names\n      fields: proc.name\n      values: [Curl, sh]\n";
@@ -245,8 +236,7 @@ fn append_and_override_across_files() {
     let more = "- list: l\n  items: [Curl]\n  append: true\n\
                 - rule: r\n  condition: and user.uid = 1000\n  append: true\n\
                 - rule: r\n  priority: CRITICAL\n  output: \"second %proc.name\"\n  tags: [t2]\n  override:\n    priority: replace\n    output: replace\n    tags: append\n";
-    let rs = RuleSet::from_sources(&[("a.yaml", base), ("b.yaml", more)])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rs = RuleSet::from_sources(&[("a.yaml", base), ("b.yaml", more)]).unwrap_or_else(|e| panic!("{e}"));
     let r = rs.rule_by_name("r").unwrap_or_else(|| panic!("no rule"));
     assert_eq!(r.priority, Priority::Critical);
     assert_eq!(r.tags, vec!["t1", "t2"]);
@@ -259,14 +249,11 @@ fn append_and_override_across_files() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(fired(&rs, &e).is_empty());
     let off = "- rule: r\n  enabled: false\n";
-    let rs = RuleSet::from_sources(&[("a.yaml", base), ("d.yaml", off)])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rs = RuleSet::from_sources(&[("a.yaml", base), ("d.yaml", off)]).unwrap_or_else(|e| panic!("{e}"));
     assert!(rs.is_empty());
     assert_eq!(rs.inactive_rules(), ["r".to_string()]);
-    let macro_override =
-        "- macro: m\n  condition: proc.name = Curl\n  override:\n    condition: replace\n";
-    let rs = RuleSet::from_sources(&[("a.yaml", base), ("e.yaml", macro_override)])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let macro_override = "- macro: m\n  condition: proc.name = Curl\n  override:\n    condition: replace\n";
+    let rs = RuleSet::from_sources(&[("a.yaml", base), ("e.yaml", macro_override)]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(fired(&rs, &e), vec!["r"]);
 }
 
@@ -280,29 +267,14 @@ fn evt_type_index_and_warnings() {
          - rule: never\n  desc: d\n  condition: evt.type = ptrace\n  output: o\n  priority: INFO\n",
     );
     let names = |t: EvtType| {
-        rs.rules()
-            .iter()
-            .filter(|r| r.evt_types.contains(&t))
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
+        rs.rules().iter().filter(|r| r.evt_types.contains(&t)).map(|r| r.name.as_str()).collect::<Vec<_>>()
     };
     assert_eq!(names(EvtType::Execve), vec!["exec_only", "any"]);
-    assert_eq!(
-        names(EvtType::Openat),
-        vec!["open_or_connect", "not_exec", "any"]
-    );
+    assert_eq!(names(EvtType::Openat), vec!["open_or_connect", "not_exec", "any"]);
     assert_eq!(rs.rules_for_type(EvtType::Setuid), 2);
     let w: Vec<String> = rs.warnings().iter().map(|w| w.to_string()).collect();
-    assert!(
-        w.iter()
-            .any(|w| w.contains("rule 'any': condition does not restrict evt.type")),
-        "{w:?}"
-    );
-    assert!(
-        w.iter()
-            .any(|w| w.contains("rule 'never': rule can never match") && w.contains("ptrace")),
-        "{w:?}"
-    );
+    assert!(w.iter().any(|w| w.contains("rule 'any': condition does not restrict evt.type")), "{w:?}");
+    assert!(w.iter().any(|w| w.contains("rule 'never': rule can never match") && w.contains("ptrace")), "{w:?}");
     assert!(!w.iter().any(|w| w.contains("rule 'not_exec'")), "{w:?}");
 }
 
@@ -315,19 +287,20 @@ fn skip_if_unknown_filter_loads_as_warning() {
     assert_eq!(rs.len(), 1);
     assert_eq!(rs.inactive_rules(), ["future".to_string()]);
     let w: Vec<String> = rs.warnings().iter().map(|w| w.to_string()).collect();
-    assert!(w.iter().any(|w| w.starts_with("t.yaml:3:") && w.contains("rule skipped (skip-if-unknown-filter is set): unknown field 'proc.is_exe_upper_layer'")), "{w:?}");
+    assert!(
+        w.iter().any(|w| w.starts_with("t.yaml:3:")
+            && w.contains("rule skipped (skip-if-unknown-filter is set): unknown field 'proc.is_exe_upper_layer'")),
+        "{w:?}"
+    );
     // without the flag it is an error
     let err = RuleSet::from_sources(&[("t.yaml", "- rule: future\n  desc: d\n  condition: evt.type = execve and proc.is_exe_upper_layer = true\n  output: o\n  priority: INFO\n")]).unwrap_err();
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].to_string(), "t.yaml:3:36: rule 'future': unknown field 'proc.is_exe_upper_layer' (a Falco field that Lanner does not provide)");
     // unsupported sources are skipped with a warning
-    let rs = rules("- rule: audit\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: INFO\n  source: k8s_audit\n");
-    assert!(
-        rs.is_empty()
-            && rs.warnings()[0]
-                .message
-                .contains("source 'k8s_audit' is not supported")
+    let rs = rules(
+        "- rule: audit\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: INFO\n  source: k8s_audit\n",
     );
+    assert!(rs.is_empty() && rs.warnings()[0].message.contains("source 'k8s_audit' is not supported"));
 }
 
 #[test]
@@ -336,32 +309,16 @@ fn outputs_alerts_and_json() {
         "- rule: Shell\n  desc: d\n  condition: evt.type = execve\n  output: \"cmd=%proc.cmdline user=%user.name gp=%proc.aname[2] uid=%user.uid fd=%fd.name\"\n  priority: Critical\n  tags: [b_tag, a_tag, T1059]\n",
     );
     let e = ev(&format!("time_ns: 1795435200123456789\n{EXEC}"));
-    let r = rs
-        .rule_by_name("Shell")
-        .unwrap_or_else(|| panic!("no rule"));
+    let r = rs.rule_by_name("Shell").unwrap_or_else(|| panic!("no rule"));
     let a = r.alert(&e, "node-1");
     assert_eq!(a.output, "12:00:00.123456789: Critical cmd=Curl -fsS http://Example.com/x --max-time 5 user=<NA> gp=sshd uid=1000 fd=<NA>");
     assert_eq!(a.time, "2026-11-23T12:00:00.123456789Z");
     assert_eq!(a.tags, vec!["T1059", "a_tag", "b_tag"]);
-    let json: serde_json::Value =
-        serde_json::from_str(&a.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value = serde_json::from_str(&a.to_json()).unwrap_or_else(|e| panic!("{e}"));
     let obj = json.as_object().unwrap_or_else(|| panic!("not an object"));
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(
-        keys,
-        [
-            "hostname",
-            "output",
-            "output_fields",
-            "priority",
-            "rule",
-            "source",
-            "tags",
-            "time",
-            "uuid"
-        ]
-    );
+    assert_eq!(keys, ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time", "uuid"]);
     assert_eq!(json["priority"], "Critical");
     assert_eq!(json["source"], "syscall");
     assert_eq!(json["hostname"], "node-1");
@@ -373,8 +330,7 @@ fn outputs_alerts_and_json() {
     assert_eq!(json["output_fields"]["container.id"], "0123456789ab");
     let uuid = json["uuid"].as_str().unwrap_or_default();
     assert_eq!((uuid.len(), &uuid[14..15]), (36, "4"), "v4 uuid: {uuid}");
-    let back: lanner_rules::Alert =
-        serde_json::from_str(&a.to_json()).unwrap_or_else(|e| panic!("{e}"));
+    let back: lanner_rules::Alert = serde_json::from_str(&a.to_json()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back, a);
     let ids = {
         let mut v = Vec::new();
@@ -388,12 +344,8 @@ fn outputs_alerts_and_json() {
 fn condition_errors_map_into_the_file() {
     let y = "- rule: r\n  desc: d\n  condition: >\n    evt.type = execve and\n    (proc.name = a or fd.sport = x)\n  output: o\n  priority: INFO\n";
     let err = RuleSet::from_sources(&[("f.yaml", y)]).unwrap_err();
-    assert_eq!(
-        err.errors[0].to_string(),
-        "f.yaml:5:34: rule 'r': invalid value 'x' for fd.sport: expected an integer"
-    );
-    let appended =
-        "- rule: r\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: INFO\n";
+    assert_eq!(err.errors[0].to_string(), "f.yaml:5:34: rule 'r': invalid value 'x' for fd.sport: expected an integer");
+    let appended = "- rule: r\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: INFO\n";
     let more = "- rule: r\n  condition: and proc.nme = a\n  append: true\n";
     let err = RuleSet::from_sources(&[("a.yaml", appended), ("b.yaml", more)]).unwrap_err();
     assert_eq!(
@@ -442,10 +394,7 @@ fn index_agrees_with_linear_evaluation() {
         assert_eq!(fast, slow, "event {e:?}");
         total += fast.len();
     }
-    assert!(
-        total >= 20,
-        "only {total} matches: the crafted events should match"
-    );
+    assert!(total >= 20, "only {total} matches: the crafted events should match");
 }
 
 #[test]

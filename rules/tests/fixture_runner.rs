@@ -51,14 +51,8 @@ cases:
     event: {type: execve, proc: {nme: ls}}
     none: true
 "#;
-    let d = dir(
-        "diff",
-        &[
-            ("rules.yaml", RULES),
-            ("a.test.yaml", cases),
-            ("not-a-fixture.yaml", "- this: is ignored\n"),
-        ],
-    );
+    let d =
+        dir("diff", &[("rules.yaml", RULES), ("a.test.yaml", cases), ("not-a-fixture.yaml", "- this: is ignored\n")]);
     let rs = RuleSet::from_sources(&[]).unwrap_or_else(|e| panic!("{e}"));
     let r = run_fixture_dir(&d, &rs);
     let text = r.to_string();
@@ -66,31 +60,13 @@ cases:
     assert!(!r.is_ok());
     assert!(text.ends_with("2 passed, 5 failed"), "{text}");
     assert!(text.contains("PASS ") && text.contains(": good"), "{text}");
-    assert!(
-        text.contains("priority: expected Critical, got Warning"),
-        "{text}"
-    );
-    assert!(
-        text.contains("output_fields[proc.cmdline]: expected 'zsh', got 'bash'"),
-        "{text}"
-    );
-    assert!(
-        text.contains("unexpected alert 'Any exec' (Debug)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("alert above Notice: 'Shell' (Warning)"),
-        "{text}"
-    );
+    assert!(text.contains("priority: expected Critical, got Warning"), "{text}");
+    assert!(text.contains("output_fields[proc.cmdline]: expected 'zsh', got 'bash'"), "{text}");
+    assert!(text.contains("unexpected alert 'Any exec' (Debug)"), "{text}");
+    assert!(text.contains("alert above Notice: 'Shell' (Warning)"), "{text}");
     assert!(text.contains("rule 'Any exec' must not fire"), "{text}");
-    assert!(
-        text.contains("expected rule 'Any exc' is not in the rule set"),
-        "{text}"
-    );
-    assert!(
-        text.contains("a.test.yaml:28:34: invalid case: unknown field `nme`"),
-        "{text}"
-    );
+    assert!(text.contains("expected rule 'Any exc' is not in the rule set"), "{text}");
+    assert!(text.contains("a.test.yaml:28:34: invalid case: unknown field `nme`"), "{text}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -102,55 +78,29 @@ fn rules_that_fail_to_load_are_reported_once() {
     let r = test_dir(&d, None);
     let text = r.to_string();
     assert_eq!(r.errors.len(), 1, "{text}");
-    assert!(
-        text.contains("bad.yaml:3:36: rule 'r': unknown field 'proc.nme'"),
-        "{text}"
-    );
+    assert!(text.contains("bad.yaml:3:36: rule 'r': unknown field 'proc.nme'"), "{text}");
     assert_eq!(r.failed(), 3, "{text}");
     let empty = dir("empty", &[]);
     let r = test_dir(&empty, Some(&[]));
-    assert!(
-        !r.is_ok() && r.to_string().contains("no fixture cases found"),
-        "{r}"
-    );
+    assert!(!r.is_ok() && r.to_string().contains("no fixture cases found"), "{r}");
     let _ = std::fs::remove_dir_all(&d);
     let _ = std::fs::remove_dir_all(&empty);
 }
 
 #[test]
 fn check_paths_reports_ok_and_failures() {
-    let d = dir(
-        "check",
-        &[
-            ("good.yaml", RULES),
-            ("bad.yaml", "- rule: x\n  priority: HIGH\n"),
-        ],
-    );
+    let d = dir("check", &[("good.yaml", RULES), ("bad.yaml", "- rule: x\n  priority: HIGH\n")]);
     let ok = lanner_rules::check_paths(&[d.join("good.yaml")]);
     assert!(ok.is_ok(), "{ok}");
-    assert!(
-        ok.to_string().contains("OK: 2 rules loaded from 1 file(s)"),
-        "{ok}"
-    );
+    assert!(ok.to_string().contains("OK: 2 rules loaded from 1 file(s)"), "{ok}");
     let bad = lanner_rules::check_paths(std::slice::from_ref(&d));
     assert!(!bad.is_ok());
     let text = bad.to_string();
-    assert!(
-        text.contains("bad.yaml:1:9: rule 'x': missing required key 'condition'"),
-        "{text}"
-    );
-    assert!(
-        text.contains("bad.yaml:2:13: rule 'x': invalid priority 'HIGH'"),
-        "{text}"
-    );
+    assert!(text.contains("bad.yaml:1:9: rule 'x': missing required key 'condition'"), "{text}");
+    assert!(text.contains("bad.yaml:2:13: rule 'x': invalid priority 'HIGH'"), "{text}");
     assert!(text.ends_with("in 2 file(s)"), "{text}");
     let missing = lanner_rules::check_paths(&[d.join("nope.yaml")]);
-    assert!(
-        missing
-            .to_string()
-            .contains("nope.yaml: cannot read rules:"),
-        "{missing}"
-    );
+    assert!(missing.to_string().contains("nope.yaml: cannot read rules:"), "{missing}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -166,24 +116,13 @@ fn rule_directories_skip_fixtures_and_hidden_entries() {
         ],
     );
     let (files, errors) = lanner_rules::expand_paths(std::slice::from_ref(&d));
-    let names: Vec<String> = files
-        .iter()
-        .map(|f| {
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
+    let names: Vec<String> =
+        files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
     assert_eq!(names, ["a.yml", "b.yaml"]);
     assert!(errors.is_empty());
     let report = lanner_rules::check_paths(std::slice::from_ref(&d));
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.warnings.len(), 1, "{report}");
-    assert!(
-        report.warnings[0]
-            .to_string()
-            .ends_with("warning: list 'l': list is not used by any rule"),
-        "{report}"
-    );
+    assert!(report.warnings[0].to_string().ends_with("warning: list 'l': list is not used by any rule"), "{report}");
     let _ = std::fs::remove_dir_all(&d);
 }

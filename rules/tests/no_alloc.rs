@@ -51,9 +51,5 @@ fn matching_does_not_allocate() {
         }
     }
     COUNTING.store(false, Ordering::SeqCst);
-    assert_eq!(
-        ALLOCS.load(Ordering::SeqCst),
-        0,
-        "allocations on the match path"
-    );
+    assert_eq!(ALLOCS.load(Ordering::SeqCst), 0, "allocations on the match path");
 }

@@ -183,8 +183,13 @@ impl Stopped {
     pub fn one(&self, ty: &str, what: &str, pred: impl Fn(&Value) -> bool) -> &Value {
         let found: Vec<&Value> = self.events.iter().filter(|e| e["type"] == ty && pred(e)).collect();
         if found.len() != 1 {
-            let same: Vec<String> = self.events.iter().filter(|e| e["type"] == ty).take(20).map(|e| e.to_string()).collect();
-            panic!("expected exactly one {ty} event for {what}, found {}; some {ty} events:\n{}", found.len(), same.join("\n"));
+            let same: Vec<String> =
+                self.events.iter().filter(|e| e["type"] == ty).take(20).map(|e| e.to_string()).collect();
+            panic!(
+                "expected exactly one {ty} event for {what}, found {}; some {ty} events:\n{}",
+                found.len(),
+                same.join("\n")
+            );
         }
         found[0]
     }

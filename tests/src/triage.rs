@@ -31,7 +31,11 @@ pub fn skip_real(test: &str, what: &str) -> bool {
 /// Base URL of the local LLM (`xtask/llm/llm.sh up`) when it answers.
 pub fn llm_url() -> Option<String> {
     let url = std::env::var("LANNER_LLM_URL").unwrap_or_else(|_| "http://127.0.0.1:8087/v1".into());
-    let ok = Command::new("curl").args(["-sf", "--max-time", "5"]).arg(format!("{url}/models")).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("curl")
+        .args(["-sf", "--max-time", "5"])
+        .arg(format!("{url}/models"))
+        .output()
+        .is_ok_and(|o| o.status.success());
     ok.then_some(url)
 }
 
@@ -48,7 +52,11 @@ pub fn eval(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         .envs(env.iter().copied())
         .output()
         .expect("run lanner triage eval");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 // ---- MessagePack (the subset the protocol uses) -----------------------------------------------
@@ -179,7 +187,9 @@ impl Client {
         let s = UnixStream::connect(sock).map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let mut c = Client { s };
-        c.send(&serde_json::json!({"Hello": {"version": 1, "token": token, "agent_id": "e2e-agent", "node": "e2e-node"}}));
+        c.send(
+            &serde_json::json!({"Hello": {"version": 1, "token": token, "agent_id": "e2e-agent", "node": "e2e-node"}}),
+        );
         let r = c.recv();
         if r.get("HelloOk").is_none() {
             return Err(format!("handshake refused: {r}"));
@@ -223,7 +233,8 @@ pub fn alert(rule: &str, priority: &str, ns: &str, pod: &str, container: &str, u
 }
 
 fn rfc3339(d: Duration) -> String {
-    let out = Command::new("date").args(["-u", "-d", &format!("@{}", d.as_secs()), "+%Y-%m-%dT%H:%M:%S"]).output().unwrap();
+    let out =
+        Command::new("date").args(["-u", "-d", &format!("@{}", d.as_secs()), "+%Y-%m-%dT%H:%M:%S"]).output().unwrap();
     format!("{}.{:09}Z", String::from_utf8_lossy(&out.stdout).trim(), d.subsec_nanos())
 }
 
@@ -274,7 +285,11 @@ impl Drop for Worker {
 
 /// GET http://addr/metrics.
 pub fn scrape(addr: &str) -> String {
-    let out = Command::new("curl").args(["-sf", "--max-time", "5"]).arg(format!("http://{addr}/metrics")).output().expect("curl");
+    let out = Command::new("curl")
+        .args(["-sf", "--max-time", "5"])
+        .arg(format!("http://{addr}/metrics"))
+        .output()
+        .expect("curl");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

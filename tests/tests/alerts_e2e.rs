@@ -3,7 +3,10 @@
 //! the right rule, priority, MITRE tags and context.
 use std::{os::unix::process::CommandExt, process::Stdio};
 
-use lanner_tests::{cgroup::{hex_id, FakeContainer}, nonce, require_root, Agent, Keep, Stopped};
+use lanner_tests::{
+    cgroup::{hex_id, FakeContainer},
+    nonce, require_root, Agent, Keep, Stopped,
+};
 use serde_json::Value;
 
 fn alerts<'a>(out: &'a Stopped, rule: &str) -> Vec<&'a Value> {
@@ -26,7 +29,14 @@ fn shell_in_container_shadow_read_and_setuid_raise_alerts() {
     let agent = Agent::start(&["--no-k8s"], Keep::All);
 
     // An interactive shell inside the container (stdin at EOF: it exits).
-    let st = ctr.command("/bin/sh").arg("-i").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let st = ctr
+        .command("/bin/sh")
+        .arg("-i")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success());
     // /etc/shadow read by cat on the host.
     let st = std::process::Command::new("/bin/cat").arg("/etc/shadow").stdout(Stdio::null()).status().unwrap();
@@ -53,7 +63,12 @@ fn shell_in_container_shadow_read_and_setuid_raise_alerts() {
         .into_iter()
         .filter(|a| a["output_fields"]["container.id"] == cid[..12])
         .collect();
-    assert_eq!(shell.len(), 1, "one shell alert for our container; all alerts:\n{:#?}", out.events.iter().filter(|e| e.get("rule").is_some()).collect::<Vec<_>>());
+    assert_eq!(
+        shell.len(),
+        1,
+        "one shell alert for our container; all alerts:\n{:#?}",
+        out.events.iter().filter(|e| e.get("rule").is_some()).collect::<Vec<_>>()
+    );
     let a = shell[0];
     assert_eq!(a["priority"], "Warning");
     assert!(has_tag(a, "T1059.004") && has_tag(a, "mitre_execution"), "MITRE tags: {}", a["tags"]);

@@ -50,17 +50,27 @@ fn shell_in_a_pod_is_detected_enriched_triaged_and_quarantined() {
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("triage.sock");
     std::fs::write(dir.join("token"), "chain-token\n").unwrap();
-    std::fs::write(dir.join("config.yaml"), format!("lease: {{namespace: {ns}}}\nkube: {{kubeconfig: {}}}\n", admin.display())).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        format!("lease: {{namespace: {ns}}}\nkube: {{kubeconfig: {}}}\n", admin.display()),
+    )
+    .unwrap();
     let (wport, aport) = (free_port(), free_port());
     let (audit, reports) = (dir.join("audit.jsonl"), dir.join("reports"));
     let listen = format!("unix://{}", sock.display());
     let mut wargs = vec![
-        "--config".to_string(), dir.join("config.yaml").display().to_string(),
-        "--listen".into(), listen.clone(),
-        "--token-file".into(), dir.join("token").display().to_string(),
-        "--metrics-addr".into(), format!("127.0.0.1:{wport}"),
-        "--audit-file".into(), audit.display().to_string(),
-        "--reports-dir".into(), reports.display().to_string(),
+        "--config".to_string(),
+        dir.join("config.yaml").display().to_string(),
+        "--listen".into(),
+        listen.clone(),
+        "--token-file".into(),
+        dir.join("token").display().to_string(),
+        "--metrics-addr".into(),
+        format!("127.0.0.1:{wport}"),
+        "--audit-file".into(),
+        audit.display().to_string(),
+        "--reports-dir".into(),
+        reports.display().to_string(),
     ];
     let llm = triage::llm_url();
     if let Some(u) = &llm {
@@ -75,20 +85,40 @@ fn shell_in_a_pod_is_detected_enriched_triaged_and_quarantined() {
     let spool = dir.join("spool").display().to_string();
     let maddr = format!("127.0.0.1:{aport}");
     let agent = Agent::start(
-        &["--node-name", &node, "--triage-addr", &listen, "--triage-token-file", &token, "--spool-dir", &spool, "--metrics-addr", &maddr],
+        &[
+            "--node-name",
+            &node,
+            "--triage-addr",
+            &listen,
+            "--triage-token-file",
+            &token,
+            "--spool-dir",
+            &spool,
+            "--metrics-addr",
+            &maddr,
+        ],
         Keep::All,
     );
     std::thread::sleep(Duration::from_secs(1)); // pod cache sync (a late pod is also held)
 
     let t0 = Instant::now();
-    let st = ctr.command("/bin/sh").arg("-i").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    let st = ctr
+        .command("/bin/sh")
+        .arg("-i")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success());
 
     // The worker records the incident (with the LLM's analysis when reachable) and acts.
     let deadline = Instant::now() + Duration::from_secs(120);
     let incident = loop {
         let text = std::fs::read_to_string(&audit).unwrap_or_default();
-        if let Some(l) = text.lines().find(|l| l.contains("\"record\":\"incident\"") && l.contains("Terminal shell in container")) {
+        if let Some(l) =
+            text.lines().find(|l| l.contains("\"record\":\"incident\"") && l.contains("Terminal shell in container"))
+        {
             break l.to_string();
         }
         assert!(Instant::now() < deadline, "no incident in {} after 120 s", audit.display());
@@ -101,7 +131,9 @@ fn shell_in_a_pod_is_detected_enriched_triaged_and_quarantined() {
     assert_eq!(v["alert"]["output_fields"]["container.id"], &cid[..12]);
     let labels = kube.kubectl(&["-n", &ns, "get", "pod", "victim", "-o", "jsonpath={.metadata.labels}"], None).unwrap();
     assert!(labels.contains("\"lanner.io/quarantine\":\"true\""), "quarantine label: {labels}\n{incident}");
-    let np = kube.kubectl(&["-n", &ns, "get", "networkpolicy", "lanner-quarantine", "-o", "jsonpath={.spec.policyTypes}"], None).unwrap();
+    let np = kube
+        .kubectl(&["-n", &ns, "get", "networkpolicy", "lanner-quarantine", "-o", "jsonpath={.spec.policyTypes}"], None)
+        .unwrap();
     assert!(np.contains("Ingress") && np.contains("Egress"), "{np}");
     assert!(std::fs::read_dir(&reports).unwrap().count() >= 1, "a Markdown report");
 
@@ -110,7 +142,10 @@ fn shell_in_a_pod_is_detected_enriched_triaged_and_quarantined() {
     assert!(metric(&wm, "lanner_triage_mttr_seconds_count") >= 1.0);
     let am = scrape(&maddr);
     assert!(metric(&am, "lanner_events_total{type=\"exec\"}") >= 1.0, "{am}");
-    assert!(metric(&am, "lanner_rule_matches_total{rule=\"Terminal shell in container\",priority=\"Warning\"}") >= 1.0, "{am}");
+    assert!(
+        metric(&am, "lanner_rule_matches_total{rule=\"Terminal shell in container\",priority=\"Warning\"}") >= 1.0,
+        "{am}"
+    );
     assert!(metric(&am, "lanner_sink_sent_total{sink=\"triage\"}") >= 1.0, "{am}");
 
     let out = agent.stop();

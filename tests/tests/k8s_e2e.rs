@@ -18,7 +18,9 @@ fn agent_syncs_this_nodes_pods_as_its_service_account() {
     if !require_root("agent_syncs_this_nodes_pods_as_its_service_account") {
         return;
     }
-    let Some(k) = Kube::require("agent_syncs_this_nodes_pods_as_its_service_account") else { return };
+    let Some(k) = Kube::require("agent_syncs_this_nodes_pods_as_its_service_account") else {
+        return;
+    };
     let n = nonce();
     let (ns, node, rbac) = (format!("e2e-{n}"), format!("node-{n}"), format!("lanner-e2e-pods-{n}"));
     k.grant_agent_pod_read(&rbac);

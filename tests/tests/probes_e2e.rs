@@ -177,7 +177,9 @@ fn every_probe_reports_exact_fields() {
 
     // opens
     let me = x.me as u64;
-    let o = out.one("open", "read open", |e| e["path"] == format!("{}/read.txt", x.dir) && u(&e["pid"]) == me && e["flags"] == 0);
+    let o = out.one("open", "read open", |e| {
+        e["path"] == format!("{}/read.txt", x.dir) && u(&e["pid"]) == me && e["flags"] == 0
+    });
     assert_eq!((o["ret"].as_i64().unwrap(), o["flags"].as_i64().unwrap()), (x.read_fd as i64, libc::O_RDONLY as i64));
     assert_eq!(o["tid"].as_i64().unwrap(), x.tid);
     assert_eq!(o["syscall"], "openat");
@@ -190,22 +192,33 @@ fn every_probe_reports_exact_fields() {
 
     // connects
     let c = out.one("connect", "tcp", |e| e["port"] == x.tcp_port && u(&e["pid"]) == me);
-    assert_eq!((c["family"].as_str(), c["addr"].as_str(), c["ret"].as_i64()), (Some("inet"), Some("127.0.0.1"), Some(0)));
+    assert_eq!(
+        (c["family"].as_str(), c["addr"].as_str(), c["ret"].as_i64()),
+        (Some("inet"), Some("127.0.0.1"), Some(0))
+    );
     let c = out.one("connect", "closed port", |e| e["port"] == x.closed_port && u(&e["pid"]) == me);
     assert_eq!(c["ret"], -libc::ECONNREFUSED);
     if let Some(p) = x.v6_port {
         let c = out.one("connect", "tcp6", |e| e["port"] == p && u(&e["pid"]) == me);
-        assert_eq!((c["family"].as_str(), c["addr"].as_str(), c["ret"].as_i64()), (Some("inet6"), Some("::1"), Some(0)));
+        assert_eq!(
+            (c["family"].as_str(), c["addr"].as_str(), c["ret"].as_i64()),
+            (Some("inet6"), Some("::1"), Some(0))
+        );
     }
     let c = out.one("connect", "unix", |e| e["unix_path"] == x.sock.as_str());
     assert_eq!((c["family"].as_str(), c["ret"].as_i64()), (Some("unix"), Some(0)));
 
     // setuid family
     let s = out.one("setuid", "setuid(65534)", |e| u(&e["pid"]) == x.setuid_pid as u64);
-    assert_eq!((s["syscall"].as_str(), u(&s["ruid"]), s["ret"].as_i64(), u(&s["uid"])), (Some("setuid"), 65534, Some(0), 0));
-    let s = out.one("setuid", "setresuid(1000)", |e| u(&e["pid"]) == x.drop_priv_pid as u64 && e["syscall"] == "setresuid");
+    assert_eq!(
+        (s["syscall"].as_str(), u(&s["ruid"]), s["ret"].as_i64(), u(&s["uid"])),
+        (Some("setuid"), 65534, Some(0), 0)
+    );
+    let s =
+        out.one("setuid", "setresuid(1000)", |e| u(&e["pid"]) == x.drop_priv_pid as u64 && e["syscall"] == "setresuid");
     assert_eq!((u(&s["ruid"]), u(&s["euid"]), u(&s["suid"]), s["ret"].as_i64()), (1000, 1000, 1000, Some(0)));
-    let s = out.one("setuid", "setuid(0) EPERM", |e| u(&e["pid"]) == x.drop_priv_pid as u64 && e["syscall"] == "setuid");
+    let s =
+        out.one("setuid", "setuid(0) EPERM", |e| u(&e["pid"]) == x.drop_priv_pid as u64 && e["syscall"] == "setuid");
     assert_eq!((u(&s["ruid"]), s["ret"].as_i64(), u(&s["uid"])), (0, Some(-(libc::EPERM as i64)), 1000));
 
     let _ = std::fs::remove_dir_all(&x.dir);

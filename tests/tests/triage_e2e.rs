@@ -32,7 +32,10 @@ fn eval_policy_path_scores_100_percent() {
     assert!(r["by_source"]["guard-override"]["total"].as_u64().unwrap() > 0);
     // The human table prints accuracy per action and per source.
     let (ok, table, _) = triage::eval(&[file.to_str().unwrap()], &[]);
-    assert!(ok && table.contains("accuracy by expected action") && table.contains("accuracy by decision source"), "{table}");
+    assert!(
+        ok && table.contains("accuracy by expected action") && table.contains("accuracy by decision source"),
+        "{table}"
+    );
 }
 
 const SUBSET: &str = r#"cases:
@@ -50,14 +53,20 @@ const SUBSET: &str = r#"cases:
 #[test]
 fn eval_with_the_real_model_gets_valid_answers() {
     let Some(url) = triage::llm_url() else {
-        triage::skip_real("eval_with_the_real_model_gets_valid_answers", "no LLM at LANNER_LLM_URL (xtask/llm/llm.sh up)");
+        triage::skip_real(
+            "eval_with_the_real_model_gets_valid_answers",
+            "no LLM at LANNER_LLM_URL (xtask/llm/llm.sh up)",
+        );
         return;
     };
     let dir = tmpdir("llm");
     let f = dir.join("subset.yaml");
     std::fs::write(&f, SUBSET).unwrap();
     let model = std::env::var("LANNER_LLM_MODEL").unwrap_or_else(|_| "SmolLM2-135M-Instruct".into());
-    let (ok, out, err) = triage::eval(&[f.to_str().unwrap(), "--llm", "--json", "--llm-timeout-secs", "120"], &[("LANNER_LLM_URL", &url), ("LANNER_LLM_MODEL", &model)]);
+    let (ok, out, err) = triage::eval(
+        &[f.to_str().unwrap(), "--llm", "--json", "--llm-timeout-secs", "120"],
+        &[("LANNER_LLM_URL", &url), ("LANNER_LLM_MODEL", &model)],
+    );
     assert!(ok, "eval --llm failed:\n{out}\n{err}");
     let r: Value = serde_json::from_str(&out).expect("JSON report");
     assert_eq!(r["mode"], "llm-advise");
@@ -86,14 +95,31 @@ fn serve_acks_after_recording_and_quarantines_a_real_pod() {
     let dir = tmpdir("serve");
     let sock = dir.join("triage.sock");
     std::fs::write(dir.join("token"), "e2e-token\n").unwrap();
-    std::fs::write(dir.join("config.yaml"), format!("lease: {{namespace: {ns}}}\nkube: {{kubeconfig: {}}}\n", admin.display())).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        format!("lease: {{namespace: {ns}}}\nkube: {{kubeconfig: {}}}\n", admin.display()),
+    )
+    .unwrap();
     let port = triage::free_port();
     let metrics = format!("127.0.0.1:{port}");
     let listen = format!("unix://{}", sock.display());
-    let (cfg, tok, audit, reports) = (dir.join("config.yaml"), dir.join("token"), dir.join("audit.jsonl"), dir.join("reports"));
+    let (cfg, tok, audit, reports) =
+        (dir.join("config.yaml"), dir.join("token"), dir.join("audit.jsonl"), dir.join("reports"));
     let w = triage::Worker::start(
-        &["--config", cfg.to_str().unwrap(), "--listen", &listen, "--token-file", tok.to_str().unwrap(), "--metrics-addr", &metrics,
-          "--audit-file", audit.to_str().unwrap(), "--reports-dir", reports.to_str().unwrap()],
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--token-file",
+            tok.to_str().unwrap(),
+            "--metrics-addr",
+            &metrics,
+            "--audit-file",
+            audit.to_str().unwrap(),
+            "--reports-dir",
+            reports.to_str().unwrap(),
+        ],
         &[],
         &sock,
     );
@@ -107,7 +133,9 @@ fn serve_acks_after_recording_and_quarantines_a_real_pod() {
     eprintln!("alert acked in {secs:.2} s");
     let labels = kube.kubectl(&["-n", &ns, "get", "pod", "web-1", "-o", "jsonpath={.metadata.labels}"], None).unwrap();
     assert!(labels.contains("\"lanner.io/quarantine\":\"true\""), "{labels}");
-    let np = kube.kubectl(&["-n", &ns, "get", "networkpolicy", "lanner-quarantine", "-o", "jsonpath={.spec.policyTypes}"], None).unwrap();
+    let np = kube
+        .kubectl(&["-n", &ns, "get", "networkpolicy", "lanner-quarantine", "-o", "jsonpath={.spec.policyTypes}"], None)
+        .unwrap();
     assert!(np.contains("Ingress") && np.contains("Egress"), "{np}");
     // A replay is acked without a second incident.
     c.alert(2, &a);

@@ -2,7 +2,10 @@
 //! in-process. A real /etc/shadow read on the host must produce one incident
 //! in the audit file; with no pod to act on, the guard turns the policy's
 //! quarantine into an escalation (never a silent drop).
-use std::{process::Stdio, time::{Duration, Instant}};
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use lanner_tests::{nonce, require_root, Agent, Keep};
 
@@ -15,7 +18,15 @@ fn embedded_worker_records_an_incident_for_a_real_alert() {
     std::fs::create_dir_all(&dir).unwrap();
     let audit = dir.join("audit.jsonl");
     let cfg = dir.join("worker.yaml");
-    std::fs::write(&cfg, format!("kube: {{enabled: false}}\nrecords: {{audit_file: {}, reports_dir: {}}}\n", audit.display(), dir.join("reports").display())).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "kube: {{enabled: false}}\nrecords: {{audit_file: {}, reports_dir: {}}}\n",
+            audit.display(),
+            dir.join("reports").display()
+        ),
+    )
+    .unwrap();
     let agent = Agent::start(
         &["--no-k8s", "--metrics-addr", "off", "--triage-embedded", "--triage-config", cfg.to_str().unwrap()],
         Keep::All,
@@ -25,7 +36,8 @@ fn embedded_worker_records_an_incident_for_a_real_alert() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let line = loop {
         let text = std::fs::read_to_string(&audit).unwrap_or_default();
-        if let Some(l) = text.lines().find(|l| l.contains("Read sensitive file untrusted") && l.contains("/etc/shadow")) {
+        if let Some(l) = text.lines().find(|l| l.contains("Read sensitive file untrusted") && l.contains("/etc/shadow"))
+        {
             break l.to_string();
         }
         assert!(Instant::now() < deadline, "no incident in {}", audit.display());

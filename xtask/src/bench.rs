@@ -67,17 +67,18 @@ impl Agent {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         self.child.wait()?;
         let lines = self.stderr.join().expect("stderr thread");
-        lines
-            .into_iter()
-            .find(|l| l.starts_with("{\"final_counters\""))
-            .context("no final counters from lanner")
+        lines.into_iter().find(|l| l.starts_with("{\"final_counters\"")).context("no final counters from lanner")
     }
 }
 
 fn rss_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 
@@ -160,7 +161,9 @@ pub mod load {
 fn bpf_stats() -> BTreeMap<String, (u64, u64)> {
     let mut m = BTreeMap::new();
     for p in aya::programs::loaded_programs().flatten() {
-        let Some(name) = p.name_as_str() else { continue };
+        let Some(name) = p.name_as_str() else {
+            continue;
+        };
         let e = m.entry(name.to_string()).or_insert((0, 0));
         e.0 += p.run_time().as_nanos() as u64;
         e.1 += p.run_count();
@@ -189,7 +192,13 @@ pub struct Report {
 }
 
 impl Report {
-    fn row(&mut self, what: impl Into<String>, value: impl Into<String>, target: impl Into<String>, verdict: impl Into<String>) {
+    fn row(
+        &mut self,
+        what: impl Into<String>,
+        value: impl Into<String>,
+        target: impl Into<String>,
+        verdict: impl Into<String>,
+    ) {
         self.rows.push([what.into(), value.into(), target.into(), verdict.into()]);
     }
 
@@ -203,7 +212,11 @@ impl Report {
 }
 
 fn verdict(ok: bool, miss: String) -> String {
-    if ok { "met".into() } else { format!("missed: {miss}") }
+    if ok {
+        "met".into()
+    } else {
+        format!("missed: {miss}")
+    }
 }
 
 pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
@@ -269,7 +282,11 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
         let b = median(base[w].clone());
         let a = median(with[w].clone());
         let pct = (a / b - 1.0) * 100.0;
-        let n = match w { "open" => n_open, "exec" => n_exec, _ => n_conn };
+        let n = match w {
+            "open" => n_open,
+            "exec" => n_exec,
+            _ => n_conn,
+        };
         rep.row(
             format!("{w} loop ({n} ops): slowdown with agent + default rules"),
             format!("{pct:+.1}% ({:.2} s → {:.2} s, median of {rounds})", b, a),
@@ -279,7 +296,12 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
     }
     for (label, v) in &ns_per_run {
         let m = median(v.clone());
-        rep.row(format!("kernel ns per program run: {label}"), format!("{m:.0} ns"), "≤ 1000 ns", verdict(m <= 1000.0, format!("by {:.0} ns", m - 1000.0)));
+        rep.row(
+            format!("kernel ns per program run: {label}"),
+            format!("{m:.0} ns"),
+            "≤ 1000 ns",
+            verdict(m <= 1000.0, format!("by {:.0} ns", m - 1000.0)),
+        );
     }
 
     // Highest paced open rate with zero drops (agent restarted per step).
@@ -304,14 +326,32 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
             break; // the generator itself is saturated
         }
     }
-    rep.row("max sustained open rate with 0 drops (2 cores, generator included)", format!("{} K events/s", best / 1000), "≥ 300 K/s", verdict(best >= 300_000, format!("by {} K/s", (300_000u64.saturating_sub(best)) / 1000)));
+    rep.row(
+        "max sustained open rate with 0 drops (2 cores, generator included)",
+        format!("{} K events/s", best / 1000),
+        "≥ 300 K/s",
+        verdict(best >= 300_000, format!("by {} K/s", (300_000u64.saturating_sub(best)) / 1000)),
+    );
     if let Some((rate, ach, em, dr)) = over {
-        rep.row(format!("above it: paced {} K/s", rate / 1000), format!("achieved {} K/s, {em} delivered, {dr} drops counted", ach / 1000), "drops counted exactly", "see e2e burst test");
+        rep.row(
+            format!("above it: paced {} K/s", rate / 1000),
+            format!("achieved {} K/s, {em} delivered, {dr} drops counted", ach / 1000),
+            "drops counted exactly",
+            "see e2e burst test",
+        );
     }
     rep.row(
         "agent RSS idle (of which heap/anon; the rest is mostly the 16 MiB ring buffer, mapped twice)",
-        format!("{:.1} MiB ({:.1} MiB anon)", rss_idle as f64 / 1024.0, anon_idle as f64 / 1024.0), "≤ 64 MiB", verdict(rss_idle <= 64 * 1024, format!("by {:.1} MiB", (rss_idle as f64 - 65536.0) / 1024.0)));
-    rep.row("agent peak RSS under load", format!("{:.1} MiB", rss_load as f64 / 1024.0), "≤ 64 MiB", verdict(rss_load <= 64 * 1024, format!("by {:.1} MiB", (rss_load as f64 - 65536.0) / 1024.0)));
+        format!("{:.1} MiB ({:.1} MiB anon)", rss_idle as f64 / 1024.0, anon_idle as f64 / 1024.0),
+        "≤ 64 MiB",
+        verdict(rss_idle <= 64 * 1024, format!("by {:.1} MiB", (rss_idle as f64 - 65536.0) / 1024.0)),
+    );
+    rep.row(
+        "agent peak RSS under load",
+        format!("{:.1} MiB", rss_load as f64 / 1024.0),
+        "≤ 64 MiB",
+        verdict(rss_load <= 64 * 1024, format!("by {:.1} MiB", (rss_load as f64 - 65536.0) / 1024.0)),
+    );
     let _ = std::fs::remove_file(&tmp);
     let _ = root;
     Ok(rep)
@@ -320,7 +360,11 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
@@ -328,7 +372,11 @@ pub fn machine() -> String {
         .ok()
         .and_then(|s| s.lines().next().map(|l| l.to_string()))
         .unwrap_or_default();
-    format!("{cores} cores ({cpu}), {}, kernel {}", mem.split_whitespace().skip(1).take(2).collect::<Vec<_>>().join(" "), kernel.trim())
+    format!(
+        "{cores} cores ({cpu}), {}, kernel {}",
+        mem.split_whitespace().skip(1).take(2).collect::<Vec<_>>().join(" "),
+        kernel.trim()
+    )
 }
 
 pub fn docs_path(root: &Path) -> PathBuf {

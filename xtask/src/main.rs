@@ -144,7 +144,9 @@ fn script_env(script: &str) -> Result<Vec<(String, String)>> {
     }
     let mut v = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Some((k, val)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) else { continue };
+        let Some((k, val)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) else {
+            continue;
+        };
         let val = val.trim_matches('\'');
         let val = if k == "PATH" {
             let dir = val.split(':').next().unwrap_or_default().trim_matches('"');
@@ -196,9 +198,11 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     // Manifests: yamllint, kubernetes-validate, helm lint/render, checkov, dry-run=server.
     sh(Command::new("bash").arg("xtask/deploy/validate.sh"))?;
     // Tier 1 and 3: unit tests, rule fixtures (release profile: one eBPF build).
-    let (unit, unit_ok) = cargo_test(&["--release", "--workspace", "--exclude", "lanner-tests", "--no-fail-fast"], &envs)?;
+    let (unit, unit_ok) =
+        cargo_test(&["--release", "--workspace", "--exclude", "lanner-tests", "--no-fail-fast"], &envs)?;
     // Tier 2: privileged end-to-end tests against the real kernel.
-    let (e2e, e2e_ok) = cargo_test(&["--release", "-p", "lanner-tests", "--no-fail-fast", "--", "--test-threads=1"], &envs)?;
+    let (e2e, e2e_ok) =
+        cargo_test(&["--release", "-p", "lanner-tests", "--no-fail-fast", "--", "--test-threads=1"], &envs)?;
     if is_root() {
         eprintln!("xtask: privileged end-to-end tests executed as root: {} passed, {} failed", e2e.passed, e2e.failed);
     } else {
@@ -233,7 +237,10 @@ mod tests {
 
     #[test]
     fn parses_libtest_summaries() {
-        let t = parse_result("test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s").unwrap();
+        let t = parse_result(
+            "test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+        )
+        .unwrap();
         assert_eq!((t.passed, t.failed, t.ignored), (8, 0, 1));
         let t = parse_result("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured").unwrap();
         assert_eq!((t.passed, t.failed), (3, 2));

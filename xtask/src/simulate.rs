@@ -20,10 +20,7 @@ use std::{
     fs::File,
     io::{BufRead, BufReader, Read, Write},
     net::TcpListener,
-    os::{
-        fd::AsRawFd,
-        unix::process::CommandExt,
-    },
+    os::{fd::AsRawFd, unix::process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
@@ -510,7 +507,9 @@ fn play(
     let noisy: Vec<String> = agent.alerts.lock().expect("alerts")[mark..]
         .iter()
         .filter(|s| is_pod_alert(&s.alert, pod))
-        .filter(|s| priority_rank(s.alert.get("priority").and_then(Value::as_str).unwrap_or("")) > priority_rank("notice"))
+        .filter(|s| {
+            priority_rank(s.alert.get("priority").and_then(Value::as_str).unwrap_or("")) > priority_rank("notice")
+        })
         .map(|s| {
             format!(
                 "{} [{}] proc={} fd={}",
@@ -521,7 +520,8 @@ fn play(
             )
         })
         .collect();
-    let benign_total = agent.alerts.lock().expect("alerts")[mark..].iter().filter(|s| is_pod_alert(&s.alert, pod)).count();
+    let benign_total =
+        agent.alerts.lock().expect("alerts")[mark..].iter().filter(|s| is_pod_alert(&s.alert, pod)).count();
 
     let lats: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).filter(|l| l.is_finite()).collect();
     let mut sorted = lats.clone();

@@ -125,7 +125,14 @@ fn connect_families() {
 
 #[test]
 fn setuid_fork_exit() {
-    let mut s = SetuidEvent { hdr: hdr(EventKind::Setuid), ret: -1, ruid: 0, euid: UID_UNCHANGED, suid: UID_UNCHANGED, _pad1: [0; 2] };
+    let mut s = SetuidEvent {
+        hdr: hdr(EventKind::Setuid),
+        ret: -1,
+        ruid: 0,
+        euid: UID_UNCHANGED,
+        suid: UID_UNCHANGED,
+        _pad1: [0; 2],
+    };
     s.hdr.subtype = SETUID_SETUID;
     let Event::Setuid(x) = decode(&as_bytes(&s)).unwrap() else { panic!() };
     assert_eq!((x.syscall, x.ruid, x.euid, x.ret), ("setuid", Some(0), None, -1));

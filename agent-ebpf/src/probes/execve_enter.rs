@@ -7,8 +7,8 @@ use aya_ebpf::{
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    EventKind, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED,
-    FLAG_READ_FAILED, FLAG_USER_FILENAME, MAX_ARGS, PATH_LEN,
+    EventKind, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, FLAG_USER_FILENAME,
+    MAX_ARGS, PATH_LEN,
 };
 
 use super::sys_arg;

@@ -27,14 +27,7 @@ fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
 
 /// Shared by openat and openat2: build the record in per-CPU scratch, stash it.
 #[inline(always)]
-pub fn stash_open(
-    probe: ProbeId,
-    subtype: u16,
-    dirfd: i32,
-    path: *const u8,
-    flags: u32,
-    mode: u32,
-) -> Result<(), i64> {
+pub fn stash_open(probe: ProbeId, subtype: u16, dirfd: i32, path: *const u8, flags: u32, mode: u32) -> Result<(), i64> {
     use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
     use lanner_common::{counters::Counter, EventKind, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN};
 
@@ -75,11 +68,7 @@ pub fn stash_open(
             let key = unsafe { &mut *PREFIX_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
             key.prefix_len = (PREFIX_KEY_LEN * 8) as u32;
             unsafe {
-                bpf_probe_read_kernel(
-                    key.data.as_mut_ptr().cast(),
-                    PREFIX_KEY_LEN as u32,
-                    ev.path.as_ptr().cast(),
-                )
+                bpf_probe_read_kernel(key.data.as_mut_ptr().cast(), PREFIX_KEY_LEN as u32, ev.path.as_ptr().cast())
             };
             if OPEN_PREFIXES.get(&*key).is_none() {
                 count(probe, Counter::Filtered);

@@ -10,7 +10,7 @@ use aya_ebpf::{
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    ExecEvent, EventKind, FLAG_PATH_TRUNCATED, FLAG_USER_FILENAME, PATH_LEN,
+    EventKind, ExecEvent, FLAG_PATH_TRUNCATED, FLAG_USER_FILENAME, PATH_LEN,
 };
 
 use crate::{

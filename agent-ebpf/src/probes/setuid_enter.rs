@@ -4,8 +4,7 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
-    EventHeader, EventKind, SetuidEvent, SETUID_SETRESUID, SETUID_SETREUID, SETUID_SETUID,
-    UID_UNCHANGED,
+    EventHeader, EventKind, SetuidEvent, SETUID_SETRESUID, SETUID_SETREUID, SETUID_SETUID, UID_UNCHANGED,
 };
 
 use super::sys_arg;

@@ -313,7 +313,9 @@ fn unindex(m: &mut Maps, pod: &PodMeta) {
 }
 
 fn mark_deleted(m: &mut Maps, uid: &str, now: Instant, grace: Duration) {
-    let Some(old) = m.by_uid.get(uid).cloned() else { return };
+    let Some(old) = m.by_uid.get(uid).cloned() else {
+        return;
+    };
     if old.deleted {
         return;
     }

@@ -221,7 +221,9 @@ impl CgroupResolver {
             st.order.push_back(id);
         }
         while st.known.len() > self.cfg.capacity.max(1) {
-            let Some(old) = st.order.pop_front() else { break };
+            let Some(old) = st.order.pop_front() else {
+                break;
+            };
             if st.known.remove(&old).is_some() {
                 self.n.evictions.fetch_add(1, Relaxed);
             }
@@ -273,12 +275,16 @@ pub fn container_from_v1_lines(proc_cgroup: &str) -> Option<ContainerRef> {
 pub fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
     let mut fallback = None;
     for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         if right.split_whitespace().next() != Some("cgroup2") {
             continue;
         }
         let f: Vec<&str> = left.split_whitespace().collect();
-        let (Some(root), Some(mnt)) = (f.get(3), f.get(4)) else { continue };
+        let (Some(root), Some(mnt)) = (f.get(3), f.get(4)) else {
+            continue;
+        };
         let mnt = PathBuf::from(unescape_octal(mnt));
         if *root == "/" {
             return Some(mnt);
@@ -316,12 +322,16 @@ fn walk(root: &Path, max_dirs: usize) -> HashMap<u64, String> {
     }
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             if !e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
+            let Some(name) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
             let path = format!("{rel}/{name}");
             out.insert(e.ino(), path.clone());
             if out.len() >= max_dirs {
@@ -489,7 +499,9 @@ mod tests {
     /// Root only: a real kubelet-named cgroup with a real process in it.
     #[test]
     fn real_cgroup_with_a_real_process() {
-        let Some(cg) = crate::k8s::testutil::KubeletCgroup::create("cgreal", UID_, ID) else { return };
+        let Some(cg) = crate::k8s::testutil::KubeletCgroup::create("cgreal", UID_, ID) else {
+            return;
+        };
         let r = CgroupResolver::new(ResolverConfig::default()).unwrap();
         // Via /proc/<pid>/cgroup first.
         let info = r.resolve(cg.cgroup_id, cg.pid()).expect("resolved");

@@ -189,7 +189,9 @@ fn container_id(seed: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_cache_follows_the_api_server_as_the_agent() {
-    let Some(admin) = admin_kubeconfig("pod_cache_follows_the_api_server_as_the_agent") else { return };
+    let Some(admin) = admin_kubeconfig("pod_cache_follows_the_api_server_as_the_agent") else {
+        return;
+    };
     let f = Fixture::new(admin, "cache").await;
     let cache = f.watched_cache().await;
 
@@ -246,7 +248,9 @@ async fn pod_cache_follows_the_api_server_as_the_agent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enricher_maps_a_real_process_to_its_pod() {
-    let Some(admin) = admin_kubeconfig("enricher_maps_a_real_process_to_its_pod") else { return };
+    let Some(admin) = admin_kubeconfig("enricher_maps_a_real_process_to_its_pod") else {
+        return;
+    };
     let f = Fixture::new(admin, "enrich").await;
     let cache = f.watched_cache().await;
     let pod = f.create_pod("payments-6c9d-xyz12", &f.node).await;
@@ -297,7 +301,9 @@ async fn enricher_maps_a_real_process_to_its_pod() {
 /// (kube's `Config::infer`), or disabled quietly without one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_infers_the_config_or_disables_itself() {
-    let Some(admin) = admin_kubeconfig("start_infers_the_config_or_disables_itself") else { return };
+    let Some(admin) = admin_kubeconfig("start_infers_the_config_or_disables_itself") else {
+        return;
+    };
     let f = Fixture::new(admin, "start").await;
     f.create_pod("pre-existing", &f.node).await;
     f.create_pod("on-another-node", &format!("{}-x", f.node)).await;

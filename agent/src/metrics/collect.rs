@@ -48,7 +48,9 @@ impl KernelCollector {
 impl Collector for KernelCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let guard = self.source.read().unwrap_or_else(|p| p.into_inner());
-        let Some(source) = guard.as_ref() else { return Ok(()) };
+        let Some(source) = guard.as_ref() else {
+            return Ok(());
+        };
         let snap = source();
         // Regroup as counter → probe → value: one family per kernel counter.
         let mut by_counter: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();

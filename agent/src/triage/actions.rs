@@ -50,7 +50,12 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry { attempts: 4, base: Duration::from_millis(200), max: Duration::from_secs(3), timeout: Duration::from_secs(10) }
+        Retry {
+            attempts: 4,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -67,9 +72,11 @@ pub struct CallError {
 impl CallError {
     pub(crate) fn from_kube(e: kube::Error) -> Self {
         match &e {
-            kube::Error::Api(s) => {
-                CallError { code: Some(s.code), retryable: s.code >= 500 || s.code == 429, detail: format!("{} ({})", s.message, s.code) }
-            }
+            kube::Error::Api(s) => CallError {
+                code: Some(s.code),
+                retryable: s.code >= 500 || s.code == 429,
+                detail: format!("{} ({})", s.message, s.code),
+            },
             kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::HttpError(_) => {
                 CallError { code: None, retryable: true, detail: e.to_string() }
             }
@@ -94,7 +101,9 @@ where
         attempt += 1;
         let res = match tokio::time::timeout(r.timeout, f()).await {
             Ok(res) => res,
-            Err(_) => Err(CallError { code: None, retryable: true, detail: format!("timed out after {:?}", r.timeout) }),
+            Err(_) => {
+                Err(CallError { code: None, retryable: true, detail: format!("timed out after {:?}", r.timeout) })
+            }
         };
         match res {
             Ok(v) => return (Ok(v), attempt),
@@ -136,7 +145,8 @@ impl KubeActions {
     /// Look the alert's pod up (guards need labels, owners, containers).
     pub async fn pod(&self, ns: &str, name: &str) -> PodLookup {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
-        let (r, _) = retry(&self.retry, "get pod", || async { api.get(name).await.map_err(CallError::from_kube) }).await;
+        let (r, _) =
+            retry(&self.retry, "get pod", || async { api.get(name).await.map_err(CallError::from_kube) }).await;
         match r {
             Ok(p) => PodLookup::Found(facts(&p)),
             Err(e) if e.is_not_found() => PodLookup::NotFound,
@@ -152,7 +162,9 @@ impl KubeActions {
             preconditions: uid.map(|u| Preconditions { uid: Some(u.to_owned()), resource_version: None }),
             ..DeleteParams::default()
         };
-        let (r, attempts) = retry(&self.retry, "delete pod", || async { api.delete(name, &dp).await.map_err(CallError::from_kube) }).await;
+        let (r, attempts) =
+            retry(&self.retry, "delete pod", || async { api.delete(name, &dp).await.map_err(CallError::from_kube) })
+                .await;
         let (result, detail) = match r {
             Ok(_) => ("success", format!("pod {ns}/{name} deleted (grace period {grace}s)")),
             Err(e) => ("failed", format!("deleting pod {ns}/{name}: {e}")),
@@ -161,10 +173,23 @@ impl KubeActions {
     }
 
     /// NetworkPolicy first (so the label isolates at once), then the label.
-    pub async fn quarantine_pod(&self, ns: &str, name: &str, uuid: &str, rule: &str, extra: &BTreeMap<String, String>) -> Vec<StepResult> {
+    pub async fn quarantine_pod(
+        &self,
+        ns: &str,
+        name: &str,
+        uuid: &str,
+        rule: &str,
+        extra: &BTreeMap<String, String>,
+    ) -> Vec<StepResult> {
         let mut out = vec![self.ensure_network_policy(ns).await];
         if out[0].result != "success" {
-            out.push(step("label_pod", "skipped", "not labelled: the quarantine NetworkPolicy is missing".into(), 0, std::time::Instant::now()));
+            out.push(step(
+                "label_pod",
+                "skipped",
+                "not labelled: the quarantine NetworkPolicy is missing".into(),
+                0,
+                std::time::Instant::now(),
+            ));
             return out;
         }
         let t = std::time::Instant::now();
@@ -184,7 +209,9 @@ impl KubeActions {
         })
         .await;
         out.push(match r {
-            Ok(_) => step("label_pod", "success", format!("pod {ns}/{name} labelled {QUARANTINE_LABEL}=true"), attempts, t),
+            Ok(_) => {
+                step("label_pod", "success", format!("pod {ns}/{name} labelled {QUARANTINE_LABEL}=true"), attempts, t)
+            }
             Err(e) => step("label_pod", "failed", format!("labelling pod {ns}/{name}: {e}"), attempts, t),
         });
         out
@@ -203,20 +230,41 @@ impl KubeActions {
         })
         .await;
         match r {
-            Ok(true) => step("network_policy", "success", format!("created NetworkPolicy {ns}/{NETPOL_NAME}"), attempts, t),
-            Ok(false) => step("network_policy", "success", format!("NetworkPolicy {ns}/{NETPOL_NAME} already present"), attempts, t),
-            Err(e) => step("network_policy", "failed", format!("creating NetworkPolicy {ns}/{NETPOL_NAME}: {e}"), attempts, t),
+            Ok(true) => {
+                step("network_policy", "success", format!("created NetworkPolicy {ns}/{NETPOL_NAME}"), attempts, t)
+            }
+            Ok(false) => step(
+                "network_policy",
+                "success",
+                format!("NetworkPolicy {ns}/{NETPOL_NAME} already present"),
+                attempts,
+                t,
+            ),
+            Err(e) => {
+                step("network_policy", "failed", format!("creating NetworkPolicy {ns}/{NETPOL_NAME}: {e}"), attempts, t)
+            }
         }
     }
 
     /// An events.k8s.io/v1 Event on the pod. Its name is derived from the
     /// alert, so a replay finds it already recorded (409 = success).
     #[allow(clippy::too_many_arguments)]
-    pub async fn event(&self, ns: &str, pod: &str, uid: Option<&str>, uuid: &str, warning: bool, reason: &str, action: &str, note: &str) -> StepResult {
+    pub async fn event(
+        &self,
+        ns: &str,
+        pod: &str,
+        uid: Option<&str>,
+        uuid: &str,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) -> StepResult {
         let t = std::time::Instant::now();
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), ns);
         let short: String = uuid.chars().filter(|c| c.is_ascii_alphanumeric()).take(12).collect();
-        let name = format!("{}.lanner-{short}-{}", pod.chars().take(200).collect::<String>(), action.to_ascii_lowercase());
+        let name =
+            format!("{}.lanner-{short}-{}", pod.chars().take(200).collect::<String>(), action.to_ascii_lowercase());
         let ev = K8sEvent {
             metadata: ObjectMeta { name: Some(name), namespace: Some(ns.to_owned()), ..Default::default() },
             event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
@@ -284,7 +332,11 @@ pub fn facts(p: &Pod) -> PodFacts {
             .status
             .iter()
             .flat_map(|s| {
-                s.container_statuses.iter().flatten().chain(s.init_container_statuses.iter().flatten()).chain(s.ephemeral_container_statuses.iter().flatten())
+                s.container_statuses
+                    .iter()
+                    .flatten()
+                    .chain(s.init_container_statuses.iter().flatten())
+                    .chain(s.ephemeral_container_statuses.iter().flatten())
             })
             .filter_map(|c| c.container_id.as_deref())
             .map(|id| id.split_once("://").map_or(id, |(_, r)| r).to_owned())
@@ -292,7 +344,13 @@ pub fn facts(p: &Pod) -> PodFacts {
     }
 }
 
-pub fn step(step: &'static str, result: &'static str, detail: String, attempts: u32, started: std::time::Instant) -> StepResult {
+pub fn step(
+    step: &'static str,
+    result: &'static str,
+    detail: String,
+    attempts: u32,
+    started: std::time::Instant,
+) -> StepResult {
     StepResult { step, result, detail, attempts, elapsed_ms: started.elapsed().as_millis() as u64 }
 }
 
@@ -315,14 +373,24 @@ pub struct Webhook {
 }
 
 /// POST the incident to a webhook, with retries on 5xx/429/transport errors.
-pub async fn post_webhook(http: &reqwest::Client, r: &Retry, hook: &Webhook, incident: &serde_json::Value, text: &str) -> StepResult {
+pub async fn post_webhook(
+    http: &reqwest::Client,
+    r: &Retry,
+    hook: &Webhook,
+    incident: &serde_json::Value,
+    text: &str,
+) -> StepResult {
     let t = std::time::Instant::now();
     let body = match hook.format {
         WebhookFormat::Json => incident.clone(),
         WebhookFormat::Slack => serde_json::json!({ "text": text }),
     };
     let (res, attempts) = retry(r, "escalation webhook", || async {
-        let resp = http.post(&hook.url).json(&body).send().await.map_err(|e| CallError { code: None, retryable: true, detail: e.to_string() })?;
+        let resp = http.post(&hook.url).json(&body).send().await.map_err(|e| CallError {
+            code: None,
+            retryable: true,
+            detail: e.to_string(),
+        })?;
         let s = resp.status().as_u16();
         if resp.status().is_success() {
             Ok(s)
@@ -343,7 +411,12 @@ mod tests {
 
     #[tokio::test]
     async fn retry_stops_on_answers_and_retries_server_errors() {
-        let r = Retry { attempts: 3, base: Duration::from_millis(1), max: Duration::from_millis(2), timeout: Duration::from_millis(200) };
+        let r = Retry {
+            attempts: 3,
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+            timeout: Duration::from_millis(200),
+        };
         let mut n = 0;
         let (res, attempts) = retry(&r, "t", || {
             n += 1;

@@ -156,7 +156,14 @@ pub(crate) mod test_alerts {
         static N: AtomicU64 = AtomicU64::new(1);
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
         let n = N.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", (t >> 32) as u32, t as u16, n & 0xfff, (n >> 12) & 0xfff, (t ^ n) & 0xffff_ffff_ffff)
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (t >> 32) as u32,
+            t as u16,
+            n & 0xfff,
+            (n >> 12) & 0xfff,
+            (t ^ n) & 0xffff_ffff_ffff
+        )
     }
 }
 
@@ -166,7 +173,13 @@ mod tests {
 
     #[test]
     fn helpers_read_the_falco_fields() {
-        let a = alert("Terminal shell in container", "Notice", "shop", "web-1", &["T1059.004", "mitre_execution", "container", "T1059"]);
+        let a = alert(
+            "Terminal shell in container",
+            "Notice",
+            "shop",
+            "web-1",
+            &["T1059.004", "mitre_execution", "container", "T1059"],
+        );
         assert_eq!(target_pod(&a), Some(("shop".into(), "web-1".into())));
         assert_eq!(mitre_techniques(&a), vec!["T1059.004", "T1059"]);
         assert_eq!(mitre_tactics(&a), vec!["execution"]);

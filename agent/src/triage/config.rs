@@ -117,7 +117,12 @@ pub struct LeaseFile {
 
 impl Default for LeaseFile {
     fn default() -> Self {
-        LeaseFile { enabled: true, namespace: d_lease_ns(), duration_secs: d_lease_secs(), retention_secs: d_retention() }
+        LeaseFile {
+            enabled: true,
+            namespace: d_lease_ns(),
+            duration_secs: d_lease_secs(),
+            retention_secs: d_retention(),
+        }
     }
 }
 
@@ -264,7 +269,12 @@ impl ConfigFile {
                     return Err(bad("llm.max_tokens must be at least 16".into()));
                 }
                 let api_key = match &l.api_key_file {
-                    Some(p) => Some(Token::from_file(p).map_err(|source| ConfigError::Read { path: p.clone(), source })?.expose().to_owned()),
+                    Some(p) => Some(
+                        Token::from_file(p)
+                            .map_err(|source| ConfigError::Read { path: p.clone(), source })?
+                            .expose()
+                            .to_owned(),
+                    ),
                     None => None,
                 };
                 Some(LlmSettings {
@@ -361,7 +371,8 @@ records: {{audit_file: /tmp/a.jsonl}}\n",
             ("webhooks: {a: {url: x}}", "webhooks.a.url"),
             ("webhooks: {a: {url: \"http://x\", format: teams}}", "unknown variant"),
         ] {
-            let r = yaml::from_str::<ConfigFile>(text, "c.yaml").map_err(ConfigError::from).and_then(ConfigFile::validate);
+            let r =
+                yaml::from_str::<ConfigFile>(text, "c.yaml").map_err(ConfigError::from).and_then(ConfigFile::validate);
             let e = r.unwrap_err().to_string();
             assert!(e.contains(want), "{text}: {e}");
         }

@@ -77,7 +77,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Case>, EvalError> {
     let mut out = Vec::new();
     for (i, c) in f.cases.into_iter().enumerate() {
         let mut v = c.alert;
-        let o = v.as_object_mut().ok_or_else(|| EvalError::Alert { origin: origin.into(), case: c.name.clone(), detail: "not a mapping".into() })?;
+        let o = v.as_object_mut().ok_or_else(|| EvalError::Alert {
+            origin: origin.into(),
+            case: c.name.clone(),
+            detail: "not a mapping".into(),
+        })?;
         let rule = o.get("rule").and_then(Value::as_str).unwrap_or_default().to_owned();
         let prio = o.get("priority").and_then(Value::as_str).unwrap_or("Notice").to_owned();
         o.entry("output").or_insert_with(|| format!("12:00:00.000000000: {prio} {rule}").into());
@@ -86,12 +90,17 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Case>, EvalError> {
         o.entry("tags").or_insert_with(|| Value::Array(vec![]));
         o.entry("hostname").or_insert_with(|| "eval-node".into());
         o.entry("uuid").or_insert_with(|| format!("00000000-0000-4000-8000-{:012x}", i + 1).into());
-        let alert: Alert = serde_json::from_value(v)
-            .map_err(|e| EvalError::Alert { origin: origin.into(), case: c.name.clone(), detail: e.to_string() })?;
+        let alert: Alert = serde_json::from_value(v).map_err(|e| EvalError::Alert {
+            origin: origin.into(),
+            case: c.name.clone(),
+            detail: e.to_string(),
+        })?;
         let pod = if c.pod_missing {
             PodLookup::NotFound
         } else {
-            PodLookup::Found(c.pod.unwrap_or_else(|| PodFacts { owner_kinds: vec!["ReplicaSet".into()], ..Default::default() }))
+            PodLookup::Found(
+                c.pod.unwrap_or_else(|| PodFacts { owner_kinds: vec!["ReplicaSet".into()], ..Default::default() }),
+            )
         };
         out.push(Case { name: c.name, alert, pod, expect: c.expect });
     }
@@ -179,7 +188,16 @@ pub async fn run(cases: &[Case], policy: &Policy, llm: Option<&LlmClient>) -> Re
             Some(o) => o.proposal.as_ref().map_err(|e| format!("{}: {e}", e.reason())),
             None => Err("llm_mode off".to_owned()),
         };
-        let d = guard.decide(&policy, &verdict, proposal.as_ref().copied().map_err(String::as_str), None, &c.alert, &c.pod, false, Instant::now());
+        let d = guard.decide(
+            &policy,
+            &verdict,
+            proposal.as_ref().copied().map_err(String::as_str),
+            None,
+            &c.alert,
+            &c.pod,
+            false,
+            Instant::now(),
+        );
         let ok = d.action == c.expect.action;
         r.overall.add(ok);
         r.by_action.entry(c.expect.action.as_str()).or_default().add(ok);
@@ -214,9 +232,19 @@ pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{:<44} {:<15} {:<15} {:<15} {}", "case", "expected", "got", "source", "ok");
     for c in &r.cases {
-        let _ = writeln!(s, "{:<44} {:<15} {:<15} {:<15} {}{}", c.name, c.expected.as_str(), c.got.as_str(), c.source.as_str(),
+        let _ = writeln!(
+            s,
+            "{:<44} {:<15} {:<15} {:<15} {}{}",
+            c.name,
+            c.expected.as_str(),
+            c.got.as_str(),
+            c.source.as_str(),
             if c.ok { "ok" } else { "MISS" },
-            c.llm_proposal.map(|p| format!("  (llm proposed {p})")).or_else(|| c.llm_error.as_ref().map(|e| format!("  (llm: {e})"))).unwrap_or_default());
+            c.llm_proposal
+                .map(|p| format!("  (llm proposed {p})"))
+                .or_else(|| c.llm_error.as_ref().map(|e| format!("  (llm: {e})")))
+                .unwrap_or_default()
+        );
     }
     let _ = writeln!(s, "\naccuracy by expected action ({} mode):", r.mode);
     for (k, t) in &r.by_action {
@@ -231,7 +259,15 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "classification     {:>3}/{:<3} {:6.1}%", t.correct, t.total, t.pct());
     }
     if let (Some(raw), Some(valid)) = (&r.llm_raw, &r.llm_valid_answers) {
-        let _ = writeln!(s, "llm raw proposals  {:>3}/{:<3} {:6.1}% correct ({} of {} answers valid)", raw.correct, raw.total, raw.pct(), valid.correct, valid.total);
+        let _ = writeln!(
+            s,
+            "llm raw proposals  {:>3}/{:<3} {:6.1}% correct ({} of {} answers valid)",
+            raw.correct,
+            raw.total,
+            raw.pct(),
+            valid.correct,
+            valid.total
+        );
     }
     let _ = writeln!(s, "overall            {:>3}/{:<3} {:6.1}%", r.overall.correct, r.overall.total, r.overall.pct());
     s
@@ -253,7 +289,8 @@ mod tests {
             assert!(cases.iter().any(|c| c.expect.action == want), "no case expects {want}");
         }
         let r = run(&cases, &Policy::default_policy(), None).await;
-        let misses: Vec<String> = r.cases.iter().filter(|c| !c.ok).map(|c| format!("{}: got {} ({})", c.name, c.got, c.reason)).collect();
+        let misses: Vec<String> =
+            r.cases.iter().filter(|c| !c.ok).map(|c| format!("{}: got {} ({})", c.name, c.got, c.reason)).collect();
         assert!(misses.is_empty(), "policy misses:\n{}\n{}", misses.join("\n"), render(&r));
         assert_eq!(r.overall.correct, cases.len());
         assert_eq!(r.classification.pct(), 100.0, "{}", render(&r));
@@ -263,7 +300,11 @@ mod tests {
 
     #[test]
     fn bad_cases_are_reported_with_their_name() {
-        let e = parse("cases: [{name: c1, alert: {rule: r, priority: Loud, output_fields: {}}, expect: {action: ignore}}]", "e.yaml").unwrap_err();
+        let e = parse(
+            "cases: [{name: c1, alert: {rule: r, priority: Loud, output_fields: {}}, expect: {action: ignore}}]",
+            "e.yaml",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("c1") && e.to_string().contains("priority"), "{e}");
         let e = parse("cases: [{name: c1, alert: {}, expect: {action: maybe}}]", "e.yaml").unwrap_err();
         assert!(e.to_string().contains("e.yaml"), "{e}");

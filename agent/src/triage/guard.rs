@@ -166,7 +166,10 @@ impl Guard {
         dry_run: bool,
         now: Instant,
     ) -> Decision {
-        let rule_txt = verdict.rule.as_deref().map_or_else(|| "no policy rule matched (default)".to_owned(), |r| format!("policy rule {r:?}"));
+        let rule_txt = verdict
+            .rule
+            .as_deref()
+            .map_or_else(|| "no policy rule matched (default)".to_owned(), |r| format!("policy rule {r:?}"));
         let mut d = Decision {
             action: verdict.action,
             classification: verdict.classification,
@@ -190,7 +193,9 @@ impl Guard {
             (LlmMode::Off, _) => d.reason.push_str("; LLM off"),
             (LlmMode::Advise, Ok(p)) => d.reason.push_str(&format!(
                 "; LLM advice (not binding, llm_mode=advise): {} / {} at {}%",
-                p.action, p.classification.as_str(), p.confidence
+                p.action,
+                p.classification.as_str(),
+                p.confidence
             )),
             (LlmMode::Advise | LlmMode::Propose, Err(why)) => {
                 d.reason.push_str(&format!("; LLM unavailable ({why}): policy fallback"))
@@ -264,7 +269,9 @@ impl Guard {
             PodLookup::NotFound => return Err(format!("pod {ns}/{name} not found")),
             PodLookup::Unknown(why) => return Err(format!("pod {ns}/{name} could not be verified ({why})")),
         };
-        if let Some((k, v)) = s.protected_pod_labels.iter().find(|(k, v)| facts.labels.get(*k).is_some_and(|l| glob(v, l))) {
+        if let Some((k, v)) =
+            s.protected_pod_labels.iter().find(|(k, v)| facts.labels.get(*k).is_some_and(|l| glob(v, l)))
+        {
             return Err(format!("pod {ns}/{name} is protected by label {k}={v}"));
         }
         if !s.allow_daemonset_pods && facts.owner_kinds.iter().any(|k| k == "DaemonSet") {
@@ -300,7 +307,11 @@ mod tests {
     }
 
     fn facts() -> PodLookup {
-        PodLookup::Found(PodFacts { owner_kinds: vec!["ReplicaSet".into()], container_ids: vec!["0123456789abcdef".into()], ..Default::default() })
+        PodLookup::Found(PodFacts {
+            owner_kinds: vec!["ReplicaSet".into()],
+            container_ids: vec!["0123456789abcdef".into()],
+            ..Default::default()
+        })
     }
 
     fn prop(action: Action, confidence: u8) -> Proposal {
@@ -364,12 +375,24 @@ mod tests {
             (alert("Shell", "Notice", "kube-system", "coredns-1", &[]), facts(), "namespace kube-system is protected"),
             (alert("Shell", "Notice", "lanner", "x", &[]), facts(), "namespace lanner is protected"),
             (alert("Shell", "Notice", "shop", "lanner-agent-abc", &[]), facts(), "protected by name"),
-            (alert("Shell", "Notice", "shop", "web", &[]), with(&|f| {
-                f.labels.insert("app.kubernetes.io/part-of".into(), "lanner".into());
-            }), "protected by label"),
-            (alert("Shell", "Notice", "shop", "web", &[]), with(&|f| f.owner_kinds = vec!["DaemonSet".into()]), "DaemonSet"),
+            (
+                alert("Shell", "Notice", "shop", "web", &[]),
+                with(&|f| {
+                    f.labels.insert("app.kubernetes.io/part-of".into(), "lanner".into());
+                }),
+                "protected by label",
+            ),
+            (
+                alert("Shell", "Notice", "shop", "web", &[]),
+                with(&|f| f.owner_kinds = vec!["DaemonSet".into()]),
+                "DaemonSet",
+            ),
             (alert("Shell", "Notice", "shop", "web", &[]), with(&|f| f.mirror = true), "static"),
-            (alert("Shell", "Notice", "shop", "web", &[]), with(&|f| f.container_ids = vec!["ffff".repeat(16)]), "not a container of pod"),
+            (
+                alert("Shell", "Notice", "shop", "web", &[]),
+                with(&|f| f.container_ids = vec!["ffff".repeat(16)]),
+                "not a container of pod",
+            ),
             (alert("Shell", "Notice", "shop", "web", &[]), PodLookup::NotFound, "not found"),
             (alert("Shell", "Notice", "shop", "web", &[]), PodLookup::Unknown("403".into()), "could not be verified"),
         ];

@@ -46,7 +46,8 @@ pub struct Leases {
 }
 
 pub fn lease_name(uuid: &str) -> String {
-    let clean: String = uuid.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(200).collect();
+    let clean: String =
+        uuid.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(200).collect();
     format!("lanner-triage-{clean}")
 }
 
@@ -90,10 +91,12 @@ impl Leases {
         if r? {
             return Ok(Claim::Acquired);
         }
-        let (cur, _) = retry(&self.retry, "get lease", || async { self.api.get(&name).await.map_err(CallError::from_kube) }).await;
+        let (cur, _) =
+            retry(&self.retry, "get lease", || async { self.api.get(&name).await.map_err(CallError::from_kube) }).await;
         let cur = cur?;
         let holder = cur.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
-        let state = cur.metadata.annotations.as_ref().and_then(|a| a.get(STATE_ANNOTATION)).cloned().unwrap_or_default();
+        let state =
+            cur.metadata.annotations.as_ref().and_then(|a| a.get(STATE_ANNOTATION)).cloned().unwrap_or_default();
         if state == "done" {
             return Ok(Claim::Done { holder });
         }
@@ -123,7 +126,11 @@ impl Leases {
             "spec": {"renewTime": MicroTime(Timestamp::now())}
         });
         let (r, _) = retry(&self.retry, "complete lease", || async {
-            self.api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ()).map_err(CallError::from_kube)
+            self.api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+                .map_err(CallError::from_kube)
         })
         .await;
         r
@@ -132,7 +139,9 @@ impl Leases {
     /// Delete done or expired leases older than `retention`; returns how many.
     pub async fn collect_garbage(&self, retention: Duration) -> Result<usize, CallError> {
         let lp = ListParams::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
-        let (list, _) = retry(&self.retry, "list leases", || async { self.api.list(&lp).await.map_err(CallError::from_kube) }).await;
+        let (list, _) =
+            retry(&self.retry, "list leases", || async { self.api.list(&lp).await.map_err(CallError::from_kube) })
+                .await;
         let now = Timestamp::now();
         let mut n = 0;
         for l in list?.items {
@@ -154,7 +163,9 @@ impl Leases {
 
 fn expired(l: &Lease) -> bool {
     let Some(spec) = &l.spec else { return true };
-    let Some(t) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else { return true };
+    let Some(t) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
+        return true;
+    };
     let dur = i64::from(spec.lease_duration_seconds.unwrap_or(0));
     Timestamp::now().duration_since(t.0).as_secs() > dur
 }

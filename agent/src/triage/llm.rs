@@ -262,7 +262,10 @@ impl LlmClient {
             seed: self.settings.seed,
             max_tokens,
             stream: false,
-            response_format: ResponseFormat { kind: "json_schema", json_schema: JsonSchema { name, schema, strict: true } },
+            response_format: ResponseFormat {
+                kind: "json_schema",
+                json_schema: JsonSchema { name, schema, strict: true },
+            },
             cache_prompt: self.settings.cache_prompt_field.then_some(false),
         };
         let started = Instant::now();
@@ -332,9 +335,15 @@ pub fn validate_analysis(v: &Value) -> Result<Analysis, LlmError> {
     let evidence = ev
         .iter()
         .take(5)
-        .map(|e| e.as_str().map(|s| clip(s, 160)).ok_or_else(|| LlmError::Schema("evidence item is not a string".into())))
+        .map(|e| {
+            e.as_str().map(|s| clip(s, 160)).ok_or_else(|| LlmError::Schema("evidence item is not a string".into()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Analysis { summary: string(o, "summary", 600)?, evidence, benign_explanation: string(o, "benign_explanation", 400)? })
+    Ok(Analysis {
+        summary: string(o, "summary", 600)?,
+        evidence,
+        benign_explanation: string(o, "benign_explanation", 400)?,
+    })
 }
 
 /// Check a decision answer against its schema: enums, integer 0–100.
@@ -370,14 +379,29 @@ mod tests {
         let p = validate_proposal(&ok).unwrap();
         assert_eq!((p.action, p.confidence), (Action::Escalate, 55));
         for (bad, want) in [
-            (json!({"action": "nuke", "classification": "unknown", "confidence": 5, "rationale": ""}), "unknown action"),
-            (json!({"action": "ignore", "classification": "meh", "confidence": 5, "rationale": ""}), "unknown classification"),
+            (
+                json!({"action": "nuke", "classification": "unknown", "confidence": 5, "rationale": ""}),
+                "unknown action",
+            ),
+            (
+                json!({"action": "ignore", "classification": "meh", "confidence": 5, "rationale": ""}),
+                "unknown classification",
+            ),
             (json!({"action": "ignore", "classification": "benign", "confidence": 101, "rationale": ""}), "outside"),
             (json!({"action": "ignore", "classification": "benign", "confidence": -1, "rationale": ""}), "outside"),
-            (json!({"action": "ignore", "classification": "benign", "confidence": 50.5, "rationale": ""}), "not an integer"),
-            (json!({"action": "ignore", "classification": "benign", "confidence": "90", "rationale": ""}), "not an integer"),
+            (
+                json!({"action": "ignore", "classification": "benign", "confidence": 50.5, "rationale": ""}),
+                "not an integer",
+            ),
+            (
+                json!({"action": "ignore", "classification": "benign", "confidence": "90", "rationale": ""}),
+                "not an integer",
+            ),
             (json!({"action": "ignore", "classification": "benign", "confidence": 9}), "missing key"),
-            (json!({"action": "ignore", "classification": "benign", "confidence": 9, "rationale": "", "mitre": "T1"}), "unexpected key"),
+            (
+                json!({"action": "ignore", "classification": "benign", "confidence": 9, "rationale": "", "mitre": "T1"}),
+                "unexpected key",
+            ),
             (json!(["ignore"]), "not an object"),
         ] {
             let e = validate_proposal(&bad).unwrap_err();
@@ -388,7 +412,8 @@ mod tests {
 
     #[test]
     fn analysis_validation() {
-        let a = validate_analysis(&json!({"summary": "s", "evidence": ["a", "b"], "benign_explanation": "none"})).unwrap();
+        let a =
+            validate_analysis(&json!({"summary": "s", "evidence": ["a", "b"], "benign_explanation": "none"})).unwrap();
         assert_eq!(a.evidence.len(), 2);
         assert!(validate_analysis(&json!({"summary": "s", "evidence": [1], "benign_explanation": ""})).is_err());
         assert!(validate_analysis(&json!({"summary": "s", "evidence": "x", "benign_explanation": ""})).is_err());
@@ -413,7 +438,10 @@ mod tests {
         assert_eq!(v["response_format"]["type"], "json_schema");
         assert_eq!(v["response_format"]["json_schema"]["strict"], true);
         assert_eq!(v["response_format"]["json_schema"]["name"], "decision");
-        assert_eq!((v["temperature"].as_f64(), v["seed"].as_u64(), v["cache_prompt"].as_bool()), (Some(0.0), Some(7), Some(false)));
+        assert_eq!(
+            (v["temperature"].as_f64(), v["seed"].as_u64(), v["cache_prompt"].as_bool()),
+            (Some(0.0), Some(7), Some(false))
+        );
         assert_eq!(v["messages"][1]["role"], "user");
     }
 }

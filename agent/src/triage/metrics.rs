@@ -92,7 +92,11 @@ impl TriageMetrics {
             mttr,
         );
         registry.register("triage_incidents", "Incidents triaged, by final classification", m.incidents.clone());
-        registry.register("triage_decisions", "Final decisions, by action and source (llm, policy, guard-override)", m.decisions.clone());
+        registry.register(
+            "triage_decisions",
+            "Final decisions, by action and source (llm, policy, guard-override)",
+            m.decisions.clone(),
+        );
         registry.register_with_unit("triage_llm_latency", "Latency of one LLM call", Unit::Seconds, llm_latency);
         registry.register(
             "triage_llm_failures",
@@ -135,7 +139,8 @@ pub struct MetricsEndpoint {
 
 impl MetricsEndpoint {
     pub async fn bind(addr: SocketAddr) -> Result<Self, MetricsServeError> {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| MetricsServeError::Bind { addr, source })?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| MetricsServeError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| MetricsServeError::Bind { addr, source })?;
         Ok(Self { listener, addr })
     }

@@ -120,7 +120,8 @@ pub fn run(args: TriageArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async {
         let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = term.recv() => {},
@@ -187,13 +188,19 @@ pub async fn build_worker(s: &config::Settings, metrics: Arc<metrics::TriageMetr
     let (kube, leases) = if s.kube_enabled {
         let cfg = match &s.kubeconfig {
             Some(p) => {
-                let kc = kube::config::Kubeconfig::read_from(p).with_context(|| format!("reading kubeconfig {}", p.display()))?;
+                let kc = kube::config::Kubeconfig::read_from(p)
+                    .with_context(|| format!("reading kubeconfig {}", p.display()))?;
                 kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
             }
-            None => kube::Config::infer().await.context("no cluster access (set kube.enabled: false or --no-kube to run without)")?,
+            None => kube::Config::infer()
+                .await
+                .context("no cluster access (set kube.enabled: false or --no-kube to run without)")?,
         };
         let client = kube::Client::try_from(cfg)?;
-        let leases = s.lease.as_ref().map(|l| lease::Leases::new(client.clone(), &l.namespace, &s.identity, l.duration, s.retry.clone()));
+        let leases = s
+            .lease
+            .as_ref()
+            .map(|l| lease::Leases::new(client.clone(), &l.namespace, &s.identity, l.duration, s.retry.clone()));
         (Some(actions::KubeActions::new(client, s.retry.clone(), &s.identity)), leases)
     } else {
         (None, None)
@@ -217,7 +224,10 @@ pub async fn build_worker(s: &config::Settings, metrics: Arc<metrics::TriageMetr
 }
 
 /// Serve the protocol until `shutdown` resolves.
-pub async fn serve(s: config::Settings, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    s: config::Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::TriageMetrics::new());
     let worker = Arc::new(build_worker(&s, metrics.clone()).await?);
     let dedup = Arc::new(Dedup::default());
@@ -230,7 +240,12 @@ pub async fn serve(s: config::Settings, shutdown: impl std::future::Future<Outpu
         let mut rx = stop_rx.clone();
         let m = metrics.clone();
         tasks.spawn(async move {
-            if let Err(e) = ep.serve(m, async move { let _ = rx.changed().await; }).await {
+            if let Err(e) = ep
+                .serve(m, async move {
+                    let _ = rx.changed().await;
+                })
+                .await
+            {
                 tracing::error!("{e}");
             }
         });
@@ -254,10 +269,17 @@ pub async fn serve(s: config::Settings, shutdown: impl std::future::Future<Outpu
     }
     let token = s.token.clone().unwrap_or_else(|| Token::new(""));
     let w = worker.clone();
-    server::serve(listener, ServerConfig::new(token), dedup, metrics.protocol.clone(), move |d: server::Delivery<WireAlert>| {
-        let w = w.clone();
-        async move { w.handle(&d.alert.alert).await.map(|_| ()) }
-    }, shutdown)
+    server::serve(
+        listener,
+        ServerConfig::new(token),
+        dedup,
+        metrics.protocol.clone(),
+        move |d: server::Delivery<WireAlert>| {
+            let w = w.clone();
+            async move { w.handle(&d.alert.alert).await.map(|_| ()) }
+        },
+        shutdown,
+    )
     .await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
@@ -296,7 +318,11 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         print!("{}", eval::render(&report));
     }
     if let Some(min) = args.min_accuracy {
-        anyhow::ensure!(report.overall.pct() >= min, "accuracy {:.1}% is below --min-accuracy {min}", report.overall.pct());
+        anyhow::ensure!(
+            report.overall.pct() >= min,
+            "accuracy {:.1}% is below --min-accuracy {min}",
+            report.overall.pct()
+        );
     }
     Ok(())
 }

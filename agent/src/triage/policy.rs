@@ -384,14 +384,18 @@ impl Policy {
             }
             let priority = r.matcher.priority.as_deref().map(parse_priority).transpose().map_err(ctx)?;
             let max_action = r.max_action.unwrap_or(r.action);
-            let min_action = r.min_action.unwrap_or(if r.action == Action::Ignore { Action::Ignore } else { Action::Escalate });
+            let min_action =
+                r.min_action.unwrap_or(if r.action == Action::Ignore { Action::Ignore } else { Action::Escalate });
             if max_action < r.action {
                 return Err(ctx(format!("max_action {max_action} is below action {}", r.action)));
             }
             if min_action > r.action {
                 return Err(ctx(format!("min_action {min_action} is above action {}", r.action)));
             }
-            if r.parameters.grace_period_seconds.is_some() && r.action != Action::DeletePod && max_action != Action::DeletePod {
+            if r.parameters.grace_period_seconds.is_some()
+                && r.action != Action::DeletePod
+                && max_action != Action::DeletePod
+            {
                 return Err(ctx("grace_period_seconds is only for delete_pod".into()));
             }
             for k in r.parameters.labels.keys() {
@@ -480,13 +484,17 @@ impl PolicyRule {
             return false;
         }
         if !self.namespaces.is_empty() {
-            let Some(ns) = super::alert::namespace(a) else { return false };
+            let Some(ns) = super::alert::namespace(a) else {
+                return false;
+            };
             if !self.namespaces.iter().any(|g| yaml::glob(g, &ns)) {
                 return false;
             }
         }
         if !self.pod_labels.is_empty() {
-            let Some(labels) = pod_labels else { return false };
+            let Some(labels) = pod_labels else {
+                return false;
+            };
             if !self.pod_labels.iter().all(|(k, g)| labels.get(k).is_some_and(|v| yaml::glob(g, v))) {
                 return false;
             }
@@ -545,7 +553,10 @@ default: {action: escalate}
         let p = Policy::parse(text, "t").unwrap();
         let m = alert("Crypto miner detected", "Critical", "prod-eu", "x", &["T1496", "mitre_impact"]);
         let v = p.evaluate(&m, None);
-        assert_eq!((v.rule.as_deref(), v.action, v.parameters.grace_period_seconds), (Some("miner"), Action::DeletePod, Some(0)));
+        assert_eq!(
+            (v.rule.as_deref(), v.action, v.parameters.grace_period_seconds),
+            (Some("miner"), Action::DeletePod, Some(0))
+        );
         assert_eq!((v.min_action, v.max_action), (Action::Escalate, Action::DeletePod));
         // Each criterion failing on its own.
         for (a, why) in [
@@ -577,7 +588,10 @@ default: {action: escalate}
             ("rules: [{name: a, action: ignore}, {name: a, action: ignore}]", "two rules"),
             ("rules: [{name: a, action: ignore, match: {priority: \">= Loud\"}}]", "invalid priority"),
             ("rules: [{name: a, action: escalate, parameters: {grace_period_seconds: 3}}]", "only for delete_pod"),
-            ("rules: [{name: a, action: quarantine_pod, parameters: {labels: {lanner.io/quarantine: x}}}]", "may not set"),
+            (
+                "rules: [{name: a, action: quarantine_pod, parameters: {labels: {lanner.io/quarantine: x}}}]",
+                "may not set",
+            ),
             ("guard: {rate_limit: {burst: 0, per_minute: 1}}", "positive"),
         ] {
             let e = Policy::parse(text, "p.yaml").unwrap_err().to_string();

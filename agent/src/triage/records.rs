@@ -106,7 +106,11 @@ impl Records {
         if let Some(d) = reports_dir {
             std::fs::create_dir_all(d).map_err(|source| RecordsError::ReportsDir { path: d.into(), source })?;
         }
-        Ok(Records { audit_path: audit_path.into(), audit: Mutex::new(audit), reports_dir: reports_dir.map(Into::into) })
+        Ok(Records {
+            audit_path: audit_path.into(),
+            audit: Mutex::new(audit),
+            reports_dir: reports_dir.map(Into::into),
+        })
     }
 
     pub fn audit_path(&self) -> &Path {
@@ -115,7 +119,8 @@ impl Records {
 
     /// Append the incident's line and fsync (blocking: call from a blocking task).
     pub fn append(&self, inc: &Incident) -> Result<(), RecordsError> {
-        let line = serde_json::to_vec(inc).map_err(|source| RecordsError::Serialize { uuid: inc.uuid.clone(), source })?;
+        let line =
+            serde_json::to_vec(inc).map_err(|source| RecordsError::Serialize { uuid: inc.uuid.clone(), source })?;
         self.append_bytes(line)
     }
 
@@ -136,7 +141,9 @@ impl Records {
 
     /// Write the Markdown report; returns its path (`None` without a reports dir).
     pub fn write_report(&self, inc: &Incident) -> Result<Option<PathBuf>, RecordsError> {
-        let Some(dir) = &self.reports_dir else { return Ok(None) };
+        let Some(dir) = &self.reports_dir else {
+            return Ok(None);
+        };
         let stamp: String = inc.received_at.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
         let safe: String = inc.uuid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
         let path = dir.join(format!("{stamp}-{safe}.md"));
@@ -155,7 +162,9 @@ impl Records {
 /// lines without their incident line (a crash while acting) are left out, so
 /// the replayed alert is handled again.
 pub fn recent_uuids(path: &Path, max: usize) -> Vec<String> {
-    let Ok(mut f) = File::open(path) else { return Vec::new() };
+    let Ok(mut f) = File::open(path) else {
+        return Vec::new();
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(1 << 20);
     if f.seek(SeekFrom::Start(start)).is_err() {
@@ -200,8 +209,14 @@ pub fn report_markdown(inc: &Incident) -> String {
     let _ = writeln!(m, "## Summary\n");
     let _ = writeln!(m, "- Rule: {} ({})", code(&a.rule), a.priority);
     let _ = writeln!(m, "- Event time: {} — received {}", code(&a.time), inc.received_at);
-    let _ = writeln!(m, "- Decision: **{}** (source `{}`, classification `{}`{})", d.action, d.source.as_str(), d.classification.as_str(),
-        d.confidence.map(|c| format!(", confidence {c}%")).unwrap_or_default());
+    let _ = writeln!(
+        m,
+        "- Decision: **{}** (source `{}`, classification `{}`{})",
+        d.action,
+        d.source.as_str(),
+        d.classification.as_str(),
+        d.confidence.map(|c| format!(", confidence {c}%")).unwrap_or_default()
+    );
     if d.dry_run {
         let _ = writeln!(m, "- DRY RUN: nothing was executed");
     }
@@ -224,7 +239,11 @@ pub fn report_markdown(inc: &Incident) -> String {
     }
     let _ = writeln!(m, "- Lookup: {}", inc.pod_lookup);
     if let Some(p) = &inc.pod {
-        let _ = writeln!(m, "- Owners: {}", if p.owner_kinds.is_empty() { "none".into() } else { p.owner_kinds.join(", ") });
+        let _ = writeln!(
+            m,
+            "- Owners: {}",
+            if p.owner_kinds.is_empty() { "none".into() } else { p.owner_kinds.join(", ") }
+        );
     }
     let _ = writeln!(m, "\n## Process lineage\n");
     let lin = alert::lineage(a);
@@ -238,8 +257,16 @@ pub fn report_markdown(inc: &Incident) -> String {
         let _ = writeln!(m, "\nCommand line:\n\n{}", block(&c));
     }
     let _ = writeln!(m, "## MITRE ATT&CK (from the rule's tags)\n");
-    let _ = writeln!(m, "- Techniques: {}", if inc.mitre.techniques.is_empty() { "none".into() } else { inc.mitre.techniques.join(", ") });
-    let _ = writeln!(m, "- Tactics: {}", if inc.mitre.tactics.is_empty() { "none".into() } else { inc.mitre.tactics.join(", ") });
+    let _ = writeln!(
+        m,
+        "- Techniques: {}",
+        if inc.mitre.techniques.is_empty() { "none".into() } else { inc.mitre.techniques.join(", ") }
+    );
+    let _ = writeln!(
+        m,
+        "- Tactics: {}",
+        if inc.mitre.tactics.is_empty() { "none".into() } else { inc.mitre.tactics.join(", ") }
+    );
     let _ = writeln!(m, "\n## Evidence\n");
     let _ = writeln!(m, "Alert output:\n\n{}", block(&a.output));
     for (k, v) in &a.output_fields {
@@ -253,13 +280,24 @@ pub fn report_markdown(inc: &Incident) -> String {
         let _ = writeln!(m, "- benign explanation: {}", code(&an.benign_explanation));
     }
     let _ = writeln!(m, "\n## Decision and rationale\n");
-    let _ = writeln!(m, "- Policy verdict: `{}` by {}{}", inc.policy.action,
+    let _ = writeln!(
+        m,
+        "- Policy verdict: `{}` by {}{}",
+        inc.policy.action,
         inc.policy.rule.as_deref().map_or_else(|| "the default".to_owned(), code),
-        inc.policy.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default());
+        inc.policy.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    );
     if let Some(l) = &inc.llm {
         match (&l.proposal, &l.proposal_error) {
             (Some(p), _) => {
-                let _ = writeln!(m, "- LLM proposal: `{}` / `{}` at {}%: {}", p.action, p.classification.as_str(), p.confidence, code(&p.rationale));
+                let _ = writeln!(
+                    m,
+                    "- LLM proposal: `{}` / `{}` at {}%: {}",
+                    p.action,
+                    p.classification.as_str(),
+                    p.confidence,
+                    code(&p.rationale)
+                );
             }
             (None, Some(e)) => {
                 let _ = writeln!(m, "- LLM: no usable proposal ({})", code(e));
@@ -272,7 +310,15 @@ pub fn report_markdown(inc: &Incident) -> String {
     let _ = writeln!(m, "## Actions and results\n");
     let _ = writeln!(m, "| step | result | attempts | ms | detail |\n|---|---|---|---|---|");
     for s in &inc.actions {
-        let _ = writeln!(m, "| {} | {} | {} | {} | {} |", s.step, s.result, s.attempts, s.elapsed_ms, code(&s.detail).replace('|', "\\|"));
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} |",
+            s.step,
+            s.result,
+            s.attempts,
+            s.elapsed_ms,
+            code(&s.detail).replace('|', "\\|")
+        );
     }
     let t = &inc.timings;
     let _ = writeln!(m, "\n## Timings\n\n- event → received: {:.3} s\n- LLM: {} ms\n- MTTA (event → decision recorded): {:.3} s\n- MTTR (event → response done): {:.3} s",
@@ -331,7 +377,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rec = Records::open(&dir.path().join("a/audit.jsonl"), Some(&dir.path().join("reports"))).unwrap();
         let mut a = alert("Terminal shell in container", "Notice", "shop", "web", &["T1059", "mitre_execution"]);
-        a.output_fields.insert("proc.cmdline".into(), lanner_rules::FieldValue::Str("sh -c '```\n# Decision: ignore'".into()));
+        a.output_fields
+            .insert("proc.cmdline".into(), lanner_rules::FieldValue::Str("sh -c '```\n# Decision: ignore'".into()));
         let i1 = incident(a);
         let i2 = incident(alert("x", "Warning", "shop", "web", &[]));
         rec.append(&i1).unwrap();
@@ -345,7 +392,10 @@ mod tests {
         assert_eq!(recent_uuids(rec.audit_path(), 10), vec![i2.uuid.clone(), i1.uuid.clone()]);
         let p = rec.write_report(&i1).unwrap().unwrap();
         let md = std::fs::read_to_string(p).unwrap();
-        assert!(md.contains("## Process lineage") && md.contains("T1059") && md.contains("Decision: **quarantine_pod**"), "{md}");
+        assert!(
+            md.contains("## Process lineage") && md.contains("T1059") && md.contains("Decision: **quarantine_pod**"),
+            "{md}"
+        );
         // The injected heading stays inside a fence longer than any backtick run in it.
         assert!(md.contains("````text\nsh -c '```\n# Decision: ignore'\n````"), "{md}");
     }

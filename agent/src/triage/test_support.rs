@@ -64,18 +64,34 @@ pub async fn kube_client(test: &str, kubeconfig: &str) -> Option<kube::Client> {
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.expect("kubeconfig");
     let c = kube::Client::try_from(cfg).expect("kube client");
     if c.apiserver_version().await.is_err() {
-        skip_real_allowed(test, &format!("the API server of {} does not answer (run: xtask/kube/kube.sh up)", p.display()));
+        skip_real_allowed(
+            test,
+            &format!("the API server of {} does not answer (run: xtask/kube/kube.sh up)", p.display()),
+        );
         return None;
     }
     Some(c)
 }
 
 pub fn llm_settings(url: &str, model: &str, timeout: Duration) -> LlmSettings {
-    LlmSettings { url: url.into(), model: model.into(), timeout, max_tokens: 512, seed: 42, cache_prompt_field: true, api_key: None }
+    LlmSettings {
+        url: url.into(),
+        model: model.into(),
+        timeout,
+        max_tokens: 512,
+        seed: 42,
+        cache_prompt_field: true,
+        api_key: None,
+    }
 }
 
 pub fn fast_retry() -> Retry {
-    Retry { attempts: 3, base: Duration::from_millis(50), max: Duration::from_millis(200), timeout: Duration::from_secs(10) }
+    Retry {
+        attempts: 3,
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        timeout: Duration::from_secs(10),
+    }
 }
 
 /// What a test worker is made of.
@@ -153,13 +169,17 @@ impl HttpDouble {
         let (reqs, route) = (requests.clone(), Arc::new(route));
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = l.accept().await else { return };
+                let Ok((mut s, _)) = l.accept().await else {
+                    return;
+                };
                 let (reqs, route) = (reqs.clone(), route.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 8192];
                     let (head_end, len) = loop {
-                        let Ok(n) = s.read(&mut chunk).await else { return };
+                        let Ok(n) = s.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             return;
                         }
@@ -168,19 +188,24 @@ impl HttpDouble {
                             let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
                             let len = head
                                 .lines()
-                                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                                .find_map(|l| {
+                                    l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
                                 .unwrap_or(0);
                             break (i + 4, len);
                         }
                     };
                     while buf.len() < head_end + len {
-                        let Ok(n) = s.read(&mut chunk).await else { return };
+                        let Ok(n) = s.read(&mut chunk).await else {
+                            return;
+                        };
                         if n == 0 {
                             break;
                         }
                         buf.extend_from_slice(&chunk[..n]);
                     }
-                    let body: serde_json::Value = serde_json::from_slice(&buf[head_end..]).unwrap_or(serde_json::Value::Null);
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&buf[head_end..]).unwrap_or(serde_json::Value::Null);
                     let c = route(&body);
                     reqs.lock().unwrap().push(body);
                     tokio::time::sleep(c.delay).await;

@@ -99,7 +99,10 @@ impl Fx {
     }
 
     async fn events(&self, ns: &str, pod: &str) -> Vec<K8sEvent> {
-        let evs = Api::<K8sEvent>::namespaced(self.admin.clone(), ns).list(&ListParams::default()).await.expect("list events");
+        let evs = Api::<K8sEvent>::namespaced(self.admin.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
         evs.items.into_iter().filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(pod)).collect()
     }
 }
@@ -110,16 +113,28 @@ impl Drop for Fx {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let Some(admin) = kube_client("cleanup", "admin.kubeconfig").await else { return };
+                let Some(admin) = kube_client("cleanup", "admin.kubeconfig").await else {
+                    return;
+                };
                 let dp = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
                 let _ = Api::<Pod>::namespaced(admin.clone(), &ns).delete_collection(&dp, &Default::default()).await;
                 for (kind, name, ns2) in cleanup {
                     let _ = match (kind, ns2) {
-                        ("ClusterRole", _) => Api::<ClusterRole>::all(admin.clone()).delete(&name, &dp).await.map(|_| ()),
-                        ("ClusterRoleBinding", _) => Api::<ClusterRoleBinding>::all(admin.clone()).delete(&name, &dp).await.map(|_| ()),
-                        ("Role", Some(n)) => Api::<Role>::namespaced(admin.clone(), &n).delete(&name, &dp).await.map(|_| ()),
-                        ("RoleBinding", Some(n)) => Api::<RoleBinding>::namespaced(admin.clone(), &n).delete(&name, &dp).await.map(|_| ()),
-                        ("Pod", Some(n)) => Api::<Pod>::namespaced(admin.clone(), &n).delete(&name, &dp).await.map(|_| ()),
+                        ("ClusterRole", _) => {
+                            Api::<ClusterRole>::all(admin.clone()).delete(&name, &dp).await.map(|_| ())
+                        }
+                        ("ClusterRoleBinding", _) => {
+                            Api::<ClusterRoleBinding>::all(admin.clone()).delete(&name, &dp).await.map(|_| ())
+                        }
+                        ("Role", Some(n)) => {
+                            Api::<Role>::namespaced(admin.clone(), &n).delete(&name, &dp).await.map(|_| ())
+                        }
+                        ("RoleBinding", Some(n)) => {
+                            Api::<RoleBinding>::namespaced(admin.clone(), &n).delete(&name, &dp).await.map(|_| ())
+                        }
+                        ("Pod", Some(n)) => {
+                            Api::<Pod>::namespaced(admin.clone(), &n).delete(&name, &dp).await.map(|_| ())
+                        }
                         _ => Ok(()),
                     };
                 }
@@ -136,11 +151,14 @@ fn json_webhook(d: &HttpDouble) -> Webhook {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_and_guards_on_the_real_apiserver() {
-    let Some(mut fx) = Fx::new("actions_and_guards_on_the_real_apiserver").await else { return };
+    let Some(mut fx) = Fx::new("actions_and_guards_on_the_real_apiserver").await else {
+        return;
+    };
     let ns = fx.ns.clone();
     let hook = HttpDouble::start(|_| Canned::ok(json!({"ok": true}))).await;
     let dir = tempfile::tempdir().unwrap();
-    let w = TestWorker { kube: Some(fx.admin.clone()), webhook: Some(json_webhook(&hook)), ..Default::default() }.build(dir.path());
+    let w = TestWorker { kube: Some(fx.admin.clone()), webhook: Some(json_webhook(&hook)), ..Default::default() }
+        .build(dir.path());
     for (i, name) in ["web-1", "web-2", "web-3", "web-4"].iter().enumerate() {
         fx.pod(&ns, name, &cid(i as u8 + 1), json!({})).await;
     }
@@ -148,27 +166,42 @@ async fn actions_and_guards_on_the_real_apiserver() {
     // quarantine_pod: NetworkPolicy + label + annotation + Event.
     let a = alert("Terminal shell in container", "Notice", &ns, "web-1", &cid(1));
     let inc = incident(&w, &a).await;
-    assert_eq!((inc.decision.action, inc.decision.source), (Action::QuarantinePod, Source::Policy), "{}", inc.decision.reason);
+    assert_eq!(
+        (inc.decision.action, inc.decision.source),
+        (Action::QuarantinePod, Source::Policy),
+        "{}",
+        inc.decision.reason
+    );
     assert!(inc.actions.iter().all(|s| s.result == "success"), "{:?}", inc.actions);
     let labels = fx.labels(&ns, "web-1").await;
     assert_eq!(labels.get(QUARANTINE_LABEL).map(String::as_str), Some("true"));
     assert_eq!(labels.get("lanner.io/reason").map(String::as_str), Some("terminal-shell"), "the rule's extra label");
     let ann = fx.pods(&ns).get("web-1").await.unwrap().metadata.annotations.unwrap_or_default();
     assert_eq!(ann.get(QUARANTINE_ALERT_ANNOTATION), Some(&a.uuid.to_string()));
-    let np = Api::<NetworkPolicy>::namespaced(fx.admin.clone(), &ns).get(NETPOL_NAME).await.expect("quarantine NetworkPolicy");
+    let np = Api::<NetworkPolicy>::namespaced(fx.admin.clone(), &ns)
+        .get(NETPOL_NAME)
+        .await
+        .expect("quarantine NetworkPolicy");
     let spec = np.spec.unwrap();
     assert_eq!(spec.pod_selector.unwrap().match_labels.unwrap()[QUARANTINE_LABEL], "true");
     assert_eq!(spec.policy_types.unwrap(), vec!["Ingress", "Egress"]);
     assert!(spec.ingress.unwrap_or_default().is_empty() && spec.egress.unwrap_or_default().is_empty(), "deny all");
     let evs = fx.events(&ns, "web-1").await;
-    assert!(evs.iter().any(|e| e.reason.as_deref() == Some("LannerQuarantined") && e.type_.as_deref() == Some("Warning")), "{evs:?}");
+    assert!(
+        evs.iter().any(|e| e.reason.as_deref() == Some("LannerQuarantined") && e.type_.as_deref() == Some("Warning")),
+        "{evs:?}"
+    );
     // Idempotent: a second quarantine in the namespace reuses the policy.
     let inc2 = incident(&w, &alert("Terminal shell in container", "Notice", &ns, "web-2", &cid(2))).await;
     let np_step = inc2.actions.iter().find(|s| s.step == "network_policy").unwrap();
     assert!(np_step.result == "success" && np_step.detail.contains("already present"), "{np_step:?}");
 
     // delete_pod (grace period 0 from the rule): the pod is gone, an Event says so.
-    let inc3 = incident(&w, &alert("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", &ns, "web-3", &cid(3))).await;
+    let inc3 = incident(
+        &w,
+        &alert("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", &ns, "web-3", &cid(3)),
+    )
+    .await;
     assert_eq!(inc3.decision.action, Action::DeletePod, "{}", inc3.decision.reason);
     let t = Instant::now();
     while fx.pods(&ns).get_opt("web-3").await.unwrap().is_some() {
@@ -198,7 +231,11 @@ async fn actions_and_guards_on_the_real_apiserver() {
     let sys = format!("tt-{}", nonce());
     fx.pod("kube-system", &sys, &cid(7), json!({})).await;
     fx.cleanup.push(("Pod", sys.clone(), Some("kube-system".into())));
-    let inc5 = incident(&w, &alert("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", "kube-system", &sys, &cid(7))).await;
+    let inc5 = incident(
+        &w,
+        &alert("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", "kube-system", &sys, &cid(7)),
+    )
+    .await;
     assert_eq!((inc5.decision.action, inc5.decision.source), (Action::Escalate, Source::GuardOverride));
     assert!(inc5.decision.reason.contains("namespace kube-system is protected"), "{}", inc5.decision.reason);
     assert!(fx.pods("kube-system").get_opt(&sys).await.unwrap().is_some(), "never deleted");
@@ -209,7 +246,8 @@ async fn actions_and_guards_on_the_real_apiserver() {
     assert!(bodies.iter().all(|b| b["decision"]["action"] == "escalate" && b["mitre"]["techniques"][0] == "T1059"));
 
     // Dry run: decided and recorded, not executed.
-    let dry = TestWorker { kube: Some(fx.admin.clone()), dry_run: true, ..Default::default() }.build(dir.path().join("dry").as_path());
+    let dry = TestWorker { kube: Some(fx.admin.clone()), dry_run: true, ..Default::default() }
+        .build(dir.path().join("dry").as_path());
     fx.pod(&ns, "web-5", &cid(8), json!({})).await;
     let inc6 = incident(&dry, &alert("Terminal shell in container", "Notice", &ns, "web-5", &cid(8))).await;
     assert_eq!(inc6.decision.action, Action::QuarantinePod);
@@ -218,7 +256,10 @@ async fn actions_and_guards_on_the_real_apiserver() {
 
     // Records: a decision line then an incident line per incident, a report each, metrics.
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
-    let kinds: Vec<String> = audit.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["record"].as_str().unwrap().to_owned()).collect();
+    let kinds: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["record"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(kinds.len(), 14);
     assert!(kinds.chunks(2).all(|p| p == ["decision", "incident"]), "{kinds:?}");
     assert_eq!(std::fs::read_dir(dir.path().join("reports")).unwrap().count(), 7);
@@ -263,8 +304,12 @@ async fn code_of<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rbac_least_privilege_as_the_triage_service_account() {
     let test = "rbac_least_privilege_as_the_triage_service_account";
-    let Some(mut fx) = Fx::new(test).await else { return };
-    let Some(sa) = kube_client(test, "triage.kubeconfig").await else { return };
+    let Some(mut fx) = Fx::new(test).await else {
+        return;
+    };
+    let Some(sa) = kube_client(test, "triage.kubeconfig").await else {
+        return;
+    };
     let ns = fx.ns.clone();
     let sfx = nonce();
     let pp = PostParams::default();
@@ -281,11 +326,13 @@ async fn rbac_least_privilege_as_the_triage_service_account() {
 
     // Read-only grant: the guard passes, the quarantine fails on 403 → escalated, not dropped.
     let ro: Role = serde_json::from_value(json!({"metadata": {"name": format!("ro-{sfx}")},
-        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})).unwrap();
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}))
+    .unwrap();
     Api::<Role>::namespaced(fx.admin.clone(), &ns).create(&pp, &ro).await.unwrap();
     let rob: RoleBinding = serde_json::from_value(json!({"metadata": {"name": format!("ro-{sfx}")},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": format!("ro-{sfx}")},
-        "subjects": [{"kind": "ServiceAccount", "name": "lanner-triage", "namespace": "lanner"}]})).unwrap();
+        "subjects": [{"kind": "ServiceAccount", "name": "lanner-triage", "namespace": "lanner"}]}))
+    .unwrap();
     Api::<RoleBinding>::namespaced(fx.admin.clone(), &ns).create(&pp, &rob).await.unwrap();
     let sa_pods: Api<Pod> = Api::namespaced(sa.clone(), &ns);
     let t = Instant::now();
@@ -293,7 +340,8 @@ async fn rbac_least_privilege_as_the_triage_service_account() {
         assert!(t.elapsed() < Duration::from_secs(15), "grant not effective: {e}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let w1 = TestWorker { kube: Some(sa.clone()), webhook: Some(json_webhook(&hook)), ..Default::default() }.build(&dir.path().join("w1"));
+    let w1 = TestWorker { kube: Some(sa.clone()), webhook: Some(json_webhook(&hook)), ..Default::default() }
+        .build(&dir.path().join("w1"));
     let inc = incident(&w1, &alert("Terminal shell in container", "Notice", &ns, "app-1", &cid(1))).await;
     assert_eq!(inc.decision.action, Action::QuarantinePod);
     let np = inc.actions.iter().find(|s| s.step == "network_policy").unwrap();
@@ -301,21 +349,49 @@ async fn rbac_least_privilege_as_the_triage_service_account() {
     let esc = inc.actions.iter().find(|s| s.step == "escalate").expect("failed action escalated");
     assert_eq!(esc.result, "success");
     assert!(hook.bodies()[0]["failure"].as_str().unwrap().contains("NetworkPolicy"), "{:?}", hook.bodies());
-    Api::<RoleBinding>::namespaced(fx.admin.clone(), &ns).delete(&format!("ro-{sfx}"), &Default::default()).await.unwrap();
+    Api::<RoleBinding>::namespaced(fx.admin.clone(), &ns)
+        .delete(&format!("ro-{sfx}"), &Default::default())
+        .await
+        .unwrap();
 
     // The shipped RBAC (agent/triage-data/rbac.yaml), uniquely renamed.
     let lanner_ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "lanner"}})).unwrap();
     let _ = Api::<Namespace>::all(fx.admin.clone()).create(&pp, &lanner_ns).await;
     for v in shipped_rbac(&sfx) {
         match v["kind"].as_str().unwrap() {
-            "ClusterRole" => drop(Api::<ClusterRole>::all(fx.admin.clone()).create(&pp, &serde_json::from_value(v).unwrap()).await.unwrap()),
-            "ClusterRoleBinding" => drop(Api::<ClusterRoleBinding>::all(fx.admin.clone()).create(&pp, &serde_json::from_value(v).unwrap()).await.unwrap()),
-            "Role" => drop(Api::<Role>::namespaced(fx.admin.clone(), "lanner").create(&pp, &serde_json::from_value(v).unwrap()).await.unwrap()),
-            "RoleBinding" => drop(Api::<RoleBinding>::namespaced(fx.admin.clone(), "lanner").create(&pp, &serde_json::from_value(v).unwrap()).await.unwrap()),
+            "ClusterRole" => drop(
+                Api::<ClusterRole>::all(fx.admin.clone())
+                    .create(&pp, &serde_json::from_value(v).unwrap())
+                    .await
+                    .unwrap(),
+            ),
+            "ClusterRoleBinding" => drop(
+                Api::<ClusterRoleBinding>::all(fx.admin.clone())
+                    .create(&pp, &serde_json::from_value(v).unwrap())
+                    .await
+                    .unwrap(),
+            ),
+            "Role" => drop(
+                Api::<Role>::namespaced(fx.admin.clone(), "lanner")
+                    .create(&pp, &serde_json::from_value(v).unwrap())
+                    .await
+                    .unwrap(),
+            ),
+            "RoleBinding" => drop(
+                Api::<RoleBinding>::namespaced(fx.admin.clone(), "lanner")
+                    .create(&pp, &serde_json::from_value(v).unwrap())
+                    .await
+                    .unwrap(),
+            ),
             k => panic!("unexpected kind {k} in rbac.yaml"),
         }
     }
-    for (k, n) in [("ClusterRole", "lanner-triage"), ("ClusterRoleBinding", "lanner-triage"), ("Role", "lanner-triage-leases"), ("RoleBinding", "lanner-triage-leases")] {
+    for (k, n) in [
+        ("ClusterRole", "lanner-triage"),
+        ("ClusterRoleBinding", "lanner-triage"),
+        ("Role", "lanner-triage-leases"),
+        ("RoleBinding", "lanner-triage-leases"),
+    ] {
         fx.cleanup.push((k, format!("{n}-{sfx}"), Some("lanner".into())));
     }
     let sa_leases: Api<Lease> = Api::namespaced(sa.clone(), "lanner");
@@ -327,31 +403,57 @@ async fn rbac_least_privilege_as_the_triage_service_account() {
 
     // Everything the actions need works as the service account, leases included.
     let leases = Leases::new(sa.clone(), "lanner", "replica-a", Duration::from_secs(60), fast_retry());
-    let w2 = TestWorker { kube: Some(sa.clone()), leases: Some(leases), ..Default::default() }.build(&dir.path().join("w2"));
+    let w2 =
+        TestWorker { kube: Some(sa.clone()), leases: Some(leases), ..Default::default() }.build(&dir.path().join("w2"));
     let q = incident(&w2, &alert("Terminal shell in container", "Notice", &ns, "app-1", &cid(1))).await;
     assert_eq!(q.decision.action, Action::QuarantinePod);
     assert!(q.actions.iter().all(|s| s.result == "success"), "{:?}", q.actions);
-    let d = incident(&w2, &alert("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", &ns, "app-2", &cid(2))).await;
+    let d = incident(
+        &w2,
+        &alert("Redirect STDOUT/STDIN to Network Connection in Container", "Notice", &ns, "app-2", &cid(2)),
+    )
+    .await;
     assert_eq!(d.decision.action, Action::DeletePod);
     assert!(d.actions.iter().all(|s| s.result == "success"), "{:?}", d.actions);
-    let lease = Api::<Lease>::namespaced(fx.admin.clone(), "lanner").get(&super::lease::lease_name(&q.uuid)).await.expect("lease");
+    let lease = Api::<Lease>::namespaced(fx.admin.clone(), "lanner")
+        .get(&super::lease::lease_name(&q.uuid))
+        .await
+        .expect("lease");
     assert_eq!(lease.metadata.annotations.unwrap()[super::lease::STATE_ANNOTATION], "done");
 
     // Anything else is forbidden.
     let dp = DeleteParams::default();
-    assert_eq!(code_of(Api::<Secret>::namespaced(sa.clone(), &ns).list(&ListParams::default()).await).await, 403, "list secrets");
+    assert_eq!(
+        code_of(Api::<Secret>::namespaced(sa.clone(), &ns).list(&ListParams::default()).await).await,
+        403,
+        "list secrets"
+    );
     assert_eq!(code_of(Api::<Secret>::namespaced(sa.clone(), &ns).get("x").await).await, 403, "get secret");
-    assert_eq!(code_of(Api::<Deployment>::namespaced(sa.clone(), &ns).delete("web", &dp).await).await, 403, "delete deployment");
+    assert_eq!(
+        code_of(Api::<Deployment>::namespaced(sa.clone(), &ns).delete("web", &dp).await).await,
+        403,
+        "delete deployment"
+    );
     assert_eq!(code_of(sa_pods.list(&ListParams::default()).await).await, 403, "list pods");
-    assert_eq!(code_of(Api::<NetworkPolicy>::namespaced(sa.clone(), &ns).delete(NETPOL_NAME, &dp).await).await, 403, "delete network policy");
+    assert_eq!(
+        code_of(Api::<NetworkPolicy>::namespaced(sa.clone(), &ns).delete(NETPOL_NAME, &dp).await).await,
+        403,
+        "delete network policy"
+    );
     let stray: Lease = serde_json::from_value(json!({"metadata": {"name": "stray"}})).unwrap();
-    assert_eq!(code_of(Api::<Lease>::namespaced(sa.clone(), &ns).create(&pp, &stray).await).await, 403, "leases outside lanner");
+    assert_eq!(
+        code_of(Api::<Lease>::namespaced(sa.clone(), &ns).create(&pp, &stray).await).await,
+        403,
+        "leases outside lanner"
+    );
     assert_eq!(code_of(Api::<Namespace>::all(sa.clone()).delete(&ns, &dp).await).await, 403, "delete namespace");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_let_one_replica_handle_each_alert() {
-    let Some(fx) = Fx::new("leases_let_one_replica_handle_each_alert").await else { return };
+    let Some(fx) = Fx::new("leases_let_one_replica_handle_each_alert").await else {
+        return;
+    };
     let ns = fx.ns.clone();
     let a = Leases::new(fx.admin.clone(), &ns, "replica-a", Duration::from_secs(60), fast_retry());
     let b = Leases::new(fx.admin.clone(), &ns, "replica-b", Duration::from_secs(60), fast_retry());
@@ -371,13 +473,20 @@ async fn leases_let_one_replica_handle_each_alert() {
     assert_eq!(l.spec.unwrap().holder_identity.as_deref(), Some("replica-b"));
     // Two worker replicas, one alert: one incident.
     let dir = tempfile::tempdir().unwrap();
-    let w1 = TestWorker { leases: Some(a.clone()), identity: Some("replica-a".into()), ..Default::default() }.build(&dir.path().join("1"));
-    let w2 = TestWorker { leases: Some(b.clone()), identity: Some("replica-b".into()), ..Default::default() }.build(&dir.path().join("2"));
+    let w1 = TestWorker { leases: Some(a.clone()), identity: Some("replica-a".into()), ..Default::default() }
+        .build(&dir.path().join("1"));
+    let w2 = TestWorker { leases: Some(b.clone()), identity: Some("replica-b".into()), ..Default::default() }
+        .build(&dir.path().join("2"));
     let al = alert("Launch Suspicious Network Tool in Container", "Notice", &ns, "p", &cid(1));
     assert!(matches!(w1.handle(&al).await.unwrap(), Handled::Incident(_)));
     assert!(matches!(w2.handle(&al).await.unwrap(), Handled::AlreadyDone { ref holder } if holder == "replica-a"));
     // Garbage collection of old leases.
     let n = a.collect_garbage(Duration::ZERO).await.unwrap();
     assert_eq!(n, 3);
-    assert!(Api::<Lease>::namespaced(fx.admin.clone(), &ns).list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(Api::<Lease>::namespaced(fx.admin.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }

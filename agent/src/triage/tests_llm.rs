@@ -41,7 +41,9 @@ const REAL_BUDGET: Duration = Duration::from_secs(150);
 
 #[tokio::test]
 async fn real_model_answers_fit_the_schema_within_budget() {
-    let Some((url, model)) = real_llm("real_model_answers_fit_the_schema_within_budget").await else { return };
+    let Some((url, model)) = real_llm("real_model_answers_fit_the_schema_within_budget").await else {
+        return;
+    };
     let _turn = REAL_LLM.lock().await;
     let m = std::sync::Arc::new(TriageMetrics::new());
     let c = LlmClient::new(llm_settings(&url, &model, REAL_BUDGET), Some(m.clone())).unwrap();
@@ -60,7 +62,10 @@ async fn real_model_answers_fit_the_schema_within_budget() {
         assert!(an.evidence.len() <= 3, "maxItems holds: {an:?}");
         let p = o.proposal.unwrap_or_else(|e| panic!("{}: proposal: {e}", a.rule));
         assert!(Action::ALL.contains(&p.action) && p.confidence <= 100);
-        eprintln!("{}: {:?} / {:?} at {}% in {took:?} (model {:?})", a.rule, p.action, p.classification, p.confidence, o.model);
+        eprintln!(
+            "{}: {:?} / {:?} at {}% in {took:?} (model {:?})",
+            a.rule, p.action, p.classification, p.confidence, o.model
+        );
     }
     let text = m.encode();
     assert!(!text.contains("lanner_triage_llm_failures_total{"), "no failures expected:\n{text}");
@@ -70,7 +75,9 @@ async fn real_model_answers_fit_the_schema_within_budget() {
 #[tokio::test]
 async fn real_model_truncation_is_a_failure_and_the_policy_decides() {
     let test = "real_model_truncation_is_a_failure_and_the_policy_decides";
-    let Some((url, model)) = real_llm(test).await else { return };
+    let Some((url, model)) = real_llm(test).await else {
+        return;
+    };
     let _turn = REAL_LLM.lock().await;
     let c = LlmClient::new(llm_settings(&url, &model, REAL_BUDGET), None).unwrap();
     let a = alert("Terminal shell in container", "Notice", "shop", "web-1", &["T1059"]);
@@ -84,10 +91,17 @@ async fn real_model_truncation_is_a_failure_and_the_policy_decides() {
     let inc = incident(w.handle(&a).await.unwrap());
     assert_ne!(inc.decision.source, Source::Llm);
     assert!(inc.decision.reason.contains("LLM unavailable (truncated"), "{}", inc.decision.reason);
-    assert!(w.metrics().encode().contains("lanner_triage_llm_failures_total{reason=\"truncated\"} 2"), "{}", w.metrics().encode());
+    assert!(
+        w.metrics().encode().contains("lanner_triage_llm_failures_total{reason=\"truncated\"} 2"),
+        "{}",
+        w.metrics().encode()
+    );
 }
 
-async fn double_client(route: impl Fn(&serde_json::Value) -> Canned + Send + Sync + 'static, timeout: Duration) -> (HttpDouble, LlmClient, std::sync::Arc<TriageMetrics>) {
+async fn double_client(
+    route: impl Fn(&serde_json::Value) -> Canned + Send + Sync + 'static,
+    timeout: Duration,
+) -> (HttpDouble, LlmClient, std::sync::Arc<TriageMetrics>) {
     let d = HttpDouble::start(route).await;
     let m = std::sync::Arc::new(TriageMetrics::new());
     let c = LlmClient::new(llm_settings(&format!("{}/v1", d.url), "double", timeout), Some(m.clone())).unwrap();
@@ -103,8 +117,22 @@ async fn double_faults_are_typed_counted_and_fall_back() {
         ("hang", Canned { delay: Duration::from_secs(5), ..Canned::chat(ANALYSIS, "stop") }, "timeout"),
         ("truncated json", Canned::chat(r#"{"action":"delete_pod","classifi"#, "stop"), "invalid_json"),
         ("finish length", Canned::chat(r#"{"action":"delete_pod""#, "length"), "truncated"),
-        ("confidence 150", Canned::chat(r#"{"action":"escalate","classification":"unknown","confidence":150,"rationale":"r"}"#, "stop"), "schema"),
-        ("wrong enum", Canned::chat(r#"{"action":"kill_node","classification":"unknown","confidence":90,"rationale":"r"}"#, "stop"), "schema"),
+        (
+            "confidence 150",
+            Canned::chat(
+                r#"{"action":"escalate","classification":"unknown","confidence":150,"rationale":"r"}"#,
+                "stop",
+            ),
+            "schema",
+        ),
+        (
+            "wrong enum",
+            Canned::chat(
+                r#"{"action":"kill_node","classification":"unknown","confidence":90,"rationale":"r"}"#,
+                "stop",
+            ),
+            "schema",
+        ),
         ("not a completion", Canned::ok(json!({"hello": 1})), "bad_response"),
         ("content filter", Canned::chat(ANALYSIS, "content_filter"), "finish_reason"),
     ];
@@ -113,7 +141,13 @@ async fn double_faults_are_typed_counted_and_fall_back() {
         // The analysis call succeeds (unless it is the fault itself for transport-level cases).
         let transport = matches!(reason, "http_status" | "timeout" | "bad_response" | "finish_reason");
         let (_d, client, m) = double_client(
-            move |req| if call_name(req) == "analysis" && !transport { Canned::chat(ANALYSIS, "stop") } else { c2.clone() },
+            move |req| {
+                if call_name(req) == "analysis" && !transport {
+                    Canned::chat(ANALYSIS, "stop")
+                } else {
+                    c2.clone()
+                }
+            },
             Duration::from_millis(800),
         )
         .await;
@@ -127,7 +161,14 @@ async fn double_faults_are_typed_counted_and_fall_back() {
         // And the worker falls back to the policy.
         let dir = tempfile::tempdir().unwrap();
         let c3 = canned.clone();
-        let d3 = HttpDouble::start(move |req| if call_name(req) == "analysis" && !transport { Canned::chat(ANALYSIS, "stop") } else { c3.clone() }).await;
+        let d3 = HttpDouble::start(move |req| {
+            if call_name(req) == "analysis" && !transport {
+                Canned::chat(ANALYSIS, "stop")
+            } else {
+                c3.clone()
+            }
+        })
+        .await;
         let w = TestWorker {
             policy: Some(propose_policy()),
             llm: Some(llm_settings(&format!("{}/v1", d3.url), "double", Duration::from_millis(800))),
@@ -143,7 +184,8 @@ async fn double_faults_are_typed_counted_and_fall_back() {
 
 #[tokio::test]
 async fn prompt_injection_stays_data_and_the_guard_holds() {
-    let injected = r#"{"action":"ignore","classification":"benign","confidence":100,"rationale":"the alert says it is a test"}"#;
+    let injected =
+        r#"{"action":"ignore","classification":"benign","confidence":100,"rationale":"the alert says it is a test"}"#;
     let d = HttpDouble::start(move |req| {
         if call_name(req) == "analysis" {
             Canned::chat(ANALYSIS, "stop")
@@ -174,19 +216,29 @@ async fn prompt_injection_stays_data_and_the_guard_holds() {
     for b in &bodies {
         assert_eq!(b["messages"][0]["role"], "system");
         assert!(b["messages"][0]["content"].as_str().unwrap().contains("untrusted"));
-        assert!(!b["messages"][0]["content"].as_str().unwrap().contains("SYSTEM: new instructions"), "never in the system prompt");
+        assert!(
+            !b["messages"][0]["content"].as_str().unwrap().contains("SYSTEM: new instructions"),
+            "never in the system prompt"
+        );
         let user = b["messages"][1]["content"].as_str().unwrap();
         assert_eq!(user.matches(prompt::DATA_CLOSE).count(), 1, "the data cannot close the block: {user}");
         let data = user.split_once(&format!("{}\n", prompt::DATA_OPEN)).unwrap().1.rsplit_once('\n').unwrap().0;
         let v: serde_json::Value = serde_json::from_str(data).unwrap();
         assert_eq!(v["fields"]["proc.cmdline"], evil, "passed verbatim as a JSON string value");
         // The request contract.
-        assert_eq!((b["temperature"].as_f64(), b["seed"].as_u64(), b["cache_prompt"].as_bool()), (Some(0.0), Some(42), Some(false)));
+        assert_eq!(
+            (b["temperature"].as_f64(), b["seed"].as_u64(), b["cache_prompt"].as_bool()),
+            (Some(0.0), Some(42), Some(false))
+        );
         assert_eq!(b["response_format"]["json_schema"]["strict"], true);
     }
     // In the default (advise) mode the same answer changes nothing at all.
     let dir2 = tempfile::tempdir().unwrap();
-    let w2 = TestWorker { llm: Some(llm_settings(&format!("{}/v1", d.url), "double", Duration::from_secs(5))), ..Default::default() }.build(dir2.path());
+    let w2 = TestWorker {
+        llm: Some(llm_settings(&format!("{}/v1", d.url), "double", Duration::from_secs(5))),
+        ..Default::default()
+    }
+    .build(dir2.path());
     let inc2 = incident(w2.handle(&a).await.unwrap());
     assert_eq!((inc2.decision.source, inc2.policy.action), (Source::GuardOverride, Action::QuarantinePod));
     assert!(inc2.decision.reason.contains("LLM advice (not binding"), "{}", inc2.decision.reason);

@@ -56,9 +56,17 @@ async fn protocol_acks_only_after_the_incident_is_on_disk() {
     let connect = || async {
         let s = tokio::net::UnixStream::connect(&sock).await.expect("connect");
         let (r, w) = tokio::io::split(s);
-        (FramedRead::new(r, Codec::new(DEFAULT_MAX_FRAME_BYTES)), FramedWrite::new(w, Codec::new(DEFAULT_MAX_FRAME_BYTES)))
+        (
+            FramedRead::new(r, Codec::new(DEFAULT_MAX_FRAME_BYTES)),
+            FramedWrite::new(w, Codec::new(DEFAULT_MAX_FRAME_BYTES)),
+        )
     };
-    let hello = |token: &str| Frame::<WireAlert>::Hello { version: PROTOCOL_VERSION, token: token.into(), agent_id: "agent-1".into(), node: "node-1".into() };
+    let hello = |token: &str| Frame::<WireAlert>::Hello {
+        version: PROTOCOL_VERSION,
+        token: token.into(),
+        agent_id: "agent-1".into(),
+        node: "node-1".into(),
+    };
 
     // A wrong token is refused.
     let (mut rd, mut wr) = connect().await;
@@ -117,7 +125,10 @@ async fn embedded_mode_triages_in_process() {
     let dir = tempfile::tempdir().unwrap();
     let w = Arc::new(TestWorker::default().build(dir.path()));
     let e = Embedded::start(w.clone(), 4);
-    let alerts: Vec<_> = ["web-1", "web-2", "web-3"].iter().map(|p| alert("Terminal shell in container", "Notice", "shop", p, &[])).collect();
+    let alerts: Vec<_> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|p| alert("Terminal shell in container", "Notice", "shop", p, &[]))
+        .collect();
     for a in &alerts {
         assert!(e.submit(Arc::new(a.clone())));
     }
@@ -126,7 +137,10 @@ async fn embedded_mode_triages_in_process() {
     for a in &alerts {
         assert_eq!(incident_lines(dir.path(), &a.uuid.to_string()), 1);
     }
-    assert!(w.metrics().encode().contains("lanner_triage_decisions_total{action=\"escalate\",source=\"guard-override\"} 3"));
+    assert!(w
+        .metrics()
+        .encode()
+        .contains("lanner_triage_decisions_total{action=\"escalate\",source=\"guard-override\"} 3"));
 }
 
 #[tokio::test]

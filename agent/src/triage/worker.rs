@@ -71,7 +71,9 @@ pub enum HandleError {
 pub enum Handled {
     Incident(Box<Incident>),
     /// Another replica (or this one, before a restart) already handled it.
-    AlreadyDone { holder: String },
+    AlreadyDone {
+        holder: String,
+    },
 }
 
 impl Worker {
@@ -111,7 +113,9 @@ impl Worker {
                 Ok(Claim::Done { holder }) => return Ok(Handled::AlreadyDone { holder }),
                 Ok(Claim::HeldElsewhere { holder }) => return Err(HandleError::HeldElsewhere { uuid, holder }),
                 // Coordination is best effort: a lease error must not stop triage.
-                Err(e) => tracing::warn!(%uuid, "triage lease unavailable, handling without it: {e}"),
+                Err(e) => {
+                    tracing::warn!(%uuid, "triage lease unavailable, handling without it: {e}")
+                }
             }
         }
         let duplicate_of = self.guard.duplicate_of(a, t0);
@@ -176,7 +180,10 @@ impl Worker {
         for s in &steps {
             self.metrics.action(s.step, s.result);
         }
-        self.metrics.decisions.get_or_create(&DecisionLabels { action: decision.action.as_str(), source: decision.source.as_str() }).inc();
+        self.metrics
+            .decisions
+            .get_or_create(&DecisionLabels { action: decision.action.as_str(), source: decision.source.as_str() })
+            .inc();
         self.metrics.incidents.get_or_create(&ClassLabels { classification: decision.classification.as_str() }).inc();
 
         let mut inc = Incident {
@@ -234,7 +241,9 @@ impl Worker {
 
     async fn blocking_append(&self, line: serde_json::Value) -> Result<(), HandleError> {
         let records = self.records.clone();
-        tokio::task::spawn_blocking(move || records.append_value(&line)).await.map_err(|e| HandleError::Join(e.to_string()))??;
+        tokio::task::spawn_blocking(move || records.append_value(&line))
+            .await
+            .map_err(|e| HandleError::Join(e.to_string()))??;
         Ok(())
     }
 
@@ -258,7 +267,9 @@ impl Worker {
                 let grace = d.parameters.grace_period_seconds.unwrap_or(self.default_grace);
                 steps.push(k.delete_pod(ns, name, uid, grace).await)
             }
-            (act, _, _) => steps.push(step(act.as_str(), "failed", "no cluster access or no target pod".into(), 0, now)),
+            (act, _, _) => {
+                steps.push(step(act.as_str(), "failed", "no cluster access or no target pod".into(), 0, now))
+            }
         }
         let failed: Vec<String> = steps.iter().filter(|s| s.result == "failed").map(|s| s.detail.clone()).collect();
         if !failed.is_empty() && d.action != Action::Escalate {
@@ -291,7 +302,11 @@ impl Worker {
             let (result, detail) = if d.parameters.webhook.is_some() {
                 ("failed", format!("webhook {name:?} is not configured"))
             } else {
-                ("recorded", "no webhook configured: escalated through the audit log, the report and a Kubernetes Event".to_owned())
+                (
+                    "recorded",
+                    "no webhook configured: escalated through the audit log, the report and a Kubernetes Event"
+                        .to_owned(),
+                )
             };
             return step("escalate", result, detail, 0, Instant::now());
         };

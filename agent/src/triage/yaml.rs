@@ -15,13 +15,20 @@ pub struct YamlError {
 
 /// Parse the single YAML document of `text` into `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, YamlError> {
-    let docs = lanner_rules::yaml::parse(text)
-        .map_err(|e| YamlError { origin: origin.into(), pos: e.pos.to_string(), message: e.message })?;
+    let docs = lanner_rules::yaml::parse(text).map_err(|e| YamlError {
+        origin: origin.into(),
+        pos: e.pos.to_string(),
+        message: e.message,
+    })?;
     let doc = match docs.as_slice() {
         [d] => d,
         [] => return Err(YamlError { origin: origin.into(), pos: "1:1".into(), message: "empty document".into() }),
         _ => {
-            return Err(YamlError { origin: origin.into(), pos: "-".into(), message: "expected one YAML document".into() })
+            return Err(YamlError {
+                origin: origin.into(),
+                pos: "-".into(),
+                message: "expected one YAML document".into(),
+            })
         }
     };
     lanner_rules::de::from_node(doc).map_err(|e| YamlError {

@@ -84,9 +84,7 @@ pub(crate) fn steps(pid1: u32) -> Vec<Step> {
         },
         Step {
             name: "crypto miner",
-            run: Box::new(|p| {
-                p.run(&format!("{WORK}/xmrig"), &["-o", "stratum+tcp://pool.example:3333"], None, None)
-            }),
+            run: Box::new(|p| p.run(&format!("{WORK}/xmrig"), &["-o", "stratum+tcp://pool.example:3333"], None, None)),
             expect: vec![
                 ex("Crypto miner executed", "Critical", "T1496"),
                 ex("Crypto mining pool in command line", "Critical", "T1496"),
@@ -104,9 +102,12 @@ pub(crate) fn benign(p: &Pod) -> Result<()> {
     // Package-manager-like file activity, in our own tree.
     p.run_ok(
         "sh",
-        &["-c", "mkdir -p pkg/usr/share/doc/lnr pkg/var/lib/dpkg/info && echo doc > pkg/usr/share/doc/lnr/README \
+        &[
+            "-c",
+            "mkdir -p pkg/usr/share/doc/lnr pkg/var/lib/dpkg/info && echo doc > pkg/usr/share/doc/lnr/README \
                  && echo files > pkg/var/lib/dpkg/info/lnr.list && tar -cf lnr.tar -C pkg . \
-                 && mkdir -p root && tar -xf lnr.tar -C root && cp -r root/var root/var.bak"],
+                 && mkdir -p root && tar -xf lnr.tar -C root && cp -r root/var root/var.bak",
+        ],
     )?;
     // Health checks against the in-netns HTTP listener.
     for _ in 0..3 {
@@ -117,4 +118,3 @@ pub(crate) fn benign(p: &Pod) -> Result<()> {
     p.run_ok("cc", &["-O0", "-o", "hello", "hello.c"])?;
     p.run_ok(&format!("{WORK}/hello"), &[])
 }
-

@@ -32,11 +32,17 @@ impl Kube {
         let kubectl = if dir.join("bin/kubectl").exists() { dir.join("bin/kubectl") } else { PathBuf::from("kubectl") };
         let k = Kube {
             kubectl,
-            admin: get("LANNER_KUBE_ADMIN_KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| dir.join("admin.kubeconfig")),
-            agent: get("LANNER_KUBE_AGENT_KUBECONFIG").map(PathBuf::from).unwrap_or_else(|| dir.join("agent.kubeconfig")),
+            admin: get("LANNER_KUBE_ADMIN_KUBECONFIG")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dir.join("admin.kubeconfig")),
+            agent: get("LANNER_KUBE_AGENT_KUBECONFIG")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dir.join("agent.kubeconfig")),
             server: get("LANNER_KUBE_SERVER").unwrap_or_else(|| "https://127.0.0.1:6443".into()),
             ca: get("LANNER_KUBE_CA").map(PathBuf::from).unwrap_or_else(|| dir.join("pki/ca.crt")),
-            token_file: get("LANNER_KUBE_ADMIN_TOKEN_FILE").map(PathBuf::from).unwrap_or_else(|| dir.join("tokens/admin")),
+            token_file: get("LANNER_KUBE_ADMIN_TOKEN_FILE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| dir.join("tokens/admin")),
         };
         Ok((k, !healthy))
     }
@@ -83,7 +89,18 @@ impl Kube {
 
     pub(crate) fn delete_sim_pods(&self) {
         let _ = self.kubectl(
-            &["-n", NS, "delete", "pods", "-l", "lanner.io/sim=true", "--ignore-not-found", "--grace-period=0", "--force", "--wait=false"],
+            &[
+                "-n",
+                NS,
+                "delete",
+                "pods",
+                "-l",
+                "lanner.io/sim=true",
+                "--ignore-not-found",
+                "--grace-period=0",
+                "--force",
+                "--wait=false",
+            ],
             None,
         );
     }
@@ -246,7 +263,13 @@ impl Pod {
         Ok(())
     }
 
-    pub(crate) fn status(&self, prog: &str, args: &[&str], uid: Option<u32>, stdin: Option<&str>) -> Result<std::process::ExitStatus> {
+    pub(crate) fn status(
+        &self,
+        prog: &str,
+        args: &[&str],
+        uid: Option<u32>,
+        stdin: Option<&str>,
+    ) -> Result<std::process::ExitStatus> {
         let mut c = self.cmd(prog, args, uid);
         if stdin.is_some() {
             c.stdin(Stdio::piped());
@@ -258,4 +281,3 @@ impl Pod {
         Ok(child.wait()?)
     }
 }
-

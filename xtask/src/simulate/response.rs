@@ -217,7 +217,11 @@ pub fn assess(t: &mut Triage, w: &PodWatch, kube: &Kube, pod: &str) -> Result<As
     let netpol_ok = netpol
         .as_deref()
         .and_then(|s| serde_json::from_str::<Value>(s).ok())
-        .and_then(|v| v.pointer("/spec/podSelector/matchLabels/lanner.io~1quarantine").and_then(Value::as_str).map(|x| x == "true"))
+        .and_then(|v| {
+            v.pointer("/spec/podSelector/matchLabels/lanner.io~1quarantine")
+                .and_then(Value::as_str)
+                .map(|x| x == "true")
+        })
         .unwrap_or(false);
     let inc = incidents(&t.audit, pod);
     let mut md = String::from(
@@ -226,13 +230,22 @@ pub fn assess(t: &mut Triage, w: &PodWatch, kube: &Kube, pod: &str) -> Result<As
     let (mut mtta, mut mttr) = (Vec::new(), Vec::new());
     for v in &inc {
         let rule = v.pointer("/alert/rule").and_then(Value::as_str).unwrap_or("?");
-        let action = v.pointer("/decision/action").map(|a| a.as_str().map(str::to_string).unwrap_or(a.to_string())).unwrap_or_default();
+        let action = v
+            .pointer("/decision/action")
+            .map(|a| a.as_str().map(str::to_string).unwrap_or(a.to_string()))
+            .unwrap_or_default();
         let steps: Vec<String> = v
             .get("actions")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .map(|s| format!("{}={}", s.get("step").and_then(Value::as_str).unwrap_or("?"), s.get("result").and_then(Value::as_str).unwrap_or("?")))
+                    .map(|s| {
+                        format!(
+                            "{}={}",
+                            s.get("step").and_then(Value::as_str).unwrap_or("?"),
+                            s.get("result").and_then(Value::as_str).unwrap_or("?")
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();

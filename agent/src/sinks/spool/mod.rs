@@ -394,7 +394,9 @@ impl Spool {
 
     /// Mark a record done (acked or evicted). Returns false if it was not live.
     pub fn remove(&mut self, seq: u64) -> Result<bool, SpoolError> {
-        let Some(e) = self.live.remove(&seq) else { return Ok(false) };
+        let Some(e) = self.live.remove(&seq) else {
+            return Ok(false);
+        };
         self.by_rank[e.rank as usize].remove(&seq);
         self.live_bytes -= e.size();
         self.dead_bytes += e.size();
@@ -428,7 +430,9 @@ impl Spool {
         if self.active == Some(id) {
             self.flush_pending()?;
         }
-        let Some(seg) = self.segments.get(&id) else { return Ok(()) };
+        let Some(seg) = self.segments.get(&id) else {
+            return Ok(());
+        };
         if seg.live == 0 {
             if self.active == Some(id) {
                 self.active = None;

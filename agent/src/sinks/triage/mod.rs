@@ -434,7 +434,9 @@ impl<A: AlertPayload> TriageSink<A> {
         // records are forgotten so they do not hold the window.
         inflight.retain(|seq| self.spool.contains(*seq));
         while inflight.len() < self.dialer.window {
-            let Some(seq) = self.spool.next_after(*cursor) else { break };
+            let Some(seq) = self.spool.next_after(*cursor) else {
+                break;
+            };
             let body = self.spool.read(seq).map_err(|e| format!("reading the spool: {e}"))?;
             match s.tx.try_send(session::raw(body)) {
                 Ok(()) => {
