@@ -175,7 +175,7 @@ impl Assembler {
             return self.procs.upsert(q);
         }
         let mut p = crate::proctable::read_proc("/proc", h.pid)
-            .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", &[h.comm.clone()]));
+            .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", std::slice::from_ref(&h.comm)));
         p.uid = h.uid;
         p.gid = h.gid;
         p.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
@@ -251,7 +251,9 @@ impl Assembler {
             KEvent::Fork(f) => {
                 let comm = h.comm.clone();
                 let (pid, ppid, uid, gid) = (f.child_pid, h.pid, h.uid, h.gid);
-                let child = self.procs.on_fork(ppid, pid, || new_proc(pid, ppid, uid, gid, &comm, "", &[comm.clone()]));
+                let child = self
+                    .procs
+                    .on_fork(ppid, pid, || new_proc(pid, ppid, uid, gid, &comm, "", std::slice::from_ref(&comm)));
                 (EvtType::Clone, 0, child, None, None)
             }
             KEvent::Exit(x) => {

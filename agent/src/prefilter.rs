@@ -91,10 +91,6 @@ impl Prefilter {
         Ok(Self { filter, prefixes, current: None })
     }
 
-    pub fn current(&self) -> Option<&KernelFilter> {
-        self.current.as_ref()
-    }
-
     /// Install `f` without a window in which a needed event could be dropped.
     pub fn apply(&mut self, f: &KernelFilter) -> Result<(), MapError> {
         if self.current.as_ref() == Some(f) {

@@ -13,7 +13,7 @@ use crate::{
     assemble::Assembler,
     btf::Btf,
     counters, kernel,
-    pipeline::{JsonLines, Pipeline},
+    pipeline::Pipeline,
     prefilter::{KernelFilter, Prefilter},
     probes,
     proctable::ProcTable,
@@ -85,6 +85,7 @@ struct FinalCounters<'a> {
     kernel: &'a counters::KernelCounters,
     ringbuf_drop_total: u64,
     str_read_fail_total: u64,
+    process_table: crate::proctable::TableStats,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -247,6 +248,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             kernel: &kc,
             ringbuf_drop_total: kc.total(lanner_common::Counter::RingbufDrop),
             str_read_fail_total: kc.total(lanner_common::Counter::StrReadFail),
+            process_table: pipeline.assembler.procs.stats(),
         },
     };
     eprintln!("{}", serde_json::to_string(&report)?);

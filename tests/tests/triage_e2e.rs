@@ -6,7 +6,7 @@
 //! Needs `cargo build --release -p lanner`, `xtask/llm/llm.sh up` and
 //! `xtask/kube/kube.sh up`; without them the real-dependency tests fail with
 //! a clear message unless `LANNER_SKIP_REAL=1`.
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use lanner_tests::{kube::Kube, nonce, triage};
 use serde_json::Value;

@@ -231,23 +231,6 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_libtest_summaries() {
-        let t = parse_result(
-            "test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
-        )
-        .unwrap();
-        assert_eq!((t.passed, t.failed, t.ignored), (8, 0, 1));
-        let t = parse_result("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured").unwrap();
-        assert_eq!((t.passed, t.failed), (3, 2));
-        assert!(parse_result("running 3 tests").is_none());
-    }
-}
-
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Bootstrap => bootstrap(),
@@ -276,5 +259,22 @@ fn main() -> Result<()> {
             eprintln!("xtask: wrote docs/benchmarks.md");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_libtest_summaries() {
+        let t = parse_result(
+            "test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+        )
+        .unwrap();
+        assert_eq!((t.passed, t.failed, t.ignored), (8, 0, 1));
+        let t = parse_result("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured").unwrap();
+        assert_eq!((t.passed, t.failed), (3, 2));
+        assert!(parse_result("running 3 tests").is_none());
     }
 }

@@ -289,7 +289,7 @@ impl ConfigFile {
             }
         };
         let r = &self.kube.retry;
-        if r.attempts == 0 || !(r.timeout_secs > 0.0) {
+        if r.attempts == 0 || r.timeout_secs.is_nan() || r.timeout_secs <= 0.0 {
             return Err(bad("kube.retry: attempts and timeout_secs must be positive".into()));
         }
         let retry = Retry {

@@ -230,7 +230,7 @@ pub async fn run(cases: &[Case], policy: &Policy, llm: Option<&LlmClient>) -> Re
 pub fn render(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let _ = writeln!(s, "{:<44} {:<15} {:<15} {:<15} {}", "case", "expected", "got", "source", "ok");
+    let _ = writeln!(s, "{:<44} {:<15} {:<15} {:<15} ok", "case", "expected", "got", "source");
     for c in &r.cases {
         let _ = writeln!(
             s,

@@ -97,13 +97,16 @@ pub struct Decision {
     pub dry_run: bool,
 }
 
+/// (rule, namespace, pod) → when and what was decided (dedup window).
+type RecentDecisions = HashMap<(String, String, String), (Instant, String)>;
+
 /// Guard state shared by all incidents of a worker: token buckets and the
 /// dedup window.
 #[derive(Debug)]
 pub struct Guard {
     settings: GuardSettings,
     buckets: Mutex<HashMap<String, Bucket>>,
-    recent: Mutex<HashMap<(String, String, String), (Instant, String)>>,
+    recent: Mutex<RecentDecisions>,
 }
 
 #[derive(Debug)]

@@ -220,6 +220,7 @@ impl LlmClient {
     }
 
     /// Only the decision call, with an explicit token budget (contract tests).
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests and the eval/diagnostic paths
     pub async fn propose(&self, alert: &Alert, max_tokens: u32) -> Result<Proposal, LlmError> {
         let deadline = Instant::now() + self.settings.timeout;
         let r = self

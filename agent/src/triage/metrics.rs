@@ -145,6 +145,7 @@ impl MetricsEndpoint {
         Ok(Self { listener, addr })
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests and the eval/diagnostic paths
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }

@@ -38,7 +38,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context as _;
 
 pub use alert::WireAlert;
-pub use worker::{Embedded, Handled, Worker};
+pub use worker::{Embedded, Worker};
 
 use crate::protocol::{
     server::{self, Dedup, ServerConfig},

@@ -369,7 +369,10 @@ impl Policy {
         if f.confidence_threshold > 100 {
             return Err(bad(format!("confidence_threshold {} is above 100", f.confidence_threshold)));
         }
-        if f.guard.rate_limit.burst == 0 || !(f.guard.rate_limit.per_minute > 0.0) {
+        if f.guard.rate_limit.burst == 0
+            || f.guard.rate_limit.per_minute.is_nan()
+            || f.guard.rate_limit.per_minute <= 0.0
+        {
             return Err(bad("guard.rate_limit: burst and per_minute must be positive".into()));
         }
         let mut names = std::collections::HashSet::new();

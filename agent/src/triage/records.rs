@@ -113,6 +113,7 @@ impl Records {
         })
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests and the eval/diagnostic paths
     pub fn audit_path(&self) -> &Path {
         &self.audit_path
     }

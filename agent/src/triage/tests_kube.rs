@@ -34,7 +34,7 @@ use super::{
 };
 
 fn nonce() -> String {
-    uuid_v4_like().split('-').last().unwrap().to_owned()
+    uuid_v4_like().split('-').next_back().unwrap().to_owned()
 }
 
 fn cid(n: u8) -> String {

@@ -66,8 +66,9 @@ pub enum HandleError {
     Join(String),
 }
 
-/// What [`Worker::handle`] did.
+/// What [`Worker::handle`] did (inspected by tests; the server only needs Ok).
 #[derive(Debug)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub enum Handled {
     Incident(Box<Incident>),
     /// Another replica (or this one, before a restart) already handled it.
@@ -95,6 +96,7 @@ impl Worker {
         }
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests and the eval/diagnostic paths
     pub fn metrics(&self) -> &Arc<TriageMetrics> {
         &self.metrics
     }
@@ -368,6 +370,7 @@ impl Embedded {
         }
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests and the eval/diagnostic paths
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
