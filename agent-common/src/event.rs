@@ -8,8 +8,9 @@
 pub const PATH_LEN: usize = 512;
 /// Logical budget for argv bytes (NUL-separated) of one exec.
 pub const ARGS_LEN: usize = 1024;
-/// Maximum bytes read for one argv element (also the slack after `ARGS_LEN`).
-pub const ARG_MAX_ONE: usize = 256;
+/// Maximum bytes read for one argv element (also the slack after `ARGS_LEN`):
+/// one argument may use the whole budget, so long `sh -c` payloads arrive whole.
+pub const ARG_MAX_ONE: usize = 1024;
 /// Maximum number of argv elements read.
 pub const MAX_ARGS: usize = 32;
 /// `TASK_COMM_LEN`.

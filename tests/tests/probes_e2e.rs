@@ -53,6 +53,9 @@ fn workload(n: &str) -> Expect {
     let echo = Command::new("/bin/echo").args([n, "two words"]).stdout(std::process::Stdio::null()).spawn().unwrap();
     let echo_pid = echo.id();
     assert!(echo.wait_with_output().unwrap().status.success());
+    // One long argument (a `sh -c` payload) must arrive whole, not cut at 256 bytes.
+    let long = format!("{}{n}", "x".repeat(700));
+    assert!(Command::new("/bin/true").arg(&long).status().unwrap().success());
     // exit code 3
     let mut sh = Command::new("/bin/sh").args(["-c", "exit 3", n]).spawn().unwrap();
     let exit3_pid = sh.id();
@@ -171,6 +174,12 @@ fn every_probe_reports_exact_fields() {
     assert_eq!(ex["exit_code"], 0);
     let ex = out.one("exit", "sh exit 3", |e| u(&e["pid"]) == x.exit3_pid as u64);
     assert_eq!(ex["exit_code"], 3 << 8, "wait status of exit(3)");
+    // a 700-byte argument, whole
+    let long = format!("{}{n}", "x".repeat(700));
+    let e = out
+        .one("exec", "long argv", |e| e["argv"][1].as_str().is_some_and(|a| a.ends_with(n.as_str()) && a.len() > 700));
+    assert_eq!(e["argv"][1], long.as_str());
+    assert_eq!(e["args_truncated"], false);
     // failed exec
     let e = out.one("exec", "ENOENT exec", |e| e["filename"] == format!("/nonexistent-{n}/prog"));
     assert_eq!(e["ret"], -libc::ENOENT);
