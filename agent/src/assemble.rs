@@ -119,8 +119,14 @@ impl Assembler {
         if let Some(c) = self.by_pid.get(&pid).filter(|c| c.cgroup_id == cgroup_id && fresh(c)) {
             return (c.container.clone(), c.info.clone());
         }
-        let from_v2 = enricher.cgroups().and_then(|r| r.container(cgroup_id, pid)).is_some();
-        let info = enricher.lookup(pid, cgroup_id);
+        // Resolve the cgroup once: a v2 hit gives the container directly; only
+        // a miss goes through the full lookup (with its v1 fallback).
+        let v2 = enricher.cgroups().and_then(|r| r.container(cgroup_id, pid));
+        let from_v2 = v2.is_some();
+        let info = match v2 {
+            Some(c) => Some(enricher.with_pod(c)),
+            None => enricher.lookup(pid, cgroup_id),
+        };
         let container = info.as_ref().map(|i| Arc::new(to_container(i)));
         tracing::debug!(pid, cgroup_id, from_v2, container = ?info.as_ref().map(|i| &i.container_id), "container lookup");
         let entry = CachedContainer { cgroup_id, container: container.clone(), info: info.clone(), checked: now };
