@@ -68,19 +68,22 @@ pub enum Counter {
     StashMiss = 3,
     /// The stash map was full.
     StashFull = 4,
-    /// Filtered in the kernel (own pid, pre-filter).
+    /// Dropped in the kernel by the rule-derived pre-filter.
     Filtered = 5,
+    /// The agent's own activity, skipped in the kernel.
+    Own = 6,
 }
 
 impl Counter {
-    pub const COUNT: u32 = 6;
-    pub const ALL: [Counter; 6] = [
+    pub const COUNT: u32 = 7;
+    pub const ALL: [Counter; 7] = [
         Counter::Emitted,
         Counter::RingbufDrop,
         Counter::StrReadFail,
         Counter::StashMiss,
         Counter::StashFull,
         Counter::Filtered,
+        Counter::Own,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +94,7 @@ impl Counter {
             Counter::StashMiss => "stash_miss",
             Counter::StashFull => "stash_full",
             Counter::Filtered => "filtered",
+            Counter::Own => "own",
         }
     }
 }

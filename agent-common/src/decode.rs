@@ -144,6 +144,25 @@ fn read<T: Copy>(buf: &[u8], what: &'static str) -> Result<T, DecodeError> {
     Ok(unsafe { core::ptr::read_unaligned(buf.as_ptr() as *const T) })
 }
 
+/// A record the probe may cut after the used part of its trailing buffer
+/// (opens are sent with only `path_len + 1` path bytes): at least `fixed`
+/// bytes must be present; the missing tail reads as zeros. Returns the record
+/// and how many bytes of the trailing buffer arrived.
+fn read_var<T: Copy>(buf: &[u8], what: &'static str, fixed: usize) -> Result<(T, usize), DecodeError> {
+    let full = core::mem::size_of::<T>();
+    if buf.len() < fixed {
+        return Err(DecodeError::TooShort { what, need: fixed, got: buf.len() });
+    }
+    let n = buf.len().min(full);
+    let mut v = core::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: T is a repr(C) plain-old-data record (all-zero and any bit
+    // pattern are valid); at most size_of::<T>() bytes are copied into it.
+    unsafe {
+        core::ptr::copy_nonoverlapping(buf.as_ptr(), v.as_mut_ptr() as *mut u8, n);
+        Ok((v.assume_init(), n - fixed))
+    }
+}
+
 fn string(bytes: &[u8], len: usize, field: &'static str) -> Result<String, DecodeError> {
     if len > bytes.len() {
         return Err(DecodeError::BadLength { field, len, max: bytes.len() });
@@ -211,7 +230,10 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             })
         }
         EventKind::Open => {
-            let e: OpenEvent = read(buf, "open event")?;
+            let (e, tail): (OpenEvent, usize) = read_var(buf, "open event", OPEN_FIXED_LEN)?;
+            if e.path_len as usize > tail {
+                return Err(DecodeError::BadLength { field: "path", len: e.path_len as usize, max: tail });
+            }
             Event::Open(Open {
                 hdr: header(&e.hdr),
                 syscall: if e.hdr.subtype == 2 { "openat2" } else { "openat" },

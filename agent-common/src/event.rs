@@ -129,6 +129,21 @@ pub struct OpenEvent {
     pub path: [u8; PATH_LEN],
 }
 
+/// Bytes of an [`OpenEvent`] before its path: the probe sends these plus the
+/// used part of the path (NUL included), rounded up to 8 bytes.
+pub const OPEN_FIXED_LEN: usize = core::mem::offset_of!(OpenEvent, path);
+
+/// Bytes of the open record sent for a path of `path_len` bytes.
+#[inline(always)]
+pub const fn open_record_len(path_len: usize) -> usize {
+    let n = (OPEN_FIXED_LEN + path_len + 1 + 7) & !7;
+    if n > core::mem::size_of::<OpenEvent>() {
+        core::mem::size_of::<OpenEvent>()
+    } else {
+        n
+    }
+}
+
 /// Address families reported in [`ConnectEvent::family`].
 pub const AF_UNIX: u16 = 1;
 pub const AF_INET: u16 = 2;

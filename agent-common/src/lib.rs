@@ -11,6 +11,7 @@
 pub mod config;
 pub mod counters;
 pub mod event;
+pub mod pathscan;
 
 #[cfg(feature = "user")]
 pub mod decode;

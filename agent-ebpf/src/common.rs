@@ -43,7 +43,7 @@ pub fn is_self(probe: ProbeId) -> bool {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     let own: u32 = conf!(agent_tgid);
     if own != 0 && tgid == own {
-        count(probe, Counter::Filtered);
+        count(probe, Counter::Own);
         return true;
     }
     false
@@ -86,6 +86,19 @@ pub fn wakeup_flags() -> u64 {
 #[inline(always)]
 pub fn submit<T>(probe: ProbeId, ev: &T) {
     match EVENTS.output::<T>(ev, wakeup_flags()) {
+        Ok(()) => count(probe, Counter::Emitted),
+        Err(_) => count(probe, Counter::RingbufDrop),
+    }
+}
+
+/// Copy the first `len` bytes of `ev` into the ring buffer (records whose
+/// trailing buffer is only partly used); `len` is clamped to `size_of::<T>()`.
+#[inline(always)]
+pub fn submit_prefix<T>(probe: ProbeId, ev: &T, len: usize) {
+    let len = if len > core::mem::size_of::<T>() { core::mem::size_of::<T>() } else { len };
+    // SAFETY: `len` <= size_of::<T>(); the bytes belong to `ev`.
+    let bytes = unsafe { core::slice::from_raw_parts(ev as *const T as *const u8, len) };
+    match EVENTS.output::<[u8]>(bytes, wakeup_flags()) {
         Ok(()) => count(probe, Counter::Emitted),
         Err(_) => count(probe, Counter::RingbufDrop),
     }

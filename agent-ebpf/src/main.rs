@@ -13,6 +13,8 @@ mod common;
 #[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
+mod pathfilter;
+#[cfg(target_arch = "bpf")]
 mod probes;
 
 #[cfg(target_arch = "bpf")]

@@ -49,5 +49,10 @@ pub static FILTER: Array<FilterConfig> = Array::with_max_entries(1, 0);
 pub static OPEN_PREFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
     LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
 
+/// Path suffixes (reversed) an open may match instead of a prefix.
+#[map(name = "OPEN_SUFFIXES")]
+pub static OPEN_SUFFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
+    LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
+
 #[map(name = "PREFIX_SCRATCH")]
 pub static PREFIX_SCRATCH: PerCpuArray<Key<[u8; PREFIX_KEY_LEN]>> = PerCpuArray::with_max_entries(1, 0);

@@ -188,10 +188,15 @@ impl Assembler {
         self.procs.upsert(p)
     }
 
-    /// Resolve a relative open path against the caller's cwd or dirfd.
+    /// Resolve a relative open path against the caller's cwd or dirfd, then
+    /// normalise it lexically (`//`, `/./`, `/../`) as Falco does, so
+    /// `/tmp/../etc/shadow` is matched as `/etc/shadow`.
     fn absolute(pid: u32, dirfd: i32, path: &str) -> String {
-        if path.starts_with('/') || path.is_empty() {
-            return path.to_string();
+        if path.is_empty() {
+            return String::new();
+        }
+        if path.starts_with('/') {
+            return normalize_path(path);
         }
         let base = if dirfd == libc::AT_FDCWD {
             std::fs::read_link(format!("/proc/{pid}/cwd"))
@@ -199,15 +204,7 @@ impl Assembler {
             std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}"))
         };
         match base {
-            Ok(b) => {
-                let b = b.to_string_lossy();
-                let rel = path.trim_start_matches("./");
-                if b.ends_with('/') {
-                    format!("{b}{rel}")
-                } else {
-                    format!("{b}/{rel}")
-                }
-            }
+            Ok(b) => normalize_path(&format!("{}/{path}", b.to_string_lossy())),
             Err(_) => path.to_string(),
         }
     }
@@ -281,9 +278,56 @@ impl Assembler {
     }
 }
 
+/// Lexical normalisation of an absolute path: empty and `.` components are
+/// dropped, `..` removes the previous one (never above `/`). No symlinks are
+/// followed. Returns the input unchanged when there is nothing to do.
+pub fn normalize_path(path: &str) -> String {
+    if !(path.contains("//") || path.contains("/.")) && (path.len() == 1 || !path.ends_with('/')) {
+        return path.to_string();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_normalised_lexically() {
+        for (raw, want) in [
+            ("/etc/shadow", "/etc/shadow"),
+            ("/tmp/../etc/shadow", "/etc/shadow"),
+            ("//etc//shadow", "/etc/shadow"),
+            ("/etc/./shadow", "/etc/shadow"),
+            ("/../../etc/shadow", "/etc/shadow"),
+            ("/proc/self/../1/environ", "/proc/1/environ"),
+            ("/root/.ssh/id_rsa", "/root/.ssh/id_rsa"),
+            ("/etc/", "/etc"),
+            ("/", "/"),
+            ("/..", "/"),
+            ("/a/b/..", "/a"),
+        ] {
+            assert_eq!(normalize_path(raw), want, "{raw}");
+        }
+    }
 
     #[test]
     fn image_split() {

@@ -8,6 +8,7 @@ mod container;
 mod counters;
 mod k8s;
 mod kernel;
+mod matchstage;
 mod metrics;
 mod output;
 mod pipeline;

@@ -1,8 +1,10 @@
 //! The userspace event path after the ring buffer: decode → process table and
 //! container/pod enrichment (assemble) → rule match → alerts.
 //!
-//! Runs on the reader task. The active rule set is read through an `ArcSwap`
-//! guard (no lock); matching allocates nothing, only a matching rule builds
+//! Decode and assemble run on the reader task; rule matching runs on its own
+//! thread (`matchstage`) so both cores work, or inline when that thread is not
+//! started (unit tests). The active rule set is read through an `ArcSwap`
+//! (no lock); matching allocates nothing, only a matching rule builds
 //! an alert. An alert whose container is known but whose pod is not yet in the
 //! cache is held briefly on a separate task and re-enriched, then emitted.
 use std::{
@@ -80,6 +82,8 @@ pub struct Pipeline<W: Write> {
     runtime: Option<tokio::runtime::Handle>,
     /// Re-derived from the rules after each successful reload.
     prefilter: Option<(crate::prefilter::Prefilter, u64)>,
+    /// The rule-match thread; `None` = match inline on the reader task.
+    stage: Option<crate::matchstage::MatchStage>,
     /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
     counters: Option<([prometheus_client::metrics::counter::Counter; 6], prometheus_client::metrics::counter::Counter)>,
 }
@@ -108,7 +112,30 @@ impl<W: Write> Pipeline<W> {
             held_rx,
             runtime: tokio::runtime::Handle::try_current().ok(),
             prefilter: None,
+            stage: None,
             counters: None,
+        }
+    }
+
+    /// Match rules on a thread of their own from now on.
+    pub fn start_match_thread(&mut self) -> std::io::Result<()> {
+        self.stage = Some(crate::matchstage::MatchStage::spawn(self.rules.clone())?);
+        Ok(())
+    }
+
+    /// Woken when the match thread has results.
+    pub fn match_wake(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.stage.as_ref().map(|s| s.wake.clone())
+    }
+
+    /// Emit the alerts of what the match thread found.
+    fn take_matches(&mut self) {
+        let Some(stage) = self.stage.as_ref() else {
+            return;
+        };
+        let got: Vec<_> = stage.matches.try_iter().collect();
+        for m in got {
+            self.emit(&m.rules, m.id, &m.item.ev, m.item.pid, m.item.cgroup_id);
         }
     }
 
@@ -118,6 +145,10 @@ impl<W: Write> Pipeline<W> {
     }
 
     pub fn finish(&mut self) {
+        if let Some(stage) = self.stage.as_mut() {
+            stage.close();
+        }
+        self.take_matches();
         self.flush();
         self.sink.finish();
     }
@@ -136,7 +167,7 @@ impl<W: Write> Pipeline<W> {
             *seen = now;
             let f = crate::prefilter::KernelFilter::for_rules(&self.rules.current());
             match p.apply(&f) {
-                Ok(()) => tracing::info!(filter = ?f, "pre-filter updated for the new rules"),
+                Ok(()) => tracing::info!(filter = %f.describe(), "pre-filter updated for the new rules"),
                 Err(e) => tracing::error!("pre-filter update failed (left open): {e}"),
             }
         }
@@ -192,23 +223,39 @@ impl<W: Write> Pipeline<W> {
             return;
         };
         tracing::trace!(evt = %rev.evt_type, res = rev.res, name = %rev.proc.name, args = %rev.proc.args(), container = ?rev.container.as_ref().map(|c| &c.id), "assembled");
-        self.match_event(&rev, ev.header().pid, ev.header().cgroup_id);
+        let (pid, cgroup_id) = (ev.header().pid, ev.header().cgroup_id);
+        match self.stage.as_mut() {
+            Some(stage) => stage.push(crate::matchstage::Item { ev: rev, pid, cgroup_id }),
+            None => {
+                let rules = self.rules.current();
+                let mut hits = Vec::new();
+                rules.for_each_match(&rev, |id, _| hits.push(id));
+                for id in hits {
+                    self.emit(&rules, id, &rev, pid, cgroup_id);
+                }
+            }
+        }
     }
 
-    fn match_event(&mut self, rev: &Event, pid: u32, cgroup_id: u64) {
-        let rules = self.rules.guard();
-        rules.for_each_match(rev, |id, rule| {
-            self.stats.alerts += 1;
-            let needs_hold = rev.container.as_ref().is_some_and(|c| c.k8s.is_none())
-                && self.assembler.enricher().is_some_and(|e| e.pods().is_enabled());
-            if needs_hold && self.runtime.is_some() {
-                self.stats.alerts_held += 1;
-                self.hold(Arc::clone(&rules), id, rev.clone(), pid, cgroup_id);
-                return;
-            }
-            let alert = rule.alert(rev, &self.hostname);
-            self.sink.alert(alert, rev.time_ns);
-        });
+    /// One rule matched `rev`: build its alert now, or hold it for the pod.
+    fn emit(
+        &mut self,
+        rules: &Arc<lanner_rules::RuleSet>,
+        id: lanner_rules::RuleId,
+        rev: &Event,
+        pid: u32,
+        cgroup_id: u64,
+    ) {
+        self.stats.alerts += 1;
+        let needs_hold = rev.container.as_ref().is_some_and(|c| c.k8s.is_none())
+            && self.assembler.enricher().is_some_and(|e| e.pods().is_enabled());
+        if needs_hold && self.runtime.is_some() {
+            self.stats.alerts_held += 1;
+            self.hold(Arc::clone(rules), id, rev.clone(), pid, cgroup_id);
+            return;
+        }
+        let alert = rules.rule(id).alert(rev, &self.hostname);
+        self.sink.alert(alert, rev.time_ns);
     }
 
     /// Wait (bounded) for the pod of the alert's container, re-enrich, emit.
@@ -267,12 +314,22 @@ impl<W: Write> RecordSink for Pipeline<W> {
     }
 
     fn batch_done(&mut self) {
+        if let Some(stage) = self.stage.as_mut() {
+            stage.send();
+        }
+        self.take_matches();
         self.flush();
     }
 
     fn tick(&mut self) {
         self.sync_prefilter();
+        self.take_matches();
         self.drain_held();
         self.sink.flush();
+    }
+
+    fn woken(&mut self) {
+        self.take_matches();
+        self.flush();
     }
 }

@@ -2,12 +2,23 @@
 //! never match, so they are dropped before the stash and the ring buffer.
 //!
 //! The filter is an over-approximation of the rules' needs (a kept event may
-//! still match nothing; a dropped one can match no rule). It is rewritten on
-//! every rule reload: first the filter is opened (pass everything), then the
-//! prefix trie is replaced, then the new filter is switched on, so no event a
-//! new rule needs is lost during the swap. `--no-prefilter` keeps it open.
+//! still match nothing; a dropped one can match no rule), derived by
+//! `lanner_rules::RuleSet::open_needs` for opens: event kinds no rule reads,
+//! failed opens when no rule looks at them, and absolute paths outside every
+//! rule's path prefixes and suffixes. `lanner_rules::OpenNeeds::passes` is the
+//! same decision in userspace, and the fixtures and the e2e equivalence test
+//! check that no alerting event is dropped. It is rewritten on every rule
+//! reload: first the filter is opened (pass everything), then the tries are
+//! replaced, then the new filter is switched on, so no event a new rule needs
+//! is lost during the swap. `--no-prefilter` keeps it open.
 use aya::maps::{lpm_trie::Key, Array, LpmTrie, MapData, MapError};
 use lanner_common::{config::PREFIX_KEY_LEN, EventKind, FilterConfig};
+use lanner_rules::OpenNeeds;
+
+// The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
+const _: () = assert!(lanner_rules::kfilter::KEY_LEN == PREFIX_KEY_LEN);
+const _: () = assert!(lanner_rules::kfilter::WRITE_FLAGS == lanner_common::pathscan::WRITE_FLAGS);
+const _: () = assert!(lanner_rules::kfilter::TRUNCATED_AT == lanner_common::PATH_LEN - 1);
 
 /// What the rules need from the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,37 +26,23 @@ pub struct KernelFilter {
     pub open: bool,
     pub connect: bool,
     pub setuid: bool,
-    /// Some rule looks at failed opens (`evt.res`, `evt.rawres`, or no constraint).
-    pub failed_opens: bool,
-    /// Absolute-path prefixes that open rules can match; `None` = any path.
-    pub open_prefixes: Option<Vec<String>>,
-    /// Some rule matches writes regardless of path.
-    pub open_writes_always: bool,
+    pub opens: OpenNeeds,
 }
 
 impl KernelFilter {
-    /// What a rule set needs: event types with no rule are not emitted. (Open
-    /// path prefixes and failed-open dropping stay off until rule conditions
-    /// are analysed for them: over-approximating is always safe.)
+    /// What a rule set needs.
     pub fn for_rules(rules: &lanner_rules::RuleSet) -> Self {
         use lanner_rules::EvtType;
         Self {
             open: rules.rules_for_type(EvtType::Openat) > 0,
             connect: rules.rules_for_type(EvtType::Connect) > 0,
             setuid: rules.rules_for_type(EvtType::Setuid) > 0,
-            ..Self::pass_all()
+            opens: rules.open_needs(),
         }
     }
 
     pub fn pass_all() -> Self {
-        Self {
-            open: true,
-            connect: true,
-            setuid: true,
-            failed_opens: true,
-            open_prefixes: None,
-            open_writes_always: false,
-        }
+        Self { open: true, connect: true, setuid: true, opens: OpenNeeds::pass_all() }
     }
 
     pub fn to_config(&self) -> FilterConfig {
@@ -59,14 +56,26 @@ impl KernelFilter {
         }
         FilterConfig {
             kinds_off: off,
-            drop_failed_opens: u32::from(!self.failed_opens),
-            open_prefix_filter: u32::from(self.open_prefixes.is_some()),
-            open_writes_always: u32::from(self.open_writes_always),
+            drop_failed_opens: u32::from(!self.opens.failed),
+            open_prefix_filter: u32::from(self.opens.paths.is_some()),
+            open_writes_always: u32::from(self.opens.writes_any_path),
         }
+    }
+
+    /// One line for the log: what is filtered.
+    pub fn describe(&self) -> String {
+        let paths = match &self.opens.paths {
+            Some(p) => format!("{} prefixes + {} suffixes", p.prefixes.len(), p.suffixes.len()),
+            None => "any".into(),
+        };
+        format!(
+            "open={} connect={} setuid={} failed_opens={} open_paths={paths} writes_any_path={}",
+            self.open, self.connect, self.setuid, self.opens.failed, self.opens.writes_any_path
+        )
     }
 }
 
-/// LPM key for a prefix: its bytes, cut at `PREFIX_KEY_LEN`.
+/// LPM key for a path prefix: its first `PREFIX_KEY_LEN` bytes.
 pub fn prefix_key(prefix: &str) -> Key<[u8; PREFIX_KEY_LEN]> {
     let b = prefix.as_bytes();
     let n = b.len().min(PREFIX_KEY_LEN);
@@ -75,20 +84,49 @@ pub fn prefix_key(prefix: &str) -> Key<[u8; PREFIX_KEY_LEN]> {
     Key::new((n * 8) as u32, data)
 }
 
-/// The two maps, taken out of the loaded object.
+/// LPM key for a path suffix: its last `PREFIX_KEY_LEN` bytes, reversed (the
+/// kernel reverses the path's tail the same way).
+pub fn suffix_key(suffix: &str) -> Key<[u8; PREFIX_KEY_LEN]> {
+    let b = suffix.as_bytes();
+    let n = b.len().min(PREFIX_KEY_LEN);
+    let mut data = [0u8; PREFIX_KEY_LEN];
+    for (i, c) in b.iter().rev().take(n).enumerate() {
+        data[i] = *c;
+    }
+    Key::new((n * 8) as u32, data)
+}
+
+type Trie = LpmTrie<MapData, [u8; PREFIX_KEY_LEN], u8>;
+
+/// The maps, taken out of the loaded object.
 pub struct Prefilter {
     filter: Array<MapData, FilterConfig>,
-    prefixes: LpmTrie<MapData, [u8; PREFIX_KEY_LEN], u8>,
+    prefixes: Trie,
+    suffixes: Trie,
     current: Option<KernelFilter>,
+}
+
+fn take(ebpf: &mut aya::Ebpf, name: &str) -> Result<aya::maps::Map, MapError> {
+    ebpf.take_map(name).ok_or(MapError::InvalidName { name: name.into() })
+}
+
+fn refill(trie: &mut Trie, keys: impl Iterator<Item = Key<[u8; PREFIX_KEY_LEN]>>) -> Result<(), MapError> {
+    let old: Vec<_> = trie.keys().filter_map(Result::ok).collect();
+    for k in old {
+        let _ = trie.remove(&k);
+    }
+    for k in keys {
+        trie.insert(&k, 1, 0)?;
+    }
+    Ok(())
 }
 
 impl Prefilter {
     pub fn new(ebpf: &mut aya::Ebpf) -> Result<Self, MapError> {
-        let filter = Array::try_from(ebpf.take_map("FILTER").ok_or(MapError::InvalidName { name: "FILTER".into() })?)?;
-        let prefixes = LpmTrie::try_from(
-            ebpf.take_map("OPEN_PREFIXES").ok_or(MapError::InvalidName { name: "OPEN_PREFIXES".into() })?,
-        )?;
-        Ok(Self { filter, prefixes, current: None })
+        let filter = Array::try_from(take(ebpf, "FILTER")?)?;
+        let prefixes = LpmTrie::try_from(take(ebpf, "OPEN_PREFIXES")?)?;
+        let suffixes = LpmTrie::try_from(take(ebpf, "OPEN_SUFFIXES")?)?;
+        Ok(Self { filter, prefixes, suffixes, current: None })
     }
 
     /// Install `f` without a window in which a needed event could be dropped.
@@ -97,13 +135,9 @@ impl Prefilter {
             return Ok(());
         }
         self.filter.set(0, FilterConfig::PASS_ALL, 0)?;
-        let old: Vec<_> = self.prefixes.keys().filter_map(Result::ok).collect();
-        for k in old {
-            let _ = self.prefixes.remove(&k);
-        }
-        for p in f.open_prefixes.iter().flatten() {
-            self.prefixes.insert(&prefix_key(p), 1, 0)?;
-        }
+        let paths = f.opens.paths.clone().unwrap_or_default();
+        refill(&mut self.prefixes, paths.prefixes.iter().map(|p| prefix_key(p)))?;
+        refill(&mut self.suffixes, paths.suffixes.iter().map(|p| suffix_key(p)))?;
         self.filter.set(0, f.to_config(), 0)?;
         self.current = Some(f.clone());
         Ok(())
@@ -113,6 +147,7 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lanner_rules::PathSet;
 
     #[test]
     fn config_bits() {
@@ -122,9 +157,7 @@ mod tests {
             open: false,
             connect: true,
             setuid: false,
-            failed_opens: false,
-            open_prefixes: Some(vec![]),
-            open_writes_always: false,
+            opens: OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false },
         };
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
@@ -132,11 +165,27 @@ mod tests {
     }
 
     #[test]
-    fn prefix_keys_are_cut_at_the_key_length() {
+    fn default_rules_filter_opens_by_path_and_result() {
+        let rules = lanner_rules::RuleSet::default_pack().expect("default pack");
+        let f = KernelFilter::for_rules(&rules);
+        let c = f.to_config();
+        assert_eq!(c.kinds_off, 0, "the default pack has open, connect and setuid rules");
+        assert_eq!((c.drop_failed_opens, c.open_prefix_filter), (1, 1), "{}", f.describe());
+    }
+
+    #[test]
+    fn keys_are_cut_at_the_key_length() {
         let k = prefix_key("/etc/");
         assert_eq!(k.prefix_len(), 40);
         assert_eq!(&k.data()[..5], b"/etc/");
         let long = "/".repeat(100);
         assert_eq!(prefix_key(&long).prefix_len(), (PREFIX_KEY_LEN * 8) as u32);
+        let k = suffix_key("/id_rsa");
+        assert_eq!(k.prefix_len(), 56);
+        assert_eq!(&k.data()[..7], b"asr_di/");
+        let long = format!("{}/x", "a".repeat(100));
+        let k = suffix_key(&long);
+        assert_eq!(k.prefix_len(), (PREFIX_KEY_LEN * 8) as u32);
+        assert_eq!(&k.data()[..3], b"x/a");
     }
 }

@@ -22,7 +22,8 @@ use crate::{
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// Print every decoded event as a JSON line on stdout.
+    /// Print every decoded event as a JSON line on stdout (turns the
+    /// pre-filter off: every event is shown, whatever the rules need).
     #[arg(long)]
     pub events: bool,
     /// With --events: print only events of this process id.
@@ -115,9 +116,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // The pre-filter maps start zeroed (= pass everything); install the
     // rule-derived filter before the probes attach.
     let mut prefilter = Prefilter::new(&mut ebpf).context("pre-filter maps")?;
-    let wanted = if args.no_prefilter { KernelFilter::pass_all() } else { KernelFilter::for_rules(&rules.current()) };
+    let prefilter_on = !args.no_prefilter && !args.events;
+    let wanted = if prefilter_on { KernelFilter::for_rules(&rules.current()) } else { KernelFilter::pass_all() };
     prefilter.apply(&wanted).context("writing the pre-filter")?;
-    tracing::info!(filter = ?wanted, "in-kernel pre-filter");
+    tracing::info!(filter = %wanted.describe(), "in-kernel pre-filter");
     let statuses = probes::attach_all(&mut ebpf, kver)?;
     let attached = statuses.iter().filter(|s| s.attached).count();
     // Loading parsed several MiB of BTF; give the freed heap back to the OS.
@@ -182,7 +184,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         sink,
     );
     pipeline.set_metrics(&metrics);
-    if !args.no_prefilter {
+    pipeline.start_match_thread().context("starting the rule-match thread")?;
+    let match_wake = pipeline.match_wake();
+    if prefilter_on {
         pipeline.set_prefilter(prefilter);
     }
     let (tx, rx) = watch::channel(false);
@@ -232,7 +236,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         metrics.set_ready(true);
         tracing::info!(probes = attached, total = probes::TABLE.len(), pid = std::process::id(), "lanner ready");
-        transport::run_reader(ring, &mut pipeline, Duration::from_millis(args.poll_ms), rx).await
+        transport::run_reader(ring, &mut pipeline, Duration::from_millis(args.poll_ms), match_wake, rx).await
     });
     let mut ring = ring?;
 

@@ -15,6 +15,8 @@ pub trait RecordSink {
     fn batch_done(&mut self) {}
     /// Called on every poll tick, even when nothing arrived.
     fn tick(&mut self) {}
+    /// Called when the `wake` notifier passed to [`run_reader`] fires.
+    fn woken(&mut self) {}
 }
 
 fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
@@ -36,8 +38,10 @@ pub async fn run_reader(
     ring: RingBuf<MapData>,
     sink: &mut impl RecordSink,
     poll: Duration,
+    wake: Option<std::sync::Arc<tokio::sync::Notify>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<RingBuf<MapData>> {
+    let wake = wake.unwrap_or_default();
     // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd, so
     // the fd stays open and unique for as long as it is registered.
     let mut afd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
@@ -55,6 +59,7 @@ pub async fn run_reader(
                 drain(guard.get_inner_mut(), sink);
                 guard.clear_ready();
             }
+            _ = wake.notified() => sink.woken(),
             _ = tick.tick() => {
                 drain(afd.get_mut(), sink);
                 sink.tick();

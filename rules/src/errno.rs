@@ -153,6 +153,11 @@ pub fn res_name(res: i64) -> &'static str {
     }
 }
 
+/// Every `evt.res` value of a failed syscall (`res < 0`).
+pub(crate) fn failure_names() -> impl Iterator<Item = &'static str> {
+    NAMES[1..].iter().copied().chain(std::iter::once("EUNKNOWN"))
+}
+
 /// Whether `s` is a name `evt.res` can take (used to validate rule literals).
 pub fn is_known(s: &str) -> bool {
     s == "EUNKNOWN" || s == "EAGAIN" || NAMES.contains(&s)

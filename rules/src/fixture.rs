@@ -26,6 +26,11 @@
 //!
 //! By default the rules that fire must be exactly the expected ones (`allow_others: true`
 //! relaxes this); `not: [rule, ...]` lists rules that must stay silent.
+//!
+//! Every case is also run through the model of the agent's in-kernel open pre-filter
+//! (`kfilter.rs`): the open events it would drop are removed, and the alerts must stay
+//! the same, so a fixture fails if the pre-filter derived from its rules would lose an
+//! alert.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -37,6 +42,7 @@ use crate::alert::Alert;
 use crate::de::from_node;
 use crate::error::LoadErrors;
 use crate::event::Event;
+use crate::kfilter::OpenNeeds;
 use crate::matcher::RuleSet;
 use crate::priority::Priority;
 use crate::yaml::{self, NodeKind, Pos};
@@ -273,6 +279,11 @@ fn describe(a: &Alert) -> String {
 }
 
 fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
+    run_case_with(case, rs, &rs.open_needs())
+}
+
+/// Run `case`, and again with the open events that `needs` drops removed.
+fn run_case_with(case: &Case, rs: &RuleSet, needs: &OpenNeeds) -> Vec<String> {
     let mut failures = Vec::new();
     let events: Vec<&Event> = case.events.iter().chain(case.event.as_ref()).collect();
     if events.is_empty() {
@@ -290,6 +301,7 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
     }
     let fired: Vec<String> = alerts.iter().map(describe).collect();
     let fired_list = if fired.is_empty() { "no alert".to_string() } else { fired.join("\n") };
+    prefilter_failures(&events, rs, needs, &fired, &mut failures);
     for exp in &case.expect {
         if rs.rule_by_name(&exp.rule).is_none() {
             failures.push(format!("expected rule '{}' is not in the rule set (typo, disabled or skipped?)", exp.rule));
@@ -359,4 +371,59 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
         }
     }
     failures
+}
+
+/// The alerts of `events` minus the open events the pre-filter `needs` drops must be
+/// `fired`; otherwise name each dropped event and the rules it fires.
+fn prefilter_failures(events: &[&Event], rs: &RuleSet, needs: &OpenNeeds, fired: &[String], out: &mut Vec<String>) {
+    let mut filtered = Vec::new();
+    for ev in events.iter().filter(|ev| needs.passes_event(ev)) {
+        rs.for_each_match(ev, |_, rule| filtered.push(describe(&rule.alert(ev, "fixture-host"))));
+    }
+    if filtered == fired {
+        return;
+    }
+    for (n, ev) in events.iter().enumerate().filter(|(_, ev)| !needs.passes_event(ev)) {
+        let fd = ev.fd.as_ref();
+        rs.for_each_match(ev, |_, rule| {
+            out.push(format!(
+                "pre-filter would drop an event that alerts: event {} (fd.name={:?} flags={:#o} res={}) fires rule '{}'",
+                n + 1,
+                fd.map_or("", |f| f.name()),
+                fd.and_then(|f| f.flags()).unwrap_or(0),
+                ev.res,
+                rule.name
+            ))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kfilter::PathSet;
+
+    #[test]
+    fn prefilter_mismatch_is_reported() {
+        let rs = RuleSet::from_sources(&[(
+            "r.yaml",
+            "- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: o\n  priority: WARNING\n",
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let docs = yaml::parse(
+            "name: read\nevents:\n  - {type: openat, res: -13, fd: {path: /etc/shadow}}\n  - {type: openat, res: 3, fd: {path: /etc/shadow}}\nexpect: [{rule: Shadow read}]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let case: Case = from_node(&docs[0]).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(run_case(&case, &rs), Vec::<String>::new());
+        // A (wrong) filter that drops failed opens and every path.
+        let wrong = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false };
+        let f = run_case_with(&case, &rs, &wrong);
+        assert_eq!(f.len(), 2, "{f:#?}");
+        assert!(
+            f[0].starts_with("pre-filter would drop an event that alerts: event 1 (fd.name=\"/etc/shadow\""),
+            "{f:#?}"
+        );
+        assert!(f.iter().all(|l| l.ends_with("fires rule 'Shadow read'")), "{f:#?}");
+    }
 }

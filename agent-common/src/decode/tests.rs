@@ -86,6 +86,18 @@ fn open_round_trip() {
     e.hdr.subtype = 2;
     let Event::Open(o) = decode(&as_bytes(&e)).unwrap() else { panic!("not open") };
     assert_eq!((o.path.as_str(), o.ret, o.flags, o.mode, o.syscall), ("/etc/shadow", 3, 0o101, 0o644, "openat2"));
+    // What the probe sends: the fixed part and the used path bytes, rounded up to 8.
+    let cut = open_record_len(11);
+    assert_eq!(cut, 96);
+    let Event::Open(o2) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not open") };
+    assert_eq!(o2, o);
+    // The path must fit in what arrived.
+    assert!(matches!(
+        decode(&as_bytes(&e)[..OPEN_FIXED_LEN + 8]),
+        Err(DecodeError::BadLength { field: "path", len: 11, max: 8 })
+    ));
+    assert!(matches!(decode(&as_bytes(&e)[..OPEN_FIXED_LEN - 1]), Err(DecodeError::TooShort { .. })));
+    assert_eq!(open_record_len(PATH_LEN), core::mem::size_of::<OpenEvent>());
 }
 
 #[test]

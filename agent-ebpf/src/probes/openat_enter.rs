@@ -25,7 +25,8 @@ fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
     stash_open(P, 1, dirfd as i32, path, flags as u32, mode as u32)
 }
 
-/// Shared by openat and openat2: build the record in per-CPU scratch, stash it.
+/// Shared by openat and openat2: read the path into per-CPU scratch, apply
+/// the path pre-filter, then fill the header and stash the record.
 #[inline(always)]
 pub fn stash_open(probe: ProbeId, subtype: u16, dirfd: i32, path: *const u8, flags: u32, mode: u32) -> Result<(), i64> {
     use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
@@ -33,49 +34,39 @@ pub fn stash_open(probe: ProbeId, subtype: u16, dirfd: i32, path: *const u8, fla
 
     use crate::{
         common::{count, fill_header, filter},
-        maps::{OPEN_PREFIXES, OPEN_SCRATCH, OPEN_STASH, PREFIX_SCRATCH},
+        maps::{OPEN_SCRATCH, OPEN_STASH},
+        pathfilter::path_wanted,
     };
-    use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
-    use lanner_common::config::PREFIX_KEY_LEN;
 
     let ev = unsafe { &mut *OPEN_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    let mut hdr_flags = 0;
+    let len = match unsafe { bpf_probe_read_user_str_bytes(path, &mut ev.path) } {
+        Ok(s) => {
+            if s.len() >= PATH_LEN - 1 {
+                hdr_flags |= FLAG_PATH_TRUNCATED;
+            }
+            s.len()
+        }
+        Err(_) => {
+            hdr_flags |= FLAG_READ_FAILED;
+            count(probe, Counter::StrReadFail);
+            0
+        }
+    };
+    // Pre-filter first: a path no rule can match costs no header, stash or record.
+    let f = filter();
+    if f.open_prefix_filter != 0 && !path_wanted(&ev.path, len, hdr_flags & FLAG_PATH_TRUNCATED != 0, flags, &f) {
+        count(probe, Counter::Filtered);
+        return Ok(());
+    }
     fill_header(&mut ev.hdr, EventKind::Open as u16);
+    ev.hdr.flags = hdr_flags;
     ev.hdr.subtype = subtype;
+    ev.path_len = len as u16;
     ev.ret = 0;
     ev.dirfd = dirfd;
     ev.flags = flags;
     ev.mode = mode;
-    match unsafe { bpf_probe_read_user_str_bytes(path, &mut ev.path) } {
-        Ok(s) => {
-            ev.path_len = s.len() as u16;
-            if s.len() >= PATH_LEN - 1 {
-                ev.hdr.flags |= FLAG_PATH_TRUNCATED;
-            }
-        }
-        Err(_) => {
-            ev.path_len = 0;
-            ev.hdr.flags |= FLAG_READ_FAILED;
-            count(probe, Counter::StrReadFail);
-        }
-    }
-    // Pre-filter: an absolute path that no rule's prefix covers is dropped
-    // here, before the stash (unless it is a write and writes always pass).
-    let f = filter();
-    if f.open_prefix_filter != 0 && ev.path_len > 0 && ev.path[0] == b'/' {
-        const WRITE_BITS: u32 = 0o1 | 0o2 | 0o100 | 0o1000; // O_WRONLY|O_RDWR|O_CREAT|O_TRUNC
-        let write = flags & WRITE_BITS != 0;
-        if !(write && f.open_writes_always != 0) {
-            let key = unsafe { &mut *PREFIX_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-            key.prefix_len = (PREFIX_KEY_LEN * 8) as u32;
-            unsafe {
-                bpf_probe_read_kernel(key.data.as_mut_ptr().cast(), PREFIX_KEY_LEN as u32, ev.path.as_ptr().cast())
-            };
-            if OPEN_PREFIXES.get(&*key).is_none() {
-                count(probe, Counter::Filtered);
-                return Ok(());
-            }
-        }
-    }
     if OPEN_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
         count(probe, Counter::StashFull);
     }

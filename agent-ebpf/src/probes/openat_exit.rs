@@ -1,11 +1,12 @@
 //! `syscalls/sys_exit_openat` and `sys_exit_openat2`: add the result to the
-//! stashed open and emit it (or drop failed opens when the pre-filter says so).
+//! stashed open and emit its used part (or drop failed opens when the
+//! pre-filter says so).
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::{Counter, ProbeId};
 
 use super::SYS_RET;
 use crate::{
-    common::{count, filter, is_self, submit},
+    common::{count, filter, is_self, submit_prefix},
     maps::OPEN_STASH,
 };
 
@@ -30,7 +31,10 @@ fn try_open_exit(ctx: &TracePointContext) -> Result<(), i64> {
     let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(ev) = OPEN_STASH.get_ptr_mut(&tid) else {
-        count(P, Counter::StashMiss);
+        // With the path filter on, most misses are opens it dropped at entry.
+        if filter().open_prefix_filter == 0 {
+            count(P, Counter::StashMiss);
+        }
         return Ok(());
     };
     let ev = unsafe { &mut *ev };
@@ -38,7 +42,8 @@ fn try_open_exit(ctx: &TracePointContext) -> Result<(), i64> {
         count(P, Counter::Filtered);
     } else {
         ev.ret = ret as i32;
-        submit(P, &*ev);
+        // Only the used part of the path travels (a 30-byte path: 120 bytes, not 592).
+        submit_prefix(P, &*ev, lanner_common::open_record_len(ev.path_len as usize));
     }
     let _ = OPEN_STASH.remove(&tid);
     Ok(())

@@ -25,7 +25,8 @@ const KERNEL_NAMES: &[(&str, &str, &str)] = &[
     ("str_read_fail", "kernel_str_read_failures", "Failed reads of user/kernel strings (path, argv…)"),
     ("stash_miss", "kernel_stash_misses", "Exit probes that found no matching enter-time stash entry"),
     ("stash_full", "kernel_stash_full", "Enter probes that could not stash arguments (map full)"),
-    ("filtered", "kernel_filtered", "Events discarded in the kernel by filters"),
+    ("filtered", "kernel_filtered", "Events discarded in the kernel by the rule-derived pre-filter"),
+    ("own", "kernel_own", "Events of the agent's own process, skipped in the kernel"),
 ];
 
 #[derive(Default)]

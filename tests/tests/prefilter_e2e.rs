@@ -1,0 +1,141 @@
+//! Privileged end-to-end test of the in-kernel pre-filter: the same workload
+//! runs under an agent with the rule-derived filter on and one with
+//! `--no-prefilter`; both must raise exactly the same alerts, and the filter
+//! must really drop the opens no rule can match.
+//!
+//! The workload covers each way an open rule names its paths (prefix, glob,
+//! suffix, file name, writes, flags), the paths the kernel cannot judge by
+//! their bytes (relative, `..`), and noise that only the filter removes.
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
+
+const NOISE: usize = 2_000;
+
+/// Every workload command carries the nonce in its command line (a trailing
+/// operand that fails to open) or its path, so its alerts can be told apart
+/// from whatever else the machine runs.
+fn workload(n: &str, dir: &Path) {
+    let miss = format!("/nonexistent/{n}");
+    let run = |cmd: &mut Command| {
+        let _ = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().expect("spawn");
+    };
+    // Prefixes: a sensitive file, read directly, through `..`, and relatively.
+    run(Command::new("/bin/cat").args(["/etc/shadow", &miss]));
+    run(Command::new("/bin/cat").args(["/tmp/../etc//shadow", &miss]));
+    // (A relative path is resolved from /proc/PID/cwd in userspace, so the
+    // reader must outlive that lookup: a short-lived `cat` could race it.)
+    let script = "import sys, time; open('shadow').read(); time.sleep(0.5)";
+    run(Command::new("python3").args(["-c", script, &miss]).current_dir("/etc"));
+    // A glob: another process's environment.
+    let mut child = Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+    run(Command::new("/bin/cat").args([&format!("/proc/{}/environ", child.id()), &miss]));
+    let _ = child.kill();
+    let _ = child.wait();
+    // Suffixes: an SSH key by file name, cloud credentials by path suffix.
+    run(Command::new("/bin/cat").args([dir.join(".ssh/id_rsa").to_str().unwrap(), &miss]));
+    run(Command::new("/bin/cat").args([dir.join(".aws/credentials").to_str().unwrap(), &miss]));
+    // Writes: below /etc, and a log truncated by the shell's `>`.
+    let etc = format!("/etc/lanner-prefilter-{n}");
+    run(Command::new("/usr/bin/touch").arg(&etc));
+    let _ = std::fs::remove_file(&etc);
+    let log = format!("/var/log/lanner-prefilter-{n}.log");
+    run(Command::new("/bin/sh").args(["-c", &format!(": > {log}")]));
+    let _ = std::fs::remove_file(&log);
+    // A failed open of a sensitive file: no rule alerts on it either way.
+    run(Command::new("/bin/cat").args([&format!("/etc/shadow-{n}-missing"), &miss]));
+    // Noise no rule covers: opens of a temporary file.
+    let noise = dir.join("noise");
+    std::fs::write(&noise, b"x").unwrap();
+    let c = std::ffi::CString::new(noise.to_str().unwrap()).unwrap();
+    for _ in 0..NOISE {
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
+        assert!(fd >= 0);
+        unsafe { libc::close(fd) };
+    }
+}
+
+fn fixture_dir(n: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lanner-prefilter-{n}"));
+    for sub in [".ssh", ".aws"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::write(dir.join(".ssh/id_rsa"), b"key").unwrap();
+    std::fs::write(dir.join(".aws/credentials"), b"[default]").unwrap();
+    dir
+}
+
+/// (rule, file) → count of the alerts this run's workload raised.
+fn our_alerts(out: &Stopped, n: &str) -> BTreeMap<(String, String), usize> {
+    let mut m = BTreeMap::new();
+    for k in out
+        .events
+        .iter()
+        .filter(|e| e.get("rule").is_some() && e["output"].as_str().is_some_and(|o| o.contains(n)))
+        .map(|e| {
+            let mut file = e["output_fields"]["fd.name"].as_str().unwrap_or("").replace(n, "N");
+            if let Some(rest) = file.strip_prefix("/proc/") {
+                file = format!("/proc/P/{}", rest.split_once('/').map_or("", |(_, r)| r));
+            }
+            (e["rule"].as_str().unwrap().to_string(), file)
+        })
+    {
+        *m.entry(k).or_insert(0) += 1;
+    }
+    m
+}
+
+fn run_once(flags: &[&str]) -> (BTreeMap<(String, String), usize>, Stopped) {
+    let n = nonce();
+    let dir = fixture_dir(&n);
+    let mut args = vec!["--no-k8s"];
+    args.extend_from_slice(flags);
+    let agent = Agent::start(&args, Keep::All);
+    workload(&n, &dir);
+    let out = agent.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_accounting();
+    (our_alerts(&out, &n), out)
+}
+
+#[test]
+fn same_alerts_with_and_without_the_prefilter() {
+    if !require_root("same_alerts_with_and_without_the_prefilter") {
+        return;
+    }
+    let (on, out_on) = run_once(&[]);
+    let (off, out_off) = run_once(&["--no-prefilter"]);
+    // /etc/shadow three times: direct, through `..` and `//`, and relative.
+    for (rule, file, count) in [
+        ("Read sensitive file untrusted", "/etc/shadow", 3),
+        ("Read process environment or memory", "/proc/P/environ", 1),
+        ("Write below etc", "/etc/lanner-prefilter-N", 1),
+        ("Clear log files", "/var/log/lanner-prefilter-N.log", 1),
+    ] {
+        let got = off.get(&(rule.to_string(), file.to_string())).copied().unwrap_or(0);
+        assert_eq!(got, count, "without the pre-filter, {rule} on {file}; got {off:#?}");
+    }
+    for rule in ["Read SSH private key", "Read cloud or cluster credentials with file utility"] {
+        let hits = off.iter().filter(|((r, f), _)| r == rule && f.contains("lanner-prefilter-N")).count();
+        assert_eq!(hits, 1, "{rule}: {off:#?}");
+    }
+    assert_eq!(on, off, "the pre-filter changed the alerts (left: on, right: off)");
+
+    // The filter really worked: the noise and the failed open were dropped in
+    // the kernel with it, and delivered without it.
+    let filtered_on = out_on.kernel("openat_enter", "filtered") + out_on.kernel("openat_exit", "filtered");
+    let filtered_off = out_off.kernel("openat_enter", "filtered") + out_off.kernel("openat_exit", "filtered");
+    assert!(filtered_on >= NOISE as u64, "only {filtered_on} opens filtered with the pre-filter on");
+    assert_eq!(filtered_off, 0, "opens filtered with --no-prefilter");
+    let opens = |o: &Stopped| o.final_counters["userspace"]["open"].as_u64().unwrap();
+    assert!(
+        opens(&out_on) + NOISE as u64 <= opens(&out_off) + 200,
+        "with the pre-filter {} opens reached userspace, without {}",
+        opens(&out_on),
+        opens(&out_off)
+    );
+}
