@@ -215,7 +215,10 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
     let flags = h.flags;
     Ok(match kind {
         EventKind::Exec => {
-            let e: ExecEvent = read(buf, "exec event")?;
+            let (e, tail): (ExecEvent, usize) = read_var(buf, "exec event", EXEC_FIXED_LEN)?;
+            if e.args_len as usize > tail {
+                return Err(DecodeError::BadLength { field: "args", len: e.args_len as usize, max: tail });
+            }
             Event::Exec(Exec {
                 hdr: header(&e.hdr),
                 ppid: e.ppid,

@@ -144,6 +144,21 @@ pub const fn open_record_len(path_len: usize) -> usize {
     }
 }
 
+/// Bytes of an [`ExecEvent`] before its argv: the probes send these plus the
+/// used argv bytes, rounded up to 8.
+pub const EXEC_FIXED_LEN: usize = core::mem::offset_of!(ExecEvent, args);
+
+/// Bytes of the exec record sent for `args_len` bytes of argv.
+#[inline(always)]
+pub const fn exec_record_len(args_len: usize) -> usize {
+    let n = (EXEC_FIXED_LEN + args_len + 7) & !7;
+    if n > core::mem::size_of::<ExecEvent>() {
+        core::mem::size_of::<ExecEvent>()
+    } else {
+        n
+    }
+}
+
 /// Address families reported in [`ConnectEvent::family`].
 pub const AF_UNIX: u16 = 1;
 pub const AF_INET: u16 = 2;

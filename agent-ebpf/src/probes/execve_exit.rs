@@ -5,7 +5,7 @@ use lanner_common::counters::{Counter, ProbeId};
 
 use super::SYS_RET;
 use crate::{
-    common::{count, current_task, is_self, submit, task_loginuid, task_ppid, task_tty},
+    common::{count, current_task, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
     maps::EXEC_STASH,
 };
 
@@ -36,7 +36,7 @@ fn try_execve_exit(ctx: &TracePointContext) -> Result<(), i64> {
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
-    submit(P, &*ev);
+    submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
     let _ = EXEC_STASH.remove(&tid);
     Ok(())
 }

@@ -14,7 +14,7 @@ use lanner_common::{
 };
 
 use crate::{
-    common::{count, current_task, fill_header, is_self, submit, task_loginuid, task_ppid, task_tty},
+    common::{count, current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
 
@@ -38,13 +38,9 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     let mut flags = 0u16;
     match EXEC_STASH.get_ptr(&old_pid) {
         Some(stash) => {
-            unsafe {
-                bpf_probe_read_kernel(
-                    (ev as *mut ExecEvent).cast(),
-                    core::mem::size_of::<ExecEvent>() as u32,
-                    stash.cast(),
-                )
-            };
+            // Copy only the used part (fixed fields + argv bytes).
+            let used = lanner_common::exec_record_len(unsafe { (*stash).args_len } as usize);
+            unsafe { bpf_probe_read_kernel((ev as *mut ExecEvent).cast(), used as u32, stash.cast()) };
             flags = ev.hdr.flags & !FLAG_USER_FILENAME & !FLAG_PATH_TRUNCATED;
         }
         None => {
@@ -75,7 +71,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
     ev.ret = 0;
-    submit(P, &*ev);
+    submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
     let _ = EXEC_STASH.remove(&old_pid);
     Ok(())
 }
