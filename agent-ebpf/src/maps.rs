@@ -54,5 +54,15 @@ pub static OPEN_PREFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
 pub static OPEN_SUFFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
     LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
 
+/// Path prefixes that only opens for writing may match (rules on writes).
+#[map(name = "WRITE_PREFIXES")]
+pub static WRITE_PREFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
+    LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
+
+/// Path suffixes (reversed) that only opens for writing may match.
+#[map(name = "WRITE_SUFFIXES")]
+pub static WRITE_SUFFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
+    LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
+
 #[map(name = "PREFIX_SCRATCH")]
 pub static PREFIX_SCRATCH: PerCpuArray<Key<[u8; PREFIX_KEY_LEN]>> = PerCpuArray::with_max_entries(1, 0);

@@ -1,10 +1,11 @@
 //! The open path pre-filter: decides in the kernel whether an absolute open
 //! path can matter to any loaded rule, before the open is stashed.
 //!
-//! The agent derives two LPM tries from the rules (`lanner_rules::OpenNeeds`):
+//! The agent derives LPM tries from the rules (`lanner_rules::OpenNeeds`):
 //! path prefixes (`OPEN_PREFIXES`, keyed by the path's first 64 bytes) and path
-//! suffixes (`OPEN_SUFFIXES`, keyed by the path's last 64 bytes reversed). A
-//! path passes if either trie holds a match. Paths the userspace model cannot
+//! suffixes (`OPEN_SUFFIXES`, keyed by the path's last 64 bytes reversed), plus
+//! the same pair for paths only rules on writes need (`WRITE_*`, consulted for
+//! opens for writing only). A path passes if a consulted trie holds a match. Paths the userspace model cannot
 //! judge from their bytes always pass: relative paths, truncated paths and
 //! possibly non-canonical ones (containing `/.` or `//`, e.g.
 //! `/tmp/../etc/shadow`), because userspace normalises those before matching.
@@ -18,7 +19,7 @@ use lanner_common::{
 
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
 
-use crate::maps::{OPEN_PREFIXES, OPEN_SUFFIXES, PREFIX_SCRATCH};
+use crate::maps::{OPEN_PREFIXES, OPEN_SUFFIXES, PREFIX_SCRATCH, WRITE_PREFIXES, WRITE_SUFFIXES};
 
 /// Should this absolute (or relative) open path be kept? `len` excludes the NUL.
 ///
@@ -32,7 +33,8 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     if len == 0 || len >= PATH_LEN || path[0] != b'/' || truncated || path[(len - 1) & (PATH_LEN - 1)] == b'/' {
         return true;
     }
-    if f.open_writes_always != 0 && flags & WRITE_FLAGS != 0 {
+    let write = flags & WRITE_FLAGS != 0;
+    if write && f.open_writes_always != 0 {
         return true;
     }
     let Some(key) = PREFIX_SCRATCH.get_ptr_mut(0) else {
@@ -43,7 +45,7 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     // which holds no NUL, so stale scratch bytes there are harmless).
     key.prefix_len = (PREFIX_KEY_LEN * 8) as u32;
     key.data.copy_from_slice(&path[..PREFIX_KEY_LEN]);
-    if OPEN_PREFIXES.get(&*key).is_some() {
+    if OPEN_PREFIXES.get(&*key).is_some() || (write && WRITE_PREFIXES.get(&*key).is_some()) {
         return true;
     }
     // Suffix: the 64 bytes ending at the path's last byte (for a shorter path
@@ -63,7 +65,7 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
         unsafe { core::ptr::write_unaligned(words.add(j), x.swap_bytes()) };
     }
     key.prefix_len = (n * 8) as u32;
-    if OPEN_SUFFIXES.get(&*key).is_some() {
+    if OPEN_SUFFIXES.get(&*key).is_some() || (write && WRITE_SUFFIXES.get(&*key).is_some()) {
         return true;
     }
     maybe_non_canonical(path, len)

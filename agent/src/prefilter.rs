@@ -68,9 +68,17 @@ impl KernelFilter {
             Some(p) => format!("{} prefixes + {} suffixes", p.prefixes.len(), p.suffixes.len()),
             None => "any".into(),
         };
+        let w = &self.opens.write_paths;
         format!(
-            "open={} connect={} setuid={} failed_opens={} open_paths={paths} writes_any_path={}",
-            self.open, self.connect, self.setuid, self.opens.failed, self.opens.writes_any_path
+            "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
+             writes_any_path={}",
+            self.open,
+            self.connect,
+            self.setuid,
+            self.opens.failed,
+            w.prefixes.len(),
+            w.suffixes.len(),
+            self.opens.writes_any_path
         )
     }
 }
@@ -103,6 +111,8 @@ pub struct Prefilter {
     filter: Array<MapData, FilterConfig>,
     prefixes: Trie,
     suffixes: Trie,
+    write_prefixes: Trie,
+    write_suffixes: Trie,
     current: Option<KernelFilter>,
 }
 
@@ -126,7 +136,9 @@ impl Prefilter {
         let filter = Array::try_from(take(ebpf, "FILTER")?)?;
         let prefixes = LpmTrie::try_from(take(ebpf, "OPEN_PREFIXES")?)?;
         let suffixes = LpmTrie::try_from(take(ebpf, "OPEN_SUFFIXES")?)?;
-        Ok(Self { filter, prefixes, suffixes, current: None })
+        let write_prefixes = LpmTrie::try_from(take(ebpf, "WRITE_PREFIXES")?)?;
+        let write_suffixes = LpmTrie::try_from(take(ebpf, "WRITE_SUFFIXES")?)?;
+        Ok(Self { filter, prefixes, suffixes, write_prefixes, write_suffixes, current: None })
     }
 
     /// Install `f` without a window in which a needed event could be dropped.
@@ -138,6 +150,9 @@ impl Prefilter {
         let paths = f.opens.paths.clone().unwrap_or_default();
         refill(&mut self.prefixes, paths.prefixes.iter().map(|p| prefix_key(p)))?;
         refill(&mut self.suffixes, paths.suffixes.iter().map(|p| suffix_key(p)))?;
+        let w = &f.opens.write_paths;
+        refill(&mut self.write_prefixes, w.prefixes.iter().map(|p| prefix_key(p)))?;
+        refill(&mut self.write_suffixes, w.suffixes.iter().map(|p| suffix_key(p)))?;
         self.filter.set(0, f.to_config(), 0)?;
         self.current = Some(f.clone());
         Ok(())
@@ -157,7 +172,7 @@ mod tests {
             open: false,
             connect: true,
             setuid: false,
-            opens: OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false },
+            opens: OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false, write_paths: PathSet::default() },
         };
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));

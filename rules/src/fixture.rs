@@ -417,7 +417,7 @@ mod tests {
         let case: Case = from_node(&docs[0]).unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(run_case(&case, &rs), Vec::<String>::new());
         // A (wrong) filter that drops failed opens and every path.
-        let wrong = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false };
+        let wrong = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false, write_paths: PathSet::default() };
         let f = run_case_with(&case, &rs, &wrong);
         assert_eq!(f.len(), 2, "{f:#?}");
         assert!(

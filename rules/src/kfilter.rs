@@ -44,6 +44,10 @@ pub struct OpenNeeds {
     /// Some rule matches opens *for writing* whatever the path (only meaningful with
     /// `paths: Some`; always false with `paths: None`).
     pub writes_any_path: bool,
+    /// Paths only rules on writes need: an open for writing also passes if it
+    /// matches these (a read below `/etc/` is not kept because of a rule on
+    /// writes below `/etc/`).
+    pub write_paths: PathSet,
 }
 
 /// Path prefixes and suffixes, sorted and deduplicated. Entries derived by
@@ -95,6 +99,17 @@ impl PathSet {
         }
         kept_s.sort();
         Some(PathSet { prefixes: kept, suffixes: kept_s })
+    }
+
+    /// The kernel's test: a (cut) prefix starts the path's first `KEY_LEN` bytes,
+    /// or a (cut) suffix ends its last `KEY_LEN` bytes.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        let head = &path[..path.len().min(KEY_LEN)];
+        if self.prefixes.iter().any(|p| head.starts_with(&p.as_bytes()[..p.len().min(KEY_LEN)])) {
+            return true;
+        }
+        let tail = &path[path.len().saturating_sub(KEY_LEN)..];
+        self.suffixes.iter().any(|s| tail.ends_with(&s.as_bytes()[s.len().saturating_sub(KEY_LEN)..]))
     }
 
     fn union(self, other: PathSet) -> Option<PathSet> {
@@ -164,7 +179,7 @@ fn cut_back(s: &str) -> &str {
 impl OpenNeeds {
     /// Everything passes.
     pub fn pass_all() -> OpenNeeds {
-        OpenNeeds { failed: true, paths: None, writes_any_path: false }
+        OpenNeeds { failed: true, paths: None, writes_any_path: false, write_paths: PathSet::default() }
     }
 
     /// Userspace model of the kernel check: would the kernel emit this open?
@@ -185,15 +200,10 @@ impl OpenNeeds {
         {
             return true;
         }
-        if self.writes_any_path && flags & WRITE_FLAGS != 0 {
+        if flags & WRITE_FLAGS != 0 && (self.writes_any_path || self.write_paths.matches(b)) {
             return true;
         }
-        let head = &b[..b.len().min(KEY_LEN)];
-        if set.prefixes.iter().any(|p| head.starts_with(&p.as_bytes()[..p.len().min(KEY_LEN)])) {
-            return true;
-        }
-        let tail = &b[b.len().saturating_sub(KEY_LEN)..];
-        set.suffixes.iter().any(|s| tail.ends_with(&s.as_bytes()[s.len().saturating_sub(KEY_LEN)..]))
+        set.matches(b)
     }
 
     /// [`OpenNeeds::passes`] for an event built by userspace: events other than opens
@@ -212,15 +222,22 @@ impl RuleSet {
     /// module documentation). With no open rule at all: nothing (`failed: false`,
     /// `paths: Some(empty)`).
     pub fn open_needs(&self) -> OpenNeeds {
-        let mut needs = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false };
+        let mut needs = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false, write_paths: PathSet::default() };
         for &i in self.by_type[EvtType::Openat.index()].iter() {
             let Abs::Cube(c) = node(&self.rules[i as usize].cond) else { continue };
             needs.failed |= !c.success_only;
             match c.path {
                 None if c.write_only => needs.writes_any_path = true,
                 None => needs.paths = None,
+                Some(p) if c.write_only => match std::mem::take(&mut needs.write_paths).union(p) {
+                    Some(w) => needs.write_paths = w,
+                    None => needs.writes_any_path = true,
+                },
                 Some(p) => needs.paths = needs.paths.take().and_then(|acc| acc.union(p)),
             }
+        }
+        if needs.paths.is_none() || needs.writes_any_path {
+            needs.write_paths = PathSet::default();
         }
         if needs.paths.is_none() {
             needs.writes_any_path = false;

@@ -42,18 +42,28 @@ fn default_pack_needs() {
     assert!(!n.failed, "every default open rule requires a successful open");
     assert!(!n.writes_any_path);
     let p = n.paths.clone().unwrap_or_else(|| panic!("default pack needs every path: {n:#?}"));
-    for x in ["/etc/", "/root/.ssh/", "/var/log/", "/var/spool/cron/", "/run/secrets/kubernetes.io/serviceaccount"] {
-        assert!(p.prefixes.iter().any(|y| y == x), "prefix {x} missing: {p:#?}");
+    let w = &n.write_paths;
+    // Reads: sensitive files by name, token directories, key and credential suffixes.
+    for x in ["/etc/shadow", "/etc/sudoers", "/run/secrets/kubernetes.io/serviceaccount"] {
+        assert!(p.prefixes.iter().any(|y| y == x), "read prefix {x} missing: {p:#?}");
     }
-    for x in ["/id_rsa", "/id_ed25519", ".pem", "/.aws/credentials", "/.kube/config", "/authorized_keys", "/environ"] {
-        assert!(p.suffixes.iter().any(|y| y == x), "suffix {x} missing: {p:#?}");
+    for x in ["/id_rsa", "/id_ed25519", ".pem", "/.aws/credentials", "/.kube/config", "/environ"] {
+        assert!(p.suffixes.iter().any(|y| y == x), "read suffix {x} missing: {p:#?}");
     }
-    // `/etc/` covers the sensitive files below it; `/proc/*/mem` gives a suffix, not `/proc/`.
-    assert!(!p.prefixes.iter().any(|y| y == "/etc/shadow" || y.starts_with("/proc")), "{p:#?}");
-    assert!(p.prefixes.iter().chain(&p.suffixes).all(|x| x.len() <= KEY_LEN));
+    // Writes: whole directories, only for opens for writing.
+    for x in ["/etc/", "/root/.ssh/", "/var/log/", "/var/spool/cron/"] {
+        assert!(w.prefixes.iter().any(|y| y == x), "write prefix {x} missing: {w:#?}");
+        assert!(!p.prefixes.iter().any(|y| y == x), "{x} must not widen reads: {p:#?}");
+    }
+    assert!(w.suffixes.iter().any(|y| y == "/authorized_keys"), "{w:#?}");
+    // `/proc/*/mem` gives a suffix, not `/proc/`.
+    assert!(!p.prefixes.iter().any(|y| y.starts_with("/proc")), "{p:#?}");
+    assert!(p.prefixes.iter().chain(&p.suffixes).chain(&w.prefixes).chain(&w.suffixes).all(|x| x.len() <= KEY_LEN));
     for (path, flags, ret, pass) in [
         ("/etc/shadow", 0, 3, true),
-        ("/etc/ld.so.cache", 0o2000000, 3, true),
+        ("/etc/ld.so.cache", 0o2000000, 3, false),
+        ("/etc/hosts", 0o1, 3, true),
+        ("/var/log/syslog", 0, 3, false),
         ("/etc/shadow", 0, -13, false),
         ("/usr/lib/x86_64-linux-gnu/libc.so.6", 0o2000000, 3, false),
         ("/proc/4242/stat", 0, 3, false),
@@ -161,7 +171,7 @@ fn and_or_not() {
     assert_eq!(rs.open_needs().paths, set(&["/etc/"], &[]));
     // A rule that cannot match (empty list) contributes nothing.
     let n = needs(&["fd.name in (nothing)"]);
-    assert_eq!(n, OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false });
+    assert_eq!(n, OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false, write_paths: PathSet::default() });
 }
 
 fn chk(field: &str, pred: Pred) -> Node {
@@ -251,9 +261,11 @@ fn write_only() {
     ] {
         assert_eq!(w(cond), write, "{cond}");
     }
-    // A write rule with a path adds its path, not `writes_any_path`.
+    // A write rule with a path adds its path to the write paths, not `writes_any_path`.
     let n = needs(&["evt.is_open_write = true and fd.name startswith /var/log/"]);
-    assert_eq!((n.paths, n.writes_any_path), (set(&["/var/log/"], &[]), false));
+    assert_eq!((n.paths.clone(), n.writes_any_path), (set(&[], &[]), false));
+    assert_eq!(Some(n.write_paths.clone()), set(&["/var/log/"], &[]));
+    assert!(n.passes("/var/log/x", 0o1, 3) && !n.passes("/var/log/x", 0, 3));
     // With every path needed, `writes_any_path` is moot and reset.
     let n = needs(&["evt.is_open_write = true", "proc.name = cat"]);
     assert_eq!((n.paths, n.writes_any_path), (None, false));
@@ -284,7 +296,7 @@ fn entries_are_cut_at_key_len() {
 
 #[test]
 fn passes_semantics() {
-    let n = OpenNeeds { failed: false, paths: set(&["/etc/shadow"], &["/id_rsa"]), writes_any_path: false };
+    let n = OpenNeeds { failed: false, paths: set(&["/etc/shadow"], &["/id_rsa"]), writes_any_path: false, write_paths: PathSet::default() };
     for (path, flags, ret, pass) in [
         ("/etc/shadow", 0, 3, true),
         ("/etc/shadow-", 0, 0, true),
@@ -309,7 +321,7 @@ fn passes_semantics() {
     assert!(!n.passes(&format!("/{}/id_dsa", "y".repeat(100)), 0, 3));
     // Entries longer than KEY_LEN (built by hand) are cut by the model like by the kernel.
     let p = format!("/{}", "p".repeat(99));
-    let hand = OpenNeeds { failed: true, paths: set(&[&p], &[]), writes_any_path: true };
+    let hand = OpenNeeds { failed: true, paths: set(&[&p], &[]), writes_any_path: true, write_paths: PathSet::default() };
     assert!(hand.passes(&format!("{}q", &p[..KEY_LEN]), 0, 3));
     assert!(!hand.passes(&format!("{}q", &p[..KEY_LEN - 1]), 0, -2));
     // writes_any_path: any path for O_WRONLY, O_RDWR, O_CREAT, O_TRUNC.
@@ -319,13 +331,13 @@ fn passes_semantics() {
     assert!(!hand.passes("/tmp/out", 0o2000, 3) && !hand.passes("/tmp/out", 0, -2));
     let all = OpenNeeds::pass_all();
     assert!(all.passes("/usr/lib/libc.so.6", 0, 3) && all.passes("/x", 0, -2));
-    let ok_only = OpenNeeds { failed: false, paths: None, writes_any_path: false };
+    let ok_only = OpenNeeds { failed: false, paths: None, writes_any_path: false, write_paths: PathSet::default() };
     assert!(ok_only.passes("/x", 0, 0) && !ok_only.passes("/x", 0, -1));
 }
 
 #[test]
 fn no_open_rules() {
     let rs = rules_raw(&["evt.type = execve and proc.name = bash"]);
-    assert_eq!(rs.open_needs(), OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false });
+    assert_eq!(rs.open_needs(), OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false, write_paths: PathSet::default() });
     assert_eq!(RuleSet::default().open_needs().paths, Some(PathSet::default()));
 }
