@@ -22,8 +22,11 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_L
 #[map(name = "EXEC_STASH")]
 pub static EXEC_STASH: LruHashMap<u32, ExecEvent> = LruHashMap::with_max_entries(2048, 0);
 
+/// Per-CPU LRU lists (`BPF_F_NO_COMMON_LRU`): the hottest stash takes no
+/// shared LRU lock; lookups still see every CPU's entries.
 #[map(name = "OPEN_STASH")]
-pub static OPEN_STASH: LruHashMap<u32, OpenEvent> = LruHashMap::with_max_entries(8192, 0);
+pub static OPEN_STASH: LruHashMap<u32, OpenEvent> =
+    LruHashMap::with_max_entries(8192, aya_ebpf::bindings::BPF_F_NO_COMMON_LRU);
 
 #[map(name = "CONNECT_STASH")]
 pub static CONNECT_STASH: LruHashMap<u32, ConnectEvent> = LruHashMap::with_max_entries(8192, 0);

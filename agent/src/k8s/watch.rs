@@ -69,6 +69,12 @@ pub async fn watch_pods(client: Client, node: String, cache: PodCache) {
                     }
                     watcher::Event::InitDone => {
                         let pods = cache.end_list();
+                        // The list's JSON and full Pod objects are freed by now (the
+                        // cache keeps compact `PodMeta`s): give the pages back.
+                        #[cfg(target_env = "gnu")]
+                        unsafe {
+                            libc::malloc_trim(0);
+                        }
                         if synced_once {
                             tracing::info!(pods, node = %node, "pod cache relisted");
                         } else {
