@@ -84,18 +84,45 @@ pub struct FilterConfig {
     pub open_prefix_filter: u32,
     /// With `open_prefix_filter`: still emit every open for writing.
     pub open_writes_always: u32,
+    /// Non-zero: drop connects that failed with an error other than EINPROGRESS.
+    pub drop_failed_connects: u32,
+    /// Non-zero: drop connects to loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104).
+    pub drop_loopback_connects: u32,
+    /// Non-zero: drop unix-socket connects.
+    pub drop_unix_connects: u32,
+    pub _pad: u32,
 }
 
 impl FilterConfig {
     /// Emit everything (no pre-filter).
-    pub const PASS_ALL: FilterConfig =
-        FilterConfig { kinds_off: 0, drop_failed_opens: 0, open_prefix_filter: 0, open_writes_always: 0 };
+    pub const PASS_ALL: FilterConfig = FilterConfig {
+        kinds_off: 0,
+        drop_failed_opens: 0,
+        open_prefix_filter: 0,
+        open_writes_always: 0,
+        drop_failed_connects: 0,
+        drop_loopback_connects: 0,
+        drop_unix_connects: 0,
+        _pad: 0,
+    };
+}
+
+/// Is this connect destination loopback? `addr` holds 4 (IPv4) or 16 (IPv6)
+/// address bytes. IPv4-mapped `::ffff:127.0.0.0/104` counts as loopback.
+#[inline(always)]
+pub fn is_loopback(family: u16, addr: &[u8; 16]) -> bool {
+    if family == crate::AF_INET {
+        return addr[0] == 127;
+    }
+    let zero10 = addr[..10].iter().all(|b| *b == 0);
+    (zero10 && addr[10] == 0 && addr[11] == 0 && addr[12..15].iter().all(|b| *b == 0) && addr[15] == 1)
+        || (zero10 && addr[10] == 0xff && addr[11] == 0xff && addr[12] == 127)
 }
 
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
 pub const PREFIX_KEY_LEN: usize = 64;
 
-const _: () = assert!(core::mem::size_of::<FilterConfig>() == 16);
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 32);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

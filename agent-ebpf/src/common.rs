@@ -66,7 +66,10 @@ pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
     hdr.comm = bpf_get_current_comm().unwrap_or([0u8; 16]);
 }
 
-/// Flags for `bpf_ringbuf_output`: wake the reader only past the threshold.
+/// Flags for `bpf_ringbuf_output`: wake the reader when the ring was empty
+/// (it is idle: an event alone reaches it at once) or once the fill threshold
+/// is passed; otherwise the reader is still draining and will see the record
+/// in the same pass, so no wake-up is needed.
 #[inline(always)]
 pub fn wakeup_flags() -> u64 {
     let threshold = conf!(wakeup_bytes) as u64;
@@ -75,7 +78,7 @@ pub fn wakeup_flags() -> u64 {
     }
     // BPF_RB_AVAIL_DATA = 0
     let pending = EVENTS.query(0);
-    if pending >= threshold {
+    if pending == 0 || pending >= threshold {
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64

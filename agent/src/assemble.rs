@@ -262,12 +262,15 @@ impl Assembler {
             KEvent::Exit(x) => {
                 let p = self.proc_of(h);
                 self.procs.on_exit(h.pid, Instant::now());
-                self.by_pid.remove(&h.pid);
                 (EvtType::Procexit, x.exit_code as i64, p, None, None)
             }
         };
         let ancestors = self.procs.ancestors(proc.pid, self.max_ancestors);
         let (container, _) = self.container(h.pid, h.cgroup_id);
+        if evt_type == EvtType::Procexit {
+            // Forgotten only now: the exit itself still uses the cached container.
+            self.by_pid.remove(&h.pid);
+        }
         let mut out = Event::new(evt_type, time, proc);
         out.res = res;
         out.ancestors = ancestors;

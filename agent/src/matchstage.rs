@@ -3,7 +3,9 @@
 //! container cache), this thread evaluates the rules.
 //!
 //! Assembled events travel in batches (one per ring-buffer drain, at most
-//! [`BATCH`] events) over a bounded channel; std's bounded channel is a
+//! [`BATCH`] events) over a bounded channel. A small batch while the thread
+//! has nothing in flight is matched inline instead (`take_small`): at low
+//! rates a thread hop costs more than the matching, and order is kept; std's bounded channel is a
 //! lock-free array queue on the hot path and blocks only when full, which
 //! back-pressures into the ring buffer, where the kernel counts any drop. The
 //! rule set is read through the lock-free `ArcSwap` once per batch. The rare
@@ -11,7 +13,10 @@
 //! which builds the alerts (holding them for a late pod when needed) and
 //! hands them to the sinks, as before.
 use std::{
-    sync::{mpsc, Arc},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc, Arc,
+    },
     thread::JoinHandle,
 };
 
@@ -22,6 +27,8 @@ use tokio::sync::Notify;
 pub const BATCH: usize = 256;
 /// Batches that may wait for the match thread before the reader blocks.
 const QUEUE: usize = 64;
+/// Batches up to this size are matched inline when the thread is idle.
+pub const INLINE_MAX: usize = 32;
 
 /// An event with what the reader needs to emit its alerts.
 pub struct Item {
@@ -44,6 +51,9 @@ pub struct MatchStage {
     pub matches: mpsc::Receiver<Matched>,
     pub wake: Arc<Notify>,
     thread: Option<JoinHandle<u64>>,
+    /// Batches sent, and batches the thread has finished (matches queued).
+    sent: u64,
+    done: Arc<AtomicU64>,
 }
 
 impl MatchStage {
@@ -51,9 +61,21 @@ impl MatchStage {
         let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(QUEUE);
         let (mtx, matches) = mpsc::channel();
         let wake = Arc::new(Notify::new());
-        let w = wake.clone();
-        let thread = std::thread::Builder::new().name("lanner-match".into()).spawn(move || run(rules, rx, mtx, w))?;
-        Ok(Self { batch: Vec::with_capacity(BATCH), tx: Some(tx), matches, wake, thread: Some(thread) })
+        let done = Arc::new(AtomicU64::new(0));
+        let (w, d) = (wake.clone(), done.clone());
+        let thread =
+            std::thread::Builder::new().name("lanner-match".into()).spawn(move || run(rules, rx, mtx, w, d))?;
+        Ok(Self { batch: Vec::with_capacity(BATCH), tx: Some(tx), matches, wake, thread: Some(thread), sent: 0, done })
+    }
+
+    /// The queued events, to match inline, if there are at most `max` and the
+    /// thread has finished every batch sent (so its matches are all in
+    /// `matches` already and order is kept).
+    pub fn take_small(&mut self, max: usize) -> Option<Vec<Item>> {
+        if self.batch.is_empty() || self.batch.len() > max || self.done.load(Ordering::Acquire) != self.sent {
+            return None;
+        }
+        Some(std::mem::take(&mut self.batch))
     }
 
     /// Queue an event; a full batch is sent at once.
@@ -71,6 +93,7 @@ impl MatchStage {
         }
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
         if let Some(tx) = &self.tx {
+            self.sent += 1;
             if tx.send(b).is_err() {
                 tracing::error!("the rule-match thread is gone; events are not matched");
             }
@@ -92,7 +115,13 @@ impl Drop for MatchStage {
     }
 }
 
-fn run(rules: Arc<RuleSetHandle>, rx: mpsc::Receiver<Vec<Item>>, out: mpsc::Sender<Matched>, wake: Arc<Notify>) -> u64 {
+fn run(
+    rules: Arc<RuleSetHandle>,
+    rx: mpsc::Receiver<Vec<Item>>,
+    out: mpsc::Sender<Matched>,
+    wake: Arc<Notify>,
+    done: Arc<AtomicU64>,
+) -> u64 {
     let mut seen = 0u64;
     while let Ok(batch) = rx.recv() {
         let set = rules.current();
@@ -110,6 +139,7 @@ fn run(rules: Arc<RuleSetHandle>, rx: mpsc::Receiver<Vec<Item>>, out: mpsc::Send
                 let _ = out.send(Matched { rules: set.clone(), id, item: item.clone() });
             }
         }
+        done.fetch_add(1, Ordering::Release);
         if any {
             wake.notify_one();
         }
@@ -176,5 +206,28 @@ mod tests {
         assert_eq!(got.len(), 100);
         assert!(got.iter().all(|m| m.rules.rule(m.id).name == "r"));
         assert!(got.iter().all(|m| m.item.ev.fd.as_ref().is_some_and(|f| f.name() == "/etc/shadow")));
+    }
+
+    #[test]
+    fn small_batches_are_matched_inline_only_when_nothing_is_in_flight() {
+        let rules = Arc::new(RuleSetHandle::new(RuleSet::default_pack().expect("rules")));
+        let mut st = MatchStage::spawn(rules).expect("spawn");
+        st.push(item("cat", "/tmp/a"));
+        let small = st.take_small(INLINE_MAX).expect("idle thread, small batch: inline");
+        assert_eq!(small.len(), 1);
+        assert!(st.take_small(INLINE_MAX).is_none(), "nothing queued");
+        for _ in 0..INLINE_MAX + 1 {
+            st.push(item("cat", "/tmp/a"));
+        }
+        assert!(st.take_small(INLINE_MAX).is_none(), "too many for inline");
+        st.send();
+        st.push(item("cat", "/tmp/b"));
+        // Either the thread is still on the batch (no inline) or done with it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while st.take_small(INLINE_MAX).is_none() {
+            assert!(std::time::Instant::now() < deadline, "the match thread never finished its batch");
+            std::thread::yield_now();
+        }
+        assert_eq!(st.close(), (INLINE_MAX + 1) as u64);
     }
 }

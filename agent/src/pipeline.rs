@@ -128,6 +128,27 @@ impl<W: Write> Pipeline<W> {
         self.stage.as_ref().map(|s| s.wake.clone())
     }
 
+    /// Hand the drained events to the match thread, or match a small batch
+    /// inline when the thread has nothing in flight (cheaper than a hop).
+    fn dispatch(&mut self) {
+        let Some(stage) = self.stage.as_mut() else {
+            return;
+        };
+        let Some(batch) = stage.take_small(crate::matchstage::INLINE_MAX) else {
+            stage.send();
+            return;
+        };
+        self.take_matches();
+        let rules = self.rules.current();
+        let mut hits = Vec::new();
+        for it in batch {
+            rules.for_each_match(&it.ev, |id, _| hits.push(id));
+            for id in hits.drain(..) {
+                self.emit(&rules, id, &it.ev, it.pid, it.cgroup_id);
+            }
+        }
+    }
+
     /// Emit the alerts of what the match thread found.
     fn take_matches(&mut self) {
         let Some(stage) = self.stage.as_ref() else {
@@ -314,9 +335,7 @@ impl<W: Write> RecordSink for Pipeline<W> {
     }
 
     fn batch_done(&mut self) {
-        if let Some(stage) = self.stage.as_mut() {
-            stage.send();
-        }
+        self.dispatch();
         self.take_matches();
         self.flush();
     }

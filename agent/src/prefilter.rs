@@ -13,7 +13,7 @@
 //! is lost during the swap. `--no-prefilter` keeps it open.
 use aya::maps::{lpm_trie::Key, Array, LpmTrie, MapData, MapError};
 use lanner_common::{config::PREFIX_KEY_LEN, EventKind, FilterConfig};
-use lanner_rules::OpenNeeds;
+use lanner_rules::{ConnectNeeds, OpenNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
 const _: () = assert!(lanner_rules::kfilter::KEY_LEN == PREFIX_KEY_LEN);
@@ -27,6 +27,7 @@ pub struct KernelFilter {
     pub connect: bool,
     pub setuid: bool,
     pub opens: OpenNeeds,
+    pub connects: ConnectNeeds,
 }
 
 impl KernelFilter {
@@ -38,11 +39,18 @@ impl KernelFilter {
             connect: rules.rules_for_type(EvtType::Connect) > 0,
             setuid: rules.rules_for_type(EvtType::Setuid) > 0,
             opens: rules.open_needs(),
+            connects: rules.connect_needs(),
         }
     }
 
     pub fn pass_all() -> Self {
-        Self { open: true, connect: true, setuid: true, opens: OpenNeeds::pass_all() }
+        Self {
+            open: true,
+            connect: true,
+            setuid: true,
+            opens: OpenNeeds::pass_all(),
+            connects: ConnectNeeds::pass_all(),
+        }
     }
 
     pub fn to_config(&self) -> FilterConfig {
@@ -59,6 +67,10 @@ impl KernelFilter {
             drop_failed_opens: u32::from(!self.opens.failed),
             open_prefix_filter: u32::from(self.opens.paths.is_some()),
             open_writes_always: u32::from(self.opens.writes_any_path),
+            drop_failed_connects: u32::from(!self.connects.failed),
+            drop_loopback_connects: u32::from(!self.connects.loopback),
+            drop_unix_connects: u32::from(!self.connects.unix),
+            _pad: 0,
         }
     }
 
@@ -71,14 +83,17 @@ impl KernelFilter {
         let w = &self.opens.write_paths;
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={}",
+             writes_any_path={} connects(failed={} loopback={} unix={})",
             self.open,
             self.connect,
             self.setuid,
             self.opens.failed,
             w.prefixes.len(),
             w.suffixes.len(),
-            self.opens.writes_any_path
+            self.opens.writes_any_path,
+            self.connects.failed,
+            self.connects.loopback,
+            self.connects.unix
         )
     }
 }
@@ -172,7 +187,13 @@ mod tests {
             open: false,
             connect: true,
             setuid: false,
-            opens: OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false, write_paths: PathSet::default() },
+            opens: OpenNeeds {
+                failed: false,
+                paths: Some(PathSet::default()),
+                writes_any_path: false,
+                write_paths: PathSet::default(),
+            },
+            connects: ConnectNeeds::pass_all(),
         };
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
@@ -186,6 +207,37 @@ mod tests {
         let c = f.to_config();
         assert_eq!(c.kinds_off, 0, "the default pack has open, connect and setuid rules");
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter), (1, 1), "{}", f.describe());
+        assert_eq!((c.drop_failed_connects, c.drop_loopback_connects, c.drop_unix_connects), (1, 1, 1));
+    }
+
+    #[test]
+    fn kernel_loopback_test_agrees_with_the_rules_model() {
+        use std::net::IpAddr;
+        for a in [
+            "127.0.0.1",
+            "127.255.0.9",
+            "128.0.0.1",
+            "10.0.0.1",
+            "::1",
+            "::2",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "fe80::1",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            let (family, bytes) = match ip {
+                IpAddr::V4(v4) => {
+                    let mut b = [0u8; 16];
+                    b[..4].copy_from_slice(&v4.octets());
+                    (lanner_common::AF_INET, b)
+                }
+                IpAddr::V6(v6) => (lanner_common::AF_INET6, v6.octets()),
+            };
+            assert_eq!(lanner_common::config::is_loopback(family, &bytes), ConnectNeeds::is_loopback(ip), "{a}");
+        }
     }
 
     #[test]

@@ -35,8 +35,11 @@ pub struct RunArgs {
     /// Wake the reader once this many KiB are pending (0: on every event).
     #[arg(long, default_value_t = 64)]
     pub wakeup_kib: u32,
-    /// Drain the ring buffer at least this often (bounds alert latency).
-    #[arg(long, default_value_t = 2)]
+    /// Drain the ring buffer at least this often. The probes wake the reader
+    /// at once when the ring was empty (and every `--wakeup-kib` after), so
+    /// this is a safety net and the period of housekeeping (pre-filter sync,
+    /// held alerts), not what bounds alert latency.
+    #[arg(long, default_value_t = 50)]
     pub poll_ms: u64,
     /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
     #[arg(long)]
@@ -208,7 +211,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         )?)
     };
 
-    let ring = rt.block_on(async {
+    rt.block_on(async {
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // Registered before "ready" is logged, so an early SIGINT is handled.
@@ -241,10 +244,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                     .await;
             });
         }
-        metrics.set_ready(true);
-        tracing::info!(probes = attached, total = probes::TABLE.len(), pid = std::process::id(), "lanner ready");
-        transport::run_reader(ring, &mut pipeline, Duration::from_millis(args.poll_ms), match_wake, rx).await
-    });
+        Ok::<_, std::io::Error>(())
+    })?;
+    // The reader runs on this thread in a runtime of its own: a ring-buffer
+    // wake-up reaches it directly (no hop through a worker thread). Sinks,
+    // the pod watch, holds and the metrics server stay on `rt`.
+    let reader_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    metrics.set_ready(true);
+    tracing::info!(probes = attached, total = probes::TABLE.len(), pid = std::process::id(), "lanner ready");
+    let ring = reader_rt.block_on(transport::run_reader(
+        ring,
+        &mut pipeline,
+        Duration::from_millis(args.poll_ms),
+        match_wake,
+        rx,
+    ));
     let mut ring = ring?;
 
     // Detach every program (dropping the object does it) before reading the

@@ -1,8 +1,12 @@
 //! Ring-buffer reader: drains `EVENTS` into the pipeline.
 //!
-//! The probes wake the reader only past a fill threshold (`BPF_RB_NO_WAKEUP`
-//! otherwise), so the reader also drains on a short timer: latency is bounded
-//! by the poll interval while wake-ups stay batched under load.
+//! The probes wake the reader when the ring was empty (the reader is idle, so
+//! one event reaches it at once) or past a fill threshold, and not otherwise
+//! (the reader is draining and will see the record in the same pass): one
+//! wake-up per drain under load, no timer-driven polling at idle. A slow timer
+//! remains as a safety net and for housekeeping. After a drain the readiness
+//! is cleared and the ring drained once more, so a record that arrived in
+//! between is not left waiting for the timer.
 use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
@@ -58,6 +62,8 @@ pub async fn run_reader(
                 let mut guard = guard?;
                 drain(guard.get_inner_mut(), sink);
                 guard.clear_ready();
+                drop(guard);
+                drain(afd.get_mut(), sink);
             }
             _ = wake.notified() => sink.woken(),
             _ = tick.tick() => {

@@ -42,7 +42,7 @@ use crate::alert::Alert;
 use crate::de::from_node;
 use crate::error::LoadErrors;
 use crate::event::Event;
-use crate::kfilter::OpenNeeds;
+use crate::kfilter::{ConnectNeeds, OpenNeeds};
 use crate::matcher::RuleSet;
 use crate::priority::Priority;
 use crate::yaml::{self, NodeKind, Pos};
@@ -279,11 +279,23 @@ fn describe(a: &Alert) -> String {
 }
 
 fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
-    run_case_with(case, rs, &rs.open_needs())
+    run_case_with(case, rs, &Needs { open: rs.open_needs(), connect: rs.connect_needs() })
 }
 
-/// Run `case`, and again with the open events that `needs` drops removed.
-fn run_case_with(case: &Case, rs: &RuleSet, needs: &OpenNeeds) -> Vec<String> {
+/// The in-kernel pre-filters derived from a rule set.
+struct Needs {
+    open: OpenNeeds,
+    connect: ConnectNeeds,
+}
+
+impl Needs {
+    fn passes(&self, ev: &Event) -> bool {
+        self.open.passes_event(ev) && self.connect.passes_event(ev)
+    }
+}
+
+/// Run `case`, and again with the open and connect events that `needs` drops removed.
+fn run_case_with(case: &Case, rs: &RuleSet, needs: &Needs) -> Vec<String> {
     let mut failures = Vec::new();
     let events: Vec<&Event> = case.events.iter().chain(case.event.as_ref()).collect();
     if events.is_empty() {
@@ -373,25 +385,35 @@ fn run_case_with(case: &Case, rs: &RuleSet, needs: &OpenNeeds) -> Vec<String> {
     failures
 }
 
-/// The alerts of `events` minus the open events the pre-filter `needs` drops must be
-/// `fired`; otherwise name each dropped event and the rules it fires.
-fn prefilter_failures(events: &[&Event], rs: &RuleSet, needs: &OpenNeeds, fired: &[String], out: &mut Vec<String>) {
+/// The alerts of `events` minus the open and connect events the pre-filters `needs`
+/// drop must be `fired`; otherwise name each dropped event and the rules it fires.
+fn prefilter_failures(events: &[&Event], rs: &RuleSet, needs: &Needs, fired: &[String], out: &mut Vec<String>) {
     let mut filtered = Vec::new();
-    for ev in events.iter().filter(|ev| needs.passes_event(ev)) {
+    for ev in events.iter().filter(|ev| needs.passes(ev)) {
         rs.for_each_match(ev, |_, rule| filtered.push(describe(&rule.alert(ev, "fixture-host"))));
     }
     if filtered == fired {
         return;
     }
-    for (n, ev) in events.iter().enumerate().filter(|(_, ev)| !needs.passes_event(ev)) {
+    for (n, ev) in events.iter().enumerate().filter(|(_, ev)| !needs.passes(ev)) {
         let fd = ev.fd.as_ref();
-        rs.for_each_match(ev, |_, rule| {
-            out.push(format!(
-                "pre-filter would drop an event that alerts: event {} (fd.name={:?} flags={:#o} res={}) fires rule '{}'",
-                n + 1,
+        let what = match ev.evt_type {
+            crate::event::EvtType::Connect => {
+                let (family, addr) = crate::kfilter::connect_family_addr(ev);
+                let addr = addr.map_or_else(|| "-".to_string(), |a| a.to_string());
+                format!("connect fd.name={:?} family={family} addr={addr} res={}", fd.map_or("", |f| f.name()), ev.res)
+            }
+            _ => format!(
+                "fd.name={:?} flags={:#o} res={}",
                 fd.map_or("", |f| f.name()),
                 fd.and_then(|f| f.flags()).unwrap_or(0),
-                ev.res,
+                ev.res
+            ),
+        };
+        rs.for_each_match(ev, |_, rule| {
+            out.push(format!(
+                "pre-filter would drop an event that alerts: event {} ({what}) fires rule '{}'",
+                n + 1,
                 rule.name
             ))
         });
@@ -417,13 +439,51 @@ mod tests {
         let case: Case = from_node(&docs[0]).unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(run_case(&case, &rs), Vec::<String>::new());
         // A (wrong) filter that drops failed opens and every path.
-        let wrong = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false, write_paths: PathSet::default() };
-        let f = run_case_with(&case, &rs, &wrong);
+        let wrong = OpenNeeds {
+            failed: false,
+            paths: Some(PathSet::default()),
+            writes_any_path: false,
+            write_paths: PathSet::default(),
+        };
+        let f = run_case_with(&case, &rs, &Needs { open: wrong, connect: ConnectNeeds::pass_all() });
         assert_eq!(f.len(), 2, "{f:#?}");
         assert!(
             f[0].starts_with("pre-filter would drop an event that alerts: event 1 (fd.name=\"/etc/shadow\""),
             "{f:#?}"
         );
         assert!(f.iter().all(|l| l.ends_with("fires rule 'Shadow read'")), "{f:#?}");
+    }
+
+    #[test]
+    fn connect_prefilter_mismatch_is_reported() {
+        let rs = RuleSet::from_sources(&[(
+            "r.yaml",
+            "- rule: Any connect\n  desc: d\n  condition: evt.type = connect and proc.name = curl\n  output: o %fd.name\n  priority: WARNING\n",
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let docs = yaml::parse(concat!(
+            "name: connects\nevents:\n",
+            "  - {type: connect, res: -111, proc: {exepath: /usr/bin/curl}, fd: {sip: 203.0.113.7, sport: 443}}\n",
+            "  - {type: connect, proc: {exepath: /usr/bin/curl}, fd: {type: ipv6, sip: \"::ffff:127.0.0.1\", sport: 80}}\n",
+            "  - {type: connect, proc: {exepath: /usr/bin/curl}, fd: {type: unix, path: /run/x.sock}}\n",
+            "  - {type: connect, res: -115, proc: {exepath: /usr/bin/curl}, fd: {sip: 203.0.113.7, sport: 443}}\n",
+            "expect: [{rule: Any connect}]\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let case: Case = from_node(&docs[0]).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(rs.connect_needs(), ConnectNeeds::pass_all());
+        assert_eq!(run_case(&case, &rs), Vec::<String>::new());
+        // A (wrong) filter that drops failures, loopback and unix sockets.
+        let wrong = ConnectNeeds { failed: false, loopback: false, unix: false };
+        let f = run_case_with(&case, &rs, &Needs { open: OpenNeeds::pass_all(), connect: wrong });
+        assert_eq!(
+            f,
+            [
+                "pre-filter would drop an event that alerts: event 1 (connect fd.name=\"203.0.113.7:443\" family=2 addr=203.0.113.7 res=-111) fires rule 'Any connect'",
+                "pre-filter would drop an event that alerts: event 2 (connect fd.name=\"::ffff:127.0.0.1:80\" family=10 addr=::ffff:127.0.0.1 res=0) fires rule 'Any connect'",
+                "pre-filter would drop an event that alerts: event 3 (connect fd.name=\"/run/x.sock\" family=1 addr=- res=0) fires rule 'Any connect'",
+            ],
+            "{f:#?}"
+        );
     }
 }

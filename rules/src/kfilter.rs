@@ -14,6 +14,9 @@
 //! Unknown constructs (negations, transformers, regexes, other fields) abstract to
 //! "anything", which only costs precision. The kernel passes every path it cannot judge
 //! cheaply (relative paths, paths containing `/.` or `//` that userspace normalizes).
+//!
+//! The connect pre-filter ([`RuleSet::connect_needs`], [`ConnectNeeds`]) is derived the
+//! same way in the `connect` submodule.
 
 use std::cmp::Reverse;
 
@@ -22,6 +25,10 @@ use crate::fields::FieldId as F;
 use crate::glob::Glob;
 use crate::matcher::{Check, Mode, Node, Pred, RuleSet};
 use crate::pred::{NumPred, StrPred};
+
+mod connect;
+pub(crate) use connect::family_addr as connect_family_addr;
+pub use connect::{ConnectNeeds, AF_INET, AF_INET6, AF_UNIX, EINPROGRESS};
 
 /// Bytes of a path the kernel compares (the LPM trie key length).
 pub const KEY_LEN: usize = 64;
@@ -222,7 +229,12 @@ impl RuleSet {
     /// module documentation). With no open rule at all: nothing (`failed: false`,
     /// `paths: Some(empty)`).
     pub fn open_needs(&self) -> OpenNeeds {
-        let mut needs = OpenNeeds { failed: false, paths: Some(PathSet::default()), writes_any_path: false, write_paths: PathSet::default() };
+        let mut needs = OpenNeeds {
+            failed: false,
+            paths: Some(PathSet::default()),
+            writes_any_path: false,
+            write_paths: PathSet::default(),
+        };
         for &i in self.by_type[EvtType::Openat.index()].iter() {
             let Abs::Cube(c) = node(&self.rules[i as usize].cond) else { continue };
             needs.failed |= !c.success_only;

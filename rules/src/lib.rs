@@ -9,7 +9,8 @@
 //! - [`RuleSet::load_files`], [`RuleSet::default_pack`] — build a rule set;
 //! - [`RuleSet::for_each_match`] / [`RuleSet::matches`] — the per-event match path;
 //! - [`Rule::alert`] — the Falco JSON alert of a match;
-//! - [`RuleSet::open_needs`] — what the in-kernel open pre-filter must keep;
+//! - [`RuleSet::open_needs`], [`RuleSet::connect_needs`] — what the in-kernel open and
+//!   connect pre-filters must keep;
 //! - [`RuleSetHandle`] and [`Watcher`] — lock-free swapping and polling reload;
 //! - [`check_paths`] and [`test_dir`] — `lanner rules check` / `lanner rules test`.
 
@@ -51,7 +52,7 @@ pub use alert::{Alert, FieldValue};
 pub use error::{ErrorKind, Item, LoadError, LoadErrors, LoadWarning, Location};
 pub use event::{Container, Event, EvtType, Fd, FdKind, L4Proto, Pod, Process};
 pub use fixture::FixtureReport;
-pub use kfilter::{OpenNeeds, PathSet};
+pub use kfilter::{ConnectNeeds, OpenNeeds, PathSet};
 pub use matcher::{Rule, RuleId, RuleSet};
 pub use priority::Priority;
 pub use reload::{ReloadOk, RuleSetHandle, Watcher};

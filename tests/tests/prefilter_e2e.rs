@@ -1,7 +1,7 @@
 //! Privileged end-to-end test of the in-kernel pre-filter: the same workload
 //! runs under an agent with the rule-derived filter on and one with
 //! `--no-prefilter`; both must raise exactly the same alerts, and the filter
-//! must really drop the opens no rule can match.
+//! must really drop the opens and connects no rule can match.
 //!
 //! The workload covers each way an open rule names its paths (prefix, glob,
 //! suffix, file name, writes, flags), the paths the kernel cannot judge by
@@ -15,6 +15,7 @@ use std::{
 use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
 
 const NOISE: usize = 2_000;
+const NOISE_CONNECTS: u64 = 200;
 
 /// Every workload command carries the nonce in its command line (a trailing
 /// operand that fails to open) or its path, so its alerts can be told apart
@@ -48,6 +49,13 @@ fn workload(n: &str, dir: &Path) {
     let _ = std::fs::remove_file(&log);
     // A failed open of a sensitive file: no rule alerts on it either way.
     run(Command::new("/bin/cat").args([&format!("/etc/shadow-{n}-missing"), &miss]));
+    // Connect noise no rule covers: loopback, refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    for _ in 0..NOISE_CONNECTS {
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
     // Noise no rule covers: opens of a temporary file.
     let noise = dir.join("noise");
     std::fs::write(&noise, b"x").unwrap();
@@ -131,6 +139,10 @@ fn same_alerts_with_and_without_the_prefilter() {
     let filtered_off = out_off.kernel("openat_enter", "filtered") + out_off.kernel("openat_exit", "filtered");
     assert!(filtered_on >= NOISE as u64, "only {filtered_on} opens filtered with the pre-filter on");
     assert_eq!(filtered_off, 0, "opens filtered with --no-prefilter");
+    let conn_on = out_on.kernel("connect_enter", "filtered") + out_on.kernel("connect_exit", "filtered");
+    let conn_off = out_off.kernel("connect_enter", "filtered") + out_off.kernel("connect_exit", "filtered");
+    assert!(conn_on >= NOISE_CONNECTS, "only {conn_on} loopback connects filtered with the pre-filter on");
+    assert_eq!(conn_off, 0, "connects filtered with --no-prefilter");
     let opens = |o: &Stopped| o.final_counters["userspace"]["open"].as_u64().unwrap();
     assert!(
         opens(&out_on) + NOISE as u64 <= opens(&out_off) + 200,

@@ -63,10 +63,7 @@ fn exec_round_trip() {
     assert!(cut < core::mem::size_of::<ExecEvent>() && cut % 8 == 0);
     let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     assert_eq!(y, x);
-    assert!(matches!(
-        decode(&as_bytes(&e)[..EXEC_FIXED_LEN + 2]),
-        Err(DecodeError::BadLength { field: "args", .. })
-    ));
+    assert!(matches!(decode(&as_bytes(&e)[..EXEC_FIXED_LEN + 2]), Err(DecodeError::BadLength { field: "args", .. })));
 }
 
 #[test]

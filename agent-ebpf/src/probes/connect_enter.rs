@@ -1,18 +1,21 @@
 //! `syscalls/sys_enter_connect`: copy the destination sockaddr (IPv4, IPv6 or
-//! unix path) into `CONNECT_STASH[tid]`; other families are not traced.
+//! unix path) into `CONNECT_STASH[tid]`; other families are not traced, and
+//! unix or loopback destinations are dropped when the pre-filter says no rule
+//! can match them.
 use aya_ebpf::{
     helpers::{bpf_probe_read_user, bpf_probe_read_user_str_bytes},
     macros::tracepoint,
     programs::TracePointContext,
 };
 use lanner_common::{
+    config::is_loopback,
     counters::{Counter, ProbeId},
     EventKind, AF_INET, AF_INET6, AF_UNIX, FLAG_READ_FAILED,
 };
 
 use super::sys_arg;
 use crate::{
-    common::{count, fill_header, is_self, kind_enabled},
+    common::{count, fill_header, filter, is_self, kind_enabled},
     maps::{CONNECT_SCRATCH, CONNECT_STASH},
 };
 
@@ -51,8 +54,13 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if family != AF_INET && family != AF_INET6 && family != AF_UNIX {
         return Ok(());
     }
+    let f = filter();
+    if family == AF_UNIX && f.drop_unix_connects != 0 {
+        count(P, Counter::Filtered);
+        return Ok(());
+    }
     let ev = unsafe { &mut *CONNECT_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    fill_header(&mut ev.hdr, EventKind::Connect as u16);
+    ev.hdr.flags = 0;
     ev.ret = 0;
     ev.fd = fd as i32;
     ev.family = family;
@@ -97,7 +105,16 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
         } else {
             ev.addr = head.v6;
         }
+        // Pre-filter: no rule looks at loopback destinations.
+        if f.drop_loopback_connects != 0 && is_loopback(family, &ev.addr) {
+            count(P, Counter::Filtered);
+            return Ok(());
+        }
     }
+    // The header last: `fill_header` resets its flags, keep a read failure.
+    let flags = ev.hdr.flags;
+    fill_header(&mut ev.hdr, EventKind::Connect as u16);
+    ev.hdr.flags = flags;
     if CONNECT_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
         count(P, Counter::StashFull);
     }

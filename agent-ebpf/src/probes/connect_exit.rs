@@ -1,10 +1,11 @@
-//! `syscalls/sys_exit_connect`: add the result to the stashed connect and emit.
+//! `syscalls/sys_exit_connect`: add the result to the stashed connect and emit
+//! (or drop a failed connect when the pre-filter says so).
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
-use lanner_common::counters::ProbeId;
+use lanner_common::counters::{Counter, ProbeId};
 
 use super::SYS_RET;
 use crate::{
-    common::{is_self, submit},
+    common::{count, filter, is_self, submit},
     maps::CONNECT_STASH,
 };
 
@@ -27,8 +28,13 @@ fn try_connect_exit(ctx: &TracePointContext) -> Result<(), i64> {
         return Ok(());
     };
     let ev = unsafe { &mut *ev };
-    ev.ret = ret as i32;
-    submit(P, &*ev);
+    // EINPROGRESS (-115): a non-blocking connect under way, kept like a success.
+    if ret < 0 && ret != -115 && filter().drop_failed_connects != 0 {
+        count(P, Counter::Filtered);
+    } else {
+        ev.ret = ret as i32;
+        submit(P, &*ev);
+    }
     let _ = CONNECT_STASH.remove(&tid);
     Ok(())
 }

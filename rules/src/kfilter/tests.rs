@@ -171,7 +171,10 @@ fn and_or_not() {
     assert_eq!(rs.open_needs().paths, set(&["/etc/"], &[]));
     // A rule that cannot match (empty list) contributes nothing.
     let n = needs(&["fd.name in (nothing)"]);
-    assert_eq!(n, OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false, write_paths: PathSet::default() });
+    assert_eq!(
+        n,
+        OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false, write_paths: PathSet::default() }
+    );
 }
 
 fn chk(field: &str, pred: Pred) -> Node {
@@ -296,7 +299,12 @@ fn entries_are_cut_at_key_len() {
 
 #[test]
 fn passes_semantics() {
-    let n = OpenNeeds { failed: false, paths: set(&["/etc/shadow"], &["/id_rsa"]), writes_any_path: false, write_paths: PathSet::default() };
+    let n = OpenNeeds {
+        failed: false,
+        paths: set(&["/etc/shadow"], &["/id_rsa"]),
+        writes_any_path: false,
+        write_paths: PathSet::default(),
+    };
     for (path, flags, ret, pass) in [
         ("/etc/shadow", 0, 3, true),
         ("/etc/shadow-", 0, 0, true),
@@ -321,7 +329,8 @@ fn passes_semantics() {
     assert!(!n.passes(&format!("/{}/id_dsa", "y".repeat(100)), 0, 3));
     // Entries longer than KEY_LEN (built by hand) are cut by the model like by the kernel.
     let p = format!("/{}", "p".repeat(99));
-    let hand = OpenNeeds { failed: true, paths: set(&[&p], &[]), writes_any_path: true, write_paths: PathSet::default() };
+    let hand =
+        OpenNeeds { failed: true, paths: set(&[&p], &[]), writes_any_path: true, write_paths: PathSet::default() };
     assert!(hand.passes(&format!("{}q", &p[..KEY_LEN]), 0, 3));
     assert!(!hand.passes(&format!("{}q", &p[..KEY_LEN - 1]), 0, -2));
     // writes_any_path: any path for O_WRONLY, O_RDWR, O_CREAT, O_TRUNC.
@@ -338,6 +347,9 @@ fn passes_semantics() {
 #[test]
 fn no_open_rules() {
     let rs = rules_raw(&["evt.type = execve and proc.name = bash"]);
-    assert_eq!(rs.open_needs(), OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false, write_paths: PathSet::default() });
+    assert_eq!(
+        rs.open_needs(),
+        OpenNeeds { failed: false, paths: set(&[], &[]), writes_any_path: false, write_paths: PathSet::default() }
+    );
     assert_eq!(RuleSet::default().open_needs().paths, Some(PathSet::default()));
 }
