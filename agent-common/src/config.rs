@@ -22,7 +22,9 @@ pub struct KernelOffsets {
     pub tty_driver: u32,
     pub driver_major: u32,
     pub driver_minor_start: u32,
-    pub _pad: u32,
+    pub task_mm: u32,
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
 }
 
 impl KernelOffsets {
@@ -38,7 +40,9 @@ impl KernelOffsets {
         tty_driver: OFFSET_NONE,
         driver_major: OFFSET_NONE,
         driver_minor_start: OFFSET_NONE,
-        _pad: 0,
+        task_mm: OFFSET_NONE,
+        mm_arg_start: OFFSET_NONE,
+        mm_arg_end: OFFSET_NONE,
     };
 }
 
@@ -50,18 +54,21 @@ pub struct ProbeConfig {
     pub agent_tgid: u32,
     /// Wake the reader only once this many bytes are pending (0 = every event).
     pub wakeup_bytes: u32,
-    pub _pad0: u32,
+    /// An event that finds the ring empty wakes the reader only if the last
+    /// such wake-up is at least this old (ns, 0 = always); the reader drains
+    /// again this long after each wake-up, so nothing waits longer.
+    pub wake_gap_ns: u32,
     pub _pad: u32,
     pub offsets: KernelOffsets,
 }
 
 impl ProbeConfig {
     pub const DEFAULT: ProbeConfig =
-        ProbeConfig { agent_tgid: 0, wakeup_bytes: 0, _pad0: 0, _pad: 0, offsets: KernelOffsets::NONE };
+        ProbeConfig { agent_tgid: 0, wakeup_bytes: 0, wake_gap_ns: 0, _pad: 0, offsets: KernelOffsets::NONE };
 }
 
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 48);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 64);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

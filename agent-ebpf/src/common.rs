@@ -5,7 +5,7 @@ use aya_ebpf::{
     bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_kernel,
-        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns},
+        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_ktime_get_ns},
     },
 };
 use lanner_common::{
@@ -14,7 +14,7 @@ use lanner_common::{
     EventHeader, ProbeConfig,
 };
 
-use crate::maps::{COUNTERS, EVENTS, FILTER};
+use crate::maps::{COUNTERS, EVENTS, FILTER, LAST_WAKE};
 
 /// Written by the agent before load (`EbpfLoader::set_global`).
 #[unsafe(no_mangle)]
@@ -66,10 +66,12 @@ pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
     hdr.comm = bpf_get_current_comm().unwrap_or([0u8; 16]);
 }
 
-/// Flags for `bpf_ringbuf_output`: wake the reader when the ring was empty
-/// (it is idle: an event alone reaches it at once) or once the fill threshold
-/// is passed; otherwise the reader is still draining and will see the record
-/// in the same pass, so no wake-up is needed.
+/// Flags for `bpf_ringbuf_output`. Past the fill threshold: wake the reader.
+/// An event that finds the ring empty (the reader is idle) wakes it too, but
+/// at most once per `wake_gap_ns`: a wake-up costs an IPI (a VM exit on a
+/// virtual machine), and the reader drains again `wake_gap_ns` after each
+/// wake-up, so a record whose wake-up was skipped waits at most that long.
+/// Otherwise the reader is draining and sees the record in the same pass.
 #[inline(always)]
 pub fn wakeup_flags() -> u64 {
     let threshold = conf!(wakeup_bytes) as u64;
@@ -78,7 +80,21 @@ pub fn wakeup_flags() -> u64 {
     }
     // BPF_RB_AVAIL_DATA = 0
     let pending = EVENTS.query(0);
-    if pending == 0 || pending >= threshold {
+    if pending >= threshold {
+        return BPF_RB_FORCE_WAKEUP as u64;
+    }
+    if pending != 0 {
+        return BPF_RB_NO_WAKEUP as u64;
+    }
+    let Some(last) = LAST_WAKE.get_ptr_mut(0) else {
+        return BPF_RB_FORCE_WAKEUP as u64;
+    };
+    let now = unsafe { bpf_ktime_get_ns() };
+    let gap = conf!(wake_gap_ns) as u64;
+    // SAFETY: one u64 in an array map; racing CPUs at worst both wake.
+    let last = unsafe { &mut *last };
+    if now.wrapping_sub(*last) >= gap {
+        *last = now;
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64

@@ -15,12 +15,19 @@ pub const RINGBUF_BYTES: u32 = 16 * 1024 * 1024;
 #[map(name = "EVENTS")]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RINGBUF_BYTES, 0);
 
+/// Time (bpf_ktime_get_ns) of the last wake-up for an event that found the
+/// ring empty; see `common::wakeup_flags`.
+#[map(name = "LAST_WAKE")]
+pub static LAST_WAKE: Array<u64> = Array::with_max_entries(1, 0);
+
 #[map(name = "COUNTERS")]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
 
-/// execve arguments captured at sys_enter_execve, keyed by thread id.
+/// `execve(filename, argv)` user pointers captured at sys_enter_execve, keyed
+/// by thread id: a failed exec reads them at exit (the old image is intact);
+/// a successful one reads argv from the new `mm` instead.
 #[map(name = "EXEC_STASH")]
-pub static EXEC_STASH: LruHashMap<u32, ExecEvent> = LruHashMap::with_max_entries(2048, 0);
+pub static EXEC_STASH: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(8192, 0);
 
 /// Per-CPU LRU lists (`BPF_F_NO_COMMON_LRU`): the hottest stash takes no
 /// shared LRU lock; lookups still see every CPU's entries.

@@ -191,7 +191,9 @@ impl Btf {
             tty_driver: o("tty_struct", "driver"),
             driver_major: o("tty_driver", "major"),
             driver_minor_start: o("tty_driver", "minor_start"),
-            _pad: 0,
+            task_mm: o("task_struct", "mm"),
+            mm_arg_start: o("mm_struct", "arg_start"),
+            mm_arg_end: o("mm_struct", "arg_end"),
         }
     }
 }

@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// Wake the reader once this many KiB are pending (0: on every event).
     #[arg(long, default_value_t = 64)]
     pub wakeup_kib: u32,
+    /// An event that finds the ring empty wakes the reader at most this often
+    /// (µs); the reader drains again this long after each wake-up, so this
+    /// bounds the delivery delay of such events.
+    #[arg(long, default_value_t = 1000)]
+    pub wake_gap_us: u32,
     /// Drain the ring buffer at least this often. The probes wake the reader
     /// at once when the ring was empty (and every `--wakeup-kib` after), so
     /// this is a safety net and the period of housekeeping (pre-filter sync,
@@ -112,7 +117,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
         wakeup_bytes: args.wakeup_kib * 1024,
-        _pad0: 0,
+        wake_gap_ns: args.wake_gap_us.min(1_000_000) * 1000,
         _pad: 0,
         offsets,
     };
@@ -252,13 +257,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let reader_rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     metrics.set_ready(true);
     tracing::info!(probes = attached, total = probes::TABLE.len(), pid = std::process::id(), "lanner ready");
-    let ring = reader_rt.block_on(transport::run_reader(
-        ring,
-        &mut pipeline,
-        Duration::from_millis(args.poll_ms),
-        match_wake,
-        rx,
-    ));
+    let timing = transport::Timing {
+        poll: Duration::from_millis(args.poll_ms),
+        linger: Duration::from_micros(args.wake_gap_us.min(1_000_000) as u64),
+    };
+    let ring = reader_rt.block_on(transport::run_reader(ring, &mut pipeline, timing, match_wake, rx));
     let mut ring = ring?;
 
     // Detach every program (dropping the object does it) before reading the

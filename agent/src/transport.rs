@@ -1,12 +1,11 @@
 //! Ring-buffer reader: drains `EVENTS` into the pipeline.
 //!
-//! The probes wake the reader when the ring was empty (the reader is idle, so
-//! one event reaches it at once) or past a fill threshold, and not otherwise
-//! (the reader is draining and will see the record in the same pass): one
-//! wake-up per drain under load, no timer-driven polling at idle. A slow timer
-//! remains as a safety net and for housekeeping. After a drain the readiness
-//! is cleared and the ring drained once more, so a record that arrived in
-//! between is not left waiting for the timer.
+//! The probes wake the reader past a fill threshold, and when an event finds
+//! the ring empty (the reader is idle) at most once per `linger` (a wake-up
+//! is an IPI, a VM exit on a virtual machine). After each wake-up the reader
+//! drains, waits `linger` and drains again, so an event whose wake-up was
+//! skipped waits at most about `linger`. No timer-driven polling at idle: a
+//! slow timer remains as a safety net and for housekeeping.
 use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
@@ -38,10 +37,19 @@ fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
 /// Read until `shutdown` flips to true; return the ring so the caller can
 /// detach the probes first and then [`drain_all`] what is left (so every
 /// record the kernel counted as emitted is delivered).
+/// The reader's clocks.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Housekeeping tick (and safety-net drain).
+    pub poll: Duration,
+    /// Drain again this long after each wake-up (the probes' wake gap).
+    pub linger: Duration,
+}
+
 pub async fn run_reader(
     ring: RingBuf<MapData>,
     sink: &mut impl RecordSink,
-    poll: Duration,
+    timing: Timing,
     wake: Option<std::sync::Arc<tokio::sync::Notify>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<RingBuf<MapData>> {
@@ -50,7 +58,7 @@ pub async fn run_reader(
     // the fd stays open and unique for as long as it is registered.
     let mut afd = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
         .map_err(|e| std::io::Error::other(format!("registering the ring buffer fd: {e}")))?;
-    let mut tick = tokio::time::interval(poll);
+    let mut tick = tokio::time::interval(timing.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -64,6 +72,10 @@ pub async fn run_reader(
                 guard.clear_ready();
                 drop(guard);
                 drain(afd.get_mut(), sink);
+                if !timing.linger.is_zero() {
+                    tokio::time::sleep(timing.linger).await;
+                    drain(afd.get_mut(), sink);
+                }
             }
             _ = wake.notified() => sink.woken(),
             _ = tick.tick() => {

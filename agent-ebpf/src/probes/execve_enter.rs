@@ -1,20 +1,23 @@
-//! `syscalls/sys_enter_execve`: capture filename and argv from user memory into
-//! `EXEC_STASH[tid]`; `sched_exec` (success) or `execve_exit` (failure) emits.
+//! `syscalls/sys_enter_execve`: stash the `filename` and `argv` user pointers
+//! (16 bytes) in `EXEC_STASH[tid]`. A successful exec is emitted by
+//! `sched_exec`, which reads argv from the new image; a failed one by
+//! `execve_exit`, which reads both through the stashed pointers
+//! (`read_user_exec`, here because it mirrors the syscall's arguments).
 use aya_ebpf::{
-    helpers::{bpf_probe_read_user, bpf_probe_read_user_str_bytes},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user, bpf_probe_read_user_str_bytes},
     macros::tracepoint,
     programs::TracePointContext,
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    EventKind, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, FLAG_USER_FILENAME,
+    ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, FLAG_USER_FILENAME,
     MAX_ARGS, PATH_LEN,
 };
 
 use super::sys_arg;
 use crate::{
-    common::{count, fill_header, is_self},
-    maps::{EXEC_SCRATCH, EXEC_STASH},
+    common::{count, is_self},
+    maps::EXEC_STASH,
 };
 
 const P: ProbeId = ProbeId::ExecveEnter;
@@ -29,14 +32,19 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let filename: *const u8 = unsafe { ctx.read_at(sys_arg(0))? };
-    let argv: *const *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
-    let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    fill_header(&mut ev.hdr, EventKind::Exec as u16);
-    ev.ppid = 0;
-    ev.ret = 0;
-    ev.loginuid = u32::MAX;
-    ev.tty = 0;
+    let filename: u64 = unsafe { ctx.read_at(sys_arg(0))? };
+    let argv: u64 = unsafe { ctx.read_at(sys_arg(1))? };
+    let tid = bpf_get_current_pid_tgid() as u32;
+    if EXEC_STASH.insert(&tid, &[filename, argv], 0).is_err() {
+        count(P, Counter::StashFull);
+    }
+    Ok(())
+}
+
+/// Fill `ev` (header already set) with filename and argv read from the
+/// caller's memory: used for a failed exec, whose old image is still mapped.
+#[inline(always)]
+pub fn read_user_exec(probe: ProbeId, ev: &mut ExecEvent, filename: *const u8, argv: *const *const u8) {
     ev.hdr.flags = FLAG_USER_FILENAME;
     match unsafe { bpf_probe_read_user_str_bytes(filename, &mut ev.filename) } {
         Ok(s) => {
@@ -48,10 +56,9 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
         Err(_) => {
             ev.filename_len = 0;
             ev.hdr.flags |= FLAG_READ_FAILED;
-            count(P, Counter::StrReadFail);
+            count(probe, Counter::StrReadFail);
         }
     }
-
     let mut off: usize = 0;
     let mut n: u16 = 0;
     let mut i: usize = 0;
@@ -60,7 +67,7 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
             Ok(p) => p,
             Err(_) => {
                 ev.hdr.flags |= FLAG_READ_FAILED;
-                count(P, Counter::StrReadFail);
+                count(probe, Counter::StrReadFail);
                 break;
             }
         };
@@ -84,7 +91,7 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
             }
             Err(_) => {
                 ev.hdr.flags |= FLAG_READ_FAILED;
-                count(P, Counter::StrReadFail);
+                count(probe, Counter::StrReadFail);
                 break;
             }
         }
@@ -100,8 +107,4 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
     }
     ev.args_len = off as u16;
     ev.args_count = n;
-    if EXEC_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
-        count(P, Counter::StashFull);
-    }
-    Ok(())
 }

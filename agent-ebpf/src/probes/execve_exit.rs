@@ -1,12 +1,17 @@
-//! `syscalls/sys_exit_execve`: on failure (ret < 0) emit the stashed exec with
-//! its errno; on success `sched_exec` already emitted. Always clears the stash.
+//! `syscalls/sys_exit_execve`: on failure (ret < 0) read filename and argv
+//! through the pointers stashed at entry (the old image is still mapped) and
+//! emit the exec with its errno; on success `sched_exec` already emitted.
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use lanner_common::counters::{Counter, ProbeId};
+use lanner_common::{
+    counters::{Counter, ProbeId},
+    EventKind,
+};
 
+use super::execve_enter::read_user_exec;
 use super::SYS_RET;
 use crate::{
-    common::{count, current_task, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
-    maps::EXEC_STASH,
+    common::{count, current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
+    maps::{EXEC_SCRATCH, EXEC_STASH},
 };
 
 const P: ProbeId = ProbeId::ExecveExit;
@@ -22,21 +27,25 @@ fn try_execve_exit(ctx: &TracePointContext) -> Result<(), i64> {
         return Ok(());
     }
     let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
     if ret == 0 {
+        // Emitted by sched_exec (which also dropped the stash entry).
         return Ok(());
     }
-    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
-    let Some(ev) = EXEC_STASH.get_ptr_mut(&tid) else {
+    // SAFETY: the value is copied out before the entry is removed.
+    let Some(ptrs) = (unsafe { EXEC_STASH.get(&tid) }).copied() else {
         count(P, Counter::StashMiss);
         return Ok(());
     };
-    let ev = unsafe { &mut *ev };
+    let _ = EXEC_STASH.remove(&tid);
+    let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    read_user_exec(P, ev, ptrs[0] as *const u8, ptrs[1] as *const *const u8);
     ev.ret = ret as i32;
     let task = current_task();
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
     submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
-    let _ = EXEC_STASH.remove(&tid);
     Ok(())
 }

@@ -1,20 +1,24 @@
-//! `sched/sched_process_exec`: a successful exec. Takes the argv stashed at
-//! sys_enter_execve (keyed by the old thread id) and the authoritative filename
-//! from kernel memory (the tracepoint's `__data_loc filename`), adds parent,
-//! login uid and tty from the task, and emits the exec event with ret 0.
+//! `sched/sched_process_exec`: a successful exec. Reads argv from the new
+//! image (`mm->arg_start..arg_end`, one user read, as Tetragon does) and the
+//! authoritative filename from kernel memory (the tracepoint's `__data_loc
+//! filename`), adds parent, login uid and tty from the task, and emits the
+//! exec event with ret 0. Drops the pointers sys_enter_execve stashed.
 use aya_ebpf::{
-    helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_kernel},
+    cty::c_void,
+    helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext,
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    EventKind, ExecEvent, FLAG_PATH_TRUNCATED, FLAG_USER_FILENAME, PATH_LEN,
+    EventKind, ARGS_LEN, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
 };
 
 use crate::{
-    common::{count, current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
+    common::{
+        conf, count, current_task, fill_header, is_self, read_at, submit_prefix, task_loginuid, task_ppid, task_tty,
+    },
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
 
@@ -35,19 +39,30 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let old_pid: u32 = unsafe { ctx.read_at::<i32>(OFF_OLD_PID)? } as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    let _ = EXEC_STASH.remove(&old_pid);
+    // argv from the new image: `mm->arg_start..arg_end` holds the strings the
+    // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
     let mut flags = 0u16;
-    match EXEC_STASH.get_ptr(&old_pid) {
-        Some(stash) => {
-            // Copy only the used part (fixed fields + argv bytes).
-            let used = lanner_common::exec_record_len(unsafe { (*stash).args_len } as usize);
-            unsafe { bpf_probe_read_kernel((ev as *mut ExecEvent).cast(), used as u32, stash.cast()) };
-            flags = ev.hdr.flags & !FLAG_USER_FILENAME & !FLAG_PATH_TRUNCATED;
-        }
-        None => {
-            // execveat, or an exec that started before the agent attached.
-            count(P, Counter::StashMiss);
-            ev.args_len = 0;
-            ev.args_count = 0;
+    ev.args_len = 0;
+    ev.args_count = 0;
+    let task = current_task();
+    let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
+    if let Some(mm) = mm.filter(|m| !m.is_null()) {
+        let start: u64 = read_at(mm, conf!(offsets.mm_arg_start)).unwrap_or(0);
+        let end: u64 = read_at(mm, conf!(offsets.mm_arg_end)).unwrap_or(0);
+        if start != 0 && end > start {
+            let total = end - start;
+            let n = if total > ARGS_LEN as u64 { ARGS_LEN as u64 } else { total };
+            let n = (n as u32) & (2 * ARGS_LEN as u32 - 1);
+            if unsafe { bpf_probe_read_user(ev.args.as_mut_ptr().cast(), n, start as *const c_void) } == 0 {
+                ev.args_len = n as u16;
+                if total > ARGS_LEN as u64 {
+                    flags |= FLAG_ARGS_TRUNCATED;
+                }
+            } else {
+                flags |= FLAG_READ_FAILED;
+                count(P, Counter::StrReadFail);
+            }
         }
     }
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
@@ -66,12 +81,10 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
         }
     }
     ev.hdr.flags = flags;
-    let task = current_task();
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
     ev.ret = 0;
     submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
-    let _ = EXEC_STASH.remove(&old_pid);
     Ok(())
 }
