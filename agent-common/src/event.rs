@@ -11,7 +11,8 @@ pub const ARGS_LEN: usize = 1024;
 /// Maximum bytes read for one argv element (also the slack after `ARGS_LEN`):
 /// one argument may use the whole budget, so long `sh -c` payloads arrive whole.
 pub const ARG_MAX_ONE: usize = 1024;
-/// Maximum number of argv elements read.
+/// Maximum number of argv elements read for a failed exec (a successful one
+/// copies the new image's argument area, `ARGS_LEN` bytes, whatever the count).
 pub const MAX_ARGS: usize = 32;
 /// `TASK_COMM_LEN`.
 pub const COMM_LEN: usize = 16;
