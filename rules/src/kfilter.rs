@@ -481,3 +481,5 @@ fn filename_check(p: &StrPred) -> Abs {
 mod soundness;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -34,7 +34,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::Value;
 
 mod chain;
-mod env;
+pub(crate) mod env;
 mod response;
 
 use chain::*;

@@ -60,7 +60,7 @@ fn exec_round_trip() {
     assert!(!x.args_truncated);
     // What the probes send: fixed fields + used argv, rounded up to 8.
     let cut = exec_record_len(e.args_len as usize);
-    assert!(cut < core::mem::size_of::<ExecEvent>() && cut % 8 == 0);
+    assert!(cut < core::mem::size_of::<ExecEvent>() && cut.is_multiple_of(8));
     let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     assert_eq!(y, x);
     assert!(matches!(decode(&as_bytes(&e)[..EXEC_FIXED_LEN + 2]), Err(DecodeError::BadLength { field: "args", .. })));

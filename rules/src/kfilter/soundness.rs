@@ -3,7 +3,6 @@
 //! own literals and check that no event a rule matches is dropped by the kernel model.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::event::{Container, Event, EvtType, Fd, Pod, Process, DEFAULT_FIXTURE_TIME_NS};
@@ -216,20 +215,10 @@ fn prefilter_is_sound_on_generated_events() {
         let name = &rs.rules[i as usize].name;
         assert!(hits.get(name).copied().unwrap_or(0) > 0, "no generated event matches open rule '{name}'");
     }
-    // Rule files the fixtures load (everything but fixture files and the malformed ones).
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut files = 0;
-    for dir in std::fs::read_dir(&fixtures).unwrap_or_else(|e| panic!("{e}")).filter_map(|e| e.ok()) {
-        if dir.file_name() == "bad" || !dir.path().is_dir() {
-            continue;
-        }
-        let (rule_files, _) = crate::expand_paths(&[dir.path()]);
-        for f in rule_files {
-            let rs = RuleSet::load_files(std::slice::from_ref(&f)).unwrap_or_else(|e| panic!("{e}"));
-            let hits = check_rule_set(&f.display().to_string(), &rs);
-            assert!(!hits.is_empty(), "{}: no open rule matched", f.display());
-            files += 1;
-        }
+    // Rule files the fixtures load.
+    for f in crate::kfilter::testutil::fixture_rule_files() {
+        let rs = RuleSet::load_files(std::slice::from_ref(&f)).unwrap_or_else(|e| panic!("{e}"));
+        let hits = check_rule_set(&f.display().to_string(), &rs);
+        assert!(!hits.is_empty(), "{}: no open rule matched", f.display());
     }
-    assert!(files > 0, "no fixture rule files found");
 }

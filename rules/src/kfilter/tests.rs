@@ -7,13 +7,7 @@ use crate::matcher::Check;
 const LISTS: &str = "- list: secrets\n  items: [/etc/shadow, /etc/gshadow]\n- list: nothing\n  items: []\n";
 
 fn rules_raw(conds: &[&str]) -> RuleSet {
-    let mut y = String::from(LISTS);
-    for (i, c) in conds.iter().enumerate() {
-        y.push_str(&format!(
-            "- rule: r{i}\n  desc: d\n  condition: >\n    {c}\n  output: o %fd.name\n  priority: WARNING\n"
-        ));
-    }
-    RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}\n{y}"))
+    crate::kfilter::testutil::rules_with(LISTS, conds)
 }
 
 /// Needs of rules `evt.type = openat and (<cond>)`.

@@ -41,24 +41,7 @@ impl Kube {
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
         let bin = self.dir.join("bin/kubectl");
         let bin = if bin.exists() { bin } else { PathBuf::from("kubectl") };
-        let mut child = Command::new(bin)
-            .arg("--kubeconfig")
-            .arg(self.dir.join("admin.kubeconfig"))
-            .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("spawning kubectl")?;
-        if let Some(s) = stdin {
-            use std::io::Write as _;
-            child.stdin.take().expect("stdin").write_all(s.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            bail!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        crate::simulate::env::kubectl(&bin, &self.dir.join("admin.kubeconfig"), args, stdin)
     }
 
     /// An admin API call with curl (kubectl 1.20 has no `--subresource`).

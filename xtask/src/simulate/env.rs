@@ -48,23 +48,7 @@ impl Kube {
     }
 
     pub(crate) fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
-        let mut child = Command::new(&self.kubectl)
-            .arg("--kubeconfig")
-            .arg(&self.admin)
-            .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("spawn kubectl")?;
-        if let Some(s) = stdin {
-            child.stdin.take().expect("stdin").write_all(s.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            bail!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        kubectl(&self.kubectl, &self.admin, args, stdin)
     }
 
     pub(crate) fn apply(&self, doc: &str) -> Result<()> {
@@ -280,4 +264,27 @@ impl Pod {
         }
         Ok(child.wait()?)
     }
+}
+
+/// Run `kubectl --kubeconfig <kubeconfig> <args>` (with `stdin` piped in) and
+/// return its stdout; a failure carries kubectl's stderr. Shared by the
+/// simulation and the bench.
+pub(crate) fn kubectl(bin: &Path, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    let mut child = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawning kubectl")?;
+    if let Some(s) = stdin {
+        child.stdin.take().expect("stdin").write_all(s.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("kubectl {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

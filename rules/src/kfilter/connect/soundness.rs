@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
@@ -210,32 +209,22 @@ fn connect_prefilter_is_sound_on_generated_events() {
         let name = &rs.rules[i as usize].name;
         assert!(hits.get(name).copied().unwrap_or(0) > 0, "no generated event matches connect rule '{name}'");
     }
-    // Rule files the fixtures load (everything but fixture files and the malformed ones),
-    // as they are and with every rule enabled (the Falco miner-port rule is disabled).
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let mut files = 0;
-    for dir in std::fs::read_dir(&fixtures).unwrap_or_else(|e| panic!("{e}")).filter_map(|e| e.ok()) {
-        if dir.file_name() == "bad" || !dir.path().is_dir() {
-            continue;
+    // Rule files the fixtures load, as they are and with every rule enabled
+    // (the Falco miner-port rule is disabled).
+    for f in crate::kfilter::testutil::fixture_rule_files() {
+        let rs = RuleSet::load_files(std::slice::from_ref(&f)).unwrap_or_else(|e| panic!("{e}"));
+        check_rule_set(&f.display().to_string(), &rs);
+        let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{e}"));
+        let mut enable = String::new();
+        for name in rs.inactive_rules() {
+            enable.push_str(&format!("- rule: {name}\n  enabled: true\n"));
         }
-        let (rule_files, _) = crate::expand_paths(&[dir.path()]);
-        for f in rule_files {
-            let rs = RuleSet::load_files(std::slice::from_ref(&f)).unwrap_or_else(|e| panic!("{e}"));
-            check_rule_set(&f.display().to_string(), &rs);
-            let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{e}"));
-            let mut enable = String::new();
-            for name in rs.inactive_rules() {
-                enable.push_str(&format!("- rule: {name}\n  enabled: true\n"));
-            }
-            let name = f.display().to_string();
-            let all = RuleSet::from_sources(&[(name.as_str(), text.as_str()), ("enable.yaml", enable.as_str())])
-                .unwrap_or_else(|e| panic!("{e}"));
-            let hits = check_rule_set(&format!("{name} (all enabled)"), &all);
-            assert!(!hits.is_empty(), "{name}: no connect rule matched");
-            files += 1;
-        }
+        let name = f.display().to_string();
+        let all = RuleSet::from_sources(&[(name.as_str(), text.as_str()), ("enable.yaml", enable.as_str())])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let hits = check_rule_set(&format!("{name} (all enabled)"), &all);
+        assert!(!hits.is_empty(), "{name}: no connect rule matched");
     }
-    assert!(files > 0, "no fixture rule files found");
 }
 
 #[test]

@@ -11,13 +11,7 @@ use crate::pred::StrPred;
 const LISTS: &str = "- list: loopback_nets\n  items: [127.0.0.0/8, \"::1/128\"]\n- list: nothing\n  items: []\n";
 
 fn rules_raw(conds: &[&str]) -> RuleSet {
-    let mut y = String::from(LISTS);
-    for (i, c) in conds.iter().enumerate() {
-        y.push_str(&format!(
-            "- rule: r{i}\n  desc: d\n  condition: >\n    {c}\n  output: o %fd.name\n  priority: WARNING\n"
-        ));
-    }
-    RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}\n{y}"))
+    crate::kfilter::testutil::rules_with(LISTS, conds)
 }
 
 /// Needs of rules `evt.type = connect and (<cond>)`.
