@@ -137,9 +137,15 @@ pub const OPEN_FIXED_LEN: usize = core::mem::offset_of!(OpenEvent, path);
 /// Bytes of the open record sent for a path of `path_len` bytes.
 #[inline(always)]
 pub const fn open_record_len(path_len: usize) -> usize {
-    let n = (OPEN_FIXED_LEN + path_len + 1 + 7) & !7;
-    if n > core::mem::size_of::<OpenEvent>() {
-        core::mem::size_of::<OpenEvent>()
+    cut_len(OPEN_FIXED_LEN + path_len + 1, core::mem::size_of::<OpenEvent>())
+}
+
+/// `used` rounded up to 8 bytes, at most the whole record (`full`).
+#[inline(always)]
+const fn cut_len(used: usize, full: usize) -> usize {
+    let n = (used + 7) & !7;
+    if n > full {
+        full
     } else {
         n
     }
@@ -152,12 +158,7 @@ pub const EXEC_FIXED_LEN: usize = core::mem::offset_of!(ExecEvent, args);
 /// Bytes of the exec record sent for `args_len` bytes of argv.
 #[inline(always)]
 pub const fn exec_record_len(args_len: usize) -> usize {
-    let n = (EXEC_FIXED_LEN + args_len + 7) & !7;
-    if n > core::mem::size_of::<ExecEvent>() {
-        core::mem::size_of::<ExecEvent>()
-    } else {
-        n
-    }
+    cut_len(EXEC_FIXED_LEN + args_len, core::mem::size_of::<ExecEvent>())
 }
 
 /// Address families reported in [`ConnectEvent::family`].

@@ -123,19 +123,20 @@ fn run(
     done: Arc<AtomicU64>,
 ) -> u64 {
     let mut seen = 0u64;
+    // Reused for every event: matching allocates nothing once it has grown.
+    let mut hits: Vec<RuleId> = Vec::new();
     while let Ok(batch) = rx.recv() {
         let set = rules.current();
         let mut any = false;
         for item in batch {
             seen += 1;
-            let mut hits: smallvec_like::Hits = Default::default();
             set.for_each_match(&item.ev, |id, _| hits.push(id));
             if hits.is_empty() {
                 continue;
             }
+            any = true;
             let item = Arc::new(item);
-            for id in hits.iter() {
-                any = true;
+            for id in hits.drain(..) {
                 let _ = out.send(Matched { rules: set.clone(), id, item: item.clone() });
             }
         }
@@ -145,35 +146,6 @@ fn run(
         }
     }
     seen
-}
-
-/// Matched rule ids of one event without allocating in the common case.
-mod smallvec_like {
-    use lanner_rules::RuleId;
-
-    #[derive(Default)]
-    pub struct Hits {
-        inline: [Option<RuleId>; 4],
-        n: usize,
-        more: Vec<RuleId>,
-    }
-
-    impl Hits {
-        pub fn push(&mut self, id: RuleId) {
-            if self.n < self.inline.len() {
-                self.inline[self.n] = Some(id);
-            } else {
-                self.more.push(id);
-            }
-            self.n += 1;
-        }
-        pub fn is_empty(&self) -> bool {
-            self.n == 0
-        }
-        pub fn iter(&self) -> impl Iterator<Item = RuleId> + '_ {
-            self.inline.iter().flatten().copied().chain(self.more.iter().copied())
-        }
-    }
 }
 
 #[cfg(test)]

@@ -84,6 +84,8 @@ pub struct Pipeline<W: Write> {
     prefilter: Option<(crate::prefilter::Prefilter, u64)>,
     /// The rule-match thread; `None` = match inline on the reader task.
     stage: Option<crate::matchstage::MatchStage>,
+    /// Rule ids matched inline (reused, so matching allocates nothing).
+    hits: Vec<lanner_rules::RuleId>,
     /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
     counters: Option<([prometheus_client::metrics::counter::Counter; 6], prometheus_client::metrics::counter::Counter)>,
 }
@@ -113,6 +115,7 @@ impl<W: Write> Pipeline<W> {
             runtime: tokio::runtime::Handle::try_current().ok(),
             prefilter: None,
             stage: None,
+            hits: Vec::new(),
             counters: None,
         }
     }
@@ -140,13 +143,19 @@ impl<W: Write> Pipeline<W> {
         };
         self.take_matches();
         let rules = self.rules.current();
-        let mut hits = Vec::new();
         for it in batch {
-            rules.for_each_match(&it.ev, |id, _| hits.push(id));
-            for id in hits.drain(..) {
-                self.emit(&rules, id, &it.ev, it.pid, it.cgroup_id);
-            }
+            self.match_now(&rules, &it.ev, it.pid, it.cgroup_id);
         }
+    }
+
+    /// Match on this thread and emit at once.
+    fn match_now(&mut self, rules: &Arc<lanner_rules::RuleSet>, rev: &Event, pid: u32, cgroup_id: u64) {
+        let mut hits = std::mem::take(&mut self.hits);
+        rules.for_each_match(rev, |id, _| hits.push(id));
+        for id in hits.drain(..) {
+            self.emit(rules, id, rev, pid, cgroup_id);
+        }
+        self.hits = hits;
     }
 
     /// Emit the alerts of what the match thread found.
@@ -249,11 +258,7 @@ impl<W: Write> Pipeline<W> {
             Some(stage) => stage.push(crate::matchstage::Item { ev: rev, pid, cgroup_id }),
             None => {
                 let rules = self.rules.current();
-                let mut hits = Vec::new();
-                rules.for_each_match(&rev, |id, _| hits.push(id));
-                for id in hits {
-                    self.emit(&rules, id, &rev, pid, cgroup_id);
-                }
+                self.match_now(&rules, &rev, pid, cgroup_id);
             }
         }
     }
