@@ -54,17 +54,14 @@ pub struct ProbeConfig {
     pub agent_tgid: u32,
     /// Wake the reader only once this many bytes are pending (0 = every event).
     pub wakeup_bytes: u32,
-    /// An event that finds the ring empty wakes the reader only if the last
-    /// such wake-up is at least this old (ns, 0 = always); the reader drains
-    /// again this long after each wake-up, so nothing waits longer.
-    pub wake_gap_ns: u32,
+    pub _pad0: u32,
     pub _pad: u32,
     pub offsets: KernelOffsets,
 }
 
 impl ProbeConfig {
     pub const DEFAULT: ProbeConfig =
-        ProbeConfig { agent_tgid: 0, wakeup_bytes: 0, wake_gap_ns: 0, _pad: 0, offsets: KernelOffsets::NONE };
+        ProbeConfig { agent_tgid: 0, wakeup_bytes: 0, _pad0: 0, _pad: 0, offsets: KernelOffsets::NONE };
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);

@@ -5,7 +5,7 @@ use aya_ebpf::{
     bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_kernel,
-        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns, bpf_ktime_get_ns},
+        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns},
     },
 };
 use lanner_common::{
@@ -14,7 +14,7 @@ use lanner_common::{
     EventHeader, ProbeConfig,
 };
 
-use crate::maps::{COUNTERS, EVENTS, FILTER, LAST_WAKE};
+use crate::maps::{COUNTERS, EVENTS, FILTER, READER_IDLE};
 
 /// Written by the agent before load (`EbpfLoader::set_global`).
 #[unsafe(no_mangle)]
@@ -67,11 +67,11 @@ pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
 }
 
 /// Flags for `bpf_ringbuf_output`. Past the fill threshold: wake the reader.
-/// An event that finds the ring empty (the reader is idle) wakes it too, but
-/// at most once per `wake_gap_ns`: a wake-up costs an IPI (a VM exit on a
-/// virtual machine), and the reader drains again `wake_gap_ns` after each
-/// wake-up, so a record whose wake-up was skipped waits at most that long.
-/// Otherwise the reader is draining and sees the record in the same pass.
+/// If the reader has declared itself idle (`READER_IDLE` = 1, set by the
+/// reader after a few empty polls), clear the flag and wake it: one wake-up
+/// per idle→busy transition. Otherwise the reader is polling and sees the
+/// record within its poll period, so no wake-up (an IPI, a VM exit on a
+/// virtual machine) is paid here.
 #[inline(always)]
 pub fn wakeup_flags() -> u64 {
     let threshold = conf!(wakeup_bytes) as u64;
@@ -79,25 +79,17 @@ pub fn wakeup_flags() -> u64 {
         return 0;
     }
     // BPF_RB_AVAIL_DATA = 0
-    let pending = EVENTS.query(0);
-    if pending >= threshold {
+    if EVENTS.query(0) >= threshold {
         return BPF_RB_FORCE_WAKEUP as u64;
     }
-    if pending != 0 {
-        return BPF_RB_NO_WAKEUP as u64;
-    }
-    let Some(last) = LAST_WAKE.get_ptr_mut(0) else {
-        return BPF_RB_FORCE_WAKEUP as u64;
-    };
-    let now = unsafe { bpf_ktime_get_ns() };
-    let gap = conf!(wake_gap_ns) as u64;
-    // SAFETY: one u64 in an array map; racing CPUs at worst both wake.
-    let last = unsafe { &mut *last };
-    if now.wrapping_sub(*last) >= gap {
-        *last = now;
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
+    match READER_IDLE.get_ptr_mut(0) {
+        // SAFETY: one u32 in an array map; racing CPUs at worst both wake.
+        Some(idle) if unsafe { *idle } != 0 => {
+            unsafe { *idle = 0 };
+            BPF_RB_FORCE_WAKEUP as u64
+        }
+        Some(_) => BPF_RB_NO_WAKEUP as u64,
+        None => BPF_RB_FORCE_WAKEUP as u64,
     }
 }
 

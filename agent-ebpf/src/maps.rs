@@ -15,10 +15,10 @@ pub const RINGBUF_BYTES: u32 = 16 * 1024 * 1024;
 #[map(name = "EVENTS")]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(RINGBUF_BYTES, 0);
 
-/// Time (bpf_ktime_get_ns) of the last wake-up for an event that found the
-/// ring empty; see `common::wakeup_flags`.
-#[map(name = "LAST_WAKE")]
-pub static LAST_WAKE: Array<u64> = Array::with_max_entries(1, 0);
+/// 1 = the reader is idle and waits for a wake-up (set by the reader, cleared
+/// by the probe that wakes it); see `common::wakeup_flags`.
+#[map(name = "READER_IDLE")]
+pub static READER_IDLE: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map(name = "COUNTERS")]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);

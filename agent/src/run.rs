@@ -35,15 +35,13 @@ pub struct RunArgs {
     /// Wake the reader once this many KiB are pending (0: on every event).
     #[arg(long, default_value_t = 64)]
     pub wakeup_kib: u32,
-    /// An event that finds the ring empty wakes the reader at most this often
-    /// (µs); the reader drains again this long after each wake-up, so this
-    /// bounds the delivery delay of such events.
+    /// While events flow, drain the ring buffer this often (µs); the probes
+    /// then send no wake-ups below `--wakeup-kib`. Bounds alert latency.
     #[arg(long, default_value_t = 1000)]
-    pub wake_gap_us: u32,
-    /// Drain the ring buffer at least this often. The probes wake the reader
-    /// at once when the ring was empty (and every `--wakeup-kib` after), so
-    /// this is a safety net and the period of housekeeping (pre-filter sync,
-    /// held alerts), not what bounds alert latency.
+    pub active_poll_us: u32,
+    /// Housekeeping period (pre-filter sync after a reload, held alerts, sink
+    /// flush). An idle reader is woken by the first event, a busy one polls
+    /// every `--active-poll-us`: this is not what bounds alert latency.
     #[arg(long, default_value_t = 50)]
     pub poll_ms: u64,
     /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
@@ -117,7 +115,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
         wakeup_bytes: args.wakeup_kib * 1024,
-        wake_gap_ns: args.wake_gap_us.min(1_000_000) * 1000,
+        _pad0: 0,
         _pad: 0,
         offsets,
     };
@@ -141,6 +139,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     unsafe { libc::malloc_trim(0) };
 
     let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
+    let idle_flag = aya::maps::Array::try_from(ebpf.take_map("READER_IDLE").context("READER_IDLE map missing")?)?;
     let counters_map = Arc::new(ebpf.take_map("COUNTERS").context("COUNTERS map missing")?);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     {
@@ -259,9 +258,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(probes = attached, total = probes::TABLE.len(), pid = std::process::id(), "lanner ready");
     let timing = transport::Timing {
         poll: Duration::from_millis(args.poll_ms),
-        linger: Duration::from_micros(args.wake_gap_us.min(1_000_000) as u64),
+        active: Duration::from_micros(args.active_poll_us.clamp(100, 1_000_000) as u64),
+        idle_after: 3,
     };
-    let ring = reader_rt.block_on(transport::run_reader(ring, &mut pipeline, timing, match_wake, rx));
+    let ring = reader_rt.block_on(transport::run_reader(ring, &mut pipeline, timing, Some(idle_flag), match_wake, rx));
     let mut ring = ring?;
 
     // Detach every program (dropping the object does it) before reading the

@@ -1,11 +1,10 @@
 //! Ring-buffer reader: drains `EVENTS` into the pipeline.
 //!
-//! The probes wake the reader past a fill threshold, and when an event finds
-//! the ring empty (the reader is idle) at most once per `linger` (a wake-up
-//! is an IPI, a VM exit on a virtual machine). After each wake-up the reader
-//! drains, waits `linger` and drains again, so an event whose wake-up was
-//! skipped waits at most about `linger`. No timer-driven polling at idle: a
-//! slow timer remains as a safety net and for housekeeping.
+//! The probes wake the reader past a fill threshold, and once when the reader
+//! has declared itself idle (`READER_IDLE`); while events flow the reader
+//! polls on a short period instead, so producers pay no wake-up (an IPI, a VM
+//! exit on a virtual machine) per event, and an idle agent does no polling.
+//! A slow timer remains for housekeeping.
 use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
@@ -34,22 +33,35 @@ fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
     n
 }
 
-/// Read until `shutdown` flips to true; return the ring so the caller can
-/// detach the probes first and then [`drain_all`] what is left (so every
-/// record the kernel counted as emitted is delivered).
 /// The reader's clocks.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
-    /// Housekeeping tick (and safety-net drain).
+    /// Housekeeping tick (pre-filter sync, held alerts, sink flush).
     pub poll: Duration,
-    /// Drain again this long after each wake-up (the probes' wake gap).
-    pub linger: Duration,
+    /// Poll period while events flow (the probes do not wake the reader then).
+    pub active: Duration,
+    /// Empty polls in a row before the reader goes idle.
+    pub idle_after: u32,
 }
 
+/// The `READER_IDLE` map: 1 = the reader waits for a wake-up, and the next
+/// event sends one (the probe clears it).
+pub type IdleFlag = aya::maps::Array<MapData, u32>;
+
+/// Read until `shutdown` flips to true; return the ring so the caller can
+/// detach the probes first and then [`drain_all`] what is left (so every
+/// record the kernel counted as emitted is delivered).
+///
+/// While events flow, the reader polls every `timing.active` and the probes
+/// send no wake-ups (an IPI each, a VM exit on a virtual machine) below the
+/// fill threshold. After `idle_after` empty polls it raises `idle`, drains
+/// once more (a record emitted before the probes saw the flag is caught
+/// there) and sleeps until the first event's wake-up: no polling at idle.
 pub async fn run_reader(
     ring: RingBuf<MapData>,
     sink: &mut impl RecordSink,
     timing: Timing,
+    mut idle: Option<IdleFlag>,
     wake: Option<std::sync::Arc<tokio::sync::Notify>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<RingBuf<MapData>> {
@@ -60,7 +72,10 @@ pub async fn run_reader(
         .map_err(|e| std::io::Error::other(format!("registering the ring buffer fd: {e}")))?;
     let mut tick = tokio::time::interval(timing.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut active = true;
+    let mut empty = 0u32;
     loop {
+        let poll = tokio::time::sleep(timing.active);
         tokio::select! {
             biased;
             r = shutdown.changed() => {
@@ -72,12 +87,26 @@ pub async fn run_reader(
                 guard.clear_ready();
                 drop(guard);
                 drain(afd.get_mut(), sink);
-                if !timing.linger.is_zero() {
-                    tokio::time::sleep(timing.linger).await;
-                    drain(afd.get_mut(), sink);
-                }
+                (active, empty) = (true, 0);
             }
             _ = wake.notified() => sink.woken(),
+            _ = poll, if active => {
+                if drain(afd.get_mut(), sink) > 0 {
+                    empty = 0;
+                } else {
+                    empty += 1;
+                }
+                if empty >= timing.idle_after {
+                    match idle.as_mut().map(|f| f.set(0, 1, 0)) {
+                        Some(Ok(())) => {
+                            drain(afd.get_mut(), sink);
+                            active = false;
+                        }
+                        // No flag (or it cannot be written): keep polling.
+                        Some(Err(_)) | None => empty = 0,
+                    }
+                }
+            }
             _ = tick.tick() => {
                 drain(afd.get_mut(), sink);
                 sink.tick();
