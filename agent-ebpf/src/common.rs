@@ -172,18 +172,18 @@ pub fn task_tty(task: *const u8) -> u32 {
 }
 
 /// The runtime pre-filter; everything passes until the agent writes it.
+/// Read once per program run and passed on (one map lookup, no copy).
 #[inline(always)]
-pub fn filter() -> lanner_common::FilterConfig {
+pub fn filter() -> &'static lanner_common::FilterConfig {
     match FILTER.get(0) {
-        Some(f) => *f,
-        None => lanner_common::FilterConfig::PASS_ALL,
+        Some(f) => f,
+        None => &lanner_common::FilterConfig::PASS_ALL,
     }
 }
 
 /// Is this event kind wanted by the loaded rules? Counts the filtered event.
 #[inline(always)]
-pub fn kind_enabled(probe: ProbeId, kind: lanner_common::EventKind) -> bool {
-    let f = filter();
+pub fn kind_enabled(probe: ProbeId, f: &lanner_common::FilterConfig, kind: lanner_common::EventKind) -> bool {
     if f.kinds_off & (1u32 << (kind as u32)) != 0 {
         count(probe, Counter::Filtered);
         return false;

@@ -39,7 +39,8 @@ struct SockHead {
 }
 
 fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
-    if is_self(P) || !kind_enabled(P, EventKind::Connect) {
+    let f = filter();
+    if is_self(P) || !kind_enabled(P, f, EventKind::Connect) {
         return Ok(());
     }
     let fd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
@@ -54,7 +55,6 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if family != AF_INET && family != AF_INET6 && family != AF_UNIX {
         return Ok(());
     }
-    let f = filter();
     if family == AF_UNIX && f.drop_unix_connects != 0 {
         count(P, Counter::Filtered);
         return Ok(());

@@ -4,7 +4,9 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::ProbeId;
 
 use super::sys_arg;
-use crate::common::{is_self, kind_enabled};
+use lanner_common::FilterConfig;
+
+use crate::common::{filter, is_self, kind_enabled};
 
 const P: ProbeId = ProbeId::OpenatEnter;
 
@@ -15,25 +17,34 @@ pub fn openat_enter(ctx: TracePointContext) -> u32 {
 }
 
 fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
-    if is_self(P) || !kind_enabled(P, lanner_common::EventKind::Open) {
+    let f = filter();
+    if is_self(P) || !kind_enabled(P, f, lanner_common::EventKind::Open) {
         return Ok(());
     }
     let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
     let path: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
     let flags: u64 = unsafe { ctx.read_at(sys_arg(2))? };
     let mode: u64 = unsafe { ctx.read_at(sys_arg(3))? };
-    stash_open(P, 1, dirfd as i32, path, flags as u32, mode as u32)
+    stash_open(P, f, 1, dirfd as i32, path, flags as u32, mode as u32)
 }
 
 /// Shared by openat and openat2: read the path into per-CPU scratch, apply
 /// the path pre-filter, then fill the header and stash the record.
 #[inline(always)]
-pub fn stash_open(probe: ProbeId, subtype: u16, dirfd: i32, path: *const u8, flags: u32, mode: u32) -> Result<(), i64> {
+pub fn stash_open(
+    probe: ProbeId,
+    f: &FilterConfig,
+    subtype: u16,
+    dirfd: i32,
+    path: *const u8,
+    flags: u32,
+    mode: u32,
+) -> Result<(), i64> {
     use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
     use lanner_common::{counters::Counter, EventKind, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN};
 
     use crate::{
-        common::{count, fill_header, filter},
+        common::{count, fill_header},
         maps::{OPEN_SCRATCH, OPEN_STASH},
         pathfilter::path_wanted,
     };
@@ -54,8 +65,7 @@ pub fn stash_open(probe: ProbeId, subtype: u16, dirfd: i32, path: *const u8, fla
         }
     };
     // Pre-filter first: a path no rule can match costs no header, stash or record.
-    let f = filter();
-    if f.open_prefix_filter != 0 && !path_wanted(&ev.path, len, hdr_flags & FLAG_PATH_TRUNCATED != 0, flags, &f) {
+    if f.open_prefix_filter != 0 && !path_wanted(&ev.path, len, hdr_flags & FLAG_PATH_TRUNCATED != 0, flags, f) {
         count(probe, Counter::Filtered);
         return Ok(());
     }

@@ -9,7 +9,7 @@ use lanner_common::{
 
 use super::sys_arg;
 use crate::{
-    common::{count, fill_header, is_self, kind_enabled},
+    common::{count, fill_header, filter, is_self, kind_enabled},
     maps::SETUID_STASH,
 };
 
@@ -35,7 +35,7 @@ pub fn setresuid_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_setuid_enter(ctx: &TracePointContext, subtype: u16, nargs: usize) -> Result<(), i64> {
-    if is_self(P) || !kind_enabled(P, EventKind::Setuid) {
+    if is_self(P) || !kind_enabled(P, filter(), EventKind::Setuid) {
         return Ok(());
     }
     let mut ids = [UID_UNCHANGED; 3];
