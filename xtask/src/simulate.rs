@@ -86,12 +86,13 @@ struct Row {
     note: String,
 }
 
-fn now_ns() -> i128 {
+pub(crate) fn now_ns() -> i128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
 }
 
 /// RFC 3339 (`2026-11-23T13:43:26.123456789Z` or `+hh:mm`) to Unix nanoseconds.
-fn parse_rfc3339(s: &str) -> Option<i128> {
+/// Also reads the alerts' `time` for the bench's latency row.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<i128> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
         return None;
@@ -624,5 +625,11 @@ mod tests {
         assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(951_868_800_000_000_000));
         assert_eq!(parse_rfc3339("2000-03-01T01:00:00.000000001+01:00"), Some(951_868_800_000_000_001));
         assert!(parse_rfc3339("garbage").is_none());
+        // Alert times as Lanner writes them (the bench's latency row reads these).
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.000000000Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-23T12:00:00.123456789Z"), Some(1_795_435_200_123_456_789));
+        assert_eq!(parse_rfc3339("2000-02-29T23:59:59.5Z"), Some(951_868_799_500_000_000));
+        assert_eq!(parse_rfc3339("2026-11-23T12:00:00Z"), Some(1_795_435_200_000_000_000));
+        assert_eq!(parse_rfc3339("2026-11-23T12:00:00"), None, "no zone");
     }
 }

@@ -13,7 +13,7 @@ use std::{
     io::{BufRead, BufReader},
     path::Path,
     sync::mpsc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context as _, Result};
@@ -25,35 +25,6 @@ use super::{
 
 const RULE: &str = "Read sensitive file untrusted";
 const FILE: &str = "/etc/shadow";
-
-fn now_ns() -> i128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
-}
-
-/// Unix nanoseconds of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (what the alerts carry).
-pub fn parse_rfc3339_utc(s: &str) -> Option<i128> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let nanos: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().ok()? };
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(secs as i128 * 1_000_000_000 + nanos as i128)
-}
 
 /// Latencies in ms (sorted) of our alerts among `lines` (read time, line).
 fn latencies(lines: &[(i128, String)], comm: &str) -> (Vec<f64>, usize) {
@@ -69,7 +40,7 @@ fn latencies(lines: &[(i128, String)], comm: &str) -> (Vec<f64>, usize) {
         if v["output_fields"]["proc.name"].as_str().is_some_and(|n| n != comm) {
             continue;
         }
-        match v["time"].as_str().and_then(parse_rfc3339_utc) {
+        match v["time"].as_str().and_then(crate::simulate::parse_rfc3339) {
             Some(t) => lat.push((read_ns - t) as f64 / 1e6),
             None => bad_time += 1,
         }
@@ -95,7 +66,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let reader = std::thread::spawn(move || {
         for l in BufReader::new(out).lines().map_while(Result::ok) {
             // Stamp first: parsing happens later, off the measured path.
-            if tx.send((now_ns(), l)).is_err() {
+            if tx.send((crate::simulate::now_ns(), l)).is_err() {
                 break;
             }
         }
@@ -171,15 +142,6 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_alert_times() {
-        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00.000000000Z"), Some(0));
-        assert_eq!(parse_rfc3339_utc("2026-11-23T12:00:00.123456789Z"), Some(1_795_435_200_123_456_789));
-        assert_eq!(parse_rfc3339_utc("2000-02-29T23:59:59.5Z"), Some(951_868_799_500_000_000));
-        assert_eq!(parse_rfc3339_utc("2026-11-23T12:00:00Z"), Some(1_795_435_200_000_000_000));
-        assert_eq!(parse_rfc3339_utc("2026-11-23 12:00:00Z"), None);
-    }
 
     #[test]
     fn percentiles() {
