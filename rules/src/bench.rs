@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::event::{Container, Event, EvtType, Fd, L4Proto, Pod, Process};
-use crate::matcher::RuleSet;
+use crate::runtime::event::{Container, Event, EvtType, Fd, L4Proto, Pod, Process};
+use crate::runtime::matcher::RuleSet;
 
 fn proc(name: &str, exepath: &str, args: &[&str], uid: u32) -> Arc<Process> {
     let mut p = Process::new(name, exepath, args);

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::yaml::Pos;
+use crate::syntax::yaml::Pos;
 
 /// Where something is: a file and (when known) a position in it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

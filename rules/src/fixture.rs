@@ -38,14 +38,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::alert::Alert;
-use crate::de::from_node;
 use crate::error::LoadErrors;
-use crate::event::Event;
+use crate::fields::priority::Priority;
 use crate::kfilter::{ConnectNeeds, OpenNeeds};
-use crate::matcher::RuleSet;
-use crate::priority::Priority;
-use crate::yaml::{self, NodeKind, Pos};
+use crate::runtime::alert::Alert;
+use crate::runtime::event::Event;
+use crate::runtime::matcher::RuleSet;
+use crate::syntax::de::from_node;
+use crate::syntax::yaml::{self, NodeKind, Pos};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -398,7 +398,7 @@ fn prefilter_failures(events: &[&Event], rs: &RuleSet, needs: &Needs, fired: &[S
     for (n, ev) in events.iter().enumerate().filter(|(_, ev)| !needs.passes(ev)) {
         let fd = ev.fd.as_ref();
         let what = match ev.evt_type {
-            crate::event::EvtType::Connect => {
+            crate::runtime::event::EvtType::Connect => {
                 let (family, addr) = crate::kfilter::connect_family_addr(ev);
                 let addr = addr.map_or_else(|| "-".to_string(), |a| a.to_string());
                 format!("connect fd.name={:?} family={family} addr={addr} res={}", fd.map_or("", |f| f.name()), ev.res)

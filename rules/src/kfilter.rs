@@ -20,11 +20,11 @@
 
 use std::cmp::Reverse;
 
-use crate::event::{EvtType, O_ACCMODE};
+use crate::fields::glob::Glob;
 use crate::fields::FieldId as F;
-use crate::glob::Glob;
-use crate::matcher::{Check, Mode, Node, Pred, RuleSet};
-use crate::pred::{NumPred, StrPred};
+use crate::runtime::event::{EvtType, O_ACCMODE};
+use crate::runtime::matcher::{Check, Mode, Node, Pred, RuleSet};
+use crate::runtime::pred::{NumPred, StrPred};
 
 mod connect;
 pub(crate) use connect::family_addr as connect_family_addr;
@@ -215,7 +215,7 @@ impl OpenNeeds {
 
     /// [`OpenNeeds::passes`] for an event built by userspace: events other than opens
     /// pass, and `fd.name` stands for the raw path.
-    pub(crate) fn passes_event(&self, ev: &crate::event::Event) -> bool {
+    pub(crate) fn passes_event(&self, ev: &crate::runtime::event::Event) -> bool {
         if ev.evt_type != EvtType::Openat {
             return true;
         }
@@ -345,7 +345,7 @@ fn check(c: &Check) -> Abs {
         // For opens, `fd.num` is the result: the agent sets it only for ret >= 0, and
         // without it the field falls back to `evt.rawres`.
         (F::EvtRawres | F::FdNum, Pred::Num(p)) => Abs::success_only(!accepts_negative(p)),
-        (F::EvtRes, Pred::Str(p)) => Abs::success_only(!crate::errno::failure_names().any(|n| p.test(n))),
+        (F::EvtRes, Pred::Str(p)) => Abs::success_only(!crate::fields::errno::failure_names().any(|n| p.test(n))),
         // Accepted value is `value` for `=`, `!value` for `!=`.
         (F::EvtIsOpenWrite, Pred::Bool { value, eq }) => Abs::write_only(value == eq),
         // `evt.is_open_read = false` means O_WRONLY.
@@ -360,7 +360,7 @@ fn check(c: &Check) -> Abs {
 
 /// Whether a negative number can pass `p`.
 fn accepts_negative(p: &NumPred) -> bool {
-    use crate::ast::Op;
+    use crate::syntax::ast::Op;
     match p {
         NumPred::In(v) => v.iter().any(|n| *n < 0),
         NumPred::Cmp(op, x) => match op {

@@ -18,44 +18,28 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub mod alert;
-mod ast;
 pub mod bench;
 mod compile;
-mod cond;
-pub mod de;
-mod errno;
 pub mod error;
-pub mod event;
-mod exceptions;
-mod extract;
-mod fd;
 pub mod fields;
 pub mod fixture;
-mod flags;
-mod getters;
-mod glob;
-mod index;
 pub mod kfilter;
-mod loader;
-mod loader_rules;
-mod lower;
-mod matcher;
-mod optimize;
-mod output;
-mod pred;
-pub mod priority;
-pub mod reload;
-pub mod yaml;
+pub mod runtime;
+pub mod syntax;
+
+// The crate's public face keeps its short paths.
+pub use fields::priority;
+pub use runtime::{alert, event, reload};
+pub use syntax::{de, yaml};
 
 pub use alert::{Alert, FieldValue};
 pub use error::{ErrorKind, Item, LoadError, LoadErrors, LoadWarning, Location};
 pub use event::{Container, Event, EvtType, Fd, FdKind, L4Proto, Pod, Process};
 pub use fixture::FixtureReport;
 pub use kfilter::{ConnectNeeds, OpenNeeds, PathSet};
-pub use matcher::{Rule, RuleId, RuleSet};
 pub use priority::Priority;
 pub use reload::{ReloadOk, RuleSetHandle, Watcher};
+pub use runtime::matcher::{Rule, RuleId, RuleSet};
 
 /// The embedded default rule pack, as `(name, YAML text)` in load order.
 pub const DEFAULT_RULES: &[(&str, &str)] =
@@ -111,7 +95,7 @@ impl RuleSet {
         let mut sources = Vec::new();
         for f in files {
             match std::fs::read_to_string(&f) {
-                Ok(text) => sources.push(Arc::new(yaml::SourceFile { name: f.display().to_string(), text })),
+                Ok(text) => sources.push(Arc::new(syntax::yaml::SourceFile { name: f.display().to_string(), text })),
                 Err(e) => errors.push(io_error(&f, &e)),
             }
         }
@@ -122,7 +106,7 @@ impl RuleSet {
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<RuleSet, LoadErrors> {
         let files: Vec<_> = sources
             .iter()
-            .map(|(n, t)| Arc::new(yaml::SourceFile { name: n.to_string(), text: t.to_string() }))
+            .map(|(n, t)| Arc::new(syntax::yaml::SourceFile { name: n.to_string(), text: t.to_string() }))
             .collect();
         compile::build(&files, Vec::new())
     }

@@ -36,10 +36,10 @@
 
 use std::net::IpAddr;
 
-use crate::event::{Event, EvtType, FdKind};
 use crate::fields::FieldId as F;
-use crate::matcher::{Check, Mode, Node, Pred, RuleSet};
-use crate::pred::{Cidr, NumPred};
+use crate::runtime::event::{Event, EvtType, FdKind};
+use crate::runtime::matcher::{Check, Mode, Node, Pred, RuleSet};
+use crate::runtime::pred::{Cidr, NumPred};
 
 /// `AF_UNIX`, as the connect probe reports it.
 pub const AF_UNIX: u16 = 1;
@@ -222,7 +222,7 @@ fn check(c: &Check, negated: bool) -> Abs {
 /// A set test against an empty set: false for every value (and for a missing one).
 fn empty_set(p: &Pred) -> bool {
     match p {
-        Pred::Str(crate::pred::StrPred::In { pats, .. }) => pats.is_empty(),
+        Pred::Str(crate::runtime::pred::StrPred::In { pats, .. }) => pats.is_empty(),
         Pred::Num(NumPred::In(v)) => v.is_empty(),
         Pred::Ip { set, eq: true } => set.is_empty(),
         Pred::Net { nets, eq: true } => nets.is_empty(),
@@ -242,7 +242,7 @@ fn ok_only(c: &Check, negated: bool) -> bool {
         (F::EvtRawres, Pred::Num(p)) => !accepts_failure(p),
         // `evt.res` of a failure is its errno name; only -EINPROGRESS is "EINPROGRESS".
         (F::EvtRes, Pred::Str(p)) => {
-            crate::errno::failure_names().filter(|n| *n != "EINPROGRESS").all(|n| p.test(n) == negated)
+            crate::fields::errno::failure_names().filter(|n| *n != "EINPROGRESS").all(|n| p.test(n) == negated)
         }
         _ => false,
     }
@@ -250,7 +250,7 @@ fn ok_only(c: &Check, negated: bool) -> bool {
 
 /// Whether `p` accepts some `n < 0` other than `-EINPROGRESS`.
 fn accepts_failure(p: &NumPred) -> bool {
-    use crate::ast::Op;
+    use crate::syntax::ast::Op;
     match p {
         NumPred::In(v) => v.iter().any(|n| *n < 0 && *n != -EINPROGRESS),
         NumPred::Cmp(op, x) => match op {
@@ -267,7 +267,7 @@ fn accepts_failure(p: &NumPred) -> bool {
 
 /// Whether `p` accepts every `n < 0` other than `-EINPROGRESS`.
 fn accepts_all_failures(p: &NumPred) -> bool {
-    use crate::ast::Op;
+    use crate::syntax::ast::Op;
     match p {
         NumPred::In(_) => false,
         NumPred::Cmp(op, x) => match op {

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::event::{Container, Event, EvtType, Fd, Pod, Process, DEFAULT_FIXTURE_TIME_NS};
 use crate::fields::FieldId as F;
-use crate::matcher::{Node, Pred, RuleSet};
-use crate::pred::StrPred;
+use crate::runtime::event::{Container, Event, EvtType, Fd, Pod, Process, DEFAULT_FIXTURE_TIME_NS};
+use crate::runtime::matcher::{Node, Pred, RuleSet};
+use crate::runtime::pred::StrPred;
 
 /// String literals of a rule set, by the field they are compared with.
 #[derive(Default)]

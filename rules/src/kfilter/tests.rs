@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::fields::Field;
-use crate::matcher::Check;
+use crate::runtime::matcher::Check;
 
 const LISTS: &str = "- list: secrets\n  items: [/etc/shadow, /etc/gshadow]\n- list: nothing\n  items: []\n";
 
@@ -178,7 +178,7 @@ fn chk(field: &str, pred: Pred) -> Node {
 #[test]
 fn bottom_and_top_algebra() {
     let etc = || chk("fd.name", Pred::Str(StrPred::starts(vec!["/etc/".into()])));
-    let ok = || chk("evt.rawres", Pred::Num(NumPred::Cmp(crate::ast::Op::Ge, 0)));
+    let ok = || chk("evt.rawres", Pred::Num(NumPred::Cmp(crate::syntax::ast::Op::Ge, 0)));
     let cube = |p: Option<PathSet>, s: bool| Abs::Cube(Cube { path: p, success_only: s, write_only: false });
     assert_eq!(node(&Node::Const(false)), Abs::Bottom);
     assert_eq!(node(&Node::Const(true)), Abs::TOP);

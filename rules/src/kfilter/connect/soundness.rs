@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::*;
-use crate::event::{Container, Fd, L4Proto, Pod, Process, DEFAULT_FIXTURE_TIME_NS};
-use crate::pred::StrPred;
+use crate::runtime::event::{Container, Fd, L4Proto, Pod, Process, DEFAULT_FIXTURE_TIME_NS};
+use crate::runtime::pred::StrPred;
 
 /// Literals of a rule set's connect rules.
 #[derive(Default)]

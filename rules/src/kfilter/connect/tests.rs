@@ -4,9 +4,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::*;
-use crate::event::{Fd, L4Proto, Process};
 use crate::fields::Field;
-use crate::pred::StrPred;
+use crate::runtime::event::{Fd, L4Proto, Process};
+use crate::runtime::pred::StrPred;
 
 const LISTS: &str = "- list: loopback_nets\n  items: [127.0.0.0/8, \"::1/128\"]\n- list: nothing\n  items: []\n";
 
@@ -101,7 +101,7 @@ fn ok_only() {
 #[test]
 fn einprogress_is_the_only_failure_named_so() {
     for e in 1..5000 {
-        assert_eq!(crate::errno::res_name(-e) == "EINPROGRESS", e == EINPROGRESS, "{e}");
+        assert_eq!(crate::fields::errno::res_name(-e) == "EINPROGRESS", e == EINPROGRESS, "{e}");
     }
 }
 
@@ -237,7 +237,7 @@ fn chk(field: &str, mode: Mode, pred: Pred) -> Node {
 
 #[test]
 fn bottom_and_top_algebra() {
-    use crate::ast::Op;
+    use crate::syntax::ast::Op;
     let ok = || chk("evt.rawres", Mode::Single, Pred::Num(NumPred::Cmp(Op::Ge, 0)));
     let inet = || chk("fd.typechar", Mode::Single, Pred::Str(StrPred::set(vec!["4".into(), "6".into()])));
     let nets = || {

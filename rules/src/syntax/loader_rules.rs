@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use crate::error::{ErrorKind, Item};
-use crate::loader::{key_node, Ctx, Defs, ExceptionDef, OneOrMany, PStr, RuleDef, Text, APPENDABLE, RULE_KEYS};
-use crate::priority::Priority;
-use crate::yaml::{Node, NodeKind, SourceFile};
+use crate::fields::priority::Priority;
+use crate::syntax::loader::{key_node, Ctx, Defs, ExceptionDef, OneOrMany, PStr, RuleDef, Text, APPENDABLE, RULE_KEYS};
+use crate::syntax::yaml::{Node, NodeKind, SourceFile};
 
 impl Defs {
     pub(crate) fn add_rule(&mut self, file: &Arc<SourceFile>, it: &Node) {

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use crate::ast::{Expr, FieldRef, Op, Rhs, Span, Value};
 use crate::compile::Compiler;
 use crate::error::{ErrorKind, Item, LoadError, Location};
-use crate::loader::{ExceptionDef, OneOrMany, RuleDef, Text};
-use crate::yaml::{Node as YNode, NodeKind, SourceFile};
+use crate::syntax::ast::{Expr, FieldRef, Op, Rhs, Span, Value};
+use crate::syntax::loader::{ExceptionDef, OneOrMany, RuleDef, Text};
+use crate::syntax::yaml::{Node as YNode, NodeKind, SourceFile};
 
 impl Compiler<'_> {
     /// The exception as a condition (`None` when it has no values or is invalid).

@@ -5,8 +5,8 @@
 //! plain function pointer whose body is `extract` inlined for one constant id, so the
 //! per-event dispatch disappears (see `Check::new` in `matcher.rs`).
 
-use crate::event::Event;
 use crate::fields::{Field, FieldId, Val};
+use crate::runtime::event::Event;
 
 /// A direct accessor of a string field, specialized at compile time (no dispatch on
 /// the field id per event).

@@ -6,7 +6,7 @@
 //! `and`, which binds tighter than `or`. Errors carry the byte offset of the problem so
 //! the caller can turn it into a `file:line:col`.
 
-use crate::ast::{Expr, FieldRef, Op, Rhs, Span, Transform, Value};
+use crate::syntax::ast::{Expr, FieldRef, Op, Rhs, Span, Transform, Value};
 
 /// A syntax error at a byte offset of the condition text.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

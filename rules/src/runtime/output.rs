@@ -5,8 +5,8 @@
 //! and a `%` not followed by a name is kept as is. Missing values render as `<NA>`, as
 //! in Falco. Rendering happens only for alerts, so it may allocate.
 
-use crate::event::Event;
 use crate::fields::{Field, FieldError};
+use crate::runtime::event::Event;
 
 #[derive(Clone, Debug)]
 enum Part {
@@ -119,7 +119,7 @@ impl OutputTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EvtType, Process};
+    use crate::runtime::event::{EvtType, Process};
     use std::sync::Arc;
 
     #[test]

@@ -6,19 +6,22 @@
 //! text where possible) and the item it belongs to (the macro when the problem is in a
 //! macro body, else the rule). Literal handling by field type lives in `lower.rs`.
 
+pub(crate) mod exceptions;
+pub(crate) mod lower;
+pub(crate) mod optimize;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ast::{Expr, Span, Value};
-use crate::cond;
 use crate::error::{ErrorKind, Item, LoadError, LoadErrors, Location};
-use crate::event::EvtType;
 use crate::fields::FieldError;
-use crate::loader::{Defs, RuleDef, Text};
-use crate::matcher::{Node, Pred, Rule, RuleSet};
-use crate::optimize;
-use crate::output::OutputTemplate;
-use crate::yaml::SourceFile;
+use crate::runtime::event::EvtType;
+use crate::runtime::matcher::{Node, Pred, Rule, RuleSet};
+use crate::runtime::output::OutputTemplate;
+use crate::syntax::ast::{Expr, Span, Value};
+use crate::syntax::cond;
+use crate::syntax::loader::{Defs, RuleDef, Text};
+use crate::syntax::yaml::SourceFile;
 
 /// All captured types.
 pub(crate) const ALL_TYPES: u8 = (1 << EvtType::COUNT) - 1;
@@ -347,7 +350,7 @@ pub(crate) fn build(files: &[Arc<SourceFile>], load_errors: Vec<LoadError>) -> R
             by_type[t.index()].push(i as u32);
         }
     }
-    let index = std::array::from_fn(|t| crate::index::TypeIndex::build(&rules, &by_type[t]));
+    let index = std::array::from_fn(|t| crate::runtime::index::TypeIndex::build(&rules, &by_type[t]));
     Ok(RuleSet {
         index,
         rules,

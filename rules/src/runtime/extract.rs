@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::errno;
-use crate::event::{format_open_flags, Event, EvtType, FdKind, Process, O_ACCMODE};
+use crate::fields::errno;
 use crate::fields::{Field, FieldId};
+use crate::runtime::event::{format_open_flags, Event, EvtType, FdKind, Process, O_ACCMODE};
 
 /// A borrowed field value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -215,7 +215,7 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
         }
         Val::Type(t) => out.push_str(t.as_str()),
         Val::Flags(f) => format_open_flags(f, out),
-        Val::Time(ns) if iso => out.push_str(&crate::alert::rfc3339_nanos(ns)),
+        Val::Time(ns) if iso => out.push_str(&crate::runtime::alert::rfc3339_nanos(ns)),
         Val::Time(ns) => {
             let secs = ns / 1_000_000_000;
             let _ = write!(
@@ -236,7 +236,7 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Container, Fd, L4Proto, Pod};
+    use crate::runtime::event::{Container, Fd, L4Proto, Pod};
     use std::sync::Arc;
 
     fn ev() -> Event {

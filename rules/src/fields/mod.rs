@@ -4,7 +4,13 @@
 //! Extraction borrows from the [`Event`] (`&str`, integers, addresses) and never
 //! allocates; output rendering (only done for alerts) is separate and may allocate.
 
-pub use crate::extract::{render_val, Val};
+pub(crate) mod errno;
+pub(crate) mod fd;
+pub(crate) mod flags;
+pub(crate) mod glob;
+pub mod priority;
+
+pub use crate::runtime::extract::{render_val, Val};
 
 /// Value type of a field, which decides the operators and literals it accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use crate::yaml::{Node, NodeKind, Pos, Style};
+use crate::syntax::yaml::{Node, NodeKind, Pos, Style};
 
 /// A deserialization error, positioned at the innermost node that failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -276,8 +276,8 @@ impl<'de, 'a> de::VariantAccess<'de> for NodeDe<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, EvtType, FdKind};
-    use crate::yaml::parse;
+    use crate::runtime::event::{Event, EvtType, FdKind};
+    use crate::syntax::yaml::parse;
 
     #[test]
     fn event_from_yaml_with_defaults() {

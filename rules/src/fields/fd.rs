@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use crate::flags::parse_open_flags;
+use crate::fields::flags::parse_open_flags;
 
 /// Layer-4 protocol of an inet socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use memchr::memmem::Finder;
 
-use crate::ast::Op;
-use crate::glob::Glob;
+use crate::fields::glob::Glob;
+use crate::syntax::ast::Op;
 
 type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 

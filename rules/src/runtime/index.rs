@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::fields::{Field, FieldId, FieldType, Val};
-use crate::matcher::{Check, Mode, Node, Pred, Rule};
-use crate::pred::StrPred;
+use crate::runtime::matcher::{Check, Mode, Node, Pred, Rule};
+use crate::runtime::pred::StrPred;
 
 /// Below this many rules for an event type, plain linear evaluation is as fast.
 pub(crate) const INDEX_MIN_RULES: usize = 6;
@@ -224,7 +224,7 @@ impl TypeIndex {
         Some(TypeIndex { always: always.into(), exact, prefix, contains })
     }
 
-    fn fill(&self, ev: &crate::event::Event, bits: &mut [u64]) {
+    fn fill(&self, ev: &crate::runtime::event::Event, bits: &mut [u64]) {
         bits.copy_from_slice(&self.always);
         for e in &self.exact {
             if let Val::Str(s) = e.field.extract(ev) {
@@ -257,7 +257,7 @@ impl TypeIndex {
 
     /// Call `f` with the position (in load order) of every candidate rule for `ev`.
     #[inline]
-    pub fn for_each_candidate(&self, ev: &crate::event::Event, mut f: impl FnMut(usize)) {
+    pub fn for_each_candidate(&self, ev: &crate::runtime::event::Event, mut f: impl FnMut(usize)) {
         let words = self.always.len();
         let mut stack = [0u64; STACK_WORDS];
         let mut heap;

@@ -8,11 +8,11 @@
 //! - order `and`/`or` operands by estimated cost so cheap tests short-circuit the
 //!   expensive ones (conditions have no side effects, so order does not change results).
 
-use crate::ast::Op;
-use crate::ast::Transform;
 use crate::fields::Field;
-use crate::matcher::{Check, Mode, Node, Pred};
-use crate::pred::{NumPred, StrPred};
+use crate::runtime::matcher::{Check, Mode, Node, Pred};
+use crate::runtime::pred::{NumPred, StrPred};
+use crate::syntax::ast::Op;
+use crate::syntax::ast::Transform;
 
 fn cost(n: &Node) -> u32 {
     match n {

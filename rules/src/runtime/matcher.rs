@@ -11,14 +11,14 @@
 
 use std::cell::RefCell;
 
-use crate::alert::Alert;
-use crate::ast::{Op, Transform};
 use crate::error::{LoadWarning, Location};
-use crate::event::{Event, EvtType, O_ACCMODE};
+use crate::fields::priority::Priority;
 use crate::fields::{render_val, Field, Val};
-use crate::output::OutputTemplate;
-use crate::pred::{Cidr, NumPred, StrPred};
-use crate::priority::Priority;
+use crate::runtime::alert::Alert;
+use crate::runtime::event::{Event, EvtType, O_ACCMODE};
+use crate::runtime::output::OutputTemplate;
+use crate::runtime::pred::{Cidr, NumPred, StrPred};
+use crate::syntax::ast::{Op, Transform};
 
 /// A condition tree.
 #[derive(Clone, Debug)]
@@ -45,8 +45,8 @@ pub(crate) enum Mode {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Fast {
     No,
-    Str(crate::getters::StrGetter),
-    Num(crate::getters::NumGetter),
+    Str(crate::runtime::getters::StrGetter),
+    Num(crate::runtime::getters::NumGetter),
 }
 
 /// One field comparison.
@@ -148,12 +148,16 @@ impl Check {
     pub fn new(field: Field, xf: Box<[Transform]>, mode: Mode, pred: Pred) -> Check {
         let simple = mode == Mode::Single && xf.is_empty() && field.index.is_none() && field.key.is_none();
         let fast = match (&pred, simple) {
-            (Pred::Str(_) | Pred::Exists, true) => crate::getters::str_getter(field.id).map_or(Fast::No, Fast::Str),
-            (Pred::Num(_), true) => crate::getters::num_getter(field.id).map_or(Fast::No, Fast::Num),
+            (Pred::Str(_) | Pred::Exists, true) => {
+                crate::runtime::getters::str_getter(field.id).map_or(Fast::No, Fast::Str)
+            }
+            (Pred::Num(_), true) => crate::runtime::getters::num_getter(field.id).map_or(Fast::No, Fast::Num),
             _ => Fast::No,
         };
         let fast = match (fast, &pred) {
-            (Fast::No, Pred::Exists) if simple => crate::getters::num_getter(field.id).map_or(Fast::No, Fast::Num),
+            (Fast::No, Pred::Exists) if simple => {
+                crate::runtime::getters::num_getter(field.id).map_or(Fast::No, Fast::Num)
+            }
             (f, _) => f,
         };
         Check { fast, field, xf, mode, pred }
@@ -312,7 +316,7 @@ pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) by_type: [Box<[u32]>; EvtType::COUNT],
     /// Prefilters for event types with many rules.
-    pub(crate) index: [Option<crate::index::TypeIndex>; EvtType::COUNT],
+    pub(crate) index: [Option<crate::runtime::index::TypeIndex>; EvtType::COUNT],
     pub(crate) warnings: Vec<LoadWarning>,
     /// Rules that are defined but disabled (`enabled: false`) or skipped.
     pub(crate) inactive: Vec<String>,

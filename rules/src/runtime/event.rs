@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-pub use crate::fd::{Fd, FdKind, L4Proto};
-pub use crate::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
+pub use crate::fields::fd::{Fd, FdKind, L4Proto};
+pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
 
 /// The kinds of event Lanner captures. Display/parse use Falco's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{ErrorKind, Item, LoadError, LoadErrors, LoadWarning, Location};
-use crate::priority::Priority;
-use crate::yaml::{self, Node, NodeKind, ScalarSpan, SourceFile};
+use crate::fields::priority::Priority;
+use crate::syntax::yaml::{self, Node, NodeKind, ScalarSpan, SourceFile};
 
 /// A condition or output text assembled from one or more YAML scalars.
 #[derive(Clone, Debug)]

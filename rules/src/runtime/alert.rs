@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::event::Event;
+use crate::fields::priority::Priority;
 use crate::fields::{render_val, Field, FieldId, FieldType, Val};
-use crate::matcher::Rule;
-use crate::priority::Priority;
+use crate::runtime::event::Event;
+use crate::runtime::matcher::Rule;
 
 /// A value in `output_fields`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

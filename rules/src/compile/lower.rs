@@ -6,14 +6,14 @@
 
 use std::net::IpAddr;
 
-use crate::ast::{FieldRef, Op, Rhs, Span, Transform, Value};
 use crate::compile::{Compiler, ALL_TYPES};
 use crate::error::{ErrorKind, LoadError};
-use crate::event::{EvtType, OPEN_FLAGS};
+use crate::fields::glob::Glob;
 use crate::fields::{Field, FieldId, FieldType};
-use crate::glob::Glob;
-use crate::matcher::{Check, Mode, Node, Pred};
-use crate::pred::{Cidr, NumPred, StrPred};
+use crate::runtime::event::{EvtType, OPEN_FLAGS};
+use crate::runtime::matcher::{Check, Mode, Node, Pred};
+use crate::runtime::pred::{Cidr, NumPred, StrPred};
+use crate::syntax::ast::{FieldRef, Op, Rhs, Span, Transform, Value};
 
 fn hex(s: &str) -> Result<Vec<u8>, String> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
@@ -275,7 +275,7 @@ impl Compiler<'_> {
             FieldType::Str
                 if field.id == FieldId::EvtRes && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) =>
             {
-                if let Some(v) = vals.iter().find(|v| !crate::errno::is_known(&v.text)) {
+                if let Some(v) = vals.iter().find(|v| !crate::fields::errno::is_known(&v.text)) {
                     errs.push(bad_val(self, v, "expected SUCCESS or an errno name such as ENOENT or EINPROGRESS"));
                     return None;
                 }

@@ -1,0 +1,12 @@
+//! What runs per event: the indexed matcher, predicates, value extraction, alert
+//! rendering, and the lock-free hot-reload handle.
+
+pub mod alert;
+pub mod event;
+pub(crate) mod extract;
+pub(crate) mod getters;
+pub(crate) mod index;
+pub(crate) mod matcher;
+pub(crate) mod output;
+pub(crate) mod pred;
+pub mod reload;
