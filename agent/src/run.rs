@@ -65,16 +65,42 @@ pub struct RunArgs {
     pub metrics: crate::metrics::MetricsArgs,
 }
 
-/// Load the rule set: the given files, or the embedded default pack.
+/// Load the rule set: the given files, or the embedded default pack. Logs the files
+/// and, once, every inactive rule with its reason.
 pub fn load_rules(paths: &[PathBuf]) -> anyhow::Result<RuleSetHandle> {
     let handle = if paths.is_empty() { RuleSetHandle::with_default_pack() } else { RuleSetHandle::load(paths) };
-    handle.map_err(|e| anyhow::anyhow!("rules failed to load:\n{e}"))
+    let handle = handle.map_err(|e| anyhow::anyhow!("rules failed to load:\n{e}"))?;
+    let rs = handle.current();
+    for st in rs.inactive_rules() {
+        if let Some(why) = &st.inactive {
+            tracing::info!(rule = %st.name, location = %st.location, reason = %why, "rule inactive");
+        }
+    }
+    tracing::info!(
+        active = rs.len(),
+        inactive = rs.inactive_rules().count(),
+        files = ?rs.files(),
+        "rules loaded"
+    );
+    Ok(handle)
 }
 
-fn log_reload(r: &Result<lanner_rules::ReloadOk, lanner_rules::LoadErrors>) {
+fn log_reload(metrics: &crate::metrics::Metrics, r: &Result<lanner_rules::ReloadOk, lanner_rules::LoadErrors>) {
     match r {
-        Ok(ok) => tracing::info!(rules = ok.rules, warnings = ok.warnings.len(), "rules reloaded"),
-        Err(e) => tracing::error!("rule reload rejected, the previous rules stay active:\n{e}"),
+        Ok(ok) => {
+            metrics.rules_reloaded(true, ok.rules, ok.inactive);
+            tracing::info!(
+                rules = ok.rules,
+                inactive = ok.inactive,
+                warnings = ok.warnings.len(),
+                files = ?ok.files,
+                "rules reloaded"
+            )
+        }
+        Err(e) => {
+            metrics.rules_reloaded(false, 0, 0);
+            tracing::error!("rule reload rejected, the previous rules stay active:\n{e}")
+        }
     }
 }
 
@@ -105,7 +131,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     // Rules first: a broken rule file should fail before anything is loaded.
     let rules = Arc::new(load_rules(&args.rules)?);
-    tracing::info!(rules = rules.current().len(), files = ?rules.current().files(), "rules loaded");
     kernel::check_privileges()?;
     let kver = kernel::check_kernel()?;
     kernel::raise_memlock();
@@ -146,7 +171,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let m = counters_map.clone();
         metrics.set_kernel_source(move || counters::read(&m).by_probe);
     }
-    metrics.rules_reloaded(true, rules.current().len());
+    {
+        let rs = rules.current();
+        metrics.rules_reloaded(true, rs.len(), rs.inactive_rules().count());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let _guard = rt.enter();
     let stdout = std::io::stdout();
@@ -211,7 +239,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             rules.clone(),
             args.rules.clone(),
             Duration::from_millis(args.rules_poll_ms),
-            Box::new(log_reload),
+            {
+                let m = metrics.clone();
+                Box::new(move |r| log_reload(&m, r))
+            },
         )?)
     };
 
@@ -220,7 +251,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // Registered before "ready" is logged, so an early SIGINT is handled.
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        let (rules2, paths) = (rules.clone(), args.rules.clone());
+        let (rules2, paths, metrics2) = (rules.clone(), args.rules.clone(), metrics.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -229,7 +260,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                     _ = sighup.recv() => {
                         tracing::info!("SIGHUP: reloading rules");
                         let r = if paths.is_empty() { rules2.reload_default() } else { rules2.reload(&paths) };
-                        log_reload(&r);
+                        log_reload(&metrics2, &r);
                     }
                 }
             }

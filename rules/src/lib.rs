@@ -23,6 +23,7 @@ mod compile;
 pub mod error;
 pub mod fields;
 pub mod fixture;
+pub mod inactive;
 pub mod kfilter;
 pub mod runtime;
 pub mod syntax;
@@ -36,6 +37,7 @@ pub use alert::{Alert, FieldValue};
 pub use error::{ErrorKind, Item, LoadError, LoadErrors, LoadWarning, Location};
 pub use event::{Container, Event, EvtType, Fd, FdKind, L4Proto, Pod, Process};
 pub use fixture::FixtureReport;
+pub use inactive::{Inactive, RuleState};
 pub use kfilter::{ConnectNeeds, OpenNeeds, PathSet};
 pub use priority::Priority;
 pub use reload::{ReloadOk, RuleSetHandle, Watcher};
@@ -117,21 +119,61 @@ impl RuleSet {
     }
 }
 
-/// Result of `lanner rules check`: every error and warning of loading the given files.
+/// Result of `lanner rules check`: every error and warning of loading the given files,
+/// and the state of every defined rule.
 #[derive(Debug)]
 pub struct CheckReport {
     pub files: Vec<String>,
     pub errors: Vec<LoadError>,
     pub warnings: Vec<LoadWarning>,
-    /// Enabled rules (0 when the load failed).
-    pub rules: usize,
-    /// Disabled or skipped rules.
-    pub inactive: usize,
+    /// Every defined rule with its state (empty when the load failed).
+    pub states: Vec<RuleState>,
+    /// `--strict`: an inactive rule is an error.
+    pub strict: bool,
 }
 
 impl CheckReport {
+    /// Rules that run.
+    pub fn active(&self) -> usize {
+        self.states.iter().filter(|s| s.inactive.is_none()).count()
+    }
+
+    /// Rules defined but not running.
+    pub fn inactive(&self) -> usize {
+        self.states.len() - self.active()
+    }
+
+    /// No error, and under `--strict` no inactive rule.
     pub fn is_ok(&self) -> bool {
-        self.errors.is_empty()
+        self.errors.is_empty() && !(self.strict && self.inactive() > 0)
+    }
+
+    /// Inactive rules by reason category, most frequent first.
+    pub fn inactive_by_category(&self) -> Vec<(&'static str, usize)> {
+        let mut v: Vec<(&'static str, usize)> = Vec::new();
+        for i in self.states.iter().filter_map(|s| s.inactive.as_ref()) {
+            match v.iter_mut().find(|(c, _)| *c == i.category()) {
+                Some((_, n)) => *n += 1,
+                None => v.push((i.category(), 1)),
+            }
+        }
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+
+    /// The rule table: rule, where it is defined, its state.
+    fn table(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w_rule = self.states.iter().map(|s| s.name.chars().count()).max().unwrap_or(4).clamp(4, 60);
+        let w_loc = self.states.iter().map(|s| s.location.to_string().len()).max().unwrap_or(6).max(6);
+        writeln!(f, "{:w_rule$}  {:w_loc$}  STATE", "RULE", "SOURCE")?;
+        for s in &self.states {
+            let state = match &s.inactive {
+                None => "active".to_string(),
+                Some(i) => format!("inactive: {i}"),
+            };
+            writeln!(f, "{:w_rule$}  {:w_loc$}  {state}", s.name, s.location.to_string())?;
+        }
+        Ok(())
     }
 }
 
@@ -143,29 +185,33 @@ impl fmt::Display for CheckReport {
         for w in &self.warnings {
             writeln!(f, "{w}")?;
         }
-        if self.is_ok() {
-            write!(
-                f,
-                "OK: {} rules loaded from {} file(s), {} inactive, {} warning(s)",
-                self.rules,
-                self.files.len(),
-                self.inactive,
-                self.warnings.len()
-            )
-        } else {
-            write!(
+        if !self.errors.is_empty() {
+            return write!(
                 f,
                 "FAILED: {} error(s), {} warning(s) in {} file(s)",
                 self.errors.len(),
                 self.warnings.len(),
                 self.files.len()
-            )
+            );
         }
+        self.table(f)?;
+        write!(f, "{} rules: {} active, {} inactive", self.states.len(), self.active(), self.inactive())?;
+        let cats = self.inactive_by_category();
+        if !cats.is_empty() {
+            let parts: Vec<String> = cats.iter().map(|(c, n)| format!("{n} {c}")).collect();
+            write!(f, " ({})", parts.join(", "))?;
+        }
+        write!(f, "; {} file(s), {} warning(s)", self.files.len(), self.warnings.len())?;
+        if self.strict && self.inactive() > 0 {
+            write!(f, "\nFAILED (--strict): {} inactive rule(s)", self.inactive())?;
+        }
+        Ok(())
     }
 }
 
-/// Load `paths` (like the agent would) and report every error and warning.
-pub fn check_paths(paths: &[PathBuf]) -> CheckReport {
+/// Load `paths` (like the agent would) and report every error and warning, and every
+/// rule's state. With `strict`, an inactive rule makes the report fail.
+pub fn check_paths(paths: &[PathBuf], strict: bool) -> CheckReport {
     let (files, _) = expand_paths(paths);
     let files = files.iter().map(|p| p.display().to_string()).collect();
     match RuleSet::load_files(paths) {
@@ -173,10 +219,10 @@ pub fn check_paths(paths: &[PathBuf]) -> CheckReport {
             files,
             errors: Vec::new(),
             warnings: rs.warnings().to_vec(),
-            rules: rs.len(),
-            inactive: rs.inactive_rules().len(),
+            states: rs.states().to_vec(),
+            strict,
         },
-        Err(e) => CheckReport { files, errors: e.errors, warnings: e.warnings, rules: 0, inactive: 0 },
+        Err(e) => CheckReport { files, errors: e.errors, warnings: e.warnings, states: Vec::new(), strict },
     }
 }
 

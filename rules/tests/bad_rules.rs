@@ -28,7 +28,7 @@ fn bad_rule_files_report_every_error_with_its_position() {
             std::fs::read_to_string(&expected_path).unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
         let expected: Vec<&str> =
             expected.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-        let report = check_paths(std::slice::from_ref(f));
+        let report = check_paths(std::slice::from_ref(f), false);
         let got: Vec<String> = report.errors.iter().map(|e| e.to_string()).collect();
         if report.is_ok() {
             problems.push(format!("{}: loaded without errors", f.display()));

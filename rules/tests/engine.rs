@@ -3,7 +3,7 @@
 
 use lanner_rules::de::from_node;
 use lanner_rules::yaml;
-use lanner_rules::{Event, EvtType, Priority, RuleSet};
+use lanner_rules::{Event, EvtType, Inactive, Priority, RuleSet};
 
 fn ev(y: &str) -> Event {
     let docs = yaml::parse(y).unwrap_or_else(|e| panic!("{e:?}"));
@@ -251,7 +251,8 @@ fn append_and_override_across_files() {
     let off = "- rule: r\n  enabled: false\n";
     let rs = RuleSet::from_sources(&[("a.yaml", base), ("d.yaml", off)]).unwrap_or_else(|e| panic!("{e}"));
     assert!(rs.is_empty());
-    assert_eq!(rs.inactive_rules(), ["r".to_string()]);
+    let off: Vec<_> = rs.inactive_rules().map(|s| (s.name.as_str(), s.inactive.clone())).collect();
+    assert_eq!(off, [("r", Some(Inactive::Disabled))]);
     let macro_override = "- macro: m\n  condition: proc.name = Curl\n  override:\n    condition: replace\n";
     let rs = RuleSet::from_sources(&[("a.yaml", base), ("e.yaml", macro_override)]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(fired(&rs, &e), vec!["r"]);
@@ -274,33 +275,45 @@ fn evt_type_index_and_warnings() {
     assert_eq!(rs.rules_for_type(EvtType::Setuid), 2);
     let w: Vec<String> = rs.warnings().iter().map(|w| w.to_string()).collect();
     assert!(w.iter().any(|w| w.contains("rule 'any': condition does not restrict evt.type")), "{w:?}");
-    assert!(w.iter().any(|w| w.contains("rule 'never': rule can never match") && w.contains("ptrace")), "{w:?}");
+    assert!(!w.iter().any(|w| w.contains("rule 'never'")), "{w:?}");
+    let never = rs.states().iter().find(|s| s.name == "never").unwrap_or_else(|| panic!("no state"));
+    assert_eq!(never.inactive, Some(Inactive::EventTypes(vec!["ptrace".into()])));
     assert!(!w.iter().any(|w| w.contains("rule 'not_exec'")), "{w:?}");
 }
 
 #[test]
 fn skip_if_unknown_filter_loads_as_warning() {
     let rs = rules(
-        "- rule: future\n  desc: d\n  condition: evt.type = execve and proc.is_exe_upper_layer = true\n  output: o\n  priority: INFO\n  skip-if-unknown-filter: true\n\
+        "- rule: future\n  desc: d\n  condition: evt.type = execve and proc.from_the_future = true\n  output: o\n  priority: INFO\n  skip-if-unknown-filter: true\n\
          - rule: ok\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: INFO\n",
     );
     assert_eq!(rs.len(), 1);
-    assert_eq!(rs.inactive_rules(), ["future".to_string()]);
+    let off: Vec<_> = rs.inactive_rules().map(|s| (s.name.as_str(), s.inactive.clone())).collect();
+    assert_eq!(off, [("future", Some(Inactive::UnknownFilter(vec!["proc.from_the_future".into()])))]);
     let w: Vec<String> = rs.warnings().iter().map(|w| w.to_string()).collect();
     assert!(
         w.iter().any(|w| w.starts_with("t.yaml:3:")
-            && w.contains("rule skipped (skip-if-unknown-filter is set): unknown field 'proc.is_exe_upper_layer'")),
+            && w.contains("rule skipped (skip-if-unknown-filter is set): unknown field 'proc.from_the_future'")),
         "{w:?}"
     );
-    // without the flag it is an error
-    let err = RuleSet::from_sources(&[("t.yaml", "- rule: future\n  desc: d\n  condition: evt.type = execve and proc.is_exe_upper_layer = true\n  output: o\n  priority: INFO\n")]).unwrap_err();
+    // without the flag a name Falco does not have is an error
+    let err = RuleSet::from_sources(&[("t.yaml", "- rule: future\n  desc: d\n  condition: evt.type = execve and proc.from_the_future = true\n  output: o\n  priority: INFO\n")]).unwrap_err();
     assert_eq!(err.errors.len(), 1);
-    assert_eq!(err.errors[0].to_string(), "t.yaml:3:36: rule 'future': unknown field 'proc.is_exe_upper_layer' (a Falco field that Lanner does not provide)");
-    // unsupported sources are skipped with a warning
+    assert_eq!(err.errors[0].to_string(), "t.yaml:3:36: rule 'future': unknown field 'proc.from_the_future'");
+    // a Falco field Lanner does not fill: the rule loads inactive with the reason
+    let rs = rules("- rule: upper\n  desc: d\n  condition: evt.type = execve and proc.is_exe_upper_layer = true\n  output: o\n  priority: INFO\n");
+    let st = &rs.states()[0];
+    assert!(rs.is_empty() && st.name == "upper");
+    match &st.inactive {
+        Some(Inactive::Fields(f)) => assert_eq!(f[0].name, "proc.is_exe_upper_layer"),
+        other => panic!("{other:?}"),
+    }
+    // unsupported sources are inactive with the source as reason
     let rs = rules(
         "- rule: audit\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: INFO\n  source: k8s_audit\n",
     );
-    assert!(rs.is_empty() && rs.warnings()[0].message.contains("source 'k8s_audit' is not supported"));
+    assert!(rs.is_empty());
+    assert_eq!(rs.states()[0].inactive, Some(Inactive::Source("k8s_audit".into())));
 }
 
 #[test]

@@ -90,16 +90,16 @@ fn rules_that_fail_to_load_are_reported_once() {
 #[test]
 fn check_paths_reports_ok_and_failures() {
     let d = dir("check", &[("good.yaml", RULES), ("bad.yaml", "- rule: x\n  priority: HIGH\n")]);
-    let ok = lanner_rules::check_paths(&[d.join("good.yaml")]);
+    let ok = lanner_rules::check_paths(&[d.join("good.yaml")], false);
     assert!(ok.is_ok(), "{ok}");
-    assert!(ok.to_string().contains("OK: 2 rules loaded from 1 file(s)"), "{ok}");
-    let bad = lanner_rules::check_paths(std::slice::from_ref(&d));
+    assert!(ok.to_string().contains("2 rules: 2 active, 0 inactive; 1 file(s), 0 warning(s)"), "{ok}");
+    let bad = lanner_rules::check_paths(std::slice::from_ref(&d), false);
     assert!(!bad.is_ok());
     let text = bad.to_string();
     assert!(text.contains("bad.yaml:1:9: rule 'x': missing required key 'condition'"), "{text}");
     assert!(text.contains("bad.yaml:2:13: rule 'x': invalid priority 'HIGH'"), "{text}");
     assert!(text.ends_with("in 2 file(s)"), "{text}");
-    let missing = lanner_rules::check_paths(&[d.join("nope.yaml")]);
+    let missing = lanner_rules::check_paths(&[d.join("nope.yaml")], false);
     assert!(missing.to_string().contains("nope.yaml: cannot read rules:"), "{missing}");
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -120,7 +120,7 @@ fn rule_directories_skip_fixtures_and_hidden_entries() {
         files.iter().map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()).collect();
     assert_eq!(names, ["a.yml", "b.yaml"]);
     assert!(errors.is_empty());
-    let report = lanner_rules::check_paths(std::slice::from_ref(&d));
+    let report = lanner_rules::check_paths(std::slice::from_ref(&d), false);
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.warnings.len(), 1, "{report}");
     assert!(report.warnings[0].to_string().ends_with("warning: list 'l': list is not used by any rule"), "{report}");

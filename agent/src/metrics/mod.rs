@@ -59,6 +59,11 @@ pub struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: &'static str,
 }
@@ -140,6 +145,7 @@ pub struct Metrics {
     pub rules_reload: Family<ResultLabels, Counter>,
     pub rules_last_reload_timestamp: Gauge<f64, AtomicU64>,
     pub rules_loaded: Gauge,
+    pub rules_state: Family<StateLabels, Gauge>,
     pub drop_alerts: Counter,
     pub protocol: ProtocolMetrics,
     kernel: Arc<collect::KernelCollector>,
@@ -220,6 +226,12 @@ impl Metrics {
         );
         let rules_loaded = Gauge::default();
         r.register("rules_loaded", "Rules currently loaded and enabled", rules_loaded.clone());
+        let rules_state = Family::<StateLabels, Gauge>::default();
+        r.register(
+            "rules",
+            "Defined rules by state: active, or inactive (disabled, an event type not captured, a field not supplied)",
+            rules_state.clone(),
+        );
         let drop_alerts = Counter::default();
         r.register("drop_alerts", "Internal 'kernel event drop' alerts emitted", drop_alerts.clone());
         let protocol = ProtocolMetrics::register(&mut r);
@@ -251,6 +263,7 @@ impl Metrics {
             rules_reload,
             rules_last_reload_timestamp,
             rules_loaded,
+            rules_state,
             drop_alerts,
             protocol,
             kernel,
@@ -274,12 +287,14 @@ impl Metrics {
         }
     }
 
-    /// Record a rule load: `success` also sets the timestamp and loaded count.
-    pub fn rules_reloaded(&self, success: bool, rules_loaded: usize) {
+    /// Record a rule load: `success` also sets the timestamp and the rule counts.
+    pub fn rules_reloaded(&self, success: bool, active: usize, inactive: usize) {
         let result = if success { "success" } else { "failure" };
         self.rules_reload.get_or_create(&ResultLabels { result }).inc();
         if success {
-            self.rules_loaded.set(rules_loaded as i64);
+            self.rules_loaded.set(active as i64);
+            self.rules_state.get_or_create(&StateLabels { state: "active" }).set(active as i64);
+            self.rules_state.get_or_create(&StateLabels { state: "inactive" }).set(inactive as i64);
             self.rules_last_reload_timestamp.set(unix_now_f64());
         }
     }
@@ -389,7 +404,7 @@ mod tests {
         s.sent.inc();
         s.dropped("queue_full").inc();
         s.spool_bytes.set(1234);
-        m.rules_reloaded(true, 61);
+        m.rules_reloaded(true, 61, 7);
         m.drop_alerts.inc();
         m.protocol.bad_frame("agent", "oversized");
         m.set_kernel_source(|| {
@@ -416,6 +431,8 @@ mod tests {
             "lanner_rules_reload_total{result=\"success\"} 1",
             "lanner_rules_last_reload_timestamp_seconds ",
             "lanner_rules_loaded 61",
+            "lanner_rules{state=\"active\"} 61",
+            "lanner_rules{state=\"inactive\"} 7",
             "lanner_drop_alerts_total 1",
             "lanner_protocol_bad_frames_total{side=\"agent\",reason=\"oversized\"} 1",
             "lanner_kernel_ringbuf_drops_total{probe=\"openat_exit\"} 5",

@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use crate::compile::{Compiler, ALL_TYPES};
 use crate::error::{ErrorKind, LoadError};
 use crate::fields::glob::Glob;
-use crate::fields::{Field, FieldId, FieldType};
+use crate::fields::avail::Unavailable;
+use crate::fields::{Field, FieldError, FieldId, FieldType};
 use crate::runtime::event::{EvtType, OPEN_FLAGS};
 use crate::runtime::matcher::{Check, Mode, Node, Pred};
 use crate::runtime::pred::{Cidr, NumPred, StrPred};
@@ -27,6 +28,16 @@ fn hex(s: &str) -> Result<Vec<u8>, String> {
 }
 
 impl Compiler<'_> {
+    /// A comparison on a field Lanner does not fill: recorded, so the rule loads
+    /// inactive with the reason; the placeholder keeps the rest of the condition
+    /// checked for real errors.
+    fn unavailable(&mut self, u: Unavailable) -> Node {
+        if !self.missing.contains(&u) {
+            self.missing.push(u);
+        }
+        Node::Const(true)
+    }
+
     pub(crate) fn lower_check(
         &mut self,
         lhs: &FieldRef,
@@ -37,6 +48,7 @@ impl Compiler<'_> {
     ) -> Option<Node> {
         let field = match Field::resolve(&lhs.name, lhs.arg.as_deref()) {
             Ok(f) => f,
+            Err(FieldError::Unavailable(u)) => return Some(self.unavailable(u)),
             Err(e) => {
                 errs.push(self.error(lhs.span, ErrorKind::Field(e)));
                 return None;
@@ -94,6 +106,7 @@ impl Compiler<'_> {
         if let Rhs::Field(other) = rhs {
             let o = match Field::resolve(&other.name, other.arg.as_deref()) {
                 Ok(f) => f,
+                Err(FieldError::Unavailable(u)) => return Some(self.unavailable(u)),
                 Err(e) => {
                     errs.push(self.error(other.span, ErrorKind::Field(e)));
                     return None;

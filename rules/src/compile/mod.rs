@@ -14,7 +14,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{ErrorKind, Item, LoadError, LoadErrors, Location};
+use crate::fields::avail::Unavailable;
 use crate::fields::FieldError;
+use crate::inactive::{Inactive, RuleState};
 use crate::runtime::event::EvtType;
 use crate::runtime::matcher::{Node, Pred, Rule, RuleSet};
 use crate::runtime::output::OutputTemplate;
@@ -38,6 +40,8 @@ pub(crate) struct Compiler<'a> {
     pub item: Item,
     /// `evt.type` names used by the current rule that Lanner does not capture.
     pub unsupported_types: Vec<String>,
+    /// Fields the current rule needs that Lanner does not fill.
+    pub missing: Vec<Unavailable>,
     pub report: LoadErrors,
 }
 
@@ -114,7 +118,8 @@ impl<'a> Compiler<'a> {
             let items: Vec<Value> = (0..n)
                 .map(|i| {
                     let span = self.list_item_span(&v.text, i);
-                    Value { text: self.defs.lists[&v.text].items[i].value.clone(), quoted: false, span }
+                    let (text, quoted) = cond::list_item(&self.defs.lists[&v.text].items[i].value);
+                    Value { text, quoted, span }
                 })
                 .collect();
             stack.push(v.text.clone());
@@ -163,12 +168,14 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// Compile one rule; `None` if it has errors (pushed to the report) or is skipped.
-    fn compile_rule(&mut self, r: &RuleDef) -> Option<Rule> {
+    /// Compile one rule: `Ok` when it runs, `Err(Some(reason))` when it loads inactive,
+    /// `Err(None)` when it has errors (pushed to the report).
+    fn compile_rule(&mut self, r: &RuleDef) -> Result<Rule, Option<Inactive>> {
         self.item = Item::Rule(r.name.clone());
         self.unsupported_types.clear();
+        self.missing.clear();
         let (Some(cond_text), Some(out_text)) = (&r.condition, &r.output) else {
-            return None;
+            return Err(None);
         };
         let src = self.add_src(cond_text.clone());
         let mut errs = Vec::new();
@@ -208,20 +215,34 @@ impl<'a> Compiler<'a> {
             !errs.is_empty() && errs.iter().all(|e| matches!(e.kind, ErrorKind::Field(FieldError::Unknown { .. })));
         if only_unknown_fields && (r.skip_if_unknown_filter || !r.enabled) {
             let why = if r.enabled { "skip-if-unknown-filter is set" } else { "the rule is disabled" };
+            let mut names = Vec::new();
             for e in errs {
+                if let ErrorKind::Field(FieldError::Unknown { name, .. }) = &e.kind {
+                    names.push(name.clone());
+                }
                 self.report.warnings.push(crate::error::LoadWarning {
                     loc: e.loc,
                     item: e.item,
                     message: format!("rule skipped ({why}): {}", e.kind),
                 });
             }
-            return None;
+            return Err(Some(if r.enabled { Inactive::UnknownFilter(names) } else { Inactive::Disabled }));
         }
         if !errs.is_empty() {
             self.report.errors.extend(errs);
-            return None;
+            return Err(None);
         }
-        let cond = optimize::optimize(node?);
+        let node = node.ok_or(None)?;
+        // The type mask before optimizing: placeholders of unavailable fields must not
+        // fold a negation into `false`.
+        let raw_mask = type_mask(&node);
+        if raw_mask == 0 && !self.unsupported_types.is_empty() {
+            return Err(Some(Inactive::EventTypes(std::mem::take(&mut self.unsupported_types))));
+        }
+        if !self.missing.is_empty() {
+            return Err(Some(Inactive::Fields(std::mem::take(&mut self.missing))));
+        }
+        let cond = optimize::optimize(node);
         let mask = type_mask(&cond);
         let warn = |this: &mut Self, msg: String| {
             this.report.warnings.push(crate::error::LoadWarning {
@@ -231,12 +252,7 @@ impl<'a> Compiler<'a> {
             });
         };
         if mask == 0 {
-            let extra = if self.unsupported_types.is_empty() {
-                String::new()
-            } else {
-                format!(" (event types not captured by Lanner: {})", self.unsupported_types.join(", "))
-            };
-            warn(self, format!("rule can never match: its condition excludes every event type{extra}"));
+            warn(self, "rule can never match: its condition excludes every event type".into());
         } else if mask == ALL_TYPES && r.warn_evttypes && r.enabled {
             warn(
                 self,
@@ -245,7 +261,7 @@ impl<'a> Compiler<'a> {
             );
         }
         let cond = optimize::strip_implied_types(cond, mask);
-        Some(Rule {
+        Ok(Rule {
             name: r.name.clone(),
             desc: r.desc.clone(),
             priority: r.priority,
@@ -253,7 +269,7 @@ impl<'a> Compiler<'a> {
             location: r.loc.clone(),
             evt_types: EvtType::ALL.iter().copied().filter(|t| mask & (1 << t.index()) != 0).collect(),
             cond,
-            output: output?,
+            output: output.ok_or(None)?,
         })
     }
 }
@@ -293,27 +309,29 @@ pub(crate) fn build(files: &[Arc<SourceFile>], load_errors: Vec<LoadError>) -> R
         macro_stack: Vec::new(),
         item: Item::Rule(String::new()),
         unsupported_types: Vec::new(),
+        missing: Vec::new(),
         report: LoadErrors::default(),
     };
     for name in &defs.macro_order {
         c.macro_expr(name);
     }
     let mut rules = Vec::new();
-    let mut inactive = Vec::new();
+    let mut states = Vec::new();
     for r in &defs.rules {
-        if r.source != "syscall" {
-            c.report.warnings.push(crate::error::LoadWarning {
-                loc: r.loc.clone(),
-                item: Some(Item::Rule(r.name.clone())),
-                message: format!("rule skipped: source '{}' is not supported (only syscall)", r.source),
-            });
-            inactive.push(r.name.clone());
-            continue;
-        }
-        match c.compile_rule(r) {
-            Some(rule) if r.enabled => rules.push(rule),
-            _ => inactive.push(r.name.clone()),
-        }
+        let inactive = if r.source != "syscall" {
+            Some(Inactive::Source(r.source.clone()))
+        } else {
+            match c.compile_rule(r) {
+                Ok(rule) if r.enabled => {
+                    rules.push(rule);
+                    None
+                }
+                Ok(_) | Err(None) if !r.enabled => Some(Inactive::Disabled),
+                Ok(_) | Err(None) => None,
+                Err(Some(why)) => Some(if r.enabled { why } else { Inactive::Disabled }),
+            }
+        };
+        states.push(RuleState { name: r.name.clone(), location: r.loc.clone(), inactive });
     }
     // Macros only used by other unused macros are reported too.
     let mut warnings = std::mem::take(&mut c.report.warnings);
@@ -356,7 +374,7 @@ pub(crate) fn build(files: &[Arc<SourceFile>], load_errors: Vec<LoadError>) -> R
         rules,
         by_type: by_type.map(|v| v.into_boxed_slice()),
         warnings: report.warnings,
-        inactive,
+        states,
         files: files.iter().map(|f| f.name.clone()).collect(),
     })
 }

@@ -4,7 +4,9 @@
 //! Extraction borrows from the [`Event`] (`&str`, integers, addresses) and never
 //! allocates; output rendering (only done for alerts) is separate and may allocate.
 
+pub mod avail;
 pub(crate) mod errno;
+pub(crate) mod falco;
 pub(crate) mod fd;
 pub(crate) mod flags;
 pub(crate) mod glob;
@@ -223,22 +225,6 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("lanner.k8s.owner.name", LannerK8sOwnerName, Str, No, "name of the pod's controller"),
 ];
 
-/// Falco fields Lanner deliberately lacks, so messages can say so.
-const FALCO_ONLY: &[&str] = &[
-    "proc.is_exe_upper_layer",
-    "proc.env",
-    "proc.sname",
-    "proc.vpid",
-    "proc.is_container_healthcheck",
-    "container.privileged",
-    "container.mounts",
-    "fd.sip.name",
-    "evt.buffer",
-    "container.info",
-    "proc.is_exe_from_memfd",
-    "k8s.deployment.name",
-    "ka.verb",
-];
 
 /// A resolved field with its argument.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -253,6 +239,9 @@ pub struct Field {
 pub enum FieldError {
     #[error("unknown field '{name}'{hint}")]
     Unknown { name: String, hint: String },
+    /// A Falco field Lanner does not fill: the rule needing it loads inactive.
+    #[error("field '{}' is not supplied by Lanner: {}", .0.name, .0.reason)]
+    Unavailable(avail::Unavailable),
     #[error("field '{0}' needs an argument, e.g. {0}[app]")]
     ArgRequired(String),
     #[error("field '{0}' takes no argument")]
@@ -278,17 +267,16 @@ impl Field {
     /// Resolve `name` with its optional `[arg]`.
     pub fn resolve(name: &str, arg: Option<&str>) -> Result<Field, FieldError> {
         let Some(info) = FIELDS.iter().find(|f| f.name == name) else {
-            let hint = if FALCO_ONLY.contains(&name) {
-                " (a Falco field that Lanner does not provide)".to_string()
-            } else {
-                FIELDS
-                    .iter()
-                    .map(|f| (distance(name, f.name), f.name))
-                    .filter(|(d, _)| *d <= 2)
-                    .min()
-                    .map(|(_, n)| format!(" (did you mean '{n}'?)"))
-                    .unwrap_or_default()
-            };
+            if let Some(u) = avail::unavailable(name, arg) {
+                return Err(FieldError::Unavailable(u));
+            }
+            let known = FIELDS.iter().map(|f| f.name).chain(falco::FALCO_FIELDS.iter().map(|f| f.name));
+            let hint = known
+                .map(|n| (distance(name, n), n))
+                .filter(|(d, _)| *d <= 2)
+                .min()
+                .map(|(_, n)| format!(" (did you mean '{n}'?)"))
+                .unwrap_or_default();
             return Err(FieldError::Unknown { name: name.to_string(), hint });
         };
         let (index, key) = match (info.arg, arg) {
@@ -337,10 +325,16 @@ mod tests {
         let e = Field::resolve("proc.nme", None).unwrap_err();
         assert_eq!(e.to_string(), "unknown field 'proc.nme' (did you mean 'proc.name'?)");
         assert_eq!(Field::resolve("zzz.qqq", None).unwrap_err().to_string(), "unknown field 'zzz.qqq'");
-        assert!(Field::resolve("proc.is_exe_upper_layer", None)
-            .unwrap_err()
-            .to_string()
-            .contains("Lanner does not provide"));
+        let e = Field::resolve("proc.is_exe_upper_layer", None).unwrap_err();
+        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.is_exe_upper_layer"), "{e}");
+        assert!(e.to_string().starts_with("field 'proc.is_exe_upper_layer' is not supplied by Lanner: "), "{e}");
+        let e = Field::resolve("evt.arg.target", None).unwrap_err();
+        assert!(e.to_string().contains("argument of symlink"), "{e}");
+        let e = Field::resolve("proc.aexe", Some("2")).unwrap_err();
+        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.aexe[2]"), "{e}");
+        // Falco's names count for suggestions too.
+        let e = Field::resolve("thread.cap_efective", None).unwrap_err();
+        assert_eq!(e.to_string(), "unknown field 'thread.cap_efective' (did you mean 'thread.cap_effective'?)");
         assert!(matches!(Field::resolve("k8s.pod.label", None), Err(FieldError::ArgRequired(_))));
         assert!(matches!(Field::resolve("proc.name", Some("1")), Err(FieldError::ArgNotAllowed(_))));
         assert!(matches!(Field::resolve("proc.aname", Some("x")), Err(FieldError::BadIndex { .. })));

@@ -83,7 +83,7 @@ impl Alert {
         let tmpl = rule.output_template();
         let mut output_fields = BTreeMap::new();
         for (key, field) in tmpl.fields() {
-            output_fields.insert(key.to_string(), json_value(field, ev));
+            output_fields.insert(key.to_string(), field.map_or(FieldValue::Null, |f| json_value(f, ev)));
         }
         for id in ALWAYS_FIELDS {
             let f = Field { id: *id, index: None, key: None };

@@ -318,8 +318,8 @@ pub struct RuleSet {
     /// Prefilters for event types with many rules.
     pub(crate) index: [Option<crate::runtime::index::TypeIndex>; EvtType::COUNT],
     pub(crate) warnings: Vec<LoadWarning>,
-    /// Rules that are defined but disabled (`enabled: false`) or skipped.
-    pub(crate) inactive: Vec<String>,
+    /// Every defined rule with its state, in definition order.
+    pub(crate) states: Vec<crate::inactive::RuleState>,
     pub(crate) files: Vec<String>,
 }
 
@@ -394,9 +394,14 @@ impl RuleSet {
         &self.warnings
     }
 
-    /// Names of rules that were defined but are disabled or skipped.
-    pub fn inactive_rules(&self) -> &[String] {
-        &self.inactive
+    /// Every defined rule, active or inactive (with its reason), in definition order.
+    pub fn states(&self) -> &[crate::inactive::RuleState] {
+        &self.states
+    }
+
+    /// The rules that are defined but do not run, with their reasons.
+    pub fn inactive_rules(&self) -> impl Iterator<Item = &crate::inactive::RuleState> {
+        self.states.iter().filter(|s| s.inactive.is_some())
     }
 
     /// The files (or embedded sources) this set was loaded from.

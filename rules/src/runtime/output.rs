@@ -12,6 +12,9 @@ use crate::runtime::event::Event;
 enum Part {
     Lit(String),
     Field { field: Field, key: String },
+    /// A Falco field Lanner does not fill: always `<NA>` (null in `output_fields`), as
+    /// Falco prints a field without a value.
+    Missing { key: String },
 }
 
 /// A compiled output template.
@@ -77,6 +80,12 @@ impl OutputTemplate {
                     let key = field.display_name();
                     parts.push(Part::Field { field, key });
                 }
+                Err(FieldError::Unavailable(u)) => {
+                    if !lit.is_empty() {
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    }
+                    parts.push(Part::Missing { key: u.name });
+                }
                 Err(error) => errors.push(OutputError { offset: start, error }),
             }
             i = after;
@@ -97,19 +106,24 @@ impl OutputTemplate {
             match p {
                 Part::Lit(s) => out.push_str(s),
                 Part::Field { field, .. } => field.render(ev, &mut out),
+                Part::Missing { .. } => out.push_str("<NA>"),
             }
         }
         out
     }
 
-    /// The fields used, as `(name as written, field)`, without duplicates.
-    pub fn fields(&self) -> Vec<(&str, &Field)> {
-        let mut v: Vec<(&str, &Field)> = Vec::new();
+    /// The fields used, as `(name as written, field)`, without duplicates; `None` for a
+    /// field Lanner does not fill.
+    pub fn fields(&self) -> Vec<(&str, Option<&Field>)> {
+        let mut v: Vec<(&str, Option<&Field>)> = Vec::new();
         for p in &self.parts {
-            if let Part::Field { field, key } = p {
-                if !v.iter().any(|(k, _)| *k == key) {
-                    v.push((key, field));
-                }
+            let (key, field) = match p {
+                Part::Field { field, key } => (key.as_str(), Some(field)),
+                Part::Missing { key } => (key.as_str(), None),
+                Part::Lit(_) => continue,
+            };
+            if !v.iter().any(|(k, _)| *k == key) {
+                v.push((key, field));
             }
         }
         v
@@ -134,6 +148,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_with_offsets() {
+        let t = OutputTemplate::parse("caps=%thread.cap_effective user=%user.name").unwrap();
+        let ev = Event::new(EvtType::Execve, 0, Arc::new(Process::new("bash", "/bin/bash", &[])));
+        assert_eq!(t.render(&ev), "caps=<NA> user=<NA>");
+        assert!(t.fields()[0].0 == "thread.cap_effective" && t.fields()[0].1.is_none());
         let errs = OutputTemplate::parse("a %proc.nme b %fd.nam %user.name").unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].offset, 3);

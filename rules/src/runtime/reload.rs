@@ -25,6 +25,8 @@ use crate::runtime::matcher::RuleSet;
 pub struct ReloadOk {
     /// Enabled rules in the new set.
     pub rules: usize,
+    /// Rules defined but inactive (disabled, or needing what Lanner does not capture).
+    pub inactive: usize,
     pub files: Vec<String>,
     pub warnings: Vec<LoadWarning>,
 }
@@ -90,7 +92,10 @@ impl RuleSetHandle {
         let _g = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         match loaded {
             Ok(rs) => {
-                let ok = ReloadOk { rules: rs.len(), files: rs.files().to_vec(), warnings: rs.warnings().to_vec() };
+                let ok = ReloadOk {
+                    rules: rs.len(),
+                    inactive: rs.inactive_rules().count(),
+                    files: rs.files().to_vec(), warnings: rs.warnings().to_vec() };
                 self.current.store(Arc::new(rs));
                 self.successes.fetch_add(1, Ordering::Relaxed);
                 self.last_success_unix.store(now_unix(), Ordering::Relaxed);

@@ -331,32 +331,13 @@ impl<'a> P<'a> {
         self.ws();
         let start = self.i;
         match self.peek() {
-            Some(q @ ('"' | '\'')) => {
-                let mut out = String::new();
-                let mut chars = self.rest().char_indices().skip(1);
-                while let Some((k, c)) = chars.next() {
-                    if c == q {
-                        self.i = start + k + 1;
-                        return Ok(Value { text: out, quoted: true, span: self.span(start, self.i) });
-                    }
-                    if c == '\\' {
-                        match chars.next() {
-                            Some((_, e @ ('\\' | '"' | '\''))) => out.push(e),
-                            Some((_, 'n')) => out.push('\n'),
-                            Some((_, 't')) => out.push('\t'),
-                            Some((_, 'r')) => out.push('\r'),
-                            Some((_, e)) => {
-                                out.push('\\');
-                                out.push(e);
-                            }
-                            None => break,
-                        }
-                    } else {
-                        out.push(c);
-                    }
+            Some(q @ ('"' | '\'')) => match unquote(self.rest()) {
+                Some((text, n)) => {
+                    self.i = start + n;
+                    Ok(Value { text, quoted: true, span: self.span(start, self.i) })
                 }
-                Err(self.err(start, format!("unterminated string starting with {q}")))
-            }
+                None => Err(self.err(start, format!("unterminated string starting with {q}"))),
+            },
             None => Err(self.err(start, "expected a value, found the end of the condition")),
             Some(c) if c == '(' || c == ')' || c == ',' => {
                 Err(self.err(start, format!("expected a value, found '{c}'")))
@@ -369,6 +350,45 @@ impl<'a> P<'a> {
                 Ok(Value { text: r[..n].to_string(), quoted: false, span: self.span(start, self.i) })
             }
         }
+    }
+}
+
+/// A quoted string at the start of `s` (`"..."` or `'...'`, with `\\`, `\"`, `\'`, `\n`,
+/// `\t`, `\r` escapes): its text and the bytes it takes, or `None` when unterminated or
+/// not quoted.
+pub(crate) fn unquote(s: &str) -> Option<(String, usize)> {
+    let q = s.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let mut out = String::new();
+    let mut chars = s.char_indices().skip(1);
+    while let Some((k, c)) = chars.next() {
+        if c == q {
+            return Some((out, k + 1));
+        }
+        if c == '\\' {
+            match chars.next() {
+                Some((_, e @ ('\\' | '"' | '\''))) => out.push(e),
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, e)) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => return None,
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// A list item as Falco splices it into a condition: an item that is one quoted string
+/// (`'"10.0.0.0/8"'` in YAML) is that string, quoted; anything else is a bare word.
+pub(crate) fn list_item(text: &str) -> (String, bool) {
+    match unquote(text) {
+        Some((v, n)) if n == text.len() => (v, true),
+        _ => (text.to_string(), false),
     }
 }
 

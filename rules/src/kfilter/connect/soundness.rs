@@ -216,8 +216,8 @@ fn connect_prefilter_is_sound_on_generated_events() {
         check_rule_set(&f.display().to_string(), &rs);
         let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{e}"));
         let mut enable = String::new();
-        for name in rs.inactive_rules() {
-            enable.push_str(&format!("- rule: {name}\n  enabled: true\n"));
+        for st in rs.inactive_rules() {
+            enable.push_str(&format!("- rule: {}\n  enabled: true\n", st.name));
         }
         let name = f.display().to_string();
         let all = RuleSet::from_sources(&[(name.as_str(), text.as_str()), ("enable.yaml", enable.as_str())])

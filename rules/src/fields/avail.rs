@@ -1,0 +1,100 @@
+//! Falco fields Lanner knows but does not fill (yet), and why.
+//!
+//! A Falco rule file may name any field of Falco's catalogue ([`super::falco`]). A field
+//! Lanner supplies resolves to a [`super::Field`]; a field Falco has and Lanner does not
+//! fill resolves to [`Unavailable`], so the rule that needs it loads *inactive with its
+//! reason* (as Falco skips a rule whose event types it does not capture) instead of
+//! failing the whole file. Only a name Falco does not have is an error.
+
+use super::falco::{self, FalcoArg};
+use crate::runtime::event::EvtType;
+
+/// A known field that Lanner does not fill, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    /// The field as written (`evt.arg.target`, `proc.aexe[2]`).
+    pub name: String,
+    pub reason: String,
+}
+
+/// Reasons by field-name prefix, most specific first.
+const REASONS: &[(&str, &str)] = &[
+    ("proc.exe_ino", "the executable's inode (mm->exe_file) is not read in the kernel yet"),
+    ("proc.is_exe_", "the executable's file (mm->exe_file) is not read in the kernel yet"),
+    ("proc.aexe", "ancestors' argv[0] is not kept in the process table yet"),
+    ("proc.is_container_", "health-check and probe commands are not read from the pod spec yet"),
+    ("proc.env", "the process environment is not read yet"),
+    ("proc.sname", "session ids are not read yet"),
+    ("proc.sid", "session ids are not read yet"),
+    ("proc.is_sid_leader", "session ids are not read yet"),
+    ("proc.vpgid", "pid-namespace ids are not read yet"),
+    ("proc.vpid", "pid-namespace ids are not read yet"),
+    ("thread.vtid", "pid-namespace ids are not read yet"),
+    ("proc.duration", "process start times are not kept yet"),
+    ("proc.pid.ts", "process start times are not kept yet"),
+    ("proc.ppid.ts", "process start times are not kept yet"),
+    ("proc.ppid.duration", "process start times are not kept yet"),
+    ("thread.cap_", "capability sets are not read from the task's credentials yet"),
+    ("user.", "only user.uid, user.name and user.loginuid are filled"),
+    ("group.", "only group.gid is filled"),
+    ("fd.sip.name", "needs a DNS cache, which Lanner does not keep"),
+    ("fd.cip.name", "needs a DNS cache, which Lanner does not keep"),
+    ("fd.rip.name", "needs a DNS cache, which Lanner does not keep"),
+    ("fd.lip.name", "needs a DNS cache, which Lanner does not keep"),
+    ("fd.", "not recorded for Lanner's open and connect events yet"),
+    ("fdlist.", "fd lists of poll events are not captured"),
+    ("fs.path.", "path arguments of file-system events Lanner does not capture yet"),
+    ("container.", "only container id, name and image are collected"),
+    ("k8s.", "only the pod's name, namespace, uid and labels are collected"),
+];
+
+/// Why Lanner does not fill `name` (written with `arg`), if it is a Falco field.
+pub(crate) fn unavailable(name: &str, arg: Option<&str>) -> Option<Unavailable> {
+    let written = match arg {
+        Some(a) => format!("{name}[{a}]"),
+        None => name.to_string(),
+    };
+    let reason = if let Some(p) = name.strip_prefix("evt.arg.").or_else(|| name.strip_prefix("evt.rawarg.")) {
+        param_reason(p)?
+    } else if let Some(f) = falco::falco_field(name) {
+        if arg.is_some() && f.arg == FalcoArg::None {
+            return None;
+        }
+        if matches!(name, "evt.arg" | "evt.rawarg" | "evt.args") {
+            "event arguments are only filled for evt.arg.flags (open) and evt.arg.uid (setuid)".to_string()
+        } else {
+            REASONS
+                .iter()
+                .find(|(p, _)| name.starts_with(p))
+                .map_or("not supplied by Lanner's events yet", |(_, r)| r)
+                .to_string()
+        }
+    } else {
+        return None;
+    };
+    Some(Unavailable { name: written, reason })
+}
+
+/// The reason for `evt.arg.<param>`, or `None` when no Falco event has that parameter.
+fn param_reason(param: &str) -> Option<String> {
+    let events: Vec<&str> =
+        falco::FALCO_EVENTS.iter().filter(|e| e.params.contains(&param)).map(|e| e.name).collect();
+    if events.is_empty() {
+        return None;
+    }
+    let captured: Vec<&str> = events.iter().copied().filter(|e| EvtType::from_falco_name(e).is_some()).collect();
+    Some(if captured.is_empty() {
+        format!("argument of {} events, which Lanner does not capture", list(&events))
+    } else {
+        format!("argument of {} not read by Lanner's probes yet", list(&captured))
+    })
+}
+
+fn list(names: &[&str]) -> String {
+    const MAX: usize = 4;
+    let mut s = names.iter().take(MAX).copied().collect::<Vec<_>>().join(", ");
+    if names.len() > MAX {
+        s.push_str(&format!(" and {} more", names.len() - MAX));
+    }
+    s
+}
