@@ -190,6 +190,9 @@ impl Compiler<'_> {
                 for v in &vals {
                     match EvtType::from_falco_name(&v.text) {
                         Some(t) => mask |= 1 << t.index(),
+                        None if !crate::fields::falco::is_event_type(&v.text) => {
+                            errs.push(bad_val(self, v, "not an event type Falco knows (an event or syscall name)"));
+                        }
                         None => {
                             if !self.unsupported_types.contains(&v.text) {
                                 self.unsupported_types.push(v.text.clone());

@@ -6,7 +6,7 @@
 //! reason* (as Falco skips a rule whose event types it does not capture) instead of
 //! failing the whole file. Only a name Falco does not have is an error.
 
-use super::falco::{self, FalcoArg};
+use super::falco::{self, FalcoArg, FalcoEventKind};
 use crate::runtime::event::EvtType;
 
 /// A known field that Lanner does not fill, with the reason.
@@ -45,6 +45,7 @@ const REASONS: &[(&str, &str)] = &[
     ("fdlist.", "fd lists of poll events are not captured"),
     ("fs.path.", "path arguments of file-system events Lanner does not capture yet"),
     ("container.", "only container id, name and image are collected"),
+    ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
     ("k8s.", "only the pod's name, namespace, uid and labels are collected"),
 ];
 
@@ -54,33 +55,36 @@ pub(crate) fn unavailable(name: &str, arg: Option<&str>) -> Option<Unavailable> 
         Some(a) => format!("{name}[{a}]"),
         None => name.to_string(),
     };
-    let reason = if let Some(p) = name.strip_prefix("evt.arg.").or_else(|| name.strip_prefix("evt.rawarg.")) {
-        param_reason(p)?
-    } else if let Some(f) = falco::falco_field(name) {
-        if arg.is_some() && f.arg == FalcoArg::None {
-            return None;
-        }
-        if matches!(name, "evt.arg" | "evt.rawarg" | "evt.args") {
-            "event arguments are only filled for evt.arg.flags (open) and evt.arg.uid (setuid)".to_string()
-        } else {
-            REASONS
-                .iter()
-                .find(|(p, _)| name.starts_with(p))
-                .map_or("not supplied by Lanner's events yet", |(_, r)| r)
-                .to_string()
-        }
-    } else {
+    let (f, suffix) = falco::falco_field_dotted(name)?;
+    if arg.is_some() && f.arg == FalcoArg::None {
         return None;
+    }
+    let reason = if matches!(f.arg, FalcoArg::Param | FalcoArg::IndexOrParam) && !suffix.is_empty() {
+        param_reason(suffix)?
+    } else if matches!(f.name, "evt.arg" | "evt.rawarg" | "evt.args") {
+        "event arguments are only filled for evt.arg.flags (open) and evt.arg.uid (setuid)".to_string()
+    } else {
+        REASONS
+            .iter()
+            .find(|(p, _)| name.starts_with(p))
+            .map_or("not supplied by Lanner's events yet", |(_, r)| r)
+            .to_string()
     };
     Some(Unavailable { name: written, reason })
 }
 
 /// The reason for `evt.arg.<param>`, or `None` when no Falco event has that parameter.
 fn param_reason(param: &str) -> Option<String> {
-    let events: Vec<&str> =
-        falco::FALCO_EVENTS.iter().filter(|e| e.params.contains(&param)).map(|e| e.name).collect();
-    if events.is_empty() {
+    if !falco::is_event_param(param) {
         return None;
+    }
+    let events: Vec<&str> = falco::FALCO_EVENTS
+        .iter()
+        .filter(|e| e.kind == FalcoEventKind::Syscall && e.params.contains(&param))
+        .map(|e| e.name)
+        .collect();
+    if events.is_empty() {
+        return Some("argument of event types Lanner does not capture".into());
     }
     let captured: Vec<&str> = events.iter().copied().filter(|e| EvtType::from_falco_name(e).is_some()).collect();
     Some(if captured.is_empty() {

@@ -5,8 +5,12 @@
 //! allocates; output rendering (only done for alerts) is separate and may allocate.
 
 pub mod avail;
+pub mod coverage;
 pub(crate) mod errno;
+// Falco's own catalogue: every field and event name a Falco rule may use.
 pub(crate) mod falco;
+mod falco_events;
+mod falco_fields;
 pub(crate) mod fd;
 pub(crate) mod flags;
 pub(crate) mod glob;
@@ -267,6 +271,9 @@ impl Field {
     /// Resolve `name` with its optional `[arg]`.
     pub fn resolve(name: &str, arg: Option<&str>) -> Result<Field, FieldError> {
         let Some(info) = FIELDS.iter().find(|f| f.name == name) else {
+            if falco::falco_field(name).is_some_and(|f| f.arg.required()) && arg.is_none() {
+                return Err(FieldError::ArgRequired(name.to_string()));
+            }
             if let Some(u) = avail::unavailable(name, arg) {
                 return Err(FieldError::Unavailable(u));
             }
