@@ -276,6 +276,8 @@ impl Assembler {
         out.ancestors = ancestors;
         out.fd = fd;
         out.setuid_target = setuid_target;
+        // Falco's evt.arg.uid is the target user's name, resolved in the caller's root.
+        out.setuid_target_name = setuid_target.and_then(|u| self.user_name(h.pid, h.cgroup_id, u)).map(Into::into);
         out.container = container;
         Some(out)
     }

@@ -22,3 +22,15 @@ fn falco_coverage_doc_is_current() {
     assert!(row("thread.cap_effective").contains("| not supplied: capability sets"), "{}", row("thread.cap_effective"));
     assert!(want.contains("| `symlinkat` |"), "{want}");
 }
+
+#[test]
+fn every_lanner_field_is_documented_in_rules_md() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/rules.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let missing: Vec<String> = lanner_rules::fields::FIELDS
+        .iter()
+        .map(|f| format!("`{}` | {} | {} |", f.name, f.ty.name(), f.desc))
+        .filter(|row| !doc.contains(row.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "docs/rules.md lacks or misdescribes these field rows:\n{}", missing.join("\n"));
+}

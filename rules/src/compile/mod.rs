@@ -133,13 +133,27 @@ impl<'a> Compiler<'a> {
             Expr::And(v) | Expr::Or(v) => {
                 let mut out = Vec::with_capacity(v.len());
                 let mut ok = true;
+                let missing_before = self.missing.len();
                 for x in v {
                     match self.lower(x, errs) {
                         Some(n) => out.push(n),
                         None => ok = false,
                     }
                 }
-                ok.then(|| if matches!(e, Expr::And(_)) { Node::And(out.into()) } else { Node::Or(out.into()) })
+                if !ok {
+                    return None;
+                }
+                if matches!(e, Expr::Or(_)) {
+                    return Some(Node::Or(out.into()));
+                }
+                let n = Node::And(out.into());
+                // A conjunction no captured event type can satisfy is false whatever the
+                // fields Lanner does not fill would say: they are not needed
+                // (`evt.type in (sendto, sendmsg) and fd.connected = false`).
+                if type_mask(&n) == 0 {
+                    self.missing.truncate(missing_before);
+                }
+                Some(n)
             }
             Expr::Not(x) => self.lower(x, errs).map(|n| Node::Not(Box::new(n))),
             Expr::Macro(name, span) => {
@@ -240,7 +254,13 @@ impl<'a> Compiler<'a> {
             return Err(Some(Inactive::EventTypes(std::mem::take(&mut self.unsupported_types))));
         }
         if !self.missing.is_empty() {
-            return Err(Some(Inactive::Fields(std::mem::take(&mut self.missing))));
+            let mut fields: Vec<Unavailable> = Vec::new();
+            for u in self.missing.drain(..) {
+                if !fields.contains(&u) {
+                    fields.push(u);
+                }
+            }
+            return Err(Some(Inactive::Fields(fields)));
         }
         let cond = optimize::optimize(node);
         let mask = type_mask(&cond);

@@ -114,6 +114,8 @@ pub struct Event {
     pub fd: Option<Fd>,
     /// Target uid of `setuid`.
     pub setuid_target: Option<u32>,
+    /// The target uid's user name, resolved in the process's own root (`evt.arg.uid`).
+    pub setuid_target_name: Option<Box<str>>,
     /// `None` for host processes.
     pub container: Option<Arc<Container>>,
 }
@@ -121,7 +123,17 @@ pub struct Event {
 impl Event {
     /// A minimal event of the given type for `proc`, with no fd, ancestry or container.
     pub fn new(evt_type: EvtType, time_ns: u64, proc: Arc<Process>) -> Event {
-        Event { evt_type, time_ns, res: 0, proc, ancestors: Vec::new(), fd: None, setuid_target: None, container: None }
+        Event {
+            evt_type,
+            time_ns,
+            res: 0,
+            proc,
+            ancestors: Vec::new(),
+            fd: None,
+            setuid_target: None,
+            setuid_target_name: None,
+            container: None,
+        }
     }
 
     /// The parent process, if known.
@@ -151,6 +163,8 @@ struct EventSpec {
     #[serde(default)]
     setuid_target: Option<u32>,
     #[serde(default)]
+    setuid_target_name: Option<Box<str>>,
+    #[serde(default)]
     container: Option<Container>,
 }
 
@@ -168,6 +182,7 @@ impl From<EventSpec> for Event {
             ancestors: s.ancestors.into_iter().map(Arc::new).collect(),
             fd: s.fd,
             setuid_target: s.setuid_target,
+            setuid_target_name: s.setuid_target_name,
             container: s.container.map(Arc::new),
         }
     }

@@ -80,7 +80,10 @@ impl Field {
                 _ => Val::Missing,
             },
             F::EvtArgFlags => fd.and_then(|f| f.flags()).map_or(Val::Missing, Val::Flags),
-            F::EvtArgUid | F::LannerSetuidTarget => ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u))),
+            F::EvtArgUid => ev.setuid_target_name.as_deref().map_or(Val::Missing, Val::Str),
+            F::EvtRawargUid | F::LannerSetuidTarget => {
+                ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u)))
+            }
             F::ProcName => opt(&p.name),
             F::ProcExepath => opt(&p.exepath),
             F::ProcExe => opt(&p.exe),
