@@ -328,7 +328,8 @@ mod tests {
         // Lanner's own names, its `lanner.*` extensions aside, are all Falco's.
         for f in crate::fields::FIELDS.iter().filter(|f| !f.name.starts_with("lanner.")) {
             let (falco, rest) = falco_field_dotted(f.name).unwrap_or_else(|| panic!("{} is not a Falco field", f.name));
-            assert!(rest.is_empty() || (falco.arg == FalcoArg::IndexOrParam && is_event_param(rest)), "{}", f.name);
+            let param = matches!(falco.arg, FalcoArg::IndexOrParam | FalcoArg::Param) && is_event_param(rest);
+            assert!(rest.is_empty() || param, "{}", f.name);
         }
     }
 
