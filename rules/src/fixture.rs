@@ -24,6 +24,9 @@
 //!     max_priority: notice        # or `none: true`
 //! ```
 //!
+//! A `states:` map (rule name → `active` or `inactive: <reason prefix>`) checks which
+//! rules of the loaded files run (`fixture_states.rs`).
+//!
 //! By default the rules that fire must be exactly the expected ones (`allow_others: true`
 //! relaxes this); `not: [rule, ...]` lists rules that must stay silent.
 //!
@@ -219,9 +222,9 @@ fn run_fixture_file(
     };
     if let NodeKind::Map(entries) = &root.kind {
         for (k, _) in entries {
-            if !matches!(k.as_str(), Some("rules" | "cases" | "defs")) {
+            if !matches!(k.as_str(), Some("rules" | "cases" | "defs" | "states")) {
                 return report.errors.push(format!(
-                    "{name}:{}: unknown key '{}' (expected rules, cases, defs)",
+                    "{name}:{}: unknown key '{}' (expected rules, cases, defs, states)",
                     k.pos(),
                     k.as_str().unwrap_or("?")
                 ));
@@ -235,10 +238,26 @@ fn run_fixture_file(
         }
         None => None,
     };
+    let base = path.parent().unwrap_or(Path::new("."));
+    if let Some(states) = root.get("states") {
+        let mut result = CaseResult {
+            file: name.clone(),
+            name: "rule states".into(),
+            pos: Some(states.pos()),
+            failures: Vec::new(),
+        };
+        match from_node::<BTreeMap<String, String>>(states) {
+            Err(e) => result.failures.push(format!("{name}:{}: states: {}", e.pos.unwrap_or(states.pos()), e.message)),
+            Ok(want) => match rule_set(base, file_rules.as_deref(), default, cache, &name, report) {
+                Ok(rs) => result.failures = crate::fixture_states::check(&want, rs),
+                Err(e) => result.failures.push(e),
+            },
+        }
+        report.cases.push(result);
+    }
     let NodeKind::Seq(items) = &case_nodes.kind else {
         return report.errors.push(format!("{name}:{}: 'cases' must be a list", case_nodes.pos()));
     };
-    let base = path.parent().unwrap_or(Path::new("."));
     for item in items {
         let case_name = item.get("name").and_then(|n| n.as_str()).unwrap_or("<unnamed>").to_string();
         let mut result =
@@ -249,20 +268,7 @@ fn run_fixture_file(
             }
             Ok(case) => {
                 let rule_files = case.rules.clone().or_else(|| file_rules.clone());
-                let rs: Result<&RuleSet, String> = match rule_files {
-                    None => Ok(default),
-                    Some(list) => {
-                        let paths: Vec<PathBuf> = list.iter().map(|p| base.join(p)).collect();
-                        let fresh = !cache.contains_key(&paths);
-                        let entry = cache
-                            .entry(paths.clone())
-                            .or_insert_with(|| RuleSet::load_files(&paths).map_err(|e| e.to_string()));
-                        if let (true, Err(e)) = (fresh, &entry) {
-                            report.errors.push(format!("{name}: rules {list:?} failed to load:\n{e}"));
-                        }
-                        entry.as_ref().map_err(|_| format!("rules {list:?} failed to load (errors above)"))
-                    }
-                };
+                let rs = rule_set(base, rule_files.as_deref(), default, cache, &name, report);
                 result.name = case.name.clone();
                 match rs {
                     Ok(rs) => result.failures = run_case(&case, rs),
@@ -272,6 +278,27 @@ fn run_fixture_file(
         }
         report.cases.push(result);
     }
+}
+
+/// The rule set a fixture names (loaded once per list of files), or `default`.
+fn rule_set<'a>(
+    base: &Path,
+    list: Option<&[String]>,
+    default: &'a RuleSet,
+    cache: &'a mut HashMap<Vec<PathBuf>, Result<RuleSet, String>>,
+    name: &str,
+    report: &mut FixtureReport,
+) -> Result<&'a RuleSet, String> {
+    let Some(list) = list else {
+        return Ok(default);
+    };
+    let paths: Vec<PathBuf> = list.iter().map(|p| base.join(p)).collect();
+    let fresh = !cache.contains_key(&paths);
+    let entry = cache.entry(paths.clone()).or_insert_with(|| RuleSet::load_files(&paths).map_err(|e| e.to_string()));
+    if let (true, Err(e)) = (fresh, &entry) {
+        report.errors.push(format!("{name}: rules {list:?} failed to load:\n{e}"));
+    }
+    entry.as_ref().map_err(|_| format!("rules {list:?} failed to load (errors above)"))
 }
 
 fn describe(a: &Alert) -> String {

@@ -68,3 +68,13 @@ pub struct RuleState {
     /// `None` when the rule runs.
     pub inactive: Option<Inactive>,
 }
+
+impl RuleState {
+    /// The state as `lanner rules check` prints it: `active` or `inactive: <reason>`.
+    pub fn state(&self) -> String {
+        match &self.inactive {
+            None => "active".to_string(),
+            Some(i) => format!("inactive: {i}"),
+        }
+    }
+}

@@ -23,6 +23,7 @@ mod compile;
 pub mod error;
 pub mod fields;
 pub mod fixture;
+mod fixture_states;
 pub mod inactive;
 pub mod kfilter;
 pub mod runtime;
@@ -167,11 +168,7 @@ impl CheckReport {
         let w_loc = self.states.iter().map(|s| s.location.to_string().len()).max().unwrap_or(6).max(6);
         writeln!(f, "{:w_rule$}  {:w_loc$}  STATE", "RULE", "SOURCE")?;
         for s in &self.states {
-            let state = match &s.inactive {
-                None => "active".to_string(),
-                Some(i) => format!("inactive: {i}"),
-            };
-            writeln!(f, "{:w_rule$}  {:w_loc$}  {state}", s.name, s.location.to_string())?;
+            writeln!(f, "{:w_rule$}  {:w_loc$}  {}", s.name, s.location.to_string(), s.state())?;
         }
         Ok(())
     }

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use crate::compile::{Compiler, ALL_TYPES};
 use crate::error::{ErrorKind, LoadError};
-use crate::fields::glob::Glob;
 use crate::fields::avail::Unavailable;
+use crate::fields::glob::Glob;
 use crate::fields::{Field, FieldError, FieldId, FieldType};
 use crate::runtime::event::{EvtType, OPEN_FLAGS};
 use crate::runtime::matcher::{Check, Mode, Node, Pred};

@@ -231,7 +231,6 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("lanner.k8s.owner.name", LannerK8sOwnerName, Str, No, "name of the pod's controller"),
 ];
 
-
 /// A resolved field with its argument.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Field {

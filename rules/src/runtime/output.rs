@@ -11,10 +11,15 @@ use crate::runtime::event::Event;
 #[derive(Clone, Debug)]
 enum Part {
     Lit(String),
-    Field { field: Field, key: String },
+    Field {
+        field: Field,
+        key: String,
+    },
     /// A Falco field Lanner does not fill: always `<NA>` (null in `output_fields`), as
     /// Falco prints a field without a value.
-    Missing { key: String },
+    Missing {
+        key: String,
+    },
 }
 
 /// A compiled output template.

@@ -95,7 +95,9 @@ impl RuleSetHandle {
                 let ok = ReloadOk {
                     rules: rs.len(),
                     inactive: rs.inactive_rules().count(),
-                    files: rs.files().to_vec(), warnings: rs.warnings().to_vec() };
+                    files: rs.files().to_vec(),
+                    warnings: rs.warnings().to_vec(),
+                };
                 self.current.store(Arc::new(rs));
                 self.successes.fetch_add(1, Ordering::Relaxed);
                 self.last_success_unix.store(now_unix(), Ordering::Relaxed);
