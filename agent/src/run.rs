@@ -117,9 +117,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a broken rule file should fail before anything is loaded.
     let rules = Arc::new(load_rules(&args.rules)?);
     tracing::info!(rules = rules.current().len(), files = ?rules.current().files(), "rules loaded");
-    kernel::check_privileges()?;
     let kver = kernel::check_kernel()?;
-    kernel::raise_memlock();
+    kernel::check_privileges(kver)?;
+    let memlock = kernel::raise_memlock(kver);
     kernel::ensure_tracefs()?;
     let offsets = Btf::from_sys_fs().context("reading kernel BTF")?.kernel_offsets();
 
@@ -136,7 +136,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .override_global("LANNER_CONFIG", &cfg, true)
         .map_max_entries("EVENTS", ring_bytes)
         .load(PROBES_OBJ)
-        .context("loading the eBPF object (is BPF enabled and are you root?)")?;
+        .map_err(|e| {
+            let hint = kernel::memlock_hint(&e, kver, memlock);
+            anyhow::Error::new(e)
+                .context(hint.unwrap_or_else(|| "loading the eBPF object (is BPF enabled and are you root?)".into()))
+        })?;
     // The pre-filter maps start zeroed (= pass everything); install the
     // rule-derived filter before the probes attach.
     let mut prefilter = Prefilter::new(&mut ebpf).context("pre-filter maps")?;
