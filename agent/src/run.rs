@@ -84,7 +84,7 @@ pub fn load_rules(paths: &[PathBuf]) -> anyhow::Result<RuleSetHandle> {
 
 fn log_reload(r: &Result<lanner_rules::ReloadOk, lanner_rules::LoadErrors>) {
     match r {
-        Ok(ok) => tracing::info!(rules = ok.rules, warnings = ok.warnings.len(), "rules reloaded"),
+        Ok(ok) => tracing::info!(rules = ok.rules, files = ?ok.files, warnings = ok.warnings.len(), "rules reloaded"),
         Err(e) => tracing::error!("rule reload rejected, the previous rules stay active:\n{e}"),
     }
 }
@@ -116,7 +116,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     // Rules first: a broken rule file should fail before anything is loaded.
     let rules = Arc::new(load_rules(&args.rules)?);
-    tracing::info!(rules = rules.current().len(), files = ?rules.current().files(), "rules loaded");
+    let source = if args.rules.is_empty() {
+        "embedded default pack (no --rules)".to_string()
+    } else {
+        format!("--rules {}", args.rules.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "))
+    };
+    tracing::info!(rules = rules.current().len(), source = %source, files = ?rules.current().files(), "rules loaded");
     let kver = kernel::check_kernel()?;
     kernel::check_privileges(kver)?;
     let memlock = kernel::raise_memlock(kver);
