@@ -5,12 +5,7 @@
 //!
 //! Per event this is a few hash lookups and `Arc` clones; strings are built
 //! once per process (exec) or per container, not per event.
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Instant};
 
 use lanner_common::decode::{self, Event as KEvent};
 use lanner_rules::{Container, Event, EvtType, Fd, L4Proto, Pod};
@@ -20,15 +15,22 @@ use crate::{
     proctable::{new_proc, ProcInfo, ProcTable},
 };
 
-/// How long "no pod yet" for a container is trusted before asking again.
-const POD_RECHECK: Duration = Duration::from_secs(1);
-
 struct CachedContainer {
     /// The cgroup the entry was computed for (a process can move).
     cgroup_id: u64,
     container: Option<Arc<Container>>,
     info: Option<ContainerInfo>,
-    checked: Instant,
+    /// The pod cache's generation when the entry was computed.
+    generation: u64,
+}
+
+impl CachedContainer {
+    /// Still the answer? A container without its name and image (pod not
+    /// cached, or its container status not published yet) is looked up
+    /// again once the pod cache has changed: the pod's next update fills it.
+    fn fresh(&self, generation: u64) -> bool {
+        self.info.as_ref().is_none_or(|i| i.container_name.is_some()) || self.generation == generation
+    }
 }
 
 pub struct Assembler {
@@ -103,20 +105,18 @@ impl Assembler {
         (h.ts_boot_ns as i128 + self.boot_offset_ns).max(0) as u64
     }
 
-    /// The container of a cgroup (cached; pods re-checked at most once a second).
+    /// The container of a cgroup (cached; an entry still missing its pod or
+    /// container status is looked up again after the pod cache changed).
     pub fn container(&mut self, pid: u32, cgroup_id: u64) -> (Option<Arc<Container>>, Option<ContainerInfo>) {
         let Some(enricher) = self.enricher.clone() else {
             return (None, None);
         };
-        let now = Instant::now();
-        let fresh = |c: &CachedContainer| {
-            let pod_missing = c.info.as_ref().is_some_and(|i| i.pod.is_none());
-            !pod_missing || now.duration_since(c.checked) < POD_RECHECK
-        };
-        if let Some(c) = self.containers.get(&cgroup_id).filter(|c| fresh(c)) {
+        // Read before the lookup: a write racing with it shows as a newer generation.
+        let generation = enricher.pods().generation();
+        if let Some(c) = self.containers.get(&cgroup_id).filter(|c| c.fresh(generation)) {
             return (c.container.clone(), c.info.clone());
         }
-        if let Some(c) = self.by_pid.get(&pid).filter(|c| c.cgroup_id == cgroup_id && fresh(c)) {
+        if let Some(c) = self.by_pid.get(&pid).filter(|c| c.cgroup_id == cgroup_id && c.fresh(generation)) {
             return (c.container.clone(), c.info.clone());
         }
         // Resolve the cgroup once: a v2 hit gives the container directly; only
@@ -129,7 +129,7 @@ impl Assembler {
         };
         let container = info.as_ref().map(|i| Arc::new(to_container(i)));
         tracing::debug!(pid, cgroup_id, from_v2, container = ?info.as_ref().map(|i| &i.container_id), "container lookup");
-        let entry = CachedContainer { cgroup_id, container: container.clone(), info: info.clone(), checked: now };
+        let entry = CachedContainer { cgroup_id, container: container.clone(), info: info.clone(), generation };
         if self.containers.len() > 16_384 {
             self.containers.clear();
         }
@@ -348,13 +348,50 @@ mod tests {
         assert_eq!(user_name_from_passwd(p, 7), None);
     }
 
+    /// A pod that starts after the agent: its first watch event has no
+    /// container status, so an event of its container finds the pod but not
+    /// the container's name and image. The entry cached then must not stick:
+    /// the pod's next watch event (status published) fills it in.
+    #[test]
+    fn container_entry_without_name_is_refreshed_by_the_pods_next_update() {
+        use crate::k8s::{testutil, Enricher, PodCache};
+        const UID: &str = "3c1a2b4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+        let id = "ab".repeat(32);
+        let (_tree, resolver, cgroup_id) = testutil::kubelet_container_tree(UID, &id);
+        let pods = PodCache::new(std::time::Duration::ZERO);
+        let enricher = Arc::new(Enricher::new(Some(resolver), pods.clone(), std::time::Duration::from_secs(2)));
+        let mut a = Assembler::new(ProcTable::new(1000, std::time::Duration::from_secs(5)), Some(enricher), 0);
+
+        pods.apply(testutil::pod_event(UID, None));
+        let (early, info) = a.container(0, cgroup_id);
+        let early = early.expect("a kubelet container");
+        assert_eq!(early.id, id);
+        assert_eq!(early.k8s.as_ref().map(|p| p.name.as_str()), Some("web-1"), "pod known by its UID");
+        assert_eq!(early.name, "", "no container status yet");
+        assert_eq!(info.expect("info").container_name, None);
+        // Cached: asking again before anything changed gives the same answer.
+        assert_eq!(a.container(0, cgroup_id).0.unwrap().name, "");
+
+        pods.apply(testutil::pod_event(UID, Some(&id)));
+        let (late, info) = a.container(0, cgroup_id);
+        let late = late.expect("a kubelet container");
+        assert_eq!(late.name, "app", "container name after the pod's status update");
+        assert_eq!(late.image_repository, "ghcr.io/shop/web");
+        assert_eq!(late.image_tag, "1.2");
+        assert_eq!(late.k8s.as_ref().map(|p| p.ns.as_str()), Some("shop"));
+        assert_eq!(info.expect("info").image.as_deref(), Some("ghcr.io/shop/web:1.2"));
+        // Complete entries stay cached whatever else the pod cache does.
+        pods.apply(testutil::pod_event("other-pod-uid", None));
+        assert!(Arc::ptr_eq(&late, &a.container(0, cgroup_id).0.unwrap()), "served from the cache");
+    }
+
     fn hdr(pid: u32) -> decode::Header {
         decode::Header { ts_boot_ns: 1, pid, tid: pid, uid: 0, gid: 0, cgroup_id: 1, comm: "bash".into() }
     }
 
     #[test]
     fn exec_fork_exit_drive_the_table() {
-        let mut a = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), None, 0);
+        let mut a = Assembler::new(ProcTable::new(1000, std::time::Duration::from_secs(5)), None, 0);
         let exec = KEvent::Exec(decode::Exec {
             hdr: hdr(4_000_001),
             ppid: 1,

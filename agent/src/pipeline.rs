@@ -5,8 +5,9 @@
 //! thread (`matchstage`) so both cores work, or inline when that thread is not
 //! started (unit tests). The active rule set is read through an `ArcSwap`
 //! (no lock); matching allocates nothing, only a matching rule builds
-//! an alert. An alert whose container is known but whose pod is not yet in the
-//! cache is held briefly on a separate task and re-enriched, then emitted.
+//! an alert. An alert whose container is known but whose pod, or whose
+//! container status (name, image), is not yet in the cache is held briefly on
+//! a separate task and re-enriched, then emitted.
 use std::{
     cell::RefCell,
     io::Write,
@@ -273,7 +274,9 @@ impl<W: Write> Pipeline<W> {
         cgroup_id: u64,
     ) {
         self.stats.alerts += 1;
-        let needs_hold = rev.container.as_ref().is_some_and(|c| c.k8s.is_none())
+        // Pod or container metadata missing: the enricher holds it only for
+        // kubelet containers, whose pod or container status is still to come.
+        let needs_hold = rev.container.as_ref().is_some_and(|c| c.k8s.is_none() || c.name.is_empty())
             && self.assembler.enricher().is_some_and(|e| e.pods().is_enabled());
         if needs_hold && self.runtime.is_some() {
             self.stats.alerts_held += 1;
@@ -323,6 +326,9 @@ impl<W: Write> Pipeline<W> {
         self.sink.flush();
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 impl<W: Write> RecordSink for Pipeline<W> {
     fn record(&mut self, bytes: &[u8]) {

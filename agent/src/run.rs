@@ -54,7 +54,10 @@ pub struct RunArgs {
     /// How often to check the rule files for changes.
     #[arg(long, default_value_t = 2000)]
     pub rules_poll_ms: u64,
-    /// Host name reported in alerts (default: the kernel's host name).
+    /// Host name reported in alerts. Default: this node's name
+    /// (`--node-name`/`NODE_NAME`, which the DaemonSet sets from
+    /// `spec.nodeName`: in a pod the kernel's host name is the pod's name),
+    /// else the kernel's host name.
     #[arg(long, env = "LANNER_HOSTNAME")]
     pub hostname: Option<String>,
     #[command(flatten)]
@@ -65,8 +68,16 @@ pub struct RunArgs {
     pub metrics: crate::metrics::MetricsArgs,
 }
 
-/// Load the rule set: the given files, or the embedded default pack. Logs the files
-/// and, once, every inactive rule with its reason.
+impl RunArgs {
+    /// The `hostname` of alerts (see `--hostname`).
+    pub fn alert_hostname(&self) -> String {
+        let set = |s: &Option<String>| s.clone().filter(|h| !h.trim().is_empty());
+        set(&self.hostname).or_else(|| set(&self.k8s.node_name)).unwrap_or_else(crate::k8s::hostname)
+    }
+}
+
+/// Load the rule set: the given files, or the embedded default pack. Logs where the
+/// rules came from, the files and, once, every inactive rule with its reason.
 pub fn load_rules(paths: &[PathBuf]) -> anyhow::Result<RuleSetHandle> {
     let handle = if paths.is_empty() { RuleSetHandle::with_default_pack() } else { RuleSetHandle::load(paths) };
     let handle = handle.map_err(|e| anyhow::anyhow!("rules failed to load:\n{e}"))?;
@@ -76,9 +87,15 @@ pub fn load_rules(paths: &[PathBuf]) -> anyhow::Result<RuleSetHandle> {
             tracing::info!(rule = %st.name, location = %st.location, reason = %why, "rule inactive");
         }
     }
+    let source = if paths.is_empty() {
+        "embedded default pack (no --rules)".to_string()
+    } else {
+        format!("--rules {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "))
+    };
     tracing::info!(
-        active = rs.len(),
+        rules = rs.len(),
         inactive = rs.inactive_rules().count(),
+        source = %source,
         files = ?rs.files(),
         "rules loaded"
     );
@@ -131,9 +148,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     // Rules first: a broken rule file should fail before anything is loaded.
     let rules = Arc::new(load_rules(&args.rules)?);
-    kernel::check_privileges()?;
     let kver = kernel::check_kernel()?;
-    kernel::raise_memlock();
+    kernel::check_privileges(kver)?;
+    let memlock = kernel::raise_memlock(kver);
     kernel::ensure_tracefs()?;
     let offsets = Btf::from_sys_fs().context("reading kernel BTF")?.kernel_offsets();
 
@@ -150,7 +167,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .override_global("LANNER_CONFIG", &cfg, true)
         .map_max_entries("EVENTS", ring_bytes)
         .load(PROBES_OBJ)
-        .context("loading the eBPF object (is BPF enabled and are you root?)")?;
+        .map_err(|e| {
+            let hint = kernel::memlock_hint(&e, kver, memlock);
+            anyhow::Error::new(e)
+                .context(hint.unwrap_or_else(|| "loading the eBPF object (is BPF enabled and are you root?)".into()))
+        })?;
     // The pre-filter maps start zeroed (= pass everything); install the
     // rule-derived filter before the probes attach.
     let mut prefilter = Prefilter::new(&mut ebpf).context("pre-filter maps")?;
@@ -185,7 +206,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let seeded = procs.seed_from_proc("/proc");
     tracing::info!(processes = seeded, "process table seeded from /proc");
     let assembler = Assembler::new(procs, Some(enricher), kernel::boot_to_unix_offset_ns());
-    let hostname = args.hostname.clone().unwrap_or_else(crate::k8s::hostname);
+    let hostname = args.alert_hostname();
+    tracing::info!(hostname = %hostname, "alerts carry this hostname");
     let sink_configs = args.sinks.configs(!args.events)?;
     let ctx = crate::sinks::SinkContext {
         metrics: metrics.clone(),
@@ -317,4 +339,36 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "lanner stopped"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: super::RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> super::RunArgs {
+        Cli::try_parse_from(std::iter::once("lanner-run").chain(args.iter().copied())).expect("flags").run
+    }
+
+    /// In a pod the kernel's host name is the pod's name: alerts must carry
+    /// the node's name, which the DaemonSet passes as NODE_NAME (spec.nodeName).
+    #[test]
+    fn alerts_carry_the_node_name_unless_a_hostname_is_given() {
+        assert_eq!(parse(&["--node-name", "worker-3"]).alert_hostname(), "worker-3");
+        assert_eq!(parse(&["--node-name", "worker-3", "--hostname", "edge-a"]).alert_hostname(), "edge-a");
+        assert_eq!(parse(&["--node-name", "worker-3", "--hostname", ""]).alert_hostname(), "worker-3");
+        // Only this test reads these variables in this binary.
+        std::env::set_var("NODE_NAME", "worker-from-downward-api");
+        let from_env = parse(&[]).alert_hostname();
+        std::env::remove_var("NODE_NAME");
+        assert_eq!(from_env, "worker-from-downward-api");
+        if std::env::var_os("LANNER_HOSTNAME").is_none() {
+            assert_eq!(parse(&[]).alert_hostname(), crate::k8s::hostname(), "outside a pod: the kernel's");
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! `xtask/kube/kube.sh up` (run dir `$LANNER_KUBE_DIR`, default
 //! /tmp/lanner-kube): admin `kubectl`, raw status patches (kubectl 1.20 has
 //! no `--subresource`), RBAC for the agent's service account, and a `lanner
-//! run` whose environment and live stderr the test controls.
+//! run` whose environment and live stderr the test controls (its stdout JSON
+//! lines, the alerts, are handed back at the end).
 //!
 //! Tests skip (saying why) only when the run dir has no `admin.kubeconfig`.
 use std::{
@@ -152,13 +153,13 @@ pub struct KubeAgent {
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
     stderr: Option<JoinHandle<()>>,
-    stdout: Option<JoinHandle<()>>,
+    stdout: Option<JoinHandle<Vec<serde_json::Value>>>,
     _guard: MutexGuard<'static, ()>,
 }
 
 impl KubeAgent {
-    /// Starts `lanner run <args>` with `env` on top of ours (stdout discarded)
-    /// and waits for "lanner ready".
+    /// Starts `lanner run <args>` with `env` on top of ours (stdout JSON lines
+    /// kept for [`Self::stop_with_alerts`]) and waits for "lanner ready".
     pub fn start(args: &[&str], env: &[(&str, &Path)], env_remove: &[&str]) -> KubeAgent {
         let guard = KUBE_AGENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut cmd = Command::new(crate::lanner_bin());
@@ -182,7 +183,7 @@ impl KubeAgent {
             }
         });
         let stdout = std::thread::spawn(move || {
-            let _ = std::io::copy(&mut BufReader::new(out), &mut std::io::sink());
+            BufReader::new(out).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect()
         });
         let mut a =
             KubeAgent { child, lines: rx, seen: Vec::new(), stderr: Some(stderr), stdout: Some(stdout), _guard: guard };
@@ -217,7 +218,12 @@ impl KubeAgent {
     }
 
     /// SIGINT, wait; every stderr line.
-    pub fn stop(mut self) -> Vec<String> {
+    pub fn stop(self) -> Vec<String> {
+        self.stop_with_alerts().0
+    }
+
+    /// SIGINT, wait; every stderr line and every JSON line of stdout (alerts).
+    pub fn stop_with_alerts(mut self) -> (Vec<String>, Vec<serde_json::Value>) {
         // As `Agent::stop`: `lanner ready` can precede the SIGINT handler's registration
         // (tokio's ctrl_c registers when first polled).
         std::thread::sleep(Duration::from_millis(300));
@@ -226,12 +232,10 @@ impl KubeAgent {
         if let Some(h) = self.stderr.take() {
             let _ = h.join();
         }
-        if let Some(h) = self.stdout.take() {
-            let _ = h.join();
-        }
+        let alerts = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
         self.seen.extend(self.lines.try_iter());
         assert!(status.success(), "lanner exited with {status}:\n{}", self.seen.join("\n"));
-        std::mem::take(&mut self.seen)
+        (std::mem::take(&mut self.seen), alerts)
     }
 }
 

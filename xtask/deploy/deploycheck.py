@@ -16,6 +16,9 @@ prints what it checked and exits non-zero on any failure.
   deploycheck.py extract-quarantine FILE... OUT   the quarantine NetworkPolicy
   deploycheck.py dashboard FILE      Grafana dashboard checks
   deploycheck.py dockerfile FILE     Dockerfile stage checks
+
+The agent DaemonSet's runtime settings (mount propagation, SYS_RESOURCE,
+--rules, hostname) are checked per value set by agentcheck.py.
 """
 from __future__ import annotations
 
@@ -64,6 +67,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "image": {"digest": "sha256:" + "a" * 64},
             "webhookUrl": "https://hooks.example.com/lanner",
             "extraArgs": ["--hold-ms=3000"],
+            "sysResource": True,
+            "mountPropagation": "HostToContainer",
             "extraEnv": [{"name": "LANNER_LOG", "value": "debug"}],
             "podAnnotations": {"example.com/team": "security"},
             "priorityClassName": "",
@@ -341,7 +346,9 @@ def cmd_lint(args) -> int:
 # security invariants, exact RBAC, references
 # ---------------------------------------------------------------------------
 
-AGENT_CAPS = {"BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "DAC_READ_SEARCH"}
+AGENT_CAPS = {"BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"}
+# Added by agent.sysResource (kernels < 5.11); agentcheck.py ties it to the value.
+AGENT_OPTIONAL_CAPS = {"SYS_RESOURCE"}
 AGENT_HOSTPATHS = {  # host path -> (mount path, read-only)
     "/sys/kernel/btf": ("/sys/kernel/btf", True),
     "/sys/fs/cgroup": ("/sys/fs/cgroup", True),
@@ -406,7 +413,8 @@ def check_container(c: Checker, where: str, ctr: dict, pod_sc: dict, agent: bool
     c.ok("ALL" in caps.get("drop", []), f"{name}: drops ALL capabilities")
     added = set(caps.get("add", []) or [])
     if agent:
-        c.ok(added == AGENT_CAPS, f"{name}: capabilities exactly {sorted(AGENT_CAPS)} (got {sorted(added)})")
+        c.ok(AGENT_CAPS <= added <= AGENT_CAPS | AGENT_OPTIONAL_CAPS,
+             f"{name}: capabilities exactly {sorted(AGENT_CAPS)} (+ {sorted(AGENT_OPTIONAL_CAPS)}) (got {sorted(added)})")
         c.ok("SYS_ADMIN" not in added, f"{name}: no SYS_ADMIN")
     else:
         c.ok(not added, f"{name}: adds no capability (got {sorted(added)})")

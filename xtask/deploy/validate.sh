@@ -15,6 +15,10 @@
 #                     (ServiceMonitor, PrometheusRule) have no schema there: they are split out
 #                     and checked by `crds` (fields, selectors, PromQL, metric names) instead
 #   policy            security invariants, exact RBAC, cross-references (deploycheck.py)
+#   agent as run      per value set: mount propagation, SYS_RESOURCE, --rules loads the mounted
+#                     rules ConfigMap, alerts' hostname from spec.nodeName (agentcheck.py); with a
+#                     built lanner binary ($LANNER_BIN, target/{release,debug}/lanner) it also
+#                     loads the ConfigMap's rule files as the kubelet projects them
 #   dashboard         deploy/grafana/lanner-dashboard.json (JSON, variables, PromQL, panels)
 #   Dockerfile        stages and users (deploycheck.py) + checkov --framework dockerfile
 #   checkov           --framework kubernetes --skip-download, skips justified in deploy/.checkov.yaml
@@ -101,6 +105,33 @@ on_all() {
     echo "$total assertions passed on deploy/manifests + ${#SETS[@]} renders"
 }
 
+# A built lanner binary, if any: agentcheck.py then loads the mounted rules with it.
+find_lanner() {
+    local t=${CARGO_TARGET_DIR:-$ROOT/target} b
+    for b in "${LANNER_BIN:-}" "$t/release/lanner" "$t/debug/lanner"; do
+        if [ -n "$b" ] && [ -x "$b" ]; then echo "$b"; return 0; fi
+    done
+    return 1
+}
+
+# agentcheck.py on deploy/manifests/ (value set "plain") and on every render.
+agent_checks() {
+    local s n total=0 lanner=() bin
+    if bin=$(find_lanner); then lanner=(--lanner "$bin"); fi
+    "$PY" "$HERE/agentcheck.py" plain deploy/manifests/*.yaml "${lanner[@]}" >"$WORK/agent.out" \
+        || { cat "$WORK/agent.out"; return 1; }
+    total=$(sed -n 's/.*: \([0-9]*\) assertions passed.*/\1/p' "$WORK/agent.out")
+    for s in "${SETS[@]}"; do
+        "$PY" "$HERE/agentcheck.py" "$s" "$WORK/r/$s/core.yaml" "${lanner[@]}" >"$WORK/agent.out" \
+            || { sed "s/^/[$s] /" "$WORK/agent.out"; return 1; }
+        n=$(sed -n 's/.*: \([0-9]*\) assertions passed.*/\1/p' "$WORK/agent.out")
+        total=$((total + n))
+    done
+    local how="rules loaded by ${bin:-}"
+    [ ${#lanner[@]} -gt 0 ] || how="no lanner binary built: rules not loaded"
+    echo "$total assertions passed on deploy/manifests + ${#SETS[@]} renders ($how)"
+}
+
 checkov_run() {
     # checkov exits 1 on failed checks; its compact output lists them.
     "$BIN/checkov" --config-file deploy/.checkov.yaml "$@" 2>&1 | grep -v '^\s*$' \
@@ -179,6 +210,7 @@ for v in "${K8S_VERSIONS[@]}"; do
 done
 check "CRD objects: ServiceMonitor, PrometheusRule" on_all crds
 check "security invariants, exact RBAC, references" on_all policy
+check "agent as run: propagation, caps, --rules, hostname" agent_checks
 check "Grafana dashboard" "$PY" "$CHECK" dashboard deploy/grafana/lanner-dashboard.json
 check "Dockerfile stages" "$PY" "$CHECK" dockerfile deploy/docker/Dockerfile
 check "checkov kubernetes: deploy/manifests" checkov_run --framework kubernetes -d deploy/manifests

@@ -6,11 +6,16 @@
 //! Deleted pods stay (marked `deleted`) for a configurable grace period so
 //! alerts raised just before the deletion still enrich. Every write wakes
 //! [`PodCache::wait_for_container`], the "hold" that lets the pipeline keep
-//! an alert briefly when its container is known but its pod is not cached yet.
+//! an alert briefly when its container is known but its pod is not cached yet,
+//! and bumps [`PodCache::generation`], which tells callers that cached an
+//! incomplete answer (pod known, container status not yet) to look again.
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+        atomic::{
+            AtomicBool, AtomicU64,
+            Ordering::{Acquire, Relaxed, Release},
+        },
         Arc, RwLock,
     },
     time::{Duration, Instant},
@@ -72,6 +77,8 @@ struct Inner {
     grace: Duration,
     enabled: AtomicBool,
     synced: AtomicBool,
+    /// Bumped after every write (see [`PodCache::generation`]).
+    generation: AtomicU64,
     n: Counters,
 }
 
@@ -91,6 +98,7 @@ impl PodCache {
                 grace,
                 enabled: AtomicBool::new(true),
                 synced: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
                 n: Counters::default(),
             }),
         }
@@ -106,6 +114,19 @@ impl PodCache {
     /// No pod source (no config, `--no-k8s`): end every hold now.
     pub fn disable(&self) {
         self.inner.enabled.store(false, Relaxed);
+        self.changed();
+    }
+
+    /// Changes with every write to the cache (pod added, updated, deleted,
+    /// list done). Read it before a lookup and cache the pair: when it has
+    /// moved, the lookup may answer differently now.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Acquire)
+    }
+
+    /// After a write: a new generation, and every hold looks again.
+    fn changed(&self) {
+        self.inner.generation.fetch_add(1, Release);
         self.inner.notify.notify_waiters();
     }
 
@@ -205,7 +226,7 @@ impl PodCache {
             purge(&mut m, now);
         }
         self.inner.n.applies.fetch_add(1, Relaxed);
-        self.inner.notify.notify_waiters();
+        self.changed();
     }
 
     /// Marks a pod deleted; it goes after the grace period (at once if zero).
@@ -217,7 +238,7 @@ impl PodCache {
             purge(&mut m, now);
         }
         self.inner.n.deletes.fetch_add(1, Relaxed);
-        self.inner.notify.notify_waiters();
+        self.changed();
     }
 
     /// A full list begins (watch `Init`).
@@ -248,7 +269,7 @@ impl PodCache {
             m.by_uid.values().filter(|p| !p.deleted).count()
         };
         self.inner.synced.store(true, Relaxed);
-        self.inner.notify.notify_waiters();
+        self.changed();
         len
     }
 
@@ -388,6 +409,24 @@ mod tests {
         let s = c.stats();
         assert_eq!((s.pods_cached, s.containers_indexed, s.applies), (1, 2, 2));
         assert_eq!((s.lookup_hits, s.lookup_misses), (3, 1));
+    }
+
+    #[test]
+    fn every_write_moves_the_generation() {
+        let c = PodCache::new(Duration::ZERO);
+        let g0 = c.generation();
+        c.begin_list();
+        assert_eq!(c.generation(), g0, "starting a list changes nothing yet");
+        c.apply(pod("u1", "a", &["c1"]));
+        let g1 = c.generation();
+        assert!(g1 > g0);
+        c.end_list();
+        let g2 = c.generation();
+        assert!(g2 > g1);
+        assert!(c.by_uid("u1").is_some());
+        assert_eq!(c.generation(), g2, "reads do not move it");
+        c.delete("u1");
+        assert!(c.generation() > g2);
     }
 
     #[test]

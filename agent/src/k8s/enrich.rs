@@ -30,6 +30,16 @@ pub struct ContainerInfo {
     pub image_repository: Option<String>,
 }
 
+impl ContainerInfo {
+    /// Container metadata (name, image) is still to come: a kubelet
+    /// container (pod UID in its cgroup) whose pod, or whose container
+    /// status, the pod cache does not have yet. The first watch event of a
+    /// new pod arrives before the kubelet publishes its container statuses.
+    pub fn is_incomplete(&self) -> bool {
+        self.pod_uid.is_some() && self.container_name.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EnrichStats {
     pub cgroups: Option<ResolverStats>,
@@ -132,10 +142,7 @@ impl Enricher {
     /// A kubelet container (pod UID in its cgroup) whose pod or container
     /// status is not cached yet, while a pod watch is running.
     pub fn should_hold(&self, info: &ContainerInfo) -> bool {
-        self.pods.is_enabled()
-            && !self.hold.is_zero()
-            && info.pod_uid.is_some()
-            && (info.pod.is_none() || info.container_name.is_none())
+        self.pods.is_enabled() && !self.hold.is_zero() && info.is_incomplete()
     }
 
     /// Waits up to the hold time for `info`'s pod, then re-enriches. Returns

@@ -23,7 +23,7 @@ pub mod watch;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
-//! Test fixtures: scratch directories and a real kubelet-named cgroup holding
-//! a real process (root only), cleaned up on drop.
+//! Test fixtures: scratch directories, a real kubelet-named cgroup holding
+//! a real process (root only), cleaned up on drop, and a kubelet container
+//! in a scratch cgroup tree with its pod as two watch events would bring it.
 use std::{
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
@@ -117,4 +118,42 @@ impl Drop for KubeletCgroup {
             }
         }
     }
+}
+
+/// A scratch cgroup2 tree holding one cgroupfs-driver kubelet container,
+/// `kubepods/besteffort/pod<pod_uid>/<container_id>` (as on the real node of
+/// docs), and a resolver over it. Returns the tree (removed on drop), the
+/// resolver and the container's cgroup id.
+pub fn kubelet_container_tree(pod_uid: &str, container_id: &str) -> (TempDir, super::CgroupResolver, u64) {
+    let t = TempDir::new("kubelet-tree");
+    let dir = t.path().join(format!("kubepods/besteffort/pod{pod_uid}/{container_id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = super::CgroupResolver::new(super::ResolverConfig {
+        cgroup_root: Some(t.path().to_path_buf()),
+        proc_root: t.path().join("noproc"),
+        ..Default::default()
+    })
+    .unwrap();
+    let id = std::fs::metadata(&dir).unwrap().ino();
+    (t, r, id)
+}
+
+/// Pod `web-1` (namespace `shop`, container `app`, image
+/// `ghcr.io/shop/web:1.2`) as the watch delivers it: first without status
+/// (`container_id: None`, the scheduler just bound it), then with the
+/// kubelet's container status naming `container_id`.
+pub fn pod_event(pod_uid: &str, container_id: Option<&str>) -> super::PodMeta {
+    let mut pod = serde_json::json!({
+        "metadata": {"name": "web-1", "namespace": "shop", "uid": pod_uid, "labels": {"app": "web"}},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "ghcr.io/shop/web:1.2"}]},
+        "status": {"phase": "Pending"}
+    });
+    if let Some(id) = container_id {
+        pod["status"] = serde_json::json!({"phase": "Running", "containerStatuses": [{
+            "name": "app", "image": "ghcr.io/shop/web:1.2", "imageID": "", "ready": true, "restartCount": 0,
+            "containerID": format!("containerd://{id}"), "state": {"running": {}}
+        }]});
+    }
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(pod).unwrap();
+    super::PodMeta::from_pod(&pod).unwrap()
 }

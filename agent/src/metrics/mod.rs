@@ -308,7 +308,9 @@ impl Metrics {
         self.kernel.set_source(Box::new(source));
     }
 
-    /// Per-sink handles (`sink` label fixed).
+    /// Per-sink handles (`sink` label fixed): the series every sink has
+    /// (queue depth, sent, dropped). The triage-only handles are detached,
+    /// not exported: see [`Self::triage_sink`].
     pub fn sink(&self, name: &str) -> SinkMetrics {
         let l = SinkLabels { sink: name.to_owned() };
         SinkMetrics {
@@ -316,13 +318,28 @@ impl Metrics {
             queue_depth: self.sink_queue_depth.get_or_create(&l).clone(),
             sent: self.sink_sent.get_or_create(&l).clone(),
             dropped: self.sink_dropped.clone(),
+            spool_bytes: Gauge::default(),
+            spool_records: Gauge::default(),
+            spool_corrupt: Counter::default(),
+            connected: Gauge::default(),
+            inflight: Gauge::default(),
+            reconnects: Counter::default(),
+            protocol: self.protocol.clone(),
+        }
+    }
+
+    /// [`Self::sink`] plus the series of a triage sink: spool size and
+    /// records, corrupt records, session, in-flight window, reconnects.
+    pub fn triage_sink(&self, name: &str) -> SinkMetrics {
+        let l = SinkLabels { sink: name.to_owned() };
+        SinkMetrics {
             spool_bytes: self.spool_bytes.get_or_create(&l).clone(),
             spool_records: self.spool_records.get_or_create(&l).clone(),
             spool_corrupt: self.spool_corrupt_records.get_or_create(&l).clone(),
             connected: self.triage_connected.get_or_create(&l).clone(),
             inflight: self.triage_inflight.get_or_create(&l).clone(),
             reconnects: self.triage_reconnects.get_or_create(&l).clone(),
-            protocol: self.protocol.clone(),
+            ..self.sink(name)
         }
     }
 
@@ -403,7 +420,12 @@ mod tests {
         s.queue_depth.set(2);
         s.sent.inc();
         s.dropped("queue_full").inc();
-        s.spool_bytes.set(1234);
+        s.spool_bytes.set(99);
+        s.connected.set(1);
+        let t = m.triage_sink("triage");
+        t.spool_bytes.set(1234);
+        t.connected.set(1);
+        t.reconnects.inc();
         m.rules_reloaded(true, 61, 7);
         m.drop_alerts.inc();
         m.protocol.bad_frame("agent", "oversized");
@@ -427,7 +449,11 @@ mod tests {
             "lanner_sink_queue_depth{sink=\"stdout\"} 2",
             "lanner_sink_sent_total{sink=\"stdout\"} 1",
             "lanner_sink_dropped_total{sink=\"stdout\",reason=\"queue_full\"} 1",
-            "lanner_spool_bytes{sink=\"stdout\"} 1234",
+            "lanner_spool_bytes{sink=\"triage\"} 1234",
+            "lanner_triage_connected{sink=\"triage\"} 1",
+            "lanner_triage_reconnects_total{sink=\"triage\"} 1",
+            "lanner_triage_inflight{sink=\"triage\"} 0",
+            "lanner_sink_sent_total{sink=\"triage\"} 0",
             "lanner_rules_reload_total{result=\"success\"} 1",
             "lanner_rules_last_reload_timestamp_seconds ",
             "lanner_rules_loaded 61",
@@ -446,6 +472,10 @@ mod tests {
             "# EOF",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        // Triage-only series exist for triage sinks only.
+        for l in text.lines().filter(|l| l.starts_with("lanner_triage_") || l.starts_with("lanner_spool_")) {
+            assert!(!l.contains("sink=\"stdout\""), "triage-only series for the stdout sink: {l}\n{text}");
         }
         // Each family is described once.
         assert_eq!(text.matches("# TYPE lanner_kernel_ringbuf_drops counter").count(), 1, "{text}");

@@ -180,7 +180,11 @@ impl<A: AlertPayload> SinkSet<A> {
             if c.queue_capacity() == 0 {
                 return Err(invalid(&name, "queue_capacity must be at least 1"));
             }
-            let m = ctx.metrics.sink(&name);
+            // Spool and session series only where there is a spool and a session.
+            let m = match c {
+                SinkConfig::Triage(_) => ctx.metrics.triage_sink(&name),
+                _ => ctx.metrics.sink(&name),
+            };
             let rt = match c {
                 SinkConfig::Stdout(c) => Runtime::Stdout(c.build(&name)?),
                 SinkConfig::File(c) => Runtime::File(c.build(&name)?),

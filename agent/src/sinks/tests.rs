@@ -105,6 +105,42 @@ async fn json_lines_are_exactly_the_payload() {
     assert_eq!(sample(&m, "lanner_sink_sent_total{sink=\"stdout\"}"), 20.0);
 }
 
+/// The triage-only series (session, in-flight window, reconnects, spool) are
+/// exported for triage sinks only: a stdout sink has no `lanner_triage_*` or
+/// `lanner_spool_*` series, while the generic sink series exist for both.
+#[tokio::test]
+async fn triage_series_only_for_triage_sinks() {
+    let c = ctx();
+    let spool = tempfile::tempdir().unwrap();
+    let cfg = parse(serde_json::json!([
+        {"kind": "stdout"},
+        {"kind": "triage", "address": "tcp://127.0.0.1:1", "token": "t", "spool_dir": spool.path(),
+         "reconnect_min_ms": 20, "reconnect_max_ms": 50, "shutdown_grace_ms": 100},
+    ]))
+    .unwrap();
+    let set = SinkSet::<TestAlert>::build(&cfg, &c).unwrap();
+    let text = c.metrics.encode();
+    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let stdout_triage: Vec<&&str> = samples
+        .iter()
+        .filter(|l| {
+            (l.starts_with("lanner_triage_") || l.starts_with("lanner_spool_")) && l.contains("sink=\"stdout\"")
+        })
+        .collect();
+    assert!(stdout_triage.is_empty(), "triage-only series for the stdout sink: {stdout_triage:?}\n{text}");
+    for want in [
+        "lanner_triage_connected{sink=\"triage\"} 0",
+        "lanner_triage_inflight{sink=\"triage\"} 0",
+        "lanner_spool_records{sink=\"triage\"} 0",
+        "lanner_sink_sent_total{sink=\"stdout\"} 0",
+        "lanner_sink_sent_total{sink=\"triage\"} 0",
+    ] {
+        assert!(samples.contains(&want), "missing {want:?} in:\n{text}");
+    }
+    assert!(samples.iter().any(|l| l.starts_with("lanner_triage_reconnects_total{sink=\"triage\"}")), "{text}");
+    set.shutdown(Duration::from_secs(2)).await;
+}
+
 #[test]
 fn file_rotates_by_size_and_keeps_max_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -59,6 +59,15 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- define "lanner.llm.name" -}}{{ include "lanner.fullname" . }}-llm{{- end }}
 {{- define "lanner.rules.name" -}}{{ include "lanner.fullname" . }}-rules{{- end }}
 
+{{/* Where the agents mount the rules ConfigMap (and load it from). */}}
+{{- define "lanner.rules.mountPath" -}}/etc/lanner/rules{{- end }}
+
+{{/* "true" when the rules ConfigMap holds at least one rule file: then the
+agents load it (--rules); without one they run on the embedded pack. */}}
+{{- define "lanner.rules.hasFiles" -}}
+{{- if or .Values.rules.includeDefaultPack .Values.rules.example .Values.rules.extra }}true{{ end }}
+{{- end }}
+
 {{- define "lanner.triage.tokenSecretName" -}}
 {{- if .Values.triage.token.existingSecret }}
 {{- .Values.triage.token.existingSecret }}

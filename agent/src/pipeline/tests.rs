@@ -1,0 +1,111 @@
+//! Tests of the pipeline's alert path with pod enrichment: a real rule set,
+//! a kubelet container in a scratch cgroup tree and a pod cache fed the way
+//! the watch feeds it; alerts are collected from the sink.
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use lanner_common::decode::{self, Event as KEvent};
+use lanner_rules::{Alert, RuleSet, RuleSetHandle};
+
+use super::{AlertSink, Pipeline};
+use crate::{
+    assemble::Assembler,
+    k8s::{testutil, Enricher, PodCache},
+    proctable::ProcTable,
+};
+
+const UID: &str = "5b7c9d1e-2f3a-4b5c-8d6e-7f8091a2b3c4";
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<Alert>>>);
+
+impl AlertSink for Collect {
+    fn alert(&mut self, alert: Alert, _t: u64) {
+        self.0.lock().unwrap().push(alert);
+    }
+}
+
+fn shell_exec(pid: u32, cgroup_id: u64) -> KEvent {
+    KEvent::Exec(decode::Exec {
+        hdr: decode::Header { ts_boot_ns: 1, pid, tid: pid, uid: 0, gid: 0, cgroup_id, comm: "sh".into() },
+        ppid: 1,
+        ret: 0,
+        loginuid: None,
+        tty: 0,
+        filename: "/bin/sh".into(),
+        argv: vec!["sh".into()],
+        args_truncated: false,
+        filename_truncated: false,
+        read_failed: false,
+    })
+}
+
+/// Runs the pipeline's housekeeping until the sink holds `n` alerts.
+fn wait_alerts(p: &mut Pipeline<Vec<u8>>, sink: &Collect, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+    let t0 = Instant::now();
+    loop {
+        p.drain_held();
+        let got = sink.0.lock().unwrap().len();
+        if got >= n {
+            break;
+        }
+        assert!(t0.elapsed() < timeout, "{got} of {n} alerts after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sink.0.lock().unwrap().iter().map(|a| serde_json::to_value(a).unwrap()).collect()
+}
+
+/// The pod's first watch event came without container statuses; the alert
+/// of a shell in its container is held (`--hold-ms`) until the status
+/// arrives and then carries the container's name and image, and so do the
+/// container's later alerts.
+#[test]
+fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let _g = rt.enter();
+    let id = "cd".repeat(32);
+    let (_tree, resolver, cgroup_id) = testutil::kubelet_container_tree(UID, &id);
+    let pods = PodCache::new(Duration::ZERO);
+    let enricher = Arc::new(Enricher::new(Some(resolver), pods.clone(), Duration::from_secs(10)));
+    let assembler = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), Some(enricher), 0);
+    let rules = RuleSet::from_sources(&[(
+        "t.yaml",
+        "- rule: shell\n  desc: d\n  condition: evt.type = execve and container.id != host and proc.name = sh\n  \
+         output: shell in %container.name (%container.image.repository)\n  priority: WARNING\n",
+    )])
+    .expect("rules");
+    let sink = Collect::default();
+    let mut p: Pipeline<Vec<u8>> = Pipeline::new(
+        0,
+        None,
+        None,
+        assembler,
+        Arc::new(RuleSetHandle::new(rules)),
+        "node-1".into(),
+        Box::new(sink.clone()),
+    );
+
+    pods.apply(testutil::pod_event(UID, None));
+    let t0 = Instant::now();
+    p.handle(&shell_exec(4_100_001, cgroup_id));
+    std::thread::sleep(Duration::from_millis(150));
+    p.drain_held();
+    assert!(sink.0.lock().unwrap().is_empty(), "held while the container status is missing");
+    pods.apply(testutil::pod_event(UID, Some(&id)));
+    let alerts = wait_alerts(&mut p, &sink, 1, Duration::from_secs(5));
+    assert!(t0.elapsed() < Duration::from_secs(5), "released by the pod update, not the 10 s hold");
+    let f = &alerts[0]["output_fields"];
+    assert_eq!(f["container.name"], "app", "{}", alerts[0]);
+    assert_eq!(f["container.image.repository"], "ghcr.io/shop/web");
+    assert_eq!(f["k8s.pod.name"], "web-1");
+    assert_eq!(f["container.id"], id[..12]);
+    assert_eq!(p.stats.alerts_held, 1);
+
+    // A later shell in the same container: complete at once, no hold.
+    p.handle(&shell_exec(4_100_002, cgroup_id));
+    let alerts = wait_alerts(&mut p, &sink, 2, Duration::from_secs(5));
+    assert_eq!(alerts[1]["output_fields"]["container.name"], "app", "{}", alerts[1]);
+    assert_eq!(p.stats.alerts_held, 1, "the complete entry needed no hold");
+}
