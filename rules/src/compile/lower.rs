@@ -289,9 +289,19 @@ impl Compiler<'_> {
             FieldType::Str
                 if field.id == FieldId::EvtRes && matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) =>
             {
-                if let Some(v) = vals.iter().find(|v| !crate::fields::errno::is_known(&v.text)) {
-                    errs.push(bad_val(self, v, "expected SUCCESS or an errno name such as ENOENT or EINPROGRESS"));
-                    return None;
+                // Falco compares evt.res as a string: any other value loads (it never
+                // matches), so it is a warning, not an error.
+                for v in vals.iter().filter(|v| !crate::fields::errno::is_known(&v.text)) {
+                    let e = bad_val(
+                        self,
+                        v,
+                        "evt.res is SUCCESS or an errno name such as ENOENT, so this value never matches",
+                    );
+                    self.report.warnings.push(crate::error::LoadWarning {
+                        loc: e.loc,
+                        item: e.item,
+                        message: e.kind.to_string(),
+                    });
                 }
                 self.str_pred(op, &vals, &fname, errs).and_then(|p| check(Pred::Str(p)))
             }
