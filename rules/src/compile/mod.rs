@@ -227,7 +227,15 @@ impl<'a> Compiler<'a> {
         };
         let only_unknown_fields =
             !errs.is_empty() && errs.iter().all(|e| matches!(e.kind, ErrorKind::Field(FieldError::Unknown { .. })));
-        if only_unknown_fields && (r.skip_if_unknown_filter || !r.enabled) {
+        // A disabled rule may also name macros and lists no loaded file defines.
+        let only_unknown_names = !errs.is_empty()
+            && errs.iter().all(|e| {
+                matches!(
+                    e.kind,
+                    ErrorKind::Field(FieldError::Unknown { .. }) | ErrorKind::UndefinedMacro(_) | ErrorKind::UndefinedList(_)
+                )
+            });
+        if (only_unknown_fields && r.skip_if_unknown_filter) || (only_unknown_names && !r.enabled) {
             let why = if r.enabled { "skip-if-unknown-filter is set" } else { "the rule is disabled" };
             let mut names = Vec::new();
             for e in errs {
