@@ -232,7 +232,9 @@ impl<'a> Compiler<'a> {
             && errs.iter().all(|e| {
                 matches!(
                     e.kind,
-                    ErrorKind::Field(FieldError::Unknown { .. }) | ErrorKind::UndefinedMacro(_) | ErrorKind::UndefinedList(_)
+                    ErrorKind::Field(FieldError::Unknown { .. })
+                        | ErrorKind::UndefinedMacro(_)
+                        | ErrorKind::UndefinedList(_)
                 )
             });
         if (only_unknown_fields && r.skip_if_unknown_filter) || (only_unknown_names && !r.enabled) {
