@@ -76,7 +76,8 @@ def lanner_rules_check(c: Checker, where: str, lanner: str, cm: dict, files: lis
         out = subprocess.run([lanner, "rules", "check", str(d)], capture_output=True, text=True)
         text = (out.stdout + out.stderr).strip()
         c.ok(out.returncode == 0, f"{where}: `lanner rules check` of the mounted rules failed:\n{text}")
-        m = re.search(r"OK: (\d+) rules loaded from (\d+) file", text)
+        # Summary line: "N rules: A active, I inactive ...; F file(s), W warning(s)".
+        m = re.search(r"^\d+ rules: (\d+) active, \d+ inactive.*; (\d+) file\(s\)", text, re.M)
         c.ok(bool(m) and int(m.group(2)) == len(files) and int(m.group(1)) > 0,
              f"{where}: lanner must load rules from the {len(files)} mounted files:\n{text}")
 
