@@ -9,13 +9,16 @@ use crate::tools;
 
 const CHECKS: [&str; 3] = ["bans", "licenses", "sources"];
 
-/// cargo-deny's one-line verdicts (`bans ok`, `licenses FAILED`, …).
+/// cargo-deny's one-line verdicts (`bans ok: 0 errors, 0 warnings, 6 notes`,
+/// `licenses FAILED: 1 errors, …`).
 fn verdicts(stderr: &str) -> Vec<String> {
     stderr
         .lines()
         .map(str::trim)
         .filter(|l| {
-            l.split_once(' ').is_some_and(|(check, rest)| CHECKS.contains(&check) && matches!(rest, "ok" | "FAILED"))
+            l.split_once(' ').is_some_and(|(check, rest)| {
+                CHECKS.contains(&check) && (rest.starts_with("ok:") || rest.starts_with("FAILED:"))
+            })
         })
         .map(str::to_string)
         .collect()
@@ -23,7 +26,8 @@ fn verdicts(stderr: &str) -> Vec<String> {
 
 pub fn run(root: &Path) -> Result<()> {
     let mut cmd = tools::DENY.command()?;
-    cmd.args(["--offline", "--locked", "--color", "never", "--log-level", "warn", "check", "--show-stats"])
+    cmd.args(["--offline", "--locked", "--color", "never", "--log-level", "warn", "--config", "deny.toml"])
+        .args(["check", "--show-stats"])
         .args(CHECKS)
         .current_dir(root)
         .stdout(Stdio::piped())
@@ -35,7 +39,7 @@ pub fn run(root: &Path) -> Result<()> {
     let v = verdicts(&stderr);
     println!(
         "cargo-deny: {} (advisories not checked: offline)",
-        if v.is_empty() { "no verdict".into() } else { v.join(", ") }
+        if v.is_empty() { "no verdict".into() } else { v.join("; ") }
     );
     if !out.status.success() {
         bail!("cargo-deny found policy violations (deny.toml): {}", out.status);
@@ -52,8 +56,19 @@ mod tests {
 
     #[test]
     fn reads_verdicts() {
-        let stderr = "warning[duplicate]: found 2 duplicate entries for crate 'syn'\n\
-                      bans ok, 7 errors\nbans ok\nlicenses FAILED\nsources ok\nadvisories ok\n";
-        assert_eq!(verdicts(stderr), ["bans ok", "licenses FAILED", "sources ok"]);
+        let stderr = "error[duplicate]: found 2 duplicate entries for crate 'tower-http'\n\
+                      \x20 ├ bans ok v1.0.0\n\
+                      \x20    bans ok: 0 errors, 0 warnings, 6 notes\n\
+                      \x20licenses FAILED: 1 errors, 0 warnings, 246 notes\n\
+                      \x20 sources ok: 0 errors, 0 warnings, 0 notes\n\
+                      advisories ok: 0 errors\n";
+        assert_eq!(
+            verdicts(stderr),
+            [
+                "bans ok: 0 errors, 0 warnings, 6 notes",
+                "licenses FAILED: 1 errors, 0 warnings, 246 notes",
+                "sources ok: 0 errors, 0 warnings, 0 notes"
+            ]
+        );
     }
 }

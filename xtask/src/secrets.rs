@@ -24,8 +24,10 @@ pub struct Finding {
     pub kind: &'static str,
 }
 
-/// Token shapes: (kind, prefix, allowed characters after it, minimum count).
-const TOKENS: &[(&str, &str, fn(char) -> bool, usize)] = &[
+/// A token shape: kind, prefix, allowed characters after it, minimum count.
+type Shape = (&'static str, &'static str, fn(char) -> bool, usize);
+
+const TOKENS: &[Shape] = &[
     ("aws-access-key-id", "AKIA", upper_digit, 16),
     ("aws-access-key-id", "ASIA", upper_digit, 16),
     ("github-token", "ghp_", alnum, 36),
@@ -75,7 +77,7 @@ fn scan_line(line: &str) -> Vec<&'static str> {
             let boundary = line[..at].chars().next_back().is_none_or(|c| !c.is_ascii_alphanumeric());
             let run = line[at + prefix.len()..].chars().take_while(|c| ok(*c)).count();
             if boundary && run >= *min && !kinds.contains(kind) {
-                kinds.push(kind);
+                kinds.push(*kind);
             }
         }
     }
@@ -269,7 +271,7 @@ mod tests {
         let config_map = "kind: ConfigMap\ndata:\n  token: c2VjcmV0LXZhbHVlLWhlcmU=\n";
         assert!(secret_manifest(config_map).is_empty());
         let real = "kind: ConfigMap\n---\nkind: Secret\ndata:\n  token: c2VjcmV0LXZhbHVlLWhlcmU=\n";
-        assert_eq!(secret_manifest(real), vec![4]);
+        assert_eq!(secret_manifest(real), vec![5]);
     }
 
     #[test]

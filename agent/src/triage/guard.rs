@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     alert::{self, Alert},
-    model::{Action, Classification, PodFacts, PodLookup, Proposal},
+    model::{Action, Classification, PodLookup, Proposal},
     policy::{GuardSettings, LlmMode, LowConfidence, Parameters, Policy, Verdict},
     yaml::glob,
 };
@@ -263,7 +263,7 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triage::alert::test_alerts::alert;
+    use crate::triage::{alert::test_alerts::alert, model::PodFacts};
 
     fn policy(mode: &str, extra: &str) -> Policy {
         let text = format!(
