@@ -9,10 +9,10 @@ use crate::tools;
 
 const CHECKS: [&str; 3] = ["bans", "licenses", "sources"];
 
-/// cargo-deny's one-line verdicts (`bans ok: 0 errors, 0 warnings, 6 notes`,
+/// cargo-deny's one-line verdicts on stdout (`bans ok: 0 errors, 0 warnings, 6 notes`,
 /// `licenses FAILED: 1 errors, …`).
-fn verdicts(stderr: &str) -> Vec<String> {
-    stderr
+fn verdicts(stdout: &str) -> Vec<String> {
+    stdout
         .lines()
         .map(str::trim)
         .filter(|l| {
@@ -34,9 +34,9 @@ pub fn run(root: &Path) -> Result<()> {
         .stderr(Stdio::piped());
     eprintln!("xtask: {cmd:?}");
     let out = cmd.output().context("running cargo-deny")?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprint!("{stderr}");
-    let v = verdicts(&stderr);
+    // Diagnostics go to stderr, the `--show-stats` verdicts to stdout.
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let v = verdicts(&String::from_utf8_lossy(&out.stdout));
     println!(
         "cargo-deny: {} (advisories not checked: offline)",
         if v.is_empty() { "no verdict".into() } else { v.join("; ") }
@@ -56,14 +56,14 @@ mod tests {
 
     #[test]
     fn reads_verdicts() {
-        let stderr = "error[duplicate]: found 2 duplicate entries for crate 'tower-http'\n\
+        let stdout = "error[duplicate]: found 2 duplicate entries for crate 'tower-http'\n\
                       \x20 ├ bans ok v1.0.0\n\
                       \x20    bans ok: 0 errors, 0 warnings, 6 notes\n\
                       \x20licenses FAILED: 1 errors, 0 warnings, 246 notes\n\
                       \x20 sources ok: 0 errors, 0 warnings, 0 notes\n\
                       advisories ok: 0 errors\n";
         assert_eq!(
-            verdicts(stderr),
+            verdicts(stdout),
             [
                 "bans ok: 0 errors, 0 warnings, 6 notes",
                 "licenses FAILED: 1 errors, 0 warnings, 246 notes",
