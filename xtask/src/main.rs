@@ -1,8 +1,12 @@
 //! `cargo xtask`: the project's own task runner.
 //!
 //! - `bootstrap`: install rust-src and bpf-linker (xtask/bootstrap.sh).
+//! - `build`: the release binary in three stages, one line each (`stages.rs`).
 //! - `run [ARGS]`: build and run the agent on its embedded defaults.
-//! - `test`: everything CI runs (unit, rule fixtures, privileged e2e).
+//! - `test`: everything CI runs (supply-chain checks, unit, rule fixtures,
+//!   privileged e2e).
+//! - `sbom`, `deny`, `secrets`: the supply-chain checks on their own
+//!   (docs/supply-chain.md).
 //!
 //! The README's two set-up commands are `cargo xtask run` and `cargo xtask test`;
 //! `.ci/run` calls the latter.
@@ -15,7 +19,12 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 mod bench;
+mod deny;
+mod sbom;
+mod secrets;
 mod simulate;
+mod stages;
+mod tools;
 
 const BENCH_NOTES: &str = include_str!("bench_notes.md");
 use clap::{Parser, Subcommand};
@@ -31,7 +40,7 @@ struct Cli {
 enum Cmd {
     /// Install the eBPF toolchain (rust-src, bpf-linker against rustc's LLVM).
     Bootstrap,
-    /// Build the agent (release).
+    /// Build the agent (release): bootstrap, eBPF object, agent, one line each.
     Build,
     /// Build and run `lanner run` with the embedded default rules (needs root).
     Run {
@@ -49,16 +58,26 @@ enum Cmd {
     },
     /// Kill-chain simulation in a kubelet-like pod: expected alerts, latency; writes docs/simulation.md (needs root).
     Simulate,
+    /// CycloneDX SBOM of the lanner binary (target/sbom/lanner.cdx.json), checked against Cargo.lock.
+    Sbom,
+    /// Licence, ban and source policy (deny.toml) with cargo-deny, offline.
+    Deny,
+    /// Scan the tracked tree for private keys and tokens.
+    Secrets,
 }
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
-/// The built agent binary (honours CARGO_TARGET_DIR).
+/// The cargo target directory (honours CARGO_TARGET_DIR).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// The built agent binary.
 fn lanner_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    target.join("release/lanner")
+    target_dir().join("release/lanner")
 }
 
 fn sh(cmd: &mut Command) -> Result<()> {
@@ -78,9 +97,26 @@ fn bootstrap() -> Result<()> {
     sh(Command::new("bash").arg("xtask/bootstrap.sh"))
 }
 
-fn build() -> Result<()> {
-    bootstrap()?;
-    sh(cargo().args(["build", "--release", "-p", "lanner"]))
+/// The release binary, built in three stages (`stages.rs`).
+fn build() -> Result<PathBuf> {
+    stages::build(&root())
+}
+
+/// SBOM, cargo-deny and the secret scan; returns how many failed.
+fn supply_chain(bin: &Path) -> u64 {
+    let checks: [(&str, &dyn Fn() -> Result<()>); 3] = [
+        ("sbom", &|| sbom::run(&root(), &target_dir(), bin).map(|_| ())),
+        ("cargo-deny", &|| deny::run(&root())),
+        ("secret scan", &|| secrets::run(&root())),
+    ];
+    let mut failed = 0;
+    for (name, check) in checks {
+        if let Err(e) = check() {
+            eprintln!("xtask: {name} failed: {e:#}");
+            failed += 1;
+        }
+    }
+    failed
 }
 
 fn is_root() -> bool {
@@ -176,8 +212,7 @@ fn infra_down() {
 
 fn test() -> Result<()> {
     let t = Instant::now();
-    build()?;
-    let bin = lanner_bin();
+    let bin = build()?;
     let infra = infra_up()?;
     for (k, v) in &infra {
         // SAFETY: single-threaded here; children inherit the environment.
@@ -192,6 +227,8 @@ fn test() -> Result<()> {
 
 fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     let envs = [("LANNER_BIN", bin)];
+    // Supply chain: the SBOM against Cargo.lock, cargo-deny, no secrets in the tree.
+    let supply_failed = supply_chain(bin);
     // Tier 3, as a rule author runs it: the CLI on the default pack and fixtures.
     sh(Command::new(bin).args(["rules", "check", "rules/default"]))?;
     sh(Command::new(bin).args(["rules", "test", "rules/fixtures"]))?;
@@ -223,6 +260,7 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     let mut all = unit;
     all += e2e;
     all += Totals { passed: u64::from(sim_ok), failed: u64::from(!sim_ok), ignored: 0 };
+    all += Totals { passed: 3 - supply_failed, failed: supply_failed, ignored: 0 };
     eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
     println!("summary: {} passed, {} failed, {} skipped", all.passed, all.failed, all.ignored);
     if !(unit_ok && e2e_ok && sim_ok) || all.failed > 0 {
@@ -234,13 +272,19 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Bootstrap => bootstrap(),
-        Cmd::Build => build(),
+        Cmd::Build => build().map(|_| ()),
         Cmd::Run { args } => {
-            build()?;
-            sh(Command::new(lanner_bin()).arg("run").args(args))
+            let bin = build()?;
+            sh(Command::new(bin).arg("run").args(args))
         }
         Cmd::Test => test(),
         Cmd::Simulate => simulate::run(),
+        Cmd::Sbom => {
+            let bin = build()?;
+            sbom::run(&root(), &target_dir(), &bin).map(|_| ())
+        }
+        Cmd::Deny => deny::run(&root()),
+        Cmd::Secrets => secrets::run(&root()),
         Cmd::Bench { quick } => {
             build()?;
             let rep = bench::run(&lanner_bin(), &root(), quick)?;

@@ -30,11 +30,8 @@ use kube::{
 };
 use serde::Serialize;
 
-use super::guard::{PodFacts, PodLookup};
+use super::model::{PodFacts, PodLookup, QUARANTINE_ALERT_ANNOTATION, QUARANTINE_LABEL, QUARANTINE_RULE_ANNOTATION};
 
-pub const QUARANTINE_LABEL: &str = "lanner.io/quarantine";
-pub const QUARANTINE_ALERT_ANNOTATION: &str = "lanner.io/quarantine-alert";
-pub const QUARANTINE_RULE_ANNOTATION: &str = "lanner.io/quarantine-rule";
 pub const NETPOL_NAME: &str = "lanner-quarantine";
 pub const REPORTING_CONTROLLER: &str = "lanner.io/triage";
 

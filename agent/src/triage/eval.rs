@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use super::{
     alert::Alert,
-    guard::{Guard, PodFacts, PodLookup, Source},
+    guard::{Guard, Source},
     llm::LlmClient,
-    policy::{Action, Classification, LlmMode, Policy},
+    model::{Action, Classification, PodFacts, PodLookup},
+    policy::{LlmMode, Policy},
     yaml,
 };
 

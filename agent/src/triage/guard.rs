@@ -12,7 +12,7 @@
 //!    alert's container, and the namespace's token bucket has a token. A
 //!    refusal escalates (source `guard-override`): never silently dropped.
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -21,47 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     alert::{self, Alert},
-    llm::Proposal,
-    policy::{Action, Classification, GuardSettings, LlmMode, LowConfidence, Parameters, Policy, Verdict},
+    model::{Action, Classification, PodLookup, Proposal},
+    policy::{GuardSettings, LlmMode, LowConfidence, Parameters, Policy, Verdict},
     yaml::glob,
 };
-
-/// What the worker knows about the alert's pod.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PodFacts {
-    #[serde(default)]
-    pub uid: Option<String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Kinds of the owner references (`ReplicaSet`, `DaemonSet`, `Node`, …).
-    #[serde(default)]
-    pub owner_kinds: Vec<String>,
-    /// Static pod (mirror annotation `kubernetes.io/config.mirror`).
-    #[serde(default)]
-    pub mirror: bool,
-    /// `containerStatuses[].containerID` without the runtime scheme.
-    #[serde(default)]
-    pub container_ids: Vec<String>,
-}
-
-/// Result of looking the pod up.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PodLookup {
-    Found(PodFacts),
-    NotFound,
-    /// Could not be checked (API error, no cluster access): fail closed.
-    Unknown(String),
-}
-
-impl PodLookup {
-    pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
-        match self {
-            PodLookup::Found(f) => Some(&f.labels),
-            _ => None,
-        }
-    }
-}
 
 /// Who decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -300,7 +263,7 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triage::alert::test_alerts::alert;
+    use crate::triage::{alert::test_alerts::alert, model::PodFacts};
 
     fn policy(mode: &str, extra: &str) -> Policy {
         let text = format!(

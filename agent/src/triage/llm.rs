@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{
     alert::Alert,
     metrics::TriageMetrics,
-    policy::{Action, Classification},
+    model::{Action, Analysis, Classification, Proposal},
     prompt,
 };
 
@@ -70,23 +70,6 @@ impl LlmError {
             LlmError::Schema(_) => "schema",
         }
     }
-}
-
-/// The analysis (ROSES) answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Analysis {
-    pub summary: String,
-    pub evidence: Vec<String>,
-    pub benign_explanation: String,
-}
-
-/// The decision (RACE) answer, validated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Proposal {
-    pub action: Action,
-    pub classification: Classification,
-    pub confidence: u8,
-    pub rationale: String,
 }
 
 /// Both calls for one alert.

@@ -5,11 +5,16 @@
 //! quarantine / Event / escalation webhook), and records every incident
 //! (fsynced audit line, Markdown report, metrics). See docs/triage.md.
 //!
-//! Layout: `policy.rs` (rules, fallback), `guard.rs` (decision + safety
-//! guards), `llm.rs` + `prompt.rs` (OpenAI-compatible backend), `actions.rs`
-//! (kube-rs + webhook), `lease.rs` (replica coordination), `records.rs`,
-//! `metrics.rs`, `worker.rs` (one incident end to end), `eval.rs` (labelled
-//! set), `config.rs` (worker settings).
+//! Layout: `model.rs` (the vocabulary: actions, classifications, the LLM's
+//! answers, pod facts, the quarantine label), `policy.rs` (rules, fallback),
+//! `guard.rs` (decision + safety guards), `llm.rs` + `prompt.rs`
+//! (OpenAI-compatible backend), `actions.rs` (kube-rs + webhook), `lease.rs`
+//! (replica coordination), `records.rs`, `metrics.rs`, `worker.rs` (one
+//! incident end to end), `eval.rs` (labelled set), `config.rs` (worker
+//! settings). The modules import each other in no cycle (`tests_structure.rs`):
+//! `model` imports none of them; `prompt` and `policy` only `model` (and
+//! `alert`, `yaml`); `llm` imports `prompt`, `guard` imports `policy`, and
+//! `actions` only `model`.
 pub mod actions;
 pub mod alert;
 pub mod config;
@@ -18,6 +23,7 @@ pub mod guard;
 pub mod lease;
 pub mod llm;
 pub mod metrics;
+pub mod model;
 pub mod policy;
 pub mod prompt;
 pub mod records;
@@ -32,6 +38,8 @@ mod tests_kube;
 mod tests_llm;
 #[cfg(test)]
 mod tests_serve;
+#[cfg(test)]
+mod tests_structure;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

@@ -8,87 +8,19 @@
 //! (`llm_mode`, `confidence_threshold`, each rule's `max_action` /
 //! `min_action`): see `guard.rs` and docs/triage.md for the decision flow.
 //! Loading is parse (serde, `deny_unknown_fields`) → validate → [`Policy`].
-use std::{collections::BTreeMap, fmt, str::FromStr};
+use std::collections::BTreeMap;
 
 use lanner_rules::Priority;
 use serde::{Deserialize, Serialize};
 
-use super::{alert::Alert, yaml};
+use super::{
+    alert::Alert,
+    model::{Action, Classification, QUARANTINE_LABEL},
+    yaml,
+};
 
 /// The embedded default policy.
 pub const DEFAULT_POLICY: &str = include_str!("../../triage-data/policy.yaml");
-
-/// What the worker does about an incident, least to most disruptive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Ignore,
-    Escalate,
-    QuarantinePod,
-    DeletePod,
-}
-
-impl Action {
-    pub const ALL: [Action; 4] = [Action::Ignore, Action::Escalate, Action::QuarantinePod, Action::DeletePod];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Ignore => "ignore",
-            Action::Escalate => "escalate",
-            Action::QuarantinePod => "quarantine_pod",
-            Action::DeletePod => "delete_pod",
-        }
-    }
-
-    /// Writes to the workload (needs every guard to pass).
-    pub fn is_destructive(self) -> bool {
-        matches!(self, Action::QuarantinePod | Action::DeletePod)
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Action::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| format!("unknown action {s:?}"))
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Classification {
-    TruePositive,
-    FalsePositive,
-    Benign,
-    #[default]
-    Unknown,
-}
-
-impl Classification {
-    pub const ALL: [Classification; 4] =
-        [Classification::TruePositive, Classification::FalsePositive, Classification::Benign, Classification::Unknown];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Classification::TruePositive => "true_positive",
-            Classification::FalsePositive => "false_positive",
-            Classification::Benign => "benign",
-            Classification::Unknown => "unknown",
-        }
-    }
-}
-
-impl FromStr for Classification {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Classification::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| format!("unknown classification {s:?}"))
-    }
-}
 
 /// How much the LLM may influence the outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -402,7 +334,7 @@ impl Policy {
                 return Err(ctx("grace_period_seconds is only for delete_pod".into()));
             }
             for k in r.parameters.labels.keys() {
-                if k == super::actions::QUARANTINE_LABEL {
+                if k == QUARANTINE_LABEL {
                     return Err(ctx(format!("parameters.labels may not set {k}")));
                 }
             }

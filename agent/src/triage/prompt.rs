@@ -15,8 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     alert::Alert,
-    llm::Analysis,
-    policy::{Action, Classification},
+    model::{Action, Analysis, Classification},
 };
 
 /// Longest string value copied into the prompt (characters).

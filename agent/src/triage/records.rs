@@ -15,8 +15,8 @@ use serde::Serialize;
 use super::{
     actions::StepResult,
     alert::{self, Alert},
-    guard::{Decision, PodFacts},
-    llm::{Analysis, Proposal},
+    guard::Decision,
+    model::{Analysis, PodFacts, Proposal},
     policy::Verdict,
 };
 
@@ -333,7 +333,8 @@ mod tests {
     use crate::triage::{
         alert::test_alerts::alert,
         guard::Source,
-        policy::{Action, Classification, Parameters},
+        model::{Action, Classification},
+        policy::Parameters,
     };
 
     pub(crate) fn incident(a: Alert) -> Incident {

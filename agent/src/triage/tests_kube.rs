@@ -23,11 +23,11 @@ use kube::{
 use serde_json::json;
 
 use super::{
-    actions::{Webhook, WebhookFormat, NETPOL_NAME, QUARANTINE_ALERT_ANNOTATION, QUARANTINE_LABEL},
+    actions::{Webhook, WebhookFormat, NETPOL_NAME},
     alert::{test_alerts::uuid_v4_like, Alert},
     guard::Source,
     lease::{Claim, Leases},
-    policy::Action,
+    model::{Action, QUARANTINE_ALERT_ANNOTATION, QUARANTINE_LABEL},
     records::Incident,
     test_support::*,
     worker::{Handled, Worker},

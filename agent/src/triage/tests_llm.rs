@@ -17,7 +17,8 @@ use super::{
     guard::Source,
     llm::{LlmClient, LlmError},
     metrics::TriageMetrics,
-    policy::{Action, Policy},
+    model::Action,
+    policy::{self, Policy},
     prompt,
     test_support::*,
     worker::Handled,
@@ -31,7 +32,7 @@ fn incident(h: Handled) -> Box<super::records::Incident> {
 }
 
 fn propose_policy() -> Policy {
-    let text = super::policy::DEFAULT_POLICY.replace("llm_mode: advise", "llm_mode: propose");
+    let text = policy::DEFAULT_POLICY.replace("llm_mode: advise", "llm_mode: propose");
     Policy::parse(&text, "propose").unwrap()
 }
 

@@ -17,11 +17,12 @@ use tokio::sync::mpsc;
 use super::{
     actions::{post_webhook, step, KubeActions, Retry, StepResult, Webhook},
     alert::{self, Alert},
-    guard::{Decision, Guard, PodLookup},
+    guard::{Decision, Guard},
     lease::{Claim, Leases},
     llm::{LlmClient, LlmOutcome},
     metrics::{ClassLabels, DecisionLabels, TriageMetrics},
-    policy::{Action, LlmMode, Policy},
+    model::{Action, PodLookup},
+    policy::{LlmMode, Policy},
     records::{Incident, LlmRecord, Mitre, Records, RecordsError, Timings},
 };
 
