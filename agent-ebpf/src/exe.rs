@@ -41,6 +41,8 @@ const MAX_DEPTH: u32 = 32;
 const WALK_CUT: u32 = 0;
 const WALK_DONE: u32 = 1;
 const WALK_PSEUDO: u32 = 2;
+/// Nanoseconds fit 30 bits; higher bits of an inode's nsec member are flags.
+const NSEC_MASK: u32 = 0x3fff_ffff;
 const PIDTYPE_TGID: u32 = 1;
 const PIDTYPE_PGID: u32 = 2;
 const PIDTYPE_SID: u32 = 3;
@@ -175,10 +177,11 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
         info.exe_uid = raw(inode, conf!(exe.inode_i_uid));
         info.exe_gid = raw(inode, conf!(exe.inode_i_gid));
         let sec: i64 = raw(inode, conf!(exe.inode_ctime_sec));
-        let nsec: u32 = raw(inode, conf!(exe.inode_ctime_nsec));
+        // Bit 31 of i_ctime_nsec is I_CTIME_QUERIED (multigrain timestamps, 6.13+).
+        let nsec: u32 = raw::<u32>(inode, conf!(exe.inode_ctime_nsec)) & NSEC_MASK;
         info.exe_ctime_ns = (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64);
         let sec: i64 = raw(inode, conf!(exe.inode_mtime_sec));
-        let nsec: u32 = raw(inode, conf!(exe.inode_mtime_nsec));
+        let nsec: u32 = raw::<u32>(inode, conf!(exe.inode_mtime_nsec)) & NSEC_MASK;
         info.exe_mtime_ns = (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64);
         let sb: u64 = raw(inode, conf!(exe.inode_i_sb));
         let magic: u64 = raw(sb as *const u8, conf!(exe.sb_s_magic));

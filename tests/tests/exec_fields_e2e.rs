@@ -19,7 +19,7 @@ use serde_json::Value;
 
 /// One rule per action, selected by a tag in its arguments; the output names every field asserted.
 fn rules(n: &str) -> String {
-    let fields = "name=%proc.name exepath=%proc.exepath memfd=%proc.is_exe_from_memfd upper=%proc.is_exe_upper_layer \
+    let fields = "name=%proc.name args=%proc.args exepath=%proc.exepath memfd=%proc.is_exe_from_memfd upper=%proc.is_exe_upper_layer \
                   lower=%proc.is_exe_lower_layer writable=%proc.is_exe_writable ino=%proc.exe_ino \
                   ctime=%proc.exe_ino.ctime mtime=%proc.exe_ino.mtime eff=%thread.cap_effective \
                   perm=%thread.cap_permitted inh=%thread.cap_inheritable sid=%proc.sid sname=%proc.sname \
@@ -40,7 +40,7 @@ fn alert<'a>(out: &'a Stopped, n: &str, tag: &str) -> &'a Value {
         .events
         .iter()
         .filter(|e| e["rule"] == rule.as_str())
-        .filter(|e| e["output"].as_str().is_some_and(|o| o.contains(tag)))
+        .filter(|e| e["output_fields"]["proc.args"] == format!("{n} {tag}").as_str())
         // The launchers (setpriv, unshare, sh) carry the tag in their arguments too.
         .filter(|e| !matches!(e["output_fields"]["proc.name"].as_str(), Some("setpriv" | "unshare" | "sh" | "dash")))
         .collect();
@@ -153,7 +153,8 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     std::fs::copy("/bin/true", &newbin).unwrap();
     std::fs::set_permissions(&newbin, std::fs::Permissions::from_mode(0o755)).unwrap();
     run(Command::new(&newbin).args([&n, "upper"]));
-    run(Command::new(ovl.merged.join("imagebin")).args([&n, "lower"]));
+    let imagebin = ovl.merged.join("imagebin");
+    run(Command::new(&imagebin).args([&n, "lower"]));
 
     // 4. Capabilities dropped with setpriv: bounding {chown, kill}, inheritable {kill}.
     run(Command::new("setpriv").args([
@@ -234,7 +235,7 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(s(u, "proc.exepath"), newbin.display().to_string());
     assert_eq!((s(u, "proc.is_exe_upper_layer"), s(u, "proc.is_exe_lower_layer")), ("true".into(), "false".into()));
     let l = alert(&out, &n, "lower");
-    assert_eq!(s(l, "proc.exepath"), ovl.merged.join("imagebin").display().to_string());
+    assert_eq!(s(l, "proc.exepath"), imagebin.display().to_string());
     assert_eq!((s(l, "proc.is_exe_upper_layer"), s(l, "proc.is_exe_lower_layer")), ("false".into(), "true".into()));
 
     let c = alert(&out, &n, "caps");

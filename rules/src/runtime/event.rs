@@ -316,6 +316,9 @@ impl Process {
     /// allocate on the match path. The agent should call this when it creates a process.
     pub fn precompute(&self) {
         let _ = self.cmdline();
+        if !self.env.is_empty() {
+            let _ = self.env();
+        }
     }
 
     /// Login uid as Falco shows it: -1 when unset.
