@@ -137,6 +137,30 @@ impl ExeOffsets {
     };
 }
 
+/// Offsets `sys_enter_connect` follows from the fd to its socket's type
+/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockOffsets {
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_fd: u32,
+    pub file_private_data: u32,
+    pub socket_type: u32,
+    pub _pad: u32,
+}
+
+impl SockOffsets {
+    pub const NONE: SockOffsets = SockOffsets {
+        task_files: OFFSET_NONE,
+        files_fdt: OFFSET_NONE,
+        fdtable_fd: OFFSET_NONE,
+        file_private_data: OFFSET_NONE,
+        socket_type: OFFSET_NONE,
+        _pad: 0,
+    };
+}
+
 /// Global probe configuration (the `LANNER_CONFIG` global in the object).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +173,7 @@ pub struct ProbeConfig {
     pub _pad: u32,
     pub offsets: KernelOffsets,
     pub exe: ExeOffsets,
+    pub sock: SockOffsets,
 }
 
 impl ProbeConfig {
@@ -159,12 +184,13 @@ impl ProbeConfig {
         _pad: 0,
         offsets: KernelOffsets::NONE,
         exe: ExeOffsets::NONE,
+        sock: SockOffsets::NONE,
     };
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 24);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -77,6 +77,8 @@ pub struct Connect {
     pub addr: Option<IpAddr>,
     pub port: u16,
     pub unix_path: Option<String>,
+    /// `SOCK_STREAM` 1, `SOCK_DGRAM` 2..., 0 when the socket could not be read.
+    pub sock_type: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -270,7 +272,16 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 AF_UNIX => ("unix", None, Some(string(&e.unix_path, e.path_len as usize, "unix_path")?)),
                 other => return Err(DecodeError::BadLength { field: "family", len: other as usize, max: 10 }),
             };
-            Event::Connect(Connect { hdr: header(&e.hdr), ret: e.ret, fd: e.fd, family, addr, port: e.port, unix_path })
+            Event::Connect(Connect {
+                hdr: header(&e.hdr),
+                ret: e.ret,
+                fd: e.fd,
+                family,
+                addr,
+                port: e.port,
+                unix_path,
+                sock_type: e.sock_type,
+            })
         }
         EventKind::Setuid => {
             let e: SetuidEvent = read(buf, "setuid event")?;

@@ -181,7 +181,8 @@ pub struct ConnectEvent {
     /// Port in host byte order (0 for unix sockets).
     pub port: u16,
     pub path_len: u16,
-    pub _pad1: u16,
+    /// The socket's type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2; 0 unknown), read from the fd.
+    pub sock_type: u16,
     /// IPv4 in the first 4 bytes, or IPv6, network order.
     pub addr: [u8; 16],
     /// Unix socket path (abstract sockets start with NUL, reported as '@').

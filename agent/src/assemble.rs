@@ -252,7 +252,7 @@ impl Assembler {
             KEvent::Connect(c) => {
                 let p = self.proc_of(h);
                 let fd = match (&c.addr, &c.unix_path) {
-                    (Some(ip), _) => Fd::inet(*ip, c.port, None, L4Proto::Unknown),
+                    (Some(ip), _) => Fd::inet(*ip, c.port, None, l4proto(c.sock_type)),
                     (None, Some(path)) => Fd::unix(path.clone()),
                     (None, None) => Fd::inet(IpAddr::from([0u8, 0, 0, 0]), 0, None, L4Proto::Unknown),
                 };
@@ -292,6 +292,15 @@ impl Assembler {
         out.setuid_target_name = setuid_target.and_then(|u| self.user_name(h.pid, h.cgroup_id, u)).map(Into::into);
         out.container = container;
         Some(out)
+    }
+}
+
+/// `fd.l4proto` of an inet socket from its type (`SOCK_STREAM`/`SOCK_DGRAM`).
+fn l4proto(sock_type: u16) -> L4Proto {
+    match sock_type {
+        1 => L4Proto::Tcp,
+        2 => L4Proto::Udp,
+        _ => L4Proto::Unknown,
     }
 }
 

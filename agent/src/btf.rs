@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use lanner_common::{
-    config::{ExeOffsets, OFFSET_NONE},
+    config::{ExeOffsets, SockOffsets, OFFSET_NONE},
     KernelOffsets,
 };
 
@@ -249,6 +249,19 @@ impl Btf {
         }
     }
 
+    /// Offsets from a connect's fd to its socket's type.
+    pub fn sock_offsets(&self) -> SockOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        SockOffsets {
+            task_files: o("task_struct", "files"),
+            files_fdt: o("files_struct", "fdt"),
+            fdtable_fd: o("fdtable", "fd"),
+            file_private_data: o("file", "private_data"),
+            socket_type: o("socket", "type"),
+            _pad: 0,
+        }
+    }
+
     /// The offsets the probes need; missing members are `OFFSET_NONE`.
     pub fn kernel_offsets(&self) -> KernelOffsets {
         let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
@@ -360,6 +373,8 @@ mod tests {
             ("inode_mtime_nsec", e.inode_mtime_nsec),
             ("signal_pids", e.signal_pids),
             ("ovl_upperdentry", e.ovl_upperdentry),
+            ("socket_type", btf.sock_offsets().socket_type),
+            ("fdtable_fd", btf.sock_offsets().fdtable_fd),
         ] {
             assert_ne!(v, OFFSET_NONE, "{name}");
         }

@@ -116,13 +116,14 @@ fn connect_families() {
         family: AF_INET,
         port: 4444,
         path_len: 0,
-        _pad1: 0,
+        sock_type: 1,
         addr: [0; 16],
         unix_path: [0; UNIX_PATH_LEN],
         _pad2: [0; 4],
     };
     e.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
     let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
+    assert_eq!(c.sock_type, 1, "SOCK_STREAM");
     assert_eq!(c.addr, Some("127.0.0.1".parse().unwrap()));
     assert_eq!((c.port, c.ret, c.family), (4444, -111, "inet"));
 
