@@ -26,7 +26,9 @@ fn rules(n: &str) -> String {
                   sidleader=%proc.is_sid_leader vpid=%proc.vpid vtid=%thread.vtid vpgid=%proc.vpgid \
                   pid=%proc.pid env=%proc.env tag=%proc.env[LANNER_TAG] ts=%proc.pid.ts dur=%proc.duration \
                   time=%evt.rawtime aexe1=%proc.aexe[1] user=%user.name login=%user.loginname \
-                  home=%user.homedir shell=%user.shell group=%group.name ctdur=%proc.exe_ino.ctime_duration_proc_start";
+                  home=%user.homedir shell=%user.shell group=%group.name ctdur=%proc.exe_ino.ctime_duration_proc_start \
+                  pgid=%proc.pgid pgleader=%proc.is_pgid_leader vpgleader=%proc.is_vpgid_leader \
+                  pgname=%proc.vpgid.name sidexepath=%proc.sid.exepath pvpid=%proc.pvpid pts=%proc.ppid.ts";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -252,6 +254,11 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(s(e, "proc.env"), format!("FOO=bar baz LANNER_TAG={n}"));
     assert_eq!(s(e, "proc.env[LANNER_TAG]"), n);
     assert_eq!(s(e, "proc.vpid"), session_pid.to_string(), "host pid namespace");
+    // setsid also made it a process-group leader.
+    assert_eq!(s(e, "proc.pgid"), session_pid.to_string());
+    assert_eq!((s(e, "proc.is_pgid_leader"), s(e, "proc.is_vpgid_leader")), ("true".into(), "true".into()));
+    assert_eq!(s(e, "proc.vpgid.name"), "true");
+    assert_eq!(s(e, "proc.sid.exepath"), std::fs::canonicalize("/bin/true").unwrap().display().to_string());
 
     let ns1 = alert(&out, &n, "pidns");
     assert_eq!((s(ns1, "proc.vpid"), s(ns1, "thread.vtid")), ("1".into(), "1".into()));
@@ -267,4 +274,8 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
 
     let a = alert(&out, &n, "aexe");
     assert_eq!(s(a, "proc.aexe[1]"), "/bin/sh");
+    // The parent sh is a process the agent saw exec: its start time and pid are known.
+    assert_ne!(s(a, "proc.ppid.ts"), "<NA>");
+    assert!(s(a, "proc.ppid.ts").parse::<u64>().unwrap() <= s(a, "proc.pid.ts").parse::<u64>().unwrap());
+    assert_ne!(s(a, "proc.pvpid"), "<NA>");
 }

@@ -15,11 +15,8 @@ fn rules(n: &str, tcp: u16, udp: u16) -> String {
 
 fn alert<'a>(out: &'a Stopped, n: &str, port: u16) -> &'a Value {
     let rule = format!("Connect fields {n}");
-    let hits: Vec<&Value> = out
-        .events
-        .iter()
-        .filter(|e| e["rule"] == rule.as_str() && e["output_fields"]["fd.sport"] == port)
-        .collect();
+    let hits: Vec<&Value> =
+        out.events.iter().filter(|e| e["rule"] == rule.as_str() && e["output_fields"]["fd.sport"] == port).collect();
     assert_eq!(hits.len(), 1, "one connect to port {port}; alerts:\n{hits:#?}");
     &hits[0]["output_fields"]
 }
