@@ -106,7 +106,7 @@ impl ExecInfo {
 }
 
 const _: () = assert!(core::mem::size_of::<ExecInfo>() == 104 + EXE_PATH_BUF);
-const _: () = assert!(core::mem::size_of::<ExecInfo>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<ExecInfo>().is_multiple_of(8));
 const _: () = assert!(EXE_PATH_BUDGET.is_power_of_two() && EXE_PATH_BUDGET + EXE_NAME_MAX <= EXE_PATH_BUF);
 const _: () = assert!((ENV_LEN + 1).is_power_of_two());
 
