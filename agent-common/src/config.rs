@@ -46,6 +46,121 @@ impl KernelOffsets {
     };
 }
 
+/// Offsets of the members `sched_process_exec` reads about the new image and
+/// the task (exe file path, inode, credentials, session and pid-namespace ids,
+/// environment). `inode_*time_nsec` is the nanoseconds member (or `sec + 8` on
+/// kernels with a `timespec64`); `ovl_upperdentry` is relative to the overlay
+/// inode's embedded `vfs_inode`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExeOffsets {
+    pub task_cred: u32,
+    pub cred_cap_inheritable: u32,
+    pub cred_cap_permitted: u32,
+    pub cred_cap_effective: u32,
+    pub cred_fsuid: u32,
+    pub cred_fsgid: u32,
+    pub task_fs: u32,
+    pub fs_root: u32,
+    pub task_thread_pid: u32,
+    pub task_group_leader: u32,
+    pub task_start_boottime: u32,
+    pub signal_pids: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    pub mm_exe_file: u32,
+    pub mm_env_start: u32,
+    pub mm_env_end: u32,
+    pub file_f_path: u32,
+    pub file_f_inode: u32,
+    pub dentry_d_parent: u32,
+    pub dentry_d_name: u32,
+    pub dentry_d_hash: u32,
+    pub mount_mnt: u32,
+    pub mount_mnt_parent: u32,
+    pub mount_mnt_mountpoint: u32,
+    pub vfsmount_mnt_root: u32,
+    pub inode_i_ino: u32,
+    pub inode_i_mode: u32,
+    pub inode_i_uid: u32,
+    pub inode_i_gid: u32,
+    pub inode_i_sb: u32,
+    pub inode_ctime_sec: u32,
+    pub inode_ctime_nsec: u32,
+    pub inode_mtime_sec: u32,
+    pub inode_mtime_nsec: u32,
+    pub sb_s_magic: u32,
+    pub ovl_upperdentry: u32,
+    pub _pad: u32,
+}
+
+impl ExeOffsets {
+    pub const NONE: ExeOffsets = ExeOffsets {
+        task_cred: OFFSET_NONE,
+        cred_cap_inheritable: OFFSET_NONE,
+        cred_cap_permitted: OFFSET_NONE,
+        cred_cap_effective: OFFSET_NONE,
+        cred_fsuid: OFFSET_NONE,
+        cred_fsgid: OFFSET_NONE,
+        task_fs: OFFSET_NONE,
+        fs_root: OFFSET_NONE,
+        task_thread_pid: OFFSET_NONE,
+        task_group_leader: OFFSET_NONE,
+        task_start_boottime: OFFSET_NONE,
+        signal_pids: OFFSET_NONE,
+        pid_level: OFFSET_NONE,
+        pid_numbers: OFFSET_NONE,
+        mm_exe_file: OFFSET_NONE,
+        mm_env_start: OFFSET_NONE,
+        mm_env_end: OFFSET_NONE,
+        file_f_path: OFFSET_NONE,
+        file_f_inode: OFFSET_NONE,
+        dentry_d_parent: OFFSET_NONE,
+        dentry_d_name: OFFSET_NONE,
+        dentry_d_hash: OFFSET_NONE,
+        mount_mnt: OFFSET_NONE,
+        mount_mnt_parent: OFFSET_NONE,
+        mount_mnt_mountpoint: OFFSET_NONE,
+        vfsmount_mnt_root: OFFSET_NONE,
+        inode_i_ino: OFFSET_NONE,
+        inode_i_mode: OFFSET_NONE,
+        inode_i_uid: OFFSET_NONE,
+        inode_i_gid: OFFSET_NONE,
+        inode_i_sb: OFFSET_NONE,
+        inode_ctime_sec: OFFSET_NONE,
+        inode_ctime_nsec: OFFSET_NONE,
+        inode_mtime_sec: OFFSET_NONE,
+        inode_mtime_nsec: OFFSET_NONE,
+        sb_s_magic: OFFSET_NONE,
+        ovl_upperdentry: OFFSET_NONE,
+        _pad: 0,
+    };
+}
+
+/// Offsets `sys_enter_connect` follows from the fd to its socket's type
+/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockOffsets {
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_fd: u32,
+    pub file_private_data: u32,
+    pub socket_type: u32,
+    pub _pad: u32,
+}
+
+impl SockOffsets {
+    pub const NONE: SockOffsets = SockOffsets {
+        task_files: OFFSET_NONE,
+        files_fdt: OFFSET_NONE,
+        fdtable_fd: OFFSET_NONE,
+        file_private_data: OFFSET_NONE,
+        socket_type: OFFSET_NONE,
+        _pad: 0,
+    };
+}
+
 /// Global probe configuration (the `LANNER_CONFIG` global in the object).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,15 +172,25 @@ pub struct ProbeConfig {
     pub _pad0: u32,
     pub _pad: u32,
     pub offsets: KernelOffsets,
+    pub exe: ExeOffsets,
+    pub sock: SockOffsets,
 }
 
 impl ProbeConfig {
-    pub const DEFAULT: ProbeConfig =
-        ProbeConfig { agent_tgid: 0, wakeup_bytes: 0, _pad0: 0, _pad: 0, offsets: KernelOffsets::NONE };
+    pub const DEFAULT: ProbeConfig = ProbeConfig {
+        agent_tgid: 0,
+        wakeup_bytes: 0,
+        _pad0: 0,
+        _pad: 0,
+        offsets: KernelOffsets::NONE,
+        exe: ExeOffsets::NONE,
+        sock: SockOffsets::NONE,
+    };
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72);
+const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 24);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

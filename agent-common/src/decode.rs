@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::event::*;
 
+mod image;
+pub use image::ExecImage;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("record of {got} bytes is shorter than its {what} ({need} bytes)")]
@@ -46,6 +49,8 @@ pub struct Exec {
     pub filename_truncated: bool,
     /// A user-memory read failed: argv or filename may be incomplete.
     pub read_failed: bool,
+    /// The resolved executable, credentials, ids and environment (successful exec).
+    pub image: Option<Box<ExecImage>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,6 +77,8 @@ pub struct Connect {
     pub addr: Option<IpAddr>,
     pub port: u16,
     pub unix_path: Option<String>,
+    /// `SOCK_STREAM` 1, `SOCK_DGRAM` 2..., 0 when the socket could not be read.
+    pub sock_type: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -219,6 +226,10 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             if e.args_len as usize > tail {
                 return Err(DecodeError::BadLength { field: "args", len: e.args_len as usize, max: tail });
             }
+            let (args_len, env_len) = (e.args_len as usize, e.info.env_len as usize);
+            if args_len + env_len > tail {
+                return Err(DecodeError::BadLength { field: "env", len: env_len, max: tail - args_len });
+            }
             Event::Exec(Exec {
                 hdr: header(&e.hdr),
                 ppid: e.ppid,
@@ -230,6 +241,7 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 args_truncated: flags & FLAG_ARGS_TRUNCATED != 0,
                 filename_truncated: flags & FLAG_PATH_TRUNCATED != 0,
                 read_failed: flags & FLAG_READ_FAILED != 0,
+                image: image::image(&e.info, &e.args[args_len..args_len + env_len])?.map(Box::new),
             })
         }
         EventKind::Open => {
@@ -260,7 +272,16 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 AF_UNIX => ("unix", None, Some(string(&e.unix_path, e.path_len as usize, "unix_path")?)),
                 other => return Err(DecodeError::BadLength { field: "family", len: other as usize, max: 10 }),
             };
-            Event::Connect(Connect { hdr: header(&e.hdr), ret: e.ret, fd: e.fd, family, addr, port: e.port, unix_path })
+            Event::Connect(Connect {
+                hdr: header(&e.hdr),
+                ret: e.ret,
+                fd: e.fd,
+                family,
+                addr,
+                port: e.port,
+                unix_path,
+                sock_type: e.sock_type,
+            })
         }
         EventKind::Setuid => {
             let e: SetuidEvent = read(buf, "setuid event")?;

@@ -109,8 +109,11 @@ pub struct ExecEvent {
     pub args_len: u16,
     pub args_count: u16,
     pub _pad1: u16,
+    /// The new image and the task's credentials and ids (successful exec only).
+    pub info: crate::exe::ExecInfo,
     pub filename: [u8; PATH_LEN],
-    /// NUL-separated argv; `args_len` bytes are valid.
+    /// NUL-separated argv; `args_len` bytes are valid, then `info.env_len`
+    /// bytes of NUL-separated environment.
     pub args: [u8; ARGS_LEN + ARG_MAX_ONE],
 }
 
@@ -152,10 +155,10 @@ const fn cut_len(used: usize, full: usize) -> usize {
 }
 
 /// Bytes of an [`ExecEvent`] before its argv: the probes send these plus the
-/// used argv bytes, rounded up to 8.
+/// used argv (and environment) bytes, rounded up to 8.
 pub const EXEC_FIXED_LEN: usize = core::mem::offset_of!(ExecEvent, args);
 
-/// Bytes of the exec record sent for `args_len` bytes of argv.
+/// Bytes of the exec record sent for `args_len` bytes of argv and environment.
 #[inline(always)]
 pub const fn exec_record_len(args_len: usize) -> usize {
     cut_len(EXEC_FIXED_LEN + args_len, core::mem::size_of::<ExecEvent>())
@@ -178,7 +181,8 @@ pub struct ConnectEvent {
     /// Port in host byte order (0 for unix sockets).
     pub port: u16,
     pub path_len: u16,
-    pub _pad1: u16,
+    /// The socket's type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2; 0 unknown), read from the fd.
+    pub sock_type: u16,
     /// IPv4 in the first 4 bytes, or IPv6, network order.
     pub addr: [u8; 16],
     /// Unix socket path (abstract sockets start with NUL, reported as '@').
@@ -234,7 +238,8 @@ macro_rules! const_size {
     };
 }
 const_size!(EventHeader, 56);
-const_size!(ExecEvent, 56 + 24 + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
+const_size!(ExecEvent, 56 + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
+const _: () = assert!(ARGS_LEN + 1 + crate::exe::ENV_LEN <= ARGS_LEN + ARG_MAX_ONE);
 const_size!(OpenEvent, 56 + 24 + PATH_LEN);
 const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4);
 const_size!(SetuidEvent, 56 + 24);

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod counters;
 pub mod event;
+pub mod exe;
 pub mod pathscan;
 
 #[cfg(feature = "user")]
@@ -19,3 +20,4 @@ pub mod decode;
 pub use config::{FilterConfig, KernelOffsets, ProbeConfig};
 pub use counters::{Counter, ProbeId};
 pub use event::*;
+pub use exe::ExecInfo;

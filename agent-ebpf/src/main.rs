@@ -11,6 +11,8 @@
 #[cfg(target_arch = "bpf")]
 mod common;
 #[cfg(target_arch = "bpf")]
+mod exe;
+#[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod pathfilter;

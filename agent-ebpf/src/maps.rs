@@ -50,6 +50,10 @@ pub static OPEN_SCRATCH: PerCpuArray<OpenEvent> = PerCpuArray::with_max_entries(
 #[map(name = "CONNECT_SCRATCH")]
 pub static CONNECT_SCRATCH: PerCpuArray<ConnectEvent> = PerCpuArray::with_max_entries(1, 0);
 
+/// Scratch of the executable's dentry walk at exec (`exe::read_exe`).
+#[map(name = "EXE_WALK")]
+pub static EXE_WALK: PerCpuArray<crate::exe::ExeWalk> = PerCpuArray::with_max_entries(1, 0);
+
 /// Runtime pre-filter (one entry), written by the agent when rules change.
 #[map(name = "FILTER")]
 pub static FILTER: Array<FilterConfig> = Array::with_max_entries(1, 0);

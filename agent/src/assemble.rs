@@ -8,11 +8,13 @@
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Instant};
 
 use lanner_common::decode::{self, Event as KEvent};
-use lanner_rules::{Container, Event, EvtType, Fd, L4Proto, Pod};
+use lanner_rules::{Container, Event, EvtType, Fd, L4Proto, Leader, Pod};
 
 use crate::{
+    image,
     k8s::{ContainerInfo, Enricher},
     proctable::{new_proc, ProcInfo, ProcTable},
+    users::Users,
 };
 
 struct CachedContainer {
@@ -41,7 +43,7 @@ pub struct Assembler {
     /// Processes whose v2 cgroup names no container (host processes, or
     /// containers visible only in cgroup v1 on hybrid hosts): per process.
     by_pid: HashMap<u32, CachedContainer>,
-    users: HashMap<(u64, u32), Option<String>>,
+    users: Users,
     boot_offset_ns: i128,
     max_ancestors: usize,
 }
@@ -75,15 +77,6 @@ fn split_image(image: &str) -> (String, String) {
     }
 }
 
-fn user_name_from_passwd(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let _pw = f.next()?;
-        (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-    })
-}
-
 impl Assembler {
     pub fn new(procs: ProcTable, enricher: Option<Arc<Enricher>>, boot_offset_ns: i128) -> Self {
         Self {
@@ -91,7 +84,7 @@ impl Assembler {
             enricher,
             containers: HashMap::new(),
             by_pid: HashMap::new(),
-            users: HashMap::new(),
+            users: Users::default(),
             boot_offset_ns,
             max_ancestors: 8,
         }
@@ -151,20 +144,33 @@ impl Assembler {
     }
 
     fn user_name(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<String> {
-        if let Some(n) = self.users.get(&(cgroup_id, uid)) {
-            return n.clone();
-        }
-        // The process's own root: container users resolve from the image.
-        let name = std::fs::read_to_string(format!("/proc/{pid}/root/etc/passwd"))
-            .or_else(|_| std::fs::read_to_string("/etc/passwd"))
-            .ok()
-            .and_then(|p| user_name_from_passwd(&p, uid))
-            .or_else(|| (uid == 0).then(|| "root".to_string()));
-        if self.users.len() > 65_536 {
-            self.users.clear();
-        }
-        self.users.insert((cgroup_id, uid), name.clone());
-        name
+        self.users.name(pid, cgroup_id, uid)
+    }
+
+    /// User name, home, shell, login name and group name, resolved in the
+    /// process's own root (its container's /etc/passwd and /etc/group).
+    fn fill_user(&mut self, p: &mut ProcInfo, cgroup_id: u64) {
+        let entry = self.users.user(p.pid, cgroup_id, p.uid);
+        p.user_name = entry.as_ref().map(|e| e.name.clone()).or_else(|| (p.uid == 0).then(|| "root".to_string()));
+        p.homedir = entry.as_ref().map(|e| e.home.clone());
+        p.shell = entry.as_ref().map(|e| e.shell.clone());
+        p.loginname = match p.loginuid {
+            Some(l) if l != u32::MAX => self.users.name(p.pid, cgroup_id, l),
+            _ => None,
+        };
+        p.group_name = self.users.group(p.pid, cgroup_id, p.gid).map(|g| g.to_string());
+    }
+
+    /// Session and process-group leaders, from the table (or `p` itself).
+    fn fill_leaders(&self, p: &mut ProcInfo) {
+        let leader = |pid: u32| -> Option<Arc<Leader>> {
+            let q: &ProcInfo = if pid == p.pid { p } else { self.procs.get(pid)? };
+            Some(Arc::new(Leader { name: q.name.clone(), exe: q.exe.clone(), exepath: q.exepath.clone() }))
+        };
+        let session = p.sid.and_then(leader);
+        let group = p.pgid.and_then(leader);
+        p.session_leader = session;
+        p.group_leader = group;
     }
 
     /// The process of an event: from the table, or a stub from the header.
@@ -177,14 +183,14 @@ impl Assembler {
             let mut q = (**p).clone();
             q.uid = h.uid;
             q.gid = h.gid;
-            q.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
+            self.fill_user(&mut q, h.cgroup_id);
             return self.procs.upsert(q);
         }
         let mut p = crate::proctable::read_proc("/proc", h.pid)
             .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", std::slice::from_ref(&h.comm)));
         p.uid = h.uid;
         p.gid = h.gid;
-        p.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
+        self.fill_user(&mut p, h.cgroup_id);
         self.procs.upsert(p)
     }
 
@@ -216,11 +222,17 @@ impl Assembler {
         let time = self.time_ns(h);
         let (evt_type, res, proc, fd, setuid_target) = match ev {
             KEvent::Exec(e) if e.ret == 0 => {
-                let mut p = new_proc(h.pid, e.ppid, h.uid, h.gid, &h.comm, &e.filename, &e.argv);
+                let img = e.image.as_deref();
+                let exepath = image::exepath(img, &e.filename);
+                let mut p = new_proc(h.pid, e.ppid, h.uid, h.gid, &h.comm, exepath, &e.argv);
                 p.tty = e.tty;
                 p.loginuid = e.loginuid;
                 p.args_truncated = e.args_truncated;
-                p.user_name = self.user_name(h.pid, h.cgroup_id, h.uid);
+                if let Some(i) = img {
+                    image::apply(&mut p, i, self.boot_offset_ns);
+                }
+                self.fill_user(&mut p, h.cgroup_id);
+                self.fill_leaders(&mut p);
                 let p = self.procs.upsert(p);
                 (EvtType::Execve, 0, p, None, None)
             }
@@ -240,7 +252,7 @@ impl Assembler {
             KEvent::Connect(c) => {
                 let p = self.proc_of(h);
                 let fd = match (&c.addr, &c.unix_path) {
-                    (Some(ip), _) => Fd::inet(*ip, c.port, None, L4Proto::Unknown),
+                    (Some(ip), _) => Fd::inet(*ip, c.port, None, l4proto(c.sock_type)),
                     (None, Some(path)) => Fd::unix(path.clone()),
                     (None, None) => Fd::inet(IpAddr::from([0u8, 0, 0, 0]), 0, None, L4Proto::Unknown),
                 };
@@ -254,9 +266,9 @@ impl Assembler {
             KEvent::Fork(f) => {
                 let comm = h.comm.clone();
                 let (pid, ppid, uid, gid) = (f.child_pid, h.pid, h.uid, h.gid);
-                let child = self
-                    .procs
-                    .on_fork(ppid, pid, || new_proc(pid, ppid, uid, gid, &comm, "", std::slice::from_ref(&comm)));
+                let child = self.procs.on_fork(ppid, pid, Some(time), || {
+                    new_proc(pid, ppid, uid, gid, &comm, "", std::slice::from_ref(&comm))
+                });
                 (EvtType::Clone, 0, child, None, None)
             }
             KEvent::Exit(x) => {
@@ -280,6 +292,15 @@ impl Assembler {
         out.setuid_target_name = setuid_target.and_then(|u| self.user_name(h.pid, h.cgroup_id, u)).map(Into::into);
         out.container = container;
         Some(out)
+    }
+}
+
+/// `fd.l4proto` of an inet socket from its type (`SOCK_STREAM`/`SOCK_DGRAM`).
+fn l4proto(sock_type: u16) -> L4Proto {
+    match sock_type {
+        1 => L4Proto::Tcp,
+        2 => L4Proto::Udp,
+        _ => L4Proto::Unknown,
     }
 }
 
@@ -341,13 +362,6 @@ mod tests {
         assert_eq!(split_image("registry:5000/team/app"), ("registry:5000/team/app".into(), String::new()));
     }
 
-    #[test]
-    fn passwd_lookup() {
-        let p = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
-        assert_eq!(user_name_from_passwd(p, 65534).as_deref(), Some("nobody"));
-        assert_eq!(user_name_from_passwd(p, 7), None);
-    }
-
     /// A pod that starts after the agent: its first watch event has no
     /// container status, so an event of its container finds the pod but not
     /// the container's name and image. The entry cached then must not stick:
@@ -403,6 +417,7 @@ mod tests {
             args_truncated: false,
             filename_truncated: false,
             read_failed: false,
+            image: None,
         });
         let e = a.assemble(&exec).unwrap();
         assert_eq!(e.evt_type, EvtType::Execve);

@@ -7,7 +7,10 @@
 //! are searched recursively. Malformed input yields an error, never a panic.
 use std::collections::HashMap;
 
-use lanner_common::{config::OFFSET_NONE, KernelOffsets};
+use lanner_common::{
+    config::{ExeOffsets, SockOffsets, OFFSET_NONE},
+    KernelOffsets,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BtfError {
@@ -176,6 +179,89 @@ impl Btf {
         self.find_in(id, member, 0)
     }
 
+    /// Size in bytes of `struct name`.
+    pub fn struct_size(&self, name: &str) -> Option<u32> {
+        let id = *self.structs.get(name)?;
+        self.types.get(id as usize).map(|t| t.size_type)
+    }
+
+    /// Offsets of what `sched_process_exec` reads about the image and the task.
+    pub fn exe_offsets(&self) -> ExeOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        let plus = |base: u32, n: u32| if base == OFFSET_NONE { OFFSET_NONE } else { base + n };
+        // inode times: i_ctime_sec/_nsec (6.11+), else a timespec64 (__i_ctime 6.6+, i_ctime before).
+        let time = |new_sec: &str, new_nsec: &str, ts: &[&str]| match self.member_offset("inode", new_sec) {
+            Some(sec) => (sec, o("inode", new_nsec)),
+            None => {
+                let sec = ts.iter().find_map(|m| self.member_offset("inode", m)).unwrap_or(OFFSET_NONE);
+                (sec, plus(sec, 8))
+            }
+        };
+        let (ctime_sec, ctime_nsec) = time("i_ctime_sec", "i_ctime_nsec", &["__i_ctime", "i_ctime"]);
+        let (mtime_sec, mtime_nsec) = time("i_mtime_sec", "i_mtime_nsec", &["__i_mtime", "i_mtime"]);
+        // struct ovl_inode { ...; struct inode vfs_inode; struct dentry *__upperdentry; ... }:
+        // from vmlinux when overlayfs is built in, else right after the inode (as Falco assumes).
+        let ovl_upper =
+            match (self.member_offset("ovl_inode", "__upperdentry"), self.member_offset("ovl_inode", "vfs_inode")) {
+                (Some(u), Some(v)) if u > v => u - v,
+                _ => self.struct_size("inode").unwrap_or(OFFSET_NONE),
+            };
+        let name = o("dentry", "d_name");
+        ExeOffsets {
+            task_cred: o("task_struct", "cred"),
+            cred_cap_inheritable: o("cred", "cap_inheritable"),
+            cred_cap_permitted: o("cred", "cap_permitted"),
+            cred_cap_effective: o("cred", "cap_effective"),
+            cred_fsuid: o("cred", "fsuid"),
+            cred_fsgid: o("cred", "fsgid"),
+            task_fs: o("task_struct", "fs"),
+            fs_root: o("fs_struct", "root"),
+            task_thread_pid: o("task_struct", "thread_pid"),
+            task_group_leader: o("task_struct", "group_leader"),
+            task_start_boottime: o("task_struct", "start_boottime"),
+            signal_pids: o("signal_struct", "pids"),
+            pid_level: o("pid", "level"),
+            pid_numbers: o("pid", "numbers"),
+            mm_exe_file: o("mm_struct", "exe_file"),
+            mm_env_start: o("mm_struct", "env_start"),
+            mm_env_end: o("mm_struct", "env_end"),
+            file_f_path: o("file", "f_path"),
+            file_f_inode: o("file", "f_inode"),
+            dentry_d_parent: o("dentry", "d_parent"),
+            dentry_d_name: name,
+            dentry_d_hash: o("dentry", "d_hash"),
+            mount_mnt: o("mount", "mnt"),
+            mount_mnt_parent: o("mount", "mnt_parent"),
+            mount_mnt_mountpoint: o("mount", "mnt_mountpoint"),
+            vfsmount_mnt_root: o("vfsmount", "mnt_root"),
+            inode_i_ino: o("inode", "i_ino"),
+            inode_i_mode: o("inode", "i_mode"),
+            inode_i_uid: o("inode", "i_uid"),
+            inode_i_gid: o("inode", "i_gid"),
+            inode_i_sb: o("inode", "i_sb"),
+            inode_ctime_sec: ctime_sec,
+            inode_ctime_nsec: ctime_nsec,
+            inode_mtime_sec: mtime_sec,
+            inode_mtime_nsec: mtime_nsec,
+            sb_s_magic: o("super_block", "s_magic"),
+            ovl_upperdentry: ovl_upper,
+            _pad: 0,
+        }
+    }
+
+    /// Offsets from a connect's fd to its socket's type.
+    pub fn sock_offsets(&self) -> SockOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        SockOffsets {
+            task_files: o("task_struct", "files"),
+            files_fdt: o("files_struct", "fdt"),
+            fdtable_fd: o("fdtable", "fd"),
+            file_private_data: o("file", "private_data"),
+            socket_type: o("socket", "type"),
+            _pad: 0,
+        }
+    }
+
     /// The offsets the probes need; missing members are `OFFSET_NONE`.
     pub fn kernel_offsets(&self) -> KernelOffsets {
         let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
@@ -273,5 +359,24 @@ mod tests {
         assert_ne!(o.task_tgid, OFFSET_NONE);
         assert_ne!(o.task_real_parent, OFFSET_NONE);
         assert_eq!(o.task_tgid, o.task_pid + 4, "pid and tgid are adjacent in task_struct");
+        let e = btf.exe_offsets();
+        // Stable layouts: struct path { mnt; dentry }, qstr { hash, len; name }, upid { nr; ns }.
+        assert_eq!(btf.member_offset("path", "dentry"), Some(8));
+        assert_eq!(btf.member_offset("qstr", "name"), Some(8));
+        assert_eq!(btf.struct_size("upid"), Some(16));
+        for (name, v) in [
+            ("mm_exe_file", e.mm_exe_file),
+            ("dentry_d_parent", e.dentry_d_parent),
+            ("mount_mnt_parent", e.mount_mnt_parent),
+            ("cred_cap_effective", e.cred_cap_effective),
+            ("inode_ctime_sec", e.inode_ctime_sec),
+            ("inode_mtime_nsec", e.inode_mtime_nsec),
+            ("signal_pids", e.signal_pids),
+            ("ovl_upperdentry", e.ovl_upperdentry),
+            ("socket_type", btf.sock_offsets().socket_type),
+            ("fdtable_fd", btf.sock_offsets().fdtable_fd),
+        ] {
+            assert_ne!(v, OFFSET_NONE, "{name}");
+        }
     }
 }

@@ -6,6 +6,7 @@ mod assemble;
 mod btf;
 mod container;
 mod counters;
+mod image;
 mod k8s;
 mod kernel;
 mod matchstage;
@@ -20,6 +21,7 @@ mod run;
 mod sinks;
 mod transport;
 mod triage;
+mod users;
 
 use clap::{Parser, Subcommand};
 

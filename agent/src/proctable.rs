@@ -88,8 +88,16 @@ impl ProcTable {
         a
     }
 
-    /// A new process: it starts as a copy of its parent (same image, argv).
-    pub fn on_fork(&mut self, parent: u32, child: u32, fallback: impl FnOnce() -> ProcInfo) -> Arc<ProcInfo> {
+    /// A new process: it starts as a copy of its parent (same image, argv,
+    /// credentials, session); its own ids and start time are unknown until it
+    /// execs, so they are cleared, and `start_ns` is the fork's time.
+    pub fn on_fork(
+        &mut self,
+        parent: u32,
+        child: u32,
+        start_ns: Option<u64>,
+        fallback: impl FnOnce() -> ProcInfo,
+    ) -> Arc<ProcInfo> {
         let mut info = match self.procs.get(&parent) {
             Some(p) => (**p).clone(),
             None => fallback(),
@@ -97,6 +105,9 @@ impl ProcTable {
         info.pid = child;
         info.tid = child;
         info.ppid = parent;
+        info.vpid = None;
+        info.vtid = None;
+        info.start_ns = start_ns;
         self.upsert(info)
     }
 
@@ -265,14 +276,14 @@ mod tests {
     fn fork_copies_parent_and_exec_replaces() {
         let mut t = ProcTable::new(100, Duration::from_secs(5));
         t.upsert(p(20, 1, "bash"));
-        let c = t.on_fork(20, 21, ProcInfo::default);
+        let c = t.on_fork(20, 21, None, ProcInfo::default);
         assert_eq!((c.pid, c.ppid, c.name.as_str()), (21, 20, "bash"));
         assert_eq!(c.cmdline(), "bash -x");
         t.upsert(new_proc(21, 20, 0, 0, "cat", "/usr/bin/cat", &["cat".into(), "/etc/shadow".into()]));
         assert_eq!(t.get(21).unwrap().cmdline(), "cat /etc/shadow");
         assert_eq!(t.ancestors(21, 5)[0].name, "bash");
         // Unknown parent: the fallback is used.
-        let c = t.on_fork(77, 78, || ProcInfo::new("x", "", &[]));
+        let c = t.on_fork(77, 78, Some(5), || ProcInfo::new("x", "", &[]));
         assert_eq!((c.ppid, c.name.as_str()), (77, "x"));
     }
 

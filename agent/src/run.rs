@@ -152,7 +152,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     kernel::check_privileges(kver)?;
     let memlock = kernel::raise_memlock(kver);
     kernel::ensure_tracefs()?;
-    let offsets = Btf::from_sys_fs().context("reading kernel BTF")?.kernel_offsets();
+    let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
+    let (offsets, exe, sock) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets());
+    drop(btf);
 
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
@@ -160,6 +162,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         _pad0: 0,
         _pad: 0,
         offsets,
+        exe,
+        sock,
     };
     let ring_bytes = args.ringbuf_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
     let ring_bytes = ring_bytes.context("--ringbuf-mib must be a power of two")?;

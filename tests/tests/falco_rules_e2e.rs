@@ -31,13 +31,13 @@ const FALCO_STYLE: &str = r#"
       comps: [=, startswith]
       values:
         - [make, /etc/pam.d]
-  output: Sensitive file opened (file=%fd.name command=%proc.cmdline session=%proc.sname)
+  output: Sensitive file opened (file=%fd.name command=%proc.cmdline rss=%proc.vmrss)
   priority: WARNING
   tags: [filesystem, mitre_credential_access, T1555]
-- rule: Capable reader
-  desc: Needs thread.cap_effective (inactive in Lanner today).
-  condition: open_read and sensitive_files and thread.cap_effective contains CAP_SYS_ADMIN
-  output: Capable reader (caps=%thread.cap_effective)
+- rule: Privileged reader
+  desc: Needs container.privileged (inactive in Lanner today).
+  condition: open_read and sensitive_files and container.privileged=true
+  output: Privileged reader (command=%proc.cmdline)
   priority: NOTICE
 - rule: Symlink over a sensitive file
   desc: Needs symlink events (inactive in Lanner today).
@@ -89,11 +89,11 @@ fn rules_check_prints_states_and_strict_fails_without_a_backtrace() {
     );
     assert!(out.lines().any(|l| l.starts_with("Outbound to a private network") && l.ends_with("  active")), "{out}");
     let summary = out.lines().last().unwrap_or_default();
-    assert!(summary.starts_with("11 rules: 4 active, 7 inactive ("), "{summary}");
+    assert!(summary.starts_with("12 rules: 7 active, 5 inactive ("), "{summary}");
 
     let (code, out, err) = lanner(&["rules", "check", "--strict", dir.to_str().unwrap_or_default()]);
     assert_eq!(code, 1, "--strict with inactive rules must fail:\n{out}\n{err}");
-    assert!(out.trim_end().ends_with("FAILED (--strict): 7 inactive rule(s)"), "{out}");
+    assert!(out.trim_end().ends_with("FAILED (--strict): 5 inactive rule(s)"), "{out}");
 
     // A broken file: the messages are the output, with no backtrace whatever RUST_BACKTRACE says.
     let bad = fixtures().join("bad/unknown_field.yaml");
@@ -157,8 +157,8 @@ fn falco_style_rule_fires_on_a_real_read_and_hot_reload_adds_a_rule() {
     let a = shadow[0];
     assert_eq!(a["priority"], "Warning");
     assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow");
-    assert!(a["output_fields"]["proc.sname"].is_null(), "a field Lanner does not fill is null: {a}");
-    assert!(a["output"].as_str().unwrap_or("").contains("session=<NA>"), "{a}");
+    assert!(a["output_fields"]["proc.vmrss"].is_null(), "a field Lanner does not fill is null: {a}");
+    assert!(a["output"].as_str().unwrap_or("").contains("rss=<NA>"), "{a}");
     assert!(a["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "T1555")), "{a}");
 
     let passwd: Vec<_> = alerts.iter().filter(|a| a["rule"] == "Passwd database read").collect();
@@ -168,7 +168,7 @@ fn falco_style_rule_fires_on_a_real_read_and_hot_reload_adds_a_rule() {
     // Inactive rules are logged once at start with their reasons; the reload is logged.
     let log = out.stderr.join("\n");
     assert!(
-        log.contains("rule inactive") && log.contains("Capable reader") && log.contains("thread.cap_effective"),
+        log.contains("rule inactive") && log.contains("Privileged reader") && log.contains("container.privileged"),
         "{log}"
     );
     assert!(log.contains("Symlink over a sensitive file") && log.contains("symlinkat"), "{log}");

@@ -168,6 +168,15 @@ fn every_probe_reports_exact_fields() {
     assert_eq!(e["comm"], "echo");
     assert_eq!(e["args_truncated"], false);
     assert!(u(&e["time_ns"]) > 1_700_000_000_000_000_000, "wall-clock time: {e}");
+    // the image read in the kernel: the resolved executable, its inode, the caller's session
+    let echo = std::fs::canonicalize("/bin/echo").unwrap();
+    let meta = std::fs::metadata(&echo).unwrap();
+    let img = &e["image"];
+    assert_eq!(img["exe_path"], echo.display().to_string().as_str(), "{e}");
+    assert_eq!(u(&img["exe_ino"]), std::os::unix::fs::MetadataExt::ino(&meta));
+    assert_eq!(img["exe_memfd"], false);
+    assert_eq!(u(&img["vpid"]), x.echo_pid as u64, "host pid namespace");
+    assert_eq!(u(&img["sid"]), unsafe { libc::getsid(0) } as u64, "the test's session");
     // fork + exit of the same child
     out.one("fork", "echo fork", |e| u(&e["child_pid"]) == x.echo_pid as u64 && u(&e["pid"]) == x.me as u64);
     let ex = out.one("exit", "echo exit", |e| u(&e["pid"]) == x.echo_pid as u64);
@@ -183,6 +192,7 @@ fn every_probe_reports_exact_fields() {
     // failed exec
     let e = out.one("exec", "ENOENT exec", |e| e["filename"] == format!("/nonexistent-{n}/prog"));
     assert_eq!(e["ret"], -libc::ENOENT);
+    assert!(e["image"].is_null(), "a failed exec has no new image: {e}");
 
     // opens
     let me = x.me as u64;

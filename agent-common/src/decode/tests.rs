@@ -30,6 +30,7 @@ fn exec_event(args: &[&str]) -> ExecEvent {
         args_len: 0,
         args_count: 0,
         _pad1: 0,
+        info: crate::exe::ExecInfo::ZERO,
         filename: [0; PATH_LEN],
         args: [0; ARGS_LEN + ARG_MAX_ONE],
     };
@@ -115,13 +116,14 @@ fn connect_families() {
         family: AF_INET,
         port: 4444,
         path_len: 0,
-        _pad1: 0,
+        sock_type: 1,
         addr: [0; 16],
         unix_path: [0; UNIX_PATH_LEN],
         _pad2: [0; 4],
     };
     e.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
     let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
+    assert_eq!(c.sock_type, 1, "SOCK_STREAM");
     assert_eq!(c.addr, Some("127.0.0.1".parse().unwrap()));
     assert_eq!((c.port, c.ret, c.family), (4444, -111, "inet"));
 
@@ -207,4 +209,35 @@ fn serialises_as_tagged_json() {
     assert_eq!(v["type"], "exec");
     assert_eq!(v["pid"], 100);
     assert_eq!(v["argv"][0], "id");
+}
+
+#[test]
+fn exec_image_and_environment_decode() {
+    use crate::exe::*;
+    let mut e = exec_event(&["x"]);
+    let env = b"A=1\0B=two\0";
+    let a = e.args_len as usize;
+    e.args[a..a + env.len()].copy_from_slice(env);
+    e.info.env_len = env.len() as u16;
+    let p = b"memfd:x\0";
+    e.info.exe_path[..p.len()].copy_from_slice(p);
+    e.info.exe_path_len = p.len() as u16;
+    e.info.exe_flags = EXE_PRESENT | EXE_PSEUDO | EXE_ENV_TRUNCATED;
+    e.info.cap_effective = 1 << 21;
+    e.info.sid = 77;
+    let cut = exec_record_len(a + env.len());
+    let Event::Exec(x) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    let img = x.image.expect("image");
+    assert_eq!(img.exe_path.as_deref(), Some("/memfd:x (deleted)"));
+    assert!(img.exe_memfd && !img.exe_upper_layer && img.env_truncated);
+    assert_eq!(img.env, vec!["A=1", "B=two"]);
+    assert_eq!((img.cap_effective, img.sid), (1 << 21, 77));
+    assert_eq!(x.argv, vec!["x"]);
+    // An environment length past what arrived is an error, not a panic.
+    e.info.env_len = 2000;
+    assert!(matches!(decode(&as_bytes(&e)[..cut]), Err(DecodeError::BadLength { field: "env", .. })));
+    // No exe and no start time (a failed exec): no image.
+    e.info = ExecInfo::ZERO;
+    let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    assert!(y.image.is_none());
 }

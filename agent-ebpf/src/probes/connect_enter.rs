@@ -15,7 +15,7 @@ use lanner_common::{
 
 use super::sys_arg;
 use crate::{
-    common::{count, fill_header, filter, is_self, kind_enabled},
+    common::{conf, count, current_task, fill_header, filter, is_self, kind_enabled, read_at},
     maps::{CONNECT_SCRATCH, CONNECT_STASH},
 };
 
@@ -36,6 +36,21 @@ struct SockHead {
     port_be: u16,
     v4_or_flow: [u8; 4],
     v6: [u8; 16],
+}
+
+/// `task->files->fdt->fd[fd]->private_data->type`: the socket's type, 0 when unreadable.
+#[inline(always)]
+fn sock_type(fd: i64) -> u16 {
+    if !(0..(1 << 20)).contains(&fd) {
+        return 0;
+    }
+    let task = current_task();
+    let files: *const u8 = read_at(task, conf!(sock.task_files)).unwrap_or(core::ptr::null());
+    let fdt: *const u8 = read_at(files, conf!(sock.files_fdt)).unwrap_or(core::ptr::null());
+    let fds: *const u8 = read_at(fdt, conf!(sock.fdtable_fd)).unwrap_or(core::ptr::null());
+    let file: *const u8 = read_at(fds, (fd as u32) * 8).unwrap_or(core::ptr::null());
+    let sock: *const u8 = read_at(file, conf!(sock.file_private_data)).unwrap_or(core::ptr::null());
+    read_at::<u16>(sock, conf!(sock.socket_type)).unwrap_or(0)
 }
 
 fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
@@ -64,6 +79,7 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
     ev.ret = 0;
     ev.fd = fd as i32;
     ev.family = family;
+    ev.sock_type = sock_type(fd);
     ev.port = 0;
     ev.path_len = 0;
     ev.addr = [0; 16];

@@ -40,6 +40,7 @@ fn try_execve_exit(ctx: &TracePointContext) -> Result<(), i64> {
     let _ = EXEC_STASH.remove(&tid);
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    crate::exe::clear(&mut ev.info);
     read_user_exec(P, ev, ptrs[0] as *const u8, ptrs[1] as *const *const u8);
     ev.ret = ret as i32;
     let task = current_task();

@@ -2,7 +2,8 @@
 //! image (`mm->arg_start..arg_end`, one user read, as Tetragon does) and the
 //! authoritative filename from kernel memory (the tracepoint's `__data_loc
 //! filename`), adds parent, login uid and tty from the task, and emits the
-//! exec event with ret 0. Drops the pointers sys_enter_execve stashed.
+//! exec event with ret 0. The executable, credentials, ids and environment
+//! come from `crate::exe`. Drops the pointers sys_enter_execve stashed.
 use aya_ebpf::{
     cty::c_void,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
@@ -19,6 +20,7 @@ use crate::{
     common::{
         conf, count, current_task, fill_header, is_self, read_at, submit_prefix, task_loginuid, task_ppid, task_tty,
     },
+    exe,
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
 
@@ -46,6 +48,8 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     ev.args_len = 0;
     ev.args_count = 0;
     let task = current_task();
+    exe::clear(&mut ev.info);
+    exe::read_task(task, &mut ev.info);
     let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
         let start: u64 = read_at(mm, conf!(offsets.mm_arg_start)).unwrap_or(0);
@@ -64,6 +68,8 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
                 count(P, Counter::StrReadFail);
             }
         }
+        exe::read_env(mm, ev);
+        exe::read_exe(task, mm, &mut ev.info);
     }
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
     let loc: u32 = unsafe { ctx.read_at(OFF_FILENAME_LOC)? };
@@ -85,6 +91,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
     ev.ret = 0;
-    submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
+    let used = ev.args_len as usize + ev.info.env_len as usize;
+    submit_prefix(P, &*ev, lanner_common::exec_record_len(used));
     Ok(())
 }

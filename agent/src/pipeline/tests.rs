@@ -39,6 +39,7 @@ fn shell_exec(pid: u32, cgroup_id: u64) -> KEvent {
         args_truncated: false,
         filename_truncated: false,
         read_failed: false,
+        image: None,
     })
 }
 

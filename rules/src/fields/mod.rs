@@ -5,6 +5,7 @@
 //! allocates; output rendering (only done for alerts) is separate and may allocate.
 
 pub mod avail;
+pub mod caps;
 pub mod coverage;
 pub(crate) mod errno;
 // Falco's own catalogue: every field and event name a Falco rule may use.
@@ -130,6 +131,45 @@ pub enum FieldId {
     LannerInContainer,
     LannerK8sOwnerKind,
     LannerK8sOwnerName,
+    ProcAexe,
+    ProcExeIno,
+    ProcExeInoCtime,
+    ProcExeInoMtime,
+    ProcExeInoCtimeDurationProcStart,
+    ProcIsExeFromMemfd,
+    ProcIsExeUpperLayer,
+    ProcIsExeLowerLayer,
+    ProcIsExeWritable,
+    ProcEnv,
+    ProcSid,
+    ProcSname,
+    ProcIsSidLeader,
+    ProcVpid,
+    ThreadVtid,
+    ProcVpgid,
+    ProcIsVpgidLeader,
+    ProcVpgidName,
+    ProcVpgidExe,
+    ProcVpgidExepath,
+    ProcSidExe,
+    ProcSidExepath,
+    ProcPgid,
+    ProcIsPgidLeader,
+    ProcPgidName,
+    ProcPgidExe,
+    ProcPgidExepath,
+    ProcPvpid,
+    ProcPidTs,
+    ProcDuration,
+    ProcPpidTs,
+    ProcPpidDuration,
+    ThreadCapEffective,
+    ThreadCapPermitted,
+    ThreadCapInheritable,
+    UserLoginname,
+    UserHomedir,
+    UserShell,
+    GroupName,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +179,8 @@ enum Arg {
     OptIndex,
     /// `[key]` required.
     Key,
+    /// `[key]` optional: without it the field is the whole value (`proc.env`).
+    OptKey,
 }
 
 /// Catalogue entry.
@@ -229,6 +271,45 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("lanner.container", LannerInContainer, Bool, No, "the process runs in a container"),
     f!("lanner.k8s.owner.kind", LannerK8sOwnerKind, Str, No, "kind of the pod's controller (Deployment, DaemonSet...)"),
     f!("lanner.k8s.owner.name", LannerK8sOwnerName, Str, No, "name of the pod's controller"),
+    f!("proc.aexe", ProcAexe, Str, OptIndex, "ancestor argv[0]: [0] self, [1] parent...; no index = any ancestor"),
+    f!("proc.exe_ino", ProcExeIno, Num, No, "inode number of the executable (mm->exe_file, read at exec)"),
+    f!("proc.exe_ino.ctime", ProcExeInoCtime, Num, No, "executable's inode change time, ns since the epoch"),
+    f!("proc.exe_ino.mtime", ProcExeInoMtime, Num, No, "executable's modification time, ns since the epoch"),
+    f!("proc.exe_ino.ctime_duration_proc_start", ProcExeInoCtimeDurationProcStart, Num, No, "ns from the executable's inode change to the process start"),
+    f!("proc.is_exe_from_memfd", ProcIsExeFromMemfd, Bool, No, "the executable is a memfd (memfd_create + execve of /proc/self/fd/N)"),
+    f!("proc.is_exe_upper_layer", ProcIsExeUpperLayer, Bool, No, "the executable is on an overlayfs upper layer (written or changed after the container started)"),
+    f!("proc.is_exe_lower_layer", ProcIsExeLowerLayer, Bool, No, "the executable is on an overlayfs lower layer only (from the image)"),
+    f!("proc.is_exe_writable", ProcIsExeWritable, Bool, No, "the executable is writable by the process (owner/group/other write bit for its fsuid/fsgid, or CAP_DAC_OVERRIDE)"),
+    f!("proc.env", ProcEnv, Str, OptKey, "environment of the image as NAME=value items joined with spaces (first 1023 bytes); [NAME] one variable's value"),
+    f!("proc.sid", ProcSid, Num, No, "session id"),
+    f!("proc.sname", ProcSname, Str, No, "name of the session leader"),
+    f!("proc.is_sid_leader", ProcIsSidLeader, Bool, No, "the process leads its session"),
+    f!("proc.vpid", ProcVpid, Num, No, "process id in the process's own pid namespace"),
+    f!("thread.vtid", ThreadVtid, Num, No, "thread id in the process's own pid namespace"),
+    f!("proc.vpgid", ProcVpgid, Num, No, "process group id in the process's own pid namespace"),
+    f!("proc.is_vpgid_leader", ProcIsVpgidLeader, Bool, No, "the process leads its process group"),
+    f!("proc.vpgid.name", ProcVpgidName, Str, No, "name of the process group leader"),
+    f!("proc.vpgid.exe", ProcVpgidExe, Str, No, "argv[0] of the process group leader"),
+    f!("proc.vpgid.exepath", ProcVpgidExepath, Str, No, "executable path of the process group leader"),
+    f!("proc.sid.exe", ProcSidExe, Str, No, "argv[0] of the session leader"),
+    f!("proc.sid.exepath", ProcSidExepath, Str, No, "executable path of the session leader"),
+    f!("proc.pgid", ProcPgid, Num, No, "process group id"),
+    f!("proc.is_pgid_leader", ProcIsPgidLeader, Bool, No, "the process leads its process group"),
+    f!("proc.pgid.name", ProcPgidName, Str, No, "name of the process group leader"),
+    f!("proc.pgid.exe", ProcPgidExe, Str, No, "argv[0] of the process group leader"),
+    f!("proc.pgid.exepath", ProcPgidExepath, Str, No, "executable path of the process group leader"),
+    f!("proc.pvpid", ProcPvpid, Num, No, "parent's process id in its own pid namespace"),
+    f!("proc.pid.ts", ProcPidTs, Num, No, "process start time, ns since the epoch"),
+    f!("proc.duration", ProcDuration, Num, No, "ns since the process started"),
+    f!("proc.ppid.ts", ProcPpidTs, Num, No, "parent's start time, ns since the epoch"),
+    f!("proc.ppid.duration", ProcPpidDuration, Num, No, "ns since the parent started"),
+    f!("thread.cap_effective", ThreadCapEffective, Str, No, "effective capabilities at exec, e.g. CAP_CHOWN CAP_SYS_ADMIN"),
+    f!("thread.cap_permitted", ThreadCapPermitted, Str, No, "permitted capabilities at exec"),
+    f!("thread.cap_inheritable", ThreadCapInheritable, Str, No, "inheritable capabilities at exec"),
+    f!("user.loginname", UserLoginname, Str, No, "name of the audit login uid"),
+    f!("user.homedir", UserHomedir, Str, No, "user's home directory"),
+    f!("user.shell", UserShell, Str, No, "user's login shell"),
+    f!("group.name", GroupName, Str, No, "group name"),
 ];
 
 /// A resolved field with its argument.
@@ -288,13 +369,14 @@ impl Field {
             return Err(FieldError::Unknown { name: name.to_string(), hint });
         };
         let (index, key) = match (info.arg, arg) {
-            (Arg::No, None) | (Arg::OptIndex, None) => (None, None),
+            (Arg::No, None) | (Arg::OptIndex, None) | (Arg::OptKey, None) => (None, None),
             (Arg::No, Some(_)) => return Err(FieldError::ArgNotAllowed(name.to_string())),
             (Arg::OptIndex, Some(a)) => match a.trim().parse::<u32>() {
                 Ok(i) => (Some(i), None),
                 Err(_) => return Err(FieldError::BadIndex { name: name.to_string(), arg: a.to_string() }),
             },
-            (Arg::Key, Some(a)) if !a.is_empty() => (None, Some(a.into())),
+            (Arg::Key | Arg::OptKey, Some(a)) if !a.is_empty() => (None, Some(a.into())),
+            (Arg::OptKey, Some(_)) => return Err(FieldError::ArgRequired(name.to_string())),
             (Arg::Key, _) => return Err(FieldError::ArgRequired(name.to_string())),
         };
         Ok(Field { id: info.id, index, key })
@@ -333,13 +415,18 @@ mod tests {
         let e = Field::resolve("proc.nme", None).unwrap_err();
         assert_eq!(e.to_string(), "unknown field 'proc.nme' (did you mean 'proc.name'?)");
         assert_eq!(Field::resolve("zzz.qqq", None).unwrap_err().to_string(), "unknown field 'zzz.qqq'");
-        let e = Field::resolve("proc.is_exe_upper_layer", None).unwrap_err();
-        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.is_exe_upper_layer"), "{e}");
-        assert!(e.to_string().starts_with("field 'proc.is_exe_upper_layer' is not supplied by Lanner: "), "{e}");
+        let e = Field::resolve("proc.exe_ino.ctime_duration_pidns_start", None).unwrap_err();
+        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.exe_ino.ctime_duration_pidns_start"), "{e}");
+        assert!(
+            e.to_string().starts_with("field 'proc.exe_ino.ctime_duration_pidns_start' is not supplied by Lanner: "),
+            "{e}"
+        );
+        assert_eq!(Field::resolve("proc.env", Some("HOME")).unwrap().display_name(), "proc.env[HOME]");
+        assert_eq!(Field::resolve("proc.env", None).unwrap().display_name(), "proc.env");
         let e = Field::resolve("evt.arg.target", None).unwrap_err();
         assert!(e.to_string().contains("argument of symlink"), "{e}");
-        let e = Field::resolve("proc.aexe", Some("2")).unwrap_err();
-        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.aexe[2]"), "{e}");
+        let e = Field::resolve("proc.vmrss", None).unwrap_err();
+        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.vmrss"), "{e}");
         // Falco's names count for suggestions too.
         let e = Field::resolve("thread.cap_efective", None).unwrap_err();
         assert_eq!(e.to_string(), "unknown field 'thread.cap_efective' (did you mean 'thread.cap_effective'?)");

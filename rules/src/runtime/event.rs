@@ -218,6 +218,41 @@ pub struct Process {
     /// Controlling terminal device number, 0 when none.
     pub tty: u32,
     pub cwd: Option<String>,
+    /// The executable's inode (`mm->exe_file`), its change and modification times
+    /// (ns since the epoch); `None` when the exec was not seen.
+    pub exe_ino: Option<u64>,
+    pub exe_ctime_ns: Option<u64>,
+    pub exe_mtime_ns: Option<u64>,
+    /// The executable is a memfd, on an overlayfs upper/lower layer, writable by the process.
+    pub exe_from_memfd: Option<bool>,
+    pub exe_upper_layer: Option<bool>,
+    pub exe_lower_layer: Option<bool>,
+    pub exe_writable: Option<bool>,
+    /// Capability sets as Falco prints them (`CAP_CHOWN CAP_KILL`, empty when none).
+    pub cap_inheritable: Option<String>,
+    pub cap_permitted: Option<String>,
+    pub cap_effective: Option<String>,
+    /// Session id and process-group id (initial pid namespace).
+    pub sid: Option<u32>,
+    pub pgid: Option<u32>,
+    /// Ids in the process's own pid namespace.
+    pub vpid: Option<u32>,
+    pub vtid: Option<u32>,
+    pub vpgid: Option<u32>,
+    /// The session leader and the process-group leader, as the table knew them at exec.
+    pub session_leader: Option<Arc<Leader>>,
+    pub group_leader: Option<Arc<Leader>>,
+    /// Process start, ns since the epoch.
+    pub start_ns: Option<u64>,
+    /// The environment of the image, `NAME=value` items.
+    pub env: Vec<String>,
+    pub env_truncated: bool,
+    /// Login uid's name, the user's home and shell, the group's name (from the
+    /// process's own root's /etc/passwd and /etc/group).
+    pub loginname: Option<String>,
+    pub homedir: Option<String>,
+    pub shell: Option<String>,
+    pub group_name: Option<String>,
     cache: ProcCache,
 }
 
@@ -226,6 +261,7 @@ pub struct Process {
 struct ProcCache {
     cmdline: OnceLock<Box<str>>,
     args: OnceLock<Box<str>>,
+    env: OnceLock<Box<str>>,
 }
 
 /// A clone starts with an empty cache: the agent may clone a parent's `Process` and
@@ -266,10 +302,23 @@ impl Process {
         self.cache.args.get_or_init(|| self.args.join(" ").into_boxed_str())
     }
 
+    /// `proc.env`: the environment items joined with spaces, computed once per process.
+    pub fn env(&self) -> &str {
+        self.cache.env.get_or_init(|| self.env.join(" ").into_boxed_str())
+    }
+
+    /// `proc.env[NAME]`: the value of one variable.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+    }
+
     /// Compute the cached strings now, so the first event of this process does not
     /// allocate on the match path. The agent should call this when it creates a process.
     pub fn precompute(&self) {
         let _ = self.cmdline();
+        if !self.env.is_empty() {
+            let _ = self.env();
+        }
     }
 
     /// Login uid as Falco shows it: -1 when unset.
@@ -299,6 +348,30 @@ struct ProcessSpec {
     args_truncated: bool,
     tty: u32,
     cwd: Option<String>,
+    exe_ino: Option<u64>,
+    exe_ctime_ns: Option<u64>,
+    exe_mtime_ns: Option<u64>,
+    exe_from_memfd: Option<bool>,
+    exe_upper_layer: Option<bool>,
+    exe_lower_layer: Option<bool>,
+    exe_writable: Option<bool>,
+    cap_inheritable: Option<String>,
+    cap_permitted: Option<String>,
+    cap_effective: Option<String>,
+    sid: Option<u32>,
+    pgid: Option<u32>,
+    vpid: Option<u32>,
+    vtid: Option<u32>,
+    vpgid: Option<u32>,
+    session_leader: Option<Leader>,
+    group_leader: Option<Leader>,
+    start_ns: Option<u64>,
+    env: Vec<String>,
+    env_truncated: bool,
+    loginname: Option<String>,
+    homedir: Option<String>,
+    shell: Option<String>,
+    group_name: Option<String>,
 }
 
 impl From<ProcessSpec> for Process {
@@ -322,11 +395,45 @@ impl From<ProcessSpec> for Process {
             args_truncated: s.args_truncated,
             tty: s.tty,
             cwd: s.cwd,
+            exe_ino: s.exe_ino,
+            exe_ctime_ns: s.exe_ctime_ns,
+            exe_mtime_ns: s.exe_mtime_ns,
+            exe_from_memfd: s.exe_from_memfd,
+            exe_upper_layer: s.exe_upper_layer,
+            exe_lower_layer: s.exe_lower_layer,
+            exe_writable: s.exe_writable,
+            cap_inheritable: s.cap_inheritable,
+            cap_permitted: s.cap_permitted,
+            cap_effective: s.cap_effective,
+            sid: s.sid,
+            pgid: s.pgid,
+            vpid: s.vpid,
+            vtid: s.vtid,
+            vpgid: s.vpgid,
+            session_leader: s.session_leader.map(Arc::new),
+            group_leader: s.group_leader.map(Arc::new),
+            start_ns: s.start_ns,
+            env: s.env,
+            env_truncated: s.env_truncated,
+            loginname: s.loginname,
+            homedir: s.homedir,
+            shell: s.shell,
+            group_name: s.group_name,
             cache: ProcCache::default(),
         };
         p.precompute();
         p
     }
+}
+
+/// A session or process-group leader: what `proc.sname`, `proc.sid.exe`,
+/// `proc.vpgid.name`... show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Leader {
+    pub name: String,
+    pub exe: String,
+    pub exepath: String,
 }
 
 /// A container and, in Kubernetes, its pod.

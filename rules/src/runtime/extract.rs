@@ -44,6 +44,7 @@ fn dir_of(s: &str) -> &str {
 fn proc_str(p: &Process, id: FieldId) -> Val<'_> {
     match id {
         FieldId::ProcAexepath => opt(&p.exepath),
+        FieldId::ProcAexe => opt(&p.exe),
         FieldId::ProcAcmdline => Val::Str(p.cmdline()),
         FieldId::ProcApid => Val::Num(i64::from(p.pid)),
         _ => opt(&p.name),
@@ -96,10 +97,12 @@ impl Field {
             F::ProcPcmdline => ev.parent().map_or(Val::Missing, |q| Val::Str(q.cmdline())),
             F::ProcPexepath => ev.parent().map_or(Val::Missing, |q| opt(&q.exepath)),
             F::ProcPexe => ev.parent().map_or(Val::Missing, |q| opt(&q.exe)),
-            F::ProcAname | F::ProcApid | F::ProcAexepath | F::ProcAcmdline => match self.index.unwrap_or(1) {
-                0 => proc_str(p, self.id),
-                n => ev.ancestors.get(n as usize - 1).map_or(Val::Missing, |a| proc_str(a, self.id)),
-            },
+            F::ProcAname | F::ProcApid | F::ProcAexepath | F::ProcAexe | F::ProcAcmdline => {
+                match self.index.unwrap_or(1) {
+                    0 => proc_str(p, self.id),
+                    n => ev.ancestors.get(n as usize - 1).map_or(Val::Missing, |a| proc_str(a, self.id)),
+                }
+            }
             F::ProcTty => Val::Num(i64::from(p.tty)),
             F::ProcCwd => p.cwd.as_deref().map_or(Val::Missing, opt),
             F::UserUid => Val::Num(i64::from(p.uid)),
@@ -147,6 +150,44 @@ impl Field {
             F::LannerInContainer => Val::Bool(c.is_some()),
             F::LannerK8sOwnerKind => pod.and_then(|p| p.owner_kind.as_deref()).map_or(Val::Missing, opt),
             F::LannerK8sOwnerName => pod.and_then(|p| p.owner_name.as_deref()).map_or(Val::Missing, opt),
+            F::ProcExeIno
+            | F::ProcExeInoCtime
+            | F::ProcExeInoMtime
+            | F::ProcExeInoCtimeDurationProcStart
+            | F::ProcIsExeFromMemfd
+            | F::ProcIsExeUpperLayer
+            | F::ProcIsExeLowerLayer
+            | F::ProcIsExeWritable
+            | F::ProcEnv
+            | F::ProcSid
+            | F::ProcSname
+            | F::ProcIsSidLeader
+            | F::ProcVpid
+            | F::ThreadVtid
+            | F::ProcVpgid
+            | F::ProcIsVpgidLeader
+            | F::ProcVpgidName
+            | F::ProcVpgidExe
+            | F::ProcVpgidExepath
+            | F::ProcSidExe
+            | F::ProcSidExepath
+            | F::ProcPgid
+            | F::ProcIsPgidLeader
+            | F::ProcPgidName
+            | F::ProcPgidExe
+            | F::ProcPgidExepath
+            | F::ProcPvpid
+            | F::ProcPidTs
+            | F::ProcDuration
+            | F::ProcPpidTs
+            | F::ProcPpidDuration
+            | F::ThreadCapEffective
+            | F::ThreadCapPermitted
+            | F::ThreadCapInheritable
+            | F::UserLoginname
+            | F::UserHomedir
+            | F::UserShell
+            | F::GroupName => crate::runtime::extract_proc::extract(self.id, self.key.as_deref(), ev),
         }
     }
 

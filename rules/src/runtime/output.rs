@@ -153,10 +153,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_with_offsets() {
-        let t = OutputTemplate::parse("caps=%thread.cap_effective user=%user.name").unwrap();
+        let t = OutputTemplate::parse("rss=%proc.vmrss user=%user.name").unwrap();
         let ev = Event::new(EvtType::Execve, 0, Arc::new(Process::new("bash", "/bin/bash", &[])));
-        assert_eq!(t.render(&ev), "caps=<NA> user=<NA>");
-        assert!(t.fields()[0].0 == "thread.cap_effective" && t.fields()[0].1.is_none());
+        assert_eq!(t.render(&ev), "rss=<NA> user=<NA>");
+        assert!(t.fields()[0].0 == "proc.vmrss" && t.fields()[0].1.is_none());
         let errs = OutputTemplate::parse("a %proc.nme b %fd.nam %user.name").unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].offset, 3);

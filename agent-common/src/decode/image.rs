@@ -1,0 +1,76 @@
+//! Decoding of [`ExecInfo`]: the executable's resolved path and inode facts,
+//! capability sets, session and pid-namespace ids, start time, environment.
+use serde::Serialize;
+
+use super::{split_args, DecodeError};
+use crate::exe::*;
+
+/// What a successful exec reports about its image and task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecImage {
+    /// `mm->exe_file` as `d_path` shows it (`/memfd:x (deleted)` for a memfd).
+    pub exe_path: Option<String>,
+    pub exe_path_truncated: bool,
+    pub exe_ino: u64,
+    pub exe_ctime_ns: u64,
+    pub exe_mtime_ns: u64,
+    pub exe_mode: u16,
+    pub exe_uid: u32,
+    pub exe_gid: u32,
+    /// A pseudo file whose name starts with `memfd:`.
+    pub exe_memfd: bool,
+    pub exe_upper_layer: bool,
+    pub exe_lower_layer: bool,
+    pub cap_inheritable: u64,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    pub sid: u32,
+    pub vpid: u32,
+    pub vtid: u32,
+    pub vpgid: u32,
+    pub pgid: u32,
+    pub start_boot_ns: u64,
+    pub env: Vec<String>,
+    pub env_truncated: bool,
+}
+
+/// The image facts of `info`; `env` are the environment bytes after argv.
+pub(super) fn image(info: &ExecInfo, env: &[u8]) -> Result<Option<ExecImage>, DecodeError> {
+    let f = info.exe_flags;
+    if f & EXE_PRESENT == 0 && info.start_boot_ns == 0 {
+        return Ok(None);
+    }
+    let len = info.exe_path_len as usize;
+    if len > EXE_PATH_BUF {
+        return Err(DecodeError::BadLength { field: "exe_path", len, max: EXE_PATH_BUF });
+    }
+    let leaf = info.exe_path[..len].split(|&b| b == 0).next().unwrap_or_default();
+    Ok(Some(ExecImage {
+        exe_path: exe_path(&info.exe_path, len, f),
+        exe_path_truncated: f & EXE_TRUNCATED != 0,
+        exe_ino: info.exe_ino,
+        exe_ctime_ns: info.exe_ctime_ns,
+        exe_mtime_ns: info.exe_mtime_ns,
+        exe_mode: info.exe_mode,
+        exe_uid: info.exe_uid,
+        exe_gid: info.exe_gid,
+        exe_memfd: f & EXE_PSEUDO != 0 && leaf.starts_with(b"memfd:"),
+        exe_upper_layer: f & EXE_UPPER_LAYER != 0,
+        exe_lower_layer: f & EXE_LOWER_LAYER != 0,
+        cap_inheritable: info.cap_inheritable,
+        cap_permitted: info.cap_permitted,
+        cap_effective: info.cap_effective,
+        fsuid: info.fsuid,
+        fsgid: info.fsgid,
+        sid: info.sid,
+        vpid: info.vpid,
+        vtid: info.vtid,
+        vpgid: info.vpgid,
+        pgid: info.pgid,
+        start_boot_ns: info.start_boot_ns,
+        env: split_args(env, env.len())?,
+        env_truncated: f & EXE_ENV_TRUNCATED != 0,
+    }))
+}

@@ -1,0 +1,281 @@
+//! Reads for `sched_process_exec` beyond argv: the executable (`mm->exe_file`:
+//! a bounded dentry walk that crosses mounts up to the task's root, inode,
+//! times, owner, overlayfs layer), the credentials (capability sets, fsuid),
+//! session and pid-namespace ids, the start time, and the environment
+//! (`mm->env_start..env_end`, copied after argv like argv itself).
+//!
+//! Every offset comes from the agent (kernel BTF); an unknown one skips its read.
+use aya_ebpf::{
+    cty::c_void,
+    helpers::generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
+};
+use lanner_common::{
+    exe::{
+        ExecInfo, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_LOWER_LAYER, EXE_NAME_MAX, EXE_PATH_BUDGET,
+        EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
+    },
+    ExecEvent, ARGS_LEN,
+};
+
+use crate::{
+    common::{conf, read_at},
+    maps::EXE_WALK,
+};
+
+/// Dentries met by the walk, leaf first (per-CPU scratch, `maps::EXE_WALK`).
+#[repr(C)]
+pub struct ExeWalk {
+    pub dentries: [u64; MAX_DEPTH as usize],
+    /// Loop-carried state of the two loops.
+    pub dentry: u64,
+    pub vfsmnt: u64,
+    pub count: u32,
+    pub end: u32,
+    pub off: u32,
+    pub copied: u32,
+}
+
+/// Most path components walked (mount crossings included); a power of two.
+const MAX_DEPTH: u32 = 32;
+/// How the dentry walk ended (`ExeWalk::end`).
+const WALK_CUT: u32 = 0;
+const WALK_DONE: u32 = 1;
+const WALK_PSEUDO: u32 = 2;
+/// Nanoseconds fit 30 bits; higher bits of an inode's nsec member are flags.
+const NSEC_MASK: u32 = 0x3fff_ffff;
+const PIDTYPE_TGID: u32 = 1;
+const PIDTYPE_PGID: u32 = 2;
+const PIDTYPE_SID: u32 = 3;
+
+/// Zero what a failed exec (which shares the scratch record) must not carry over.
+#[inline(always)]
+pub fn clear(info: &mut ExecInfo) {
+    info.cap_inheritable = 0;
+    info.cap_permitted = 0;
+    info.cap_effective = 0;
+    info.exe_ino = 0;
+    info.exe_ctime_ns = 0;
+    info.exe_mtime_ns = 0;
+    info.start_boot_ns = 0;
+    info.sid = 0;
+    info.vpid = 0;
+    info.vtid = 0;
+    info.vpgid = 0;
+    info.pgid = 0;
+    info.exe_uid = 0;
+    info.exe_gid = 0;
+    info.fsuid = 0;
+    info.fsgid = 0;
+    info.exe_mode = 0;
+    info.exe_flags = 0;
+    info.exe_path_len = 0;
+    info.env_len = 0;
+}
+
+/// `struct pid` → its number at namespace `level` (`pid_nr_ns`): 0 when the
+/// pid is not visible there (`pid->level < level`). Level 0 is the host's.
+#[inline(always)]
+fn pid_nr(pid: *const u8, level: u32) -> u32 {
+    if pid.is_null() {
+        return 0;
+    }
+    let own: u32 = read_at(pid, conf!(exe.pid_level)).unwrap_or(0);
+    if own < level {
+        return 0;
+    }
+    // sizeof(struct upid) == 16, `nr` first.
+    read_at::<u32>(pid, conf!(exe.pid_numbers).wrapping_add((level & 63) * 16)).unwrap_or(0)
+}
+
+/// `signal->pids[t]`.
+#[inline(always)]
+fn signal_pid(signal: *const u8, t: u32) -> *const u8 {
+    read_at(signal, conf!(exe.signal_pids).wrapping_add(t * 8)).unwrap_or(core::ptr::null())
+}
+
+/// Credentials, ids and start time of `task`.
+#[inline(always)]
+pub fn read_task(task: *const u8, info: &mut ExecInfo) {
+    if let Some(cred) = read_at::<*const u8>(task, conf!(exe.task_cred)).filter(|c| !c.is_null()) {
+        info.cap_inheritable = read_at(cred, conf!(exe.cred_cap_inheritable)).unwrap_or(0);
+        info.cap_permitted = read_at(cred, conf!(exe.cred_cap_permitted)).unwrap_or(0);
+        info.cap_effective = read_at(cred, conf!(exe.cred_cap_effective)).unwrap_or(0);
+        info.fsuid = read_at(cred, conf!(exe.cred_fsuid)).unwrap_or(0);
+        info.fsgid = read_at(cred, conf!(exe.cred_fsgid)).unwrap_or(0);
+    }
+    let leader: *const u8 = read_at(task, conf!(exe.task_group_leader)).unwrap_or(task);
+    info.start_boot_ns = read_at(leader, conf!(exe.task_start_boottime)).unwrap_or(0);
+    // The task's pid namespace is its thread pid's deepest level.
+    let tpid: *const u8 = read_at(task, conf!(exe.task_thread_pid)).unwrap_or(core::ptr::null());
+    let level: u32 = if tpid.is_null() { 0 } else { read_at(tpid, conf!(exe.pid_level)).unwrap_or(0) };
+    info.vtid = pid_nr(tpid, level);
+    if let Some(signal) = read_at::<*const u8>(task, conf!(offsets.task_signal)).filter(|s| !s.is_null()) {
+        info.sid = pid_nr(signal_pid(signal, PIDTYPE_SID), 0);
+        info.vpid = pid_nr(signal_pid(signal, PIDTYPE_TGID), level);
+        let pgrp = signal_pid(signal, PIDTYPE_PGID);
+        info.vpgid = pid_nr(pgrp, level);
+        info.pgid = pid_nr(pgrp, 0);
+    }
+}
+
+/// The environment after the `args_len` argv bytes already in `ev.args`.
+#[inline(always)]
+pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
+    let start: u64 = read_at(mm, conf!(exe.mm_env_start)).unwrap_or(0);
+    let end: u64 = read_at(mm, conf!(exe.mm_env_end)).unwrap_or(0);
+    let off = ev.args_len as usize;
+    if start == 0 || end <= start || off > ARGS_LEN {
+        return;
+    }
+    let total = end - start;
+    let n = if total > ENV_LEN as u64 { ENV_LEN as u32 } else { total as u32 } & ENV_LEN as u32;
+    let dst = unsafe { ev.args.as_mut_ptr().add(off) };
+    if unsafe { bpf_probe_read_user(dst.cast(), n, start as *const c_void) } == 0 {
+        ev.info.env_len = n as u16;
+        if total > ENV_LEN as u64 {
+            ev.info.exe_flags |= EXE_ENV_TRUNCATED;
+        }
+    }
+}
+
+/// `*(base + off)` with no branch: a failed read leaves zero (the helper
+/// clears the destination), which keeps the walk's verifier states few.
+#[inline(always)]
+fn raw<T: Copy + Default>(base: *const u8, off: u32) -> T {
+    let mut v = T::default();
+    unsafe {
+        bpf_probe_read_kernel(
+            (&mut v as *mut T).cast(),
+            core::mem::size_of::<T>() as u32,
+            base.wrapping_add(off as usize).cast(),
+        )
+    };
+    v
+}
+
+/// Path, inode facts and overlayfs layer of `mm->exe_file`.
+///
+/// Two bounded loops keep verification cheap: the first walks up the dentry
+/// chain (crossing mounts) and only records dentry pointers; the second copies
+/// their names. The count between them goes through map memory, so the
+/// verifier does not carry it as a constant into the copy loop.
+#[inline(always)]
+pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
+    let Some(file) = read_at::<*const u8>(mm, conf!(exe.mm_exe_file)).filter(|f| !f.is_null()) else {
+        return;
+    };
+    let Some(w) = EXE_WALK.get_ptr_mut(0) else { return };
+    let fpath = conf!(exe.file_f_path);
+    let vfsmnt: u64 = raw(file, fpath);
+    let dentry: u64 = raw(file, fpath.wrapping_add(8));
+    info.exe_flags |= EXE_PRESENT;
+    let inode: u64 = raw(file, conf!(exe.file_f_inode));
+    if inode != 0 {
+        let inode = inode as *const u8;
+        info.exe_ino = raw(inode, conf!(exe.inode_i_ino));
+        info.exe_mode = raw(inode, conf!(exe.inode_i_mode));
+        info.exe_uid = raw(inode, conf!(exe.inode_i_uid));
+        info.exe_gid = raw(inode, conf!(exe.inode_i_gid));
+        let sec: i64 = raw(inode, conf!(exe.inode_ctime_sec));
+        // Bit 31 of i_ctime_nsec is I_CTIME_QUERIED (multigrain timestamps, 6.13+).
+        let nsec: u32 = raw::<u32>(inode, conf!(exe.inode_ctime_nsec)) & NSEC_MASK;
+        info.exe_ctime_ns = (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64);
+        let sec: i64 = raw(inode, conf!(exe.inode_mtime_sec));
+        let nsec: u32 = raw::<u32>(inode, conf!(exe.inode_mtime_nsec)) & NSEC_MASK;
+        info.exe_mtime_ns = (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64);
+        let sb: u64 = raw(inode, conf!(exe.inode_i_sb));
+        let magic: u64 = raw(sb as *const u8, conf!(exe.sb_s_magic));
+        if magic == OVERLAYFS_SUPER_MAGIC {
+            let upper: u64 = raw(inode, conf!(exe.ovl_upperdentry));
+            info.exe_flags |= if upper == 0 { EXE_LOWER_LAYER } else { EXE_UPPER_LAYER };
+        }
+    }
+    // d_unlinked(): unhashed (d_hash.pprev == NULL) and not a root.
+    let pprev: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_hash).wrapping_add(8));
+    let parent0: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_parent));
+    if pprev == 0 && parent0 != dentry {
+        info.exe_flags |= EXE_DELETED;
+    }
+    let fs: u64 = raw(task, conf!(exe.task_fs));
+    let root_mnt: u64 = raw(fs as *const u8, conf!(exe.fs_root));
+    let root_dentry: u64 = raw(fs as *const u8, conf!(exe.fs_root).wrapping_add(8));
+    let mnt_off = conf!(exe.mount_mnt) as u64;
+    // Loop-carried values live in map memory (volatile): the verifier sees
+    // them as unknown at every iteration, so one state per iteration suffices.
+    macro_rules! get {
+        ($f:ident) => {
+            unsafe { core::ptr::read_volatile(&raw const (*w).$f) }
+        };
+    }
+    macro_rules! set {
+        ($f:ident, $v:expr) => {
+            unsafe { core::ptr::write_volatile(&raw mut (*w).$f, $v) }
+        };
+    }
+    set!(dentry, dentry);
+    set!(vfsmnt, vfsmnt);
+    set!(count, 0);
+    set!(end, WALK_CUT);
+    // Loop 1: record the dentries from the leaf up, crossing mounts.
+    for _ in 0..MAX_DEPTH {
+        let (dentry, vfsmnt) = (get!(dentry), get!(vfsmnt));
+        if dentry == root_dentry && vfsmnt == root_mnt {
+            set!(end, WALK_DONE);
+            break;
+        }
+        let mnt_root: u64 = raw(vfsmnt as *const u8, conf!(exe.vfsmount_mnt_root));
+        let parent: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_parent));
+        if dentry == mnt_root || dentry == parent {
+            if dentry != mnt_root {
+                // A root dentry that is not its mount's root: a pseudo file (memfd).
+                let k = get!(count) as usize & (MAX_DEPTH as usize - 1);
+                unsafe { (*w).dentries[k] = dentry };
+                set!(count, k as u32 + 1);
+                set!(end, WALK_PSEUDO);
+                break;
+            }
+            let mount = vfsmnt.wrapping_sub(mnt_off);
+            let mparent: u64 = raw(mount as *const u8, conf!(exe.mount_mnt_parent));
+            if mparent == mount {
+                set!(end, WALK_DONE);
+                break;
+            }
+            let mountpoint: u64 = raw(mount as *const u8, conf!(exe.mount_mnt_mountpoint));
+            set!(dentry, mountpoint);
+            set!(vfsmnt, mparent.wrapping_add(mnt_off));
+            continue;
+        }
+        let k = get!(count) as usize & (MAX_DEPTH as usize - 1);
+        unsafe { (*w).dentries[k] = dentry };
+        set!(count, k as u32 + 1);
+        set!(dentry, parent);
+    }
+    // Loop 2: copy the names, leaf first.
+    set!(off, 0);
+    set!(copied, 0);
+    for j in 0..MAX_DEPTH {
+        let off = get!(off) as usize;
+        if j >= get!(count) || off >= EXE_PATH_BUDGET {
+            break;
+        }
+        let d = unsafe { (*w).dentries[j as usize & (MAX_DEPTH as usize - 1)] };
+        let name: u64 = raw(d as *const u8, conf!(exe.dentry_d_name).wrapping_add(8));
+        let at = off & (EXE_PATH_BUDGET - 1);
+        let dst = unsafe { info.exe_path.as_mut_ptr().add(at) };
+        let r = unsafe { bpf_probe_read_kernel_str(dst.cast(), EXE_NAME_MAX as u32, name as *const c_void) };
+        if r <= 0 {
+            break;
+        }
+        set!(off, (at + (r as usize & (EXE_NAME_MAX * 2 - 1))) as u32);
+        set!(copied, j + 1);
+    }
+    let end = get!(end);
+    if get!(copied) < get!(count) || end == WALK_CUT {
+        info.exe_flags |= EXE_TRUNCATED;
+    }
+    if end == WALK_PSEUDO {
+        info.exe_flags |= EXE_PSEUDO;
+    }
+    let off = get!(off) as usize;
+    info.exe_path_len = if off > EXE_PATH_BUF { EXE_PATH_BUF } else { off } as u16;
+}

@@ -1,0 +1,113 @@
+//! User and group names as the process itself sees them: `/etc/passwd` and
+//! `/etc/group` of the process's own root (`/proc/PID/root`), so a container's
+//! users resolve from its image, with the host's files as the fallback.
+//! Entries are cached per (cgroup, id): one file read per container and id.
+use std::{collections::HashMap, sync::Arc};
+
+/// The `/etc/passwd` fields Falco's `user.*` fields show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PwEntry {
+    pub name: String,
+    pub home: String,
+    pub shell: String,
+}
+
+/// Most cached entries of each kind before the cache is reset.
+const MAX_CACHED: usize = 65_536;
+
+#[derive(Default)]
+pub struct Users {
+    passwd: HashMap<(u64, u32), Option<Arc<PwEntry>>>,
+    groups: HashMap<(u64, u32), Option<Arc<str>>>,
+}
+
+/// The entry of `uid` in a passwd file's text.
+pub fn passwd_entry(passwd: &str, uid: u32) -> Option<PwEntry> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 7 || f[2].parse::<u32>().ok()? != uid {
+            return None;
+        }
+        Some(PwEntry { name: f[0].to_string(), home: f[5].to_string(), shell: f[6].to_string() })
+    })
+}
+
+/// The name of `gid` in a group file's text.
+pub fn group_name(group: &str, gid: u32) -> Option<String> {
+    group.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _pw = f.next()?;
+        (f.next()?.parse::<u32>().ok()? == gid).then(|| name.to_string())
+    })
+}
+
+/// `/etc/<file>` in the root of `pid`, else the host's.
+fn read_etc(pid: u32, file: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/root/etc/{file}"))
+        .or_else(|_| std::fs::read_to_string(format!("/etc/{file}")))
+        .ok()
+}
+
+impl Users {
+    /// The passwd entry of `uid` for process `pid` of cgroup `cgroup_id`.
+    pub fn user(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<Arc<PwEntry>> {
+        if let Some(e) = self.passwd.get(&(cgroup_id, uid)) {
+            return e.clone();
+        }
+        let entry = read_etc(pid, "passwd").and_then(|p| passwd_entry(&p, uid)).map(Arc::new);
+        if self.passwd.len() > MAX_CACHED {
+            self.passwd.clear();
+        }
+        self.passwd.insert((cgroup_id, uid), entry.clone());
+        entry
+    }
+
+    /// The name of group `gid` for process `pid` of cgroup `cgroup_id`.
+    pub fn group(&mut self, pid: u32, cgroup_id: u64, gid: u32) -> Option<Arc<str>> {
+        if let Some(g) = self.groups.get(&(cgroup_id, gid)) {
+            return g.clone();
+        }
+        let name = read_etc(pid, "group").and_then(|g| group_name(&g, gid)).map(Arc::from);
+        if self.groups.len() > MAX_CACHED {
+            self.groups.clear();
+        }
+        self.groups.insert((cgroup_id, gid), name.clone());
+        name
+    }
+
+    /// The user name of `uid` (`root` for 0 even without a passwd file).
+    pub fn name(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<String> {
+        self.user(pid, cgroup_id, uid).map(|e| e.name.clone()).or_else(|| (uid == 0).then(|| "root".to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwd_and_group_lookup() {
+        let p = "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\nbad:x:zz\n";
+        assert_eq!(
+            passwd_entry(p, 65534),
+            Some(PwEntry { name: "nobody".into(), home: "/".into(), shell: "/usr/sbin/nologin".into() })
+        );
+        assert_eq!(passwd_entry(p, 0).map(|e| e.home), Some("/root".into()));
+        assert_eq!(passwd_entry(p, 7), None);
+        let g = "root:x:0:\nadm:x:4:syslog,me\n";
+        assert_eq!(group_name(g, 4).as_deref(), Some("adm"));
+        assert_eq!(group_name(g, 5), None);
+    }
+
+    #[test]
+    fn the_hosts_root_user_resolves_and_is_cached() {
+        let mut u = Users::default();
+        let me = std::process::id();
+        let root = u.user(me, 1, 0).expect("root in this machine's /etc/passwd");
+        assert_eq!(root.name, "root");
+        assert!(Arc::ptr_eq(&root, &u.user(me, 1, 0).unwrap()), "second lookup from the cache");
+        assert_eq!(u.group(me, 1, 0).as_deref(), Some("root"));
+        assert_eq!(u.name(me, 1, 4_000_000_000), None);
+    }
+}

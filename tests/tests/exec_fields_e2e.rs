@@ -1,0 +1,281 @@
+//! Privileged end-to-end test of the fields read at exec from the kernel: real
+//! techniques (a memfd exec, a binary written into an overlayfs merged dir,
+//! capabilities dropped with setpriv, a new session, a new pid namespace, a
+//! login uid, a chosen environment) and the exact values in the alerts'
+//! `output_fields` of a rule per action; the default pack's memfd rule fires
+//! on the real memfd exec.
+use std::{
+    ffi::CString,
+    os::unix::{
+        fs::{MetadataExt, PermissionsExt},
+        process::CommandExt,
+    },
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
+use serde_json::Value;
+
+/// One rule per action, selected by a tag in its arguments; the output names every field asserted.
+fn rules(n: &str) -> String {
+    let fields = "name=%proc.name args=%proc.args exepath=%proc.exepath memfd=%proc.is_exe_from_memfd upper=%proc.is_exe_upper_layer \
+                  lower=%proc.is_exe_lower_layer writable=%proc.is_exe_writable ino=%proc.exe_ino \
+                  ctime=%proc.exe_ino.ctime mtime=%proc.exe_ino.mtime eff=%thread.cap_effective \
+                  perm=%thread.cap_permitted inh=%thread.cap_inheritable sid=%proc.sid sname=%proc.sname \
+                  sidleader=%proc.is_sid_leader vpid=%proc.vpid vtid=%thread.vtid vpgid=%proc.vpgid \
+                  pid=%proc.pid env=%proc.env tag=%proc.env[LANNER_TAG] ts=%proc.pid.ts dur=%proc.duration \
+                  time=%evt.rawtime aexe1=%proc.aexe[1] user=%user.name login=%user.loginname \
+                  home=%user.homedir shell=%user.shell group=%group.name ctdur=%proc.exe_ino.ctime_duration_proc_start \
+                  pgid=%proc.pgid pgleader=%proc.is_pgid_leader vpgleader=%proc.is_vpgid_leader \
+                  pgname=%proc.vpgid.name sidexepath=%proc.sid.exepath pvpid=%proc.pvpid pts=%proc.ppid.ts";
+    format!(
+        "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
+         output: \"{fields}\"\n  priority: NOTICE\n"
+    )
+}
+
+/// The alert of the exec whose argv carries `tag`.
+fn alert<'a>(out: &'a Stopped, n: &str, tag: &str) -> &'a Value {
+    let rule = format!("Exec fields {n}");
+    let hits: Vec<&Value> = out
+        .events
+        .iter()
+        .filter(|e| e["rule"] == rule.as_str())
+        .filter(|e| e["output_fields"]["proc.args"] == format!("{n} {tag}").as_str())
+        // The launchers (setpriv, unshare, sh) carry the tag in their arguments too.
+        .filter(|e| !matches!(e["output_fields"]["proc.name"].as_str(), Some("setpriv" | "unshare" | "sh" | "dash")))
+        .collect();
+    assert_eq!(hits.len(), 1, "one exec tagged {tag}; alerts of the rule:\n{:#?}", hits);
+    &hits[0]["output_fields"]
+}
+
+fn s(v: &Value, f: &str) -> String {
+    match &v[f] {
+        Value::String(x) => x.clone(),
+        Value::Null => "<NA>".into(),
+        other => other.to_string(),
+    }
+}
+
+fn ns(t: std::io::Result<std::time::SystemTime>) -> u64 {
+    t.unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+fn ctime_ns(m: &std::fs::Metadata) -> u64 {
+    m.ctime() as u64 * 1_000_000_000 + m.ctime_nsec() as u64
+}
+
+/// `memfd_create(name)` holding a copy of /bin/true (not close-on-exec: the child execs it).
+fn memfd_with_true(name: &str) -> i32 {
+    let c = CString::new(name).unwrap();
+    let fd = unsafe { libc::memfd_create(c.as_ptr(), 0) };
+    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+    let bin = std::fs::read("/bin/true").unwrap();
+    let w = unsafe { libc::write(fd, bin.as_ptr().cast(), bin.len()) };
+    assert_eq!(w, bin.len() as isize);
+    fd
+}
+
+struct Overlay {
+    dir: PathBuf,
+    merged: PathBuf,
+}
+
+impl Overlay {
+    fn mount(dir: &Path) -> Overlay {
+        let (lower, upper, work, merged) = (dir.join("lower"), dir.join("upper"), dir.join("work"), dir.join("merged"));
+        for d in [&lower, &upper, &work, &merged] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::copy("/bin/true", lower.join("imagebin")).unwrap();
+        let opts = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+        let st = Command::new("mount").args(["-t", "overlay", "overlay", "-o", &opts]).arg(&merged).status().unwrap();
+        assert!(st.success(), "mount overlay on {}", merged.display());
+        Overlay { dir: dir.to_path_buf(), merged }
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.merged).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run(c: &mut Command) {
+    let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+    assert!(st.success(), "{c:?}: {st}");
+}
+
+fn passwd_field(uid: u32, i: usize) -> String {
+    let p = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = p.lines().find(|l| l.split(':').nth(2) == Some(&uid.to_string())).unwrap();
+    line.split(':').nth(i).unwrap().to_string()
+}
+
+fn group_of(gid: u32) -> String {
+    let g = std::fs::read_to_string("/etc/group").unwrap();
+    let line = g.lines().find(|l| l.split(':').nth(2) == Some(&gid.to_string())).unwrap();
+    line.split(':').next().unwrap().to_string()
+}
+
+#[test]
+fn exec_fields_from_the_kernel_on_real_techniques() {
+    if !require_root("exec_fields_from_the_kernel_on_real_techniques") {
+        return;
+    }
+    let n = nonce();
+    let dir = std::env::temp_dir().join(format!("lanner-exec-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules_file = dir.join("fields.yaml");
+    std::fs::write(&rules_file, rules(&n)).unwrap();
+    let default_pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/default");
+    let agent = Agent::start(
+        &["--no-k8s", "--rules", default_pack.to_str().unwrap(), "--rules", rules_file.to_str().unwrap()],
+        Keep::All,
+    );
+
+    // 1. memfd_create + execve("/proc/self/fd/N").
+    let memfd_name = format!("lanner-{n}");
+    let fd = memfd_with_true(&memfd_name);
+    run(Command::new(format!("/proc/self/fd/{fd}")).args([&n, "memfd"]));
+    unsafe { libc::close(fd) };
+
+    // 2. A plain file: inode and times as stat(2) reports them.
+    let plain = dir.join("plainbin");
+    std::fs::copy("/bin/true", &plain).unwrap();
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let meta = std::fs::metadata(&plain).unwrap();
+    run(Command::new(&plain).args([&n, "plain"]));
+
+    // 3. Overlayfs: a binary from the lower layer, and one written into the merged dir (upper).
+    let ovl = Overlay::mount(&dir.join("ovl"));
+    let newbin = ovl.merged.join("newbin");
+    std::fs::copy("/bin/true", &newbin).unwrap();
+    std::fs::set_permissions(&newbin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(Command::new(&newbin).args([&n, "upper"]));
+    let imagebin = ovl.merged.join("imagebin");
+    run(Command::new(&imagebin).args([&n, "lower"]));
+
+    // 4. Capabilities dropped with setpriv: bounding {chown, kill}, inheritable {kill}.
+    run(Command::new("setpriv").args([
+        "--bounding-set=-all,+chown,+kill",
+        "--inh-caps=-all,+kill",
+        "/bin/true",
+        &n,
+        "caps",
+    ]));
+
+    // 5. A new session whose leader is the exec'd process; env chosen exactly.
+    let mut c = Command::new("/bin/true");
+    c.args([&n, "session"]).env_clear().env("LANNER_TAG", &n).env("FOO", "bar baz");
+    unsafe {
+        c.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+    let mut child = c.stdout(Stdio::null()).spawn().unwrap();
+    let session_pid = child.id();
+    assert!(child.wait().unwrap().success());
+
+    // 6. A new pid namespace: the exec'd process is pid 1 there.
+    run(Command::new("unshare").args(["--pid", "--fork", "/bin/true", &n, "pidns"]));
+
+    // 7. A login uid and a user/group: nobody/nogroup, from /etc/passwd and /etc/group.
+    let mut c = Command::new("/bin/true");
+    c.args([&n, "login"]);
+    unsafe {
+        c.pre_exec(|| {
+            std::fs::write("/proc/self/loginuid", b"65534")?;
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    run(&mut c);
+
+    // 8. An ancestor's argv[0]: /bin/sh runs the tagged program.
+    run(Command::new("/bin/sh").args(["-c", &format!("/bin/true {n} aexe; :")]));
+
+    let out = agent.stop();
+    drop(ovl);
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_accounting();
+
+    let m = alert(&out, &n, "memfd");
+    assert_eq!(s(m, "proc.exepath"), format!("/memfd:{memfd_name} (deleted)"));
+    assert_eq!(s(m, "proc.is_exe_from_memfd"), "true");
+    assert_eq!(s(m, "proc.is_exe_upper_layer"), "false");
+    let fileless: Vec<_> = out
+        .events
+        .iter()
+        .filter(|e| e["rule"] == "Fileless execution via memfd")
+        .filter(|e| e["output_fields"]["proc.exepath"] == format!("/memfd:{memfd_name} (deleted)").as_str())
+        .collect();
+    assert_eq!(fileless.len(), 1, "the default pack's memfd rule fires once on the real memfd exec");
+    assert_eq!(fileless[0]["priority"], "Critical");
+
+    let p = alert(&out, &n, "plain");
+    assert_eq!(s(p, "proc.exepath"), plain.display().to_string());
+    assert_eq!(s(p, "proc.is_exe_from_memfd"), "false");
+    assert_eq!(s(p, "proc.exe_ino"), meta.ino().to_string());
+    assert_eq!(s(p, "proc.exe_ino.ctime"), ctime_ns(&meta).to_string());
+    assert_eq!(s(p, "proc.exe_ino.mtime"), ns(meta.modified()).to_string());
+    assert_eq!(s(p, "proc.is_exe_writable"), "true", "root owns the copy, mode 0755");
+    assert_eq!(s(p, "proc.is_exe_upper_layer"), "false", "not on overlayfs");
+    assert_eq!(s(p, "proc.is_exe_lower_layer"), "false", "not on overlayfs");
+    let (ts, time) = (s(p, "proc.pid.ts").parse::<u64>().unwrap(), s(p, "evt.rawtime").parse::<u64>().unwrap());
+    assert!(ts <= time && time - ts < 5_000_000_000, "started {ts}, exec event at {time}");
+    assert_eq!(s(p, "proc.duration"), (time - ts).to_string());
+    assert_eq!(s(p, "proc.exe_ino.ctime_duration_proc_start"), (ts as i64 - ctime_ns(&meta) as i64).to_string());
+    assert_eq!(s(p, "user.name"), "root");
+    assert_eq!(s(p, "user.homedir"), passwd_field(0, 5));
+    assert_eq!(s(p, "user.shell"), passwd_field(0, 6));
+    assert_eq!(s(p, "group.name"), group_of(0));
+
+    let u = alert(&out, &n, "upper");
+    assert_eq!(s(u, "proc.exepath"), newbin.display().to_string());
+    assert_eq!((s(u, "proc.is_exe_upper_layer"), s(u, "proc.is_exe_lower_layer")), ("true".into(), "false".into()));
+    let l = alert(&out, &n, "lower");
+    assert_eq!(s(l, "proc.exepath"), imagebin.display().to_string());
+    assert_eq!((s(l, "proc.is_exe_upper_layer"), s(l, "proc.is_exe_lower_layer")), ("false".into(), "true".into()));
+
+    let c = alert(&out, &n, "caps");
+    assert_eq!(s(c, "proc.exepath"), std::fs::canonicalize("/bin/true").unwrap().display().to_string());
+    assert_eq!(s(c, "thread.cap_effective"), "CAP_CHOWN CAP_KILL");
+    assert_eq!(s(c, "thread.cap_permitted"), "CAP_CHOWN CAP_KILL");
+    assert_eq!(s(c, "thread.cap_inheritable"), "CAP_KILL");
+
+    let e = alert(&out, &n, "session");
+    assert_eq!(s(e, "proc.pid"), session_pid.to_string());
+    assert_eq!(s(e, "proc.sid"), session_pid.to_string());
+    assert_eq!(s(e, "proc.is_sid_leader"), "true");
+    assert_eq!(s(e, "proc.sname"), "true", "the session leader is the process itself");
+    assert_eq!(s(e, "proc.env"), format!("FOO=bar baz LANNER_TAG={n}"));
+    assert_eq!(s(e, "proc.env[LANNER_TAG]"), n);
+    assert_eq!(s(e, "proc.vpid"), session_pid.to_string(), "host pid namespace");
+    // setsid also made it a process-group leader.
+    assert_eq!(s(e, "proc.pgid"), session_pid.to_string());
+    assert_eq!((s(e, "proc.is_pgid_leader"), s(e, "proc.is_vpgid_leader")), ("true".into(), "true".into()));
+    assert_eq!(s(e, "proc.vpgid.name"), "true");
+    assert_eq!(s(e, "proc.sid.exepath"), std::fs::canonicalize("/bin/true").unwrap().display().to_string());
+
+    let ns1 = alert(&out, &n, "pidns");
+    assert_eq!((s(ns1, "proc.vpid"), s(ns1, "thread.vtid")), ("1".into(), "1".into()));
+    assert_ne!(s(ns1, "proc.pid"), "1");
+
+    let g = alert(&out, &n, "login");
+    assert_eq!(s(g, "user.loginname"), passwd_field(65534, 0));
+    assert_eq!(s(g, "user.name"), passwd_field(65534, 0));
+    assert_eq!(s(g, "user.homedir"), passwd_field(65534, 5));
+    assert_eq!(s(g, "user.shell"), passwd_field(65534, 6));
+    assert_eq!(s(g, "group.name"), group_of(65534));
+    assert_eq!(s(g, "thread.cap_effective"), "", "a non-root exec has no capabilities");
+
+    let a = alert(&out, &n, "aexe");
+    assert_eq!(s(a, "proc.aexe[1]"), "/bin/sh");
+    // The parent sh is a process the agent saw exec: its start time and pid are known.
+    assert_ne!(s(a, "proc.ppid.ts"), "<NA>");
+    assert!(s(a, "proc.ppid.ts").parse::<u64>().unwrap() <= s(a, "proc.pid.ts").parse::<u64>().unwrap());
+    assert_ne!(s(a, "proc.pvpid"), "<NA>");
+}
