@@ -189,15 +189,44 @@ fn allowed(f: &Finding) -> bool {
     ALLOW.iter().any(|(path, kind, _)| *path == f.path && (*kind == "*" || *kind == f.kind))
 }
 
-/// Scan the tracked tree; fails on any finding not in [`ALLOW`].
-pub fn run(root: &Path) -> Result<()> {
+/// The files `git ls-files` lists; outside a git checkout (a source export), every
+/// file below `root` but `target/` and `.git/`.
+fn tracked_files(root: &Path) -> Result<Vec<String>> {
     let out = std::process::Command::new("git").args(["ls-files", "-z"]).current_dir(root).output()?;
-    if !out.status.success() {
+    if out.status.success() {
+        let list = String::from_utf8(out.stdout).context("git ls-files: not UTF-8")?;
+        return Ok(list.split('\0').filter(|p| !p.is_empty()).map(str::to_string).collect());
+    }
+    let not_git = String::from_utf8_lossy(&out.stderr).contains("not a git repository");
+    if !not_git {
         bail!("git ls-files failed: {}", String::from_utf8_lossy(&out.stderr));
     }
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+        for e in std::fs::read_dir(dir).with_context(|| dir.display().to_string())? {
+            let p = e?.path();
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned();
+            if rel == "target" || rel == ".git" || p.is_symlink() {
+                continue;
+            }
+            if p.is_dir() {
+                walk(root, &p, out)?;
+            } else {
+                out.push(rel);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Scan the tracked tree; fails on any finding not in [`ALLOW`].
+pub fn run(root: &Path) -> Result<()> {
     let (mut files, mut allowed_n, mut bad) = (0, 0, Vec::new());
-    for path in String::from_utf8(out.stdout).context("git ls-files: not UTF-8")?.split('\0').filter(|p| !p.is_empty())
-    {
+    for path in tracked_files(root)? {
+        let path = path.as_str();
         let Ok(bytes) = std::fs::read(root.join(path)) else { continue };
         if bytes.contains(&0) {
             continue;
