@@ -360,8 +360,8 @@ mod tests {
         assert!(e.to_string().starts_with("field 'proc.is_exe_upper_layer' is not supplied by Lanner: "), "{e}");
         assert_eq!(Field::resolve("evt.arg.target", None).unwrap().display_name(), "evt.arg.target");
         assert_eq!(Field::resolve("evt.rawarg.pid", None).unwrap().id, FieldId::EvtRawarg);
-        let e = Field::resolve("evt.arg.cap_effective", None).unwrap_err();
-        assert!(e.to_string().contains("argument of capset events, which Lanner does not capture"), "{e}");
+        let e = Field::resolve("evt.arg.queuepct", None).unwrap_err();
+        assert!(e.to_string().contains("argument of accept, accept4 events, which Lanner does not capture"), "{e}");
         assert!(matches!(Field::resolve("evt.arg", Some("0")), Err(FieldError::Unavailable(_))));
         let e = Field::resolve("proc.aexe", Some("2")).unwrap_err();
         assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.aexe[2]"), "{e}");
