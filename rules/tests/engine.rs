@@ -3,7 +3,7 @@
 
 use lanner_rules::de::from_node;
 use lanner_rules::yaml;
-use lanner_rules::{Event, EvtType, Inactive, Priority, RuleSet};
+use lanner_rules::{Event, EvtType, Inactive, Priority, Process, RuleSet};
 
 fn ev(y: &str) -> Event {
     let docs = yaml::parse(y).unwrap_or_else(|e| panic!("{e:?}"));
@@ -418,4 +418,27 @@ fn shared_types_are_send_and_sync() {
     assert_send_sync::<Event>();
     assert_send_sync::<lanner_rules::Alert>();
     assert_send_sync::<lanner_rules::LoadErrors>();
+}
+
+#[test]
+fn new_event_types_past_the_eighth_index_and_their_arguments() {
+    use lanner_rules::EvtArg;
+    let rs = rules(
+        "- rule: modules\n  desc: d\n  condition: evt.type in (init_module, finit_module, delete_module)\n  output: o\n  priority: INFO\n\
+         - rule: attach\n  desc: d\n  condition: evt.type = ptrace and evt.arg.request contains PTRACE_ATTACH and evt.rawarg.pid > 1\n  output: o %evt.arg.pid\n  priority: INFO\n\
+         - rule: not_exec\n  desc: d\n  condition: evt.type != execve and proc.name = x\n  output: o\n  priority: INFO\n",
+    );
+    let types = |n: &str| rs.rules().iter().find(|r| r.name == n).map(|r| r.evt_types.clone()).unwrap_or_default();
+    assert_eq!(types("modules"), vec![EvtType::InitModule, EvtType::FinitModule, EvtType::DeleteModule]);
+    assert_eq!(types("attach"), vec![EvtType::Ptrace]);
+    assert_eq!(types("not_exec").len(), EvtType::COUNT - 1, "every captured type but execve");
+    assert_eq!(EvtType::ALL.len(), EvtType::COUNT);
+    for t in EvtType::ALL {
+        assert_eq!(EvtType::from_falco_name(t.as_str()), Some(t), "{t}");
+    }
+    let mut e = Event::new(EvtType::Ptrace, 0, std::sync::Arc::new(Process::new("x", "/usr/bin/x", &[])));
+    e.args = vec![EvtArg::named("request", 16, "PTRACE_ATTACH"), EvtArg::named("pid", 42, "sleep")];
+    assert_eq!(fired(&rs, &e), vec!["attach", "not_exec"]);
+    e.args[1] = EvtArg::named("pid", 1, "init");
+    assert_eq!(fired(&rs, &e), vec!["not_exec"], "evt.rawarg.pid > 1 compares the number");
 }
