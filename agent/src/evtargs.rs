@@ -24,11 +24,8 @@ const MODE_FLAGS: &[(u64, &str)] = &[
 const LINKAT_FLAGS: &[(u64, &str)] = &[(0x400, "AT_SYMLINK_FOLLOW"), (0x1000, "AT_EMPTY_PATH")];
 const UNLINKAT_FLAGS: &[(u64, &str)] = &[(0x200, "AT_REMOVEDIR")];
 const RENAMEAT2_FLAGS: &[(u64, &str)] = &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")];
-const FINIT_MODULE_FLAGS: &[(u64, &str)] = &[
-    (1, "MODULE_INIT_IGNORE_MODVERSIONS"),
-    (2, "MODULE_INIT_IGNORE_VERMAGIC"),
-    (4, "MODULE_INIT_COMPRESSED_FILE"),
-];
+const FINIT_MODULE_FLAGS: &[(u64, &str)] =
+    &[(1, "MODULE_INIT_IGNORE_MODVERSIONS"), (2, "MODULE_INIT_IGNORE_VERMAGIC"), (4, "MODULE_INIT_COMPRESSED_FILE")];
 const DELETE_MODULE_FLAGS: &[(u64, &str)] = &[(0o1000, "O_TRUNC"), (0o4000, "O_NONBLOCK")];
 
 /// Flag names of `v` joined by `|`; the decimal value when none is set.
@@ -88,6 +85,7 @@ pub fn ptrace_request(req: u64) -> String {
 
 /// Socket address family names (`AF_UNIX` for 1, as Falco prints it).
 pub fn socket_domain(d: u64) -> String {
+    #[rustfmt::skip]
     const NAMES: [&str; 46] = [
         "AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_AX25", "AF_IPX", "AF_APPLETALK", "AF_NETROM", "AF_BRIDGE",
         "AF_ATMPVC", "AF_X25", "AF_INET6", "AF_ROSE", "AF_DECnet", "AF_NETBEUI", "AF_SECURITY", "AF_KEY",
@@ -229,7 +227,11 @@ mod tests {
         assert_eq!(t, EvtType::Symlinkat);
         assert_eq!(
             args,
-            vec![EvtArg::text("target", "../etc/shadow"), EvtArg::num("linkdirfd", 5), EvtArg::text("linkpath", "<5>/link")]
+            vec![
+                EvtArg::text("target", "../etc/shadow"),
+                EvtArg::num("linkdirfd", 5),
+                EvtArg::text("linkpath", "<5>/link")
+            ]
         );
     }
 

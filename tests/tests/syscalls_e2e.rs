@@ -83,10 +83,8 @@ fn file_workload(dir: &str, x: &mut Results) {
     x.set("fd", fd.into());
     x.set("fchmod", sys!(libc::SYS_fchmod, fd, 0o644));
     x.set("fchmodat", sys!(libc::SYS_fchmodat, dfd, c("file4").as_ptr(), 0o2750, 0));
-    unsafe {
-        libc::close(fd);
-        libc::close(dfd);
-    }
+    // `fd` and `dfd` stay open until the agent has stopped: it resolves paths
+    // relative to `dfd` through /proc/PID/fd when the event arrives.
 }
 
 fn ptrace_socket_workload(x: &mut Results) {
@@ -194,11 +192,14 @@ fn run(rules: &str, dir: &str, x: &mut Results) -> Stopped {
     std::fs::write(format!("{rules_dir}/e2e.yaml"), rules.replace("PID", &std::process::id().to_string())).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
-    let agent =
-        Agent::start(&["--events", "--no-k8s", "--rules", &rules_dir, "--metrics-addr", &addr], Keep::All);
+    let agent = Agent::start(&["--events", "--no-k8s", "--rules", &rules_dir, "--metrics-addr", &addr], Keep::All);
     file_workload(dir, x);
     ptrace_socket_workload(x);
     let out = agent.stop();
+    unsafe {
+        libc::close(x.get("fd") as i32);
+        libc::close(x.get("dirfd") as i32);
+    }
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(&rules_dir);
     out.assert_accounting();
@@ -349,7 +350,10 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
         &fs("fsop renameat2 res=0 "),
         &[("oldpath", Some(&d("file3"))), ("newpath", Some(&d("file4"))), ("flags", Some("RENAME_NOREPLACE"))],
     );
-    args(&fs("fsop mkdir res=0 "), &[("path", Some(&d("d"))), ("mode", Some("0x1e8")), ("evt.rawarg.mode", Some("488"))]);
+    args(
+        &fs("fsop mkdir res=0 "),
+        &[("path", Some(&d("d"))), ("mode", Some("0x1e8")), ("evt.rawarg.mode", Some("488"))],
+    );
     args(&fs("fsop mkdir res=-17 "), &[("path", Some(&d("d")))]);
     args(&fs("fsop mkdirat res=0 "), &[("dirfd", Some(&dfd_s)), ("path", Some(&d("d2"))), ("mode", Some("0x1c0"))]);
     args(&fs("fsop rmdir res=0 "), &[("path", Some(&d("d")))]);

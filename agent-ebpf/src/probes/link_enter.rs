@@ -16,7 +16,17 @@ pub fn symlink_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_symlink(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::SYMLINK, FileArgs { dirfd: AT_FDCWD as i64, path: arg(ctx, 0)?, dirfd2: AT_FDCWD as i64, path2: arg(ctx, 1)?, flags: 0, mode: 0 })
+    stash_file(
+        sys::SYMLINK,
+        FileArgs {
+            dirfd: AT_FDCWD as i64,
+            path: arg(ctx, 0)?,
+            dirfd2: AT_FDCWD as i64,
+            path2: arg(ctx, 1)?,
+            flags: 0,
+            mode: 0,
+        },
+    )
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_symlinkat")]
@@ -27,7 +37,17 @@ pub fn symlinkat_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_symlinkat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::SYMLINKAT, FileArgs { dirfd: AT_FDCWD as i64, path: arg(ctx, 0)?, dirfd2: arg(ctx, 1)?, path2: arg(ctx, 2)?, flags: 0, mode: 0 })
+    stash_file(
+        sys::SYMLINKAT,
+        FileArgs {
+            dirfd: AT_FDCWD as i64,
+            path: arg(ctx, 0)?,
+            dirfd2: arg(ctx, 1)?,
+            path2: arg(ctx, 2)?,
+            flags: 0,
+            mode: 0,
+        },
+    )
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_link")]
@@ -38,7 +58,17 @@ pub fn link_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_link(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::LINK, FileArgs { dirfd: AT_FDCWD as i64, path: arg(ctx, 0)?, dirfd2: AT_FDCWD as i64, path2: arg(ctx, 1)?, flags: 0, mode: 0 })
+    stash_file(
+        sys::LINK,
+        FileArgs {
+            dirfd: AT_FDCWD as i64,
+            path: arg(ctx, 0)?,
+            dirfd2: AT_FDCWD as i64,
+            path2: arg(ctx, 1)?,
+            flags: 0,
+            mode: 0,
+        },
+    )
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_linkat")]
@@ -49,5 +79,15 @@ pub fn linkat_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_linkat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::LINKAT, FileArgs { dirfd: arg(ctx, 0)?, path: arg(ctx, 1)?, dirfd2: arg(ctx, 2)?, path2: arg(ctx, 3)?, flags: arg(ctx, 4)?, mode: 0 })
+    stash_file(
+        sys::LINKAT,
+        FileArgs {
+            dirfd: arg(ctx, 0)?,
+            path: arg(ctx, 1)?,
+            dirfd2: arg(ctx, 2)?,
+            path2: arg(ctx, 3)?,
+            flags: arg(ctx, 4)?,
+            mode: 0,
+        },
+    )
 }

@@ -166,6 +166,7 @@ pub struct Event {
 
 /// Parameter names Lanner fills for some captured event type, exactly as Falco's event
 /// table names them: `evt.arg.<name>` and `evt.rawarg.<name>` resolve for these.
+#[rustfmt::skip]
 pub const ARG_NAMES: &[&str] = &[
     "target", "linkpath", "linkdirfd", "oldpath", "newpath", "olddir", "newdir", "olddirfd", "newdirfd", "path",
     "dirfd", "name", "filename", "mode", "fd", "request", "pid", "domain", "type", "proto", "length", "uargs", "flags",
