@@ -38,5 +38,5 @@ pub const SYS_RET: usize = 16;
 /// Syscall argument `n` of a `sys_enter_*` tracepoint record.
 #[inline(always)]
 pub fn arg<T>(ctx: &aya_ebpf::programs::TracePointContext, n: usize) -> Result<T, i64> {
-    unsafe { ctx.read_at(sys_arg(n)) }
+    unsafe { ctx.read_at(sys_arg(n)).map_err(i64::from) }
 }
