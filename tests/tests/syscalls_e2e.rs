@@ -234,8 +234,7 @@ fn alert(out: &Stopped, rule: &str, prefix: &str) -> BTreeMap<String, Value> {
 }
 
 /// Assert `evt.arg.<k>` values (`None` = `<NA>`: the event type has no such parameter).
-fn args(f: impl std::borrow::Borrow<BTreeMap<String, Value>>, want: &[(&str, Option<&str>)]) {
-    let f = f.borrow();
+fn args(f: &BTreeMap<String, Value>, want: &[(&str, Option<&str>)]) {
     for (k, v) in want {
         let key = if k.contains('.') { k.to_string() } else { format!("evt.arg.{k}") };
         let got = f.get(&key).unwrap_or_else(|| panic!("no {key} in {f:#?}"));
@@ -302,7 +301,7 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
     // evt.arg.* as Falco renders them: resolved link paths, the raw symlink target.
     let f = alert(&out, "e2e links", "link symlink res=0 ");
     args(
-        f,
+        &f,
         &[
             ("target", Some("/etc/shadow")),
             ("linkpath", Some(&d("shadow-link"))),
@@ -321,7 +320,7 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
     args(&f, &[("oldpath", Some(&d("missing"))), ("newpath", Some(&d("hard-x")))]);
     let f = alert(&out, "e2e links", "link linkat ");
     args(
-        f,
+        &f,
         &[
             ("olddir", Some("-100")),
             ("oldpath", Some(&d("file"))),
@@ -420,7 +419,7 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
     let fd = if s >= 0 { s.to_string() } else { "<NA>".into() };
     let f = alert(&out, "e2e socket", "socket domain=AF_PACKET ");
     args(
-        f,
+        &f,
         &[
             ("evt.rawarg.domain", Some("17")),
             ("type", Some("3")),
