@@ -348,7 +348,8 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
         EventKind::Sys => {
             let e: SysEvent = read(buf, "sys event")?;
             let syscall = sys::name(e.hdr.subtype).ok_or(DecodeError::UnknownSyscall(e.hdr.subtype))?;
-            let has_str = matches!(e.hdr.subtype, sys::INIT_MODULE | sys::FINIT_MODULE | sys::DELETE_MODULE);
+            let has_str =
+                matches!(e.hdr.subtype, sys::INIT_MODULE | sys::FINIT_MODULE | sys::DELETE_MODULE | sys::MEMFD_CREATE);
             Event::Sys(Sys {
                 hdr: header(&e.hdr),
                 syscall,

@@ -266,8 +266,11 @@ pub mod sys {
     pub const INIT_MODULE: u16 = 18;
     pub const FINIT_MODULE: u16 = 19;
     pub const DELETE_MODULE: u16 = 20;
+    pub const MEMFD_CREATE: u16 = 21;
+    pub const UNSHARE: u16 = 22;
+    pub const SETNS: u16 = 23;
     /// Highest id (ids fit the 64-bit `sys_off` mask).
-    pub const MAX: u16 = 20;
+    pub const MAX: u16 = 23;
 
     /// Falco's event type name of a syscall id.
     pub fn name(id: u16) -> Option<&'static str> {
@@ -292,6 +295,9 @@ pub mod sys {
             INIT_MODULE => "init_module",
             FINIT_MODULE => "finit_module",
             DELETE_MODULE => "delete_module",
+            MEMFD_CREATE => "memfd_create",
+            UNSHARE => "unshare",
+            SETNS => "setns",
             _ => return None,
         })
     }
@@ -342,7 +348,8 @@ pub const SYS_STR_LEN: usize = 256;
 /// A syscall with up to six numeric arguments (as passed) and one string argument:
 /// ptrace(request, pid, addr, data), socket(domain, type, proto),
 /// init_module(img, length, uargs*), finit_module(fd, uargs*, flags),
-/// delete_module(name*, flags); `*` marks the argument copied into `str`.
+/// delete_module(name*, flags), memfd_create(name*, flags), unshare(flags),
+/// setns(fd, nstype); `*` marks the argument copied into `str`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SysEvent {

@@ -27,6 +27,22 @@ const RENAMEAT2_FLAGS: &[(u64, &str)] = &[(1, "RENAME_NOREPLACE"), (2, "RENAME_E
 const FINIT_MODULE_FLAGS: &[(u64, &str)] =
     &[(1, "MODULE_INIT_IGNORE_MODVERSIONS"), (2, "MODULE_INIT_IGNORE_VERMAGIC"), (4, "MODULE_INIT_COMPRESSED_FILE")];
 const DELETE_MODULE_FLAGS: &[(u64, &str)] = &[(0o1000, "O_TRUNC"), (0o4000, "O_NONBLOCK")];
+const MEMFD_FLAGS: &[(u64, &str)] =
+    &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB"), (8, "MFD_NOEXEC_SEAL"), (0x10, "MFD_EXEC")];
+/// The namespace bits of the clone flags (unshare also takes CLONE_FILES, CLONE_FS...).
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x80, "CLONE_NEWTIME"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x8000, "CLONE_SYSVSEM"),
+    (0x20000, "CLONE_NEWNS"),
+    (0x0200_0000, "CLONE_NEWCGROUP"),
+    (0x0400_0000, "CLONE_NEWUTS"),
+    (0x0800_0000, "CLONE_NEWIPC"),
+    (0x1000_0000, "CLONE_NEWUSER"),
+    (0x2000_0000, "CLONE_NEWPID"),
+    (0x4000_0000, "CLONE_NEWNET"),
+];
 
 /// Flag names of `v` joined by `|`; the decimal value when none is set.
 pub fn flag_names(v: u64, table: &[(u64, &str)]) -> String {
@@ -181,6 +197,15 @@ pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option
             flags_arg("flags", a[2], FINIT_MODULE_FLAGS),
         ],
         EvtType::DeleteModule => vec![str_arg("name"), flags_arg("flags", a[1], DELETE_MODULE_FLAGS)],
+        EvtType::MemfdCreate => {
+            let mut v = vec![str_arg("name"), flags_arg("flags", a[1], MEMFD_FLAGS)];
+            if s.ret >= 0 {
+                v.insert(0, EvtArg::num("fd", s.ret));
+            }
+            v
+        }
+        EvtType::Unshare => vec![flags_arg("flags", a[0], CLONE_FLAGS)],
+        EvtType::Setns => vec![EvtArg::num("fd", i64::from(a[0] as i32)), flags_arg("nstype", a[1], CLONE_FLAGS)],
         _ => return None,
     };
     Some((t, args))
@@ -202,6 +227,8 @@ mod tests {
         assert_eq!(socket_domain(17), "AF_PACKET");
         assert_eq!(socket_domain(1), "AF_UNIX");
         assert_eq!(socket_domain(99), "99");
+        assert_eq!(flag_names(0x4002_0000, CLONE_FLAGS), "CLONE_NEWNS|CLONE_NEWNET");
+        assert_eq!(flag_names(3, MEMFD_FLAGS), "MFD_CLOEXEC|MFD_ALLOW_SEALING");
     }
 
     fn hdr() -> decode::Header {

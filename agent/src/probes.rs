@@ -103,6 +103,12 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("finit_module_exit", "syscalls", "sys_exit_finit_module", (5, 8), false),
     tp("delete_module_enter", "syscalls", "sys_enter_delete_module", (5, 8), false),
     tp("delete_module_exit", "syscalls", "sys_exit_delete_module", (5, 8), false),
+    tp("memfd_create_enter", "syscalls", "sys_enter_memfd_create", (5, 8), false),
+    tp("memfd_create_exit", "syscalls", "sys_exit_memfd_create", (5, 8), false),
+    tp("unshare_enter", "syscalls", "sys_enter_unshare", (5, 8), false),
+    tp("unshare_exit", "syscalls", "sys_exit_unshare", (5, 8), false),
+    tp("setns_enter", "syscalls", "sys_enter_setns", (5, 8), false),
+    tp("setns_exit", "syscalls", "sys_exit_setns", (5, 8), false),
 ];
 
 /// Outcome of one probe.

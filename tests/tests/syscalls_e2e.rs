@@ -123,6 +123,34 @@ fn ptrace_socket_workload(x: &mut Results) {
     x.set("socket_fail", sys!(libc::SYS_socket, libc::AF_INET as i64, 99, 0));
 }
 
+/// memfd_create here; unshare and setns in a forked child (its namespaces only).
+fn ns_workload(x: &mut Results) {
+    let name = c("lanner-e2e");
+    let fd = sys!(libc::SYS_memfd_create, name.as_ptr(), libc::MFD_CLOEXEC as i64);
+    assert!(fd >= 0);
+    x.set("memfd", fd);
+    unsafe { libc::close(fd as i32) };
+    x.set("memfd_fail", sys!(libc::SYS_memfd_create, name.as_ptr(), 0x100i64));
+    let uts = c("/proc/self/ns/uts");
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        unsafe {
+            let a = libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUTS as i64);
+            let b = libc::syscall(libc::SYS_unshare, 1i64);
+            let f = libc::syscall(libc::SYS_open, uts.as_ptr(), libc::O_RDONLY as i64);
+            let d = libc::syscall(libc::SYS_dup2, f, 100i64);
+            let s = libc::syscall(libc::SYS_setns, 100i64, libc::CLONE_NEWUTS as i64);
+            let t = libc::syscall(libc::SYS_setns, -1i64, 0i64);
+            libc::_exit(if a == 0 && b == -1 && f >= 0 && d == 100 && s == 0 && t == -1 { 0 } else { 1 });
+        }
+    }
+    assert!(child > 0);
+    let mut status = 0;
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "unshare/setns child: {status:#x}");
+    x.set("ns_pid", child.into());
+}
+
 const RULES: &str = r#"
 - list: e2e_sensitive_file_names
   items: [/etc/shadow, /etc/sudoers]
@@ -145,6 +173,11 @@ const RULES: &str = r#"
   desc: sockets of the test process
   condition: evt.type = socket and proc.pid = PID and evt.arg.domain in (AF_PACKET, AF_INET)
   output: "socket domain=%evt.arg.domain rawdomain=%evt.rawarg.domain type=%evt.arg.type proto=%evt.arg.proto fd=%evt.arg.fd res=%evt.rawres"
+  priority: WARNING
+- rule: e2e namespaces and memfd
+  desc: memfd_create, unshare and setns by the test process or its children
+  condition: evt.type in (memfd_create, unshare, setns) and (proc.pid = PID or proc.ppid = PID)
+  output: "ns %evt.type res=%evt.rawres flags=%evt.arg.flags rawflags=%evt.rawarg.flags nstype=%evt.arg.nstype fd=%evt.arg.fd name=%evt.arg.name"
   priority: WARNING
 - rule: e2e symlink over sensitive file
   desc: Falco-style condition on the symlink target
@@ -201,6 +234,7 @@ fn run(rules: &str, dir: &str, events: bool, x: &mut Results) -> Stopped {
     let agent = Agent::start(&args, Keep::All);
     file_workload(dir, x);
     ptrace_socket_workload(x);
+    ns_workload(x);
     let out = agent.stop();
     unsafe {
         libc::close(x.get("fd") as i32);
@@ -433,6 +467,38 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
     assert_eq!((i(&r["args"][0]), i(&r["args"][1])), (2, 99));
     let f = alert(&out, "e2e socket", "socket domain=AF_INET ");
     args(&f, &[("type", Some("99")), ("fd", None), ("evt.rawres", Some("-22"))]);
+
+    // memfd_create (name and flags), unshare (namespace flags), setns (fd, nstype).
+    let (memfd, me, ns) = (x.get("memfd"), std::process::id() as i64, x.get("ns_pid"));
+    let r = out
+        .one("sys", "memfd_create", |r| r["syscall"] == "memfd_create" && i(&r["ret"]) == memfd && i(&r["pid"]) == me);
+    assert_eq!((r["str"].as_str(), i(&r["args"][1])), (Some("lanner-e2e"), 1));
+    let f = alert(&out, "e2e namespaces and memfd", &format!("ns memfd_create res={memfd} "));
+    args(&f, &[("name", Some("lanner-e2e")), ("flags", Some("MFD_CLOEXEC")), ("fd", Some(&memfd.to_string()))]);
+    assert_eq!(x.get("memfd_fail"), e(libc::EINVAL));
+    let f = alert(&out, "e2e namespaces and memfd", "ns memfd_create res=-22 ");
+    args(&f, &[("name", Some("lanner-e2e")), ("evt.rawarg.flags", Some("256")), ("flags", Some("256")), ("fd", None)]);
+    for (syscall, a0, a1, res) in [
+        ("unshare", 0x0400_0000, 0, 0),
+        ("unshare", 1, 0, e(libc::EINVAL)),
+        ("setns", 100, 0x0400_0000, 0),
+        ("setns", -1, 0, e(libc::EBADF)),
+    ] {
+        let r = out.one("sys", syscall, |r| r["syscall"] == syscall && i(&r["pid"]) == ns && i(&r["ret"]) == res);
+        assert_eq!(
+            (r["args"][0].as_u64().unwrap() as i32 as i64, i(&r["args"][1])),
+            (a0, a1),
+            "{syscall} = {res}: {r}"
+        );
+    }
+    let f = alert(&out, "e2e namespaces and memfd", "ns unshare res=0 ");
+    args(&f, &[("flags", Some("CLONE_NEWUTS")), ("evt.rawarg.flags", Some("67108864"))]);
+    let f = alert(&out, "e2e namespaces and memfd", "ns unshare res=-22 ");
+    args(&f, &[("flags", Some("1"))]);
+    let f = alert(&out, "e2e namespaces and memfd", "ns setns res=0 ");
+    args(&f, &[("fd", Some("100")), ("nstype", Some("CLONE_NEWUTS")), ("flags", None)]);
+    let f = alert(&out, "e2e namespaces and memfd", "ns setns res=-9 ");
+    args(&f, &[("fd", Some("-1")), ("nstype", Some("0"))]);
 
     // Falco-style conditions fire on the real actions, and only on them.
     let fired = |rule: &str| out.events.iter().filter(|e| e["rule"] == rule).count();

@@ -2,8 +2,9 @@
 //! emit at exit (so the event carries the return value); scheduler hooks emit
 //! directly. `lanner::probes::TABLE` in userspace decides which load. The path
 //! syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) share one record
-//! and one exit path (`stash::stash_file`, `file_exit`); ptrace, socket and the
-//! module syscalls another (`stash::stash_sys`, `sys_exit`).
+//! and one exit path (`stash::stash_file`, `file_exit`); ptrace, socket, the
+//! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
+//! `sys_exit`).
 pub mod chmod_enter;
 pub mod connect_enter;
 pub mod connect_exit;
@@ -13,6 +14,7 @@ pub mod file_exit;
 pub mod link_enter;
 pub mod mkdir_enter;
 pub mod module_enter;
+pub mod ns_enter;
 pub mod openat2_enter;
 pub mod openat_enter;
 pub mod openat_exit;

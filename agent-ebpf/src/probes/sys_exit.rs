@@ -1,4 +1,5 @@
-//! `syscalls/sys_exit_*` of ptrace, socket and the module syscalls: add the
+//! `syscalls/sys_exit_*` of ptrace, socket, the module syscalls, memfd_create,
+//! unshare and setns: add the
 //! result to the stashed record and emit it.
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
@@ -41,6 +42,24 @@ pub fn finit_module_exit(ctx: TracePointContext) -> u32 {
 #[tracepoint(category = "syscalls", name = "sys_exit_delete_module")]
 pub fn delete_module_exit(ctx: TracePointContext) -> u32 {
     let _ = try_sys_exit(&ctx, sys::DELETE_MODULE);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_memfd_create")]
+pub fn memfd_create_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit(&ctx, sys::MEMFD_CREATE);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_unshare")]
+pub fn unshare_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit(&ctx, sys::UNSHARE);
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_setns")]
+pub fn setns_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit(&ctx, sys::SETNS);
     0
 }
 

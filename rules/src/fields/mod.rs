@@ -162,7 +162,7 @@ macro_rules! f {
 
 /// Every supported field.
 pub static FIELDS: &[FieldInfo] = &[
-    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module"),
+    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module, memfd_create, unshare, setns"),
     f!("evt.num", EvtNum, Num, No, "event number: Lanner does not number events, so it is always missing (Falco's never_true macro, evt.num=0, stays false)"),
     f!("evt.time", EvtTime, Time, No, "event time; compared as unix ns, printed HH:MM:SS.nnnnnnnnn"),
     f!("evt.time.iso8601", EvtTimeIso8601, Time, No, "event time printed as RFC 3339"),

@@ -82,13 +82,16 @@ evt_types! {
     InitModule = 23 => "init_module",
     FinitModule = 24 => "finit_module",
     DeleteModule = 25 => "delete_module",
+    MemfdCreate = 26 => "memfd_create",
+    Unshare = 27 => "unshare",
+    Setns = 28 => "setns",
 }
 
 const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
 
 impl EvtType {
     /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 26;
+    pub const COUNT: usize = 29;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {
@@ -170,6 +173,7 @@ pub struct Event {
 pub const ARG_NAMES: &[&str] = &[
     "target", "linkpath", "linkdirfd", "oldpath", "newpath", "olddir", "newdir", "olddirfd", "newdirfd", "path",
     "dirfd", "name", "filename", "mode", "fd", "request", "pid", "domain", "type", "proto", "length", "uargs", "flags",
+    "nstype",
 ];
 
 /// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,
