@@ -220,6 +220,8 @@ pub struct FilterConfig {
     /// Non-zero: drop unix-socket connects.
     pub drop_unix_connects: u32,
     pub _pad: u32,
+    /// Bit `event::sys::*` set = do NOT emit that syscall (file and sys records).
+    pub sys_off: u64,
 }
 
 impl FilterConfig {
@@ -233,6 +235,7 @@ impl FilterConfig {
         drop_loopback_connects: 0,
         drop_unix_connects: 0,
         _pad: 0,
+        sys_off: 0,
     };
 }
 
@@ -251,8 +254,8 @@ pub fn is_loopback(family: u16, addr: &[u8; 16]) -> bool {
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
 pub const PREFIX_KEY_LEN: usize = 64;
 
-const _: () = assert!(core::mem::size_of::<FilterConfig>() == 32);
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 40);
 
 #[cfg(feature = "user")]
-// SAFETY: repr(C), Copy, only u32 fields.
+// SAFETY: repr(C), Copy, only integer fields, no implicit padding.
 unsafe impl aya::Pod for FilterConfig {}

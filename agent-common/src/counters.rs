@@ -19,11 +19,15 @@ pub enum ProbeId {
     SetuidExit = 8,
     Fork = 9,
     Exit = 10,
+    FileEnter = 11,
+    FileExit = 12,
+    SysEnter = 13,
+    SysExit = 14,
 }
 
 impl ProbeId {
-    pub const COUNT: u32 = 11;
-    pub const ALL: [ProbeId; 11] = [
+    pub const COUNT: u32 = 15;
+    pub const ALL: [ProbeId; 15] = [
         ProbeId::ExecveEnter,
         ProbeId::SchedExec,
         ProbeId::ExecveExit,
@@ -35,6 +39,10 @@ impl ProbeId {
         ProbeId::SetuidExit,
         ProbeId::Fork,
         ProbeId::Exit,
+        ProbeId::FileEnter,
+        ProbeId::FileExit,
+        ProbeId::SysEnter,
+        ProbeId::SysExit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +58,10 @@ impl ProbeId {
             ProbeId::SetuidExit => "setuid_exit",
             ProbeId::Fork => "sched_process_fork",
             ProbeId::Exit => "sched_process_exit",
+            ProbeId::FileEnter => "file_enter",
+            ProbeId::FileExit => "file_exit",
+            ProbeId::SysEnter => "sys_enter",
+            ProbeId::SysExit => "sys_exit",
         }
     }
 }

@@ -19,6 +19,8 @@ pub enum DecodeError {
     TooShort { what: &'static str, need: usize, got: usize },
     #[error("unknown event kind {0}")]
     UnknownKind(u16),
+    #[error("unknown syscall id {0}")]
+    UnknownSyscall(u16),
     #[error("{field} length {len} exceeds its buffer of {max} bytes")]
     BadLength { field: &'static str, len: usize, max: usize },
 }
@@ -106,6 +108,37 @@ pub struct Exit {
     pub exit_code: i32,
 }
 
+/// A path syscall (see [`FileEvent`] for which argument goes where).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct File {
+    #[serde(flatten)]
+    pub hdr: Header,
+    /// Falco's event type name (`symlinkat`, `unlink`...).
+    pub syscall: &'static str,
+    pub ret: i32,
+    pub dirfd: i32,
+    pub dirfd2: i32,
+    pub flags: u32,
+    pub mode: u32,
+    pub path: String,
+    pub path2: String,
+    pub path_truncated: bool,
+    pub read_failed: bool,
+}
+
+/// A syscall with numeric arguments and at most one string (see [`SysEvent`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sys {
+    #[serde(flatten)]
+    pub hdr: Header,
+    pub syscall: &'static str,
+    pub ret: i64,
+    pub args: [u64; 6],
+    /// The string argument, if the syscall has one.
+    pub str: Option<String>,
+    pub read_failed: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -115,6 +148,8 @@ pub enum Event {
     Setuid(Setuid),
     Fork(Fork),
     Exit(Exit),
+    File(File),
+    Sys(Sys),
 }
 
 impl Event {
@@ -126,6 +161,8 @@ impl Event {
             Event::Setuid(e) => &e.hdr,
             Event::Fork(e) => &e.hdr,
             Event::Exit(e) => &e.hdr,
+            Event::File(e) => &e.hdr,
+            Event::Sys(e) => &e.hdr,
         }
     }
 
@@ -137,6 +174,8 @@ impl Event {
             Event::Setuid(_) => EventKind::Setuid,
             Event::Fork(_) => EventKind::Fork,
             Event::Exit(_) => EventKind::Exit,
+            Event::File(_) => EventKind::File,
+            Event::Sys(_) => EventKind::Sys,
         }
     }
 }
@@ -306,6 +345,40 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
         EventKind::Exit => {
             let e: ExitEvent = read(buf, "exit event")?;
             Event::Exit(Exit { hdr: header(&e.hdr), exit_code: e.exit_code })
+        }
+        EventKind::File => {
+            let (e, tail): (FileEvent, usize) = read_var(buf, "file event", FILE_FIXED_LEN)?;
+            if e.path2_len as usize > tail {
+                return Err(DecodeError::BadLength { field: "path2", len: e.path2_len as usize, max: tail });
+            }
+            let syscall = sys::name(e.hdr.subtype).ok_or(DecodeError::UnknownSyscall(e.hdr.subtype))?;
+            Event::File(File {
+                hdr: header(&e.hdr),
+                syscall,
+                ret: e.ret,
+                dirfd: e.dirfd,
+                dirfd2: e.dirfd2,
+                flags: e.flags,
+                mode: e.mode,
+                path: string(&e.path, e.path_len as usize, "path")?,
+                path2: string(&e.path2, e.path2_len as usize, "path2")?,
+                path_truncated: flags & FLAG_PATH_TRUNCATED != 0,
+                read_failed: flags & FLAG_READ_FAILED != 0,
+            })
+        }
+        EventKind::Sys => {
+            let e: SysEvent = read(buf, "sys event")?;
+            let syscall = sys::name(e.hdr.subtype).ok_or(DecodeError::UnknownSyscall(e.hdr.subtype))?;
+            let has_str =
+                matches!(e.hdr.subtype, sys::INIT_MODULE | sys::FINIT_MODULE | sys::DELETE_MODULE | sys::MEMFD_CREATE);
+            Event::Sys(Sys {
+                hdr: header(&e.hdr),
+                syscall,
+                ret: e.ret,
+                args: e.args,
+                str: if has_str { Some(string(&e.str, e.str_len as usize, "str")?) } else { None },
+                read_failed: flags & FLAG_READ_FAILED != 0,
+            })
         }
     })
 }

@@ -38,11 +38,23 @@ pub enum EventKind {
     Setuid = 4,
     Fork = 5,
     Exit = 6,
+    /// A path syscall ([`FileEvent`]): symlink, link, unlink, rename, mkdir, rmdir, chmod.
+    File = 7,
+    /// A syscall with numeric arguments and at most one string ([`SysEvent`]).
+    Sys = 8,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] =
-        [EventKind::Exec, EventKind::Open, EventKind::Connect, EventKind::Setuid, EventKind::Fork, EventKind::Exit];
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Exec,
+        EventKind::Open,
+        EventKind::Connect,
+        EventKind::Setuid,
+        EventKind::Fork,
+        EventKind::Exit,
+        EventKind::File,
+        EventKind::Sys,
+    ];
 
     pub fn from_u16(v: u16) -> Option<Self> {
         Some(match v {
@@ -52,6 +64,8 @@ impl EventKind {
             4 => EventKind::Setuid,
             5 => EventKind::Fork,
             6 => EventKind::Exit,
+            7 => EventKind::File,
+            8 => EventKind::Sys,
             _ => return None,
         })
     }
@@ -64,6 +78,8 @@ impl EventKind {
             EventKind::Setuid => "setuid",
             EventKind::Fork => "fork",
             EventKind::Exit => "exit",
+            EventKind::File => "file",
+            EventKind::Sys => "sys",
         }
     }
 }
@@ -231,6 +247,125 @@ pub struct ExitEvent {
     pub _pad1: u32,
 }
 
+/// Which syscall a [`FileEvent`] or [`SysEvent`] reports (`EventHeader::subtype`),
+/// also its bit in `FilterConfig::sys_off`. Names are Falco's event type names.
+pub mod sys {
+    pub const SYMLINK: u16 = 1;
+    pub const SYMLINKAT: u16 = 2;
+    pub const LINK: u16 = 3;
+    pub const LINKAT: u16 = 4;
+    pub const UNLINK: u16 = 5;
+    pub const UNLINKAT: u16 = 6;
+    pub const RENAME: u16 = 7;
+    pub const RENAMEAT: u16 = 8;
+    pub const RENAMEAT2: u16 = 9;
+    pub const MKDIR: u16 = 10;
+    pub const MKDIRAT: u16 = 11;
+    pub const RMDIR: u16 = 12;
+    pub const CHMOD: u16 = 13;
+    pub const FCHMOD: u16 = 14;
+    pub const FCHMODAT: u16 = 15;
+    pub const PTRACE: u16 = 16;
+    pub const SOCKET: u16 = 17;
+    pub const INIT_MODULE: u16 = 18;
+    pub const FINIT_MODULE: u16 = 19;
+    pub const DELETE_MODULE: u16 = 20;
+    pub const MEMFD_CREATE: u16 = 21;
+    pub const UNSHARE: u16 = 22;
+    pub const SETNS: u16 = 23;
+    /// Highest id (ids fit the 64-bit `sys_off` mask).
+    pub const MAX: u16 = 23;
+
+    /// Falco's event type name of a syscall id.
+    pub fn name(id: u16) -> Option<&'static str> {
+        Some(match id {
+            SYMLINK => "symlink",
+            SYMLINKAT => "symlinkat",
+            LINK => "link",
+            LINKAT => "linkat",
+            UNLINK => "unlink",
+            UNLINKAT => "unlinkat",
+            RENAME => "rename",
+            RENAMEAT => "renameat",
+            RENAMEAT2 => "renameat2",
+            MKDIR => "mkdir",
+            MKDIRAT => "mkdirat",
+            RMDIR => "rmdir",
+            CHMOD => "chmod",
+            FCHMOD => "fchmod",
+            FCHMODAT => "fchmodat",
+            PTRACE => "ptrace",
+            SOCKET => "socket",
+            INIT_MODULE => "init_module",
+            FINIT_MODULE => "finit_module",
+            DELETE_MODULE => "delete_module",
+            MEMFD_CREATE => "memfd_create",
+            UNSHARE => "unshare",
+            SETNS => "setns",
+            _ => return None,
+        })
+    }
+}
+
+/// `AT_FDCWD`: a path relative to the caller's working directory.
+pub const AT_FDCWD: i32 = -100;
+
+/// A path syscall: up to two paths with their directory fds, flags and mode, stashed
+/// at entry, emitted at exit with the result. Which argument goes where:
+///
+/// | syscall | `path` (`dirfd`) | `path2` (`dirfd2`) | `flags` | `mode` |
+/// |---|---|---|---|---|
+/// | symlink(at) | target (unresolved) | linkpath (linkdirfd) | | |
+/// | link(at), rename(at/at2) | oldpath (olddir) | newpath (newdir) | flags | |
+/// | unlink(at), rmdir | path (dirfd) | | flags | |
+/// | mkdir(at), chmod, fchmodat | path (dirfd) | | | mode |
+/// | fchmod | (fd in `dirfd`) | | | mode |
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FileEvent {
+    pub hdr: EventHeader,
+    /// 0 or -errno.
+    pub ret: i32,
+    pub dirfd: i32,
+    pub dirfd2: i32,
+    pub flags: u32,
+    pub mode: u32,
+    pub path_len: u16,
+    pub path2_len: u16,
+    pub path: [u8; PATH_LEN],
+    pub path2: [u8; PATH_LEN],
+}
+
+/// Bytes of a [`FileEvent`] before its second path: the probe sends these plus the
+/// used part of `path2`.
+pub const FILE_FIXED_LEN: usize = core::mem::offset_of!(FileEvent, path2);
+
+/// Bytes of the file record sent for a second path of `path2_len` bytes.
+#[inline(always)]
+pub const fn file_record_len(path2_len: usize) -> usize {
+    cut_len(FILE_FIXED_LEN + path2_len + 1, core::mem::size_of::<FileEvent>())
+}
+
+/// Bytes of the string argument of a [`SysEvent`].
+pub const SYS_STR_LEN: usize = 256;
+
+/// A syscall with up to six numeric arguments (as passed) and one string argument:
+/// ptrace(request, pid, addr, data), socket(domain, type, proto),
+/// init_module(img, length, uargs*), finit_module(fd, uargs*, flags),
+/// delete_module(name*, flags), memfd_create(name*, flags), unshare(flags),
+/// setns(fd, nstype); `*` marks the argument copied into `str`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SysEvent {
+    pub hdr: EventHeader,
+    /// The syscall's return value (fd, 0 or -errno).
+    pub ret: i64,
+    pub args: [u64; 6],
+    pub str_len: u16,
+    pub _pad1: [u16; 3],
+    pub str: [u8; SYS_STR_LEN],
+}
+
 macro_rules! const_size {
     ($t:ty, $n:expr) => {
         const _: () = assert!(core::mem::size_of::<$t>() == $n);
@@ -245,6 +380,9 @@ const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4);
 const_size!(SetuidEvent, 56 + 24);
 const_size!(ForkEvent, 56 + 8);
 const_size!(ExitEvent, 56 + 8);
+const_size!(FileEvent, 56 + 24 + 2 * PATH_LEN);
+const_size!(SysEvent, 56 + 64 + SYS_STR_LEN);
+const _: () = assert!(sys::MAX < 64);
 const _: () = assert!(core::mem::offset_of!(ExecEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(OpenEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(ConnectEvent, hdr) == 0);
@@ -265,4 +403,6 @@ mod pod {
     unsafe impl aya::Pod for SetuidEvent {}
     unsafe impl aya::Pod for ForkEvent {}
     unsafe impl aya::Pod for ExitEvent {}
+    unsafe impl aya::Pod for FileEvent {}
+    unsafe impl aya::Pod for SysEvent {}
 }

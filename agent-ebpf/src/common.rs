@@ -181,6 +181,42 @@ pub fn filter() -> &'static lanner_common::FilterConfig {
     }
 }
 
+/// Is this syscall (`lanner_common::sys::*`) wanted by the loaded rules? Counts the
+/// filtered event.
+#[inline(always)]
+pub fn sys_enabled(probe: ProbeId, f: &lanner_common::FilterConfig, id: u16) -> bool {
+    if f.sys_off & (1u64 << (id as u64 & 63)) != 0 {
+        count(probe, Counter::Filtered);
+        return false;
+    }
+    true
+}
+
+/// Copy a user string into `buf`; returns its length without the NUL and sets
+/// `FLAG_PATH_TRUNCATED` / `FLAG_READ_FAILED` in `flags`. A null pointer is empty.
+#[inline(always)]
+pub fn read_user_str<const N: usize>(probe: ProbeId, src: *const u8, buf: &mut [u8; N], flags: &mut u16) -> u16 {
+    use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
+    use lanner_common::{FLAG_PATH_TRUNCATED, FLAG_READ_FAILED};
+    buf[0] = 0;
+    if src.is_null() {
+        return 0;
+    }
+    match unsafe { bpf_probe_read_user_str_bytes(src, buf) } {
+        Ok(s) => {
+            if s.len() >= N - 1 {
+                *flags |= FLAG_PATH_TRUNCATED;
+            }
+            s.len() as u16
+        }
+        Err(_) => {
+            *flags |= FLAG_READ_FAILED;
+            count(probe, Counter::StrReadFail);
+            0
+        }
+    }
+}
+
 /// Is this event kind wanted by the loaded rules? Counts the filtered event.
 #[inline(always)]
 pub fn kind_enabled(probe: ProbeId, f: &lanner_common::FilterConfig, kind: lanner_common::EventKind) -> bool {

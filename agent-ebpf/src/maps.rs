@@ -6,7 +6,8 @@ use aya_ebpf::{
     maps::{lpm_trie::Key, Array, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
 };
 use lanner_common::{
-    config::PREFIX_KEY_LEN, counters::COUNTERS_LEN, ConnectEvent, ExecEvent, FilterConfig, OpenEvent, SetuidEvent,
+    config::PREFIX_KEY_LEN, counters::COUNTERS_LEN, ConnectEvent, ExecEvent, FileEvent, FilterConfig, OpenEvent,
+    SetuidEvent, SysEvent,
 };
 
 /// Default size; userspace may resize it before load.
@@ -40,6 +41,20 @@ pub static CONNECT_STASH: LruHashMap<u32, ConnectEvent> = LruHashMap::with_max_e
 
 #[map(name = "SETUID_STASH")]
 pub static SETUID_STASH: LruHashMap<u32, SetuidEvent> = LruHashMap::with_max_entries(1024, 0);
+
+/// Path syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) between enter and exit.
+#[map(name = "FILE_STASH")]
+pub static FILE_STASH: LruHashMap<u32, FileEvent> = LruHashMap::with_max_entries(1024, 0);
+
+/// Syscalls with numeric arguments (ptrace, socket, modules) between enter and exit.
+#[map(name = "SYS_STASH")]
+pub static SYS_STASH: LruHashMap<u32, SysEvent> = LruHashMap::with_max_entries(1024, 0);
+
+#[map(name = "FILE_SCRATCH")]
+pub static FILE_SCRATCH: PerCpuArray<FileEvent> = PerCpuArray::with_max_entries(1, 0);
+
+#[map(name = "SYS_SCRATCH")]
+pub static SYS_SCRATCH: PerCpuArray<SysEvent> = PerCpuArray::with_max_entries(1, 0);
 
 #[map(name = "EXEC_SCRATCH")]
 pub static EXEC_SCRATCH: PerCpuArray<ExecEvent> = PerCpuArray::with_max_entries(1, 0);

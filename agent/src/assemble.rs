@@ -220,6 +220,7 @@ impl Assembler {
     pub fn assemble(&mut self, ev: &KEvent) -> Option<Event> {
         let h = ev.header();
         let time = self.time_ns(h);
+        let mut args = Vec::new();
         let (evt_type, res, proc, fd, setuid_target) = match ev {
             KEvent::Exec(e) if e.ret == 0 => {
                 let img = e.image.as_deref();
@@ -271,6 +272,19 @@ impl Assembler {
                 });
                 (EvtType::Clone, 0, child, None, None)
             }
+            KEvent::File(f) => {
+                let p = self.proc_of(h);
+                let (t, a) = crate::evtargs::file_args(f, |dirfd, path| Self::absolute(h.pid, dirfd, path))?;
+                args = a;
+                (t, f.ret as i64, p, None, None)
+            }
+            KEvent::Sys(s) => {
+                let p = self.proc_of(h);
+                let procs = &self.procs;
+                let (t, a) = crate::evtargs::sys_args(s, |pid| procs.get(pid).map(|q| q.name.clone()))?;
+                args = a;
+                (t, s.ret, p, None, None)
+            }
             KEvent::Exit(x) => {
                 let p = self.proc_of(h);
                 self.procs.on_exit(h.pid, Instant::now());
@@ -291,6 +305,7 @@ impl Assembler {
         // Falco's evt.arg.uid is the target user's name, resolved in the caller's root.
         out.setuid_target_name = setuid_target.and_then(|u| self.user_name(h.pid, h.cgroup_id, u)).map(Into::into);
         out.container = container;
+        out.args = args;
         Some(out)
     }
 }

@@ -6,6 +6,7 @@ mod assemble;
 mod btf;
 mod container;
 mod counters;
+mod evtargs;
 mod image;
 mod k8s;
 mod kernel;

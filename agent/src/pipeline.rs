@@ -32,6 +32,10 @@ pub struct PipelineStats {
     pub setuid: u64,
     pub fork: u64,
     pub exit: u64,
+    /// Path syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod).
+    pub file: u64,
+    /// ptrace, socket and the module syscalls.
+    pub sys: u64,
     pub alerts: u64,
     pub alerts_held: u64,
 }
@@ -88,7 +92,7 @@ pub struct Pipeline<W: Write> {
     /// Rule ids matched inline (reused, so matching allocates nothing).
     hits: Vec<lanner_rules::RuleId>,
     /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
-    counters: Option<([prometheus_client::metrics::counter::Counter; 6], prometheus_client::metrics::counter::Counter)>,
+    counters: Option<([prometheus_client::metrics::counter::Counter; 8], prometheus_client::metrics::counter::Counter)>,
 }
 
 impl<W: Write> Pipeline<W> {
@@ -171,7 +175,7 @@ impl<W: Write> Pipeline<W> {
     }
 
     pub fn set_metrics(&mut self, m: &crate::metrics::Metrics) {
-        let c = ["exec", "open", "connect", "setuid", "fork", "exit"].map(|t| m.event_counter(t));
+        let c = ["exec", "open", "connect", "setuid", "fork", "exit", "file", "sys"].map(|t| m.event_counter(t));
         self.counters = Some((c, m.decode_errors.clone()));
     }
 
@@ -244,6 +248,14 @@ impl<W: Write> Pipeline<W> {
             KEvent::Exit(_) => {
                 s.exit += 1;
                 5
+            }
+            KEvent::File(_) => {
+                s.file += 1;
+                6
+            }
+            KEvent::Sys(_) => {
+                s.sys += 1;
+                7
             }
         };
         if let Some((c, _)) = &self.counters {

@@ -12,7 +12,7 @@
 //! replaced, then the new filter is switched on, so no event a new rule needs
 //! is lost during the swap. `--no-prefilter` keeps it open.
 use aya::maps::{lpm_trie::Key, Array, LpmTrie, MapData, MapError};
-use lanner_common::{config::PREFIX_KEY_LEN, EventKind, FilterConfig};
+use lanner_common::{config::PREFIX_KEY_LEN, sys, EventKind, FilterConfig};
 use lanner_rules::{ConnectNeeds, OpenNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
@@ -26,8 +26,18 @@ pub struct KernelFilter {
     pub open: bool,
     pub connect: bool,
     pub setuid: bool,
+    /// Bit `lanner_common::sys::*` set: some rule needs that syscall's event type.
+    pub syscalls: u64,
     pub opens: OpenNeeds,
     pub connects: ConnectNeeds,
+}
+
+/// Every syscall id of the file and sys records.
+const ALL_SYSCALLS: u64 = ((1u64 << (sys::MAX + 1)) - 1) & !1;
+
+/// The rule-engine type of a file/sys syscall id.
+pub fn syscall_type(id: u16) -> Option<lanner_rules::EvtType> {
+    sys::name(id).and_then(lanner_rules::EvtType::from_falco_name)
 }
 
 impl KernelFilter {
@@ -38,6 +48,9 @@ impl KernelFilter {
             open: rules.rules_for_type(EvtType::Openat) > 0,
             connect: rules.rules_for_type(EvtType::Connect) > 0,
             setuid: rules.rules_for_type(EvtType::Setuid) > 0,
+            syscalls: (1..=sys::MAX)
+                .filter(|id| syscall_type(*id).is_some_and(|t| rules.rules_for_type(t) > 0))
+                .fold(0, |m, id| m | 1 << id),
             opens: rules.open_needs(),
             connects: rules.connect_needs(),
         }
@@ -48,6 +61,7 @@ impl KernelFilter {
             open: true,
             connect: true,
             setuid: true,
+            syscalls: ALL_SYSCALLS,
             opens: OpenNeeds::pass_all(),
             connects: ConnectNeeds::pass_all(),
         }
@@ -71,6 +85,7 @@ impl KernelFilter {
             drop_loopback_connects: u32::from(!self.connects.loopback),
             drop_unix_connects: u32::from(!self.connects.unix),
             _pad: 0,
+            sys_off: ALL_SYSCALLS & !self.syscalls,
         }
     }
 
@@ -81,9 +96,11 @@ impl KernelFilter {
             None => "any".into(),
         };
         let w = &self.opens.write_paths;
+        let syscalls: Vec<&str> =
+            (1..=sys::MAX).filter(|id| self.syscalls & (1 << id) != 0).filter_map(sys::name).collect();
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={} connects(failed={} loopback={} unix={})",
+             writes_any_path={} connects(failed={} loopback={} unix={}) syscalls=[{}]",
             self.open,
             self.connect,
             self.setuid,
@@ -93,7 +110,8 @@ impl KernelFilter {
             self.opens.writes_any_path,
             self.connects.failed,
             self.connects.loopback,
-            self.connects.unix
+            self.connects.unix,
+            syscalls.join(",")
         )
     }
 }
@@ -187,6 +205,7 @@ mod tests {
             open: false,
             connect: true,
             setuid: false,
+            syscalls: 1 << sys::PTRACE,
             opens: OpenNeeds {
                 failed: false,
                 paths: Some(PathSet::default()),
@@ -198,6 +217,18 @@ mod tests {
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter, c.open_writes_always), (1, 1, 0));
+        assert_eq!(c.sys_off, ALL_SYSCALLS & !(1 << sys::PTRACE), "only ptrace is emitted");
+    }
+
+    #[test]
+    fn every_syscall_id_maps_to_its_own_event_type() {
+        let mut seen = std::collections::HashSet::new();
+        for id in 1..=sys::MAX {
+            let t = syscall_type(id).unwrap_or_else(|| panic!("syscall id {id} has no event type"));
+            assert_eq!(Some(t.as_str()), sys::name(id));
+            assert!(seen.insert(t), "{t} twice");
+        }
+        assert_eq!(ALL_SYSCALLS.count_ones(), u32::from(sys::MAX));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use lanner_rules::de::from_node;
 use lanner_rules::yaml;
-use lanner_rules::{Event, EvtType, Inactive, Priority, RuleSet};
+use lanner_rules::{Event, EvtType, Inactive, Priority, Process, RuleSet};
 
 fn ev(y: &str) -> Event {
     let docs = yaml::parse(y).unwrap_or_else(|e| panic!("{e:?}"));
@@ -265,7 +265,7 @@ fn evt_type_index_and_warnings() {
          - rule: open_or_connect\n  desc: d\n  condition: (evt.type = open or evt.type = connect) and proc.name exists\n  output: o\n  priority: INFO\n\
          - rule: not_exec\n  desc: d\n  condition: evt.type != execve\n  output: o\n  priority: INFO\n\
          - rule: any\n  desc: d\n  condition: proc.name exists\n  output: o\n  priority: INFO\n\
-         - rule: never\n  desc: d\n  condition: evt.type = ptrace\n  output: o\n  priority: INFO\n",
+         - rule: never\n  desc: d\n  condition: evt.type = accept\n  output: o\n  priority: INFO\n",
     );
     let names = |t: EvtType| {
         rs.rules().iter().filter(|r| r.evt_types.contains(&t)).map(|r| r.name.as_str()).collect::<Vec<_>>()
@@ -277,7 +277,7 @@ fn evt_type_index_and_warnings() {
     assert!(w.iter().any(|w| w.contains("rule 'any': condition does not restrict evt.type")), "{w:?}");
     assert!(!w.iter().any(|w| w.contains("rule 'never'")), "{w:?}");
     let never = rs.states().iter().find(|s| s.name == "never").unwrap_or_else(|| panic!("no state"));
-    assert_eq!(never.inactive, Some(Inactive::EventTypes(vec!["ptrace".into()])));
+    assert_eq!(never.inactive, Some(Inactive::EventTypes(vec!["accept".into()])));
     assert!(!w.iter().any(|w| w.contains("rule 'not_exec'")), "{w:?}");
 }
 
@@ -418,4 +418,27 @@ fn shared_types_are_send_and_sync() {
     assert_send_sync::<Event>();
     assert_send_sync::<lanner_rules::Alert>();
     assert_send_sync::<lanner_rules::LoadErrors>();
+}
+
+#[test]
+fn new_event_types_past_the_eighth_index_and_their_arguments() {
+    use lanner_rules::EvtArg;
+    let rs = rules(
+        "- rule: modules\n  desc: d\n  condition: evt.type in (init_module, finit_module, delete_module)\n  output: o\n  priority: INFO\n\
+         - rule: attach\n  desc: d\n  condition: evt.type = ptrace and evt.arg.request contains PTRACE_ATTACH and evt.rawarg.pid > 1\n  output: o %evt.arg.pid\n  priority: INFO\n\
+         - rule: not_exec\n  desc: d\n  condition: evt.type != execve and proc.name = x\n  output: o\n  priority: INFO\n",
+    );
+    let types = |n: &str| rs.rules().iter().find(|r| r.name == n).map(|r| r.evt_types.clone()).unwrap_or_default();
+    assert_eq!(types("modules"), vec![EvtType::InitModule, EvtType::FinitModule, EvtType::DeleteModule]);
+    assert_eq!(types("attach"), vec![EvtType::Ptrace]);
+    assert_eq!(types("not_exec").len(), EvtType::COUNT - 1, "every captured type but execve");
+    assert_eq!(EvtType::ALL.len(), EvtType::COUNT);
+    for t in EvtType::ALL {
+        assert_eq!(EvtType::from_falco_name(t.as_str()), Some(t), "{t}");
+    }
+    let mut e = Event::new(EvtType::Ptrace, 0, std::sync::Arc::new(Process::new("x", "/usr/bin/x", &[])));
+    e.args = vec![EvtArg::named("request", 16, "PTRACE_ATTACH"), EvtArg::named("pid", 42, "sleep")];
+    assert_eq!(fired(&rs, &e), vec!["attach", "not_exec"]);
+    e.args[1] = EvtArg::named("pid", 1, "init");
+    assert_eq!(fired(&rs, &e), vec!["not_exec"], "evt.rawarg.pid > 1 compares the number");
 }

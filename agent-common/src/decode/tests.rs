@@ -241,3 +241,72 @@ fn exec_image_and_environment_decode() {
     let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     assert!(y.image.is_none());
 }
+
+fn file_event(subtype: u16, path: &str, path2: &str) -> FileEvent {
+    let mut e = FileEvent {
+        hdr: hdr(EventKind::File),
+        ret: -2,
+        dirfd: AT_FDCWD,
+        dirfd2: 5,
+        flags: 0x400,
+        mode: 0o4755,
+        path_len: path.len() as u16,
+        path2_len: path2.len() as u16,
+        path: [0; PATH_LEN],
+        path2: [0; PATH_LEN],
+    };
+    e.hdr.subtype = subtype;
+    e.path[..path.len()].copy_from_slice(path.as_bytes());
+    e.path2[..path2.len()].copy_from_slice(path2.as_bytes());
+    e
+}
+
+#[test]
+fn file_round_trip_and_cut_record() {
+    let e = file_event(sys::SYMLINKAT, "/etc/shadow", "link");
+    let want = File {
+        hdr: header(&e.hdr),
+        syscall: "symlinkat",
+        ret: -2,
+        dirfd: AT_FDCWD,
+        dirfd2: 5,
+        flags: 0x400,
+        mode: 0o4755,
+        path: "/etc/shadow".into(),
+        path2: "link".into(),
+        path_truncated: false,
+        read_failed: false,
+    };
+    assert_eq!(decode(&as_bytes(&e)).unwrap(), Event::File(want.clone()));
+    // The probe sends only the used part of path2.
+    let cut = &as_bytes(&e)[..file_record_len(4)];
+    assert_eq!(cut.len() % 8, 0);
+    assert_eq!(decode(cut).unwrap(), Event::File(want));
+    // path2_len beyond what arrived, and an unknown syscall id, are errors.
+    assert!(matches!(decode(&as_bytes(&e)[..FILE_FIXED_LEN + 2]), Err(DecodeError::BadLength { .. })));
+    let bad = file_event(63, "/a", "");
+    assert_eq!(decode(&as_bytes(&bad)), Err(DecodeError::UnknownSyscall(63)));
+}
+
+#[test]
+fn sys_round_trip() {
+    let mut e = SysEvent {
+        hdr: hdr(EventKind::Sys),
+        ret: 3,
+        args: [17, 3, 768, 0, 0, 0],
+        str_len: 0,
+        _pad1: [0; 3],
+        str: [0; SYS_STR_LEN],
+    };
+    e.hdr.subtype = sys::SOCKET;
+    let Event::Sys(s) = decode(&as_bytes(&e)).unwrap() else { panic!("not sys") };
+    assert_eq!((s.syscall, s.ret, s.args, s.str.as_deref()), ("socket", 3, [17, 3, 768, 0, 0, 0], None));
+    e.hdr.subtype = sys::DELETE_MODULE;
+    e.str[..5].copy_from_slice(b"dummy");
+    e.str_len = 5;
+    let Event::Sys(s) = decode(&as_bytes(&e)).unwrap() else { panic!("not sys") };
+    assert_eq!((s.syscall, s.str.as_deref()), ("delete_module", Some("dummy")));
+    e.str_len = SYS_STR_LEN as u16 + 1;
+    assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "str", .. })));
+    assert!(decode(&as_bytes(&e)[..100]).is_err());
+}

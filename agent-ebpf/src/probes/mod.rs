@@ -1,18 +1,34 @@
 //! One hook per file. Syscall tracepoints stash their arguments at entry and
 //! emit at exit (so the event carries the return value); scheduler hooks emit
-//! directly. `lanner::probes::TABLE` in userspace decides which load.
+//! directly. `lanner::probes::TABLE` in userspace decides which load. The path
+//! syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) share one record
+//! and one exit path (`stash::stash_file`, `file_exit`); ptrace, socket, the
+//! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
+//! `sys_exit`).
+pub mod chmod_enter;
 pub mod connect_enter;
 pub mod connect_exit;
 pub mod execve_enter;
 pub mod execve_exit;
+pub mod file_exit;
+pub mod link_enter;
+pub mod mkdir_enter;
+pub mod module_enter;
+pub mod ns_enter;
 pub mod openat2_enter;
 pub mod openat_enter;
 pub mod openat_exit;
+pub mod ptrace_enter;
+pub mod rename_enter;
 pub mod sched_exec;
 pub mod sched_exit;
 pub mod sched_fork;
 pub mod setuid_enter;
 pub mod setuid_exit;
+pub mod socket_enter;
+pub mod stash;
+pub mod sys_exit;
+pub mod unlink_enter;
 
 /// Byte offset of syscall argument `n` in a `sys_enter_*` tracepoint record.
 pub const fn sys_arg(n: usize) -> usize {
@@ -20,3 +36,9 @@ pub const fn sys_arg(n: usize) -> usize {
 }
 /// Byte offset of `ret` in a `sys_exit_*` tracepoint record.
 pub const SYS_RET: usize = 16;
+
+/// Syscall argument `n` of a `sys_enter_*` tracepoint record.
+#[inline(always)]
+pub fn arg<T>(ctx: &aya_ebpf::programs::TracePointContext, n: usize) -> Result<T, i64> {
+    unsafe { ctx.read_at(sys_arg(n)).map_err(i64::from) }
+}

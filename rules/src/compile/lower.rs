@@ -184,7 +184,7 @@ impl Compiler<'_> {
                 Some(Node::Const(op != Op::Ne))
             }
             FieldType::EvtType if set_op || op == Op::Ne => {
-                let mut mask = 0u8;
+                let mut mask: crate::runtime::event::TypeMask = 0;
                 for v in &vals {
                     match EvtType::from_falco_name(&v.text) {
                         Some(t) => mask |= 1 << t.index(),

@@ -17,7 +17,7 @@ use crate::error::{ErrorKind, Item, LoadError, LoadErrors, Location};
 use crate::fields::avail::Unavailable;
 use crate::fields::FieldError;
 use crate::inactive::{Inactive, RuleState};
-use crate::runtime::event::EvtType;
+use crate::runtime::event::{EvtType, TypeMask};
 use crate::runtime::matcher::{Node, Pred, Rule, RuleSet};
 use crate::runtime::output::OutputTemplate;
 use crate::syntax::ast::{Expr, Span, Value};
@@ -26,7 +26,7 @@ use crate::syntax::loader::{Defs, RuleDef, Text};
 use crate::syntax::yaml::SourceFile;
 
 /// All captured types.
-pub(crate) const ALL_TYPES: u8 = (1 << EvtType::COUNT) - 1;
+pub(crate) const ALL_TYPES: TypeMask = if EvtType::COUNT == 64 { !0 } else { (1 << EvtType::COUNT) - 1 };
 
 pub(crate) struct Compiler<'a> {
     pub defs: &'a Defs,
@@ -305,7 +305,7 @@ impl<'a> Compiler<'a> {
 }
 
 /// Event types for which `n` can be true (an over-approximation).
-pub(crate) fn type_mask(n: &Node) -> u8 {
+pub(crate) fn type_mask(n: &Node) -> TypeMask {
     match n {
         Node::Const(true) => ALL_TYPES,
         Node::Const(false) => 0,

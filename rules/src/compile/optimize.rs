@@ -80,7 +80,7 @@ fn or_rank(n: &Node) -> f32 {
 
 /// Drop top-level `evt.type` tests implied by the event-type index (the rule is only
 /// evaluated for the types in `mask`).
-pub(crate) fn strip_implied_types(n: Node, mask: u8) -> Node {
+pub(crate) fn strip_implied_types(n: Node, mask: crate::runtime::event::TypeMask) -> Node {
     let implied = |c: &Node| matches!(c, Node::Check(c) if matches!(c.pred, Pred::Types(m) if m & mask == mask));
     match n {
         Node::And(v) => finish(v.into_vec().into_iter().filter(|c| !implied(c)).collect(), true),
@@ -159,7 +159,7 @@ enum Kind {
 enum Pats {
     Str(Vec<String>),
     Num(Vec<i64>),
-    Mask(u8),
+    Mask(crate::runtime::event::TypeMask),
     Ip(Vec<std::net::IpAddr>),
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn unavailable(name: &str, arg: Option<&str>) -> Option<Unavailable> 
     let reason = if matches!(f.arg, FalcoArg::Param | FalcoArg::IndexOrParam) && !suffix.is_empty() {
         param_reason(suffix)?
     } else if matches!(f.name, "evt.arg" | "evt.rawarg" | "evt.args") {
-        "event arguments are only filled for evt.arg.flags (open) and evt.arg.uid (setuid)".to_string()
+        "event arguments are filled by parameter name (evt.arg.target), not by position".to_string()
     } else {
         REASONS
             .iter()

@@ -46,7 +46,7 @@ pub fn markdown() -> String {
     );
     let _ = writeln!(
         out,
-        "- Fields: {supplied} of {} supplied (plus `evt.arg.flags` and `evt.arg.uid`, and Lanner's own `lanner.*`).",
+        "- Fields: {supplied} of {} supplied (`evt.arg.<name>`/`evt.rawarg.<name>` by Falco's parameter names for the captured types, plus Lanner's own `lanner.*`).",
         fields.len()
     );
     let _ = writeln!(

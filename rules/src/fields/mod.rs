@@ -73,6 +73,10 @@ pub enum FieldId {
     EvtArgFlags,
     EvtArgUid,
     EvtRawargUid,
+    /// `evt.arg.<name>` of the new event types: the key is the Falco parameter name.
+    EvtArg,
+    /// `evt.rawarg.<name>`: the argument's number.
+    EvtRawarg,
     ProcName,
     ProcExepath,
     ProcExe,
@@ -200,7 +204,7 @@ macro_rules! f {
 
 /// Every supported field.
 pub static FIELDS: &[FieldInfo] = &[
-    f!("evt.type", EvtType, EvtType, No, "event type (execve, openat, connect, setuid, clone, procexit)"),
+    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module, memfd_create, unshare, setns"),
     f!("evt.num", EvtNum, Num, No, "event number: Lanner does not number events, so it is always missing (Falco's never_true macro, evt.num=0, stays false)"),
     f!("evt.time", EvtTime, Time, No, "event time; compared as unix ns, printed HH:MM:SS.nnnnnnnnn"),
     f!("evt.time.iso8601", EvtTimeIso8601, Time, No, "event time printed as RFC 3339"),
@@ -210,9 +214,11 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("evt.dir", EvtDir, Dir, No, "always matches both '<' and '>': Lanner events merge enter and exit"),
     f!("evt.is_open_read", EvtIsOpenRead, Bool, No, "openat with O_RDONLY or O_RDWR"),
     f!("evt.is_open_write", EvtIsOpenWrite, Bool, No, "openat with O_WRONLY or O_RDWR"),
-    f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag"),
+    f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag; for other types their flags argument's names (AT_REMOVEDIR...)"),
     f!("evt.arg.uid", EvtArgUid, Str, No, "setuid target user's name, <NA> when it does not resolve (Falco resolves uid arguments)"),
     f!("evt.rawarg.uid", EvtRawargUid, Num, No, "setuid target uid (same as lanner.setuid.target)"),
+    f!("evt.arg", EvtArg, Str, Key, "argument by Falco's parameter name (evt.arg.target, evt.arg.request...), rendered as Falco does: flag names, resolved paths"),
+    f!("evt.rawarg", EvtRawarg, Num, Key, "numeric argument by Falco's parameter name (evt.rawarg.pid, evt.rawarg.domain...)"),
     f!("proc.name", ProcName, Str, No, "process name (comm)"),
     f!("proc.exepath", ProcExepath, Str, No, "full executable path"),
     f!("proc.exe", ProcExe, Str, No, "argv[0]"),
@@ -352,7 +358,20 @@ fn distance(a: &str, b: &str) -> usize {
 impl Field {
     /// Resolve `name` with its optional `[arg]`.
     pub fn resolve(name: &str, arg: Option<&str>) -> Result<Field, FieldError> {
-        let Some(info) = FIELDS.iter().find(|f| f.name == name) else {
+        // `evt.arg.target`: a parameter some captured type fills (libsinsp takes
+        // parameter names only after a dot; `evt.arg[N]` by position is not supplied).
+        let param = match (name.strip_prefix("evt.arg."), name.strip_prefix("evt.rawarg."), arg) {
+            (Some(p), _, None) => Some((FieldId::EvtArg, p)),
+            (_, Some(p), None) => Some((FieldId::EvtRawarg, p)),
+            _ => None,
+        };
+        if let Some((id, p)) = param {
+            if FIELDS.iter().all(|f| f.name != name) && crate::runtime::event::ARG_NAMES.contains(&p) {
+                return Ok(Field { id, index: None, key: Some(p.into()) });
+            }
+        }
+        let by_name = |f: &&FieldInfo| f.name == name && !matches!(f.id, FieldId::EvtArg | FieldId::EvtRawarg);
+        let Some(info) = FIELDS.iter().find(by_name) else {
             if falco::falco_field(name).is_some_and(|f| f.arg.required()) && arg.is_none() {
                 return Err(FieldError::ArgRequired(name.to_string()));
             }
@@ -398,6 +417,9 @@ impl Field {
     /// The name as written in rules, e.g. `proc.aname[2]`.
     pub fn display_name(&self) -> String {
         let n = self.info().name;
+        if let (FieldId::EvtArg | FieldId::EvtRawarg, Some(k)) = (self.id, &self.key) {
+            return format!("{n}.{k}");
+        }
         match (&self.index, &self.key) {
             (Some(i), _) => format!("{n}[{i}]"),
             (_, Some(k)) => format!("{n}[{k}]"),
@@ -423,10 +445,13 @@ mod tests {
         );
         assert_eq!(Field::resolve("proc.env", Some("HOME")).unwrap().display_name(), "proc.env[HOME]");
         assert_eq!(Field::resolve("proc.env", None).unwrap().display_name(), "proc.env");
-        let e = Field::resolve("evt.arg.target", None).unwrap_err();
-        assert!(e.to_string().contains("argument of symlink"), "{e}");
         let e = Field::resolve("proc.vmrss", None).unwrap_err();
         assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.vmrss"), "{e}");
+        assert_eq!(Field::resolve("evt.arg.target", None).unwrap().display_name(), "evt.arg.target");
+        assert_eq!(Field::resolve("evt.rawarg.pid", None).unwrap().id, FieldId::EvtRawarg);
+        let e = Field::resolve("evt.arg.queuepct", None).unwrap_err();
+        assert!(e.to_string().contains("argument of accept, accept4 events, which Lanner does not capture"), "{e}");
+        assert!(matches!(Field::resolve("evt.arg", Some("0")), Err(FieldError::Unavailable(_))));
         // Falco's names count for suggestions too.
         let e = Field::resolve("thread.cap_efective", None).unwrap_err();
         assert_eq!(e.to_string(), "unknown field 'thread.cap_efective' (did you mean 'thread.cap_effective'?)");

@@ -20,40 +20,87 @@ use serde::Deserialize;
 pub use crate::fields::fd::{Fd, FdKind, L4Proto};
 pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
 
-/// The kinds of event Lanner captures. Display/parse use Falco's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[repr(u8)]
-pub enum EvtType {
-    Execve = 0,
-    Openat = 1,
-    Connect = 2,
-    Setuid = 3,
-    Clone = 4,
-    Procexit = 5,
+/// Bit set over [`EvtType::index`] (one bit per captured type).
+pub type TypeMask = u64;
+
+/// Declares [`EvtType`] with its Falco names in one table.
+macro_rules! evt_types {
+    ($($v:ident = $i:literal => $name:literal),* $(,)?) => {
+        /// The kinds of event Lanner captures. Display/parse use Falco's names.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum EvtType {
+            $($v = $i),*
+        }
+
+        impl EvtType {
+            /// Every captured type, in index order.
+            pub const ALL: [EvtType; EvtType::COUNT] = [$(EvtType::$v),*];
+
+            /// Falco's canonical name (`evt.type` value).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EvtType::$v => $name),*
+                }
+            }
+
+            /// The type with exactly this canonical name.
+            fn from_canonical(name: &str) -> Option<EvtType> {
+                match name {
+                    $($name => Some(EvtType::$v),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl EvtType {
-    /// Every captured type, in index order.
-    pub const ALL: [EvtType; 6] =
-        [EvtType::Execve, EvtType::Openat, EvtType::Connect, EvtType::Setuid, EvtType::Clone, EvtType::Procexit];
-    /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 6;
+evt_types! {
+    Execve = 0 => "execve",
+    Openat = 1 => "openat",
+    Connect = 2 => "connect",
+    Setuid = 3 => "setuid",
+    Clone = 4 => "clone",
+    Procexit = 5 => "procexit",
+    Symlink = 6 => "symlink",
+    Symlinkat = 7 => "symlinkat",
+    Link = 8 => "link",
+    Linkat = 9 => "linkat",
+    Unlink = 10 => "unlink",
+    Unlinkat = 11 => "unlinkat",
+    Rename = 12 => "rename",
+    Renameat = 13 => "renameat",
+    Renameat2 = 14 => "renameat2",
+    Mkdir = 15 => "mkdir",
+    Mkdirat = 16 => "mkdirat",
+    Rmdir = 17 => "rmdir",
+    Chmod = 18 => "chmod",
+    Fchmod = 19 => "fchmod",
+    Fchmodat = 20 => "fchmodat",
+    Ptrace = 21 => "ptrace",
+    Socket = 22 => "socket",
+    InitModule = 23 => "init_module",
+    FinitModule = 24 => "finit_module",
+    DeleteModule = 25 => "delete_module",
+    MemfdCreate = 26 => "memfd_create",
+    Unshare = 27 => "unshare",
+    Setns = 28 => "setns",
+}
 
-    /// Falco's canonical name (`evt.type` value).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvtType::Execve => "execve",
-            EvtType::Openat => "openat",
-            EvtType::Connect => "connect",
-            EvtType::Setuid => "setuid",
-            EvtType::Clone => "clone",
-            EvtType::Procexit => "procexit",
-        }
-    }
+const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
+
+impl EvtType {
+    /// Number of captured types (size of per-type tables).
+    pub const COUNT: usize = 29;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {
         self as usize
+    }
+
+    /// This type's bit in a [`TypeMask`].
+    pub fn bit(self) -> TypeMask {
+        1 << self.index()
     }
 
     /// Parse a Falco event-type name, accepting syscall aliases that Lanner reports under
@@ -62,13 +109,10 @@ impl EvtType {
     /// knows but Lanner does not capture (e.g. `accept`).
     pub fn from_falco_name(name: &str) -> Option<EvtType> {
         Some(match name {
-            "execve" | "execveat" => EvtType::Execve,
-            "open" | "openat" | "openat2" => EvtType::Openat,
-            "connect" => EvtType::Connect,
-            "setuid" => EvtType::Setuid,
-            "clone" | "clone3" | "fork" | "vfork" => EvtType::Clone,
-            "procexit" => EvtType::Procexit,
-            _ => return None,
+            "execveat" => EvtType::Execve,
+            "open" | "openat2" => EvtType::Openat,
+            "clone3" | "fork" | "vfork" => EvtType::Clone,
+            other => return EvtType::from_canonical(other),
         })
     }
 }
@@ -81,7 +125,7 @@ impl fmt::Display for EvtType {
 
 /// Error for an event type name that is not captured by Lanner.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown event type '{0}' (expected execve, openat, connect, setuid, clone or procexit)")]
+#[error("unknown event type '{0}' (expected one of the event types Lanner captures, e.g. execve, openat, connect)")]
 pub struct UnknownEvtType(pub String);
 
 impl FromStr for EvtType {
@@ -100,7 +144,7 @@ impl<'de> Deserialize<'de> for EvtType {
 
 /// One kernel event, with the process, its ancestry and container context attached.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(from = "EventSpec")]
+#[serde(try_from = "EventSpec")]
 pub struct Event {
     pub evt_type: EvtType,
     /// Unix time in nanoseconds.
@@ -118,6 +162,44 @@ pub struct Event {
     pub setuid_target_name: Option<Box<str>>,
     /// `None` for host processes.
     pub container: Option<Arc<Container>>,
+    /// Syscall arguments by Falco's parameter names (`evt.arg.<name>`), for the event
+    /// types that carry them (symlink, ptrace, socket...).
+    pub args: Vec<EvtArg>,
+}
+
+/// Parameter names Lanner fills for some captured event type, exactly as Falco's event
+/// table names them: `evt.arg.<name>` and `evt.rawarg.<name>` resolve for these.
+#[rustfmt::skip]
+pub const ARG_NAMES: &[&str] = &[
+    "target", "linkpath", "linkdirfd", "oldpath", "newpath", "olddir", "newdir", "olddirfd", "newdirfd", "path",
+    "dirfd", "name", "filename", "mode", "fd", "request", "pid", "domain", "type", "proto", "length", "uargs", "flags",
+    "nstype",
+];
+
+/// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,
+/// resolved paths), `raw` the number `evt.rawarg.<name>` gives (`None` for strings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvtArg {
+    pub name: &'static str,
+    pub text: Box<str>,
+    pub raw: Option<i64>,
+}
+
+impl EvtArg {
+    /// A string argument (a path, a name).
+    pub fn text(name: &'static str, text: impl Into<String>) -> EvtArg {
+        EvtArg { name, text: text.into().into_boxed_str(), raw: None }
+    }
+
+    /// A numeric argument rendered as its decimal value.
+    pub fn num(name: &'static str, v: i64) -> EvtArg {
+        EvtArg { name, text: v.to_string().into_boxed_str(), raw: Some(v) }
+    }
+
+    /// A numeric argument with its own rendering (flag names).
+    pub fn named(name: &'static str, v: i64, text: impl Into<String>) -> EvtArg {
+        EvtArg { name, text: text.into().into_boxed_str(), raw: Some(v) }
+    }
 }
 
 impl Event {
@@ -133,7 +215,14 @@ impl Event {
             setuid_target: None,
             setuid_target_name: None,
             container: None,
+            args: Vec::new(),
         }
+    }
+
+    /// The argument named `name` (a Falco parameter name), if this event has it.
+    #[inline]
+    pub fn arg(&self, name: &str) -> Option<&EvtArg> {
+        self.args.iter().find(|a| a.name == name)
     }
 
     /// The parent process, if known.
@@ -166,15 +255,38 @@ struct EventSpec {
     setuid_target_name: Option<Box<str>>,
     #[serde(default)]
     container: Option<Container>,
+    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`) or a string.
+    #[serde(default)]
+    args: BTreeMap<String, ArgSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ArgSpec {
+    Num(i64),
+    Text(String),
 }
 
 fn default_time() -> u64 {
     DEFAULT_FIXTURE_TIME_NS
 }
 
-impl From<EventSpec> for Event {
-    fn from(s: EventSpec) -> Event {
-        Event {
+impl TryFrom<EventSpec> for Event {
+    type Error = String;
+    fn try_from(s: EventSpec) -> Result<Event, String> {
+        let mut args = Vec::with_capacity(s.args.len());
+        for (k, v) in s.args {
+            let name = ARG_NAMES
+                .iter()
+                .copied()
+                .find(|n| *n == k)
+                .ok_or_else(|| format!("unknown argument '{k}' (expected one of {})", ARG_NAMES.join(", ")))?;
+            args.push(match v {
+                ArgSpec::Num(n) => EvtArg::num(name, n),
+                ArgSpec::Text(t) => EvtArg::text(name, t),
+            });
+        }
+        Ok(Event {
             evt_type: s.evt_type,
             time_ns: s.time_ns,
             res: s.res,
@@ -184,7 +296,8 @@ impl From<EventSpec> for Event {
             setuid_target: s.setuid_target,
             setuid_target_name: s.setuid_target_name,
             container: s.container.map(Arc::new),
-        }
+            args,
+        })
     }
 }
 

@@ -80,8 +80,20 @@ impl Field {
                 }
                 _ => Val::Missing,
             },
-            F::EvtArgFlags => fd.and_then(|f| f.flags()).map_or(Val::Missing, Val::Flags),
+            // Open flags; other event types' `flags` argument as its rendered text.
+            F::EvtArgFlags => match fd.and_then(|f| f.flags()) {
+                Some(fl) => Val::Flags(fl),
+                None => ev.arg("flags").map_or(Val::Missing, |a| Val::Str(&a.text)),
+            },
             F::EvtArgUid => ev.setuid_target_name.as_deref().map_or(Val::Missing, Val::Str),
+            F::EvtArg => match &self.key {
+                Some(k) => ev.arg(k).map_or(Val::Missing, |a| Val::Str(&a.text)),
+                None => Val::Missing,
+            },
+            F::EvtRawarg => match &self.key {
+                Some(k) => ev.arg(k).and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
+                None => Val::Missing,
+            },
             F::EvtRawargUid | F::LannerSetuidTarget => {
                 ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u)))
             }

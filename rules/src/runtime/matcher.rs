@@ -82,7 +82,7 @@ pub(crate) enum Pred {
         eq: bool,
     },
     /// Bit mask over `EvtType::index()`.
-    Types(u8),
+    Types(crate::runtime::event::TypeMask),
     /// `evt.arg.flags contains O_X`: all `bits` set; for access modes, `acc` must equal.
     Flag {
         bits: u32,

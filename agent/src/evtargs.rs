@@ -1,0 +1,291 @@
+//! The arguments of the path syscalls, ptrace, socket and the module syscalls as
+//! Falco's `evt.arg.<name>` renders them: parameter names from Falco's event table,
+//! flags as their names joined by `|` (the number when no name applies), paths
+//! resolved against the directory fd or the working directory, `evt.arg.pid` as the
+//! target's process name. `evt.rawarg.<name>` keeps the number.
+use lanner_common::decode;
+use lanner_rules::{EvtArg, EvtType};
+
+/// `(bit, name)` tables of the flag arguments, lowest bit first.
+const MODE_FLAGS: &[(u64, &str)] = &[
+    (0o1, "S_IXOTH"),
+    (0o2, "S_IWOTH"),
+    (0o4, "S_IROTH"),
+    (0o10, "S_IXGRP"),
+    (0o20, "S_IWGRP"),
+    (0o40, "S_IRGRP"),
+    (0o100, "S_IXUSR"),
+    (0o200, "S_IWUSR"),
+    (0o400, "S_IRUSR"),
+    (0o1000, "S_ISVTX"),
+    (0o2000, "S_ISGID"),
+    (0o4000, "S_ISUID"),
+];
+const LINKAT_FLAGS: &[(u64, &str)] = &[(0x400, "AT_SYMLINK_FOLLOW"), (0x1000, "AT_EMPTY_PATH")];
+const UNLINKAT_FLAGS: &[(u64, &str)] = &[(0x200, "AT_REMOVEDIR")];
+const RENAMEAT2_FLAGS: &[(u64, &str)] = &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")];
+const FINIT_MODULE_FLAGS: &[(u64, &str)] =
+    &[(1, "MODULE_INIT_IGNORE_MODVERSIONS"), (2, "MODULE_INIT_IGNORE_VERMAGIC"), (4, "MODULE_INIT_COMPRESSED_FILE")];
+const DELETE_MODULE_FLAGS: &[(u64, &str)] = &[(0o1000, "O_TRUNC"), (0o4000, "O_NONBLOCK")];
+const MEMFD_FLAGS: &[(u64, &str)] =
+    &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB"), (8, "MFD_NOEXEC_SEAL"), (0x10, "MFD_EXEC")];
+/// The namespace bits of the clone flags (unshare also takes CLONE_FILES, CLONE_FS...).
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x80, "CLONE_NEWTIME"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x8000, "CLONE_SYSVSEM"),
+    (0x20000, "CLONE_NEWNS"),
+    (0x0200_0000, "CLONE_NEWCGROUP"),
+    (0x0400_0000, "CLONE_NEWUTS"),
+    (0x0800_0000, "CLONE_NEWIPC"),
+    (0x1000_0000, "CLONE_NEWUSER"),
+    (0x2000_0000, "CLONE_NEWPID"),
+    (0x4000_0000, "CLONE_NEWNET"),
+];
+
+/// Flag names of `v` joined by `|`; the decimal value when none is set.
+pub fn flag_names(v: u64, table: &[(u64, &str)]) -> String {
+    let names: Vec<&str> = table.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
+    if names.is_empty() {
+        v.to_string()
+    } else {
+        names.join("|")
+    }
+}
+
+/// `ptrace` request names (x86-64 values).
+pub fn ptrace_request(req: u64) -> String {
+    let n = match req {
+        0 => "PTRACE_TRACEME",
+        1 => "PTRACE_PEEKTEXT",
+        2 => "PTRACE_PEEKDATA",
+        3 => "PTRACE_PEEKUSR",
+        4 => "PTRACE_POKETEXT",
+        5 => "PTRACE_POKEDATA",
+        6 => "PTRACE_POKEUSR",
+        7 => "PTRACE_CONT",
+        8 => "PTRACE_KILL",
+        9 => "PTRACE_SINGLESTEP",
+        12 => "PTRACE_GETREGS",
+        13 => "PTRACE_SETREGS",
+        14 => "PTRACE_GETFPREGS",
+        15 => "PTRACE_SETFPREGS",
+        16 => "PTRACE_ATTACH",
+        17 => "PTRACE_DETACH",
+        18 => "PTRACE_GETFPXREGS",
+        19 => "PTRACE_SETFPXREGS",
+        24 => "PTRACE_SYSCALL",
+        25 => "PTRACE_GET_THREAD_AREA",
+        26 => "PTRACE_SET_THREAD_AREA",
+        30 => "PTRACE_ARCH_PRCTL",
+        31 => "PTRACE_SYSEMU",
+        32 => "PTRACE_SYSEMU_SINGLESTEP",
+        33 => "PTRACE_SINGLEBLOCK",
+        0x4200 => "PTRACE_SETOPTIONS",
+        0x4201 => "PTRACE_GETEVENTMSG",
+        0x4202 => "PTRACE_GETSIGINFO",
+        0x4203 => "PTRACE_SETSIGINFO",
+        0x4204 => "PTRACE_GETREGSET",
+        0x4205 => "PTRACE_SETREGSET",
+        0x4206 => "PTRACE_SEIZE",
+        0x4207 => "PTRACE_INTERRUPT",
+        0x4208 => "PTRACE_LISTEN",
+        0x4209 => "PTRACE_PEEKSIGINFO",
+        0x420a => "PTRACE_GETSIGMASK",
+        0x420b => "PTRACE_SETSIGMASK",
+        other => return other.to_string(),
+    };
+    n.to_string()
+}
+
+/// Socket address family names (`AF_UNIX` for 1, as Falco prints it).
+pub fn socket_domain(d: u64) -> String {
+    #[rustfmt::skip]
+    const NAMES: [&str; 46] = [
+        "AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_AX25", "AF_IPX", "AF_APPLETALK", "AF_NETROM", "AF_BRIDGE",
+        "AF_ATMPVC", "AF_X25", "AF_INET6", "AF_ROSE", "AF_DECnet", "AF_NETBEUI", "AF_SECURITY", "AF_KEY",
+        "AF_NETLINK", "AF_PACKET", "AF_ASH", "AF_ECONET", "AF_ATMSVC", "AF_RDS", "AF_SNA", "AF_IRDA", "AF_PPPOX",
+        "AF_WANPIPE", "AF_LLC", "AF_IB", "AF_MPLS", "AF_CAN", "AF_TIPC", "AF_BLUETOOTH", "AF_IUCV", "AF_RXRPC",
+        "AF_ISDN", "AF_PHONET", "AF_IEEE802154", "AF_CAIF", "AF_ALG", "AF_NFC", "AF_VSOCK", "AF_KCM", "AF_QIPCRTR",
+        "AF_SMC", "AF_XDP", "AF_MCTP",
+    ];
+    NAMES.get(d as usize).map_or_else(|| d.to_string(), |n| n.to_string())
+}
+
+fn flags_arg(name: &'static str, v: u64, table: &[(u64, &str)]) -> EvtArg {
+    EvtArg::named(name, v as i64, flag_names(v, table))
+}
+
+/// The event type and arguments of a path syscall; `resolve(dirfd, path)` makes a
+/// path absolute as the caller saw it.
+pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Option<(EvtType, Vec<EvtArg>)> {
+    let t = EvtType::from_falco_name(f.syscall)?;
+    let fd = |name, v: i32| EvtArg::num(name, i64::from(v));
+    let p1 = |name| EvtArg::text(name, resolve(f.dirfd, &f.path));
+    let p2 = |name| EvtArg::text(name, resolve(f.dirfd2, &f.path2));
+    let mode = || flags_arg("mode", u64::from(f.mode), MODE_FLAGS);
+    let args = match t {
+        EvtType::Symlink => vec![EvtArg::text("target", f.path.clone()), p2("linkpath")],
+        EvtType::Symlinkat => vec![EvtArg::text("target", f.path.clone()), fd("linkdirfd", f.dirfd2), p2("linkpath")],
+        EvtType::Link | EvtType::Rename => vec![p1("oldpath"), p2("newpath")],
+        EvtType::Linkat => vec![
+            fd("olddir", f.dirfd),
+            p1("oldpath"),
+            fd("newdir", f.dirfd2),
+            p2("newpath"),
+            flags_arg("flags", u64::from(f.flags), LINKAT_FLAGS),
+        ],
+        EvtType::Renameat | EvtType::Renameat2 => {
+            let mut v = vec![fd("olddirfd", f.dirfd), p1("oldpath"), fd("newdirfd", f.dirfd2), p2("newpath")];
+            if t == EvtType::Renameat2 {
+                v.push(flags_arg("flags", u64::from(f.flags), RENAMEAT2_FLAGS));
+            }
+            v
+        }
+        EvtType::Unlink | EvtType::Rmdir => vec![p1("path")],
+        EvtType::Unlinkat => {
+            vec![fd("dirfd", f.dirfd), p1("name"), flags_arg("flags", u64::from(f.flags), UNLINKAT_FLAGS)]
+        }
+        // mkdir's mode is a plain number in Falco's table (PT_UINT32, hex).
+        EvtType::Mkdir | EvtType::Mkdirat => {
+            let m = EvtArg::named("mode", i64::from(f.mode), format!("{:#x}", f.mode));
+            if t == EvtType::Mkdirat {
+                vec![fd("dirfd", f.dirfd), p1("path"), m]
+            } else {
+                vec![p1("path"), m]
+            }
+        }
+        EvtType::Chmod => vec![p1("filename"), mode()],
+        EvtType::Fchmod => vec![fd("fd", f.dirfd), mode()],
+        EvtType::Fchmodat => vec![fd("dirfd", f.dirfd), p1("filename"), mode()],
+        _ => return None,
+    };
+    Some((t, args))
+}
+
+/// The event type and arguments of ptrace, socket and the module syscalls;
+/// `comm(pid)` names a process for `evt.arg.pid`.
+pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option<(EvtType, Vec<EvtArg>)> {
+    let t = EvtType::from_falco_name(s.syscall)?;
+    let a = s.args;
+    let str_arg = |name| EvtArg::text(name, s.str.clone().unwrap_or_default());
+    let args = match t {
+        EvtType::Ptrace => {
+            let pid = a[1] as i32;
+            let pid_text = u32::try_from(pid).ok().and_then(&comm).unwrap_or_else(|| pid.to_string());
+            vec![
+                EvtArg::named("request", a[0] as i64, ptrace_request(a[0])),
+                EvtArg::named("pid", i64::from(pid), pid_text),
+            ]
+        }
+        EvtType::Socket => {
+            let mut v = vec![
+                EvtArg::named("domain", a[0] as i64, socket_domain(a[0])),
+                EvtArg::num("type", (a[1] as u32).into()),
+                EvtArg::num("proto", (a[2] as u32).into()),
+            ];
+            if s.ret >= 0 {
+                v.insert(0, EvtArg::num("fd", s.ret));
+            }
+            v
+        }
+        EvtType::InitModule => vec![EvtArg::num("length", a[1] as i64), str_arg("uargs")],
+        EvtType::FinitModule => vec![
+            EvtArg::num("fd", i64::from(a[0] as i32)),
+            str_arg("uargs"),
+            flags_arg("flags", a[2], FINIT_MODULE_FLAGS),
+        ],
+        EvtType::DeleteModule => vec![str_arg("name"), flags_arg("flags", a[1], DELETE_MODULE_FLAGS)],
+        EvtType::MemfdCreate => {
+            let mut v = vec![str_arg("name"), flags_arg("flags", a[1], MEMFD_FLAGS)];
+            if s.ret >= 0 {
+                v.insert(0, EvtArg::num("fd", s.ret));
+            }
+            v
+        }
+        EvtType::Unshare => vec![flags_arg("flags", a[0], CLONE_FLAGS)],
+        EvtType::Setns => vec![EvtArg::num("fd", i64::from(a[0] as i32)), flags_arg("nstype", a[1], CLONE_FLAGS)],
+        _ => return None,
+    };
+    Some((t, args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_render_as_falco_names() {
+        assert_eq!(flag_names(0o4755, MODE_FLAGS), "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+        assert_eq!(flag_names(0, MODE_FLAGS), "0");
+        assert_eq!(flag_names(0x200, UNLINKAT_FLAGS), "AT_REMOVEDIR");
+        assert_eq!(ptrace_request(16), "PTRACE_ATTACH");
+        assert_eq!(ptrace_request(0), "PTRACE_TRACEME");
+        assert_eq!(ptrace_request(0x4206), "PTRACE_SEIZE");
+        assert_eq!(ptrace_request(999), "999");
+        assert_eq!(socket_domain(17), "AF_PACKET");
+        assert_eq!(socket_domain(1), "AF_UNIX");
+        assert_eq!(socket_domain(99), "99");
+        assert_eq!(flag_names(0x4002_0000, CLONE_FLAGS), "CLONE_NEWNS|CLONE_NEWNET");
+        assert_eq!(flag_names(3, MEMFD_FLAGS), "MFD_CLOEXEC|MFD_ALLOW_SEALING");
+    }
+
+    fn hdr() -> decode::Header {
+        decode::Header { ts_boot_ns: 1, pid: 7, tid: 7, uid: 0, gid: 0, cgroup_id: 1, comm: "ln".into() }
+    }
+
+    #[test]
+    fn symlinkat_resolves_the_link_path_only() {
+        let f = decode::File {
+            hdr: hdr(),
+            syscall: "symlinkat",
+            ret: 0,
+            dirfd: -100,
+            dirfd2: 5,
+            flags: 0,
+            mode: 0,
+            path: "../etc/shadow".into(),
+            path2: "link".into(),
+            path_truncated: false,
+            read_failed: false,
+        };
+        let (t, args) = file_args(&f, |fd, p| format!("<{fd}>/{p}")).unwrap();
+        assert_eq!(t, EvtType::Symlinkat);
+        assert_eq!(
+            args,
+            vec![
+                EvtArg::text("target", "../etc/shadow"),
+                EvtArg::num("linkdirfd", 5),
+                EvtArg::text("linkpath", "<5>/link")
+            ]
+        );
+    }
+
+    #[test]
+    fn ptrace_and_socket_arguments() {
+        let s = decode::Sys {
+            hdr: hdr(),
+            syscall: "ptrace",
+            ret: -1,
+            args: [16, 42, 0, 0, 0, 0],
+            str: None,
+            read_failed: false,
+        };
+        let (t, args) = sys_args(&s, |p| (p == 42).then(|| "sleep".to_string())).unwrap();
+        assert_eq!(t, EvtType::Ptrace);
+        assert_eq!(args, vec![EvtArg::named("request", 16, "PTRACE_ATTACH"), EvtArg::named("pid", 42, "sleep")]);
+        let s = decode::Sys { syscall: "socket", ret: 3, args: [17, 3, 768, 0, 0, 0], ..s };
+        let (t, args) = sys_args(&s, |_| None).unwrap();
+        assert_eq!(t, EvtType::Socket);
+        assert_eq!(
+            args,
+            vec![
+                EvtArg::num("fd", 3),
+                EvtArg::named("domain", 17, "AF_PACKET"),
+                EvtArg::num("type", 3),
+                EvtArg::num("proto", 768)
+            ]
+        );
+    }
+}
