@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::runtime::event::{Container, Event, EvtType, Fd, L4Proto, Pod, Process};
-use crate::runtime::matcher::RuleSet;
+use crate::runtime::ruleset::RuleSet;
 
 fn proc(name: &str, exepath: &str, args: &[&str], uid: u32) -> Arc<Process> {
     let mut p = Process::new(name, exepath, args);

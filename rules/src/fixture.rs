@@ -46,7 +46,7 @@ use crate::fields::priority::Priority;
 use crate::kfilter::{ConnectNeeds, OpenNeeds};
 use crate::runtime::alert::Alert;
 use crate::runtime::event::Event;
-use crate::runtime::matcher::RuleSet;
+use crate::runtime::ruleset::RuleSet;
 use crate::syntax::de::from_node;
 use crate::syntax::yaml::{self, NodeKind, Pos};
 

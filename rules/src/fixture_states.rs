@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::runtime::matcher::RuleSet;
+use crate::runtime::ruleset::RuleSet;
 
 /// Differences between `expected` and the states of `rs`, one message each.
 pub(crate) fn check(expected: &BTreeMap<String, String>, rs: &RuleSet) -> Vec<String> {

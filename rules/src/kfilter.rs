@@ -23,8 +23,9 @@ use std::cmp::Reverse;
 use crate::fields::glob::Glob;
 use crate::fields::FieldId as F;
 use crate::runtime::event::{EvtType, O_ACCMODE};
-use crate::runtime::matcher::{Check, Mode, Node, Pred, RuleSet};
+use crate::runtime::matcher::{Check, Mode, Node, Pred};
 use crate::runtime::pred::{NumPred, StrPred};
+use crate::runtime::ruleset::RuleSet;
 
 mod connect;
 pub(crate) use connect::family_addr as connect_family_addr;

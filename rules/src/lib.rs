@@ -42,7 +42,8 @@ pub use inactive::{Inactive, RuleState};
 pub use kfilter::{ConnectNeeds, OpenNeeds, PathSet};
 pub use priority::Priority;
 pub use reload::{ReloadOk, RuleSetHandle, Watcher};
-pub use runtime::matcher::{Rule, RuleId, RuleSet};
+pub use runtime::matcher::{Rule, RuleId};
+pub use runtime::ruleset::RuleSet;
 
 /// The embedded default rule pack, as `(name, YAML text)` in load order.
 pub const DEFAULT_RULES: &[(&str, &str)] =

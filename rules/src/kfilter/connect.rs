@@ -38,8 +38,9 @@ use std::net::IpAddr;
 
 use crate::fields::FieldId as F;
 use crate::runtime::event::{Event, EvtType, FdKind};
-use crate::runtime::matcher::{Check, Mode, Node, Pred, RuleSet};
+use crate::runtime::matcher::{Check, Mode, Node, Pred};
 use crate::runtime::pred::{Cidr, NumPred};
+use crate::runtime::ruleset::RuleSet;
 
 /// `AF_UNIX`, as the connect probe reports it.
 pub const AF_UNIX: u16 = 1;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use crate::fields::FieldId as F;
 use crate::runtime::event::{Container, Event, EvtType, Fd, Pod, Process, DEFAULT_FIXTURE_TIME_NS};
-use crate::runtime::matcher::{Node, Pred, RuleSet};
+use crate::runtime::matcher::{Node, Pred};
 use crate::runtime::pred::StrPred;
+use crate::runtime::ruleset::RuleSet;
 
 /// String literals of a rule set, by the field they are compared with.
 #[derive(Default)]

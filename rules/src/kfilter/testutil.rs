@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::runtime::matcher::RuleSet;
+use crate::runtime::ruleset::RuleSet;
 
 /// A rule set with `lists` (YAML) and one rule per condition, named `r0`, `r1`...
 pub(crate) fn rules_with(lists: &str, conds: &[&str]) -> RuleSet {

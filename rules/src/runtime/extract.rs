@@ -271,7 +271,7 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
         }
         Val::Type(t) => out.push_str(t.as_str()),
         Val::Flags(f) => format_open_flags(f, out),
-        Val::Time(ns) if iso => out.push_str(&crate::runtime::alert::rfc3339_nanos(ns)),
+        Val::Time(ns) if iso => out.push_str(&rfc3339_nanos(ns)),
         Val::Time(ns) => {
             let secs = ns / 1_000_000_000;
             let _ = write!(
@@ -287,6 +287,25 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
             let _ = write!(out, "{k}:{v}");
         }
     }
+}
+
+/// `2026-11-23T12:00:00.123456789Z` for unix nanoseconds.
+pub fn rfc3339_nanos(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let nanos = ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, (rem / 60) % 60, rem % 60)
 }
 
 #[cfg(test)]

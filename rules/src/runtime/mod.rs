@@ -11,3 +11,4 @@ pub(crate) mod matcher;
 pub(crate) mod output;
 pub(crate) mod pred;
 pub mod reload;
+pub(crate) mod ruleset;

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 
 use crate::error::{LoadErrors, LoadWarning};
-use crate::runtime::matcher::RuleSet;
+use crate::runtime::ruleset::RuleSet;
 
 /// A successful reload.
 #[derive(Debug, Clone)]
