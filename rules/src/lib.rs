@@ -45,9 +45,20 @@ pub use reload::{ReloadOk, RuleSetHandle, Watcher};
 pub use runtime::matcher::{Rule, RuleId};
 pub use runtime::ruleset::RuleSet;
 
-/// The embedded default rule pack, as `(name, YAML text)` in load order.
-pub const DEFAULT_RULES: &[(&str, &str)] =
-    &[("default/lanner-rules.yaml", include_str!("../default/lanner-rules.yaml"))];
+/// The embedded default rule pack, as `(name, YAML text)` in load order: shared lists and
+/// macros first, then one file per MITRE tactic (`rules/default/*.yaml`, name order, the
+/// order `--rules rules/default` loads them in; `rules/tests/default_pack.rs` checks both agree).
+pub const DEFAULT_RULES: &[(&str, &str)] = &[
+    ("default/00-base.yaml", include_str!("../default/00-base.yaml")),
+    ("default/10-execution.yaml", include_str!("../default/10-execution.yaml")),
+    ("default/20-persistence.yaml", include_str!("../default/20-persistence.yaml")),
+    ("default/30-privilege-escalation.yaml", include_str!("../default/30-privilege-escalation.yaml")),
+    ("default/40-defense-evasion.yaml", include_str!("../default/40-defense-evasion.yaml")),
+    ("default/50-credential-access.yaml", include_str!("../default/50-credential-access.yaml")),
+    ("default/60-discovery.yaml", include_str!("../default/60-discovery.yaml")),
+    ("default/70-command-and-control.yaml", include_str!("../default/70-command-and-control.yaml")),
+    ("default/80-impact.yaml", include_str!("../default/80-impact.yaml")),
+];
 
 /// Expand directories into their `*.yaml`/`*.yml` files (sorted; hidden entries such as
 /// a ConfigMap's `..data` and rule-test fixtures `*.test.yaml` skipped); files are kept
