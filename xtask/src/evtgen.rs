@@ -1,0 +1,319 @@
+//! `cargo xtask evtgen`: one real attacker behaviour per rule of the default pack,
+//! played inside a kubelet-like pod, each checked against the alert it must raise.
+//!
+//! Set-up (shared with `cargo xtask simulate`, see `simulate/env.rs`, under names of its
+//! own): namespace `lanner-evtgen`, pod `target-<n>` bound to node `lanner-evtgen-node`
+//! with a containerd container id, its kubelet-like cgroup, and two network namespaces
+//! joined by a veth pair: the pod (`lnr-evt-pod`, 10.231.78.2, default route through the
+//! peer) and the "outside" (`lnr-evt-c2`, 10.231.78.1, also holding the "public" address
+//! 198.51.100.7 and the cloud metadata address 169.254.169.254). Nothing leaves the
+//! machine. Tools an image could ship that this host lacks (nc, socat, nmap, chisel,
+//! xmrig, insmod...) are copies of `/bin/true` under `/opt/lnr-evtgen/bin`, installed
+//! before the agent starts, as an image's content would be; the detection is the real
+//! execve of that name and command line.
+//!
+//! For every action (`evtgen/{execution,escalation,access}.rs`): the expected rule fires
+//! for the pod (`k8s.pod.name`), with its technique and a `mitre_*` tactic tag, within
+//! the latency bound, and no other alert louder than Notice fires for the pod meanwhile.
+//! Then a benign phase (package-manager-like writes, a `make` build and test run,
+//! curl/wget health checks, logrotate-like rotation, a tar backup) must raise nothing
+//! above Notice. Writes `docs/detections.md` (the run's table and the ATT&CK matrix
+//! generated from the pack's tags, `evtgen/matrix.rs`).
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::Value;
+
+use crate::simulate::{
+    create_pod, ensure_sa_token, field, has_tag, is_pod_alert, priority_rank, setup_netns, start_c2,
+    apply_base_objects, Agent, Kube, Names, Pod,
+};
+
+mod access;
+mod benign;
+mod escalation;
+mod execution;
+mod host;
+mod matrix;
+
+pub(crate) const NAMES: Names = Names {
+    ns: "lanner-evtgen",
+    node: "lanner-evtgen-node",
+    netns_pod: "lnr-evt-pod",
+    netns_c2: "lnr-evt-c2",
+    veth_pod: "lnr-evt-p",
+    veth_c2: "lnr-evt-c",
+    pod_ip: "10.231.78.2",
+    c2_ip: C2,
+    c2_extra_ips: &[PUBLIC, METADATA],
+    work: WORK,
+    state: "/tmp/lnr-evtgen.state",
+    rbac: "lanner-evtgen-agent-pods",
+    pod_prefix: "target",
+    image: "registry.example/target:1.0",
+    sa_token_mark: "lnr-evtgen-fake-token",
+};
+/// The C2 host on the veth peer, a "public" address and the metadata service (same netns).
+pub(crate) const C2: &str = "10.231.78.1";
+pub(crate) const PUBLIC: &str = "198.51.100.7";
+pub(crate) const METADATA: &str = "169.254.169.254";
+pub(crate) const WORK: &str = "/tmp/lnr-evtgen";
+/// Image-like tools this host lacks (see the module doc).
+pub(crate) const TOOLS: &str = "/opt/lnr-evtgen/bin";
+
+/// Per-action latency bound (alert read time − alert time). The target is 5 ms; runs on this
+/// shared 2-core machine (other builds and tests running) see single outliers above it when
+/// the agent thread is not scheduled, so each action must be within 25 ms, and the
+/// median within 5 ms (both asserted; the table prints every value).
+const LATENCY_BOUND_MS: f64 = 25.0;
+const LATENCY_MEDIAN_MS: f64 = 5.0;
+
+/// What an action gets: the pod, the pid of the pod's long-running main process.
+pub(crate) struct Ctx<'a> {
+    pub(crate) pod: &'a Pod,
+    pub(crate) main_pid: u32,
+}
+
+/// One named action: the rule it must raise (and the technique tag on it).
+pub(crate) struct Action {
+    pub(crate) name: &'static str,
+    pub(crate) rule: &'static str,
+    pub(crate) technique: &'static str,
+    pub(crate) run: fn(&Ctx) -> Result<()>,
+}
+
+/// `act!(name, rule, technique, fn)`: one table row.
+macro_rules! act {
+    ($name:expr, $rule:expr, $tech:expr, $f:expr) => {
+        crate::evtgen::Action { name: $name, rule: $rule, technique: $tech, run: $f }
+    };
+}
+pub(crate) use act;
+
+pub(crate) fn actions() -> Vec<Action> {
+    let mut v = execution::actions();
+    v.extend(escalation::actions());
+    v.extend(access::actions());
+    v
+}
+
+pub(crate) struct Row {
+    pub(crate) action: &'static str,
+    pub(crate) rule: &'static str,
+    pub(crate) technique: &'static str,
+    pub(crate) detected: bool,
+    pub(crate) latency_ms: Option<f64>,
+    pub(crate) problem: String,
+}
+
+pub fn run() -> Result<()> {
+    if !crate::is_root() {
+        bail!("evtgen needs root (eBPF, cgroups, network namespaces)");
+    }
+    let t = Instant::now();
+    let bin = crate::lanner_bin();
+    if !bin.exists() {
+        crate::sh(crate::cargo().args(["build", "--release", "-p", "lanner"]))?;
+    }
+    // Every rule of the pack has an action, and every action names a rule of the pack.
+    let pack = matrix::load_pack(&crate::root().join("rules/default"))?;
+    let table = actions();
+    let mut problems = Vec::new();
+    for r in &pack {
+        if !table.iter().any(|a| a.rule == r.name) {
+            problems.push(format!("rule '{}' has no evtgen action", r.name));
+        }
+    }
+    for a in &table {
+        match pack.iter().find(|r| r.name == a.rule) {
+            None => problems.push(format!("action '{}': no rule '{}' in the pack", a.name, a.rule)),
+            Some(r) if !r.tags.iter().any(|t| t == a.technique) => {
+                problems.push(format!("action '{}': rule '{}' has no tag {}", a.name, a.rule, a.technique))
+            }
+            _ => {}
+        }
+    }
+    if !problems.is_empty() {
+        bail!("evtgen table and pack disagree:\n{}", problems.join("\n"));
+    }
+    let (kube, started_kube) = Kube::up()?;
+    host::cleanup(&kube);
+    let r = evtgen(&kube, &pack, &table);
+    host::cleanup(&kube);
+    kube.delete_rbac(&NAMES);
+    if started_kube && std::env::var_os("LANNER_KEEP_INFRA").is_none() {
+        let _ = crate::sh(Command::new("bash").args(["xtask/kube/kube.sh", "down"]));
+    }
+    eprintln!("xtask: evtgen finished in {:.0} s", t.elapsed().as_secs_f64());
+    r
+}
+
+fn evtgen(kube: &Kube, pack: &[matrix::PackRule], table: &[Action]) -> Result<()> {
+    apply_base_objects(kube, &NAMES)?;
+    setup_netns(&NAMES)?;
+    let pod = create_pod(kube, &NAMES)?;
+    // Sinks count bytes (reverse shells, raw C2), HTTP ports answer 200 (health checks,
+    // downloads, uploads, the metadata service).
+    start_c2(&NAMES, &[443, 4444, 6443, 9050, 9999], &[80, 8080])?;
+    ensure_sa_token(&NAMES)?;
+    host::prepare()?;
+    let mut agent = Agent::start(kube, NAMES.node, &[])?;
+    let r = (|| -> Result<()> {
+        agent.wait_log("lanner ready", Duration::from_secs(90))?;
+        let synced = agent.wait_log("pod cache synced", Duration::from_secs(60))?;
+        eprintln!("xtask: agent: {synced}");
+        play(&agent, &pod, pack, table)
+    })();
+    agent.stop();
+    r
+}
+
+fn rule_of(a: &Value) -> &str {
+    a.get("rule").and_then(Value::as_str).unwrap_or("?")
+}
+
+fn prio_of(a: &Value) -> &str {
+    a.get("priority").and_then(Value::as_str).unwrap_or("?")
+}
+
+fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -> Result<()> {
+    // The pod's long-running main process (its environ and memory are targets).
+    let mut main = pod.cmd("sleep", &["900"], None).spawn().context("pod main process")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let ctx = Ctx { pod, main_pid: main.id() };
+    let mut rows = Vec::new();
+    for a in table {
+        let mark = agent.mark();
+        (a.run)(&ctx).with_context(|| format!("action {:?}", a.name))?;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut found: Option<(f64, Value)> = None;
+        while found.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            let alerts = agent.alerts.lock().expect("alerts");
+            if let Some(s) = alerts[mark..].iter().find(|s| rule_of(&s.alert) == a.rule && is_pod_alert(&s.alert, pod)) {
+                let t = s.alert.get("time").and_then(Value::as_str).and_then(crate::simulate::parse_rfc3339);
+                let lat = t.map(|t| (s.read_ns - t) as f64 / 1e6).unwrap_or(f64::NAN);
+                found = Some((lat, s.alert.clone()));
+            }
+        }
+        // Whatever else the action raises arrives within the same short window.
+        std::thread::sleep(Duration::from_millis(150));
+        let mut problem = Vec::new();
+        let (latency_ms, detected) = match &found {
+            None => {
+                problem.push("not detected".to_string());
+                (None, false)
+            }
+            Some((lat, al)) => {
+                if field(al, "k8s.pod.name") != pod.name {
+                    problem.push(format!("k8s.pod.name={:?}", field(al, "k8s.pod.name")));
+                }
+                if !has_tag(al, a.technique) {
+                    problem.push(format!("no tag {}", a.technique));
+                }
+                let tactic = al
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .map(|t| t.iter().any(|x| x.as_str().is_some_and(|x| x.starts_with("mitre_"))))
+                    .unwrap_or(false);
+                if !tactic {
+                    problem.push("no mitre_ tactic tag".into());
+                }
+                if !(lat.is_finite() && *lat <= LATENCY_BOUND_MS) {
+                    problem.push(format!("latency {lat:.1} ms > {LATENCY_BOUND_MS} ms"));
+                }
+                (Some(*lat), true)
+            }
+        };
+        let others: Vec<String> = agent.alerts.lock().expect("alerts")[mark..]
+            .iter()
+            .filter(|s| is_pod_alert(&s.alert, pod) && rule_of(&s.alert) != a.rule)
+            .filter(|s| priority_rank(prio_of(&s.alert)) > priority_rank("notice"))
+            .map(|s| format!("{} [{}]", rule_of(&s.alert), prio_of(&s.alert)))
+            .collect();
+        if !others.is_empty() {
+            problem.push(format!("also raised: {}", others.join(", ")));
+        }
+        let problem = problem.join("; ");
+        eprintln!(
+            "xtask: evtgen {:<28} {:<52} {}",
+            a.name,
+            a.rule,
+            if problem.is_empty() { format!("ok {:.1} ms", latency_ms.unwrap_or(f64::NAN)) } else { problem.clone() }
+        );
+        rows.push(Row { action: a.name, rule: a.rule, technique: a.technique, detected, latency_ms, problem });
+    }
+
+    // --- Benign phase: nothing above Notice for this pod.
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = agent.mark();
+    benign::run(pod)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = main.kill();
+    let _ = main.wait();
+    let benign_alerts: Vec<(String, String)> = agent.alerts.lock().expect("alerts")[mark..]
+        .iter()
+        .filter(|s| is_pod_alert(&s.alert, pod))
+        .map(|s| (rule_of(&s.alert).to_string(), prio_of(&s.alert).to_string()))
+        .collect();
+    let noisy: Vec<String> = benign_alerts
+        .iter()
+        .filter(|(_, p)| priority_rank(p) > priority_rank("notice"))
+        .map(|(r, p)| format!("{r} [{p}]"))
+        .collect();
+
+    let mut lats: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).filter(|l| l.is_finite()).collect();
+    lats.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let median = lats.get(lats.len() / 2).copied().unwrap_or(f64::NAN);
+    let max = lats.last().copied().unwrap_or(f64::NAN);
+    let within5 = lats.iter().filter(|l| **l <= 5.0).count();
+    let failed = rows.iter().filter(|r| !r.problem.is_empty()).count();
+    let table_md = matrix::action_table(&rows, pack);
+    let summary = format!(
+        "{} actions, {} detected by their rule with its MITRE tags and `k8s.pod.name={}`, {} with a problem; \
+         latency median {median:.1} ms, max {max:.1} ms, {within5}/{} within 5 ms (bound per action {LATENCY_BOUND_MS} ms, \
+         median bound {LATENCY_MEDIAN_MS} ms).\n\nBenign phase: {} alert(s) for the pod, {} above Notice{}.\n",
+        rows.len(),
+        rows.iter().filter(|r| r.detected).count(),
+        pod.name,
+        failed,
+        lats.len(),
+        benign_alerts.len(),
+        noisy.len(),
+        if noisy.is_empty() { String::new() } else { format!(": {}", noisy.join("; ")) }
+    );
+    println!("\n{table_md}\n{summary}");
+    matrix::write_doc(&table_md, &summary, &rows, pack)?;
+    eprintln!("xtask: wrote docs/detections.md");
+    if failed > 0 || !noisy.is_empty() || !(median <= LATENCY_MEDIAN_MS) {
+        bail!(
+            "evtgen failed: {failed} action(s) with a problem, {} benign alert(s) above Notice, median latency {median:.1} ms",
+            noisy.len()
+        );
+    }
+    Ok(())
+}
+
+/// Shared by the action files: `sh -c <script>` in the pod (exit status not checked: an
+/// attempt that the kernel refuses is still the behaviour).
+pub(crate) fn sh(c: &Ctx, script: &str) -> Result<()> {
+    c.pod.run("sh", &["-c", script], None, None)
+}
+
+/// A tool from [`TOOLS`] (image-like copies) run in the pod.
+pub(crate) fn tool(c: &Ctx, name: &str, args: &[&str]) -> Result<()> {
+    c.pod.run(&format!("{TOOLS}/{name}"), args, None, None)
+}
+
+/// `python3 -c <code>` in the pod, as root or as `uid`.
+pub(crate) fn py(c: &Ctx, code: &str, uid: Option<u32>) -> Result<()> {
+    c.pod.run("/usr/bin/python3", &["-c", code], uid, None)
+}
+
+pub(crate) fn work(p: &str) -> String {
+    Path::new(WORK).join(p).to_string_lossy().into_owned()
+}
