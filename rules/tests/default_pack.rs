@@ -14,9 +14,28 @@ fn fixtures_dir() -> PathBuf {
 #[test]
 fn default_pack_loads_without_errors_or_warnings() {
     let rs = RuleSet::default_pack().unwrap_or_else(|e| panic!("default pack failed to load:\n{e}"));
-    assert!(rs.len() >= 25, "only {} rules", rs.len());
+    assert!(rs.len() >= 60, "only {} rules", rs.len());
     let warnings: Vec<String> = rs.warnings().iter().map(|w| w.to_string()).collect();
     assert!(warnings.is_empty(), "warnings:\n{}", warnings.join("\n"));
+}
+
+#[test]
+fn embedded_pack_is_every_file_of_rules_default_in_name_order() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("default");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    let embedded: Vec<&str> =
+        lanner_rules::DEFAULT_RULES.iter().map(|(n, _)| n.strip_prefix("default/").unwrap_or(n)).collect();
+    assert_eq!(embedded, files, "rules/src/lib.rs DEFAULT_RULES must list rules/default/*.yaml in name order");
+    for (name, text) in lanner_rules::DEFAULT_RULES {
+        let on_disk = std::fs::read_to_string(dir.join(name.strip_prefix("default/").unwrap_or(name))).unwrap();
+        assert_eq!(*text, on_disk, "{name}");
+    }
 }
 
 #[test]

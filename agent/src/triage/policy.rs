@@ -468,6 +468,26 @@ mod tests {
     }
 
     #[test]
+    fn every_default_pack_rule_has_a_named_response() {
+        let p = Policy::default_policy();
+        let pack = lanner_rules::RuleSet::default_pack().expect("default pack");
+        let mut missing = Vec::new();
+        for r in pack.rules() {
+            let tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();
+            let a = alert(&r.name, &r.priority.to_string(), "shop", "web-1", &tags);
+            let v = p.evaluate(&a, None);
+            match v.rule.as_deref() {
+                None => missing.push(format!("{} ({}): default response", r.name, r.priority)),
+                Some("low-priority") if r.priority >= Priority::Notice => {
+                    missing.push(format!("{} ({}): ignored as low priority", r.name, r.priority))
+                }
+                Some(_) => {}
+            }
+        }
+        assert!(missing.is_empty(), "pack rules without a policy response:\n{}", missing.join("\n"));
+    }
+
+    #[test]
     fn matching_on_every_criterion() {
         let text = r#"
 rules:
