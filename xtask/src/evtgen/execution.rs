@@ -26,7 +26,12 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("~/.bashrc append", "Modify shell configuration file", "T1546.004", bashrc),
         act!("/etc/profile.d script", "Modify shell configuration file", "T1546.004", profile_d),
         act!("/etc/ld.so.preload", "Dynamic linker preload configured", "T1574.006", ld_so_preload),
-        act!("LD_PRELOAD from /tmp", "Process started with LD_PRELOAD from writable location", "T1574.006", ld_preload_env),
+        act!(
+            "LD_PRELOAD from /tmp",
+            "Process started with LD_PRELOAD from writable location",
+            "T1574.006",
+            ld_preload_env
+        ),
         act!("init.d script", "Create or modify init script", "T1037.004", init_d),
         act!("write /usr/local/bin", "Write below binary dir", "T1543", write_bin),
         act!("mkdir /usr/local/bin/x", "Mkdir below binary dir", "T1543", mkdir_bin),
@@ -122,7 +127,8 @@ fn ld_so_preload(c: &Ctx) -> Result<()> {
 }
 
 fn ld_preload_env(c: &Ctx) -> Result<()> {
-    c.pod.run("env", &[&format!("LD_PRELOAD={WORK}/preload.so"), "/bin/true"], None, None)
+    // A short environment: the agent captures the first part of a long one only.
+    c.pod.run("env", &["-i", "PATH=/usr/bin:/bin", &format!("LD_PRELOAD={WORK}/preload.so"), "/bin/true"], None, None)
 }
 
 fn init_d(c: &Ctx) -> Result<()> {

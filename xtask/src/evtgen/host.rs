@@ -27,7 +27,8 @@ pub(crate) const HOST_FILES: &[&str] = &[
     "/etc/kubernetes/pki/lnr-evtgen.key",
 ];
 /// Directories the actions create (removed when empty).
-const HOST_DIRS: &[&str] = &["/usr/local/bin/lnr-evtgen.d", "/etc/.lnr-evtgen", "/etc/kubernetes/pki", "/etc/kubernetes"];
+const HOST_DIRS: &[&str] =
+    &["/usr/local/bin/lnr-evtgen.d", "/etc/.lnr-evtgen", "/etc/kubernetes/pki", "/etc/kubernetes"];
 /// Present when this run created /etc/ld.so.preload (empty): it is then removed.
 const LD_PRELOAD_MARK: &str = "/tmp/lnr-evtgen.ld-so-preload-created";
 

@@ -30,7 +30,12 @@ pub(crate) fn load_pack(dir: &Path) -> Result<Vec<PackRule>> {
         let file = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
         for (i, l) in text.lines().enumerate() {
             if let Some(name) = l.strip_prefix("- rule: ") {
-                out.push(PackRule { name: name.trim().to_string(), priority: String::new(), tags: vec![], file: file.clone() });
+                out.push(PackRule {
+                    name: name.trim().to_string(),
+                    priority: String::new(),
+                    tags: vec![],
+                    file: file.clone(),
+                });
             } else if let Some(p) = l.strip_prefix("  priority: ") {
                 if let Some(r) = out.last_mut() {
                     r.priority = p.trim().to_string();
@@ -80,9 +85,22 @@ pub(crate) fn action_table(rows: &[Row], pack: &[PackRule]) -> String {
     );
     for (i, r) in rows.iter().enumerate() {
         let prio = pack.iter().find(|p| p.name == r.rule).map(|p| p.priority.as_str()).unwrap_or("?");
-        let det = if r.problem.is_empty() { "yes".to_string() } else { format!("**no**: {}", r.problem) };
+        let det = match (&r.skipped, r.problem.is_empty()) {
+            (Some(why), _) => format!("not observable here: {why}"),
+            (None, true) => "yes".to_string(),
+            (None, false) => format!("**no**: {}", r.problem),
+        };
         let lat = r.latency_ms.map(|l| format!("{l:.1}")).unwrap_or_else(|| "-".into());
-        s.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} |\n", i + 1, r.action, r.rule, prio, r.technique, det, lat));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            i + 1,
+            r.action,
+            r.rule,
+            prio,
+            r.technique,
+            det,
+            lat
+        ));
     }
     s
 }

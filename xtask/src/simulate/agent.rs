@@ -9,7 +9,6 @@ pub(crate) struct Seen {
     pub(crate) alert: Value,
 }
 
-
 pub(crate) struct Agent {
     child: Child,
     pub(crate) alerts: Arc<Mutex<Vec<Seen>>>,
@@ -20,7 +19,8 @@ pub(crate) struct Agent {
 impl Agent {
     pub(crate) fn start(kube: &Kube, node: &str, extra: &[String]) -> Result<Agent> {
         let mut cmd = Command::new(crate::lanner_bin());
-        cmd.args(["run", "--node-name", node])
+        // No metrics endpoint: the default port may be another test's.
+        cmd.args(["run", "--node-name", node, "--metrics-addr", "off"])
             .args(extra)
             .env("KUBECONFIG", &kube.agent)
             .env("LANNER_LOG", "info")
@@ -156,4 +156,3 @@ pub(crate) fn run_quiet(prog: &str, args: &[&str]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
-

@@ -331,15 +331,17 @@ impl Pod {
         let nsfd = self.netns.as_raw_fd();
         unsafe {
             c.pre_exec(move || {
-                // Async-signal-safe calls only.
+                // Async-signal-safe calls only. The network namespace first, as a
+                // container runtime joins it: from outside the pod's cgroup, so the
+                // harness's own setns is not a setns "in the container".
+                if libc::setns(nsfd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
                 let fd = libc::open(procs as *const libc::c_char, libc::O_WRONLY);
                 if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::close(fd);
-                if libc::setns(nsfd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
                 if let Some(u) = uid {
                     if libc::setgroups(0, std::ptr::null()) != 0
                         || libc::setresgid(u, u, u) != 0
