@@ -54,6 +54,11 @@ pub(crate) fn load_pack(dir: &Path) -> Result<Vec<PackRule>> {
     if let Some(r) = out.iter().find(|r| r.tags.is_empty() || r.priority.is_empty()) {
         bail!("rule '{}' ({}): no tags or priority found", r.name, r.file);
     }
+    for r in &out {
+        for t in r.tags.iter().filter(|t| is_technique(t)) {
+            tactics_of(t, &r.tags).with_context(|| format!("rule '{}' ({})", r.name, r.file))?;
+        }
+    }
     if out.len() < 60 {
         bail!("only {} rules read from {}", out.len(), dir.display());
     }
@@ -116,22 +121,95 @@ fn per_tactic(rows: &[Row], pack: &[PackRule]) -> String {
     s
 }
 
-/// Tactic × technique → rules, from the tags (a rule with two tactics and two techniques
-/// appears under each pair).
-pub(crate) fn attack_matrix(pack: &[PackRule]) -> String {
+/// The ATT&CK tactics of each technique the pack uses (by base id): a rule's technique is
+/// placed under the tactics it belongs to in ATT&CK that the rule is also tagged with (all
+/// its ATT&CK tactics when the rule tags none of them). A technique missing here fails
+/// the run, so the table grows with the pack.
+const TECHNIQUE_TACTICS: &[(&str, &[&str])] = &[
+    ("T1003", &["mitre_credential_access"]),
+    ("T1014", &["mitre_defense_evasion"]),
+    ("T1016", &["mitre_discovery"]),
+    ("T1020", &["mitre_exfiltration"]),
+    ("T1021", &["mitre_lateral_movement"]),
+    ("T1027", &["mitre_defense_evasion"]),
+    ("T1033", &["mitre_discovery"]),
+    ("T1036", &["mitre_defense_evasion"]),
+    ("T1037", &["mitre_persistence", "mitre_privilege_escalation"]),
+    ("T1040", &["mitre_credential_access", "mitre_discovery"]),
+    ("T1046", &["mitre_discovery"]),
+    ("T1048", &["mitre_exfiltration"]),
+    ("T1053", &["mitre_execution", "mitre_persistence", "mitre_privilege_escalation"]),
+    ("T1055", &["mitre_defense_evasion", "mitre_privilege_escalation"]),
+    ("T1057", &["mitre_discovery"]),
+    ("T1059", &["mitre_execution"]),
+    ("T1068", &["mitre_privilege_escalation"]),
+    ("T1070", &["mitre_defense_evasion"]),
+    ("T1071", &["mitre_command_and_control"]),
+    ("T1082", &["mitre_discovery"]),
+    ("T1083", &["mitre_discovery"]),
+    ("T1090", &["mitre_command_and_control"]),
+    ("T1095", &["mitre_command_and_control"]),
+    ("T1098", &["mitre_persistence", "mitre_privilege_escalation"]),
+    ("T1105", &["mitre_command_and_control"]),
+    ("T1136", &["mitre_persistence"]),
+    ("T1140", &["mitre_defense_evasion"]),
+    ("T1190", &["mitre_initial_access"]),
+    ("T1204", &["mitre_execution"]),
+    ("T1222", &["mitre_defense_evasion"]),
+    ("T1485", &["mitre_impact"]),
+    ("T1486", &["mitre_impact"]),
+    ("T1496", &["mitre_impact"]),
+    ("T1505", &["mitre_persistence"]),
+    ("T1528", &["mitre_credential_access"]),
+    ("T1543", &["mitre_persistence", "mitre_privilege_escalation"]),
+    ("T1546", &["mitre_persistence", "mitre_privilege_escalation"]),
+    ("T1547", &["mitre_persistence", "mitre_privilege_escalation"]),
+    ("T1548", &["mitre_privilege_escalation", "mitre_defense_evasion"]),
+    ("T1552", &["mitre_credential_access"]),
+    ("T1555", &["mitre_credential_access"]),
+    ("T1557", &["mitre_credential_access"]),
+    ("T1562", &["mitre_defense_evasion"]),
+    ("T1564", &["mitre_defense_evasion"]),
+    ("T1567", &["mitre_exfiltration"]),
+    ("T1570", &["mitre_lateral_movement"]),
+    ("T1571", &["mitre_command_and_control"]),
+    ("T1572", &["mitre_command_and_control"]),
+    ("T1574", &["mitre_persistence", "mitre_privilege_escalation", "mitre_defense_evasion"]),
+    ("T1609", &["mitre_execution"]),
+    ("T1611", &["mitre_privilege_escalation"]),
+    ("T1613", &["mitre_discovery"]),
+    ("T1620", &["mitre_defense_evasion"]),
+    ("T1622", &["mitre_defense_evasion"]),
+];
+
+/// The matrix tactics of `technique` for a rule tagged `tags`.
+pub(crate) fn tactics_of(technique: &str, tags: &[String]) -> Result<Vec<&'static str>> {
+    let base = technique.split('.').next().unwrap_or(technique);
+    let Some((_, all)) = TECHNIQUE_TACTICS.iter().find(|(t, _)| *t == base) else {
+        bail!("technique {technique} is not in evtgen/matrix.rs TECHNIQUE_TACTICS: add its ATT&CK tactics");
+    };
+    let tagged: Vec<&'static str> = all.iter().copied().filter(|t| tags.iter().any(|x| x == t)).collect();
+    Ok(if tagged.is_empty() { all.to_vec() } else { tagged })
+}
+
+/// Tactic × technique → rules, from the tags: each technique tag of a rule under its
+/// ATT&CK tactics (see [`TECHNIQUE_TACTICS`]).
+pub(crate) fn attack_matrix(pack: &[PackRule]) -> Result<String> {
     let mut s = String::from("| tactic | technique | rules |\n|---|---|---|\n");
     for (tag, name) in TACTICS {
         let mut by_tech: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for r in pack.iter().filter(|r| r.tags.iter().any(|t| t == tag)) {
+        for r in pack {
             for t in r.tags.iter().filter(|t| is_technique(t)) {
-                by_tech.entry(t.as_str()).or_default().push(r.name.as_str());
+                if tactics_of(t, &r.tags)?.contains(tag) {
+                    by_tech.entry(t.as_str()).or_default().push(r.name.as_str());
+                }
             }
         }
         for (tech, rules) in by_tech {
             s.push_str(&format!("| {name} | {tech} | {} |\n", rules.join("; ")));
         }
     }
-    s
+    Ok(s)
 }
 
 pub(crate) fn write_doc(table: &str, summary: &str, rows: &[Row], pack: &[PackRule]) -> Result<()> {
@@ -161,8 +239,27 @@ pub(crate) fn write_doc(table: &str, summary: &str, rows: &[Row], pack: &[PackRu
         String::from_utf8_lossy(&date).trim(),
         String::from_utf8_lossy(&kernel).trim(),
         per_tactic(rows, pack),
-        attack_matrix(pack)
+        attack_matrix(pack)?
     );
     std::fs::write(crate::root().join("docs/detections.md"), doc)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pack_reads_and_techniques_sit_under_their_attack_tactics() {
+        let pack = load_pack(&crate::root().join("rules/default")).unwrap();
+        assert!(pack.iter().all(|r| r.tags.iter().any(|t| t.starts_with("mitre_"))));
+        let m = attack_matrix(&pack).unwrap();
+        assert!(m.contains("| Privilege Escalation | T1611 | Container escape via cgroup release_agent;"), "{m}");
+        assert!(m.contains("| Initial Access | T1190 | Web server spawned a shell |"), "{m}");
+        // T1190 is Initial Access only, although its rule is also tagged persistence.
+        assert!(!m.contains("| Persistence | T1190 |"), "{m}");
+        assert!(m.contains("| Persistence | T1505.003 | Web server spawned a shell |"), "{m}");
+        let unknown = vec!["mitre_execution".to_string(), "T9999".to_string()];
+        assert!(tactics_of("T9999", &unknown).is_err());
+    }
 }
