@@ -17,6 +17,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("unshare -U", "Create namespace with unshare in container", "T1611", unshare_user),
         act!("ptrace attach", "PTRACE attached to process", "T1055.008", ptrace_attach),
         act!("/proc/PID/mem write", "Write to process memory via /proc", "T1055.009", proc_mem),
+        act!("GLIBC_TUNABLES env", "Privilege escalation via GLIBC_TUNABLES", "T1068", glibc_tunables),
         act!("mount tmpfs", "Mount or debugfs launched in container", "T1611", mount),
         act!("debugfs", "Mount or debugfs launched in container", "T1611", debugfs),
         // ---- defense evasion
@@ -36,6 +37,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("insmod", "Kernel module tool launched in container", "T1547.006", insmod),
         act!("modprobe", "Kernel module tool launched in container", "T1547.006", modprobe),
         act!("finit_module syscall", "Kernel module load attempt", "T1547.006", finit_module, module_syscalls_filtered),
+        act!("file in /dev", "Create files below dev", "T1564.001", dev_file),
         act!("mkdir /etc/.hidden", "Create hidden directory in system location", "T1564.001", hidden_dir),
     ]
 }
@@ -96,6 +98,15 @@ fn ptrace_attach(c: &Ctx) -> Result<()> {
 
 fn proc_mem(c: &Ctx) -> Result<()> {
     py(c, &format!("f = open('/proc/{}/mem', 'r+b')\nf.close()", c.main_pid), None)
+}
+
+fn glibc_tunables(c: &Ctx) -> Result<()> {
+    let env = ["-i", "PATH=/usr/bin:/bin", "GLIBC_TUNABLES=glibc.malloc.mxfast=0", "/bin/true"];
+    c.pod.run("env", &env, None, None)
+}
+
+fn dev_file(c: &Ctx) -> Result<()> {
+    sh(c, "echo payload > /dev/lnr-evtgen")
 }
 
 fn mount(c: &Ctx) -> Result<()> {

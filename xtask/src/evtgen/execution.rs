@@ -16,6 +16,8 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("nginx spawns sh", "Web server spawned a shell", "T1190", web_shell),
         act!("kubectl in pod", "Kubernetes client tool launched in container", "T1609", kubectl),
         act!("curl | sh", "Download piped to shell", "T1105", curl_pipe_sh),
+        act!("postgres spawns sh", "DB program spawned process", "T1190", db_shell),
+        act!("apt-get in pod", "Launch package management process in container", "T1072", apt_get),
         act!("base64 -d | sh", "Decode and execute encoded payload", "T1027", base64_sh),
         // ---- persistence
         act!("cron.d entry", "Schedule cron job", "T1053.003", cron),
@@ -78,6 +80,15 @@ fn drift(c: &Ctx) -> Result<()> {
 fn web_shell(c: &Ctx) -> Result<()> {
     // "nginx" forks a shell for a command it was tricked into running.
     tool(c, "nginx", &["-c", "sh -c 'id > /dev/null'; true"])
+}
+
+fn db_shell(c: &Ctx) -> Result<()> {
+    // "postgres" running COPY ... FROM PROGRAM.
+    tool(c, "postgres", &["-c", "sh -c 'id > /dev/null'; true"])
+}
+
+fn apt_get(c: &Ctx) -> Result<()> {
+    c.pod.run("apt-get", &["-s", "-qq", "check"], None, None)
 }
 
 fn kubectl(c: &Ctx) -> Result<()> {

@@ -24,6 +24,7 @@ pub(crate) const HOST_FILES: &[&str] = &[
     "/var/log/lnr-evtgen-app.log",
     "/var/log/lnr-evtgen-app.log.1",
     "/dev/shm/lnr-evtgen-payload",
+    "/dev/lnr-evtgen",
     "/etc/kubernetes/pki/lnr-evtgen.key",
 ];
 /// Directories the actions create (removed when empty).
@@ -62,10 +63,11 @@ pub(crate) fn prepare() -> Result<()> {
     for t in TRUE_TOOLS {
         std::fs::copy("/bin/true", Path::new(TOOLS).join(t)).with_context(|| format!("install {t}"))?;
     }
-    // A web server (a shell under nginx's name), a package manager (a shell under
-    // dpkg's name) and a log rotator (perl under logrotate's name).
+    // A web server, a package manager and a database (a shell under the names nginx, dpkg
+    // and postgres) and a log rotator (perl under logrotate's name).
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("nginx"))?;
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("dpkg"))?;
+    std::fs::copy("/bin/bash", Path::new(TOOLS).join("postgres"))?;
     std::fs::copy("/usr/bin/perl", Path::new(TOOLS).join("logrotate"))?;
     // Files the actions remove, chmod, execute or read.
     std::fs::write("/var/log/lnr-evtgen-old.log", "old\n")?;

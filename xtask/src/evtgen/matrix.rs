@@ -145,6 +145,7 @@ const TECHNIQUE_TACTICS: &[(&str, &[&str])] = &[
     ("T1068", &["mitre_privilege_escalation"]),
     ("T1070", &["mitre_defense_evasion"]),
     ("T1071", &["mitre_command_and_control"]),
+    ("T1072", &["mitre_execution", "mitre_lateral_movement"]),
     ("T1082", &["mitre_discovery"]),
     ("T1083", &["mitre_discovery"]),
     ("T1090", &["mitre_command_and_control"]),
