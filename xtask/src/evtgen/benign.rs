@@ -5,7 +5,8 @@
 //!   binary (`build_context`: not drift);
 //! - a package manager (`dpkg`) writing below /etc and /usr/local/bin and chmod-ing its
 //!   binary (`package_mgmt_activity` in Write below etc / Write below binary dir /
-//!   Change permissions of binary);
+//!   Change permissions of binary); its launch in a running container is the one
+//!   Notice (`Launch package management process in container`) the phase raises;
 //! - wget health checks (download tools to the network, no upload, no temp output);
 //! - logrotate renaming, truncating and deleting old logs (`log_rotators` in Clear /
 //!   Delete log files);
