@@ -5,6 +5,8 @@
 //! - `run [ARGS]`: build and run the agent on its embedded defaults.
 //! - `test`: everything CI runs (supply-chain checks, unit, rule fixtures,
 //!   privileged e2e).
+//! - `cluster up|down|status|test`, `image`: a real kubelet + containerd
+//!   cluster and Lanner's own images and Helm chart on it (`cluster.rs`).
 //! - `sbom`, `deny`, `secrets`: the supply-chain checks on their own
 //!   (docs/supply-chain.md).
 //!
@@ -19,6 +21,7 @@ use std::{
 use anyhow::{bail, Context as _, Result};
 
 mod bench;
+mod cluster;
 mod deny;
 mod sbom;
 mod secrets;
@@ -64,6 +67,14 @@ enum Cmd {
     Deny,
     /// Scan the tracked tree for private keys and tokens.
     Secrets,
+    /// A real single-node cluster (kubelet + containerd) and Lanner's helm install on it.
+    Cluster {
+        #[command(subcommand)]
+        cmd: cluster::ClusterCmd,
+    },
+    /// Agent, triage, pause and busybox images from target/release/lanner (target/images/);
+    /// imported into the test cluster's containerd when it is up.
+    Image,
 }
 
 fn root() -> PathBuf {
@@ -285,6 +296,11 @@ fn main() -> Result<()> {
         }
         Cmd::Deny => deny::run(&root()),
         Cmd::Secrets => secrets::run(&root()),
+        Cmd::Cluster { cmd } => cluster::run(cmd),
+        Cmd::Image => {
+            build()?;
+            cluster::image()
+        }
         Cmd::Bench { quick } => {
             build()?;
             let rep = bench::run(&lanner_bin(), &root(), quick)?;

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Real-cluster end-to-end tier (`cargo xtask cluster test`): Lanner installed with helm on the
+# cluster of cluster.sh, attacked through `kubectl exec` in a real pod.
+#
+#   xtask/kube/cluster-e2e.sh install   images into containerd + `helm install` (values: cluster-values.yaml),
+#                                       wait for the DaemonSet and the triage Deployment to be Ready
+#   xtask/kube/cluster-e2e.sh test      install, then the attack and the checks below
+#   xtask/kube/cluster-e2e.sh uninstall helm uninstall + the test namespace
+#
+# Checks (each failure exits 1 with what was seen):
+#   * every pod of the release Ready, the agent with the chart's exact securityContext;
+#   * a busybox victim Deployment; `kubectl exec -it` a shell in it, read /etc/shadow;
+#   * the agent pod's log carries "Terminal shell in container" and "Read sensitive file untrusted"
+#     alerts with the real pod name, namespace, container id, container name, image and node;
+#   * a triage worker logged "incident triaged" for those alerts (uuid) and its /metrics (through
+#     the API server's pod proxy) counts the incidents.
+# Root only (the cluster is); never skips.
+set -euo pipefail
+
+E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=xtask/kube/cluster.sh
+source "$E2E_HERE/cluster.sh"
+# shellcheck source=xtask/deploy/lib.sh
+source "$E2E_HERE/../deploy/lib.sh"
+
+NS=lanner
+RELEASE=lanner
+VICTIM_NS=lanner-e2e-victim
+CHART="$REPO_ROOT/deploy/helm/lanner"
+VALUES="$E2E_HERE/cluster-values.yaml"
+
+elog() { printf 'cluster-e2e: %s\n' "$*" >&2; }
+fail() {
+    printf 'cluster-e2e: FAIL: %s\n' "$*" >&2
+    KCTL get pods -A -o wide >&2 2>/dev/null || true
+    exit 1
+}
+
+helm_cmd() { # ACTION [ARGS]
+    "$DEPLOY_VENV/bin/python" "$E2E_HERE/helm.py" "$1" --kubeconfig "$CRUN/admin.kubeconfig" \
+        --namespace "$NS" --release "$RELEASE" "${@:2}"
+}
+
+cmd_install() {
+    need_root
+    cl_healthy || fail "the cluster is not up (cargo xtask cluster up)"
+    ensure_venv || fail "the deploy venv (helm SDK) could not be set up"
+    cmd_image_import
+    local t0
+    t0=$(date +%s)
+    if KCTL get secret -n "$NS" -l "owner=helm,name=$RELEASE" -o name 2>/dev/null | grep -q .; then
+        helm_cmd upgrade --chart "$CHART" --values "$VALUES" || fail "helm upgrade failed"
+    else
+        helm_cmd install --chart "$CHART" --values "$VALUES" --create-namespace || fail "helm install failed"
+    fi
+    KCTL -n "$NS" rollout status daemonset/lanner-agent --timeout=180s \
+        || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=agent | tail -n 30 >&2; fail "agent DaemonSet not Ready"; }
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s \
+        || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=triage | tail -n 30 >&2; fail "triage Deployment not Ready"; }
+    local notready
+    notready=$(KCTL get pods -n "$NS" -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | awk '$2 != "True"')
+    [ -z "$notready" ] || fail "pods not Ready: $notready"
+    elog "release $RELEASE Ready in $(($(date +%s) - t0)) s:"
+    KCTL get pods -n "$NS" -o wide >&2
+}
+
+# The agent pod must run with the chart's securityContext, not a weakened one.
+check_security_context() {
+    local sc
+    sc=$(KCTL get ds -n "$NS" lanner-agent -o json)
+    python3 - "$sc" <<'EOF' || fail "agent securityContext differs from the chart's"
+import json, sys
+ds = json.loads(sys.argv[1])
+spec = ds["spec"]["template"]["spec"]
+c = spec["containers"][0]["securityContext"]
+problems = []
+if not spec.get("hostPID"): problems.append("hostPID is not true")
+if c.get("privileged"): problems.append("privileged")
+if c.get("allowPrivilegeEscalation") is not False: problems.append("allowPrivilegeEscalation not false")
+if c.get("readOnlyRootFilesystem") is not True: problems.append("root filesystem writable")
+caps = c.get("capabilities", {})
+if caps.get("drop") != ["ALL"]: problems.append(f"drop={caps.get('drop')}")
+if sorted(caps.get("add", [])) != sorted(["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]):
+    problems.append(f"add={caps.get('add')}")
+if c.get("seccompProfile", {}).get("type") != "RuntimeDefault": problems.append("seccomp not RuntimeDefault")
+if problems:
+    sys.exit("agent securityContext: " + ", ".join(problems))
+print("cluster-e2e: agent securityContext: hostPID, not privileged, read-only root, drop ALL + "
+      + ",".join(caps["add"]) + ", seccomp RuntimeDefault", file=sys.stderr)
+EOF
+}
+
+cmd_test() {
+    local t0
+    t0=$(date +%s)
+    cmd_install
+    check_security_context
+
+    elog "victim Deployment in $VICTIM_NS"
+    KCTL create namespace "$VICTIM_NS" --dry-run=client -o yaml | KCTL apply -f - >/dev/null
+    KCTL -n "$VICTIM_NS" delete deployment victim --ignore-not-found --wait=true >/dev/null
+    KCTL -n "$VICTIM_NS" create deployment victim --image="$BUSYBOX_REF" -- sleep 36000 >/dev/null \
+        || fail "could not create the victim Deployment"
+    KCTL -n "$VICTIM_NS" rollout status deployment/victim --timeout=120s || fail "victim not Ready"
+    local pod cid cname image
+    pod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim -o 'jsonpath={.items[0].metadata.name}')
+    cid=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].containerID}')
+    cname=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].name}')
+    image=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.spec.containers[0].image}')
+    [ -n "$pod" ] && [ -n "$cid" ] || fail "victim pod has no container id yet"
+    elog "victim pod $pod, container $cname ${cid#containerd://}, image $image"
+
+    # The attacker: an interactive shell with a terminal (kubectl exec -it under script(1), which
+    # gives kubectl a pty), reading the password hashes.
+    local since
+    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    script -qec "$KUBECTL --kubeconfig $CRUN/admin.kubeconfig -n $VICTIM_NS exec -it $pod -- sh -c 'cat /etc/shadow >/dev/null; id; exit 0'" /dev/null \
+        >"$CRUN/logs/e2e-exec.log" 2>&1 || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "kubectl exec -it into $pod failed"; }
+    grep -q 'uid=0' "$CRUN/logs/e2e-exec.log" || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "the exec'd shell did not run"; }
+
+    # Alerts from the agent pod's log.
+    local agent_pod uuids="" i
+    agent_pod=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent -o 'jsonpath={.items[0].metadata.name}')
+    for i in $(seq 1 30); do
+        KCTL -n "$NS" logs "$agent_pod" >"$CRUN/logs/e2e-agent.log" 2>&1 || true
+        if uuids=$(python3 "$E2E_HERE/e2e_alerts.py" "$CRUN/logs/e2e-agent.log" --pod "$pod" --ns "$VICTIM_NS" \
+            --container-id "${cid#containerd://}" --container-name "$cname" --image "${image%:*}" --node "$NODE" \
+            --rule "Terminal shell in container" --rule "Read sensitive file untrusted" 2>"$CRUN/logs/e2e-alerts.err"); then
+            break
+        fi
+        uuids=""
+        sleep 1
+    done
+    [ -n "$uuids" ] || { cat "$CRUN/logs/e2e-alerts.err" >&2; fail "no alert with the real pod metadata in $agent_pod's log (saved: $CRUN/logs/e2e-agent.log)"; }
+    cat "$CRUN/logs/e2e-alerts.err" >&2
+
+    # The triage worker received and recorded them.
+    local found="" u tpods
+    tpods=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}')
+    for i in $(seq 1 30); do
+        : >"$CRUN/logs/e2e-triage.log"
+        for p in $tpods; do KCTL -n "$NS" logs "$p" >>"$CRUN/logs/e2e-triage.log" 2>&1 || true; done
+        found=yes
+        for u in $uuids; do
+            grep "incident triaged" "$CRUN/logs/e2e-triage.log" | grep -q "$u" || found=""
+        done
+        [ -n "$found" ] && break
+        sleep 1
+    done
+    [ -n "$found" ] || { tail -n 20 "$CRUN/logs/e2e-triage.log" >&2; fail "the triage worker did not record every alert ($uuids)"; }
+    grep "incident triaged" "$CRUN/logs/e2e-triage.log" | grep -F "$(echo "$uuids" | head -n1)" | head -n1 >&2
+    local incidents=0 m
+    for p in $tpods; do
+        m=$(KCTL get --raw "/api/v1/namespaces/$NS/pods/$p:9377/proxy/metrics" 2>/dev/null \
+            | awk '/^lanner_triage_incidents_total/ {s += $NF} END {print s + 0}')
+        incidents=$((incidents + ${m%.*}))
+    done
+    [ "$incidents" -ge "$(echo "$uuids" | wc -w)" ] \
+        || fail "triage /metrics (pod proxy) counts $incidents incidents, expected >= $(echo "$uuids" | wc -w)"
+    elog "triage: every alert recorded ('incident triaged'), lanner_triage_incidents_total=$incidents via the pod proxy"
+    elog "PASS in $(($(date +%s) - t0)) s"
+}
+
+cmd_uninstall() {
+    need_root
+    cl_healthy || { elog "cluster not up: nothing to uninstall"; return 0; }
+    ensure_venv || true
+    KCTL delete namespace "$VICTIM_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    helm_cmd uninstall || true
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+    install) cmd_install ;;
+    test) cmd_test ;;
+    uninstall) cmd_uninstall ;;
+    *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; fail "expected install, test or uninstall" ;;
+    esac
+fi
