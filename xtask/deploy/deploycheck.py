@@ -849,9 +849,13 @@ def cmd_dockerfile(args) -> int:
     c.ok({"builder", "agent", "triage"} <= set(stages), f"stages builder, agent, triage (got {sorted(stages)})")
     base = {n: resolve(s[0].value[0]) for n, s in stages.items()}
     c.ok(base.get("builder", "").startswith("rust:1.95"), f"builder FROM rust:1.95 (got {base.get('builder')})")
-    c.ok(base.get("agent", "").startswith("debian:bookworm-slim"), f"agent FROM debian:bookworm-slim (got {base.get('agent')})")
-    c.ok("distroless" in base.get("triage", "") or "slim" in base.get("triage", ""),
-         f"triage FROM a distroless or slim image (got {base.get('triage')})")
+    # Both images are the rootfs stage's files on scratch: the content xtask/kube/image.sh builds.
+    c.ok(base.get("rootfs") == "builder", f"rootfs stage FROM builder (got {base.get('rootfs')})")
+    rootfs_runs = " ".join(" ".join(x.value) for x in stages.get("rootfs", []) if x.cmd == "RUN")
+    for what in ("ldd /out/lanner", "ca-certificates", "/rootfs/etc/passwd", "/rootfs/usr/local/bin/lanner"):
+        c.ok(what in rootfs_runs, f"rootfs stage: {what}")
+    for n in ("agent", "triage"):
+        c.ok(base.get(n) == "scratch", f"{n} FROM scratch + the rootfs stage (got {base.get(n)})")
     runs = " ".join(" ".join(x.value) for x in stages.get("builder", []) if x.cmd == "RUN")
     c.ok("xtask/bootstrap.sh" in runs, "builder runs xtask/bootstrap.sh")
     c.ok(re.search(r"cargo build[^&;]*--release[^&;]*-p lanner", runs) is not None, "builder runs cargo build --release -p lanner")
@@ -863,7 +867,7 @@ def cmd_dockerfile(args) -> int:
         copies = [x for x in st if x.cmd == "COPY" and any(f.startswith("--from=") for f in x.flags)]
         c.ok(all(f.split("=", 1)[1].lower() in stages for x in copies for f in x.flags if f.startswith("--from=")),
              f"{n}: COPY --from names a stage")
-        c.ok(any("lanner" in " ".join(x.value) for x in copies), f"{n}: copies the lanner binary from the builder")
+        c.ok(any(f == "--from=rootfs" for x in copies for f in x.flags), f"{n}: copies the rootfs stage (the lanner binary)")
         if n == "triage":
             c.ok(bool(users) and users[-1].split(":")[0] not in ("0", "root"), f"triage: non-root USER (got {users})")
         else:
