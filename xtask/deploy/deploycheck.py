@@ -363,8 +363,7 @@ EXPECTED_RBAC = {
         | {("", "events", "create", None), ("events.k8s.io", "events", "create", None)}
     ),
     ("Role", "triage"): (
-        {("coordination.k8s.io", "leases", "create", None)}
-        | {("coordination.k8s.io", "leases", v, "LEASE") for v in ("get", "update")}
+        {("coordination.k8s.io", "leases", v, None) for v in ("create", "get", "update", "patch", "list", "delete")}
     ),
 }
 WORKLOAD_KINDS = {"DaemonSet", "Deployment", "StatefulSet", "Job", "CronJob", "Pod", "ReplicaSet"}
@@ -585,10 +584,12 @@ def cmd_policy(args) -> int:
         cm["data"] = cm.get("data") or {}
         if "policy.yaml" in cm["data"]:
             pol = yaml.safe_load(cm["data"]["policy.yaml"])
-            c.ok(NAMESPACE in pol.get("protectedNamespaces", []), f"{kn(cm)}: policy protects {NAMESPACE}")
-            c.ok(isinstance(pol.get("dryRun"), bool), f"{kn(cm)}: policy dryRun is a boolean")
-            acts = {"delete_pod", "quarantine", "escalate", "event"}
-            c.ok(all(dd.get("action") in acts for dd in pol.get("decisions", [])), f"{kn(cm)}: decision actions known")
+            guard = pol.get("guard", {})
+            c.ok(NAMESPACE in guard.get("protected_namespaces", []), f"{kn(cm)}: policy protects {NAMESPACE}")
+            c.ok(isinstance(pol.get("dry_run"), bool), f"{kn(cm)}: policy dry_run is a boolean")
+            acts = {"ignore", "escalate", "quarantine_pod", "delete_pod"}
+            c.ok(bool(pol.get("rules")) and all(r.get("action") in acts for r in pol["rules"]),
+                 f"{kn(cm)}: policy rules present, actions known")
         for key, text in cm.get("data", {}).items():
             if key.endswith((".yaml", ".yml")):
                 err = ""

@@ -48,7 +48,7 @@ cmd_install() {
     cmd_image_import
     local t0
     t0=$(date +%s)
-    if KCTL get secret -n "$NS" -l "owner=helm,name=$RELEASE" -o name 2>/dev/null | grep -q .; then
+    if [ -n "$(KCTL get secret -n "$NS" -l "owner=helm,name=$RELEASE" -o name 2>/dev/null)" ]; then
         helm_cmd upgrade --chart "$CHART" --values "$VALUES" || fail "helm upgrade failed"
     else
         helm_cmd install --chart "$CHART" --values "$VALUES" --create-namespace || fail "helm install failed"
@@ -57,8 +57,13 @@ cmd_install() {
         || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=agent | tail -n 30 >&2; fail "agent DaemonSet not Ready"; }
     KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s \
         || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=triage | tail -n 30 >&2; fail "triage Deployment not Ready"; }
-    local notready
-    notready=$(KCTL get pods -n "$NS" -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | awk '$2 != "True"')
+    # Every pod of the release Ready (pods of a replaced ReplicaSet may still be terminating).
+    local notready i
+    for i in $(seq 1 60); do
+        notready=$(KCTL get pods -n "$NS" -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{" "}{.metadata.deletionTimestamp}{"\n"}{end}' | awk '$2 != "True"')
+        [ -z "$notready" ] && break
+        sleep 1
+    done
     [ -z "$notready" ] || fail "pods not Ready: $notready"
     elog "release $RELEASE Ready in $(($(date +%s) - t0)) s:"
     KCTL get pods -n "$NS" -o wide >&2

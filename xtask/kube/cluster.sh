@@ -175,9 +175,10 @@ EOF
 # ---------------------------------------------------------------------------------------------
 
 cl_net_up() {
-    ip addr show dev lo | grep -q " $NODE_IP/32" || ip addr add "$NODE_IP/32" dev lo
+    # (no `| grep -q` under pipefail: an early exit of grep fails the pipeline)
+    case "$(ip -o addr show dev lo)" in *" $NODE_IP/32 "*) ;; *) ip addr add "$NODE_IP/32" dev lo ;; esac
     ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-    ip addr show dev "$BRIDGE" | grep -q " $BRIDGE_IP/" || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+    case "$(ip -o addr show dev "$BRIDGE")" in *" $BRIDGE_IP/"*) ;; *) ip addr add "$BRIDGE_IP/24" dev "$BRIDGE" ;; esac
     ip link set "$BRIDGE" up
     # Interface-scoped: pod -> host 127.0.0.1 (DNAT to the apiserver), pod -> Service -> pod.
     sysctl -qw "net.ipv4.conf.$BRIDGE.route_localnet=1" "net.ipv4.conf.$BRIDGE.forwarding=1"
@@ -325,7 +326,7 @@ cl_build() {
     ensure_kubectl
     local pkgs=() p
     for p in containerd runc containernetworking-plugins; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || pkgs+=("$p")
+        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || pkgs+=("$p")
     done
     [ "${#pkgs[@]}" = 0 ] || apt_system_install "${pkgs[@]}"
     command -v iptables >/dev/null || apt_system_install iptables
