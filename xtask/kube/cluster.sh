@@ -577,7 +577,7 @@ cmd_cl_status() {
     if api_ok; then clog "  apiserver: https://127.0.0.1:$API_PORT ready"; else clog "  apiserver: not ready"; bad=1; fi
     if node_ready; then clog "  node $NODE: Ready"; else clog "  node $NODE: not Ready"; bad=1; fi
     if [ "$bad" = 0 ]; then
-        KCTL get pods -A -o wide 2>/dev/null >&2 || true
+        KCTL get pods -A -o wide >&2 2>/dev/null || true
         clog "up"
     else
         clog "degraded (cargo xtask cluster down && cargo xtask cluster up)"

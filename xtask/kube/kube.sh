@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lanner test infrastructure: a real Kubernetes API server (plus etcd) on loopback.
 #
-#   xtask/kube/kube.sh build   build/fetch kube-apiserver, etcd and kubectl into the cache
+#   xtask/kube/kube.sh build   build/fetch kube-apiserver (+ kubelet, scheduler, controller-manager: one make), etcd, kubectl
 #   xtask/kube/kube.sh up      start etcd + kube-apiserver on https://127.0.0.1:6443 (runs build first)
 #   xtask/kube/kube.sh down    stop both and remove the run dir
 #   xtask/kube/kube.sh env     print `export ...` lines: eval "$(xtask/kube/kube.sh env)"
@@ -243,7 +243,10 @@ ensure_apiserver() { ensure_kube_bins kube-apiserver; }
 
 cmd_build() {
     mkdir -p "$KDIR"
-    ensure_apiserver
+    # All four in one make: the real-cluster tier (cluster.sh) needs the node binaries too, and
+    # building them with the apiserver shares most of the compile.
+    # shellcheck disable=SC2086
+    ensure_kube_bins $KUBE_BINS_ALL
     ensure_etcd
     ensure_kubectl
 }

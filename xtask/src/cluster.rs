@@ -57,8 +57,10 @@ pub fn tier() -> Result<()> {
     if !crate::is_root() {
         bail!("the real-cluster tier needs root (kubelet, containerd)");
     }
+    let t = std::time::Instant::now();
     let r = run(ClusterCmd::Test);
     let down = script("cluster.sh", "down");
+    eprintln!("xtask: real-cluster tier (up, images, helm install, e2e, down) took {:.0} s", t.elapsed().as_secs_f64());
     r?;
     down
 }

@@ -4,7 +4,7 @@
 //! - `build`: the release binary in three stages, one line each (`stages.rs`).
 //! - `run [ARGS]`: build and run the agent on its embedded defaults.
 //! - `test`: everything CI runs (supply-chain checks, unit, rule fixtures,
-//!   privileged e2e).
+//!   privileged e2e, kill-chain simulation, the real-cluster tier).
 //! - `cluster up|down|status|test`, `image`: a real kubelet + containerd
 //!   cluster and Lanner's own images and Helm chart on it (`cluster.rs`).
 //! - `sbom`, `deny`, `secrets`: the supply-chain checks on their own
@@ -268,13 +268,27 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     } else {
         true
     };
+    // Real cluster: images, helm install, the attack in a real pod; always torn down.
+    let cluster_ok = if is_root() {
+        match cluster::tier() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("xtask: real-cluster tier failed: {e:#}");
+                false
+            }
+        }
+    } else {
+        eprintln!("xtask: not root: the real-cluster tier (kubelet + containerd) did not run; CI runs it as root");
+        true
+    };
     let mut all = unit;
     all += e2e;
     all += Totals { passed: u64::from(sim_ok), failed: u64::from(!sim_ok), ignored: 0 };
+    all += Totals { passed: u64::from(cluster_ok), failed: u64::from(!cluster_ok), ignored: 0 };
     all += Totals { passed: 3 - supply_failed, failed: supply_failed, ignored: 0 };
     eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
     println!("summary: {} passed, {} failed, {} skipped", all.passed, all.failed, all.ignored);
-    if !(unit_ok && e2e_ok && sim_ok) || all.failed > 0 {
+    if !(unit_ok && e2e_ok && sim_ok && cluster_ok) || all.failed > 0 {
         bail!("tests failed");
     }
     Ok(())
