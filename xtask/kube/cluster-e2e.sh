@@ -13,7 +13,11 @@
 #   * the agent pod's log carries "Terminal shell in container" and "Read sensitive file untrusted"
 #     alerts with the real pod name, namespace, container id, container name, image and node;
 #   * a triage worker logged "incident triaged" for those alerts (uuid) and its /metrics (through
-#     the API server's pod proxy) counts the incidents.
+#     the API server's pod proxy) counts the incidents;
+#   * `helm upgrade` with triage.policy.dryRun=false (cluster-values-act.yaml): the agent pod is
+#     not restarted; a new shell in the victim gets it quarantined for real (label
+#     lanner.io/quarantine=true + NetworkPolicy lanner-quarantine), a miner-named process gets
+#     it deleted, and the ReplicaSet replaces it; MTTA/MTTR read from the workers' /metrics.
 # Root only (the cluster is); never skips.
 set -euo pipefail
 
@@ -28,6 +32,7 @@ RELEASE=lanner
 VICTIM_NS=lanner-e2e-victim
 CHART="$REPO_ROOT/deploy/helm/lanner"
 VALUES="$E2E_HERE/cluster-values.yaml"
+ACT_VALUES="$E2E_HERE/cluster-values-act.yaml"
 
 elog() { printf 'cluster-e2e: %s\n' "$*" >&2; }
 fail() {
@@ -163,7 +168,74 @@ cmd_test() {
     [ "$incidents" -ge "$(echo "$uuids" | wc -w)" ] \
         || fail "triage /metrics (pod proxy) counts $incidents incidents, expected >= $(echo "$uuids" | wc -w)"
     elog "triage: every alert recorded ('incident triaged'), lanner_triage_incidents_total=$incidents via the pod proxy"
+    cmd_act_phase "$pod"
     elog "PASS in $(($(date +%s) - t0)) s"
+}
+
+# metric_sum NAME: the sum of a metric over the worker pods (API server pod proxy).
+metric_sum() {
+    local p total=0 v
+    for p in $(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}'); do
+        v=$(KCTL get --raw "/api/v1/namespaces/$NS/pods/$p:9377/proxy/metrics" 2>/dev/null \
+            | awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $NF} END {printf "%.3f", s + 0}')
+        total=$(awk -v a="$total" -v b="$v" 'BEGIN {printf "%.3f", a + b}')
+    done
+    printf '%s\n' "$total"
+}
+
+cmd_act_phase() {
+    local pod=$1 agent_before agent_after i
+    agent_before=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent \
+        -o 'jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].restartCount}')
+    elog "helm upgrade: triage.policy.dryRun=false"
+    helm_cmd upgrade --chart "$CHART" --values "$VALUES" --values "$ACT_VALUES" || fail "helm upgrade failed"
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s || fail "triage not Ready after the upgrade"
+    KCTL -n "$NS" rollout status daemonset/lanner-agent --timeout=180s || fail "agent not Ready after the upgrade"
+    agent_after=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent \
+        -o 'jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].restartCount}')
+    [ "$agent_before" = "$agent_after" ] || fail "the agent pod changed across a worker-only upgrade ($agent_before -> $agent_after)"
+    # Both worker replicas of the new revision serve (the agent reconnects to the Service).
+    sleep 3
+
+    elog "attack again: a shell with a terminal in $pod (policy: quarantine_pod)"
+    script -qec "$KUBECTL --kubeconfig $CRUN/admin.kubeconfig -n $VICTIM_NS exec -it $pod -- sh -c 'id; exit 0'" /dev/null \
+        >"$CRUN/logs/e2e-exec2.log" 2>&1 || { cat "$CRUN/logs/e2e-exec2.log" >&2; fail "kubectl exec -it (2) failed"; }
+    local label np=""
+    for i in $(seq 1 45); do
+        label=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.metadata.labels.lanner\.io/quarantine}' 2>/dev/null || true)
+        np=$(KCTL -n "$VICTIM_NS" get networkpolicy lanner-quarantine -o name 2>/dev/null || true)
+        [ "$label" = true ] && [ -n "$np" ] && break
+        sleep 1
+    done
+    [ "$label" = true ] && [ -n "$np" ] || fail "victim not quarantined (label lanner.io/quarantine='$label', NetworkPolicy: '${np:-none}')"
+    elog "quarantined: $pod labelled lanner.io/quarantine=true, $np present in $VICTIM_NS"
+
+    elog "a miner-named process in $pod (policy: delete_pod)"
+    KCTL -n "$VICTIM_NS" exec "$pod" -- sh -c 'cp /bin/busybox /tmp/xmrig && /tmp/xmrig --version; true' >/dev/null 2>&1 || true
+    local gone="" newpod=""
+    for i in $(seq 1 60); do
+        if [ -z "$gone" ] && ! KCTL -n "$VICTIM_NS" get pod "$pod" >/dev/null 2>&1; then gone=yes; fi
+        if [ -z "$gone" ]; then
+            # Deleted with grace 0 by the worker; a pod object may linger while terminating.
+            [ -n "$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.metadata.deletionTimestamp}' 2>/dev/null)" ] && gone=yes
+        fi
+        newpod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.phase}{"\n"}{end}' \
+            | awk -v old="$pod" '$1 != old && $2 == "Running" {print $1; exit}')
+        [ -n "$gone" ] && [ -n "$newpod" ] && break
+        sleep 1
+    done
+    [ -n "$gone" ] || fail "the worker did not delete $pod"
+    [ -n "$newpod" ] || fail "the ReplicaSet did not replace $pod with a Running pod"
+    elog "deleted: $pod; the ReplicaSet replaced it with $newpod"
+
+    local acts mtta_n mtta_s mttr_n mttr_s
+    acts=$(metric_sum lanner_triage_actions_total)
+    mtta_n=$(metric_sum lanner_triage_mtta_seconds_count)
+    mtta_s=$(metric_sum lanner_triage_mtta_seconds_sum)
+    mttr_n=$(metric_sum lanner_triage_mttr_seconds_count)
+    mttr_s=$(metric_sum lanner_triage_mttr_seconds_sum)
+    awk -v n="$mttr_n" 'BEGIN {exit !(n >= 2)}' || fail "worker /metrics: lanner_triage_mttr_seconds_count=$mttr_n, expected >= 2 (quarantine + delete)"
+    elog "worker /metrics (pod proxy): actions_total=$acts, MTTA mean $(awk -v s="$mtta_s" -v n="$mtta_n" 'BEGIN {printf "%.3f", n ? s / n : 0}') s over $mtta_n, MTTR mean $(awk -v s="$mttr_s" -v n="$mttr_n" 'BEGIN {printf "%.3f", n ? s / n : 0}') s over $mttr_n"
 }
 
 cmd_uninstall() {
