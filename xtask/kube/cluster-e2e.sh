@@ -17,7 +17,10 @@
 #   * `helm upgrade` with triage.policy.dryRun=false (cluster-values-act.yaml): the agent pod is
 #     not restarted; a new shell in the victim gets it quarantined for real (label
 #     lanner.io/quarantine=true + NetworkPolicy lanner-quarantine), a miner-named process gets
-#     it deleted, and the ReplicaSet replaces it; MTTA/MTTR read from the workers' /metrics.
+#     it deleted, and the ReplicaSet replaces it; MTTA/MTTR read from the workers' /metrics;
+#   * `helm upgrade` adding a rule file (cluster-values-rules.yaml): the agent reloads it without a
+#     restart and alerts on it; with the workers scaled to 0, an alert raised and the agent pod
+#     deleted, the new agent pod delivers the spooled alert once the workers are back.
 # Root only (the cluster is); never skips.
 set -euo pipefail
 
@@ -33,6 +36,7 @@ VICTIM_NS=lanner-e2e-victim
 CHART="$REPO_ROOT/deploy/helm/lanner"
 VALUES="$E2E_HERE/cluster-values.yaml"
 ACT_VALUES="$E2E_HERE/cluster-values-act.yaml"
+RULES_VALUES="$E2E_HERE/cluster-values-rules.yaml"
 
 elog() { printf 'cluster-e2e: %s\n' "$*" >&2; }
 fail() {
@@ -152,7 +156,7 @@ cmd_test() {
         for p in $tpods; do KCTL -n "$NS" logs "$p" >>"$CRUN/logs/e2e-triage.log" 2>&1 || true; done
         found=yes
         for u in $uuids; do
-            grep "incident triaged" "$CRUN/logs/e2e-triage.log" | grep -q "$u" || found=""
+            [ -n "$(grep "incident triaged" "$CRUN/logs/e2e-triage.log" | grep -F -- "$u")" ] || found=""
         done
         [ -n "$found" ] && break
         sleep 1
@@ -169,6 +173,7 @@ cmd_test() {
         || fail "triage /metrics (pod proxy) counts $incidents incidents, expected >= $(echo "$uuids" | wc -w)"
     elog "triage: every alert recorded ('incident triaged'), lanner_triage_incidents_total=$incidents via the pod proxy"
     cmd_act_phase "$pod"
+    cmd_rules_spool_phase
     elog "PASS in $(($(date +%s) - t0)) s"
 }
 
@@ -236,6 +241,80 @@ cmd_act_phase() {
     mttr_s=$(metric_sum lanner_triage_mttr_seconds_sum)
     awk -v n="$mttr_n" 'BEGIN {exit !(n >= 2)}' || fail "worker /metrics: lanner_triage_mttr_seconds_count=$mttr_n, expected >= 2 (quarantine + delete)"
     elog "worker /metrics (pod proxy): actions_total=$acts, MTTA mean $(awk -v s="$mtta_s" -v n="$mtta_n" 'BEGIN {printf "%.3f", n ? s / n : 0}') s over $mtta_n, MTTR mean $(awk -v s="$mttr_s" -v n="$mttr_n" 'BEGIN {printf "%.3f", n ? s / n : 0}') s over $mttr_n"
+}
+
+agent_pod_state() {
+    KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent \
+        -o 'jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].restartCount}'
+}
+
+# wait_agent_alert MARKER -> uuid of the e2e marker rule's alert whose cmdline has MARKER.
+wait_agent_alert() {
+    local i u agent_pod
+    for i in $(seq 1 45); do
+        agent_pod=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent -o 'jsonpath={.items[0].metadata.name}')
+        u=$(KCTL -n "$NS" logs "$agent_pod" 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        a = json.loads(line)
+    except ValueError:
+        continue
+    if a.get("rule") == "Lanner e2e marker executed" and sys.argv[1] in str(a.get("output_fields", {}).get("proc.cmdline")):
+        print(a["uuid"]); break' "$1")
+        [ -n "$u" ] && { printf '%s\n' "$u"; return 0; }
+        sleep 1
+    done
+    return 1
+}
+
+cmd_rules_spool_phase() {
+    local pod before after i u
+    pod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim --field-selector=status.phase=Running \
+        -o 'jsonpath={.items[0].metadata.name}')
+    before=$(agent_pod_state)
+    elog "helm upgrade: one more rule file in the rules ConfigMap"
+    helm_cmd upgrade --chart "$CHART" --values "$VALUES" --values "$ACT_VALUES" --values "$RULES_VALUES" \
+        || fail "helm upgrade (rules) failed"
+    local reloaded=""
+    for i in $(seq 1 90); do
+        # (no `| grep -q` under pipefail: its early exit fails the pipeline with SIGPIPE)
+        if [ -n "$(KCTL -n "$NS" logs "$(echo "$before" | cut -d' ' -f1)" 2>/dev/null | grep '"rules reloaded"' | grep '60-e2e.yaml')" ]; then
+            reloaded=yes
+            break
+        fi
+        sleep 1
+    done
+    [ -n "$reloaded" ] || fail "the agent did not reload the rules ConfigMap (no 'rules reloaded' naming 60-e2e.yaml in 90 s)"
+    KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-reload >/dev/null || fail "exec (marker) failed"
+    u=$(wait_agent_alert lanner-e2e-marker-reload) || fail "no alert from the reloaded rule"
+    after=$(agent_pod_state)
+    [ "$before" = "$after" ] || fail "the agent pod restarted for a rules change ($before -> $after)"
+    elog "rules reloaded from the ConfigMap without a restart ($after); the new rule alerted (uuid $u)"
+
+    elog "workers scaled to 0; alert; agent pod deleted; workers back"
+    KCTL -n "$NS" scale deployment/lanner-triage --replicas=0 >/dev/null
+    for i in $(seq 1 60); do
+        [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] && break
+        sleep 1
+    done
+    [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] || fail "workers did not stop"
+    KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-spool >/dev/null || fail "exec (spool marker) failed"
+    u=$(wait_agent_alert lanner-e2e-marker-spool) || fail "no alert for the spool marker"
+    KCTL -n "$NS" delete pod "$(echo "$after" | cut -d' ' -f1)" --wait=true >/dev/null || fail "deleting the agent pod failed"
+    KCTL -n "$NS" rollout status daemonset/lanner-agent --timeout=120s || fail "no new agent pod"
+    KCTL -n "$NS" scale deployment/lanner-triage --replicas=2 >/dev/null
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s || fail "workers not back"
+    local found="" p
+    for i in $(seq 1 60); do
+        for p in $(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}'); do
+            if [ -n "$(KCTL -n "$NS" logs "$p" 2>/dev/null | grep "incident triaged" | grep -F -- "$u")" ]; then found=$p; fi
+        done
+        [ -n "$found" ] && break
+        sleep 1
+    done
+    [ -n "$found" ] || fail "the alert raised while the workers were down ($u) never reached them after the agent pod restart"
+    elog "spooled alert $u delivered by the new agent pod ($(agent_pod_state)) to $found: none lost"
 }
 
 cmd_uninstall() {
