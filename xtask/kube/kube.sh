@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lanner test infrastructure: a real Kubernetes API server (plus etcd) on loopback.
 #
-#   xtask/kube/kube.sh build   build/fetch kube-apiserver, etcd and kubectl into the cache
+#   xtask/kube/kube.sh build   build/fetch kube-apiserver (+ kubelet, scheduler, controller-manager: one make), etcd, kubectl
 #   xtask/kube/kube.sh up      start etcd + kube-apiserver on https://127.0.0.1:6443 (runs build first)
 #   xtask/kube/kube.sh down    stop both and remove the run dir
 #   xtask/kube/kube.sh env     print `export ...` lines: eval "$(xtask/kube/kube.sh env)"
@@ -171,12 +171,29 @@ build_info() {
         "$(sha256sum "$PATCH_FILE" | cut -d' ' -f1)"
 }
 
-ensure_apiserver() {
+# The Kubernetes binaries built from the source package. Each one is cached as $KDIR/<name> with a
+# <name>.buildinfo (source, Go and patch versions): an existing kube-apiserver-only cache stays valid
+# when the node binaries are added, and a changed pin rebuilds exactly the stale ones.
+KUBE_BINS_ALL="kube-apiserver kubelet kube-scheduler kube-controller-manager"
+
+kube_bin_cached() { # NAME
+    [ -x "$KDIR/$1" ] && [ "$(cat "$KDIR/$1.buildinfo" 2>/dev/null)" = "$(build_info)" ]
+}
+
+# ensure_kube_bins NAME...: build the missing/stale ones in ONE `make WHAT=...` (they share most of
+# the compile: kubelet alone ~12 min, all four ~15-25 min on 2 cores).
+ensure_kube_bins() {
     [ -f "$PATCH_FILE" ] || die "missing $PATCH_FILE"
-    if [ -x "$APISERVER" ] && [ "$(cat "$APISERVER.buildinfo" 2>/dev/null)" = "$(build_info)" ]; then
-        log "kube-apiserver $KUBE_SRC_VERSION cached at $APISERVER"
-        return
-    fi
+    local name missing=() what=()
+    for name in "$@"; do
+        if kube_bin_cached "$name"; then
+            log "$name $KUBE_SRC_VERSION cached at $KDIR/$name"
+        else
+            missing+=("$name")
+            what+=("cmd/$name")
+        fi
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
     local started scratch src
     started=$(date +%s)
     command -v rsync >/dev/null || apt_system_install rsync
@@ -184,8 +201,9 @@ ensure_apiserver() {
     command -v patch >/dev/null || apt_system_install patch
     command -v dpkg-source >/dev/null || apt_system_install dpkg-dev
     ensure_go
-    scratch="$KDIR/build"
-    rm -rf "$scratch" "$KDIR"/.trash-*
+    mkdir -p "$KDIR"
+    # A scratch dir of our own: a concurrent build (another checkout) never deletes ours.
+    scratch=$(mktemp -d "$KDIR/build.XXXXXX")
     mkdir -p "$scratch/home"
     apt_private_ready
     log "apt: fetching source package kubernetes=$KUBE_SRC_VERSION"
@@ -196,32 +214,39 @@ ensure_apiserver() {
         || { tail -n 20 "$scratch/unpack.log" >&2; die "dpkg-source -x kubernetes failed"; }
     log "build: applying $(basename "$PATCH_FILE")"
     patch -p1 -s -d "$src" <"$PATCH_FILE" || die "applying $PATCH_FILE to kubernetes $KUBE_SRC_VERSION failed"
-    log "build: make WHAT=cmd/kube-apiserver with Go $GO_DEB_VERSION (offline, ~10 min, log: $scratch/build.log)"
+    log "build: make WHAT=\"${what[*]}\" with Go $GO_DEB_VERSION (offline, 10-25 min, log: $scratch/build.log)"
     if ! (cd "$src" && env -u GOFLAGS -u GOPATH -u GO111MODULE \
             PATH="$GOROOT_DIR/bin:$PATH" GOROOT="$GOROOT_DIR" GOPROXY=off GOTOOLCHAIN=local \
             HOME="$scratch/home" GOCACHE="$scratch/gocache" \
-            make WHAT=cmd/kube-apiserver >"$scratch/build.log" 2>&1); then
+            make WHAT="${what[*]}" >"$scratch/build.log" 2>&1); then
         tail -n 40 "$scratch/build.log" >&2
-        die "kube-apiserver build failed (full log: $scratch/build.log)"
+        die "build of ${missing[*]} failed (full log: $scratch/build.log)"
     fi
     local bin
-    bin=$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -n1)
-    [ -n "$bin" ] || die "build finished but no kube-apiserver binary under $src/_output"
-    "$bin" --version >/dev/null 2>&1 || die "built kube-apiserver does not run"
-    cp "$bin" "$APISERVER.tmp"
-    mv -f "$APISERVER.tmp" "$APISERVER"
-    build_info >"$APISERVER.buildinfo"
+    for name in "${missing[@]}"; do
+        bin=$(find "$src/_output" -type f -name "$name" -perm -u+x | head -n1)
+        [ -n "$bin" ] || die "build finished but no $name binary under $src/_output"
+        "$bin" --version >/dev/null 2>&1 || die "built $name does not run"
+        cp "$bin" "$KDIR/$name.tmp.$$"
+        mv -f "$KDIR/$name.tmp.$$" "$KDIR/$name"
+        build_info >"$KDIR/$name.buildinfo"
+    done
     cp "$scratch/build.log" "$KDIR/build.log"
     # The scratch (~2.5 GB, ~100k files) takes a minute to delete here: do it in the background.
     local trash="$KDIR/.trash-$$"
     mv "$scratch" "$trash"
     setsid rm -rf "$trash" </dev/null >/dev/null 2>&1 &
-    log "build: $("$APISERVER" --version) built in $(($(date +%s) - started)) s -> $APISERVER"
+    log "build: ${missing[*]} ($KUBE_SRC_VERSION) built in $(($(date +%s) - started)) s -> $KDIR"
 }
+
+ensure_apiserver() { ensure_kube_bins kube-apiserver; }
 
 cmd_build() {
     mkdir -p "$KDIR"
-    ensure_apiserver
+    # All four in one make: the real-cluster tier (cluster.sh) needs the node binaries too, and
+    # building them with the apiserver shares most of the compile.
+    # shellcheck disable=SC2086
+    ensure_kube_bins $KUBE_BINS_ALL
     ensure_etcd
     ensure_kubectl
 }
@@ -482,15 +507,18 @@ export PATH=$(q "$RUN/bin"):"\$PATH"
 EOF
 }
 
-case "${1:-}" in
-build) cmd_build ;;
-up) cmd_up ;;
-down) cmd_down ;;
-env) cmd_env ;;
-status) cmd_status ;;
--h | --help | help) usage ;;
-*)
-    usage
-    die "unknown or missing subcommand '${1:-}' (expected build, up, down, env, status)"
-    ;;
-esac
+# Sourced by cluster.sh for its helpers: run a subcommand only when executed.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+    build) cmd_build ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    env) cmd_env ;;
+    status) cmd_status ;;
+    -h | --help | help) usage ;;
+    *)
+        usage
+        die "unknown or missing subcommand '${1:-}' (expected build, up, down, env, status)"
+        ;;
+    esac
+fi

@@ -42,6 +42,9 @@ pub(crate) use agent::*;
 use chain::*;
 pub(crate) use env::*;
 
+/// The real-cluster tier's table (`cargo xtask cluster test`), appended to docs/simulation.md.
+const REAL_CLUSTER: &str = include_str!("simulate/real_cluster.md");
+
 const NS: &str = "lanner-sim";
 const NODE: &str = "lanner-sim-node";
 const NETNS_POD: &str = "lnr-sim-pod";
@@ -405,7 +408,7 @@ fn play(
          the agent pointed at it; the run then requires the pod to be quarantined (label `lanner.io/quarantine=true` seen\n\
          by a watch, NetworkPolicy `lanner-quarantine` in the namespace) and deleted, and reports each incident's\n\
          decision, actions, MTTA and MTTR from the worker's audit file.\n\n\
-         ## Latest run\n\n{}, kernel {}.\n\n{table}\n{summary}",
+         ## Latest run\n\n{}, kernel {}.\n\n{table}\n{summary}{REAL_CLUSTER}",
         String::from_utf8_lossy(&date).trim(),
         kernel.trim()
     );

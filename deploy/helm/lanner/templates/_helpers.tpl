@@ -76,9 +76,6 @@ agents load it (--rules); without one they run on the embedded pack. */}}
 {{- end }}
 {{- end }}
 
-{{- define "lanner.triage.leaseName" -}}
-{{- default (include "lanner.triage.name" .) .Values.triage.leaseName }}
-{{- end }}
 
 {{/* Alert address the agents dial: the triage Service's cluster DNS name. */}}
 {{- define "lanner.triage.address" -}}

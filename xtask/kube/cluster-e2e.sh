@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# Real-cluster end-to-end tier (`cargo xtask cluster test`): Lanner installed with helm on the
+# cluster of cluster.sh, attacked through `kubectl exec` in a real pod.
+#
+#   xtask/kube/cluster-e2e.sh install   images into containerd + `helm install` (values: cluster-values.yaml),
+#                                       wait for the DaemonSet and the triage Deployment to be Ready
+#   xtask/kube/cluster-e2e.sh test      install, then the attack and the checks below
+#   xtask/kube/cluster-e2e.sh uninstall helm uninstall + the test namespace
+#
+# Checks (each failure exits 1 with what was seen):
+#   * every pod of the release Ready, the agent with the chart's exact securityContext;
+#   * a busybox victim Deployment; `kubectl exec -it` a shell in it, read /etc/shadow;
+#   * the agent pod's log carries "Terminal shell in container" and "Read sensitive file untrusted"
+#     alerts with the real pod name, namespace, container id, container name, image and node;
+#   * a triage worker logged "incident triaged" for those alerts (uuid) and its /metrics (through
+#     the API server's pod proxy) counts the incidents;
+#   * `helm upgrade` with triage.policy.dryRun=false (cluster-values-act.yaml): the agent pod is
+#     not restarted; a new shell in the victim gets it quarantined for real (label
+#     lanner.io/quarantine=true + NetworkPolicy lanner-quarantine), a miner-named process gets
+#     it deleted, and the ReplicaSet replaces it; MTTA/MTTR read from the workers' /metrics;
+#   * `helm upgrade` adding a rule file (cluster-values-rules.yaml): the agent reloads it without a
+#     restart and alerts on it; with the workers scaled to 0, an alert raised and the agent pod
+#     deleted, the new agent pod delivers the spooled alert once the workers are back.
+# Root only (the cluster is); never skips.
+set -euo pipefail
+
+E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=xtask/kube/cluster.sh
+source "$E2E_HERE/cluster.sh"
+# shellcheck source=xtask/deploy/lib.sh
+source "$E2E_HERE/../deploy/lib.sh"
+
+NS=lanner
+RELEASE=lanner
+VICTIM_NS=lanner-e2e-victim
+CHART="$REPO_ROOT/deploy/helm/lanner"
+VALUES="$E2E_HERE/cluster-values.yaml"
+ACT_VALUES="$E2E_HERE/cluster-values-act.yaml"
+RULES_VALUES="$E2E_HERE/cluster-values-rules.yaml"
+
+elog() { printf 'cluster-e2e: %s\n' "$*" >&2; }
+fail() {
+    printf 'cluster-e2e: FAIL: %s\n' "$*" >&2
+    KCTL get pods -A -o wide >&2 2>/dev/null || true
+    exit 1
+}
+
+helm_cmd() { # ACTION [ARGS]
+    "$DEPLOY_VENV/bin/python" "$E2E_HERE/helm.py" "$1" --kubeconfig "$CRUN/admin.kubeconfig" \
+        --namespace "$NS" --release "$RELEASE" "${@:2}"
+}
+
+cmd_install() {
+    need_root
+    cl_healthy || fail "the cluster is not up (cargo xtask cluster up)"
+    ensure_venv || fail "the deploy venv (helm SDK) could not be set up"
+    cmd_image_import
+    local t0
+    t0=$(date +%s)
+    if [ -n "$(KCTL get secret -n "$NS" -l "owner=helm,name=$RELEASE" -o name 2>/dev/null)" ]; then
+        helm_cmd upgrade --chart "$CHART" --values "$VALUES" || fail "helm upgrade failed"
+    else
+        helm_cmd install --chart "$CHART" --values "$VALUES" --create-namespace || fail "helm install failed"
+    fi
+    KCTL -n "$NS" rollout status daemonset/lanner-agent --timeout=180s \
+        || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=agent | tail -n 30 >&2; fail "agent DaemonSet not Ready"; }
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s \
+        || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=triage | tail -n 30 >&2; fail "triage Deployment not Ready"; }
+    # Every pod of the release Ready (pods of a replaced ReplicaSet may still be terminating).
+    local notready i
+    for i in $(seq 1 60); do
+        notready=$(KCTL get pods -n "$NS" -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{" "}{.metadata.deletionTimestamp}{"\n"}{end}' | awk '$2 != "True"')
+        [ -z "$notready" ] && break
+        sleep 1
+    done
+    [ -z "$notready" ] || fail "pods not Ready: $notready"
+    elog "release $RELEASE Ready in $(($(date +%s) - t0)) s:"
+    KCTL get pods -n "$NS" -o wide >&2
+}
+
+# The agent pod must run with the chart's securityContext, not a weakened one.
+check_security_context() {
+    local sc
+    sc=$(KCTL get ds -n "$NS" lanner-agent -o json)
+    python3 - "$sc" <<'EOF' || fail "agent securityContext differs from the chart's"
+import json, sys
+ds = json.loads(sys.argv[1])
+spec = ds["spec"]["template"]["spec"]
+c = spec["containers"][0]["securityContext"]
+problems = []
+if not spec.get("hostPID"): problems.append("hostPID is not true")
+if c.get("privileged"): problems.append("privileged")
+if c.get("allowPrivilegeEscalation") is not False: problems.append("allowPrivilegeEscalation not false")
+if c.get("readOnlyRootFilesystem") is not True: problems.append("root filesystem writable")
+caps = c.get("capabilities", {})
+if caps.get("drop") != ["ALL"]: problems.append(f"drop={caps.get('drop')}")
+if sorted(caps.get("add", [])) != sorted(["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]):
+    problems.append(f"add={caps.get('add')}")
+if c.get("seccompProfile", {}).get("type") != "RuntimeDefault": problems.append("seccomp not RuntimeDefault")
+if problems:
+    sys.exit("agent securityContext: " + ", ".join(problems))
+print("cluster-e2e: agent securityContext: hostPID, not privileged, read-only root, drop ALL + "
+      + ",".join(caps["add"]) + ", seccomp RuntimeDefault", file=sys.stderr)
+EOF
+}
+
+cmd_test() {
+    local t0
+    t0=$(date +%s)
+    cmd_install
+    check_security_context
+
+    elog "victim Deployment in $VICTIM_NS"
+    KCTL create namespace "$VICTIM_NS" --dry-run=client -o yaml | KCTL apply -f - >/dev/null
+    KCTL -n "$VICTIM_NS" delete deployment victim --ignore-not-found --wait=true >/dev/null
+    KCTL -n "$VICTIM_NS" create deployment victim --image="$BUSYBOX_REF" -- sleep 36000 >/dev/null \
+        || fail "could not create the victim Deployment"
+    KCTL -n "$VICTIM_NS" rollout status deployment/victim --timeout=120s || fail "victim not Ready"
+    local pod cid cname image
+    pod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim -o 'jsonpath={.items[0].metadata.name}')
+    cid=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].containerID}')
+    cname=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].name}')
+    image=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.spec.containers[0].image}')
+    [ -n "$pod" ] && [ -n "$cid" ] || fail "victim pod has no container id yet"
+    elog "victim pod $pod, container $cname ${cid#containerd://}, image $image"
+
+    # The attacker: an interactive shell with a terminal (kubectl exec -it under script(1), which
+    # gives kubectl a pty), reading the password hashes.
+    local since
+    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    script -qec "$KUBECTL --kubeconfig $CRUN/admin.kubeconfig -n $VICTIM_NS exec -it $pod -- sh -c 'cat /etc/shadow >/dev/null; id; exit 0'" /dev/null \
+        >"$CRUN/logs/e2e-exec.log" 2>&1 || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "kubectl exec -it into $pod failed"; }
+    grep -q 'uid=0' "$CRUN/logs/e2e-exec.log" || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "the exec'd shell did not run"; }
+
+    # Alerts from the agent pod's log.
+    local agent_pod uuids="" i
+    agent_pod=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent -o 'jsonpath={.items[0].metadata.name}')
+    for i in $(seq 1 30); do
+        KCTL -n "$NS" logs "$agent_pod" >"$CRUN/logs/e2e-agent.log" 2>&1 || true
+        if uuids=$(python3 "$E2E_HERE/e2e_alerts.py" "$CRUN/logs/e2e-agent.log" --pod "$pod" --ns "$VICTIM_NS" \
+            --container-id "${cid#containerd://}" --container-name "$cname" --image "${image%:*}" --node "$NODE" \
+            --rule "Terminal shell in container" --rule "Read sensitive file untrusted" 2>"$CRUN/logs/e2e-alerts.err"); then
+            break
+        fi
+        uuids=""
+        sleep 1
+    done
+    [ -n "$uuids" ] || { cat "$CRUN/logs/e2e-alerts.err" >&2; fail "no alert with the real pod metadata in $agent_pod's log (saved: $CRUN/logs/e2e-agent.log)"; }
+    cat "$CRUN/logs/e2e-alerts.err" >&2
+
+    # The triage worker received and recorded them.
+    local found="" u tpods
+    tpods=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}')
+    for i in $(seq 1 30); do
+        : >"$CRUN/logs/e2e-triage.log"
+        for p in $tpods; do KCTL -n "$NS" logs "$p" >>"$CRUN/logs/e2e-triage.log" 2>&1 || true; done
+        found=yes
+        for u in $uuids; do
+            [ -n "$(grep "incident triaged" "$CRUN/logs/e2e-triage.log" | grep -F -- "$u")" ] || found=""
+        done
+        [ -n "$found" ] && break
+        sleep 1
+    done
+    [ -n "$found" ] || { tail -n 20 "$CRUN/logs/e2e-triage.log" >&2; fail "the triage worker did not record every alert ($uuids)"; }
+    grep "incident triaged" "$CRUN/logs/e2e-triage.log" | grep -F "$(echo "$uuids" | head -n1)" | head -n1 >&2
+    local incidents=0 m
+    for p in $tpods; do
+        m=$(KCTL get --raw "/api/v1/namespaces/$NS/pods/$p:9377/proxy/metrics" 2>/dev/null \
+            | awk '/^lanner_triage_incidents_total/ {s += $NF} END {print s + 0}')
+        incidents=$((incidents + ${m%.*}))
+    done
+    [ "$incidents" -ge "$(echo "$uuids" | wc -w)" ] \
+        || fail "triage /metrics (pod proxy) counts $incidents incidents, expected >= $(echo "$uuids" | wc -w)"
+    elog "triage: every alert recorded ('incident triaged'), lanner_triage_incidents_total=$incidents via the pod proxy"
+    cmd_act_phase "$pod"
+    cmd_rules_spool_phase
+    elog "PASS in $(($(date +%s) - t0)) s"
+}
+
+# metric_sum NAME: the sum of a metric over the worker pods (API server pod proxy).
+metric_sum() {
+    local p total=0 v
+    for p in $(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}'); do
+        v=$(KCTL get --raw "/api/v1/namespaces/$NS/pods/$p:9377/proxy/metrics" 2>/dev/null \
+            | awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $NF} END {printf "%.3f", s + 0}')
+        total=$(awk -v a="$total" -v b="$v" 'BEGIN {printf "%.3f", a + b}')
+    done
+    printf '%s\n' "$total"
+}
+
+cmd_act_phase() {
+    local pod=$1 agent_before agent_after i
+    agent_before=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent \
+        -o 'jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].restartCount}')
+    elog "helm upgrade: triage.policy.dryRun=false"
+    helm_cmd upgrade --chart "$CHART" --values "$VALUES" --values "$ACT_VALUES" || fail "helm upgrade failed"
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s || fail "triage not Ready after the upgrade"
+    KCTL -n "$NS" rollout status daemonset/lanner-agent --timeout=180s || fail "agent not Ready after the upgrade"
+    agent_after=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent \
+        -o 'jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].restartCount}')
+    [ "$agent_before" = "$agent_after" ] || fail "the agent pod changed across a worker-only upgrade ($agent_before -> $agent_after)"
+    # Both worker replicas of the new revision serve (the agent reconnects to the Service).
+    sleep 3
+
+    elog "attack again: a shell with a terminal in $pod (policy: quarantine_pod)"
+    script -qec "$KUBECTL --kubeconfig $CRUN/admin.kubeconfig -n $VICTIM_NS exec -it $pod -- sh -c 'id; exit 0'" /dev/null \
+        >"$CRUN/logs/e2e-exec2.log" 2>&1 || { cat "$CRUN/logs/e2e-exec2.log" >&2; fail "kubectl exec -it (2) failed"; }
+    local label np=""
+    for i in $(seq 1 45); do
+        label=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.metadata.labels.lanner\.io/quarantine}' 2>/dev/null || true)
+        np=$(KCTL -n "$VICTIM_NS" get networkpolicy lanner-quarantine -o name 2>/dev/null || true)
+        [ "$label" = true ] && [ -n "$np" ] && break
+        sleep 1
+    done
+    [ "$label" = true ] && [ -n "$np" ] || fail "victim not quarantined (label lanner.io/quarantine='$label', NetworkPolicy: '${np:-none}')"
+    elog "quarantined: $pod labelled lanner.io/quarantine=true, $np present in $VICTIM_NS"
+
+    elog "a miner-named process in $pod (policy: delete_pod)"
+    KCTL -n "$VICTIM_NS" exec "$pod" -- sh -c 'cp /bin/busybox /tmp/xmrig && /tmp/xmrig --version; true' >/dev/null 2>&1 || true
+    local gone="" newpod=""
+    for i in $(seq 1 60); do
+        if [ -z "$gone" ] && ! KCTL -n "$VICTIM_NS" get pod "$pod" >/dev/null 2>&1; then gone=yes; fi
+        if [ -z "$gone" ]; then
+            # Deleted with grace 0 by the worker; a pod object may linger while terminating.
+            [ -n "$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.metadata.deletionTimestamp}' 2>/dev/null)" ] && gone=yes
+        fi
+        newpod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim -o 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.phase}{"\n"}{end}' \
+            | awk -v old="$pod" '$1 != old && $2 == "Running" {print $1; exit}')
+        [ -n "$gone" ] && [ -n "$newpod" ] && break
+        sleep 1
+    done
+    [ -n "$gone" ] || fail "the worker did not delete $pod"
+    [ -n "$newpod" ] || fail "the ReplicaSet did not replace $pod with a Running pod"
+    elog "deleted: $pod; the ReplicaSet replaced it with $newpod"
+
+    local acts mtta_n mtta_s mttr_n mttr_s
+    acts=$(metric_sum lanner_triage_actions_total)
+    mtta_n=$(metric_sum lanner_triage_mtta_seconds_count)
+    mtta_s=$(metric_sum lanner_triage_mtta_seconds_sum)
+    mttr_n=$(metric_sum lanner_triage_mttr_seconds_count)
+    mttr_s=$(metric_sum lanner_triage_mttr_seconds_sum)
+    awk -v n="$mttr_n" 'BEGIN {exit !(n >= 2)}' || fail "worker /metrics: lanner_triage_mttr_seconds_count=$mttr_n, expected >= 2 (quarantine + delete)"
+    elog "worker /metrics (pod proxy): actions_total=$acts, MTTA mean $(awk -v s="$mtta_s" -v n="$mtta_n" 'BEGIN {printf "%.3f", n ? s / n : 0}') s over $mtta_n, MTTR mean $(awk -v s="$mttr_s" -v n="$mttr_n" 'BEGIN {printf "%.3f", n ? s / n : 0}') s over $mttr_n"
+}
+
+agent_pod_state() {
+    KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent \
+        -o 'jsonpath={.items[0].metadata.name} {.items[0].status.containerStatuses[0].restartCount}'
+}
+
+# wait_agent_alert MARKER -> uuid of the e2e marker rule's alert whose cmdline has MARKER.
+wait_agent_alert() {
+    local i u agent_pod
+    for i in $(seq 1 45); do
+        agent_pod=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent -o 'jsonpath={.items[0].metadata.name}')
+        u=$(KCTL -n "$NS" logs "$agent_pod" 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        a = json.loads(line)
+    except ValueError:
+        continue
+    if a.get("rule") == "Lanner e2e marker executed" and sys.argv[1] in str(a.get("output_fields", {}).get("proc.cmdline")):
+        print(a["uuid"]); break' "$1")
+        [ -n "$u" ] && { printf '%s\n' "$u"; return 0; }
+        sleep 1
+    done
+    return 1
+}
+
+cmd_rules_spool_phase() {
+    local pod before after i u
+    pod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim --field-selector=status.phase=Running \
+        -o 'jsonpath={.items[0].metadata.name}')
+    before=$(agent_pod_state)
+    elog "helm upgrade: one more rule file in the rules ConfigMap"
+    helm_cmd upgrade --chart "$CHART" --values "$VALUES" --values "$ACT_VALUES" --values "$RULES_VALUES" \
+        || fail "helm upgrade (rules) failed"
+    local reloaded=""
+    for i in $(seq 1 90); do
+        # (no `| grep -q` under pipefail: its early exit fails the pipeline with SIGPIPE)
+        if [ -n "$(KCTL -n "$NS" logs "$(echo "$before" | cut -d' ' -f1)" 2>/dev/null | grep '"rules reloaded"' | grep '60-e2e.yaml')" ]; then
+            reloaded=yes
+            break
+        fi
+        sleep 1
+    done
+    [ -n "$reloaded" ] || fail "the agent did not reload the rules ConfigMap (no 'rules reloaded' naming 60-e2e.yaml in 90 s)"
+    KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-reload >/dev/null || fail "exec (marker) failed"
+    u=$(wait_agent_alert lanner-e2e-marker-reload) || fail "no alert from the reloaded rule"
+    after=$(agent_pod_state)
+    [ "$before" = "$after" ] || fail "the agent pod restarted for a rules change ($before -> $after)"
+    elog "rules reloaded from the ConfigMap without a restart ($after); the new rule alerted (uuid $u)"
+
+    elog "workers scaled to 0; alert; agent pod deleted; workers back"
+    KCTL -n "$NS" scale deployment/lanner-triage --replicas=0 >/dev/null
+    for i in $(seq 1 60); do
+        [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] && break
+        sleep 1
+    done
+    [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] || fail "workers did not stop"
+    KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-spool >/dev/null || fail "exec (spool marker) failed"
+    u=$(wait_agent_alert lanner-e2e-marker-spool) || fail "no alert for the spool marker"
+    KCTL -n "$NS" delete pod "$(echo "$after" | cut -d' ' -f1)" --wait=true >/dev/null || fail "deleting the agent pod failed"
+    KCTL -n "$NS" rollout status daemonset/lanner-agent --timeout=120s || fail "no new agent pod"
+    KCTL -n "$NS" scale deployment/lanner-triage --replicas=2 >/dev/null
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s || fail "workers not back"
+    local found="" p
+    for i in $(seq 1 60); do
+        for p in $(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}'); do
+            if [ -n "$(KCTL -n "$NS" logs "$p" 2>/dev/null | grep "incident triaged" | grep -F -- "$u")" ]; then found=$p; fi
+        done
+        [ -n "$found" ] && break
+        sleep 1
+    done
+    [ -n "$found" ] || fail "the alert raised while the workers were down ($u) never reached them after the agent pod restart"
+    elog "spooled alert $u delivered by the new agent pod ($(agent_pod_state)) to $found: none lost"
+}
+
+cmd_uninstall() {
+    need_root
+    cl_healthy || { elog "cluster not up: nothing to uninstall"; return 0; }
+    ensure_venv || true
+    KCTL delete namespace "$VICTIM_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+    helm_cmd uninstall || true
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    case "${1:-}" in
+    install) cmd_install ;;
+    test) cmd_test ;;
+    uninstall) cmd_uninstall ;;
+    *) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; fail "expected install, test or uninstall" ;;
+    esac
+fi
