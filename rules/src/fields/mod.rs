@@ -174,6 +174,20 @@ pub enum FieldId {
     UserHomedir,
     UserShell,
     GroupName,
+    FdNameraw,
+    FdRnet,
+    FdLnet,
+    FdPort,
+    FdConnected,
+    FdIsServer,
+    ContainerPrivileged,
+    ContainerStartTs,
+    ContainerDuration,
+    ContainerImageDigest,
+    ContainerMountDest,
+    ProcIsContainerHealthcheck,
+    ProcIsContainerLivenessProbe,
+    ProcIsContainerReadinessProbe,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,6 +330,20 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("user.homedir", UserHomedir, Str, No, "user's home directory"),
     f!("user.shell", UserShell, Str, No, "user's login shell"),
     f!("group.name", GroupName, Str, No, "group name"),
+    f!("fd.nameraw", FdNameraw, Str, No, "file path as the program passed it (not made absolute); fd.name for sockets"),
+    f!("fd.rnet", FdRnet, Net, No, "remote IP (the server for connect), compared with CIDR networks"),
+    f!("fd.lnet", FdLnet, Net, No, "local IP (the client for connect), compared with CIDR networks"),
+    f!("fd.port", FdPort, Num, No, "client or server port (either matches)"),
+    f!("fd.connected", FdConnected, Bool, No, "the socket is connected: a connect that succeeded (or is in progress); false for files"),
+    f!("fd.is_server", FdIsServer, Bool, No, "the process is the server end: false for connect and for files"),
+    f!("container.privileged", ContainerPrivileged, Bool, No, "the pod spec runs the container privileged (securityContext.privileged)"),
+    f!("container.start_ts", ContainerStartTs, Num, No, "container start (pod status state.running.startedAt), ns since the epoch"),
+    f!("container.duration", ContainerDuration, Num, No, "ns since container.start_ts"),
+    f!("container.image.digest", ContainerImageDigest, Str, No, "image digest (sha256:...) from the pod status imageID"),
+    f!("container.mount.dest", ContainerMountDest, Str, Key, "mount point of the hostPath volume whose host path matches the glob [source]"),
+    f!("proc.is_container_healthcheck", ProcIsContainerHealthcheck, Bool, No, "the process (or an ancestor up to the container's init) runs the image's HEALTHCHECK: always false (Kubernetes runs probes, not image health checks)"),
+    f!("proc.is_container_liveness_probe", ProcIsContainerLivenessProbe, Bool, No, "the process, or an ancestor not below the container's init, runs the container's exec livenessProbe command (pod spec)"),
+    f!("proc.is_container_readiness_probe", ProcIsContainerReadinessProbe, Bool, No, "the process, or an ancestor not below the container's init, runs the container's exec readinessProbe command (pod spec)"),
 ];
 
 /// A resolved field with its argument.

@@ -559,7 +559,37 @@ pub struct Container {
     #[serde(alias = "image")]
     pub image_repository: String,
     pub image_tag: String,
+    /// `sha256:...` from the pod status's imageID; empty when unknown.
+    pub image_digest: String,
+    /// The pod spec runs this container privileged; `None` when no pod spec is known.
+    pub privileged: Option<bool>,
+    /// Container start (the pod status's `startedAt`), ns since the epoch.
+    pub start_ns: Option<u64>,
+    /// hostPath mounts of the pod spec: (host path, mount point in the container).
+    pub mounts: Vec<(String, String)>,
+    /// Exec probes of the pod spec for this container.
+    pub probes: Vec<HealthProbe>,
     pub k8s: Option<Pod>,
+}
+
+/// Which check a probe command is (Falco's health-probe categories).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Healthcheck,
+    Liveness,
+    Readiness,
+}
+
+/// An exec probe: `command[0]` (matched against `proc.exe`) and the rest
+/// (matched against the arguments), as Falco compares them.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProbe {
+    pub kind: ProbeKind,
+    pub exe: String,
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 impl Container {

@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod event;
 pub(crate) mod extract;
+pub(crate) mod extract_ctr;
 pub(crate) mod extract_proc;
 pub(crate) mod getters;
 pub(crate) mod index;
