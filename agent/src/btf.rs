@@ -258,6 +258,10 @@ impl Btf {
             fdtable_fd: o("fdtable", "fd"),
             file_private_data: o("file", "private_data"),
             socket_type: o("socket", "type"),
+            socket_sk: o("socket", "sk"),
+            skc_rcv_saddr: o("sock_common", "skc_rcv_saddr"),
+            skc_num: o("sock_common", "skc_num"),
+            skc_v6_rcv_saddr: o("sock_common", "skc_v6_rcv_saddr"),
             _pad: 0,
         }
     }
@@ -375,6 +379,10 @@ mod tests {
             ("ovl_upperdentry", e.ovl_upperdentry),
             ("socket_type", btf.sock_offsets().socket_type),
             ("fdtable_fd", btf.sock_offsets().fdtable_fd),
+            ("socket_sk", btf.sock_offsets().socket_sk),
+            ("skc_rcv_saddr", btf.sock_offsets().skc_rcv_saddr),
+            ("skc_num", btf.sock_offsets().skc_num),
+            ("skc_v6_rcv_saddr", btf.sock_offsets().skc_v6_rcv_saddr),
         ] {
             assert_ne!(v, OFFSET_NONE, "{name}");
         }

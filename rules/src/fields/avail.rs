@@ -34,7 +34,10 @@ const REASONS: &[(&str, &str)] = &[
     ("container.", "only container id, name, image, privileged, start time and hostPath mounts are collected"),
     ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
     ("k8s.pod.ip", "the pod status IP is not collected"),
-    ("k8s.", "only the pod's name, namespace, uid and labels are collected (the other k8s.* fields are deprecated in Falco)"),
+    (
+        "k8s.",
+        "only the pod's name, namespace, uid and labels are collected (the other k8s.* fields are deprecated in Falco)",
+    ),
 ];
 
 /// Why Lanner does not fill `name` (written with `arg`), if it is a Falco field.
