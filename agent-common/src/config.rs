@@ -91,7 +91,8 @@ pub struct ExeOffsets {
     pub inode_mtime_nsec: u32,
     pub sb_s_magic: u32,
     pub ovl_upperdentry: u32,
-    pub _pad: u32,
+    /// `fs_struct.pwd` (a `struct path`): the working directory, for `proc.cwd`.
+    pub fs_pwd: u32,
 }
 
 impl ExeOffsets {
@@ -133,7 +134,7 @@ impl ExeOffsets {
         inode_mtime_nsec: OFFSET_NONE,
         sb_s_magic: OFFSET_NONE,
         ovl_upperdentry: OFFSET_NONE,
-        _pad: 0,
+        fs_pwd: OFFSET_NONE,
     };
 }
 

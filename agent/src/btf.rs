@@ -245,7 +245,7 @@ impl Btf {
             inode_mtime_nsec: mtime_nsec,
             sb_s_magic: o("super_block", "s_magic"),
             ovl_upperdentry: ovl_upper,
-            _pad: 0,
+            fs_pwd: o("fs_struct", "pwd"),
         }
     }
 
@@ -377,6 +377,7 @@ mod tests {
             ("inode_mtime_nsec", e.inode_mtime_nsec),
             ("signal_pids", e.signal_pids),
             ("ovl_upperdentry", e.ovl_upperdentry),
+            ("fs_pwd", e.fs_pwd),
             ("socket_type", btf.sock_offsets().socket_type),
             ("fdtable_fd", btf.sock_offsets().fdtable_fd),
             ("socket_sk", btf.sock_offsets().socket_sk),

@@ -46,7 +46,7 @@ fn users_resolve_from_the_process_root() {
         format!(
             "- rule: Rootfs users {n}\n  desc: e2e\n  condition: evt.type = execve and proc.name = busybox \
              and proc.args contains \"{n}\"\n  output: \"user=%user.name uid=%user.uid login=%user.loginname \
-             loginuid=%user.loginuid home=%user.homedir shell=%user.shell group=%group.name gid=%group.gid\"\n  \
+             loginuid=%user.loginuid home=%user.homedir shell=%user.shell group=%group.name gid=%group.gid args=%proc.args\"\n  \
              priority: NOTICE\n"
         ),
     )
@@ -70,15 +70,20 @@ fn users_resolve_from_the_process_root() {
     let _ = std::fs::remove_dir_all(&root);
 
     let rule = format!("Rootfs users {n}");
-    let hits: Vec<&serde_json::Value> = out.events.iter().filter(|e| e["rule"] == rule.as_str()).collect();
-    assert_eq!(hits.len(), 1, "one busybox exec; alerts:\n{hits:#?}");
-    let f = &hits[0]["output_fields"];
-    assert_eq!(f["user.uid"], 65534, "{f}");
-    assert_eq!(f["user.name"], "rootfsnobody", "{f}");
-    assert_eq!(f["user.loginuid"], 65534, "{f}");
-    assert_eq!(f["user.loginname"], "rootfsnobody", "{f}");
-    assert_eq!(f["user.homedir"], "/home/rootfs", "{f}");
-    assert_eq!(f["user.shell"], "/bin/rootfs-sh", "{f}");
-    assert_eq!(f["group.gid"], 65534, "{f}");
-    assert_eq!(f["group.name"], "rootfsgroup", "{f}");
+    let all: Vec<&serde_json::Value> = out.events.iter().filter(|e| e["rule"] == rule.as_str()).collect();
+    let args = format!("sh -c sleep 1 {n}");
+    let hits: Vec<&&serde_json::Value> =
+        all.iter().filter(|e| e["output_fields"]["proc.args"] == args.as_str()).collect();
+    // The exec of busybox sh, and its fork (still busybox sh) exec'ing sleep: all in the rootfs.
+    assert!(!hits.is_empty(), "an exec of busybox sh; alerts:\n{all:#?}");
+    for f in hits.iter().map(|h| &h["output_fields"]) {
+        assert_eq!(f["user.uid"], 65534, "{f}");
+        assert_eq!(f["user.name"], "rootfsnobody", "{f}");
+        assert_eq!(f["user.loginuid"], 65534, "{f}");
+        assert_eq!(f["user.loginname"], "rootfsnobody", "{f}");
+        assert_eq!(f["user.homedir"], "/home/rootfs", "{f}");
+        assert_eq!(f["user.shell"], "/bin/rootfs-sh", "{f}");
+        assert_eq!(f["group.gid"], 65534, "{f}");
+        assert_eq!(f["group.name"], "rootfsgroup", "{f}");
+    }
 }
