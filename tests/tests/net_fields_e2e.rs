@@ -58,17 +58,15 @@ fn connects_report_their_l4_protocol_and_client_side() {
     let c = UdpSocket::bind("127.0.0.1:0").unwrap();
     c.connect(("127.0.0.1", udp)).unwrap();
     let udp_client = c.local_addr().unwrap();
-    assert!(TcpStream::connect(("127.0.0.1", refused)).is_err(), "nothing listens on {refused}");
+    let refused_ok = TcpStream::connect(("127.0.0.1", refused)).is_err();
     drop((s, c, listener, server));
     // The shell opens `../../secret` from a/b and lives on, so its cwd resolves.
-    let st = Command::new("/bin/sh")
-        .current_dir(dir.join("a/b"))
-        .args(["-c", "exec 3< ../../secret; sleep 0.5"])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let st =
+        Command::new("/bin/sh").current_dir(dir.join("a/b")).args(["-c", "exec 3< ../../secret; sleep 0.5"]).status();
 
     let out = agent.stop();
+    assert!(refused_ok, "nothing listens on {refused}");
+    assert!(st.unwrap().success());
     let _ = std::fs::remove_dir_all(&dir);
     out.assert_accounting();
     let t = alert(&out, &n, tcp);

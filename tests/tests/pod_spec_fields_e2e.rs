@@ -38,9 +38,13 @@ fn rules(n: &str, cids: &[&str]) -> String {
     )
 }
 
-fn run(ctr: &FakeContainer, argv: &[&str]) {
-    let st = ctr.command(argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).status();
-    assert!(st.unwrap_or_else(|e| panic!("{argv:?}: {e}")).success(), "{argv:?}");
+/// Runs `argv` in the container; the failure text, if any (checked once the agent stopped).
+fn run(ctr: &FakeContainer, argv: &[&str]) -> Option<String> {
+    match ctr.command(argv[0]).args(&argv[1..]).stdin(Stdio::null()).stdout(Stdio::null()).status() {
+        Ok(st) if st.success() => None,
+        Ok(st) => Some(format!("{argv:?}: {st}")),
+        Err(e) => Some(format!("{argv:?}: {e}")),
+    }
 }
 
 fn alert<'a>(alerts: &'a [Value], n: &str, name: &str, args: &str) -> &'a Value {
@@ -121,16 +125,22 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
     );
     agent.wait_for_log("pod cache synced", Duration::from_secs(30));
 
-    run(&app, &["/bin/sh", "-c", &live_cmd]); // the liveness probe, and its child /bin/true
-    run(&app, &ready.iter().map(String::as_str).collect::<Vec<_>>()); // the readiness probe
-    run(&app, &["/bin/sh", "-c", &format!("/bin/true {n} other; :")]); // no probe
-    run(&side, &["/bin/sh", "-c", &live_cmd]); // the app's probe command, in a container without probes
+    let failed: Vec<String> = [
+        run(&app, &["/bin/sh", "-c", &live_cmd]), // the liveness probe, and its child /bin/true
+        run(&app, &ready.iter().map(String::as_str).collect::<Vec<_>>()), // the readiness probe
+        run(&app, &["/bin/sh", "-c", &format!("/bin/true {n} other; :")]), // no probe
+        run(&side, &["/bin/sh", "-c", &live_cmd]), // the app's probe command, in a container without probes
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     std::thread::sleep(Duration::from_secs(1));
     let (_stderr, alerts) = agent.stop_with_alerts();
     drop((app, side));
     let _ = std::fs::remove_dir_all(&dir);
     k.delete(&["clusterrolebinding,clusterrole", &rbac]);
     k.delete(&["namespace", &ns]);
+    assert!(failed.is_empty(), "{failed:?}");
 
     let app_alerts: Vec<Value> =
         alerts.iter().filter(|a| a["output_fields"]["container.id"] == app_id[..12]).cloned().collect();

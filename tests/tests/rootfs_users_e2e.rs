@@ -63,9 +63,10 @@ fn users_resolve_from_the_process_root() {
     unsafe {
         c.pre_exec(|| std::fs::write("/proc/self/loginuid", b"65534"));
     }
-    let st = c.status().unwrap();
-    assert!(st.success(), "unshare + chroot: {st}");
+    let st = c.status();
     let out = agent.stop();
+    let st = st.unwrap();
+    assert!(st.success(), "unshare + chroot: {st}");
     drop(ctr);
     let _ = std::fs::remove_dir_all(&root);
 

@@ -42,8 +42,7 @@ fn cwd_and_tty_are_read_at_exec() {
     let agent = Agent::start(&["--no-k8s", "--metrics-addr", &maddr, "--rules", rules.to_str().unwrap()], Keep::All);
 
     // 1. A short-lived program in a directory of its own (with a space in its path).
-    let st = Command::new("/bin/true").args([&n, "cwd"]).current_dir(&work).stdin(Stdio::null()).status().unwrap();
-    assert!(st.success());
+    let st1 = Command::new("/bin/true").args([&n, "cwd"]).current_dir(&work).stdin(Stdio::null()).status();
     // 2. The same on a pseudo-terminal: the shell writes its tty_nr, then runs the program.
     let tty_file = dir.join("tty_nr");
     let inner = format!("cut -d' ' -f7 /proc/$$/stat > '{}'; /bin/true {n} tty; :", tty_file.display());
@@ -52,11 +51,12 @@ fn cwd_and_tty_are_read_at_exec() {
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "script: {st}");
+        .status();
 
     let out = agent.stop();
+    assert!(st1.unwrap().success());
+    let st = st.unwrap();
+    assert!(st.success(), "script: {st}");
     let tty_nr: i64 = std::fs::read_to_string(&tty_file).unwrap().trim().parse().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert_ne!(tty_nr, 0, "script gives the shell a controlling terminal");
