@@ -214,8 +214,10 @@ impl Assembler {
 
     /// Resolve a relative open path against the caller's cwd or dirfd, then
     /// normalise it lexically (`//`, `/./`, `/../`) as Falco does, so
-    /// `/tmp/../etc/shadow` is matched as `/etc/shadow`.
-    fn absolute(pid: u32, dirfd: i32, path: &str) -> String {
+    /// `/tmp/../etc/shadow` is matched as `/etc/shadow`. When the process is
+    /// gone before its /proc/PID/cwd is read, `cwd` (read in the kernel at its
+    /// exec, `proc.cwd`) stands in.
+    fn absolute(pid: u32, dirfd: i32, path: &str, cwd: Option<&str>) -> String {
         if path.is_empty() {
             return String::new();
         }
@@ -227,9 +229,10 @@ impl Assembler {
         } else {
             std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}"))
         };
-        match base {
-            Ok(b) => normalize_path(&format!("{}/{path}", b.to_string_lossy())),
-            Err(_) => path.to_string(),
+        match (base, cwd) {
+            (Ok(b), _) => normalize_path(&format!("{}/{path}", b.to_string_lossy())),
+            (Err(_), Some(c)) if dirfd == libc::AT_FDCWD => normalize_path(&format!("{c}/{path}")),
+            (Err(_), _) => path.to_string(),
         }
     }
 
@@ -261,7 +264,7 @@ impl Assembler {
             }
             KEvent::Open(o) => {
                 let p = self.proc_of(h);
-                let path = Self::absolute(h.pid, o.dirfd, &o.path);
+                let path = Self::absolute(h.pid, o.dirfd, &o.path, p.cwd.as_deref());
                 let mut fd = Fd::file(path, o.flags, o.mode).with_raw_name(o.path.as_str());
                 if o.ret >= 0 {
                     fd = fd.with_num(o.ret as i64);
@@ -292,7 +295,8 @@ impl Assembler {
             }
             KEvent::File(f) => {
                 let p = self.proc_of(h);
-                let (t, a) = crate::evtargs::file_args(f, |dirfd, path| Self::absolute(h.pid, dirfd, path))?;
+                let cwd = p.cwd.as_deref();
+                let (t, a) = crate::evtargs::file_args(f, |dirfd, path| Self::absolute(h.pid, dirfd, path, cwd))?;
                 args = a;
                 (t, f.ret as i64, p, None, None)
             }
@@ -386,6 +390,18 @@ mod tests {
         ] {
             assert_eq!(normalize_path(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn relative_paths_of_a_gone_process_use_its_exec_cwd() {
+        // No process has pid u32::MAX - 1: /proc/PID/cwd cannot be read.
+        let gone = u32::MAX - 1;
+        assert_eq!(Assembler::absolute(gone, libc::AT_FDCWD, "../etc/shadow", Some("/srv/app/")), "/srv/etc/shadow");
+        assert_eq!(Assembler::absolute(gone, libc::AT_FDCWD, "x", None), "x", "nothing to resolve against");
+        assert_eq!(Assembler::absolute(gone, 5, "x", Some("/srv/")), "x", "a dirfd is not the cwd");
+        let me = std::process::id();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(Assembler::absolute(me, libc::AT_FDCWD, "f", Some("/elsewhere/")), format!("{}/f", cwd.display()));
     }
 
     #[test]

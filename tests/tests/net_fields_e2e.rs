@@ -5,7 +5,7 @@
 //! connect is not `fd.connected`; an open of a relative `../` path keeps the path as
 //! passed in `fd.nameraw` (exact values in the alerts' `output_fields`).
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
 use serde_json::Value;
@@ -19,7 +19,7 @@ fn rules(n: &str, tcp: u16, udp: u16, refused: u16, dir: &str) -> String {
          server=%fd.is_server nameraw=%fd.nameraw res=%evt.res\"\n  priority: NOTICE\n\
          - rule: Traversal {n}\n  desc: e2e\n  condition: evt.type = openat and fd.nameraw contains \"../\" \
          and fd.name startswith {dir}/\n  \
-         output: \"name=%fd.name nameraw=%fd.nameraw connected=%fd.connected server=%fd.is_server\"\n  priority: NOTICE\n"
+         output: \"name=%fd.name nameraw=%fd.nameraw connected=%fd.connected server=%fd.is_server proc=%proc.name\"\n  priority: NOTICE\n"
     )
 }
 
@@ -67,6 +67,7 @@ fn connects_report_their_l4_protocol_and_client_side() {
     let out = agent.stop();
     assert!(refused_ok, "nothing listens on {refused}");
     assert!(st.unwrap().success());
+    assert!(st2.unwrap().success());
     let _ = std::fs::remove_dir_all(&dir);
     out.assert_accounting();
     let t = alert(&out, &n, tcp);
@@ -92,11 +93,14 @@ fn connects_report_their_l4_protocol_and_client_side() {
     assert_eq!(r["fd.connected"], false);
 
     let rule = format!("Traversal {n}");
-    let hits: Vec<&Value> = out.events.iter().filter(|e| e["rule"] == rule.as_str()).collect();
-    assert_eq!(hits.len(), 1, "one traversal open; alerts:\n{hits:#?}");
-    let o = &hits[0]["output_fields"];
-    assert_eq!(o["fd.nameraw"], "../../secret");
-    assert_eq!(o["fd.name"], dir.join("secret").to_str().unwrap());
-    assert_eq!(o["fd.connected"], false);
-    assert_eq!(o["fd.is_server"], false);
+    let all: Vec<&Value> = out.events.iter().filter(|e| e["rule"] == rule.as_str()).collect();
+    for opener in ["sh", "cat"] {
+        let hits: Vec<&&Value> = all.iter().filter(|e| e["output_fields"]["proc.name"] == opener).collect();
+        assert_eq!(hits.len(), 1, "one traversal open by {opener}; alerts:\n{all:#?}");
+        let o = &hits[0]["output_fields"];
+        assert_eq!(o["fd.nameraw"], "../../secret", "{o}");
+        assert_eq!(o["fd.name"], dir.join("secret").to_str().unwrap(), "{o}");
+        assert_eq!(o["fd.connected"], false, "{o}");
+        assert_eq!(o["fd.is_server"], false, "{o}");
+    }
 }

@@ -231,14 +231,16 @@ fn empty_set(p: &Pred) -> bool {
     }
 }
 
-/// Whether (`not`) `c` is false for every failed connect. `evt.rawres` and `evt.res`
-/// always have a value, so a negation flips the test exactly. (`fd.num` of a connect is
+/// Whether (`not`) `c` is false for every failed connect. `evt.rawres`, `evt.res` and
+/// `fd.connected` always have a value, so a negation flips the test exactly. (`fd.num` of a connect is
 /// the socket, not the result.)
 fn ok_only(c: &Check, negated: bool) -> bool {
     if !plain(c) {
         return false;
     }
     match (c.field.id, &c.pred) {
+        // `fd.connected` of a connect is true exactly when it succeeded or is in progress.
+        (F::FdConnected, Pred::Bool { value, eq }) => ((!*value) == *eq) == negated,
         (F::EvtRawres, Pred::Num(p)) if negated => accepts_all_failures(p),
         (F::EvtRawres, Pred::Num(p)) => !accepts_failure(p),
         // `evt.res` of a failure is its errno name; only -EINPROGRESS is "EINPROGRESS".
