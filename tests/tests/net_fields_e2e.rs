@@ -60,9 +60,11 @@ fn connects_report_their_l4_protocol_and_client_side() {
     let udp_client = c.local_addr().unwrap();
     let refused_ok = TcpStream::connect(("127.0.0.1", refused)).is_err();
     drop((s, c, listener, server));
-    // The shell opens `../../secret` from a/b and lives on, so its cwd resolves.
+    // The shell opens `../../secret` from a/b and lives on, so its /proc/PID/cwd resolves;
+    // cat is gone at once, and its directory read in the kernel at exec stands in.
     let st =
         Command::new("/bin/sh").current_dir(dir.join("a/b")).args(["-c", "exec 3< ../../secret; sleep 0.5"]).status();
+    let st2 = Command::new("/bin/cat").current_dir(dir.join("a/b")).arg("../../secret").stdout(Stdio::null()).status();
 
     let out = agent.stop();
     assert!(refused_ok, "nothing listens on {refused}");
