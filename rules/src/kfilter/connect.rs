@@ -240,7 +240,7 @@ fn ok_only(c: &Check, negated: bool) -> bool {
     }
     match (c.field.id, &c.pred) {
         // `fd.connected` of a connect is true exactly when it succeeded or is in progress.
-        (F::FdConnected, Pred::Bool { value, eq }) => ((!*value) == *eq) == negated,
+        (F::FdConnected, Pred::Bool { value, eq }) => (*value != *eq) == negated,
         (F::EvtRawres, Pred::Num(p)) if negated => accepts_all_failures(p),
         (F::EvtRawres, Pred::Num(p)) => !accepts_failure(p),
         // `evt.res` of a failure is its errno name; only -EINPROGRESS is "EINPROGRESS".
