@@ -2,6 +2,7 @@
 //! rendering, and the lock-free hot-reload handle.
 
 pub mod alert;
+pub(crate) mod container;
 pub mod event;
 pub(crate) mod extract;
 pub(crate) mod extract_ctr;
