@@ -91,7 +91,8 @@ pub struct ExeOffsets {
     pub inode_mtime_nsec: u32,
     pub sb_s_magic: u32,
     pub ovl_upperdentry: u32,
-    pub _pad: u32,
+    /// `fs_struct.pwd` (a `struct path`): the working directory, for `proc.cwd`.
+    pub fs_pwd: u32,
 }
 
 impl ExeOffsets {
@@ -133,12 +134,13 @@ impl ExeOffsets {
         inode_mtime_nsec: OFFSET_NONE,
         sb_s_magic: OFFSET_NONE,
         ovl_upperdentry: OFFSET_NONE,
-        _pad: 0,
+        fs_pwd: OFFSET_NONE,
     };
 }
 
 /// Offsets `sys_enter_connect` follows from the fd to its socket's type
-/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`).
+/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`), and
+/// `sys_exit_connect` on to the local address (`socket->sk->__sk_common`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SockOffsets {
@@ -147,6 +149,11 @@ pub struct SockOffsets {
     pub fdtable_fd: u32,
     pub file_private_data: u32,
     pub socket_type: u32,
+    pub socket_sk: u32,
+    /// `sock_common` members, from the start of `struct sock` (`__sk_common` is first).
+    pub skc_rcv_saddr: u32,
+    pub skc_num: u32,
+    pub skc_v6_rcv_saddr: u32,
     pub _pad: u32,
 }
 
@@ -157,6 +164,10 @@ impl SockOffsets {
         fdtable_fd: OFFSET_NONE,
         file_private_data: OFFSET_NONE,
         socket_type: OFFSET_NONE,
+        socket_sk: OFFSET_NONE,
+        skc_rcv_saddr: OFFSET_NONE,
+        skc_num: OFFSET_NONE,
+        skc_v6_rcv_saddr: OFFSET_NONE,
         _pad: 0,
     };
 }
@@ -190,7 +201,8 @@ impl ProbeConfig {
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 24);
+const _: () = assert!(core::mem::size_of::<SockOffsets>() == 40);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 40);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -81,6 +81,9 @@ pub struct Connect {
     pub unix_path: Option<String>,
     /// `SOCK_STREAM` 1, `SOCK_DGRAM` 2..., 0 when the socket could not be read.
     pub sock_type: u16,
+    /// The socket's local address and port after the connect (the client side),
+    /// when the kernel had bound one.
+    pub local: Option<(IpAddr, u16)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -320,6 +323,14 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 port: e.port,
                 unix_path,
                 sock_type: e.sock_type,
+                local: match (e.family, e.lport) {
+                    (_, 0) => None,
+                    (AF_INET, p) => {
+                        Some((IpAddr::V4(Ipv4Addr::new(e.laddr[0], e.laddr[1], e.laddr[2], e.laddr[3])), p))
+                    }
+                    (AF_INET6, p) => Some((IpAddr::V6(Ipv6Addr::from(e.laddr)), p)),
+                    _ => None,
+                },
             })
         }
         EventKind::Setuid => {

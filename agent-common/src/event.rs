@@ -203,7 +203,11 @@ pub struct ConnectEvent {
     pub addr: [u8; 16],
     /// Unix socket path (abstract sockets start with NUL, reported as '@').
     pub unix_path: [u8; UNIX_PATH_LEN],
-    pub _pad2: [u8; 4],
+    /// The socket's local port after the connect (host order), 0 when unknown.
+    pub lport: u16,
+    pub _pad2: u16,
+    /// The socket's local address after the connect, like `addr`.
+    pub laddr: [u8; 16],
 }
 
 /// Which syscall a [`SetuidEvent`] reports (`EventHeader::subtype`).
@@ -376,7 +380,7 @@ const_size!(EventHeader, 56);
 const_size!(ExecEvent, 56 + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
 const _: () = assert!(ARGS_LEN + 1 + crate::exe::ENV_LEN <= ARGS_LEN + ARG_MAX_ONE);
 const_size!(OpenEvent, 56 + 24 + PATH_LEN);
-const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4);
+const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4 + 16);
 const_size!(SetuidEvent, 56 + 24);
 const_size!(ForkEvent, 56 + 8);
 const_size!(ExitEvent, 56 + 8);

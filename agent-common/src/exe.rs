@@ -34,6 +34,11 @@ pub const EXE_LOWER_LAYER: u16 = 1 << 5;
 /// The environment did not fit [`ENV_LEN`].
 pub const EXE_ENV_TRUNCATED: u16 = 1 << 6;
 
+/// `ExecInfo::cwd_flags`: the working directory was read (`fs->pwd`).
+pub const CWD_PRESENT: u16 = 1 << 0;
+/// The working directory's walk reached its depth or byte budget.
+pub const CWD_TRUNCATED: u16 = 1 << 1;
+
 /// `OVERLAYFS_SUPER_MAGIC`.
 pub const OVERLAYFS_SUPER_MAGIC: u64 = 0x794c_7630;
 
@@ -76,6 +81,12 @@ pub struct ExecInfo {
     pub env_len: u16,
     /// Path components, leaf first, each NUL-terminated.
     pub exe_path: [u8; EXE_PATH_BUF],
+    /// Used bytes of `cwd_path`, and `CWD_*` bits.
+    pub cwd_len: u16,
+    pub cwd_flags: u16,
+    pub _pad2: u32,
+    /// The working directory (`task->fs->pwd`), components leaf first like `exe_path`.
+    pub cwd_path: [u8; EXE_PATH_BUF],
 }
 
 impl ExecInfo {
@@ -102,10 +113,14 @@ impl ExecInfo {
         exe_path_len: 0,
         env_len: 0,
         exe_path: [0; EXE_PATH_BUF],
+        cwd_len: 0,
+        cwd_flags: 0,
+        _pad2: 0,
+        cwd_path: [0; EXE_PATH_BUF],
     };
 }
 
-const _: () = assert!(core::mem::size_of::<ExecInfo>() == 104 + EXE_PATH_BUF);
+const _: () = assert!(core::mem::size_of::<ExecInfo>() == 112 + 2 * EXE_PATH_BUF);
 const _: () = assert!(core::mem::size_of::<ExecInfo>().is_multiple_of(8));
 const _: () = assert!(EXE_PATH_BUDGET.is_power_of_two() && EXE_PATH_BUDGET + EXE_NAME_MAX <= EXE_PATH_BUF);
 const _: () = assert!((ENV_LEN + 1).is_power_of_two());
@@ -132,6 +147,18 @@ pub fn exe_path(buf: &[u8], len: usize, flags: u16) -> Option<String> {
     Some(s)
 }
 
+#[cfg(feature = "user")]
+/// The working directory as Falco's `proc.cwd` shows it: the path with a
+/// trailing `/` (`/` for the root); `None` when unread or truncated.
+pub fn cwd_path(buf: &[u8], len: usize, flags: u16) -> Option<String> {
+    if flags & CWD_PRESENT == 0 || flags & CWD_TRUNCATED != 0 {
+        return None;
+    }
+    let mut s = exe_path(buf, len, 0).unwrap_or_default();
+    s.push('/');
+    Some(s)
+}
+
 #[cfg(all(test, feature = "user"))]
 mod tests {
     use super::*;
@@ -143,5 +170,9 @@ mod tests {
         assert_eq!(exe_path(b"a.out\0tmp\0", 10, EXE_DELETED).as_deref(), Some("/tmp/a.out (deleted)"));
         assert_eq!(exe_path(b"", 0, 0), None);
         assert_eq!(exe_path(b"x\0", 99, 0).as_deref(), Some("/x"), "a length past the buffer is clamped");
+        assert_eq!(cwd_path(b"b\0a\0tmp\0", 9, CWD_PRESENT).as_deref(), Some("/tmp/a/b/"));
+        assert_eq!(cwd_path(b"", 0, CWD_PRESENT).as_deref(), Some("/"), "the root");
+        assert_eq!(cwd_path(b"b\0", 2, CWD_PRESENT | CWD_TRUNCATED), None);
+        assert_eq!(cwd_path(b"", 0, 0), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Reads for `sched_process_exec` beyond argv: the executable (`mm->exe_file`:
 //! a bounded dentry walk that crosses mounts up to the task's root, inode,
-//! times, owner, overlayfs layer), the credentials (capability sets, fsuid),
+//! times, owner, overlayfs layer), the working directory (`fs->pwd`, walked the
+//! same way), the credentials (capability sets, fsuid),
 //! session and pid-namespace ids, the start time, and the environment
 //! (`mm->env_start..env_end`, copied after argv like argv itself).
 //!
@@ -11,8 +12,8 @@ use aya_ebpf::{
 };
 use lanner_common::{
     exe::{
-        ExecInfo, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_LOWER_LAYER, EXE_NAME_MAX, EXE_PATH_BUDGET,
-        EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
+        ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_LOWER_LAYER, EXE_NAME_MAX,
+        EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
     },
     ExecEvent, ARGS_LEN,
 };
@@ -70,6 +71,8 @@ pub fn clear(info: &mut ExecInfo) {
     info.exe_flags = 0;
     info.exe_path_len = 0;
     info.env_len = 0;
+    info.cwd_len = 0;
+    info.cwd_flags = 0;
 }
 
 /// `struct pid` → its number at namespace `level` (`pid_nr_ns`): 0 when the
@@ -153,12 +156,7 @@ fn raw<T: Copy + Default>(base: *const u8, off: u32) -> T {
     v
 }
 
-/// Path, inode facts and overlayfs layer of `mm->exe_file`.
-///
-/// Two bounded loops keep verification cheap: the first walks up the dentry
-/// chain (crossing mounts) and only records dentry pointers; the second copies
-/// their names. The count between them goes through map memory, so the
-/// verifier does not carry it as a constant into the copy loop.
+/// Path (see [`walk`]), inode facts and overlayfs layer of `mm->exe_file`.
 #[inline(always)]
 pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
     let Some(file) = read_at::<*const u8>(mm, conf!(exe.mm_exe_file)).filter(|f| !f.is_null()) else {
@@ -199,6 +197,57 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
     let fs: u64 = raw(task, conf!(exe.task_fs));
     let root_mnt: u64 = raw(fs as *const u8, conf!(exe.fs_root));
     let root_dentry: u64 = raw(fs as *const u8, conf!(exe.fs_root).wrapping_add(8));
+    let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), info.exe_path.as_mut_ptr());
+    if short || end == WALK_CUT {
+        info.exe_flags |= EXE_TRUNCATED;
+    }
+    if end == WALK_PSEUDO {
+        info.exe_flags |= EXE_PSEUDO;
+    }
+    info.exe_path_len = len;
+}
+
+/// The working directory (`task->fs->pwd`), walked like the executable up to
+/// the task's root (`proc.cwd` of short-lived processes, read at exec).
+#[inline(always)]
+pub fn read_cwd(task: *const u8, info: &mut ExecInfo) {
+    let pwd = conf!(exe.fs_pwd);
+    if pwd == lanner_common::config::OFFSET_NONE {
+        return;
+    }
+    let Some(w) = EXE_WALK.get_ptr_mut(0) else { return };
+    let fs: u64 = raw(task, conf!(exe.task_fs));
+    if fs == 0 {
+        return;
+    }
+    let fs = fs as *const u8;
+    let vfsmnt: u64 = raw(fs, pwd);
+    let dentry: u64 = raw(fs, pwd.wrapping_add(8));
+    let root_mnt: u64 = raw(fs, conf!(exe.fs_root));
+    let root_dentry: u64 = raw(fs, conf!(exe.fs_root).wrapping_add(8));
+    if dentry == 0 {
+        return;
+    }
+    let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), info.cwd_path.as_mut_ptr());
+    info.cwd_flags = CWD_PRESENT;
+    if short || end != WALK_DONE {
+        info.cwd_flags |= CWD_TRUNCATED;
+    }
+    info.cwd_len = len;
+}
+
+/// Walk from (`vfsmnt`, `dentry`) up to `root` (its mount and dentry), crossing
+/// mounts, and write the components leaf first into `out` (an
+/// `EXE_PATH_BUF`-byte buffer). Returns the bytes used, how the walk ended and
+/// whether some recorded component was not copied (byte budget).
+///
+/// Two bounded loops keep verification cheap: the first walks up the dentry
+/// chain (crossing mounts) and only records dentry pointers; the second copies
+/// their names. The count between them goes through map memory, so the
+/// verifier does not carry it as a constant into the copy loop.
+#[inline(always)]
+fn walk(w: *mut ExeWalk, vfsmnt: u64, dentry: u64, root: (u64, u64), out: *mut u8) -> (u16, u32, bool) {
+    let (root_mnt, root_dentry) = root;
     let mnt_off = conf!(exe.mount_mnt) as u64;
     // Loop-carried values live in map memory (volatile): the verifier sees
     // them as unknown at every iteration, so one state per iteration suffices.
@@ -261,7 +310,7 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
         let d = unsafe { (*w).dentries[j as usize & (MAX_DEPTH as usize - 1)] };
         let name: u64 = raw(d as *const u8, conf!(exe.dentry_d_name).wrapping_add(8));
         let at = off & (EXE_PATH_BUDGET - 1);
-        let dst = unsafe { info.exe_path.as_mut_ptr().add(at) };
+        let dst = unsafe { out.add(at) };
         let r = unsafe { bpf_probe_read_kernel_str(dst.cast(), EXE_NAME_MAX as u32, name as *const c_void) };
         if r <= 0 {
             break;
@@ -269,13 +318,7 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
         set!(off, (at + (r as usize & (EXE_NAME_MAX * 2 - 1))) as u32);
         set!(copied, j + 1);
     }
-    let end = get!(end);
-    if get!(copied) < get!(count) || end == WALK_CUT {
-        info.exe_flags |= EXE_TRUNCATED;
-    }
-    if end == WALK_PSEUDO {
-        info.exe_flags |= EXE_PSEUDO;
-    }
     let off = get!(off) as usize;
-    info.exe_path_len = if off > EXE_PATH_BUF { EXE_PATH_BUF } else { off } as u16;
+    let len = if off > EXE_PATH_BUF { EXE_PATH_BUF } else { off } as u16;
+    (len, get!(end), get!(copied) < get!(count))
 }

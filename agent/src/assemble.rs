@@ -8,13 +8,13 @@
 use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Instant};
 
 use lanner_common::decode::{self, Event as KEvent};
-use lanner_rules::{Container, Event, EvtType, Fd, L4Proto, Leader, Pod};
+use lanner_rules::{Container, Event, EvtType, Fd, HealthProbe, L4Proto, Leader, Pod, ProbeKind};
 
 use crate::{
     image,
     k8s::{ContainerInfo, Enricher},
     proctable::{new_proc, ProcInfo, ProcTable},
-    users::Users,
+    users::{Scope, Users},
 };
 
 struct CachedContainer {
@@ -51,11 +51,17 @@ pub struct Assembler {
 /// `k8s::ContainerInfo` → the rule engine's container.
 pub fn to_container(info: &ContainerInfo) -> Container {
     let (repo, tag) = split_image(info.image.as_deref().unwrap_or_default());
+    let facts = info.pod.as_ref().and_then(|p| p.container(&info.container_id)).map(|c| &c.facts);
     Container {
         id: info.container_id.clone(),
         name: info.container_name.clone().unwrap_or_default(),
         image_repository: info.image_repository.clone().unwrap_or(repo),
         image_tag: tag,
+        image_digest: facts.map(|f| f.image_digest.clone()).unwrap_or_default(),
+        privileged: facts.and_then(|f| f.privileged),
+        start_ns: facts.and_then(|f| f.start_ns),
+        mounts: facts.map(|f| f.mounts.clone()).unwrap_or_default(),
+        probes: facts.map(|f| f.probes.iter().filter_map(health_probe).collect()).unwrap_or_default(),
         k8s: info.pod.as_ref().map(|p| Pod {
             ns: p.ns.clone(),
             name: p.name.clone(),
@@ -65,6 +71,17 @@ pub fn to_container(info: &ContainerInfo) -> Container {
             owner_name: p.owner_name.clone(),
         }),
     }
+}
+
+/// A pod spec exec probe as the rule engine matches it (`command[0]` against `proc.exe`).
+fn health_probe(p: &crate::k8s::facts::ExecProbe) -> Option<HealthProbe> {
+    let kind = match p.kind {
+        "liveness" => ProbeKind::Liveness,
+        "readiness" => ProbeKind::Readiness,
+        _ => return None,
+    };
+    let (exe, args) = p.command.split_first()?;
+    Some(HealthProbe { kind, exe: exe.clone(), args: args.to_vec() })
 }
 
 /// `registry/repo:tag@digest` → (`registry/repo`, `tag`).
@@ -144,21 +161,22 @@ impl Assembler {
     }
 
     fn user_name(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<String> {
-        self.users.name(pid, cgroup_id, uid)
+        self.users.name(Scope::of(pid, cgroup_id), uid)
     }
 
     /// User name, home, shell, login name and group name, resolved in the
     /// process's own root (its container's /etc/passwd and /etc/group).
     fn fill_user(&mut self, p: &mut ProcInfo, cgroup_id: u64) {
-        let entry = self.users.user(p.pid, cgroup_id, p.uid);
+        let scope = Scope::of(p.pid, cgroup_id);
+        let entry = self.users.user(scope, p.uid);
         p.user_name = entry.as_ref().map(|e| e.name.clone()).or_else(|| (p.uid == 0).then(|| "root".to_string()));
         p.homedir = entry.as_ref().map(|e| e.home.clone());
         p.shell = entry.as_ref().map(|e| e.shell.clone());
         p.loginname = match p.loginuid {
-            Some(l) if l != u32::MAX => self.users.name(p.pid, cgroup_id, l),
+            Some(l) if l != u32::MAX => self.users.name(scope, l),
             _ => None,
         };
-        p.group_name = self.users.group(p.pid, cgroup_id, p.gid).map(|g| g.to_string());
+        p.group_name = self.users.group(scope, p.gid).map(|g| g.to_string());
     }
 
     /// Session and process-group leaders, from the table (or `p` itself).
@@ -196,8 +214,10 @@ impl Assembler {
 
     /// Resolve a relative open path against the caller's cwd or dirfd, then
     /// normalise it lexically (`//`, `/./`, `/../`) as Falco does, so
-    /// `/tmp/../etc/shadow` is matched as `/etc/shadow`.
-    fn absolute(pid: u32, dirfd: i32, path: &str) -> String {
+    /// `/tmp/../etc/shadow` is matched as `/etc/shadow`. When the process is
+    /// gone before its /proc/PID/cwd is read, `cwd` (read in the kernel at its
+    /// exec, `proc.cwd`) stands in.
+    fn absolute(pid: u32, dirfd: i32, path: &str, cwd: Option<&str>) -> String {
         if path.is_empty() {
             return String::new();
         }
@@ -209,9 +229,10 @@ impl Assembler {
         } else {
             std::fs::read_link(format!("/proc/{pid}/fd/{dirfd}"))
         };
-        match base {
-            Ok(b) => normalize_path(&format!("{}/{path}", b.to_string_lossy())),
-            Err(_) => path.to_string(),
+        match (base, cwd) {
+            (Ok(b), _) => normalize_path(&format!("{}/{path}", b.to_string_lossy())),
+            (Err(_), Some(c)) if dirfd == libc::AT_FDCWD => normalize_path(&format!("{c}/{path}")),
+            (Err(_), _) => path.to_string(),
         }
     }
 
@@ -243,8 +264,8 @@ impl Assembler {
             }
             KEvent::Open(o) => {
                 let p = self.proc_of(h);
-                let path = Self::absolute(h.pid, o.dirfd, &o.path);
-                let mut fd = Fd::file(path, o.flags, o.mode);
+                let path = Self::absolute(h.pid, o.dirfd, &o.path, p.cwd.as_deref());
+                let mut fd = Fd::file(path, o.flags, o.mode).with_raw_name(o.path.as_str());
                 if o.ret >= 0 {
                     fd = fd.with_num(o.ret as i64);
                 }
@@ -253,7 +274,7 @@ impl Assembler {
             KEvent::Connect(c) => {
                 let p = self.proc_of(h);
                 let fd = match (&c.addr, &c.unix_path) {
-                    (Some(ip), _) => Fd::inet(*ip, c.port, None, l4proto(c.sock_type)),
+                    (Some(ip), _) => Fd::inet(*ip, c.port, c.local, l4proto(c.sock_type)),
                     (None, Some(path)) => Fd::unix(path.clone()),
                     (None, None) => Fd::inet(IpAddr::from([0u8, 0, 0, 0]), 0, None, L4Proto::Unknown),
                 };
@@ -274,7 +295,8 @@ impl Assembler {
             }
             KEvent::File(f) => {
                 let p = self.proc_of(h);
-                let (t, a) = crate::evtargs::file_args(f, |dirfd, path| Self::absolute(h.pid, dirfd, path))?;
+                let cwd = p.cwd.as_deref();
+                let (t, a) = crate::evtargs::file_args(f, |dirfd, path| Self::absolute(h.pid, dirfd, path, cwd))?;
                 args = a;
                 (t, f.ret as i64, p, None, None)
             }
@@ -368,6 +390,18 @@ mod tests {
         ] {
             assert_eq!(normalize_path(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn relative_paths_of_a_gone_process_use_its_exec_cwd() {
+        // No process has pid u32::MAX - 1: /proc/PID/cwd cannot be read.
+        let gone = u32::MAX - 1;
+        assert_eq!(Assembler::absolute(gone, libc::AT_FDCWD, "../etc/shadow", Some("/srv/app/")), "/srv/etc/shadow");
+        assert_eq!(Assembler::absolute(gone, libc::AT_FDCWD, "x", None), "x", "nothing to resolve against");
+        assert_eq!(Assembler::absolute(gone, 5, "x", Some("/srv/")), "x", "a dirfd is not the cwd");
+        let me = std::process::id();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(Assembler::absolute(me, libc::AT_FDCWD, "f", Some("/elsewhere/")), format!("{}/f", cwd.display()));
     }
 
     #[test]

@@ -245,7 +245,7 @@ impl Btf {
             inode_mtime_nsec: mtime_nsec,
             sb_s_magic: o("super_block", "s_magic"),
             ovl_upperdentry: ovl_upper,
-            _pad: 0,
+            fs_pwd: o("fs_struct", "pwd"),
         }
     }
 
@@ -258,6 +258,10 @@ impl Btf {
             fdtable_fd: o("fdtable", "fd"),
             file_private_data: o("file", "private_data"),
             socket_type: o("socket", "type"),
+            socket_sk: o("socket", "sk"),
+            skc_rcv_saddr: o("sock_common", "skc_rcv_saddr"),
+            skc_num: o("sock_common", "skc_num"),
+            skc_v6_rcv_saddr: o("sock_common", "skc_v6_rcv_saddr"),
             _pad: 0,
         }
     }
@@ -373,8 +377,13 @@ mod tests {
             ("inode_mtime_nsec", e.inode_mtime_nsec),
             ("signal_pids", e.signal_pids),
             ("ovl_upperdentry", e.ovl_upperdentry),
+            ("fs_pwd", e.fs_pwd),
             ("socket_type", btf.sock_offsets().socket_type),
             ("fdtable_fd", btf.sock_offsets().fdtable_fd),
+            ("socket_sk", btf.sock_offsets().socket_sk),
+            ("skc_rcv_saddr", btf.sock_offsets().skc_rcv_saddr),
+            ("skc_num", btf.sock_offsets().skc_num),
+            ("skc_v6_rcv_saddr", btf.sock_offsets().skc_v6_rcv_saddr),
         ] {
             assert_ne!(v, OFFSET_NONE, "{name}");
         }

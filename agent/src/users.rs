@@ -1,8 +1,10 @@
 //! User and group names as the process itself sees them: `/etc/passwd` and
 //! `/etc/group` of the process's own root (`/proc/PID/root`), so a container's
 //! users resolve from its image, with the host's files as the fallback.
-//! Entries are cached per (cgroup, id): one file read per container and id.
-use std::{collections::HashMap, sync::Arc};
+//! Entries are cached per (cgroup, root directory, id): one file read per
+//! container and id, and a process that changed its root (chroot, pivot_root in
+//! a new mount namespace) inside a cgroup gets its new root's names.
+use std::{collections::HashMap, os::unix::fs::MetadataExt as _, sync::Arc};
 
 /// The `/etc/passwd` fields Falco's `user.*` fields show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,10 +17,28 @@ pub struct PwEntry {
 /// Most cached entries of each kind before the cache is reset.
 const MAX_CACHED: usize = 65_536;
 
+/// Where a process looks its names up: its pid (for `/proc/PID/root`), its
+/// cgroup and the device and inode of its root directory (the cache key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scope {
+    pid: u32,
+    key: (u64, u64, u64),
+}
+
+impl Scope {
+    /// One `stat` of `/proc/PID/root`; a process gone by then keys by cgroup alone.
+    pub fn of(pid: u32, cgroup_id: u64) -> Scope {
+        let root = std::fs::metadata(format!("/proc/{pid}/root")).map(|m| (m.dev(), m.ino())).unwrap_or((0, 0));
+        Scope { pid, key: (cgroup_id, root.0, root.1) }
+    }
+}
+
+type Key = ((u64, u64, u64), u32);
+
 #[derive(Default)]
 pub struct Users {
-    passwd: HashMap<(u64, u32), Option<Arc<PwEntry>>>,
-    groups: HashMap<(u64, u32), Option<Arc<str>>>,
+    passwd: HashMap<Key, Option<Arc<PwEntry>>>,
+    groups: HashMap<Key, Option<Arc<str>>>,
 }
 
 /// The entry of `uid` in a passwd file's text.
@@ -50,35 +70,35 @@ fn read_etc(pid: u32, file: &str) -> Option<String> {
 }
 
 impl Users {
-    /// The passwd entry of `uid` for process `pid` of cgroup `cgroup_id`.
-    pub fn user(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<Arc<PwEntry>> {
-        if let Some(e) = self.passwd.get(&(cgroup_id, uid)) {
+    /// The passwd entry of `uid` for the process of `scope`.
+    pub fn user(&mut self, scope: Scope, uid: u32) -> Option<Arc<PwEntry>> {
+        if let Some(e) = self.passwd.get(&(scope.key, uid)) {
             return e.clone();
         }
-        let entry = read_etc(pid, "passwd").and_then(|p| passwd_entry(&p, uid)).map(Arc::new);
+        let entry = read_etc(scope.pid, "passwd").and_then(|p| passwd_entry(&p, uid)).map(Arc::new);
         if self.passwd.len() > MAX_CACHED {
             self.passwd.clear();
         }
-        self.passwd.insert((cgroup_id, uid), entry.clone());
+        self.passwd.insert((scope.key, uid), entry.clone());
         entry
     }
 
-    /// The name of group `gid` for process `pid` of cgroup `cgroup_id`.
-    pub fn group(&mut self, pid: u32, cgroup_id: u64, gid: u32) -> Option<Arc<str>> {
-        if let Some(g) = self.groups.get(&(cgroup_id, gid)) {
+    /// The name of group `gid` for the process of `scope`.
+    pub fn group(&mut self, scope: Scope, gid: u32) -> Option<Arc<str>> {
+        if let Some(g) = self.groups.get(&(scope.key, gid)) {
             return g.clone();
         }
-        let name = read_etc(pid, "group").and_then(|g| group_name(&g, gid)).map(Arc::from);
+        let name = read_etc(scope.pid, "group").and_then(|g| group_name(&g, gid)).map(Arc::from);
         if self.groups.len() > MAX_CACHED {
             self.groups.clear();
         }
-        self.groups.insert((cgroup_id, gid), name.clone());
+        self.groups.insert((scope.key, gid), name.clone());
         name
     }
 
     /// The user name of `uid` (`root` for 0 even without a passwd file).
-    pub fn name(&mut self, pid: u32, cgroup_id: u64, uid: u32) -> Option<String> {
-        self.user(pid, cgroup_id, uid).map(|e| e.name.clone()).or_else(|| (uid == 0).then(|| "root".to_string()))
+    pub fn name(&mut self, scope: Scope, uid: u32) -> Option<String> {
+        self.user(scope, uid).map(|e| e.name.clone()).or_else(|| (uid == 0).then(|| "root".to_string()))
     }
 }
 
@@ -103,11 +123,12 @@ mod tests {
     #[test]
     fn the_hosts_root_user_resolves_and_is_cached() {
         let mut u = Users::default();
-        let me = std::process::id();
-        let root = u.user(me, 1, 0).expect("root in this machine's /etc/passwd");
+        let me = Scope::of(std::process::id(), 1);
+        assert_ne!(me.key, (1, 0, 0), "this process's root is stat'ed");
+        let root = u.user(me, 0).expect("root in this machine's /etc/passwd");
         assert_eq!(root.name, "root");
-        assert!(Arc::ptr_eq(&root, &u.user(me, 1, 0).unwrap()), "second lookup from the cache");
-        assert_eq!(u.group(me, 1, 0).as_deref(), Some("root"));
-        assert_eq!(u.name(me, 1, 4_000_000_000), None);
+        assert!(Arc::ptr_eq(&root, &u.user(me, 0).unwrap()), "second lookup from the cache");
+        assert_eq!(u.group(me, 0).as_deref(), Some("root"));
+        assert_eq!(u.name(me, 4_000_000_000), None);
     }
 }

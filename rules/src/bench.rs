@@ -27,7 +27,9 @@ pub fn event_mix() -> Vec<Event> {
         name: "web".into(),
         image_repository: "ghcr.io/acme/web".into(),
         image_tag: "1.4.2".into(),
+        privileged: Some(false),
         k8s: Some(Pod { ns: "prod".into(), name: "web-7d9f-x2".into(), uid: "9d2c".into(), ..Default::default() }),
+        ..Default::default()
     });
     let shell = proc("bash", "/bin/bash", &[], 0);
     let shim = proc("containerd-shim", "/usr/bin/containerd-shim-runc-v2", &["-namespace", "k8s.io"], 0);

@@ -131,8 +131,17 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     let rules_file = dir.join("fields.yaml");
     std::fs::write(&rules_file, rules(&n)).unwrap();
     let default_pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/default");
+    let maddr = format!("127.0.0.1:{}", lanner_tests::triage::free_port());
     let agent = Agent::start(
-        &["--no-k8s", "--rules", default_pack.to_str().unwrap(), "--rules", rules_file.to_str().unwrap()],
+        &[
+            "--no-k8s",
+            "--metrics-addr",
+            &maddr,
+            "--rules",
+            default_pack.to_str().unwrap(),
+            "--rules",
+            rules_file.to_str().unwrap(),
+        ],
         Keep::All,
     );
 

@@ -34,10 +34,10 @@ const FALCO_STYLE: &str = r#"
   output: Sensitive file opened (file=%fd.name command=%proc.cmdline rss=%proc.vmrss)
   priority: WARNING
   tags: [filesystem, mitre_credential_access, T1555]
-- rule: Privileged reader
-  desc: Needs container.privileged (inactive in Lanner today).
-  condition: open_read and sensitive_files and container.privileged=true
-  output: Privileged reader (command=%proc.cmdline)
+- rule: Host-pid reader
+  desc: Needs container.host_pid (inactive in Lanner today).
+  condition: open_read and sensitive_files and container.host_pid=true
+  output: Host-pid reader (command=%proc.cmdline)
   priority: NOTICE
 - rule: Standard stream redirected to a socket
   desc: Needs dup events (inactive in Lanner today).
@@ -81,8 +81,8 @@ fn rules_check_prints_states_and_strict_fails_without_a_backtrace() {
     let (code, out, err) = lanner(&["rules", "check", dir.to_str().unwrap_or_default()]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("RULE") && out.contains("SOURCE") && out.contains("STATE"), "{out}");
-    let line = out.lines().find(|l| l.starts_with("Shell in a privileged container")).unwrap_or_default();
-    assert!(line.contains("00-base.yaml:") && line.contains("inactive: needs container.privileged"), "{out}");
+    let line = out.lines().find(|l| l.starts_with("Shell in a host-pid container")).unwrap_or_default();
+    assert!(line.contains("00-base.yaml:") && line.contains("inactive: needs container.host_pid"), "{out}");
     let line = out.lines().find(|l| l.starts_with("Symlink over a credential file")).unwrap_or_default();
     assert!(line.contains("00-base.yaml:") && line.ends_with("  active"), "symlink events are captured: {out}");
     assert!(out.lines().any(|l| l.starts_with("Outbound to a private network") && l.ends_with("  active")), "{out}");
@@ -166,7 +166,7 @@ fn falco_style_rule_fires_on_a_real_read_and_hot_reload_adds_a_rule() {
     // Inactive rules are logged once at start with their reasons; the reload is logged.
     let log = out.stderr.join("\n");
     assert!(
-        log.contains("rule inactive") && log.contains("Privileged reader") && log.contains("container.privileged"),
+        log.contains("rule inactive") && log.contains("Host-pid reader") && log.contains("container.host_pid"),
         "{log}"
     );
     assert!(log.contains("Standard stream redirected to a socket") && log.contains("dup3"), "{log}");

@@ -34,6 +34,8 @@ pub struct ExecImage {
     pub start_boot_ns: u64,
     pub env: Vec<String>,
     pub env_truncated: bool,
+    /// The working directory at exec, with a trailing `/` as Falco shows it.
+    pub cwd: Option<String>,
 }
 
 /// The image facts of `info`; `env` are the environment bytes after argv.
@@ -72,5 +74,6 @@ pub(super) fn image(info: &ExecInfo, env: &[u8]) -> Result<Option<ExecImage>, De
         start_boot_ns: info.start_boot_ns,
         env: split_args(env, env.len())?,
         env_truncated: f & EXE_ENV_TRUNCATED != 0,
+        cwd: cwd_path(&info.cwd_path, (info.cwd_len as usize).min(EXE_PATH_BUF), info.cwd_flags),
     }))
 }

@@ -119,11 +119,19 @@ fn connect_families() {
         sock_type: 1,
         addr: [0; 16],
         unix_path: [0; UNIX_PATH_LEN],
-        _pad2: [0; 4],
+        lport: 0,
+        _pad2: 0,
+        laddr: [0; 16],
     };
     e.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
     let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
     assert_eq!(c.sock_type, 1, "SOCK_STREAM");
+    assert_eq!(c.local, None, "no local port: no client side");
+    e.lport = 40000;
+    e.laddr[..4].copy_from_slice(&[127, 0, 0, 2]);
+    let Event::Connect(c) = decode(&as_bytes(&e)).unwrap() else { panic!() };
+    assert_eq!(c.local, Some(("127.0.0.2".parse().unwrap(), 40000)));
+    e.lport = 0;
     assert_eq!(c.addr, Some("127.0.0.1".parse().unwrap()));
     assert_eq!((c.port, c.ret, c.family), (4444, -111, "inet"));
 

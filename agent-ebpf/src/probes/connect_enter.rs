@@ -1,5 +1,5 @@
 //! `syscalls/sys_enter_connect`: copy the destination sockaddr (IPv4, IPv6 or
-//! unix path) into `CONNECT_STASH[tid]`; other families are not traced, and
+//! unix path) and the socket's type into `CONNECT_STASH[tid]`; other families are not traced, and
 //! unix or loopback destinations are dropped when the pre-filter says no rule
 //! can match them.
 use aya_ebpf::{
@@ -38,19 +38,24 @@ struct SockHead {
     v6: [u8; 16],
 }
 
-/// `task->files->fdt->fd[fd]->private_data->type`: the socket's type, 0 when unreadable.
+/// `task->files->fdt->fd[fd]->private_data`: the `struct socket` of a socket fd, null when unreadable.
 #[inline(always)]
-fn sock_type(fd: i64) -> u16 {
+pub(super) fn socket_of(fd: i64) -> *const u8 {
     if !(0..(1 << 20)).contains(&fd) {
-        return 0;
+        return core::ptr::null();
     }
     let task = current_task();
     let files: *const u8 = read_at(task, conf!(sock.task_files)).unwrap_or(core::ptr::null());
     let fdt: *const u8 = read_at(files, conf!(sock.files_fdt)).unwrap_or(core::ptr::null());
     let fds: *const u8 = read_at(fdt, conf!(sock.fdtable_fd)).unwrap_or(core::ptr::null());
     let file: *const u8 = read_at(fds, (fd as u32) * 8).unwrap_or(core::ptr::null());
-    let sock: *const u8 = read_at(file, conf!(sock.file_private_data)).unwrap_or(core::ptr::null());
-    read_at::<u16>(sock, conf!(sock.socket_type)).unwrap_or(0)
+    read_at(file, conf!(sock.file_private_data)).unwrap_or(core::ptr::null())
+}
+
+/// The socket's type (`socket->type`), 0 when unreadable.
+#[inline(always)]
+fn sock_type(fd: i64) -> u16 {
+    read_at::<u16>(socket_of(fd), conf!(sock.socket_type)).unwrap_or(0)
 }
 
 fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
@@ -83,6 +88,8 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
     ev.port = 0;
     ev.path_len = 0;
     ev.addr = [0; 16];
+    ev.lport = 0;
+    ev.laddr = [0; 16];
     if family == AF_UNIX {
         let path = unsafe { addr.add(2) };
         let first: u8 = unsafe { bpf_probe_read_user(path) }.unwrap_or(0);

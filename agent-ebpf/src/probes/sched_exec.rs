@@ -50,6 +50,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     let task = current_task();
     exe::clear(&mut ev.info);
     exe::read_task(task, &mut ev.info);
+    exe::read_cwd(task, &mut ev.info);
     let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
         let start: u64 = read_at(mm, conf!(offsets.mm_arg_start)).unwrap_or(0);

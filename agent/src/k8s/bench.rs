@@ -72,6 +72,7 @@ pub fn synthetic_pod(i: usize) -> PodMeta {
             image_repository: super::pod::image_repository(&images[c]).to_string(),
             image: images[c].clone(),
             runtime: Some(crate::container::Runtime::Containerd),
+            facts: Default::default(),
         })
         .collect();
     PodMeta {

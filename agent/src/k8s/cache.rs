@@ -389,6 +389,7 @@ mod tests {
                     image: "img:1".into(),
                     image_repository: "img".into(),
                     runtime: None,
+                    facts: Default::default(),
                 })
                 .collect(),
             host_network: false,

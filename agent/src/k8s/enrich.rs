@@ -219,6 +219,7 @@ mod tests {
                 image: "ghcr.io/shop/web:1".into(),
                 image_repository: "ghcr.io/shop/web".into(),
                 runtime: Some(Runtime::Containerd),
+                facts: Default::default(),
             }],
             host_network: false,
             deleted: false,

@@ -17,6 +17,7 @@ pub mod bench;
 pub mod cache;
 pub mod cgroup;
 pub mod enrich;
+pub mod facts;
 pub mod pod;
 pub mod watch;
 

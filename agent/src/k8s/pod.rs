@@ -1,11 +1,13 @@
 //! What the agent keeps of a Pod ([`PodMeta`]) and its conversion from the
 //! API object: identity, labels, controller owner, node, host network and,
-//! per container, the runtime's container id (scheme stripped), name and image.
+//! per container, the runtime's container id (scheme stripped), name, image and,
+//! for regular containers, the spec/status facts rules read ([`ContainerFacts`]).
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde::Serialize;
 
+use super::facts::ContainerFacts;
 use crate::container::Runtime;
 
 /// Which list of the pod spec a container comes from.
@@ -33,6 +35,8 @@ pub struct ContainerMeta {
     pub image_repository: String,
     /// From the `containerID` scheme (`containerd://`, `cri-o://`, `docker://`).
     pub runtime: Option<Runtime>,
+    /// Privileged, start time, digest, hostPath mounts, exec probes.
+    pub facts: ContainerFacts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,11 +80,17 @@ impl PodMeta {
         if let Some(spec) = spec {
             let statuses = status.and_then(|s| s.container_statuses.as_deref());
             for c in &spec.containers {
-                containers.push(container_meta(&c.name, c.image.as_deref(), ContainerKind::Regular, statuses));
+                let mut m = container_meta(&c.name, c.image.as_deref(), ContainerKind::Regular, statuses);
+                let st = statuses.and_then(|s| s.iter().find(|s| s.name == c.name));
+                m.facts = ContainerFacts::new(spec, Some(c), st);
+                containers.push(m);
             }
             let statuses = status.and_then(|s| s.init_container_statuses.as_deref());
             for c in spec.init_containers.iter().flatten() {
-                containers.push(container_meta(&c.name, c.image.as_deref(), ContainerKind::Init, statuses));
+                let mut m = container_meta(&c.name, c.image.as_deref(), ContainerKind::Init, statuses);
+                let st = statuses.and_then(|s| s.iter().find(|s| s.name == c.name));
+                m.facts = ContainerFacts::new(spec, Some(c), st);
+                containers.push(m);
             }
             let statuses = status.and_then(|s| s.ephemeral_container_statuses.as_deref());
             for c in spec.ephemeral_containers.iter().flatten() {
@@ -127,6 +137,7 @@ fn container_meta(
         kind,
         image_repository: image_repository(&image).to_string(),
         image,
+        facts: ContainerFacts::default(),
     }
 }
 

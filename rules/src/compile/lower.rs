@@ -82,7 +82,7 @@ impl Compiler<'_> {
             Some(_) => FieldType::Str,
             None => base,
         };
-        let mode = if field.is_any_ancestor() || matches!(field.id, FieldId::FdIp | FieldId::FdNet) {
+        let mode = if field.is_any_ancestor() || matches!(field.id, FieldId::FdIp | FieldId::FdNet | FieldId::FdPort) {
             Mode::Any
         } else if field.is_list() {
             if op == Op::In {

@@ -22,7 +22,6 @@ const REASONS: &[(&str, &str)] = &[
     ("proc.exe_ino.ctime_duration_pidns_start", "the pid namespace's start time is not read"),
     ("proc.pidns_init_start_ts", "the pid namespace's start time is not read"),
     ("proc.aenv", "ancestors' environments are not kept in the process table"),
-    ("proc.is_container_", "health-check and probe commands are not read from the pod spec yet"),
     ("fd.sip.name", "needs a DNS cache, which Lanner does not keep"),
     ("fd.cip.name", "needs a DNS cache, which Lanner does not keep"),
     ("fd.rip.name", "needs a DNS cache, which Lanner does not keep"),
@@ -30,9 +29,15 @@ const REASONS: &[(&str, &str)] = &[
     ("fd.", "not recorded for Lanner's open and connect events yet"),
     ("fdlist.", "fd lists of poll events are not captured"),
     ("fs.path.", "path arguments of file-system events Lanner does not capture yet"),
-    ("container.", "only container id, name and image are collected"),
+    ("container.mount.", "only the destination of hostPath mounts, by source glob, is collected"),
+    ("container.mounts", "only the destination of hostPath mounts, by source glob, is collected"),
+    ("container.", "only container id, name, image, privileged, start time and hostPath mounts are collected"),
     ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
-    ("k8s.", "only the pod's name, namespace, uid and labels are collected"),
+    ("k8s.pod.ip", "the pod status IP is not collected"),
+    (
+        "k8s.",
+        "only the pod's name, namespace, uid and labels are collected (the other k8s.* fields are deprecated in Falco)",
+    ),
 ];
 
 /// Why Lanner does not fill `name` (written with `arg`), if it is a Falco field.

@@ -36,6 +36,8 @@ impl L4Proto {
 #[serde(try_from = "FdSpec")]
 pub struct Fd {
     name: Box<str>,
+    /// The path as the program passed it (`fd.nameraw`), when it differs from `name`.
+    raw: Option<Box<str>>,
     num: Option<i64>,
     kind: FdKind,
 }
@@ -55,7 +57,7 @@ pub enum FdKind {
 impl Fd {
     /// A file opened with raw `O_*` `flags`.
     pub fn file(path: impl Into<String>, flags: u32, mode: u32) -> Fd {
-        Fd { name: path.into().into_boxed_str(), num: None, kind: FdKind::File { flags, mode } }
+        Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::File { flags, mode } }
     }
 
     /// An inet socket. `fd.name` is `cip:cport->sip:sport`, or `sip:sport` when the
@@ -67,6 +69,7 @@ impl Fd {
         };
         Fd {
             name: name.into_boxed_str(),
+            raw: None,
             num: None,
             kind: FdKind::Inet { sip, sport, cip: client.map(|c| c.0), cport: client.map(|c| c.1), proto },
         }
@@ -74,7 +77,7 @@ impl Fd {
 
     /// A unix socket.
     pub fn unix(path: impl Into<String>) -> Fd {
-        Fd { name: path.into().into_boxed_str(), num: None, kind: FdKind::Unix }
+        Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Unix }
     }
 
     /// Set the fd number (`fd.num`); when unset, open events use their return value.
@@ -83,9 +86,20 @@ impl Fd {
         self
     }
 
+    /// Keep the path as the program passed it (`fd.nameraw`) when `name` was made absolute.
+    pub fn with_raw_name(mut self, raw: impl Into<String>) -> Fd {
+        let raw = raw.into();
+        self.raw = (raw != *self.name).then(|| raw.into_boxed_str());
+        self
+    }
+
     /// `fd.name`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+    /// `fd.nameraw`: the path as passed (for sockets and unchanged paths, `fd.name`).
+    pub fn name_raw(&self) -> &str {
+        self.raw.as_deref().unwrap_or(&self.name)
     }
     pub fn num(&self) -> Option<i64> {
         self.num
@@ -135,6 +149,7 @@ struct FdSpec {
     path: Option<String>,
     #[serde(rename = "name")]
     name_alias: Option<String>,
+    nameraw: Option<String>,
     flags: Option<FlagsSpec>,
     mode: u32,
     num: Option<i64>,
@@ -175,6 +190,10 @@ impl TryFrom<FdSpec> for Fd {
             }
             "unix" | "u" => Fd::unix(path.unwrap_or_default()),
             other => return Err(format!("unknown fd type '{other}' (expected file, ipv4, ipv6 or unix)")),
+        };
+        let fd = match s.nameraw {
+            Some(raw) => fd.with_raw_name(raw),
+            None => fd,
         };
         Ok(match s.num {
             Some(n) => fd.with_num(n),

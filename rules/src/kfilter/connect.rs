@@ -231,14 +231,16 @@ fn empty_set(p: &Pred) -> bool {
     }
 }
 
-/// Whether (`not`) `c` is false for every failed connect. `evt.rawres` and `evt.res`
-/// always have a value, so a negation flips the test exactly. (`fd.num` of a connect is
+/// Whether (`not`) `c` is false for every failed connect. `evt.rawres`, `evt.res` and
+/// `fd.connected` always have a value, so a negation flips the test exactly. (`fd.num` of a connect is
 /// the socket, not the result.)
 fn ok_only(c: &Check, negated: bool) -> bool {
     if !plain(c) {
         return false;
     }
     match (c.field.id, &c.pred) {
+        // `fd.connected` of a connect is true exactly when it succeeded or is in progress.
+        (F::FdConnected, Pred::Bool { value, eq }) => (*value != *eq) == negated,
         (F::EvtRawres, Pred::Num(p)) if negated => accepts_all_failures(p),
         (F::EvtRawres, Pred::Num(p)) => !accepts_failure(p),
         // `evt.res` of a failure is its errno name; only -EINPROGRESS is "EINPROGRESS".
@@ -283,7 +285,7 @@ fn accepts_all_failures(p: &NumPred) -> bool {
 
 /// Whether (`not`) `c` is false for every inet connect to a loopback destination.
 ///
-/// `fd.sip`/`fd.rip`/`fd.snet` are the destination, which an inet fd always has, so a
+/// `fd.sip`/`fd.rip`/`fd.snet`/`fd.rnet` are the destination, which an inet fd always has, so a
 /// negation flips the test exactly. `fd.ip`/`fd.net` test "destination or source":
 /// `not fd.net in (N)` implies `not fd.snet in (N)`, while a positive test can pass on
 /// the source alone.
@@ -301,7 +303,7 @@ fn non_loopback_only(c: &Check, negated: bool) -> bool {
     };
     // The test the destination must pass: (destination in the set) == eq.
     let eq = match (c.field.id, c.mode) {
-        (F::FdSip | F::FdRip | F::FdSnet, Mode::Single) => pred_eq != negated,
+        (F::FdSip | F::FdRip | F::FdSnet | F::FdRnet, Mode::Single) => pred_eq != negated,
         (F::FdIp | F::FdNet, Mode::Any) if negated => !pred_eq,
         _ => return false,
     };
@@ -409,6 +411,9 @@ fn inet_field(id: F) -> bool {
             | F::FdSnet
             | F::FdCnet
             | F::FdNet
+            | F::FdRnet
+            | F::FdLnet
+            | F::FdPort
             | F::FdL4proto
     )
 }

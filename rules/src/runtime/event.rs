@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 pub use crate::fields::fd::{Fd, FdKind, L4Proto};
 pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
+pub use crate::runtime::container::{Container, HealthProbe, Pod, ProbeKind};
 
 /// Bit set over [`EvtType::index`] (one bit per captured type).
 pub type TypeMask = u64;
@@ -547,42 +548,6 @@ pub struct Leader {
     pub name: String,
     pub exe: String,
     pub exepath: String,
-}
-
-/// A container and, in Kubernetes, its pod.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Container {
-    /// Full container id (64 hex) or the 12-char short id.
-    pub id: String,
-    pub name: String,
-    #[serde(alias = "image")]
-    pub image_repository: String,
-    pub image_tag: String,
-    pub k8s: Option<Pod>,
-}
-
-impl Container {
-    /// Falco's `container.id`: the first 12 characters of the id.
-    pub fn short_id(&self) -> &str {
-        match self.id.char_indices().nth(12) {
-            Some((i, _)) => &self.id[..i],
-            None => &self.id,
-        }
-    }
-}
-
-/// Pod metadata of a container.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Pod {
-    #[serde(alias = "namespace")]
-    pub ns: String,
-    pub name: String,
-    pub uid: String,
-    pub labels: BTreeMap<String, String>,
-    pub owner_kind: Option<String>,
-    pub owner_name: Option<String>,
 }
 
 #[cfg(test)]

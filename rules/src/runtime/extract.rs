@@ -129,9 +129,9 @@ impl Field {
                 None if ev.evt_type == EvtType::Openat && fd.is_some() => Val::Num(ev.res),
                 None => Val::Missing,
             },
-            F::FdSip | F::FdSnet | F::FdRip => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
-            F::FdSport | F::FdRport => inet().map_or(Val::Missing, |i| Val::Num(i64::from(i.1))),
-            F::FdCip | F::FdCnet | F::FdLip => inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip),
+            F::FdSip | F::FdSnet | F::FdRip | F::FdRnet => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
+            F::FdSport | F::FdRport | F::FdPort => inet().map_or(Val::Missing, |i| Val::Num(i64::from(i.1))),
+            F::FdCip | F::FdCnet | F::FdLip | F::FdLnet => inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip),
             F::FdCport | F::FdLport => inet().and_then(|i| i.3).map_or(Val::Missing, |p| Val::Num(i64::from(p))),
             F::FdIp | F::FdNet => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
             F::FdTypechar => fd.map_or(Val::Missing, |f| Val::Str(f.typechar())),
@@ -200,13 +200,26 @@ impl Field {
             | F::UserHomedir
             | F::UserShell
             | F::GroupName => crate::runtime::extract_proc::extract(self.id, self.key.as_deref(), ev),
+            F::FdNameraw
+            | F::FdConnected
+            | F::FdIsServer
+            | F::ContainerPrivileged
+            | F::ContainerStartTs
+            | F::ContainerDuration
+            | F::ContainerImageDigest
+            | F::ContainerMountDest
+            | F::ProcIsContainerHealthcheck
+            | F::ProcIsContainerLivenessProbe
+            | F::ProcIsContainerReadinessProbe => {
+                crate::runtime::extract_ctr::extract(self.id, self.key.as_deref(), ev)
+            }
         }
     }
 
     /// Call `f` on each value of the field until it returns true; returns whether it did.
     /// Single-valued fields call it once (not at all when missing); `proc.aname`
     /// without index visits every ancestor; `k8s.pod.labels` every label; `fd.ip` and
-    /// `fd.net` the server then the client address.
+    /// `fd.net` the server then the client address; `fd.port` the server then the client port.
     pub fn any<'a>(&self, ev: &'a Event, mut f: impl FnMut(Val<'a>) -> bool) -> bool {
         if self.is_any_ancestor() {
             return ev.ancestors.iter().any(|a| {
@@ -221,6 +234,12 @@ impl Field {
             },
             FieldId::FdIp | FieldId::FdNet => match ev.fd.as_ref().map(|f| f.kind()) {
                 Some(FdKind::Inet { sip, cip, .. }) => f(Val::Ip(*sip)) || cip.is_some_and(|c| f(Val::Ip(c))),
+                _ => false,
+            },
+            FieldId::FdPort => match ev.fd.as_ref().map(|f| f.kind()) {
+                Some(FdKind::Inet { sport, cport, .. }) => {
+                    f(Val::Num(i64::from(*sport))) || cport.is_some_and(|c| f(Val::Num(i64::from(c))))
+                }
                 _ => false,
             },
             _ => match self.extract(ev) {

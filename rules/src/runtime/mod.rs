@@ -2,8 +2,10 @@
 //! rendering, and the lock-free hot-reload handle.
 
 pub mod alert;
+pub(crate) mod container;
 pub mod event;
 pub(crate) mod extract;
+pub(crate) mod extract_ctr;
 pub(crate) mod extract_proc;
 pub(crate) mod getters;
 pub(crate) mod index;

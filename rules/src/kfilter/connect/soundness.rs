@@ -266,6 +266,8 @@ fn connect_prefilter_is_sound_on_tricky_conditions() {
             need(false, false, false),
         ),
         ("evt.rawres in (0, -111) and fd.sip = 203.0.113.7", need(true, false, false)),
+        ("fd.connected = true and fd.sport = 443", need(false, true, false)),
+        ("fd.connected = false and fd.sport = 443", need(true, true, false)),
         // Either end passes fd.net / fd.ip: a loopback destination with another source matches.
         ("fd.net in (10.0.0.0/8) and fd.sport = 443", need(true, true, false)),
         ("fd.ip = 10.0.0.5 and evt.rawres >= 0", need(false, true, false)),

@@ -93,6 +93,11 @@ fn ok_only() {
         ("evt.rawres >= 0 or proc.name = curl", true),
         ("evt.rawres >= 0 and proc.name = curl", false),
         ("proc.name = curl", true),
+        ("fd.connected = true", false),
+        ("fd.connected = false", true),
+        ("not fd.connected = false", false),
+        ("not fd.connected = true", true),
+        ("fd.connected != true", true),
     ] {
         assert_eq!(failed(cond), can_fail, "{cond}");
     }

@@ -1,0 +1,178 @@
+//! Extraction of the socket-state fields (`fd.connected`, `fd.is_server`,
+//! `fd.nameraw`) and of the container facts read from the pod spec and status
+//! (`container.privileged`, `container.start_ts`, hostPath mounts, the exec probes
+//! behind `proc.is_container_*_probe`).
+
+use crate::fields::glob::Glob;
+use crate::fields::{FieldId, Val};
+use crate::runtime::event::{Container, Event, EvtType, FdKind, ProbeKind, Process};
+
+/// `-EINPROGRESS`: a non-blocking connect under way, which Falco counts as connected.
+const EINPROGRESS: i64 = -115;
+
+/// The value of a field of this module for `ev` (`key`: `container.mount.dest[glob]`).
+pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<'a> {
+    use FieldId as F;
+    let fd = ev.fd.as_ref();
+    let c = ev.container.as_deref();
+    match id {
+        F::FdNameraw => match fd.map(|f| f.name_raw()) {
+            Some(n) if !n.is_empty() => Val::Str(n),
+            _ => Val::Missing,
+        },
+        F::FdConnected => match (fd.map(|f| f.kind()), ev.evt_type) {
+            (None, _) => Val::Missing,
+            (Some(FdKind::File { .. }), _) => Val::Bool(false),
+            (Some(_), EvtType::Connect) => Val::Bool(ev.res >= 0 || ev.res == EINPROGRESS),
+            _ => Val::Missing,
+        },
+        F::FdIsServer => match (fd.map(|f| f.kind()), ev.evt_type) {
+            (None, _) => Val::Missing,
+            (Some(FdKind::File { .. }), _) | (Some(_), EvtType::Connect) => Val::Bool(false),
+            _ => Val::Missing,
+        },
+        F::ContainerPrivileged => c.and_then(|c| c.privileged).map_or(Val::Missing, Val::Bool),
+        F::ContainerStartTs => c.and_then(|c| c.start_ns).map_or(Val::Missing, |n| Val::Num(n as i64)),
+        F::ContainerDuration => match c.and_then(|c| c.start_ns) {
+            Some(s) => Val::Num(ev.time_ns.saturating_sub(s) as i64),
+            None => Val::Missing,
+        },
+        F::ContainerImageDigest => match c.map(|c| c.image_digest.as_str()) {
+            Some(d) if !d.is_empty() => Val::Str(d),
+            _ => Val::Missing,
+        },
+        F::ContainerMountDest => match (c, key) {
+            (Some(c), Some(k)) => mount_dest(c, k).map_or(Val::Missing, Val::Str),
+            _ => Val::Missing,
+        },
+        F::ProcIsContainerHealthcheck => Val::Bool(probe_of(ev) == Some(ProbeKind::Healthcheck)),
+        F::ProcIsContainerLivenessProbe => Val::Bool(probe_of(ev) == Some(ProbeKind::Liveness)),
+        F::ProcIsContainerReadinessProbe => Val::Bool(probe_of(ev) == Some(ProbeKind::Readiness)),
+        _ => Val::Missing,
+    }
+}
+
+/// The mount point of the first hostPath mount whose host path matches `glob`
+/// (Falco's `container.mount.dest[<source glob>]`).
+fn mount_dest<'a>(c: &'a Container, glob: &str) -> Option<&'a str> {
+    let g = Glob::new(glob, false).ok()?;
+    c.mounts.iter().find(|(src, _)| g.is_match(src)).map(|(_, dst)| dst.as_str())
+}
+
+/// The container's init process (pid 1 of its own pid namespace, not the host's init).
+fn is_container_init(p: &Process) -> bool {
+    p.vpid == Some(1) && p.pid != 1
+}
+
+/// Which probe the process runs, as Falco decides it: the first of the process and
+/// its ancestors whose `proc.exe` and arguments equal an exec probe's command, unless
+/// a process at or above it is the container's init (a command run inside the
+/// container's own process tree is not the kubelet's probe).
+fn probe_of(ev: &Event) -> Option<ProbeKind> {
+    let c = ev.container.as_deref()?;
+    if c.probes.is_empty() {
+        return None;
+    }
+    let chain = std::iter::once(&*ev.proc).chain(ev.ancestors.iter().map(|a| &**a));
+    let mut found = None;
+    for p in chain {
+        if is_container_init(p) {
+            return None;
+        }
+        if found.is_none() {
+            found = c.probes.iter().find(|pr| pr.exe == p.exe && pr.args == p.args).map(|pr| pr.kind);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::fields::Field;
+    use crate::runtime::event::{Container, Event, EvtType, Fd, HealthProbe, L4Proto, ProbeKind, Process};
+
+    fn get(name: &str, arg: Option<&str>, e: &Event) -> String {
+        let mut s = String::new();
+        Field::resolve(name, arg).unwrap().render(e, &mut s);
+        s
+    }
+
+    fn probe_event(chain: &[(&str, &[&str], Option<u32>)]) -> Event {
+        let procs: Vec<Arc<Process>> = chain
+            .iter()
+            .enumerate()
+            .map(|(i, (exe, args, vpid))| {
+                let mut p = Process::new(exe.rsplit('/').next().unwrap(), exe, args);
+                p.pid = 100 + i as u32;
+                p.vpid = *vpid;
+                Arc::new(p)
+            })
+            .collect();
+        let mut e = Event::new(EvtType::Execve, 0, procs[0].clone());
+        e.ancestors = procs[1..].to_vec();
+        e.container = Some(Arc::new(Container {
+            id: "c".repeat(64),
+            probes: vec![
+                HealthProbe { kind: ProbeKind::Liveness, exe: "/bin/sh".into(), args: vec!["-c".into(), "ok".into()] },
+                HealthProbe { kind: ProbeKind::Readiness, exe: "/bin/cat".into(), args: vec!["/tmp/ready".into()] },
+            ],
+            ..Default::default()
+        }));
+        e
+    }
+
+    #[test]
+    fn probes_follow_falco() {
+        // The probe itself, run by the runtime (parents outside the container's pid namespace).
+        let e = probe_event(&[("/bin/sh", &["-c", "ok"], Some(7)), ("runc", &[], None)]);
+        assert_eq!(get("proc.is_container_liveness_probe", None, &e), "true");
+        assert_eq!(get("proc.is_container_readiness_probe", None, &e), "false");
+        assert_eq!(get("proc.is_container_healthcheck", None, &e), "false");
+        // A child of the probe inherits it.
+        let e = probe_event(&[("/bin/true", &[], Some(8)), ("/bin/sh", &["-c", "ok"], Some(7)), ("runc", &[], None)]);
+        assert_eq!(get("proc.is_container_liveness_probe", None, &e), "true");
+        let e = probe_event(&[("/bin/cat", &["/tmp/ready"], Some(9))]);
+        assert_eq!(get("proc.is_container_readiness_probe", None, &e), "true");
+        // The same command inside the container's own tree (below its init) is no probe.
+        let e = probe_event(&[("/bin/sh", &["-c", "ok"], Some(7)), ("/sbin/init", &[], Some(1))]);
+        assert_eq!(get("proc.is_container_liveness_probe", None, &e), "false");
+        // Other arguments: no probe.
+        let e = probe_event(&[("/bin/sh", &["-c", "ok2"], Some(7))]);
+        assert_eq!(get("proc.is_container_liveness_probe", None, &e), "false");
+    }
+
+    #[test]
+    fn socket_state_and_container_facts() {
+        let mut e = Event::new(EvtType::Connect, 5_000, Arc::new(Process::default()));
+        e.fd = Some(Fd::inet("10.0.0.1".parse().unwrap(), 80, Some(("10.0.0.2".parse().unwrap(), 4000)), L4Proto::Tcp));
+        assert_eq!(get("fd.connected", None, &e), "true");
+        e.res = -115;
+        assert_eq!(get("fd.connected", None, &e), "true");
+        e.res = -111;
+        assert_eq!(get("fd.connected", None, &e), "false");
+        assert_eq!(get("fd.is_server", None, &e), "false");
+        assert_eq!(get("fd.nameraw", None, &e), "10.0.0.2:4000->10.0.0.1:80");
+        e.evt_type = EvtType::Openat;
+        e.fd = Some(Fd::file("/etc/shadow", 0, 0).with_raw_name("../../etc/shadow"));
+        assert_eq!(get("fd.nameraw", None, &e), "../../etc/shadow");
+        assert_eq!(get("fd.name", None, &e), "/etc/shadow");
+        assert_eq!(get("fd.connected", None, &e), "false");
+        assert_eq!(get("container.privileged", None, &e), "<NA>");
+        e.container = Some(Arc::new(Container {
+            privileged: Some(true),
+            start_ns: Some(1_000),
+            image_digest: "sha256:ab".into(),
+            mounts: vec![("/proc".into(), "/host/proc".into()), ("/var/run/docker.sock".into(), "/d.sock".into())],
+            ..Default::default()
+        }));
+        assert_eq!(get("container.privileged", None, &e), "true");
+        assert_eq!(get("container.start_ts", None, &e), "1000");
+        assert_eq!(get("container.duration", None, &e), "4000");
+        assert_eq!(get("container.image.digest", None, &e), "sha256:ab");
+        assert_eq!(get("container.mount.dest", Some("/proc*"), &e), "/host/proc");
+        assert_eq!(get("container.mount.dest", Some("/var/run/docker.sock"), &e), "/d.sock");
+        assert_eq!(get("container.mount.dest", Some("/etc"), &e), "<NA>");
+    }
+}
