@@ -4,7 +4,8 @@
 //! - `build`: the release binary in three stages, one line each (`stages.rs`).
 //! - `run [ARGS]`: build and run the agent on its embedded defaults.
 //! - `test`: everything CI runs (supply-chain checks, unit, rule fixtures,
-//!   privileged e2e).
+//!   privileged e2e, the simulation, the kernel matrix).
+//! - `kernels`: the agent on pinned Debian kernels under QEMU (`kernels.rs`).
 //! - `sbom`, `deny`, `secrets`: the supply-chain checks on their own
 //!   (docs/supply-chain.md).
 //!
@@ -20,6 +21,7 @@ use anyhow::{bail, Context as _, Result};
 
 mod bench;
 mod deny;
+mod kernels;
 mod sbom;
 mod secrets;
 mod simulate;
@@ -64,6 +66,12 @@ enum Cmd {
     Deny,
     /// Scan the tracked tree for private keys and tokens.
     Secrets,
+    /// The agent and a smoke workload on pinned Debian kernels under QEMU; writes docs/kernels.md.
+    Kernels {
+        /// Use this agent binary instead of building one.
+        #[arg(long)]
+        bin: Option<PathBuf>,
+    },
 }
 
 fn root() -> PathBuf {
@@ -257,8 +265,21 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     } else {
         true
     };
+    // Kernel matrix: the agent and a smoke workload on pinned Debian kernels (QEMU, TCG).
+    let kernels = match kernels::run(&root(), bin) {
+        Ok(rows) => {
+            let failed = rows.iter().filter(|r| !r.outcome.passed()).count() as u64;
+            Totals { passed: rows.len() as u64 - failed, failed, ignored: 0 }
+        }
+        Err(e) => {
+            eprintln!("xtask: kernel matrix failed: {e:#}");
+            Totals { passed: 0, failed: 1, ignored: 0 }
+        }
+    };
+    eprintln!("xtask: kernel matrix: {} kernels passed, {} failed", kernels.passed, kernels.failed);
     let mut all = unit;
     all += e2e;
+    all += kernels;
     all += Totals { passed: u64::from(sim_ok), failed: u64::from(!sim_ok), ignored: 0 };
     all += Totals { passed: 3 - supply_failed, failed: supply_failed, ignored: 0 };
     eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
@@ -285,6 +306,19 @@ fn main() -> Result<()> {
         }
         Cmd::Deny => deny::run(&root()),
         Cmd::Secrets => secrets::run(&root()),
+        Cmd::Kernels { bin } => {
+            let bin = match bin {
+                Some(b) => b,
+                None => build()?,
+            };
+            let rows = kernels::run(&root(), &bin)?;
+            let failed = rows.iter().filter(|r| !r.outcome.passed()).count();
+            println!("kernels: {} passed, {failed} failed", rows.len() - failed);
+            if failed > 0 {
+                bail!("kernel matrix: {failed} kernel(s) failed");
+            }
+            Ok(())
+        }
         Cmd::Bench { quick } => {
             build()?;
             let rep = bench::run(&lanner_bin(), &root(), quick)?;
