@@ -284,6 +284,15 @@ impl Btf {
     }
 }
 
+/// How many of the offsets in `v` (a `#[repr(C)]` struct of `u32` fields,
+/// padding zero) were found in the kernel's BTF: (resolved, total).
+pub fn resolved<T: Copy>(v: &T) -> (usize, usize) {
+    const { assert!(std::mem::size_of::<T>() % 4 == 0 && std::mem::align_of::<T>() >= 4) };
+    // SAFETY: T is a plain struct of u32 fields (size and alignment checked above).
+    let words = unsafe { std::slice::from_raw_parts((v as *const T).cast::<u32>(), std::mem::size_of::<T>() / 4) };
+    (words.iter().filter(|w| **w != OFFSET_NONE).count(), words.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
