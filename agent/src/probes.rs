@@ -19,10 +19,17 @@ use aya::{
 
 #[derive(Clone, Copy, Debug)]
 pub enum Hook {
-    TracePoint { category: &'static str, name: &'static str },
-    RawTracePoint { name: &'static str },
+    TracePoint {
+        category: &'static str,
+        name: &'static str,
+    },
+    RawTracePoint {
+        name: &'static str,
+    },
     /// fexit on a kernel function (BTF and BPF trampolines).
-    FExit { function: &'static str },
+    FExit {
+        function: &'static str,
+    },
 }
 
 impl std::fmt::Display for Hook {
@@ -208,7 +215,8 @@ pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeSta
     let mut btf = None;
     for spec in TABLE {
         let (a, b) = spec.min_kernel;
-        let base = ProbeStatus { program: spec.program, hook: spec.hook, attached: false, replaced_by: None, error: None };
+        let base =
+            ProbeStatus { program: spec.program, hook: spec.hook, attached: false, replaced_by: None, error: None };
         let by = TABLE.iter().zip(&out).find(|(s, st)| st.attached && s.replaces.contains(&spec.program));
         let status = if let Some((pref, _)) = by {
             ProbeStatus { replaced_by: Some(pref.program), ..base }

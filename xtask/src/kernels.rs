@@ -181,7 +181,13 @@ fn run_guest(entry: &Entry, vmlinuz: &Path, initrd: &Path) -> Row {
             "xtask: kernels: {} ({}) attempt {attempts}: {} in {:.0} s",
             entry.name,
             outcome.uname,
-            if outcome.passed() { "pass" } else if outcome.done { "checks failed" } else { "did not finish" },
+            if outcome.passed() {
+                "pass"
+            } else if outcome.done {
+                "checks failed"
+            } else {
+                "did not finish"
+            },
             took.as_secs_f64()
         );
         // One retry, for a guest that did not get to the end (boot crash, timeout).

@@ -461,7 +461,11 @@ mod tests {
         };
         m.set_probes(&[
             st("openat_fexit", crate::probes::Hook::FExit { function: "do_sys_openat2" }, true),
-            st("openat_enter", crate::probes::Hook::TracePoint { category: "syscalls", name: "sys_enter_openat" }, false),
+            st(
+                "openat_enter",
+                crate::probes::Hook::TracePoint { category: "syscalls", name: "sys_enter_openat" },
+                false,
+            ),
         ]);
         m.set_kernel_source(|| {
             let mut snap = KernelSnapshot::new();

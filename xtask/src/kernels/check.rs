@@ -8,8 +8,20 @@ use serde_json::Value;
 pub const CONTAINER_ID: &str = include_str!("../../kernels/payload/container-id");
 
 /// Column names of the summary table, in order.
-pub const COLUMNS: &[&str] =
-    &["boot", "probes", "open path", "btf", "exec", "open r", "open w", "ENOENT", "connect", "setuid", "container sh", "drops"];
+pub const COLUMNS: &[&str] = &[
+    "boot",
+    "probes",
+    "open path",
+    "btf",
+    "exec",
+    "open r",
+    "open w",
+    "ENOENT",
+    "connect",
+    "setuid",
+    "container sh",
+    "drops",
+];
 
 /// One cell: passed, and what to show.
 #[derive(Clone, Debug)]
