@@ -288,9 +288,32 @@ impl Btf {
     }
 }
 
+/// How many of the offsets in `v` (a `#[repr(C)]` struct of `u32` fields,
+/// padding zero) were found in the kernel's BTF: (resolved, total).
+pub fn resolved<T: Copy>(v: &T) -> (usize, usize) {
+    const { assert!(std::mem::size_of::<T>().is_multiple_of(4) && std::mem::align_of::<T>() >= 4) };
+    // SAFETY: T is a plain struct of u32 fields (size and alignment checked above).
+    let words = unsafe { std::slice::from_raw_parts((v as *const T).cast::<u32>(), std::mem::size_of::<T>() / 4) };
+    (words.iter().filter(|w| **w != OFFSET_NONE).count(), words.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolved_counts_the_offsets_found() {
+        #[derive(Clone, Copy)]
+        #[repr(C)]
+        struct Three {
+            a: u32,
+            b: u32,
+            _pad: u32,
+        }
+        let v = Three { a: 8, b: OFFSET_NONE, _pad: 0 };
+        assert_eq!((v.a, v.b), (8, OFFSET_NONE));
+        assert_eq!(resolved(&v), (2, 3), "padding counts as resolved, OFFSET_NONE does not");
+    }
 
     /// Build a tiny BTF blob: struct outer { int a; union { int b; int c; }; }.
     fn blob() -> Vec<u8> {

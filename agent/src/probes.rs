@@ -4,16 +4,42 @@
 //! Loading is fail-soft per probe: a program that the verifier rejects or whose
 //! hook is missing is reported with the tail of the verifier log and skipped;
 //! the agent stops only when no exec probe could attach.
+//!
+//! A probe may be *preferred* over others (`replaces`): an fexit program on the
+//! kernel function that does the work (one program, arguments and result
+//! together, no stash) instead of a syscall tracepoint pair. It comes first in
+//! the table; when it attaches the pairs it replaces are not loaded, when it
+//! cannot (no trampolines, no BTF, this host's EPERM) they are the fallback.
+//! Each probe logs which hook it uses; /metrics has `lanner_probe_attached`.
 use aya::{
-    programs::{ProgramError, RawTracePoint, TracePoint},
+    programs::{FExit, ProgramError, RawTracePoint, TracePoint},
     util::KernelVersion,
-    Ebpf,
+    Btf, Ebpf,
 };
 
 #[derive(Clone, Copy, Debug)]
 pub enum Hook {
-    TracePoint { category: &'static str, name: &'static str },
-    RawTracePoint { name: &'static str },
+    TracePoint {
+        category: &'static str,
+        name: &'static str,
+    },
+    RawTracePoint {
+        name: &'static str,
+    },
+    /// fexit on a kernel function (BTF and BPF trampolines).
+    FExit {
+        function: &'static str,
+    },
+}
+
+impl std::fmt::Display for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hook::TracePoint { category, name } => write!(f, "tracepoint/{category}/{name}"),
+            Hook::RawTracePoint { name } => write!(f, "raw_tracepoint/{name}"),
+            Hook::FExit { function } => write!(f, "fexit/{function}"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +51,8 @@ pub struct ProbeSpec {
     pub min_kernel: (u8, u8),
     /// Part of the exec path: without it there is no process lineage.
     pub essential: bool,
+    /// Programs this one makes unnecessary when it attaches (listed later).
+    pub replaces: &'static [&'static str],
 }
 
 const fn tp(
@@ -34,13 +62,22 @@ const fn tp(
     min: (u8, u8),
     essential: bool,
 ) -> ProbeSpec {
-    ProbeSpec { program, hook: Hook::TracePoint { category, name }, min_kernel: min, essential }
+    ProbeSpec { program, hook: Hook::TracePoint { category, name }, min_kernel: min, essential, replaces: &[] }
 }
 
 pub const TABLE: &[ProbeSpec] = &[
     tp("execve_enter", "syscalls", "sys_enter_execve", (5, 8), true),
     tp("sched_exec", "sched", "sched_process_exec", (5, 8), true),
     tp("execve_exit", "syscalls", "sys_exit_execve", (5, 8), false),
+    // One program for open/openat/openat2 where trampolines work (5.5+ with
+    // BTF); the four tracepoints below are its fallback.
+    ProbeSpec {
+        program: "openat_fexit",
+        hook: Hook::FExit { function: "do_sys_openat2" },
+        min_kernel: (5, 8),
+        essential: false,
+        replaces: &["openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
+    },
     tp("openat_enter", "syscalls", "sys_enter_openat", (5, 8), false),
     tp("openat_exit", "syscalls", "sys_exit_openat", (5, 8), false),
     tp("openat2_enter", "syscalls", "sys_enter_openat2", (5, 8), false),
@@ -58,6 +95,7 @@ pub const TABLE: &[ProbeSpec] = &[
         hook: Hook::RawTracePoint { name: "sched_process_fork" },
         min_kernel: (5, 8),
         essential: false,
+        replaces: &[],
     },
     tp("sched_exit", "sched", "sched_process_exit", (5, 8), false),
     // Path syscalls (one record, `file_exit`), then ptrace, socket and the module
@@ -115,7 +153,10 @@ pub const TABLE: &[ProbeSpec] = &[
 #[derive(Debug, Clone)]
 pub struct ProbeStatus {
     pub program: &'static str,
+    pub hook: Hook,
     pub attached: bool,
+    /// Not loaded because a preferred probe attached in its place.
+    pub replaced_by: Option<&'static str>,
     pub error: Option<String>,
 }
 
@@ -143,7 +184,7 @@ fn describe(e: &ProgramError) -> String {
     }
 }
 
-fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec) -> Result<(), String> {
+fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec, btf: &mut Option<Result<Btf, String>>) -> Result<(), String> {
     let prog = ebpf.program_mut(spec.program).ok_or_else(|| "program missing from the object".to_string())?;
     match spec.hook {
         Hook::TracePoint { category, name } => {
@@ -156,25 +197,46 @@ fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec) -> Result<(), String> {
             p.load().map_err(|e| describe(&e))?;
             p.attach(name).map_err(|e| format!("attach raw_tp/{name}: {}", describe(&e)))?;
         }
+        Hook::FExit { function } => {
+            // Parsed once, on the first program that needs it.
+            let btf = btf.get_or_insert_with(|| Btf::from_sys_fs().map_err(|e| format!("kernel BTF: {e}")));
+            let btf = btf.as_ref().map_err(Clone::clone)?;
+            let p: &mut FExit = prog.try_into().map_err(|e: ProgramError| describe(&e))?;
+            p.load(function, btf).map_err(|e| describe(&e))?;
+            p.attach().map_err(|e| format!("attach fexit/{function}: {}", describe(&e)))?;
+        }
     }
     Ok(())
 }
 
 /// Load and attach every probe the kernel supports; fail soft per probe.
 pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeStatus>, AttachError> {
-    let mut out = Vec::new();
+    let mut out: Vec<ProbeStatus> = Vec::new();
+    let mut btf = None;
     for spec in TABLE {
         let (a, b) = spec.min_kernel;
-        let status = if kernel < KernelVersion::new(a, b, 0) {
-            ProbeStatus { program: spec.program, attached: false, error: Some(format!("needs kernel {a}.{b}+")) }
+        let base =
+            ProbeStatus { program: spec.program, hook: spec.hook, attached: false, replaced_by: None, error: None };
+        let by = TABLE.iter().zip(&out).find(|(s, st)| st.attached && s.replaces.contains(&spec.program));
+        let status = if let Some((pref, _)) = by {
+            ProbeStatus { replaced_by: Some(pref.program), ..base }
+        } else if kernel < KernelVersion::new(a, b, 0) {
+            ProbeStatus { error: Some(format!("needs kernel {a}.{b}+")), ..base }
         } else {
-            match load_one(ebpf, spec) {
-                Ok(()) => ProbeStatus { program: spec.program, attached: true, error: None },
-                Err(e) => ProbeStatus { program: spec.program, attached: false, error: Some(e) },
+            match load_one(ebpf, spec, &mut btf) {
+                Ok(()) => ProbeStatus { attached: true, ..base },
+                Err(e) => ProbeStatus { error: Some(e), ..base },
             }
         };
-        if let Some(e) = &status.error {
-            tracing::warn!(probe = spec.program, "probe not attached: {e}");
+        let hook = spec.hook;
+        match (&status.error, status.replaced_by) {
+            (_, Some(p)) => tracing::info!(probe = spec.program, hook = %hook, by = p, "probe replaced"),
+            (Some(e), None) if !spec.replaces.is_empty() => {
+                let fallback = spec.replaces.join(", ");
+                tracing::info!(probe = spec.program, hook = %hook, fallback = %fallback, "probe fallback: {e}")
+            }
+            (Some(e), None) => tracing::warn!(probe = spec.program, hook = %hook, "probe not attached: {e}"),
+            (None, None) => tracing::info!(probe = spec.program, hook = %hook, "probe attached"),
         }
         out.push(status);
     }
@@ -201,6 +263,19 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), TABLE.len());
         assert!(TABLE.iter().any(|s| s.essential && s.program == "sched_exec"));
+    }
+
+    /// A preferred probe comes before the probes it replaces, which exist.
+    #[test]
+    fn preferred_probes_precede_their_fallbacks() {
+        for (i, spec) in TABLE.iter().enumerate() {
+            for r in spec.replaces {
+                let j = TABLE.iter().position(|s| s.program == *r).unwrap_or_else(|| panic!("{r} not in the table"));
+                assert!(j > i, "{} must come before {r}", spec.program);
+                assert!(TABLE[j].replaces.is_empty(), "{r}: no chains of fallbacks");
+            }
+        }
+        assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
     let (offsets, exe, sock) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets());
     drop(btf);
+    let found = [crate::btf::resolved(&offsets), crate::btf::resolved(&exe), crate::btf::resolved(&sock)];
+    let (ok, total) = found.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+    tracing::info!(resolved = ok, fields = total, "kernel BTF read: struct offsets resolved");
 
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
@@ -192,6 +195,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let idle_flag = aya::maps::Array::try_from(ebpf.take_map("READER_IDLE").context("READER_IDLE map missing")?)?;
     let counters_map = Arc::new(ebpf.take_map("COUNTERS").context("COUNTERS map missing")?);
     let metrics = Arc::new(crate::metrics::Metrics::new());
+    metrics.set_probes(&statuses);
     {
         let m = counters_map.clone();
         metrics.set_kernel_source(move || counters::read(&m).by_probe);

@@ -4,9 +4,11 @@
 //! - `build`: the release binary in three stages, one line each (`stages.rs`).
 //! - `run [ARGS]`: build and run the agent on its embedded defaults.
 //! - `test`: everything CI runs (supply-chain checks, unit, rule fixtures,
-//!   privileged e2e, kill-chain simulation, the real-cluster tier).
+//!   privileged e2e, kill-chain simulation, evtgen, the real-cluster tier,
+//!   the kernel matrix).
 //! - `cluster up|down|status|test`, `image`: a real kubelet + containerd
 //!   cluster and Lanner's own images and Helm chart on it (`cluster.rs`).
+//! - `kernels`: the agent on pinned Debian kernels under QEMU (`kernels.rs`).
 //! - `sbom`, `deny`, `secrets`: the supply-chain checks on their own
 //!   (docs/supply-chain.md).
 //!
@@ -24,6 +26,7 @@ mod bench;
 mod cluster;
 mod deny;
 mod evtgen;
+mod kernels;
 mod sbom;
 mod secrets;
 mod simulate;
@@ -78,6 +81,12 @@ enum Cmd {
     /// Agent, triage, pause and busybox images from target/release/lanner (target/images/);
     /// imported into the test cluster's containerd when it is up.
     Image,
+    /// The agent and a smoke workload on pinned Debian kernels under QEMU; writes docs/kernels.md.
+    Kernels {
+        /// Use this agent binary instead of building one.
+        #[arg(long)]
+        bin: Option<PathBuf>,
+    },
 }
 
 fn root() -> PathBuf {
@@ -276,6 +285,19 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
         tiers_ok &= ok;
         all += Totals { passed: u64::from(ok), failed: u64::from(!ok), ignored: 0 };
     }
+    // Kernel matrix: the agent and a smoke workload on pinned Debian kernels (QEMU, TCG).
+    let kernels = match kernels::run(&root(), bin) {
+        Ok(rows) => {
+            let failed = rows.iter().filter(|r| !r.outcome.passed()).count() as u64;
+            Totals { passed: rows.len() as u64 - failed, failed, ignored: 0 }
+        }
+        Err(e) => {
+            eprintln!("xtask: kernel matrix failed: {e:#}");
+            Totals { passed: 0, failed: 1, ignored: 0 }
+        }
+    };
+    eprintln!("xtask: kernel matrix: {} kernels passed, {} failed", kernels.passed, kernels.failed);
+    all += kernels;
     all += Totals { passed: 3 - supply_failed, failed: supply_failed, ignored: 0 };
     eprintln!("xtask: tests finished in {:.0} s", t.elapsed().as_secs_f64());
     println!("summary: {} passed, {} failed, {} skipped", all.passed, all.failed, all.ignored);
@@ -322,6 +344,19 @@ fn main() -> Result<()> {
         Cmd::Image => {
             build()?;
             cluster::image()
+        }
+        Cmd::Kernels { bin } => {
+            let bin = match bin {
+                Some(b) => b,
+                None => build()?,
+            };
+            let rows = kernels::run(&root(), &bin)?;
+            let failed = rows.iter().filter(|r| !r.outcome.passed()).count();
+            println!("kernels: {} passed, {failed} failed", rows.len() - failed);
+            if failed > 0 {
+                bail!("kernel matrix: {failed} kernel(s) failed");
+            }
+            Ok(())
         }
         Cmd::Bench { quick } => {
             build()?;

@@ -4,7 +4,9 @@
 //! syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) share one record
 //! and one exit path (`stash::stash_file`, `file_exit`); ptrace, socket, the
 //! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
-//! `sys_exit`).
+//! `sys_exit`). Where the kernel has BPF trampolines, `openat_fexit` is one
+//! program per open (arguments and result together, no stash) and the probe
+//! table prefers it over the openat tracepoint pairs.
 pub mod chmod_enter;
 pub mod connect_enter;
 pub mod connect_exit;
@@ -18,6 +20,7 @@ pub mod ns_enter;
 pub mod openat2_enter;
 pub mod openat_enter;
 pub mod openat_exit;
+pub mod openat_fexit;
 pub mod ptrace_enter;
 pub mod rename_enter;
 pub mod sched_exec;

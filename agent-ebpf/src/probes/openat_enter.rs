@@ -28,8 +28,7 @@ fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
     stash_open(P, f, 1, dirfd as i32, path, flags as u32, mode as u32)
 }
 
-/// Shared by openat and openat2: read the path into per-CPU scratch, apply
-/// the path pre-filter, then fill the header and stash the record.
+/// Shared by openat and openat2: build the record, then stash it by thread id.
 #[inline(always)]
 pub fn stash_open(
     probe: ProbeId,
@@ -40,12 +39,38 @@ pub fn stash_open(
     flags: u32,
     mode: u32,
 ) -> Result<(), i64> {
+    use lanner_common::counters::Counter;
+
+    use crate::{common::count, maps::OPEN_STASH};
+
+    let Some(ev) = fill_open(probe, f, subtype, dirfd, path, flags, mode)? else {
+        return Ok(());
+    };
+    if OPEN_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
+        count(probe, Counter::StashFull);
+    }
+    Ok(())
+}
+
+/// Read the path into per-CPU scratch, apply the path pre-filter, then fill
+/// the header and the arguments (`ret` 0). `None`: the pre-filter dropped it.
+/// Shared by the tracepoint pair (which stashes it) and `openat_fexit`.
+#[inline(always)]
+pub fn fill_open(
+    probe: ProbeId,
+    f: &FilterConfig,
+    subtype: u16,
+    dirfd: i32,
+    path: *const u8,
+    flags: u32,
+    mode: u32,
+) -> Result<Option<&'static mut lanner_common::OpenEvent>, i64> {
     use aya_ebpf::helpers::bpf_probe_read_user_str_bytes;
     use lanner_common::{counters::Counter, EventKind, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN};
 
     use crate::{
         common::{count, fill_header},
-        maps::{OPEN_SCRATCH, OPEN_STASH},
+        maps::OPEN_SCRATCH,
         pathfilter::path_wanted,
     };
 
@@ -67,7 +92,7 @@ pub fn stash_open(
     // Pre-filter first: a path no rule can match costs no header, stash or record.
     if f.open_prefix_filter != 0 && !path_wanted(&ev.path, len, hdr_flags & FLAG_PATH_TRUNCATED != 0, flags, f) {
         count(probe, Counter::Filtered);
-        return Ok(());
+        return Ok(None);
     }
     fill_header(&mut ev.hdr, EventKind::Open as u16);
     ev.hdr.flags = hdr_flags;
@@ -77,8 +102,5 @@ pub fn stash_open(
     ev.dirfd = dirfd;
     ev.flags = flags;
     ev.mode = mode;
-    if OPEN_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
-        count(probe, Counter::StashFull);
-    }
-    Ok(())
+    Ok(Some(ev))
 }

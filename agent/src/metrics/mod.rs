@@ -69,6 +69,13 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabels {
+    pub probe: String,
+    /// `tracepoint/…`, `raw_tracepoint/…` or `fexit/…`: the path the probe uses.
+    pub hook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SinkLabels {
     pub sink: String,
 }
@@ -125,6 +132,7 @@ impl ProtocolMetrics {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    pub probe_attached: Family<ProbeLabels, Gauge>,
     pub events: Family<TypeLabels, Counter>,
     pub decode_errors: Counter,
     pub rule_matches: Family<RuleLabels, Counter>,
@@ -163,6 +171,12 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("lanner");
+        let probe_attached = Family::<ProbeLabels, Gauge>::default();
+        r.register(
+            "probe_attached",
+            "1 per eBPF program attached, 0 for one not loaded (failed, replaced by a preferred probe, or fallback), by hook",
+            probe_attached.clone(),
+        );
         let events = Family::<TypeLabels, Counter>::default();
         r.register("events", "Events decoded from the kernel ring buffer, by event type", events.clone());
         let decode_errors = Counter::default();
@@ -243,6 +257,7 @@ impl Metrics {
         r.register_collector(Box::new(collect::ProcessCollector::new()));
         Self {
             registry: r,
+            probe_attached,
             events,
             decode_errors,
             rule_matches,
@@ -269,6 +284,14 @@ impl Metrics {
             kernel,
             ready: AtomicBool::new(false),
             heartbeat: AtomicU64::new(0),
+        }
+    }
+
+    /// `lanner_probe_attached{probe,hook}` from the probe table's outcome.
+    pub fn set_probes(&self, statuses: &[crate::probes::ProbeStatus]) {
+        for st in statuses {
+            let labels = ProbeLabels { probe: st.program.to_string(), hook: st.hook.to_string() };
+            self.probe_attached.get_or_create(&labels).set(i64::from(st.attached));
         }
     }
 
@@ -429,6 +452,21 @@ mod tests {
         m.rules_reloaded(true, 61, 7);
         m.drop_alerts.inc();
         m.protocol.bad_frame("agent", "oversized");
+        let st = |program, hook, attached| crate::probes::ProbeStatus {
+            program,
+            hook,
+            attached,
+            replaced_by: None,
+            error: None,
+        };
+        m.set_probes(&[
+            st("openat_fexit", crate::probes::Hook::FExit { function: "do_sys_openat2" }, true),
+            st(
+                "openat_enter",
+                crate::probes::Hook::TracePoint { category: "syscalls", name: "sys_enter_openat" },
+                false,
+            ),
+        ]);
         m.set_kernel_source(|| {
             let mut snap = KernelSnapshot::new();
             snap.insert("openat_exit", BTreeMap::from([("ringbuf_drop", 5), ("str_read_fail", 2), ("emitted", 9)]));
@@ -438,6 +476,8 @@ mod tests {
         let text = m.encode();
         for want in [
             "lanner_events_total{type=\"exec\"} 3",
+            "lanner_probe_attached{probe=\"openat_fexit\",hook=\"fexit/do_sys_openat2\"} 1",
+            "lanner_probe_attached{probe=\"openat_enter\",hook=\"tracepoint/syscalls/sys_enter_openat\"} 0",
             "lanner_decode_errors_total 1",
             "lanner_rule_matches_total{rule=\"Terminal shell in container\",priority=\"Notice\"} 1",
             "lanner_rule_matches_by_tag_total{tag=\"T1059\"} 1",

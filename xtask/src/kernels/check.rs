@@ -1,0 +1,275 @@
+//! Reads one guest's serial console (xtask/kernels/payload/init prints the
+//! agent's JSON log and alerts between `KMX-BEGIN-*`/`KMX-END-*` markers) and
+//! turns it into the kernel-matrix checks: probes loaded, BTF offsets read,
+//! one alert per smoke step with the exact fields, zero ring-buffer drops.
+use serde_json::Value;
+
+/// The 64-hex container id the guest's shell runs under (its cgroup scope).
+pub const CONTAINER_ID: &str = include_str!("../../kernels/payload/container-id");
+
+/// Column names of the summary table, in order.
+pub const COLUMNS: &[&str] = &[
+    "boot",
+    "probes",
+    "open path",
+    "btf",
+    "exec",
+    "open r",
+    "open w",
+    "ENOENT",
+    "connect",
+    "setuid",
+    "container sh",
+    "drops",
+];
+
+/// One cell: passed, and what to show.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    pub ok: bool,
+    pub text: String,
+}
+
+fn cell(ok: bool, text: impl Into<String>) -> Cell {
+    Cell { ok, text: text.into() }
+}
+
+/// What one guest run showed.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub uname: String,
+    pub lsm: String,
+    /// Guest reached `KMX-DONE` (the workload ran and the agent stopped).
+    pub done: bool,
+    pub cells: Vec<Cell>,
+    /// `probe: reason` for each probe the table selected that did not load.
+    pub failed_probes: Vec<String>,
+    /// Probes the table skipped on this kernel, with the reason.
+    pub skipped_probes: Vec<String>,
+    /// The per-probe hooks as the agent logged them (`probe hook`).
+    pub hooks: Vec<String>,
+    /// Preferred probes that did not load, with the reason (their fallback loaded).
+    pub fallbacks: Vec<String>,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.done && self.cells.iter().all(|c| c.ok)
+    }
+}
+
+fn section<'a>(console: &'a str, name: &str) -> Vec<&'a str> {
+    let (begin, end) = (format!("KMX-BEGIN-{name}"), format!("KMX-END-{name}"));
+    console
+        .lines()
+        .skip_while(|l| !l.contains(&begin))
+        .skip(1)
+        .take_while(|l| !l.contains(&end))
+        .map(|l| l.trim_end_matches('\r'))
+        .collect()
+}
+
+fn json_lines(lines: &[&str]) -> Vec<Value> {
+    // A kernel message may share a line with JSON: parse from the first '{'.
+    lines.iter().filter_map(|l| l.find('{').and_then(|i| serde_json::from_str(&l[i..]).ok())).collect()
+}
+
+fn marker<'a>(console: &'a str, key: &str) -> Option<&'a str> {
+    // The first line may start with the firmware's terminal escapes.
+    console.lines().find_map(|l| l.find(key).map(|i| l[i + key.len()..].trim()))
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k)).and_then(Value::as_str)
+}
+
+/// One expected alert: its rule and the output fields it must carry.
+struct Expect {
+    rule: &'static str,
+    fields: Vec<(&'static str, Value)>,
+}
+
+fn expectations() -> Vec<Expect> {
+    let id12 = CONTAINER_ID.trim()[..12].to_string();
+    let e = |rule, fields: Vec<(&'static str, Value)>| Expect { rule, fields };
+    vec![
+        e("kmx exec", vec![("proc.cmdline", "echo kmx-argv one two words".into())]),
+        e(
+            "kmx open read",
+            vec![("fd.name", "/tmp/kmx/readme".into()), ("evt.res", "SUCCESS".into()), ("proc.name", "cat".into())],
+        ),
+        e("kmx open write", vec![("fd.name", "/tmp/kmx/written".into()), ("evt.res", "SUCCESS".into())]),
+        e(
+            "kmx open enoent",
+            vec![("fd.name", "/tmp/kmx/missing".into()), ("evt.res", "ENOENT".into()), ("proc.name", "cat".into())],
+        ),
+        e(
+            "kmx connect",
+            vec![
+                ("fd.rip", "127.0.0.1".into()),
+                ("fd.rport", 47011.into()),
+                ("evt.res", "SUCCESS".into()),
+                ("proc.name", "nc".into()),
+            ],
+        ),
+        e(
+            "Non sudo setuid",
+            vec![
+                ("evt.res", "EPERM".into()),
+                ("user.uid", 65534.into()),
+                ("lanner.setuid.target", 0.into()),
+                ("proc.name", "setuid0".into()),
+            ],
+        ),
+        e("Terminal shell in container", vec![("container.id", id12.into()), ("proc.name", "sh".into())]),
+    ]
+}
+
+/// Check one alert expectation against the alerts: the cell says which field
+/// differed (from the rule's alerts) or that the rule never fired.
+fn alert_cell(alerts: &[Value], ex: &Expect) -> Cell {
+    let of_rule: Vec<&Value> = alerts.iter().filter(|a| s(a, &["rule"]) == Some(ex.rule)).collect();
+    if of_rule.is_empty() {
+        return cell(false, "no alert");
+    }
+    let mut first_diff = None;
+    for a in &of_rule {
+        let diff = ex.fields.iter().find(|(k, want)| a.get("output_fields").and_then(|f| f.get(k)) != Some(want));
+        match diff {
+            None => return cell(true, "ok"),
+            Some((k, want)) => {
+                let got = a.get("output_fields").and_then(|f| f.get(k)).cloned().unwrap_or(Value::Null);
+                first_diff.get_or_insert(format!("{k}={got} (want {want})"));
+            }
+        }
+    }
+    cell(false, first_diff.unwrap_or_default())
+}
+
+/// Parse a guest console into the matrix row.
+pub fn parse(console: &str) -> Outcome {
+    let mut o = Outcome {
+        uname: marker(console, "KMX kernel ").unwrap_or("?").to_string(),
+        lsm: marker(console, "KMX lsm ").unwrap_or("?").to_string(),
+        done: console.contains("KMX-DONE"),
+        ..Outcome::default()
+    };
+    let booted = console.contains("KMX kernel ");
+    o.cells.push(cell(booted, if booted { "ok" } else { "no init" }));
+    let log = json_lines(&section(console, "LOG"));
+    let alerts = json_lines(&section(console, "ALERTS"));
+    let msg = |v: &Value| s(v, &["fields", "message"]).unwrap_or("").to_string();
+
+    // Probes: every probe the table selected for this kernel loaded.
+    let (mut attached, mut selected) = (0, 0);
+    for v in &log {
+        let m = msg(v);
+        let probe = s(v, &["fields", "probe"]).unwrap_or("?");
+        let hook = s(v, &["fields", "hook"]).unwrap_or("?");
+        if m == "probe attached" {
+            attached += 1;
+            selected += 1;
+            o.hooks.push(format!("{probe} {hook}"));
+        } else if let Some(why) = m.strip_prefix("probe fallback: ") {
+            o.fallbacks.push(format!("{probe} ({hook}): {}", why.lines().last().unwrap_or(why)));
+        } else if let Some(why) = m.strip_prefix("probe not attached: ") {
+            let line = format!("{probe} ({hook}): {}", why.lines().last().unwrap_or(why));
+            if why.starts_with("needs kernel") {
+                o.skipped_probes.push(line);
+            } else {
+                selected += 1;
+                o.failed_probes.push(line);
+            }
+        }
+    }
+    let ready = log.iter().any(|v| msg(v) == "lanner ready");
+    o.cells.push(cell(ready && selected > 0 && attached == selected, format!("{attached}/{selected}")));
+
+    // Opens: the fexit program, or (with the reason logged) the tracepoint pairs.
+    let has = |p: &str| o.hooks.iter().any(|h| h.split_whitespace().next() == Some(p));
+    o.cells.push(if has("openat_fexit") {
+        cell(!has("openat_enter") && !has("openat_exit"), "fexit")
+    } else {
+        let fell_back = o.fallbacks.iter().any(|f| f.starts_with("openat_fexit "));
+        cell(fell_back && has("openat_enter") && has("openat_exit"), "tracepoint")
+    });
+
+    // BTF: the agent resolved every struct offset it looks up.
+    let btf = log.iter().find(|v| msg(v) == "kernel BTF read: struct offsets resolved");
+    let num = |v: &Value, k: &str| v.get("fields").and_then(|f| f.get(k)).and_then(Value::as_u64);
+    o.cells.push(match btf.map(|v| (num(v, "resolved"), num(v, "fields"))) {
+        Some((Some(r), Some(t))) => cell(r == t, format!("{r}/{t}")),
+        _ => cell(false, "no log"),
+    });
+
+    for ex in expectations() {
+        o.cells.push(alert_cell(&alerts, &ex));
+    }
+
+    // Drops: the final counters' ring-buffer total, summed over probes too.
+    let fin = log.iter().find_map(|v| v.get("final_counters"));
+    o.cells.push(match fin {
+        Some(f) => {
+            let total = f.get("ringbuf_drop_total").and_then(Value::as_u64);
+            let per_probe: u64 = f
+                .pointer("/kernel/by_probe")
+                .and_then(Value::as_object)
+                .map(|m| m.values().filter_map(|p| p.get("ringbuf_drop").and_then(Value::as_u64)).sum())
+                .unwrap_or(0);
+            match total {
+                Some(t) => cell(t == 0 && per_probe == 0, (t.max(per_probe)).to_string()),
+                None => cell(false, "no counters"),
+            }
+        }
+        None => cell(false, "no counters"),
+    });
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn console(alerts: &str, drops: u64) -> String {
+        format!(
+            "junk\n\x1bc\x1b[?7lKMX kernel 6.1.0-57-cloud-amd64\nKMX lsm lockdown,bpf\nKMX-BEGIN-LOG\n\
+             {{\"fields\":{{\"message\":\"kernel BTF read: struct offsets resolved\",\"resolved\":60,\"fields\":60}}}}\n\
+             {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
+             {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"openat_fexit\",\"hook\":\"fexit/do_sys_openat2\"}}}}\n\
+             {{\"fields\":{{\"message\":\"probe not attached: needs kernel 9.9+\",\"probe\":\"x\",\"hook\":\"h\"}}}}\n\
+             {{\"fields\":{{\"message\":\"lanner ready\"}}}}\n\
+             {{\"final_counters\":{{\"ringbuf_drop_total\":{drops},\"kernel\":{{\"by_probe\":{{}}}}}}}}\n\
+             KMX-END-LOG\nKMX-BEGIN-ALERTS\n{alerts}\nKMX-END-ALERTS\nKMX-DONE\n"
+        )
+    }
+
+    #[test]
+    fn a_missing_alert_or_a_wrong_field_or_a_drop_fails_its_cell() {
+        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words"}}"#;
+        let o = parse(&console(exec, 0));
+        assert_eq!(o.uname, "6.1.0-57-cloud-amd64");
+        let by = |name: &str| &o.cells[COLUMNS.iter().position(|c| *c == name).unwrap()];
+        assert!(by("boot").ok && by("probes").ok && by("btf").ok && by("exec").ok && by("drops").ok);
+        assert_eq!(by("probes").text, "2/2");
+        assert!(by("open path").ok && by("open path").text == "fexit");
+        assert_eq!(o.skipped_probes.len(), 1);
+        assert!(!by("connect").ok);
+        assert_eq!(by("connect").text, "no alert");
+        assert!(!o.passed());
+
+        let wrong = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv"}}"#;
+        let o = parse(&console(wrong, 3));
+        let exec = &o.cells[COLUMNS.iter().position(|c| *c == "exec").unwrap()];
+        assert!(!exec.ok);
+        assert!(exec.text.starts_with("proc.cmdline=\"echo kmx-argv\""), "{}", exec.text);
+        assert!(!o.cells.last().unwrap().ok);
+    }
+
+    #[test]
+    fn a_guest_that_never_booted_fails_every_cell_but_reports_it() {
+        let o = parse("Kernel panic - not syncing\n");
+        assert!(!o.done && !o.passed());
+        assert_eq!(o.cells.len(), COLUMNS.len());
+        assert_eq!(o.cells[0].text, "no init");
+    }
+}
