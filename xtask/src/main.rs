@@ -272,7 +272,7 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     // detected, the pod quarantined/deleted), detection breadth (one real action per
     // default-pack rule), the real cluster (images, helm install, the attack in a real
     // pod; always torn down).
-    let tiers: [(&str, fn() -> Result<()>); 3] = [
+    let tiers: [(&str, Tier); 3] = [
         ("kill-chain simulation", simulate::run),
         ("evtgen", evtgen::run),
         ("real-cluster tier (kubelet + containerd)", cluster::tier),
@@ -307,9 +307,12 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     Ok(())
 }
 
+/// A root-only test tier: runs, and says why it failed.
+type Tier = fn() -> Result<()>;
+
 /// Runs a root-only tier: true when it passed; as non-root it says it did not run
 /// (CI runs as root) and counts as passed.
-fn root_tier(name: &str, run: fn() -> Result<()>) -> bool {
+fn root_tier(name: &str, run: Tier) -> bool {
     if !is_root() {
         eprintln!("xtask: not root: the {name} did not run; CI runs it as root");
         return true;
