@@ -138,7 +138,9 @@ impl ExeOffsets {
 }
 
 /// Offsets `sys_enter_connect` follows from the fd to its socket's type
-/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`).
+/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`), and the
+/// `struct sock_common` members the fd-info reader (dup, accept, bind, listen) reads
+/// for the endpoints (`sock_common` is the first member of `struct sock`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SockOffsets {
@@ -147,6 +149,14 @@ pub struct SockOffsets {
     pub fdtable_fd: u32,
     pub file_private_data: u32,
     pub socket_type: u32,
+    pub socket_sk: u32,
+    pub skc_family: u32,
+    pub skc_daddr: u32,
+    pub skc_rcv_saddr: u32,
+    pub skc_dport: u32,
+    pub skc_num: u32,
+    pub skc_v6_daddr: u32,
+    pub skc_v6_rcv_saddr: u32,
     pub _pad: u32,
 }
 
@@ -157,6 +167,14 @@ impl SockOffsets {
         fdtable_fd: OFFSET_NONE,
         file_private_data: OFFSET_NONE,
         socket_type: OFFSET_NONE,
+        socket_sk: OFFSET_NONE,
+        skc_family: OFFSET_NONE,
+        skc_daddr: OFFSET_NONE,
+        skc_rcv_saddr: OFFSET_NONE,
+        skc_dport: OFFSET_NONE,
+        skc_num: OFFSET_NONE,
+        skc_v6_daddr: OFFSET_NONE,
+        skc_v6_rcv_saddr: OFFSET_NONE,
         _pad: 0,
     };
 }
@@ -190,7 +208,8 @@ impl ProbeConfig {
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 24);
+const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -85,13 +85,33 @@ evt_types! {
     MemfdCreate = 26 => "memfd_create",
     Unshare = 27 => "unshare",
     Setns = 28 => "setns",
+    Mount = 29 => "mount",
+    Umount2 = 30 => "umount2",
+    Bpf = 31 => "bpf",
+    Dup = 32 => "dup",
+    Dup2 = 33 => "dup2",
+    Dup3 = 34 => "dup3",
+    Chown = 35 => "chown",
+    Lchown = 36 => "lchown",
+    Fchown = 37 => "fchown",
+    Fchownat = 38 => "fchownat",
+    Creat = 39 => "creat",
+    Userfaultfd = 40 => "userfaultfd",
+    Bind = 41 => "bind",
+    Listen = 42 => "listen",
+    Accept = 43 => "accept",
+    Accept4 = 44 => "accept4",
+    Capset = 45 => "capset",
+    Setgid = 46 => "setgid",
+    Setresgid = 47 => "setresgid",
+    Prctl = 48 => "prctl",
 }
 
 const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
 
 impl EvtType {
     /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 29;
+    pub const COUNT: usize = 49;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {
@@ -106,7 +126,7 @@ impl EvtType {
     /// Parse a Falco event-type name, accepting syscall aliases that Lanner reports under
     /// one captured type (`open`/`openat2` are reported as `openat`, `execveat` as
     /// `execve`, `fork`/`vfork`/`clone3` as `clone`). Returns `None` for names Falco
-    /// knows but Lanner does not capture (e.g. `accept`).
+    /// knows but Lanner does not capture (e.g. `sendto`).
     pub fn from_falco_name(name: &str) -> Option<EvtType> {
         Some(match name {
             "execveat" => EvtType::Execve,
@@ -173,7 +193,9 @@ pub struct Event {
 pub const ARG_NAMES: &[&str] = &[
     "target", "linkpath", "linkdirfd", "oldpath", "newpath", "olddir", "newdir", "olddirfd", "newdirfd", "path",
     "dirfd", "name", "filename", "mode", "fd", "request", "pid", "domain", "type", "proto", "length", "uargs", "flags",
-    "nstype",
+    "nstype", "dev", "dir", "cmd", "res_or_fd", "oldfd", "newfd", "pathname", "uid", "gid", "addr", "tuple",
+    "backlog", "cap_inheritable", "cap_permitted", "cap_effective", "rgid", "egid", "sgid", "option", "arg2_str",
+    "arg2_int",
 ];
 
 /// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,

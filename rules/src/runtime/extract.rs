@@ -81,11 +81,17 @@ impl Field {
                 _ => Val::Missing,
             },
             // Open flags; other event types' `flags` argument as its rendered text.
-            F::EvtArgFlags => match fd.and_then(|f| f.flags()) {
-                Some(fl) => Val::Flags(fl),
-                None => ev.arg("flags").map_or(Val::Missing, |a| Val::Str(&a.text)),
+            // The event's own flags argument first (dup3's O_CLOEXEC is not its file's).
+            F::EvtArgFlags => match (ev.arg("flags"), fd.and_then(|f| f.flags())) {
+                (Some(a), _) => Val::Str(&a.text),
+                (None, Some(fl)) => Val::Flags(fl),
+                (None, None) => Val::Missing,
             },
-            F::EvtArgUid => ev.setuid_target_name.as_deref().map_or(Val::Missing, Val::Str),
+            F::EvtArgUid => match ev.setuid_target_name.as_deref() {
+                Some(n) => Val::Str(n),
+                // chown's uid argument.
+                None => ev.arg("uid").map_or(Val::Missing, |a| Val::Str(&a.text)),
+            },
             F::EvtArg => match &self.key {
                 Some(k) => ev.arg(k).map_or(Val::Missing, |a| Val::Str(&a.text)),
                 None => Val::Missing,
@@ -94,9 +100,11 @@ impl Field {
                 Some(k) => ev.arg(k).and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
                 None => Val::Missing,
             },
-            F::EvtRawargUid | F::LannerSetuidTarget => {
-                ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u)))
-            }
+            F::EvtRawargUid => match ev.setuid_target {
+                Some(u) => Val::Num(i64::from(u)),
+                None => ev.arg("uid").and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
+            },
+            F::LannerSetuidTarget => ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u))),
             F::ProcName => opt(&p.name),
             F::ProcExepath => opt(&p.exepath),
             F::ProcExe => opt(&p.exe),
