@@ -636,7 +636,7 @@ mod tests {
         let c = Container { id: "0123456789abcdef0123".into(), ..Default::default() };
         assert_eq!(c.short_id(), "0123456789ab");
         assert_eq!(EvtType::from_falco_name("openat2"), Some(EvtType::Openat));
-        assert_eq!(EvtType::from_falco_name("accept"), None);
+        assert_eq!(EvtType::from_falco_name("sendto"), None);
         assert!("bogus".parse::<EvtType>().is_err());
         let p = Process { loginuid: Some(u32::MAX), ..Default::default() };
         assert_eq!(p.loginuid_i64(), -1);
