@@ -312,6 +312,7 @@ mod tests {
             mode: 0,
             path: "../etc/shadow".into(),
             path2: "link".into(),
+            aux: String::new(),
             path_truncated: false,
             read_failed: false,
         };
@@ -328,6 +329,48 @@ mod tests {
     }
 
     #[test]
+    fn mount_and_chown_arguments() {
+        let f = decode::File {
+            hdr: hdr(),
+            syscall: "mount",
+            ret: 0,
+            dirfd: -100,
+            dirfd2: -100,
+            flags: 0xC0ED_0000 | 0x1001,
+            mode: 0,
+            path: "mnt".into(),
+            path2: "/dev/sda1".into(),
+            aux: "ext4".into(),
+            path_truncated: false,
+            read_failed: false,
+        };
+        let (t, args) = file_args(&f, |_, p| format!("/cwd/{p}")).unwrap();
+        assert_eq!(t, EvtType::Mount);
+        assert_eq!(
+            args,
+            vec![
+                EvtArg::text("dev", "/dev/sda1"),
+                EvtArg::text("dir", "/cwd/mnt"),
+                EvtArg::text("type", "ext4"),
+                EvtArg::named("flags", 0x1001, "RDONLY|BIND"),
+            ]
+        );
+        let f = decode::File { syscall: "fchownat", dirfd: 4, dirfd2: -1, mode: 1000, flags: 0x100, ..f };
+        let (t, args) = file_args(&f, |fd, p| format!("<{fd}>/{p}")).unwrap();
+        assert_eq!(t, EvtType::Fchownat);
+        assert_eq!(
+            args,
+            vec![
+                EvtArg::num("dirfd", 4),
+                EvtArg::text("pathname", "<4>/mnt"),
+                EvtArg::num("uid", 1000),
+                EvtArg::num("gid", -1),
+                EvtArg::named("flags", 0x100, "AT_SYMLINK_NOFOLLOW"),
+            ]
+        );
+    }
+
+    #[test]
     fn ptrace_and_socket_arguments() {
         let s = decode::Sys {
             hdr: hdr(),
@@ -335,6 +378,7 @@ mod tests {
             ret: -1,
             args: [16, 42, 0, 0, 0, 0],
             str: None,
+            fd: None,
             read_failed: false,
         };
         let (t, args) = sys_args(&s, |p| (p == 42).then(|| "sleep".to_string())).unwrap();

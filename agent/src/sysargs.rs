@@ -146,3 +146,73 @@ pub fn sys_fd(s: &decode::Sys, link: impl Fn(i32) -> Option<String>) -> Option<F
     };
     Some(fd.with_num(i64::from(info.fd)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lanner_common::decode::SysFd;
+
+    fn sys(syscall: &'static str, ret: i64, args: [u64; 6], fd: Option<SysFd>) -> decode::Sys {
+        let hdr = decode::Header { ts_boot_ns: 1, pid: 7, tid: 7, uid: 0, gid: 0, cgroup_id: 1, comm: "nc".into() };
+        decode::Sys { hdr, syscall, ret, args, str: None, fd, read_failed: false }
+    }
+
+    fn sock(fd: i32, local: (&str, u16), remote: (&str, u16)) -> SysFd {
+        SysFd {
+            fd,
+            ftype: ftype::SOCK,
+            sock_type: 1,
+            local: Some((local.0.parse().unwrap(), local.1)),
+            remote: Some((remote.0.parse().unwrap(), remote.1)),
+            family: AF_INET,
+        }
+    }
+
+    #[test]
+    fn dup_of_a_connected_socket_names_the_remote_end_as_server() {
+        let s = sys("dup2", 0, [3, 0, 0, 0, 0, 0], Some(sock(0, ("10.0.0.2", 40000), ("10.0.0.9", 4444))));
+        let fd = sys_fd(&s, |_| None).unwrap();
+        assert_eq!((fd.name(), fd.type_name(), fd.num()), ("10.0.0.2:40000->10.0.0.9:4444", "ipv4", Some(0)));
+        let (t, args) = sys_args(&s, Some(&fd)).unwrap();
+        assert_eq!(t, EvtType::Dup2);
+        assert_eq!(args, vec![EvtArg::num("oldfd", 3), EvtArg::num("newfd", 0), EvtArg::num("fd", 3)]);
+    }
+
+    #[test]
+    fn accept_names_the_local_end_as_server_and_listen_has_no_peer() {
+        let s = sys("accept4", 5, [3, 0, 0, 0o2000000, 0, 0], Some(sock(5, ("10.0.0.9", 80), ("10.0.0.2", 40000))));
+        let fd = sys_fd(&s, |_| None).unwrap();
+        assert_eq!(fd.name(), "10.0.0.2:40000->10.0.0.9:80");
+        let (_, args) = sys_args(&s, Some(&fd)).unwrap();
+        assert_eq!(args[1], EvtArg::text("tuple", "10.0.0.2:40000->10.0.0.9:80"));
+        assert_eq!(args[2], EvtArg::named("flags", 0o2000000, "O_CLOEXEC"));
+        let s = sys("listen", 0, [3, 9, 0, 0, 0, 0], Some(sock(3, ("0.0.0.0", 80), ("0.0.0.0", 0))));
+        assert_eq!(sys_fd(&s, |_| None).unwrap().name(), "0.0.0.0:80");
+    }
+
+    #[test]
+    fn pipes_and_files_are_named_through_proc_and_unread_fds_give_none() {
+        let pipe = SysFd { fd: 4, ftype: ftype::FIFO, sock_type: 0, local: None, remote: None, family: 0 };
+        let s = sys("dup", 4, [1, 0, 0, 0, 0, 0], Some(pipe.clone()));
+        let fd = sys_fd(&s, |n| Some(format!("pipe:[{n}]"))).unwrap();
+        assert_eq!((fd.name(), fd.typechar()), ("pipe:[4]", "p"));
+        let file = SysFd { ftype: ftype::REG, ..pipe.clone() };
+        let s = sys("dup", 4, [1, 0, 0, 0, 0, 0], Some(file));
+        assert_eq!(sys_fd(&s, |_| Some("/etc/passwd".into())).unwrap().type_name(), "file");
+        let unread = SysFd { ftype: 0, ..pipe };
+        assert!(sys_fd(&sys("dup", 4, [1, 0, 0, 0, 0, 0], Some(unread)), |_| None).is_none());
+        assert!(sys_fd(&sys("dup", -9, [99, 0, 0, 0, 0, 0], None), |_| None).is_none());
+    }
+
+    #[test]
+    fn enum_arguments_render_by_name() {
+        let (_, args) = sys_args(&sys("bpf", 3, [5, 0, 0, 0, 0, 0], None), None).unwrap();
+        assert_eq!(args[2], EvtArg::named("cmd", 5, "BPF_PROG_LOAD"));
+        let (_, args) = sys_args(&sys("prctl", 0, [38, 1, 0, 0, 0, 0], None), None).unwrap();
+        assert_eq!(args[0], EvtArg::named("option", 38, "PR_SET_NO_NEW_PRIVS"));
+        let (_, args) = sys_args(&sys("setresgid", 0, [u64::from(u32::MAX), 5, 6, 0, 0, 0], None), None).unwrap();
+        assert_eq!(args, vec![EvtArg::num("rgid", -1), EvtArg::num("egid", 5), EvtArg::num("sgid", 6)]);
+        let (_, args) = sys_args(&sys("capset", 0, [0, 0, 0x1ff, 0x3, 0, 0], None), None).unwrap();
+        assert_eq!(args[1], EvtArg::named("cap_permitted", 0x1ff, "0x1ff"));
+    }
+}
