@@ -15,7 +15,7 @@ const RULES: &str = r#"
 - rule: e2e mount
   desc: mount and umount2 of the test process
   condition: evt.type in (mount, umount2) and proc.pid = PID
-  output: "mnt %evt.type res=%evt.rawres dev=%evt.arg.dev dir=%evt.arg.dir type=%evt.arg.type flags=%evt.arg.flags rawflags=%evt.rawarg.flags name=%evt.arg.name"
+  output: "mnt %evt.type res=%evt.rawres dev=%evt.arg.dev dir=%evt.arg.dir type=%evt.arg.type flags=%evt.arg.flags rawflags=%evt.rawarg.flags name=%evt.arg.name src=%fs.path.source tgt=%fs.path.target pname=%fs.path.name"
   priority: WARNING
 - rule: e2e bpf program load
   desc: Falco's "BPF Program Not Profiled" condition
@@ -193,12 +193,14 @@ fn check_mount(out: &Stopped, x: &Results, dir: &str) {
     let f = alert(out, "e2e mount", "mnt mount res=0 ");
     args(&f, &[("dev", Some("lanner-e2e")), ("dir", Some(&mnt)), ("type", Some("tmpfs"))]);
     args(&f, &[("flags", Some("NOSUID|NODEV")), ("evt.rawarg.flags", Some("6")), ("name", None)]);
+    args(&f, &[("fs.path.source", Some("lanner-e2e")), ("fs.path.target", Some(&mnt)), ("fs.path.name", None)]);
     let f = alert(out, "e2e mount", "mnt mount res=-2 ");
-    args(&f, &[("dir", Some(&missing)), ("flags", Some("0"))]);
+    args(&f, &[("dir", Some(&missing)), ("flags", Some("0")), ("fs.path.target", None)]);
     let f = alert(out, "e2e mount", "mnt umount2 res=0 ");
     args(&f, &[("name", Some(&mnt)), ("flags", Some("DETACH")), ("dev", None), ("dir", None)]);
+    args(&f, &[("fs.path.name", Some(&mnt)), ("fs.path.source", None)]);
     let f = alert(out, "e2e mount", "mnt umount2 res=-22 ");
-    args(&f, &[("name", Some(&mnt)), ("flags", Some("0"))]);
+    args(&f, &[("name", Some(&mnt)), ("flags", Some("0")), ("fs.path.name", None)]);
 }
 
 fn check_bpf(out: &Stopped, x: &Results) {

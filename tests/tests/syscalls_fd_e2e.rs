@@ -37,7 +37,7 @@ const RULES: &str = r#"
 - rule: e2e chown
   desc: chown family of the test process
   condition: evt.type in (chown, lchown, fchown, fchownat) and proc.pid = PID
-  output: "own %evt.type res=%evt.rawres path=%evt.arg.path pathname=%evt.arg.pathname dirfd=%evt.arg.dirfd fd=%evt.arg.fd uid=%evt.arg.uid rawuid=%evt.rawarg.uid gid=%evt.arg.gid flags=%evt.arg.flags"
+  output: "own %evt.type res=%evt.rawres path=%evt.arg.path pathname=%evt.arg.pathname dirfd=%evt.arg.dirfd fd=%evt.arg.fd uid=%evt.arg.uid rawuid=%evt.rawarg.uid gid=%evt.arg.gid flags=%evt.arg.flags fsname=%fs.path.name"
   priority: WARNING
 - rule: e2e creat
   desc: creat of the test process
@@ -284,12 +284,13 @@ fn check_owner(out: &Stopped, x: &Results, dir: &str) {
     let f = o("own chown res=0 ");
     args(&f, &[("path", Some(&d("owned"))), ("uid", Some("1000")), ("evt.rawarg.uid", Some("1000"))]);
     args(&f, &[("gid", Some("1001")), ("pathname", None), ("flags", None)]);
-    args(&o("own chown res=-2 "), &[("path", Some(&d("missing"))), ("uid", Some("0")), ("gid", Some("0"))]);
+    args(&f, &[("fs.path.name", Some(&d("owned")))]);
+    args(&o("own chown res=-2 "), &[("path", Some(&d("missing"))), ("uid", Some("0")), ("fs.path.name", None)]);
     args(&o("own lchown res=0 "), &[("path", Some(&d("owned-link"))), ("uid", Some("1002")), ("gid", Some("-1"))]);
     args(&o("own fchown res=0 "), &[("fd", Some(&file.to_string())), ("uid", Some("0")), ("path", None)]);
     let f = o("own fchownat res=0 ");
     args(&f, &[("dirfd", Some(&dfd.to_string())), ("pathname", Some(&d("owned"))), ("uid", Some("2000"))]);
-    args(&f, &[("gid", Some("2001")), ("flags", Some("AT_SYMLINK_NOFOLLOW"))]);
+    args(&f, &[("gid", Some("2001")), ("flags", Some("AT_SYMLINK_NOFOLLOW")), ("fs.path.name", Some(&d("owned")))]);
     // creat: Falco's parameters, and the new file as the event's fd.
     let f = alert(out, "e2e creat", &format!("creat res={created} "));
     args(&f, &[("name", Some(&d("created"))), ("mode", Some("0640")), ("evt.rawarg.mode", Some("416"))]);

@@ -29,7 +29,7 @@ const REASONS: &[(&str, &str)] = &[
     ("fd.lip.name", "needs a DNS cache, which Lanner does not keep"),
     ("fd.", "not recorded for Lanner's open and connect events yet"),
     ("fdlist.", "fd lists of poll events are not captured"),
-    ("fs.path.", "path arguments of file-system events Lanner does not capture yet"),
+    ("fs.path.", "the unresolved path arguments (fs.path.*raw) are not kept"),
     ("container.", "only container id, name and image are collected"),
     ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
     ("k8s.", "only the pod's name, namespace, uid and labels are collected"),
