@@ -277,7 +277,8 @@ struct EventSpec {
     setuid_target_name: Option<Box<str>>,
     #[serde(default)]
     container: Option<Container>,
-    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`) or a string.
+    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`), a string, or
+    /// `{raw: N, text: NAME}` for a number Falco renders by name (flags, enums).
     #[serde(default)]
     args: BTreeMap<String, ArgSpec>,
 }
@@ -287,6 +288,7 @@ struct EventSpec {
 enum ArgSpec {
     Num(i64),
     Text(String),
+    Named { raw: i64, text: String },
 }
 
 fn default_time() -> u64 {
@@ -306,6 +308,7 @@ impl TryFrom<EventSpec> for Event {
             args.push(match v {
                 ArgSpec::Num(n) => EvtArg::num(name, n),
                 ArgSpec::Text(t) => EvtArg::text(name, t),
+                ArgSpec::Named { raw, text } => EvtArg::named(name, raw, text),
             });
         }
         Ok(Event {
