@@ -186,7 +186,32 @@ fn describe(e: &ProgramError) -> String {
     }
 }
 
+/// tracefs mount points, newest first.
+const TRACEFS: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// `Some(message)` when tracefs is mounted under one of `roots` but has no `category/name`
+/// event: the kernel lacks that tracepoint (e.g. a syscall not built in), so only this
+/// probe is skipped. `None` when the event exists or tracefs cannot be checked.
+fn missing_tracepoint(roots: &[&str], category: &str, name: &str) -> Option<String> {
+    let mounted: Vec<&str> =
+        roots.iter().copied().filter(|r| std::path::Path::new(r).join("events").is_dir()).collect();
+    if mounted.is_empty()
+        || mounted.iter().any(|r| std::path::Path::new(r).join("events").join(category).join(name).is_dir())
+    {
+        return None;
+    }
+    Some(format!(
+        "tracepoint {category}/{name} does not exist on this kernel (syscall not built in or too old): \
+         only this probe is skipped, rules on its event type never match"
+    ))
+}
+
 fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec) -> Result<(), String> {
+    if let Hook::TracePoint { category, name } = spec.hook {
+        if let Some(msg) = missing_tracepoint(TRACEFS, category, name) {
+            return Err(msg);
+        }
+    }
     let prog = ebpf.program_mut(spec.program).ok_or_else(|| "program missing from the object".to_string())?;
     match spec.hook {
         Hook::TracePoint { category, name } => {
@@ -244,6 +269,18 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), TABLE.len());
         assert!(TABLE.iter().any(|s| s.essential && s.program == "sched_exec"));
+    }
+
+    #[test]
+    fn a_missing_tracepoint_is_named_and_an_unmounted_tracefs_is_not_judged() {
+        let root = std::env::temp_dir().join(format!("lanner-tracefs-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("events/syscalls/sys_enter_openat")).unwrap();
+        let r = root.to_str().unwrap();
+        assert_eq!(missing_tracepoint(&[r], "syscalls", "sys_enter_openat"), None);
+        let msg = missing_tracepoint(&[r], "syscalls", "sys_enter_init_module").unwrap();
+        assert!(msg.starts_with("tracepoint syscalls/sys_enter_init_module does not exist on this kernel"), "{msg}");
+        assert_eq!(missing_tracepoint(&["/nonexistent-tracefs"], "syscalls", "sys_enter_x"), None);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
