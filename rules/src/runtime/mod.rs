@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod event;
+pub(crate) mod evt_type;
 pub(crate) mod extract;
 pub(crate) mod extract_proc;
 pub(crate) mod getters;
