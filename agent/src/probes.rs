@@ -147,6 +147,49 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("unshare_exit", "syscalls", "sys_exit_unshare", (5, 8), false),
     tp("setns_enter", "syscalls", "sys_enter_setns", (5, 8), false),
     tp("setns_exit", "syscalls", "sys_exit_setns", (5, 8), false),
+    // chown family, creat, mount and umount2 (the umount2 syscall's tracepoint is
+    // `umount`) use the path record; the rest the numeric one, dup, bind, listen and
+    // accept with the fd's type and endpoints.
+    tp("chown_enter", "syscalls", "sys_enter_chown", (5, 8), false),
+    tp("chown_exit", "syscalls", "sys_exit_chown", (5, 8), false),
+    tp("lchown_enter", "syscalls", "sys_enter_lchown", (5, 8), false),
+    tp("lchown_exit", "syscalls", "sys_exit_lchown", (5, 8), false),
+    tp("fchown_enter", "syscalls", "sys_enter_fchown", (5, 8), false),
+    tp("fchown_exit", "syscalls", "sys_exit_fchown", (5, 8), false),
+    tp("fchownat_enter", "syscalls", "sys_enter_fchownat", (5, 8), false),
+    tp("fchownat_exit", "syscalls", "sys_exit_fchownat", (5, 8), false),
+    tp("creat_enter", "syscalls", "sys_enter_creat", (5, 8), false),
+    tp("creat_exit", "syscalls", "sys_exit_creat", (5, 8), false),
+    tp("mount_enter", "syscalls", "sys_enter_mount", (5, 8), false),
+    tp("mount_exit", "syscalls", "sys_exit_mount", (5, 8), false),
+    tp("umount2_enter", "syscalls", "sys_enter_umount", (5, 8), false),
+    tp("umount2_exit", "syscalls", "sys_exit_umount", (5, 8), false),
+    tp("bpf_enter", "syscalls", "sys_enter_bpf", (5, 8), false),
+    tp("bpf_exit", "syscalls", "sys_exit_bpf", (5, 8), false),
+    tp("userfaultfd_enter", "syscalls", "sys_enter_userfaultfd", (5, 8), false),
+    tp("userfaultfd_exit", "syscalls", "sys_exit_userfaultfd", (5, 8), false),
+    tp("dup_enter", "syscalls", "sys_enter_dup", (5, 8), false),
+    tp("dup_exit", "syscalls", "sys_exit_dup", (5, 8), false),
+    tp("dup2_enter", "syscalls", "sys_enter_dup2", (5, 8), false),
+    tp("dup2_exit", "syscalls", "sys_exit_dup2", (5, 8), false),
+    tp("dup3_enter", "syscalls", "sys_enter_dup3", (5, 8), false),
+    tp("dup3_exit", "syscalls", "sys_exit_dup3", (5, 8), false),
+    tp("bind_enter", "syscalls", "sys_enter_bind", (5, 8), false),
+    tp("bind_exit", "syscalls", "sys_exit_bind", (5, 8), false),
+    tp("listen_enter", "syscalls", "sys_enter_listen", (5, 8), false),
+    tp("listen_exit", "syscalls", "sys_exit_listen", (5, 8), false),
+    tp("accept_enter", "syscalls", "sys_enter_accept", (5, 8), false),
+    tp("accept_exit", "syscalls", "sys_exit_accept", (5, 8), false),
+    tp("accept4_enter", "syscalls", "sys_enter_accept4", (5, 8), false),
+    tp("accept4_exit", "syscalls", "sys_exit_accept4", (5, 8), false),
+    tp("capset_enter", "syscalls", "sys_enter_capset", (5, 8), false),
+    tp("capset_exit", "syscalls", "sys_exit_capset", (5, 8), false),
+    tp("setgid_enter", "syscalls", "sys_enter_setgid", (5, 8), false),
+    tp("setgid_exit", "syscalls", "sys_exit_setgid", (5, 8), false),
+    tp("setresgid_enter", "syscalls", "sys_enter_setresgid", (5, 8), false),
+    tp("setresgid_exit", "syscalls", "sys_exit_setresgid", (5, 8), false),
+    tp("prctl_enter", "syscalls", "sys_enter_prctl", (5, 8), false),
+    tp("prctl_exit", "syscalls", "sys_exit_prctl", (5, 8), false),
 ];
 
 /// Outcome of one probe.
@@ -184,7 +227,32 @@ fn describe(e: &ProgramError) -> String {
     }
 }
 
+/// tracefs mount points, newest first.
+const TRACEFS: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// `Some(message)` when tracefs is mounted under one of `roots` but has no `category/name`
+/// event: the kernel lacks that tracepoint (e.g. a syscall not built in), so only this
+/// probe is skipped. `None` when the event exists or tracefs cannot be checked.
+fn missing_tracepoint(roots: &[&str], category: &str, name: &str) -> Option<String> {
+    let mounted: Vec<&str> =
+        roots.iter().copied().filter(|r| std::path::Path::new(r).join("events").is_dir()).collect();
+    if mounted.is_empty()
+        || mounted.iter().any(|r| std::path::Path::new(r).join("events").join(category).join(name).is_dir())
+    {
+        return None;
+    }
+    Some(format!(
+        "tracepoint {category}/{name} does not exist on this kernel (syscall not built in or too old): \
+         only this probe is skipped, rules on its event type never match"
+    ))
+}
+
 fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec, btf: &mut Option<Result<Btf, String>>) -> Result<(), String> {
+    if let Hook::TracePoint { category, name } = spec.hook {
+        if let Some(msg) = missing_tracepoint(TRACEFS, category, name) {
+            return Err(msg);
+        }
+    }
     let prog = ebpf.program_mut(spec.program).ok_or_else(|| "program missing from the object".to_string())?;
     match spec.hook {
         Hook::TracePoint { category, name } => {
@@ -276,6 +344,18 @@ mod tests {
             }
         }
         assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
+    }
+
+    #[test]
+    fn a_missing_tracepoint_is_named_and_an_unmounted_tracefs_is_not_judged() {
+        let root = std::env::temp_dir().join(format!("lanner-tracefs-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("events/syscalls/sys_enter_openat")).unwrap();
+        let r = root.to_str().unwrap();
+        assert_eq!(missing_tracepoint(&[r], "syscalls", "sys_enter_openat"), None);
+        let msg = missing_tracepoint(&[r], "syscalls", "sys_enter_init_module").unwrap();
+        assert!(msg.starts_with("tracepoint syscalls/sys_enter_init_module does not exist on this kernel"), "{msg}");
+        assert_eq!(missing_tracepoint(&["/nonexistent-tracefs"], "syscalls", "sys_enter_x"), None);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -11,8 +11,6 @@
 //! events in YAML (see `fixture.rs`).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
@@ -20,128 +18,7 @@ use serde::Deserialize;
 pub use crate::fields::fd::{Fd, FdKind, L4Proto};
 pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
 pub use crate::runtime::container::{Container, HealthProbe, Pod, ProbeKind};
-
-/// Bit set over [`EvtType::index`] (one bit per captured type).
-pub type TypeMask = u64;
-
-/// Declares [`EvtType`] with its Falco names in one table.
-macro_rules! evt_types {
-    ($($v:ident = $i:literal => $name:literal),* $(,)?) => {
-        /// The kinds of event Lanner captures. Display/parse use Falco's names.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[repr(u8)]
-        pub enum EvtType {
-            $($v = $i),*
-        }
-
-        impl EvtType {
-            /// Every captured type, in index order.
-            pub const ALL: [EvtType; EvtType::COUNT] = [$(EvtType::$v),*];
-
-            /// Falco's canonical name (`evt.type` value).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(EvtType::$v => $name),*
-                }
-            }
-
-            /// The type with exactly this canonical name.
-            fn from_canonical(name: &str) -> Option<EvtType> {
-                match name {
-                    $($name => Some(EvtType::$v),)*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-evt_types! {
-    Execve = 0 => "execve",
-    Openat = 1 => "openat",
-    Connect = 2 => "connect",
-    Setuid = 3 => "setuid",
-    Clone = 4 => "clone",
-    Procexit = 5 => "procexit",
-    Symlink = 6 => "symlink",
-    Symlinkat = 7 => "symlinkat",
-    Link = 8 => "link",
-    Linkat = 9 => "linkat",
-    Unlink = 10 => "unlink",
-    Unlinkat = 11 => "unlinkat",
-    Rename = 12 => "rename",
-    Renameat = 13 => "renameat",
-    Renameat2 = 14 => "renameat2",
-    Mkdir = 15 => "mkdir",
-    Mkdirat = 16 => "mkdirat",
-    Rmdir = 17 => "rmdir",
-    Chmod = 18 => "chmod",
-    Fchmod = 19 => "fchmod",
-    Fchmodat = 20 => "fchmodat",
-    Ptrace = 21 => "ptrace",
-    Socket = 22 => "socket",
-    InitModule = 23 => "init_module",
-    FinitModule = 24 => "finit_module",
-    DeleteModule = 25 => "delete_module",
-    MemfdCreate = 26 => "memfd_create",
-    Unshare = 27 => "unshare",
-    Setns = 28 => "setns",
-}
-
-const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
-
-impl EvtType {
-    /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 29;
-
-    /// Index into per-type tables.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// This type's bit in a [`TypeMask`].
-    pub fn bit(self) -> TypeMask {
-        1 << self.index()
-    }
-
-    /// Parse a Falco event-type name, accepting syscall aliases that Lanner reports under
-    /// one captured type (`open`/`openat2` are reported as `openat`, `execveat` as
-    /// `execve`, `fork`/`vfork`/`clone3` as `clone`). Returns `None` for names Falco
-    /// knows but Lanner does not capture (e.g. `accept`).
-    pub fn from_falco_name(name: &str) -> Option<EvtType> {
-        Some(match name {
-            "execveat" => EvtType::Execve,
-            "open" | "openat2" => EvtType::Openat,
-            "clone3" | "fork" | "vfork" => EvtType::Clone,
-            other => return EvtType::from_canonical(other),
-        })
-    }
-}
-
-impl fmt::Display for EvtType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Error for an event type name that is not captured by Lanner.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown event type '{0}' (expected one of the event types Lanner captures, e.g. execve, openat, connect)")]
-pub struct UnknownEvtType(pub String);
-
-impl FromStr for EvtType {
-    type Err = UnknownEvtType;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EvtType::from_falco_name(s).ok_or_else(|| UnknownEvtType(s.to_string()))
-    }
-}
-
-impl<'de> Deserialize<'de> for EvtType {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub use crate::runtime::evt_type::{EvtType, TypeMask, UnknownEvtType};
 
 /// One kernel event, with the process, its ancestry and container context attached.
 #[derive(Clone, Debug, Deserialize)]
@@ -174,7 +51,9 @@ pub struct Event {
 pub const ARG_NAMES: &[&str] = &[
     "target", "linkpath", "linkdirfd", "oldpath", "newpath", "olddir", "newdir", "olddirfd", "newdirfd", "path",
     "dirfd", "name", "filename", "mode", "fd", "request", "pid", "domain", "type", "proto", "length", "uargs", "flags",
-    "nstype",
+    "nstype", "dev", "dir", "cmd", "res_or_fd", "oldfd", "newfd", "pathname", "uid", "gid", "addr", "tuple",
+    "backlog", "cap_inheritable", "cap_permitted", "cap_effective", "rgid", "egid", "sgid", "option", "arg2_str",
+    "arg2_int",
 ];
 
 /// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,
@@ -256,7 +135,8 @@ struct EventSpec {
     setuid_target_name: Option<Box<str>>,
     #[serde(default)]
     container: Option<Container>,
-    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`) or a string.
+    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`), a string, or
+    /// `{raw: N, text: NAME}` for a number Falco renders by name (flags, enums).
     #[serde(default)]
     args: BTreeMap<String, ArgSpec>,
 }
@@ -266,6 +146,7 @@ struct EventSpec {
 enum ArgSpec {
     Num(i64),
     Text(String),
+    Named { raw: i64, text: String },
 }
 
 fn default_time() -> u64 {
@@ -285,6 +166,7 @@ impl TryFrom<EventSpec> for Event {
             args.push(match v {
                 ArgSpec::Num(n) => EvtArg::num(name, n),
                 ArgSpec::Text(t) => EvtArg::text(name, t),
+                ArgSpec::Named { raw, text } => EvtArg::named(name, raw, text),
             });
         }
         Ok(Event {
@@ -579,7 +461,7 @@ mod tests {
         let c = Container { id: "0123456789abcdef0123".into(), ..Default::default() };
         assert_eq!(c.short_id(), "0123456789ab");
         assert_eq!(EvtType::from_falco_name("openat2"), Some(EvtType::Openat));
-        assert_eq!(EvtType::from_falco_name("accept"), None);
+        assert_eq!(EvtType::from_falco_name("sendto"), None);
         assert!("bogus".parse::<EvtType>().is_err());
         let p = Process { loginuid: Some(u32::MAX), ..Default::default() };
         assert_eq!(p.loginuid_i64(), -1);

@@ -4,6 +4,7 @@
 pub mod alert;
 pub(crate) mod container;
 pub mod event;
+pub(crate) mod evt_type;
 pub(crate) mod extract;
 pub(crate) mod extract_ctr;
 pub(crate) mod extract_proc;
