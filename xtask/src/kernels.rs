@@ -105,7 +105,14 @@ fn payload(root: &Path) -> Result<PathBuf> {
     for f in ["smoke.yaml", "container-id"] {
         std::fs::copy(src.join(f), dir.join("kmx").join(f))?;
     }
-    std::fs::copy(root.join("rules/default/lanner-rules.yaml"), dir.join("kmx/lanner-rules.yaml"))?;
+    // The default pack, every file of it (loaded in name order from the directory).
+    std::fs::create_dir_all(dir.join("kmx/default"))?;
+    for e in std::fs::read_dir(root.join("rules/default"))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            std::fs::copy(&p, dir.join("kmx/default").join(p.file_name().expect("file name")))?;
+        }
+    }
     let st = Command::new("cc")
         .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
         .arg(dir.join("kmx/setuid0"))
