@@ -139,8 +139,9 @@ impl ExeOffsets {
 }
 
 /// Offsets `sys_enter_connect` follows from the fd to its socket's type
-/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`), and
-/// `sys_exit_connect` on to the local address (`socket->sk->__sk_common`).
+/// (`task->files->fdt->fd[fd]->private_data` is the `struct socket`), and the
+/// `struct sock_common` members the fd-info reader (dup, accept, bind, listen) reads
+/// for the endpoints (`sock_common` is the first member of `struct sock`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SockOffsets {
@@ -150,9 +151,12 @@ pub struct SockOffsets {
     pub file_private_data: u32,
     pub socket_type: u32,
     pub socket_sk: u32,
-    /// `sock_common` members, from the start of `struct sock` (`__sk_common` is first).
+    pub skc_family: u32,
+    pub skc_daddr: u32,
     pub skc_rcv_saddr: u32,
+    pub skc_dport: u32,
     pub skc_num: u32,
+    pub skc_v6_daddr: u32,
     pub skc_v6_rcv_saddr: u32,
     pub _pad: u32,
 }
@@ -165,8 +169,12 @@ impl SockOffsets {
         file_private_data: OFFSET_NONE,
         socket_type: OFFSET_NONE,
         socket_sk: OFFSET_NONE,
+        skc_family: OFFSET_NONE,
+        skc_daddr: OFFSET_NONE,
         skc_rcv_saddr: OFFSET_NONE,
+        skc_dport: OFFSET_NONE,
         skc_num: OFFSET_NONE,
+        skc_v6_daddr: OFFSET_NONE,
         skc_v6_rcv_saddr: OFFSET_NONE,
         _pad: 0,
     };
@@ -201,8 +209,8 @@ impl ProbeConfig {
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
-const _: () = assert!(core::mem::size_of::<SockOffsets>() == 40);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 40);
+const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -125,8 +125,48 @@ pub struct File {
     pub mode: u32,
     pub path: String,
     pub path2: String,
+    /// The short third string (mount's filesystem type), empty when none.
+    pub aux: String,
     pub path_truncated: bool,
     pub read_failed: bool,
+}
+
+/// What the fd of a dup, accept, bind or listen refers to (see [`FdInfo`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysFd {
+    /// The fd number described.
+    pub fd: i32,
+    /// `ftype::*` (file type bits of the inode), 0 when the fd could not be read.
+    pub ftype: u16,
+    /// IPv4/IPv6 socket: its type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2) and both endpoints.
+    pub sock_type: u16,
+    pub local: Option<(IpAddr, u16)>,
+    pub remote: Option<(IpAddr, u16)>,
+    /// Socket address family (0 when not a socket).
+    pub family: u16,
+}
+
+impl SysFd {
+    fn from_raw(f: &FdInfo) -> Option<SysFd> {
+        if f.fd < 0 {
+            return None;
+        }
+        let ip = |a: &[u8; 16]| -> Option<IpAddr> {
+            match f.family {
+                AF_INET => Some(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))),
+                AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*a))),
+                _ => None,
+            }
+        };
+        Some(SysFd {
+            fd: f.fd,
+            ftype: f.ftype,
+            sock_type: f.sock_type,
+            local: ip(&f.laddr).map(|a| (a, f.lport)),
+            remote: ip(&f.raddr).map(|a| (a, f.rport)),
+            family: f.family,
+        })
+    }
 }
 
 /// A syscall with numeric arguments and at most one string (see [`SysEvent`]).
@@ -139,6 +179,8 @@ pub struct Sys {
     pub args: [u64; 6],
     /// The string argument, if the syscall has one.
     pub str: Option<String>,
+    /// The fd's type and endpoints ([`sys::has_fd_info`] syscalls).
+    pub fd: Option<SysFd>,
     pub read_failed: bool,
 }
 
@@ -237,6 +279,9 @@ fn header(h: &EventHeader) -> Header {
         comm: cstr(&h.comm),
     }
 }
+
+/// prctl's `PR_SET_NAME` (its second argument is the new name, copied as the string).
+pub const PR_SET_NAME: u64 = 15;
 
 fn opt_uid(v: u32) -> Option<u32> {
     (v != UID_UNCHANGED).then_some(v)
@@ -373,6 +418,7 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 mode: e.mode,
                 path: string(&e.path, e.path_len as usize, "path")?,
                 path2: string(&e.path2, e.path2_len as usize, "path2")?,
+                aux: cstr(&e.aux),
                 path_truncated: flags & FLAG_PATH_TRUNCATED != 0,
                 read_failed: flags & FLAG_READ_FAILED != 0,
             })
@@ -381,13 +427,15 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             let e: SysEvent = read(buf, "sys event")?;
             let syscall = sys::name(e.hdr.subtype).ok_or(DecodeError::UnknownSyscall(e.hdr.subtype))?;
             let has_str =
-                matches!(e.hdr.subtype, sys::INIT_MODULE | sys::FINIT_MODULE | sys::DELETE_MODULE | sys::MEMFD_CREATE);
+                matches!(e.hdr.subtype, sys::INIT_MODULE | sys::FINIT_MODULE | sys::DELETE_MODULE | sys::MEMFD_CREATE)
+                    || (e.hdr.subtype == sys::PRCTL && e.args[0] == PR_SET_NAME);
             Event::Sys(Sys {
                 hdr: header(&e.hdr),
                 syscall,
                 ret: e.ret,
                 args: e.args,
                 str: if has_str { Some(string(&e.str, e.str_len as usize, "str")?) } else { None },
+                fd: if sys::has_fd_info(e.hdr.subtype) { SysFd::from_raw(&e.fd) } else { None },
                 read_failed: flags & FLAG_READ_FAILED != 0,
             })
         }

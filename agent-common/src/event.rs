@@ -277,8 +277,34 @@ pub mod sys {
     pub const MEMFD_CREATE: u16 = 21;
     pub const UNSHARE: u16 = 22;
     pub const SETNS: u16 = 23;
+    pub const MOUNT: u16 = 24;
+    pub const UMOUNT2: u16 = 25;
+    pub const BPF: u16 = 26;
+    pub const DUP: u16 = 27;
+    pub const DUP2: u16 = 28;
+    pub const DUP3: u16 = 29;
+    pub const CHOWN: u16 = 30;
+    pub const LCHOWN: u16 = 31;
+    pub const FCHOWN: u16 = 32;
+    pub const FCHOWNAT: u16 = 33;
+    pub const CREAT: u16 = 34;
+    pub const USERFAULTFD: u16 = 35;
+    pub const BIND: u16 = 36;
+    pub const LISTEN: u16 = 37;
+    pub const ACCEPT: u16 = 38;
+    pub const ACCEPT4: u16 = 39;
+    pub const CAPSET: u16 = 40;
+    pub const SETGID: u16 = 41;
+    pub const SETRESGID: u16 = 42;
+    pub const PRCTL: u16 = 43;
     /// Highest id (ids fit the 64-bit `sys_off` mask).
-    pub const MAX: u16 = 23;
+    pub const MAX: u16 = 43;
+
+    /// Syscalls whose [`super::SysEvent`] carries [`super::FdInfo`] (the fd they act on
+    /// or create: the new fd of dup and accept, the socket of bind and listen).
+    pub const fn has_fd_info(id: u16) -> bool {
+        matches!(id, DUP | DUP2 | DUP3 | BIND | LISTEN | ACCEPT | ACCEPT4)
+    }
 
     /// Falco's event type name of a syscall id.
     pub fn name(id: u16) -> Option<&'static str> {
@@ -306,6 +332,26 @@ pub mod sys {
             MEMFD_CREATE => "memfd_create",
             UNSHARE => "unshare",
             SETNS => "setns",
+            MOUNT => "mount",
+            UMOUNT2 => "umount2",
+            BPF => "bpf",
+            DUP => "dup",
+            DUP2 => "dup2",
+            DUP3 => "dup3",
+            CHOWN => "chown",
+            LCHOWN => "lchown",
+            FCHOWN => "fchown",
+            FCHOWNAT => "fchownat",
+            CREAT => "creat",
+            USERFAULTFD => "userfaultfd",
+            BIND => "bind",
+            LISTEN => "listen",
+            ACCEPT => "accept",
+            ACCEPT4 => "accept4",
+            CAPSET => "capset",
+            SETGID => "setgid",
+            SETRESGID => "setresgid",
+            PRCTL => "prctl",
             _ => return None,
         })
     }
@@ -324,6 +370,13 @@ pub const AT_FDCWD: i32 = -100;
 /// | unlink(at), rmdir | path (dirfd) | | flags | |
 /// | mkdir(at), chmod, fchmodat | path (dirfd) | | | mode |
 /// | fchmod | (fd in `dirfd`) | | | mode |
+/// | chown, lchown, fchownat | path (dirfd) | (gid in `dirfd2`) | flags | uid |
+/// | fchown | (fd in `dirfd`) | (gid in `dirfd2`) | | uid |
+/// | creat | path (`AT_FDCWD`) | | | mode |
+/// | mount | dir (`AT_FDCWD`) | dev (unresolved) | flags | |
+/// | umount2 | name (`AT_FDCWD`) | | flags | |
+///
+/// mount's filesystem type goes in `aux`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct FileEvent {
@@ -336,9 +389,14 @@ pub struct FileEvent {
     pub mode: u32,
     pub path_len: u16,
     pub path2_len: u16,
+    /// A short third string (mount's filesystem type), NUL-terminated.
+    pub aux: [u8; AUX_LEN],
     pub path: [u8; PATH_LEN],
     pub path2: [u8; PATH_LEN],
 }
+
+/// Bytes of [`FileEvent::aux`].
+pub const AUX_LEN: usize = 32;
 
 /// Bytes of a [`FileEvent`] before its second path: the probe sends these plus the
 /// used part of `path2`.
@@ -350,6 +408,40 @@ pub const fn file_record_len(path2_len: usize) -> usize {
     cut_len(FILE_FIXED_LEN + path2_len + 1, core::mem::size_of::<FileEvent>())
 }
 
+/// `FdInfo::ftype`: the file type bits of the fd's inode (`i_mode >> 12`).
+pub mod ftype {
+    pub const FIFO: u16 = 0o01;
+    pub const CHR: u16 = 0o02;
+    pub const DIR: u16 = 0o04;
+    pub const BLK: u16 = 0o06;
+    pub const REG: u16 = 0o10;
+    pub const LNK: u16 = 0o12;
+    pub const SOCK: u16 = 0o14;
+}
+
+/// What an fd refers to, read in the kernel from `task->files` at the syscall's exit:
+/// the inode's file type and, for a socket, its family, type and both endpoints
+/// (from `struct sock_common`). Zero when the fd could not be read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdInfo {
+    /// The fd number this describes (-1: none read).
+    pub fd: i32,
+    /// [`ftype`] value, 0 unknown.
+    pub ftype: u16,
+    /// Socket address family (`AF_INET`...), 0 when not a socket.
+    pub family: u16,
+    /// Socket type (`SOCK_STREAM` 1, `SOCK_DGRAM` 2).
+    pub sock_type: u16,
+    /// Local and remote port, host order.
+    pub lport: u16,
+    pub rport: u16,
+    pub _pad: u16,
+    /// Local and remote address (IPv4 in the first 4 bytes), network order.
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+}
+
 /// Bytes of the string argument of a [`SysEvent`].
 pub const SYS_STR_LEN: usize = 256;
 
@@ -357,7 +449,11 @@ pub const SYS_STR_LEN: usize = 256;
 /// ptrace(request, pid, addr, data), socket(domain, type, proto),
 /// init_module(img, length, uargs*), finit_module(fd, uargs*, flags),
 /// delete_module(name*, flags), memfd_create(name*, flags), unshare(flags),
-/// setns(fd, nstype); `*` marks the argument copied into `str`.
+/// setns(fd, nstype), bpf(cmd), dup(oldfd), dup2(oldfd, newfd), dup3(oldfd, newfd, flags),
+/// userfaultfd(flags), bind(fd), listen(fd, backlog), accept(fd), accept4(fd, _, _, flags),
+/// capset(hdr, data: the three effective/permitted/inheritable low words read from `data`
+/// in args 1..3), setgid(gid), setresgid(rgid, egid, sgid), prctl(option, arg2, ...;
+/// PR_SET_NAME's name*); `*` marks the argument copied into `str`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SysEvent {
@@ -367,6 +463,8 @@ pub struct SysEvent {
     pub args: [u64; 6],
     pub str_len: u16,
     pub _pad1: [u16; 3],
+    /// The fd's type and endpoints for [`sys::has_fd_info`] syscalls, zero otherwise.
+    pub fd: FdInfo,
     pub str: [u8; SYS_STR_LEN],
 }
 
@@ -384,8 +482,9 @@ const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4 + 16);
 const_size!(SetuidEvent, 56 + 24);
 const_size!(ForkEvent, 56 + 8);
 const_size!(ExitEvent, 56 + 8);
-const_size!(FileEvent, 56 + 24 + 2 * PATH_LEN);
-const_size!(SysEvent, 56 + 64 + SYS_STR_LEN);
+const_size!(FileEvent, 56 + 24 + AUX_LEN + 2 * PATH_LEN);
+const_size!(FdInfo, 48);
+const_size!(SysEvent, 56 + 64 + 48 + SYS_STR_LEN);
 const _: () = assert!(sys::MAX < 64);
 const _: () = assert!(core::mem::offset_of!(ExecEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(OpenEvent, hdr) == 0);
@@ -409,4 +508,5 @@ mod pod {
     unsafe impl aya::Pod for ExitEvent {}
     unsafe impl aya::Pod for FileEvent {}
     unsafe impl aya::Pod for SysEvent {}
+    unsafe impl aya::Pod for FdInfo {}
 }

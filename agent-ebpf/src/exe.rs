@@ -96,6 +96,19 @@ fn signal_pid(signal: *const u8, t: u32) -> *const u8 {
     read_at(signal, conf!(exe.signal_pids).wrapping_add(t * 8)).unwrap_or(core::ptr::null())
 }
 
+/// The inheritable, permitted and effective capability sets of `task` (zero when unreadable).
+#[inline(always)]
+pub fn task_caps(task: *const u8) -> (u64, u64, u64) {
+    match read_at::<*const u8>(task, conf!(exe.task_cred)).filter(|c| !c.is_null()) {
+        Some(cred) => (
+            read_at(cred, conf!(exe.cred_cap_inheritable)).unwrap_or(0),
+            read_at(cred, conf!(exe.cred_cap_permitted)).unwrap_or(0),
+            read_at(cred, conf!(exe.cred_cap_effective)).unwrap_or(0),
+        ),
+        None => (0, 0, 0),
+    }
+}
+
 /// Credentials, ids and start time of `task`.
 #[inline(always)]
 pub fn read_task(task: *const u8, info: &mut ExecInfo) {

@@ -13,6 +13,8 @@ mod common;
 #[cfg(target_arch = "bpf")]
 mod exe;
 #[cfg(target_arch = "bpf")]
+mod fdinfo;
+#[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
 mod pathfilter;

@@ -297,15 +297,31 @@ impl Assembler {
                 let p = self.proc_of(h);
                 let cwd = p.cwd.as_deref();
                 let (t, a) = crate::evtargs::file_args(f, |dirfd, path| Self::absolute(h.pid, dirfd, path, cwd))?;
+                // creat opens a file: its fd fields are the new file's, as for openat.
+                let fd = (t == EvtType::Creat).then(|| {
+                    let name = a.iter().find(|x| x.name == "name").map_or_else(String::new, |x| x.text.to_string());
+                    let fd = Fd::file(name, CREAT_FLAGS, f.mode);
+                    if f.ret >= 0 {
+                        fd.with_num(i64::from(f.ret))
+                    } else {
+                        fd
+                    }
+                });
                 args = a;
-                (t, f.ret as i64, p, None, None)
+                (t, f.ret as i64, p, fd, None)
             }
             KEvent::Sys(s) => {
                 let p = self.proc_of(h);
                 let procs = &self.procs;
-                let (t, a) = crate::evtargs::sys_args(s, |pid| procs.get(pid).map(|q| q.name.clone()))?;
+                let fd = crate::sysargs::sys_fd(s, |n| {
+                    std::fs::read_link(format!("/proc/{}/fd/{n}", h.pid)).ok().map(|l| l.to_string_lossy().into_owned())
+                });
+                let (t, a) = match crate::evtargs::sys_args(s, |pid| procs.get(pid).map(|q| q.name.clone())) {
+                    Some(x) => x,
+                    None => crate::sysargs::sys_args(s, fd.as_ref())?,
+                };
                 args = a;
-                (t, s.ret, p, None, None)
+                (t, s.ret, p, fd, None)
             }
             KEvent::Exit(x) => {
                 let p = self.proc_of(h);
@@ -331,6 +347,9 @@ impl Assembler {
         Some(out)
     }
 }
+
+/// The open flags creat implies (`O_CREAT|O_WRONLY|O_TRUNC`).
+const CREAT_FLAGS: u32 = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u32;
 
 /// `fd.l4proto` of an inet socket from its type (`SOCK_STREAM`/`SOCK_DGRAM`).
 fn l4proto(sock_type: u16) -> L4Proto {

@@ -259,8 +259,12 @@ impl Btf {
             file_private_data: o("file", "private_data"),
             socket_type: o("socket", "type"),
             socket_sk: o("socket", "sk"),
+            skc_family: o("sock_common", "skc_family"),
+            skc_daddr: o("sock_common", "skc_daddr"),
             skc_rcv_saddr: o("sock_common", "skc_rcv_saddr"),
+            skc_dport: o("sock_common", "skc_dport"),
             skc_num: o("sock_common", "skc_num"),
+            skc_v6_daddr: o("sock_common", "skc_v6_daddr"),
             skc_v6_rcv_saddr: o("sock_common", "skc_v6_rcv_saddr"),
             _pad: 0,
         }
@@ -381,8 +385,11 @@ mod tests {
             ("socket_type", btf.sock_offsets().socket_type),
             ("fdtable_fd", btf.sock_offsets().fdtable_fd),
             ("socket_sk", btf.sock_offsets().socket_sk),
+            ("skc_family", btf.sock_offsets().skc_family),
+            ("skc_dport", btf.sock_offsets().skc_dport),
             ("skc_rcv_saddr", btf.sock_offsets().skc_rcv_saddr),
             ("skc_num", btf.sock_offsets().skc_num),
+            ("skc_v6_daddr", btf.sock_offsets().skc_v6_daddr),
             ("skc_v6_rcv_saddr", btf.sock_offsets().skc_v6_rcv_saddr),
         ] {
             assert_ne!(v, OFFSET_NONE, "{name}");

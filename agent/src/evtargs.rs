@@ -1,4 +1,5 @@
-//! The arguments of the path syscalls, ptrace, socket and the module syscalls as
+//! The arguments of the path syscalls (with chown, creat, mount, umount2), ptrace,
+//! socket, the module and namespace syscalls as
 //! Falco's `evt.arg.<name>` renders them: parameter names from Falco's event table,
 //! flags as their names joined by `|` (the number when no name applies), paths
 //! resolved against the directory fd or the working directory, `evt.arg.pid` as the
@@ -29,6 +30,40 @@ const FINIT_MODULE_FLAGS: &[(u64, &str)] =
 const DELETE_MODULE_FLAGS: &[(u64, &str)] = &[(0o1000, "O_TRUNC"), (0o4000, "O_NONBLOCK")];
 const MEMFD_FLAGS: &[(u64, &str)] =
     &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB"), (8, "MFD_NOEXEC_SEAL"), (0x10, "MFD_EXEC")];
+/// mount flags (`MS_*`, Falco's `mount_flags`).
+const MOUNT_FLAGS: &[(u64, &str)] = &[
+    (1, "RDONLY"),
+    (2, "NOSUID"),
+    (4, "NODEV"),
+    (8, "NOEXEC"),
+    (16, "SYNCHRONOUS"),
+    (32, "REMOUNT"),
+    (64, "MANDLOCK"),
+    (128, "DIRSYNC"),
+    (1 << 10, "NOATIME"),
+    (1 << 11, "NODIRATIME"),
+    (1 << 12, "BIND"),
+    (1 << 13, "MOVE"),
+    (1 << 14, "REC"),
+    (1 << 15, "SILENT"),
+    (1 << 16, "POSIXACL"),
+    (1 << 17, "UNBINDABLE"),
+    (1 << 18, "PRIVATE"),
+    (1 << 19, "SLAVE"),
+    (1 << 20, "SHARED"),
+    (1 << 21, "RELATIME"),
+    (1 << 22, "KERNMOUNT"),
+    (1 << 23, "I_VERSION"),
+    (1 << 24, "STRICTATIME"),
+    (1 << 25, "LAZYTIME"),
+];
+/// umount2 flags (Falco's `umount_flags`).
+const UMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FORCE"), (2, "DETACH"), (4, "EXPIRE"), (8, "NOFOLLOW")];
+/// fchownat flags.
+const FCHOWNAT_FLAGS: &[(u64, &str)] = &[(0x100, "AT_SYMLINK_NOFOLLOW"), (0x1000, "AT_EMPTY_PATH")];
+/// `MS_MGC_VAL`: the magic old programs put in the high half of mount's flags.
+const MS_MGC_VAL: u32 = 0xC0ED_0000;
+
 /// The namespace bits of the clone flags (unshare also takes CLONE_FILES, CLONE_FS...).
 const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x80, "CLONE_NEWTIME"),
@@ -125,6 +160,8 @@ pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Opt
     let p1 = |name| EvtArg::text(name, resolve(f.dirfd, &f.path));
     let p2 = |name| EvtArg::text(name, resolve(f.dirfd2, &f.path2));
     let mode = || flags_arg("mode", u64::from(f.mode), MODE_FLAGS);
+    // chown's -1 means "unchanged", as Falco prints it.
+    let owner = |name, v: u32| EvtArg::num(name, if v == u32::MAX { -1 } else { i64::from(v) });
     let args = match t {
         EvtType::Symlink => vec![EvtArg::text("target", f.path.clone()), p2("linkpath")],
         EvtType::Symlinkat => vec![EvtArg::text("target", f.path.clone()), fd("linkdirfd", f.dirfd2), p2("linkpath")],
@@ -159,6 +196,34 @@ pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Opt
         EvtType::Chmod => vec![p1("filename"), mode()],
         EvtType::Fchmod => vec![fd("fd", f.dirfd), mode()],
         EvtType::Fchmodat => vec![fd("dirfd", f.dirfd), p1("filename"), mode()],
+        // uid in `mode`, gid in `dirfd2` (see `FileEvent`).
+        EvtType::Chown | EvtType::Lchown => vec![p1("path"), owner("uid", f.mode), owner("gid", f.dirfd2 as u32)],
+        EvtType::Fchown => vec![fd("fd", f.dirfd), owner("uid", f.mode), owner("gid", f.dirfd2 as u32)],
+        EvtType::Fchownat => vec![
+            fd("dirfd", f.dirfd),
+            p1("pathname"),
+            owner("uid", f.mode),
+            owner("gid", f.dirfd2 as u32),
+            flags_arg("flags", u64::from(f.flags), FCHOWNAT_FLAGS),
+        ],
+        // creat's mode is PF_OCT in Falco's table.
+        EvtType::Creat => {
+            let mut v = vec![p1("name"), EvtArg::named("mode", i64::from(f.mode), format!("0{:o}", f.mode))];
+            if f.ret >= 0 {
+                v.insert(0, EvtArg::num("fd", i64::from(f.ret)));
+            }
+            v
+        }
+        EvtType::Mount => {
+            let fl = if f.flags & 0xffff_0000 == MS_MGC_VAL { f.flags & 0xffff } else { f.flags };
+            vec![
+                EvtArg::text("dev", f.path2.clone()),
+                p1("dir"),
+                EvtArg::text("type", f.aux.clone()),
+                flags_arg("flags", u64::from(fl), MOUNT_FLAGS),
+            ]
+        }
+        EvtType::Umount2 => vec![p1("name"), flags_arg("flags", u64::from(f.flags), UMOUNT_FLAGS)],
         _ => return None,
     };
     Some((t, args))
@@ -247,6 +312,7 @@ mod tests {
             mode: 0,
             path: "../etc/shadow".into(),
             path2: "link".into(),
+            aux: String::new(),
             path_truncated: false,
             read_failed: false,
         };
@@ -263,6 +329,48 @@ mod tests {
     }
 
     #[test]
+    fn mount_and_chown_arguments() {
+        let f = decode::File {
+            hdr: hdr(),
+            syscall: "mount",
+            ret: 0,
+            dirfd: -100,
+            dirfd2: -100,
+            flags: 0xC0ED_0000 | 0x1001,
+            mode: 0,
+            path: "mnt".into(),
+            path2: "/dev/sda1".into(),
+            aux: "ext4".into(),
+            path_truncated: false,
+            read_failed: false,
+        };
+        let (t, args) = file_args(&f, |_, p| format!("/cwd/{p}")).unwrap();
+        assert_eq!(t, EvtType::Mount);
+        assert_eq!(
+            args,
+            vec![
+                EvtArg::text("dev", "/dev/sda1"),
+                EvtArg::text("dir", "/cwd/mnt"),
+                EvtArg::text("type", "ext4"),
+                EvtArg::named("flags", 0x1001, "RDONLY|BIND"),
+            ]
+        );
+        let f = decode::File { syscall: "fchownat", dirfd: 4, dirfd2: -1, mode: 1000, flags: 0x100, ..f };
+        let (t, args) = file_args(&f, |fd, p| format!("<{fd}>/{p}")).unwrap();
+        assert_eq!(t, EvtType::Fchownat);
+        assert_eq!(
+            args,
+            vec![
+                EvtArg::num("dirfd", 4),
+                EvtArg::text("pathname", "<4>/mnt"),
+                EvtArg::num("uid", 1000),
+                EvtArg::num("gid", -1),
+                EvtArg::named("flags", 0x100, "AT_SYMLINK_NOFOLLOW"),
+            ]
+        );
+    }
+
+    #[test]
     fn ptrace_and_socket_arguments() {
         let s = decode::Sys {
             hdr: hdr(),
@@ -270,6 +378,7 @@ mod tests {
             ret: -1,
             args: [16, 42, 0, 0, 0, 0],
             str: None,
+            fd: None,
             read_failed: false,
         };
         let (t, args) = sys_args(&s, |p| (p == 42).then(|| "sleep".to_string())).unwrap();

@@ -20,6 +20,7 @@ mod proctable;
 mod protocol;
 mod run;
 mod sinks;
+mod sysargs;
 mod transport;
 mod triage;
 mod users;

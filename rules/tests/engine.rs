@@ -265,7 +265,7 @@ fn evt_type_index_and_warnings() {
          - rule: open_or_connect\n  desc: d\n  condition: (evt.type = open or evt.type = connect) and proc.name exists\n  output: o\n  priority: INFO\n\
          - rule: not_exec\n  desc: d\n  condition: evt.type != execve\n  output: o\n  priority: INFO\n\
          - rule: any\n  desc: d\n  condition: proc.name exists\n  output: o\n  priority: INFO\n\
-         - rule: never\n  desc: d\n  condition: evt.type = accept\n  output: o\n  priority: INFO\n",
+         - rule: never\n  desc: d\n  condition: evt.type = sendto\n  output: o\n  priority: INFO\n",
     );
     let names = |t: EvtType| {
         rs.rules().iter().filter(|r| r.evt_types.contains(&t)).map(|r| r.name.as_str()).collect::<Vec<_>>()
@@ -277,7 +277,7 @@ fn evt_type_index_and_warnings() {
     assert!(w.iter().any(|w| w.contains("rule 'any': condition does not restrict evt.type")), "{w:?}");
     assert!(!w.iter().any(|w| w.contains("rule 'never'")), "{w:?}");
     let never = rs.states().iter().find(|s| s.name == "never").unwrap_or_else(|| panic!("no state"));
-    assert_eq!(never.inactive, Some(Inactive::EventTypes(vec!["accept".into()])));
+    assert_eq!(never.inactive, Some(Inactive::EventTypes(vec!["sendto".into()])));
     assert!(!w.iter().any(|w| w.contains("rule 'not_exec'")), "{w:?}");
 }
 

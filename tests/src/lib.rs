@@ -18,6 +18,7 @@ use serde_json::Value;
 pub mod cgroup;
 
 pub mod kube;
+pub mod sysprobe;
 pub mod triage;
 
 /// One agent at a time: tests in a binary run on parallel threads.

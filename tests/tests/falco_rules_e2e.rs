@@ -39,10 +39,10 @@ const FALCO_STYLE: &str = r#"
   condition: open_read and sensitive_files and container.host_pid=true
   output: Host-pid reader (command=%proc.cmdline)
   priority: NOTICE
-- rule: Standard stream redirected to a socket
-  desc: Needs dup events (inactive in Lanner today).
-  condition: evt.type in (dup, dup2, dup3) and evt.rawres in (0, 1, 2) and fd.type in ("ipv4", "ipv6")
-  output: Redirect (connection=%fd.name)
+- rule: Data sent to a socket
+  desc: Needs sendto/sendmsg events (inactive in Lanner today).
+  condition: evt.type in (sendto, sendmsg) and fd.type in ("ipv4", "ipv6")
+  output: Sent (connection=%fd.name)
   priority: WARNING
 "#;
 
@@ -169,6 +169,6 @@ fn falco_style_rule_fires_on_a_real_read_and_hot_reload_adds_a_rule() {
         log.contains("rule inactive") && log.contains("Host-pid reader") && log.contains("container.host_pid"),
         "{log}"
     );
-    assert!(log.contains("Standard stream redirected to a socket") && log.contains("dup3"), "{log}");
+    assert!(log.contains("Data sent to a socket") && log.contains("sendmsg"), "{log}");
     assert!(log.contains("rules reloaded"), "{log}");
 }

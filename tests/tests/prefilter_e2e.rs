@@ -5,7 +5,10 @@
 //!
 //! The workload covers each way an open rule names its paths (prefix, glob,
 //! suffix, file name, writes, flags), the paths the kernel cannot judge by
-//! their bytes (relative, `..`), and noise that only the filter removes.
+//! their bytes (relative, `..`), and noise that only the filter removes. Rules
+//! over the newer syscall types (dup2, mount, chown, creat, bpf, accept) are added
+//! to the default pack, and syscalls no rule needs (prctl, capset, listen) are noise
+//! the filter must drop.
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -15,6 +18,72 @@ use std::{
 use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
 
 const NOISE: usize = 2_000;
+/// prctl calls no rule needs.
+const NOISE_SYS: u64 = 300;
+
+/// Rules over the newer syscall types, beside the default pack; `NONCE` is the nonce.
+const SYS_RULES: &str = r#"
+- rule: prefilter redirect
+  desc: a socket dup'ed onto stdin/stdout
+  condition: evt.type in (dup, dup2, dup3) and evt.rawres in (0, 1, 2) and fd.type in ("ipv4", "ipv6") and proc.ppid = PID
+  output: "NONCE redirect %evt.type %evt.rawres"
+  priority: WARNING
+- rule: prefilter mount
+  desc: mounts below the test directory
+  condition: evt.type in (mount, umount2) and (evt.arg.dir contains NONCE or evt.arg.name contains NONCE)
+  output: "NONCE mount %evt.type"
+  priority: WARNING
+- rule: prefilter chown and creat
+  desc: ownership changes and creat below the test directory
+  condition: (evt.type in (chown, fchownat) and (evt.arg.path contains NONCE or evt.arg.pathname contains NONCE)) or (evt.type = creat and fd.name contains NONCE)
+  output: "NONCE own %evt.type"
+  priority: WARNING
+- rule: prefilter bpf
+  desc: program loads of the test process
+  condition: evt.type = bpf and evt.arg.cmd = BPF_PROG_LOAD and proc.pid = PID
+  output: "NONCE bpf %evt.rawres"
+  priority: WARNING
+- rule: prefilter accept
+  desc: accepted connections of the test process
+  condition: evt.type in (accept, accept4) and fd.typechar = 4 and proc.pid = PID
+  output: "NONCE accept"
+  priority: WARNING
+"#;
+
+/// The newer syscalls: each once, plus prctl noise no rule needs.
+fn sys_workload(dir: &Path) {
+    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    drop(l.accept().unwrap());
+    let sock = std::os::fd::AsRawFd::as_raw_fd(&client);
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        unsafe { libc::_exit(if libc::dup2(sock, 0) == 0 { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    assert_eq!(status, 0, "dup2 child");
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let m = c(mnt.to_str().unwrap());
+    let (dev, fstype) = (c("none"), c("tmpfs"));
+    let r = unsafe { libc::mount(dev.as_ptr(), m.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+    assert_eq!(r, 0, "mount tmpfs");
+    assert_eq!(unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) }, 0);
+    let owned = c(dir.join("owned").to_str().unwrap());
+    let fd = unsafe { libc::creat(owned.as_ptr(), 0o600) };
+    assert!(fd >= 0);
+    unsafe { libc::close(fd) };
+    assert_eq!(unsafe { libc::chown(owned.as_ptr(), 1000, 1000) }, 0);
+    // BPF_PROG_LOAD with no instructions: E2BIG, still a program-load attempt.
+    let attr = [0u8; 128];
+    let r = unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_ptr(), attr.len()) };
+    assert_eq!(r, -1);
+    for _ in 0..NOISE_SYS {
+        unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+    }
+}
 const NOISE_CONNECTS: u64 = 200;
 
 /// Every workload command carries the nonce in its command line (a trailing
@@ -100,10 +169,18 @@ fn our_alerts(out: &Stopped, n: &str) -> BTreeMap<(String, String), usize> {
 fn run_once(flags: &[&str]) -> (BTreeMap<(String, String), usize>, Stopped) {
     let n = nonce();
     let dir = fixture_dir(&n);
-    let mut args = vec!["--no-k8s"];
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let sys_rules = SYS_RULES.replace("PID", &std::process::id().to_string()).replace("NONCE", &n);
+    std::fs::write(rules.join("sys.yaml"), sys_rules).unwrap();
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics = format!("127.0.0.1:{port}");
+    let mut args = vec!["--no-k8s", "--metrics-addr", &metrics, "--rules", default, "--rules", rules.to_str().unwrap()];
     args.extend_from_slice(flags);
     let agent = Agent::start(&args, Keep::All);
     workload(&n, &dir);
+    sys_workload(&dir);
     let out = agent.stop();
     let _ = std::fs::remove_dir_all(&dir);
     out.assert_accounting();
@@ -131,7 +208,22 @@ fn same_alerts_with_and_without_the_prefilter() {
         let hits = off.iter().filter(|((r, f), _)| r == rule && f.contains("lanner-prefilter-N")).count();
         assert_eq!(hits, 1, "{rule}: {off:#?}");
     }
+    // The newer syscall types: each rule fires on the real action.
+    for (rule, count) in [
+        ("prefilter redirect", 1),
+        ("prefilter mount", 2),
+        ("prefilter chown and creat", 2),
+        ("prefilter bpf", 1),
+        ("prefilter accept", 1),
+    ] {
+        let got: usize = off.iter().filter(|((r, _), _)| r == rule).map(|(_, c)| c).sum();
+        assert_eq!(got, count, "without the pre-filter, {rule}; got {off:#?}");
+    }
     assert_eq!(on, off, "the pre-filter changed the alerts (left: on, right: off)");
+    // prctl (no rule needs it) stays in the kernel with the filter, not without.
+    let sys_on = out_on.kernel("sys_enter", "filtered");
+    assert!(sys_on >= NOISE_SYS, "only {sys_on} syscalls no rule needs filtered with the pre-filter on");
+    assert_eq!(out_off.kernel("sys_enter", "filtered") + out_off.kernel("file_enter", "filtered"), 0);
 
     // The filter really worked: the noise and the failed open were dropped in
     // the kernel with it, and delivered without it.

@@ -260,6 +260,7 @@ fn file_event(subtype: u16, path: &str, path2: &str) -> FileEvent {
         mode: 0o4755,
         path_len: path.len() as u16,
         path2_len: path2.len() as u16,
+        aux: [0; AUX_LEN],
         path: [0; PATH_LEN],
         path2: [0; PATH_LEN],
     };
@@ -282,6 +283,7 @@ fn file_round_trip_and_cut_record() {
         mode: 0o4755,
         path: "/etc/shadow".into(),
         path2: "link".into(),
+        aux: String::new(),
         path_truncated: false,
         read_failed: false,
     };
@@ -292,6 +294,10 @@ fn file_round_trip_and_cut_record() {
     assert_eq!(decode(cut).unwrap(), Event::File(want));
     // path2_len beyond what arrived, and an unknown syscall id, are errors.
     assert!(matches!(decode(&as_bytes(&e)[..FILE_FIXED_LEN + 2]), Err(DecodeError::BadLength { .. })));
+    let mut m = file_event(sys::MOUNT, "/mnt", "none");
+    m.aux[..5].copy_from_slice(b"tmpfs");
+    let Event::File(f) = decode(&as_bytes(&m)).unwrap() else { panic!("not file") };
+    assert_eq!((f.syscall, f.path.as_str(), f.path2.as_str(), f.aux.as_str()), ("mount", "/mnt", "none", "tmpfs"));
     let bad = file_event(63, "/a", "");
     assert_eq!(decode(&as_bytes(&bad)), Err(DecodeError::UnknownSyscall(63)));
 }
@@ -304,6 +310,7 @@ fn sys_round_trip() {
         args: [17, 3, 768, 0, 0, 0],
         str_len: 0,
         _pad1: [0; 3],
+        fd: FdInfo { fd: -1, ..FdInfo::default() },
         str: [0; SYS_STR_LEN],
     };
     e.hdr.subtype = sys::SOCKET;
@@ -317,4 +324,41 @@ fn sys_round_trip() {
     e.str_len = SYS_STR_LEN as u16 + 1;
     assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "str", .. })));
     assert!(decode(&as_bytes(&e)[..100]).is_err());
+}
+
+#[test]
+fn sys_fd_info_decodes_socket_endpoints() {
+    let mut e = SysEvent {
+        hdr: hdr(EventKind::Sys),
+        ret: 1,
+        args: [5, 1, 0, 0, 0, 0],
+        str_len: 0,
+        _pad1: [0; 3],
+        fd: FdInfo {
+            fd: 1,
+            ftype: ftype::SOCK,
+            family: AF_INET,
+            sock_type: 1,
+            lport: 40000,
+            rport: 4444,
+            _pad: 0,
+            laddr: [127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            raddr: [10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        },
+        str: [0; SYS_STR_LEN],
+    };
+    e.hdr.subtype = sys::DUP2;
+    let Event::Sys(s) = decode(&as_bytes(&e)).unwrap() else { panic!("not sys") };
+    let fd = s.fd.expect("dup2 carries fd info");
+    assert_eq!((fd.fd, fd.ftype, fd.family, fd.sock_type), (1, ftype::SOCK, AF_INET, 1));
+    assert_eq!(fd.local, Some(("127.0.0.1".parse().unwrap(), 40000)));
+    assert_eq!(fd.remote, Some(("10.1.2.3".parse().unwrap(), 4444)));
+    // Syscalls without fd info ignore the field; an unread fd (-1) gives none.
+    e.hdr.subtype = sys::BPF;
+    let Event::Sys(s) = decode(&as_bytes(&e)).unwrap() else { panic!("not sys") };
+    assert!(s.fd.is_none());
+    e.hdr.subtype = sys::DUP;
+    e.fd.fd = -1;
+    let Event::Sys(s) = decode(&as_bytes(&e)).unwrap() else { panic!("not sys") };
+    assert!(s.fd.is_none());
 }

@@ -1,4 +1,4 @@
-//! `syscalls/sys_exit_*` of the path syscalls: add the result to the stashed
+//! `syscalls/sys_exit_*` of the path syscalls (also chown, creat, mount, umount2): add the result to the stashed
 //! record and emit it, cut after the used part of its second path.
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
@@ -102,6 +102,27 @@ pub fn fchmod_exit(ctx: TracePointContext) -> u32 {
 pub fn fchmodat_exit(ctx: TracePointContext) -> u32 {
     let _ = try_file_exit(&ctx, sys::FCHMODAT);
     0
+}
+
+/// One `sys_exit_*` program per syscall, all sharing [`try_file_exit`].
+macro_rules! file_exit {
+    ($($f:ident => $tp:literal, $id:ident;)*) => {$(
+        #[tracepoint(category = "syscalls", name = $tp)]
+        pub fn $f(ctx: TracePointContext) -> u32 {
+            let _ = try_file_exit(&ctx, sys::$id);
+            0
+        }
+    )*};
+}
+
+file_exit! {
+    chown_exit => "sys_exit_chown", CHOWN;
+    lchown_exit => "sys_exit_lchown", LCHOWN;
+    fchown_exit => "sys_exit_fchown", FCHOWN;
+    fchownat_exit => "sys_exit_fchownat", FCHOWNAT;
+    creat_exit => "sys_exit_creat", CREAT;
+    mount_exit => "sys_exit_mount", MOUNT;
+    umount2_exit => "sys_exit_umount", UMOUNT2;
 }
 
 #[inline(always)]

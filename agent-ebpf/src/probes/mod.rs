@@ -4,16 +4,24 @@
 //! syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) share one record
 //! and one exit path (`stash::stash_file`, `file_exit`); ptrace, socket, the
 //! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
-//! `sys_exit`).
+//! `sys_exit`); chown, creat, mount and umount2 use the
+//! path record, bpf, userfaultfd, dup, bind/listen/accept, setgid, capset and prctl the
+//! numeric one (the fd syscalls with `fdinfo`'s reading of what the fd refers to).
+pub mod bpf_enter;
 pub mod chmod_enter;
+pub mod chown_enter;
 pub mod connect_enter;
 pub mod connect_exit;
+pub mod cred_enter;
 pub mod execve_enter;
 pub mod execve_exit;
+pub mod fd_enter;
 pub mod file_exit;
 pub mod link_enter;
 pub mod mkdir_enter;
 pub mod module_enter;
+pub mod mount_enter;
+pub mod net_enter;
 pub mod ns_enter;
 pub mod openat2_enter;
 pub mod openat_enter;

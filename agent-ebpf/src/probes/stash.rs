@@ -3,7 +3,7 @@
 //! per-CPU scratch) and stash the record by thread id for the exit probe.
 use lanner_common::{
     counters::{Counter, ProbeId},
-    EventKind,
+    EventKind, FdInfo,
 };
 
 use crate::{
@@ -32,6 +32,13 @@ impl FileArgs {
 /// Stash a path syscall's record (`subtype` = `lanner_common::sys::*`).
 #[inline(always)]
 pub fn stash_file(subtype: u16, a: FileArgs) -> Result<(), i64> {
+    stash_file_aux(subtype, a, core::ptr::null())
+}
+
+/// [`stash_file`] with a short third user string copied into `aux` (mount's
+/// filesystem type; null for none).
+#[inline(always)]
+pub fn stash_file_aux(subtype: u16, a: FileArgs, aux: *const u8) -> Result<(), i64> {
     const P: ProbeId = ProbeId::FileEnter;
     if is_self(P) || !sys_enabled(P, filter(), subtype) {
         return Ok(());
@@ -42,6 +49,7 @@ pub fn stash_file(subtype: u16, a: FileArgs) -> Result<(), i64> {
     let mut flags = 0u16;
     ev.path_len = read_user_str(P, a.path, &mut ev.path, &mut flags);
     ev.path2_len = read_user_str(P, a.path2, &mut ev.path2, &mut flags);
+    read_user_str(P, aux, &mut ev.aux, &mut flags);
     ev.hdr.flags = flags;
     ev.ret = 0;
     ev.dirfd = a.dirfd as i32;
@@ -71,6 +79,7 @@ pub fn stash_sys(subtype: u16, args: [u64; 6], str: *const u8) -> Result<(), i64
     ev.ret = 0;
     ev.args = args;
     ev._pad1 = [0; 3];
+    ev.fd = FdInfo { fd: -1, ..FdInfo::default() };
     if SYS_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
         count(P, Counter::StashFull);
     }

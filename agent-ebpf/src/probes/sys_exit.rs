@@ -1,6 +1,7 @@
 //! `syscalls/sys_exit_*` of ptrace, socket, the module syscalls, memfd_create,
-//! unshare and setns: add the
-//! result to the stashed record and emit it.
+//! unshare, setns, bpf, userfaultfd, dup, bind, listen, accept, capset, setgid,
+//! setresgid and prctl: add the result to the stashed record (for the fd syscalls,
+//! what the fd refers to; for capset, the task's capability sets) and emit it.
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
@@ -9,7 +10,9 @@ use lanner_common::{
 
 use super::SYS_RET;
 use crate::{
-    common::{count, filter, is_self, submit},
+    common::{count, current_task, filter, is_self, submit},
+    exe,
+    fdinfo::read_fd_info,
     maps::SYS_STASH,
 };
 
@@ -63,6 +66,33 @@ pub fn setns_exit(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// One `sys_exit_*` program per syscall, all sharing [`try_sys_exit`].
+macro_rules! sys_exit {
+    ($($f:ident => $tp:literal, $id:ident;)*) => {$(
+        #[tracepoint(category = "syscalls", name = $tp)]
+        pub fn $f(ctx: TracePointContext) -> u32 {
+            let _ = try_sys_exit(&ctx, sys::$id);
+            0
+        }
+    )*};
+}
+
+sys_exit! {
+    bpf_exit => "sys_exit_bpf", BPF;
+    userfaultfd_exit => "sys_exit_userfaultfd", USERFAULTFD;
+    dup_exit => "sys_exit_dup", DUP;
+    dup2_exit => "sys_exit_dup2", DUP2;
+    dup3_exit => "sys_exit_dup3", DUP3;
+    bind_exit => "sys_exit_bind", BIND;
+    listen_exit => "sys_exit_listen", LISTEN;
+    accept_exit => "sys_exit_accept", ACCEPT;
+    accept4_exit => "sys_exit_accept4", ACCEPT4;
+    capset_exit => "sys_exit_capset", CAPSET;
+    setgid_exit => "sys_exit_setgid", SETGID;
+    setresgid_exit => "sys_exit_setresgid", SETRESGID;
+    prctl_exit => "sys_exit_prctl", PRCTL;
+}
+
 #[inline(always)]
 fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     if is_self(P) || filter().sys_off & (1u64 << (subtype as u64 & 63)) != 0 {
@@ -76,6 +106,18 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     };
     let ev = unsafe { &mut *ev };
     ev.ret = ret;
+    if sys::has_fd_info(subtype) {
+        // The fd the call created (dup, accept) or acted on (bind, listen, a failed dup).
+        let creates = !matches!(subtype, sys::BIND | sys::LISTEN);
+        let fd = if creates && ret >= 0 { ret } else { ev.args[0] as i32 as i64 };
+        read_fd_info(fd, &mut ev.fd);
+    } else if subtype == sys::CAPSET && ret == 0 {
+        // Falco reports the capability sets in force after the call.
+        let (inh, perm, eff) = exe::task_caps(current_task());
+        ev.args[1] = inh;
+        ev.args[2] = perm;
+        ev.args[3] = eff;
+    }
     submit(P, &*ev);
     let _ = SYS_STASH.remove(&tid);
     Ok(())

@@ -393,7 +393,7 @@ pub(crate) fn build(files: &[Arc<SourceFile>], load_errors: Vec<LoadError>) -> R
     if !report.errors.is_empty() {
         return Err(report);
     }
-    let mut by_type: [Vec<u32>; EvtType::COUNT] = Default::default();
+    let mut by_type: [Vec<u32>; EvtType::COUNT] = std::array::from_fn(|_| Vec::new());
     for (i, r) in rules.iter().enumerate() {
         for t in &r.evt_types {
             by_type[t.index()].push(i as u32);

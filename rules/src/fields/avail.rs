@@ -28,7 +28,7 @@ const REASONS: &[(&str, &str)] = &[
     ("fd.lip.name", "needs a DNS cache, which Lanner does not keep"),
     ("fd.", "not recorded for Lanner's open and connect events yet"),
     ("fdlist.", "fd lists of poll events are not captured"),
-    ("fs.path.", "path arguments of file-system events Lanner does not capture yet"),
+    ("fs.path.", "the unresolved path arguments (fs.path.*raw) are not kept"),
     ("container.mount.", "only the destination of hostPath mounts, by source glob, is collected"),
     ("container.mounts", "only the destination of hostPath mounts, by source glob, is collected"),
     ("container.", "only container id, name, image, privileged, start time and hostPath mounts are collected"),

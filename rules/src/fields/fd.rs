@@ -1,4 +1,4 @@
-//! File descriptors of events: files (path, open flags), inet sockets and unix sockets.
+//! File descriptors of events: files (path, open flags), inet sockets, unix sockets and pipes.
 //!
 //! `fd.name` is precomputed when the fd is built (for sockets Falco's
 //! `cip:cport->sip:sport`), so the matcher only borrows it; fields are private to keep
@@ -52,6 +52,8 @@ pub enum FdKind {
     Inet { sip: IpAddr, sport: u16, cip: Option<IpAddr>, cport: Option<u16>, proto: L4Proto },
     /// A unix socket (path may be empty for abstract/unnamed sockets).
     Unix,
+    /// A pipe or FIFO (`fd.name` as `/proc/PID/fd` shows it: `pipe:[inode]` or the FIFO's path).
+    Pipe,
 }
 
 impl Fd {
@@ -78,6 +80,11 @@ impl Fd {
     /// A unix socket.
     pub fn unix(path: impl Into<String>) -> Fd {
         Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Unix }
+    }
+
+    /// A pipe or FIFO.
+    pub fn pipe(name: impl Into<String>) -> Fd {
+        Fd { name: name.into().into_boxed_str(), num: None, kind: FdKind::Pipe }
     }
 
     /// Set the fd number (`fd.num`); when unset, open events use their return value.
@@ -114,22 +121,24 @@ impl Fd {
             _ => None,
         }
     }
-    /// `fd.typechar`: `f`, `4`, `6` or `u`.
+    /// `fd.typechar`: `f`, `4`, `6`, `u` or `p`.
     pub fn typechar(&self) -> &'static str {
         match &self.kind {
             FdKind::File { .. } => "f",
             FdKind::Inet { sip: IpAddr::V4(_), .. } => "4",
             FdKind::Inet { .. } => "6",
             FdKind::Unix => "u",
+            FdKind::Pipe => "p",
         }
     }
-    /// `fd.type`: `file`, `ipv4`, `ipv6` or `unix`.
+    /// `fd.type`: `file`, `ipv4`, `ipv6`, `unix` or `pipe`.
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
             FdKind::File { .. } => "file",
             FdKind::Inet { sip: IpAddr::V4(_), .. } => "ipv4",
             FdKind::Inet { .. } => "ipv6",
             FdKind::Unix => "unix",
+            FdKind::Pipe => "pipe",
         }
     }
 }
@@ -189,7 +198,8 @@ impl TryFrom<FdSpec> for Fd {
                 Fd::inet(sip, sport, client, s.proto.unwrap_or_default())
             }
             "unix" | "u" => Fd::unix(path.unwrap_or_default()),
-            other => return Err(format!("unknown fd type '{other}' (expected file, ipv4, ipv6 or unix)")),
+            "pipe" | "p" => Fd::pipe(path.unwrap_or_default()),
+            other => return Err(format!("unknown fd type '{other}' (expected file, ipv4, ipv6, unix or pipe)")),
         };
         let fd = match s.nameraw {
             Some(raw) => fd.with_raw_name(raw),

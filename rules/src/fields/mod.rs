@@ -119,6 +119,9 @@ pub enum FieldId {
     FdType,
     FdL4proto,
     FdSockfamily,
+    FsPathName,
+    FsPathSource,
+    FsPathTarget,
     ContainerId,
     ContainerFullId,
     ContainerName,
@@ -218,7 +221,7 @@ macro_rules! f {
 
 /// Every supported field.
 pub static FIELDS: &[FieldInfo] = &[
-    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module, memfd_create, unshare, setns"),
+    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module, memfd_create, unshare, setns, mount, umount2, bpf, dup, dup2, dup3, chown, lchown, fchown, fchownat, creat, userfaultfd, bind, listen, accept, accept4, capset, setgid, setresgid, prctl"),
     f!("evt.num", EvtNum, Num, No, "event number: Lanner does not number events, so it is always missing (Falco's never_true macro, evt.num=0, stays false)"),
     f!("evt.time", EvtTime, Time, No, "event time; compared as unix ns, printed HH:MM:SS.nnnnnnnnn"),
     f!("evt.time.iso8601", EvtTimeIso8601, Time, No, "event time printed as RFC 3339"),
@@ -229,8 +232,8 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("evt.is_open_read", EvtIsOpenRead, Bool, No, "openat with O_RDONLY or O_RDWR"),
     f!("evt.is_open_write", EvtIsOpenWrite, Bool, No, "openat with O_WRONLY or O_RDWR"),
     f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag; for other types their flags argument's names (AT_REMOVEDIR...)"),
-    f!("evt.arg.uid", EvtArgUid, Str, No, "setuid target user's name, <NA> when it does not resolve (Falco resolves uid arguments)"),
-    f!("evt.rawarg.uid", EvtRawargUid, Num, No, "setuid target uid (same as lanner.setuid.target)"),
+    f!("evt.arg.uid", EvtArgUid, Str, No, "setuid target user's name, <NA> when it does not resolve (Falco resolves uid arguments); chown's uid argument"),
+    f!("evt.rawarg.uid", EvtRawargUid, Num, No, "setuid target uid (same as lanner.setuid.target); chown's uid argument"),
     f!("evt.arg", EvtArg, Str, Key, "argument by Falco's parameter name (evt.arg.target, evt.arg.request...), rendered as Falco does: flag names, resolved paths"),
     f!("evt.rawarg", EvtRawarg, Num, Key, "numeric argument by Falco's parameter name (evt.rawarg.pid, evt.rawarg.domain...)"),
     f!("proc.name", ProcName, Str, No, "process name (comm)"),
@@ -271,10 +274,13 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("fd.snet", FdSnet, Net, No, "server IP, compared with CIDR networks"),
     f!("fd.cnet", FdCnet, Net, No, "client IP, compared with CIDR networks"),
     f!("fd.net", FdNet, Net, No, "client or server IP, compared with CIDR networks"),
-    f!("fd.typechar", FdTypechar, Str, No, "f, 4, 6 or u"),
-    f!("fd.type", FdType, Str, No, "file, ipv4, ipv6 or unix"),
+    f!("fd.typechar", FdTypechar, Str, No, "f, 4, 6, u or p"),
+    f!("fd.type", FdType, Str, No, "file, ipv4, ipv6, unix or pipe"),
     f!("fd.l4proto", FdL4proto, Str, No, "tcp or udp"),
     f!("fd.sockfamily", FdSockfamily, Str, No, "ip or unix"),
+    f!("fs.path.name", FsPathName, Str, No, "path a successful one-path syscall worked on, made absolute: openat, mkdir(at), rmdir, unlink(at), chmod, fchmodat, chown, lchown, fchownat, umount2"),
+    f!("fs.path.source", FsPathSource, Str, No, "source path of a successful two-path syscall, made absolute: rename(at/at2) oldpath, link(at) newpath, symlink(at) linkpath, mount dev (as passed)"),
+    f!("fs.path.target", FsPathTarget, Str, No, "target path of a successful two-path syscall: rename(at/at2) newpath, link(at) oldpath, symlink(at) target (as written), mount dir"),
     f!("container.id", ContainerId, Str, No, "12-char container id, 'host' outside containers"),
     f!("container.full_id", ContainerFullId, Str, No, "full container id, 'host' outside containers"),
     f!("container.name", ContainerName, Str, No, "container name, 'host' outside containers"),
@@ -478,7 +484,9 @@ mod tests {
         assert_eq!(Field::resolve("evt.arg.target", None).unwrap().display_name(), "evt.arg.target");
         assert_eq!(Field::resolve("evt.rawarg.pid", None).unwrap().id, FieldId::EvtRawarg);
         let e = Field::resolve("evt.arg.queuepct", None).unwrap_err();
-        assert!(e.to_string().contains("argument of accept, accept4 events, which Lanner does not capture"), "{e}");
+        assert!(e.to_string().contains("argument of accept, accept4 not read by Lanner's probes yet"), "{e}");
+        let e = Field::resolve("evt.arg.whence", None).unwrap_err();
+        assert!(e.to_string().contains("events, which Lanner does not capture"), "{e}");
         assert!(matches!(Field::resolve("evt.arg", Some("0")), Err(FieldError::Unavailable(_))));
         // Falco's names count for suggestions too.
         let e = Field::resolve("thread.cap_efective", None).unwrap_err();

@@ -86,13 +86,33 @@ evt_types! {
     MemfdCreate = 26 => "memfd_create",
     Unshare = 27 => "unshare",
     Setns = 28 => "setns",
+    Mount = 29 => "mount",
+    Umount2 = 30 => "umount2",
+    Bpf = 31 => "bpf",
+    Dup = 32 => "dup",
+    Dup2 = 33 => "dup2",
+    Dup3 = 34 => "dup3",
+    Chown = 35 => "chown",
+    Lchown = 36 => "lchown",
+    Fchown = 37 => "fchown",
+    Fchownat = 38 => "fchownat",
+    Creat = 39 => "creat",
+    Userfaultfd = 40 => "userfaultfd",
+    Bind = 41 => "bind",
+    Listen = 42 => "listen",
+    Accept = 43 => "accept",
+    Accept4 = 44 => "accept4",
+    Capset = 45 => "capset",
+    Setgid = 46 => "setgid",
+    Setresgid = 47 => "setresgid",
+    Prctl = 48 => "prctl",
 }
 
 const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
 
 impl EvtType {
     /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 29;
+    pub const COUNT: usize = 49;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {
@@ -107,7 +127,7 @@ impl EvtType {
     /// Parse a Falco event-type name, accepting syscall aliases that Lanner reports under
     /// one captured type (`open`/`openat2` are reported as `openat`, `execveat` as
     /// `execve`, `fork`/`vfork`/`clone3` as `clone`). Returns `None` for names Falco
-    /// knows but Lanner does not capture (e.g. `accept`).
+    /// knows but Lanner does not capture (e.g. `sendto`).
     pub fn from_falco_name(name: &str) -> Option<EvtType> {
         Some(match name {
             "execveat" => EvtType::Execve,
@@ -174,7 +194,9 @@ pub struct Event {
 pub const ARG_NAMES: &[&str] = &[
     "target", "linkpath", "linkdirfd", "oldpath", "newpath", "olddir", "newdir", "olddirfd", "newdirfd", "path",
     "dirfd", "name", "filename", "mode", "fd", "request", "pid", "domain", "type", "proto", "length", "uargs", "flags",
-    "nstype",
+    "nstype", "dev", "dir", "cmd", "res_or_fd", "oldfd", "newfd", "pathname", "uid", "gid", "addr", "tuple",
+    "backlog", "cap_inheritable", "cap_permitted", "cap_effective", "rgid", "egid", "sgid", "option", "arg2_str",
+    "arg2_int",
 ];
 
 /// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,
@@ -256,7 +278,8 @@ struct EventSpec {
     setuid_target_name: Option<Box<str>>,
     #[serde(default)]
     container: Option<Container>,
-    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`) or a string.
+    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`), a string, or
+    /// `{raw: N, text: NAME}` for a number Falco renders by name (flags, enums).
     #[serde(default)]
     args: BTreeMap<String, ArgSpec>,
 }
@@ -266,6 +289,7 @@ struct EventSpec {
 enum ArgSpec {
     Num(i64),
     Text(String),
+    Named { raw: i64, text: String },
 }
 
 fn default_time() -> u64 {
@@ -285,6 +309,7 @@ impl TryFrom<EventSpec> for Event {
             args.push(match v {
                 ArgSpec::Num(n) => EvtArg::num(name, n),
                 ArgSpec::Text(t) => EvtArg::text(name, t),
+                ArgSpec::Named { raw, text } => EvtArg::named(name, raw, text),
             });
         }
         Ok(Event {
@@ -579,7 +604,7 @@ mod tests {
         let c = Container { id: "0123456789abcdef0123".into(), ..Default::default() };
         assert_eq!(c.short_id(), "0123456789ab");
         assert_eq!(EvtType::from_falco_name("openat2"), Some(EvtType::Openat));
-        assert_eq!(EvtType::from_falco_name("accept"), None);
+        assert_eq!(EvtType::from_falco_name("sendto"), None);
         assert!("bogus".parse::<EvtType>().is_err());
         let p = Process { loginuid: Some(u32::MAX), ..Default::default() };
         assert_eq!(p.loginuid_i64(), -1);

@@ -41,6 +41,34 @@ fn dir_of(s: &str) -> &str {
     }
 }
 
+/// Falco's `fs.path.name`/`source`/`target`: which argument of which event type, only
+/// when the syscall succeeded (openat: its fd name). The arguments are already made
+/// absolute against the dirfd or the working directory (symlink targets stay as written).
+fn fs_path(ev: &Event, id: FieldId) -> Option<&str> {
+    use EvtType as T;
+    let ok = if ev.evt_type == T::Openat { ev.res >= 0 } else { ev.res == 0 };
+    if !ok {
+        return None;
+    }
+    let arg = match (id, ev.evt_type) {
+        (FieldId::FsPathName, T::Openat) => return ev.fd.as_ref().map(|f| f.name()),
+        (FieldId::FsPathName, T::Mkdir | T::Mkdirat | T::Rmdir | T::Unlink | T::Chown | T::Lchown) => "path",
+        (FieldId::FsPathName, T::Unlinkat | T::Umount2) => "name",
+        (FieldId::FsPathName, T::Chmod | T::Fchmodat) => "filename",
+        (FieldId::FsPathName, T::Fchownat) => "pathname",
+        (FieldId::FsPathSource, T::Rename | T::Renameat | T::Renameat2) => "oldpath",
+        (FieldId::FsPathSource, T::Link | T::Linkat) => "newpath",
+        (FieldId::FsPathSource, T::Symlink | T::Symlinkat) => "linkpath",
+        (FieldId::FsPathSource, T::Mount) => "dev",
+        (FieldId::FsPathTarget, T::Rename | T::Renameat | T::Renameat2) => "newpath",
+        (FieldId::FsPathTarget, T::Link | T::Linkat) => "oldpath",
+        (FieldId::FsPathTarget, T::Symlink | T::Symlinkat) => "target",
+        (FieldId::FsPathTarget, T::Mount) => "dir",
+        _ => return None,
+    };
+    ev.arg(arg).map(|a| &*a.text)
+}
+
 fn proc_str(p: &Process, id: FieldId) -> Val<'_> {
     match id {
         FieldId::ProcAexepath => opt(&p.exepath),
@@ -81,11 +109,17 @@ impl Field {
                 _ => Val::Missing,
             },
             // Open flags; other event types' `flags` argument as its rendered text.
-            F::EvtArgFlags => match fd.and_then(|f| f.flags()) {
-                Some(fl) => Val::Flags(fl),
-                None => ev.arg("flags").map_or(Val::Missing, |a| Val::Str(&a.text)),
+            // The event's own flags argument first (dup3's O_CLOEXEC is not its file's).
+            F::EvtArgFlags => match (ev.arg("flags"), fd.and_then(|f| f.flags())) {
+                (Some(a), _) => Val::Str(&a.text),
+                (None, Some(fl)) => Val::Flags(fl),
+                (None, None) => Val::Missing,
             },
-            F::EvtArgUid => ev.setuid_target_name.as_deref().map_or(Val::Missing, Val::Str),
+            F::EvtArgUid => match ev.setuid_target_name.as_deref() {
+                Some(n) => Val::Str(n),
+                // chown's uid argument.
+                None => ev.arg("uid").map_or(Val::Missing, |a| Val::Str(&a.text)),
+            },
             F::EvtArg => match &self.key {
                 Some(k) => ev.arg(k).map_or(Val::Missing, |a| Val::Str(&a.text)),
                 None => Val::Missing,
@@ -94,9 +128,11 @@ impl Field {
                 Some(k) => ev.arg(k).and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
                 None => Val::Missing,
             },
-            F::EvtRawargUid | F::LannerSetuidTarget => {
-                ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u)))
-            }
+            F::EvtRawargUid => match ev.setuid_target {
+                Some(u) => Val::Num(i64::from(u)),
+                None => ev.arg("uid").and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
+            },
+            F::LannerSetuidTarget => ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u))),
             F::ProcName => opt(&p.name),
             F::ProcExepath => opt(&p.exepath),
             F::ProcExe => opt(&p.exe),
@@ -142,6 +178,7 @@ impl Field {
                 Some(FdKind::Unix) => Val::Str("unix"),
                 _ => Val::Missing,
             },
+            F::FsPathName | F::FsPathSource | F::FsPathTarget => fs_path(ev, self.id).map_or(Val::Missing, Val::Str),
             F::ContainerId => c.map_or(Val::Str("host"), |c| opt(c.short_id())),
             F::ContainerFullId => c.map_or(Val::Str("host"), |c| opt(&c.id)),
             F::ContainerName => c.map_or(Val::Str("host"), |c| opt(&c.name)),
@@ -409,5 +446,30 @@ mod tests {
         assert_eq!(get("k8s.pod.label", Some("tier"), &e), "fe");
         assert_eq!(get("k8s.pod.labels", None, &e), "(app:web,tier:fe)");
         assert_eq!(get("lanner.container", None, &e), "true");
+    }
+
+    #[test]
+    fn fs_path_fields_follow_falco_per_event_type() {
+        use crate::runtime::event::EvtArg;
+        let mut e = ev();
+        assert_eq!(get("fs.path.name", None, &e), "/etc/shadow", "openat: the fd name");
+        assert_eq!(get("fs.path.source", None, &e), "<NA>");
+        e.res = -2;
+        assert_eq!(get("fs.path.name", None, &e), "<NA>", "only successful calls");
+        e.res = 0;
+        e.evt_type = EvtType::Symlinkat;
+        e.args = vec![EvtArg::text("target", "../etc/shadow"), EvtArg::text("linkpath", "/tmp/l")];
+        assert_eq!(get("fs.path.source", None, &e), "/tmp/l");
+        assert_eq!(get("fs.path.target", None, &e), "../etc/shadow");
+        assert_eq!(get("fs.path.name", None, &e), "<NA>");
+        e.evt_type = EvtType::Link;
+        e.args = vec![EvtArg::text("oldpath", "/etc/shadow"), EvtArg::text("newpath", "/tmp/h")];
+        assert_eq!(
+            (get("fs.path.source", None, &e), get("fs.path.target", None, &e)),
+            ("/tmp/h".into(), "/etc/shadow".into())
+        );
+        e.evt_type = EvtType::Unlinkat;
+        e.args = vec![EvtArg::num("dirfd", 3), EvtArg::text("name", "/tmp/x")];
+        assert_eq!(get("fs.path.name", None, &e), "/tmp/x");
     }
 }

@@ -12,7 +12,7 @@ use crate::runtime::event::{Event, EvtType};
 use crate::runtime::index::TypeIndex;
 use crate::runtime::matcher::{Rule, RuleId};
 /// A compiled rule set.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) by_type: [Box<[u32]>; EvtType::COUNT],
@@ -22,6 +22,20 @@ pub struct RuleSet {
     /// Every defined rule with its state, in definition order.
     pub(crate) states: Vec<crate::inactive::RuleState>,
     pub(crate) files: Vec<String>,
+}
+
+impl Default for RuleSet {
+    /// No rules (`Default` is not derived: the per-type arrays are longer than 32).
+    fn default() -> Self {
+        RuleSet {
+            rules: Vec::new(),
+            by_type: std::array::from_fn(|_| Box::default()),
+            index: std::array::from_fn(|_| None),
+            warnings: Vec::new(),
+            states: Vec::new(),
+            files: Vec::new(),
+        }
+    }
 }
 
 impl RuleSet {

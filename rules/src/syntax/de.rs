@@ -306,9 +306,9 @@ mod tests {
         let err = from_node::<Event>(&docs[0]).unwrap_err();
         assert_eq!(err.pos, Some(Pos { line: 2, col: 13 }));
 
-        let docs = parse("type: accept\n").unwrap();
+        let docs = parse("type: sendto\n").unwrap();
         let err = from_node::<Event>(&docs[0]).unwrap_err();
-        assert!(err.message.contains("unknown event type 'accept'"), "{}", err.message);
+        assert!(err.message.contains("unknown event type 'sendto'"), "{}", err.message);
 
         let docs = parse("type: symlink\nargs: {target: /etc/shadow, linkpth: /tmp/x}\n").unwrap();
         let err = from_node::<Event>(&docs[0]).unwrap_err();
