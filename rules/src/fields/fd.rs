@@ -84,7 +84,7 @@ impl Fd {
 
     /// A pipe or FIFO.
     pub fn pipe(name: impl Into<String>) -> Fd {
-        Fd { name: name.into().into_boxed_str(), num: None, kind: FdKind::Pipe }
+        Fd { name: name.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Pipe }
     }
 
     /// Set the fd number (`fd.num`); when unset, open events use their return value.
