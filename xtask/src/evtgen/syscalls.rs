@@ -1,5 +1,5 @@
 //! Actions over the syscalls captured since issue 14 (dup onto stdio, mount, bpf,
-//! userfaultfd, chown): each performs the real syscall in the pod, by a program (bash,
+//! userfaultfd, chown, creat): each performs the real syscall in the pod, by a program (bash,
 //! python3 ctypes) that no exec-based rule names, so the syscall rule alone must see it.
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
@@ -15,6 +15,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("bpf(BPF_PROG_LOAD)", "BPF program loaded in container", "T1014", bpf_prog_load),
         act!("userfaultfd (uid 1000)", "Userfaultfd in container", "T1068", userfaultfd),
         act!("chown /etc/shadow", "Ownership of sensitive file changed", "T1222.002", chown_shadow),
+        act!("creat() in /usr/local/bin", "Write below binary dir", "T1543", creat_bin),
     ]
 }
 
@@ -95,4 +96,15 @@ fn chown_shadow(c: &Ctx) -> Result<()> {
     // chown to the owner and group it already has: a real, successful chown that leaves
     // the host's /etc/shadow as it was.
     py(c, "import os\nst = os.stat('/etc/shadow')\nos.chown('/etc/shadow', st.st_uid, st.st_gid)", None)
+}
+
+fn creat_bin(c: &Ctx) -> Result<()> {
+    // creat(2) itself (SYS_creat, x86_64), not openat: the older entry point a dropper or
+    // static binary may use.
+    py(
+        c,
+        "import ctypes, os\nfd = ctypes.CDLL(None).syscall(85, b'/usr/local/bin/lnr-evtgen-creat', 0o755)\n\
+         if fd >= 0:\n    os.close(fd)",
+        None,
+    )
 }
