@@ -263,7 +263,8 @@ fn run_tiers(bin: &Path, t: Instant) -> Result<()> {
     // detected, the pod quarantined/deleted), detection breadth (one real action per
     // default-pack rule), the real cluster (images, helm install, the attack in a real
     // pod; always torn down).
-    let tiers: [(&str, fn() -> Result<()>); 3] = [
+    type Tier = (&'static str, fn() -> Result<()>);
+    let tiers: [Tier; 3] = [
         ("kill-chain simulation", simulate::run),
         ("evtgen", evtgen::run),
         ("real-cluster tier (kubelet + containerd)", cluster::tier),
