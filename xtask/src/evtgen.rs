@@ -40,6 +40,7 @@ mod escalation;
 mod execution;
 mod host;
 mod matrix;
+mod syscalls;
 
 pub(crate) const NAMES: Names = Names {
     ns: "lanner-evtgen",
@@ -114,10 +115,21 @@ macro_rules! act {
 }
 pub(crate) use act;
 
+/// (action's rule, rule it may raise too): one behaviour that two rules describe, each
+/// proven alone by its own action. A reverse shell given on the command line (`nc -e`,
+/// bash `/dev/tcp` with a redirection) and a shell writing to its own connection
+/// (`echo ... >&3`) also dup2() the socket onto stdin/stdout.
+pub(crate) const COMPANIONS: &[(&str, &str)] = &[
+    ("Reverse shell command line", syscalls::REDIRECT),
+    ("Netcat remote code execution", syscalls::REDIRECT),
+    ("Shell opened network connection", syscalls::REDIRECT),
+];
+
 pub(crate) fn actions() -> Vec<Action> {
     let mut v = execution::actions();
     v.extend(escalation::actions());
     v.extend(access::actions());
+    v.extend(syscalls::actions());
     v
 }
 
@@ -274,6 +286,7 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
         let others: Vec<String> = agent.alerts.lock().expect("alerts")[mark..]
             .iter()
             .filter(|s| is_pod_alert(&s.alert, pod) && rule_of(&s.alert) != a.rule)
+            .filter(|s| !COMPANIONS.contains(&(a.rule, rule_of(&s.alert))))
             .filter(|s| priority_rank(prio_of(&s.alert)) > priority_rank("notice"))
             .map(|s| format!("{} [{}]", rule_of(&s.alert), prio_of(&s.alert)))
             .collect();

@@ -106,6 +106,8 @@ impl Field {
                     let acc = fl & O_ACCMODE;
                     Val::Bool(if self.id == F::EvtIsOpenRead { acc != 1 } else { acc != 0 })
                 }
+                // creat is open(O_CREAT|O_WRONLY|O_TRUNC): a write, never a read (as in Falco).
+                (EvtType::Creat, _) => Val::Bool(self.id == F::EvtIsOpenWrite),
                 _ => Val::Missing,
             },
             // Open flags; other event types' `flags` argument as its rendered text.

@@ -17,6 +17,7 @@ pub(crate) const HOST_FILES: &[&str] = &[
     "/etc/lnr-evtgen.conf",
     "/etc/lnr-evtgen-pkg.conf",
     "/usr/local/bin/lnr-evtgen-w",
+    "/usr/local/bin/lnr-evtgen-creat",
     "/usr/local/bin/lnr-evtgen-chmod",
     "/usr/local/bin/lnr-evtgen-pkg",
     "/var/log/lnr-evtgen.log",

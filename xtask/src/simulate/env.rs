@@ -326,7 +326,15 @@ impl Pod {
     /// optionally as uid/gid `uid` (no supplementary groups).
     pub(crate) fn cmd(&self, prog: &str, args: &[&str], uid: Option<u32>) -> Command {
         let mut c = Command::new(prog);
-        c.args(args).current_dir(self.work).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        c.args(args);
+        self.join(c, uid)
+    }
+
+    /// Makes `c` join the pod's cgroup and network namespace before exec (after any
+    /// `pre_exec` hook already on `c`, which thus runs outside the pod, as a runtime's
+    /// set-up does), optionally as uid/gid `uid`.
+    pub(crate) fn join(&self, mut c: Command, uid: Option<u32>) -> Command {
+        c.current_dir(self.work).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let procs = self.procs.as_ptr() as usize;
         let nsfd = self.netns.as_raw_fd();
         unsafe {
