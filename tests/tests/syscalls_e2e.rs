@@ -6,44 +6,12 @@
 //! `evt.arg.target in (...)` and `evt.arg.request contains PTRACE_ATTACH`). A
 //! second run with rules that need none of these types checks that the
 //! pre-filter keeps them in the kernel.
-use std::{collections::BTreeMap, ffi::CString};
-
-use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
+use lanner_tests::{
+    nonce, require_root, sys,
+    sysprobe::{self, alert, args, c, i, Results},
+    Stopped,
+};
 use serde_json::Value;
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-/// The syscall's result as the kernel reports it: the value, or -errno.
-fn ret(r: libc::c_long) -> i64 {
-    if r < 0 {
-        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap())
-    } else {
-        r
-    }
-}
-
-macro_rules! sys {
-    ($nr:expr $(, $a:expr)*) => {
-        ret(unsafe { libc::syscall($nr $(, $a)*) })
-    };
-}
-
-/// Results of the workload, in the order it ran.
-#[derive(Default, Debug)]
-struct Results {
-    r: BTreeMap<&'static str, i64>,
-}
-
-impl Results {
-    fn set(&mut self, k: &'static str, v: i64) {
-        self.r.insert(k, v);
-    }
-    fn get(&self, k: &str) -> i64 {
-        self.r[k]
-    }
-}
 
 const AT_FDCWD: i64 = libc::AT_FDCWD as i64;
 
@@ -215,70 +183,25 @@ const EXEC_ONLY: &str = r#"
   priority: WARNING
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Run the workload under an agent with `rules`; `events` adds `--events`
+/// Run the three workloads under an agent with `rules`; `events` adds `--events`
 /// (which also opens the pre-filter: every record is printed).
-fn run(rules: &str, dir: &str, events: bool, x: &mut Results) -> Stopped {
-    let rules_dir = format!("{dir}-rules");
-    std::fs::create_dir_all(&rules_dir).unwrap();
-    std::fs::write(format!("{rules_dir}/e2e.yaml"), rules.replace("PID", &std::process::id().to_string())).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut args = vec!["--no-k8s", "--rules", &rules_dir, "--metrics-addr", &addr];
-    if events {
-        args.push("--events");
-    }
-    let agent = Agent::start(&args, Keep::All);
-    file_workload(dir, x);
-    ptrace_socket_workload(x);
-    ns_workload(x);
-    let out = agent.stop();
+fn run(rules: &str, dir: &str, events: bool) -> (Stopped, Results) {
+    let (out, x) = sysprobe::run(rules, dir, events, |x| {
+        file_workload(dir, x);
+        ptrace_socket_workload(x);
+        ns_workload(x);
+    });
     unsafe {
         libc::close(x.get("fd") as i32);
         libc::close(x.get("dirfd") as i32);
     }
     let _ = std::fs::remove_dir_all(dir);
-    let _ = std::fs::remove_dir_all(&rules_dir);
-    out.assert_accounting();
-    out
-}
-
-fn i(v: &Value) -> i64 {
-    v.as_i64().unwrap_or(i64::MIN)
+    (out, x)
 }
 
 /// The one kernel record of `syscall` by this process with result `ret`.
 fn record<'a>(out: &'a Stopped, ty: &str, syscall: &str, ret: i64) -> &'a Value {
-    let me = std::process::id() as i64;
-    out.one(ty, syscall, |e| e["syscall"] == syscall && i(&e["pid"]) == me && i(&e["ret"]) == ret)
-}
-
-/// The one alert of `rule` whose output starts with `prefix`.
-fn alert(out: &Stopped, rule: &str, prefix: &str) -> BTreeMap<String, Value> {
-    let found: Vec<&Value> = out
-        .events
-        .iter()
-        .filter(|e| e["rule"] == rule && e["output"].as_str().is_some_and(|o| o.contains(prefix)))
-        .collect();
-    assert_eq!(found.len(), 1, "one alert of '{rule}' with '{prefix}', got {found:#?}");
-    serde_json::from_value(found[0]["output_fields"].clone()).unwrap()
-}
-
-/// Assert `evt.arg.<k>` values (`None` = `<NA>`: the event type has no such parameter).
-fn args(f: &BTreeMap<String, Value>, want: &[(&str, Option<&str>)]) {
-    for (k, v) in want {
-        let key = if k.contains('.') { k.to_string() } else { format!("evt.arg.{k}") };
-        let got = f.get(&key).unwrap_or_else(|| panic!("no {key} in {f:#?}"));
-        let got = match got {
-            Value::String(s) => s.clone(),
-            Value::Null => "<NA>".into(),
-            other => other.to_string(),
-        };
-        assert_eq!(got, v.unwrap_or("<NA>"), "{key} in {f:#?}");
-    }
+    sysprobe::record(out, ty, syscall, i64::from(std::process::id()), ret)
 }
 
 #[test]
@@ -288,8 +211,7 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
     }
     let n = nonce();
     let dir = format!("/tmp/{n}");
-    let mut x = Results::default();
-    let out = run(RULES, &dir, true, &mut x);
+    let (out, x) = run(RULES, &dir, true);
     let dfd = x.get("dirfd");
     let dfd_s = dfd.to_string();
     let d = |s: &str| format!("{dir}/{s}");
@@ -515,8 +437,7 @@ fn syscalls_no_rule_needs_are_not_emitted() {
         return;
     }
     let n = nonce();
-    let mut x = Results::default();
-    let out = run(EXEC_ONLY, &format!("/tmp/{n}"), false, &mut x);
+    let (out, x) = run(EXEC_ONLY, &format!("/tmp/{n}"), false);
     assert_eq!(x.get("symlink"), 0, "the workload ran");
     let emitted = out.kernel("file_exit", "emitted") + out.kernel("sys_exit", "emitted");
     assert_eq!(emitted, 0, "file/sys records emitted although no rule needs them");

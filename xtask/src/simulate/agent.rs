@@ -85,17 +85,22 @@ impl Agent {
 
     pub(crate) fn stop(mut self) {
         std::thread::sleep(Duration::from_millis(300));
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        interrupt(&mut self.child);
     }
+}
+
+/// SIGINT, up to 10 s for a clean exit, then SIGKILL.
+pub(crate) fn interrupt(child: &mut Child) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 pub(crate) fn field<'a>(a: &'a Value, k: &str) -> &'a str {

@@ -124,16 +124,7 @@ pub fn start(kube: &Kube) -> Result<std::result::Result<Triage, String>> {
 
 impl Triage {
     pub fn stop(mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::agent::interrupt(&mut self.child);
     }
 }
 
