@@ -92,7 +92,7 @@ fn apt_get(c: &Ctx) -> Result<()> {
 }
 
 fn kubectl(c: &Ctx) -> Result<()> {
-    c.pod.run("kubectl", &["version", "--client", "-o", "json"], None, None)
+    tool(c, "kubectl", &["version", "--client", "-o", "json"])
 }
 
 fn curl_pipe_sh(c: &Ctx) -> Result<()> {

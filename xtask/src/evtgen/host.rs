@@ -70,6 +70,13 @@ pub(crate) fn prepare() -> Result<()> {
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("dpkg"))?;
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("postgres"))?;
     std::fs::copy("/usr/bin/perl", Path::new(TOOLS).join("logrotate"))?;
+    // kubectl as an image ships it: the real client copied in. Run from PATH it could sit
+    // below /tmp or /root (the test infrastructure's run and cache dirs), where the drift
+    // rule rightly fires as well.
+    let kubectl = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|k| k.is_file()))
+        .context("kubectl not found in PATH")?;
+    std::fs::copy(&kubectl, Path::new(TOOLS).join("kubectl")).with_context(|| format!("install {kubectl:?}"))?;
     // Files the actions remove, chmod, execute or read.
     std::fs::write("/var/log/lnr-evtgen-old.log", "old\n")?;
     std::fs::write("/var/log/lnr-evtgen-app.log", "app log line\n")?;
