@@ -294,11 +294,15 @@ cmd_rules_spool_phase() {
 
     elog "workers scaled to 0; alert; agent pod deleted; workers back"
     KCTL -n "$NS" scale deployment/lanner-triage --replicas=0 >/dev/null
-    for i in $(seq 1 60); do
+    # 30 s of termination grace, then the kubelet's own stop and status sync: slow under CI load.
+    for i in $(seq 1 120); do
         [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] && break
         sleep 1
     done
-    [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] || fail "workers did not stop"
+    if [ -n "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ]; then
+        KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o wide >&2 || true
+        fail "workers did not stop within 120 s of scaling to 0"
+    fi
     KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-spool >/dev/null || fail "exec (spool marker) failed"
     u=$(wait_agent_alert lanner-e2e-marker-spool) || fail "no alert for the spool marker"
     KCTL -n "$NS" delete pod "$(echo "$after" | cut -d' ' -f1)" --wait=true >/dev/null || fail "deleting the agent pod failed"

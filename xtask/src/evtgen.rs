@@ -194,7 +194,7 @@ fn evtgen(kube: &Kube, pack: &[matrix::PackRule], table: &[Action]) -> Result<()
     // downloads, uploads, the metadata service).
     start_c2(&NAMES, &[443, 4444, 9050, 9999], &[80, 6443, 8080])?;
     ensure_sa_token(&NAMES)?;
-    host::prepare()?;
+    host::prepare(kube)?;
     // The pack's files (what the binary embeds, checked by rules/tests/default_pack.rs), so
     // a binary built before the last rule edit still tests the rules of this tree.
     let rules = format!("--rules={}", crate::root().join("rules/default").display());

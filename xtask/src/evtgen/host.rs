@@ -37,7 +37,7 @@ const LD_PRELOAD_MARK: &str = "/tmp/lnr-evtgen.ld-so-preload-created";
 /// Tools an image could ship that this host lacks: copies of /bin/true under these names.
 const TRUE_TOOLS: &[&str] = &["nc", "socat", "nmap", "chisel", "xmrig", "worker", "insmod", "modprobe"];
 
-pub(crate) fn prepare() -> Result<()> {
+pub(crate) fn prepare(kube: &Kube) -> Result<()> {
     let w = Path::new(WORK);
     for d in ["home/.ssh", "home/.aws", "empty", "cgrp", "mnt", "root/etc", "data"] {
         std::fs::create_dir_all(w.join(d))?;
@@ -73,9 +73,13 @@ pub(crate) fn prepare() -> Result<()> {
     // kubectl as an image ships it: the real client copied in. Run from PATH it could sit
     // below /tmp or /root (the test infrastructure's run and cache dirs), where the drift
     // rule rightly fires as well.
-    let kubectl = std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|k| k.is_file()))
-        .context("kubectl not found in PATH")?;
+    let kubectl = Some(kube.kubectl.clone())
+        .filter(|k| k.is_file())
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|k| k.is_file())
+        })
+        .context("kubectl: neither the test apiserver's nor one in PATH")?;
     std::fs::copy(&kubectl, Path::new(TOOLS).join("kubectl")).with_context(|| format!("install {kubectl:?}"))?;
     // Files the actions remove, chmod, execute or read.
     std::fs::write("/var/log/lnr-evtgen-old.log", "old\n")?;
