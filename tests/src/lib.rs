@@ -57,9 +57,21 @@ pub fn nonce() -> String {
 
 pub struct Agent {
     child: Child,
-    stdout: JoinHandle<Collected>,
-    stderr: JoinHandle<Vec<String>>,
+    stdout: Option<JoinHandle<Collected>>,
+    stderr: Option<JoinHandle<Vec<String>>>,
     _guard: MutexGuard<'static, ()>,
+}
+
+/// A test that panics before `stop()` must not leave its agent running: a
+/// leaked agent keeps its probes attached and its metrics port bound, and the
+/// next test's agent then fails to start or sees doubled events.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -149,7 +161,7 @@ impl Agent {
             }
             assert!(Instant::now() < deadline, "lanner not ready after 60 s:\n{}", seen.join("\n"));
         }
-        Agent { child, stdout, stderr, _guard: guard }
+        Agent { child, stdout: Some(stdout), stderr: Some(stderr), _guard: guard }
     }
 
     pub fn pid(&self) -> u32 {
@@ -162,8 +174,8 @@ impl Agent {
         std::thread::sleep(Duration::from_millis(300));
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = self.child.wait().expect("wait lanner");
-        let c = self.stdout.join().expect("stdout thread");
-        let stderr = self.stderr.join().expect("stderr thread");
+        let c = self.stdout.take().expect("stdout thread").join().expect("stdout thread");
+        let stderr = self.stderr.take().expect("stderr thread").join().expect("stderr thread");
         assert!(status.success(), "lanner exited with {status}:\n{}", stderr.join("\n"));
         let final_counters = stderr
             .iter()
