@@ -93,6 +93,34 @@ pub struct Pipeline<W: Write> {
     hits: Vec<lanner_rules::RuleId>,
     /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
     counters: Option<([prometheus_client::metrics::counter::Counter; 8], prometheus_client::metrics::counter::Counter)>,
+    /// `lanner_enrichment_{holds_total,hold_seconds,misses_total}`.
+    enrich_metrics: Option<EnrichMetrics>,
+}
+
+/// Handles of the enrichment metrics, moved into each hold's task.
+#[derive(Clone)]
+struct EnrichMetrics {
+    holds: prometheus_client::metrics::counter::Counter,
+    hold: prometheus_client::metrics::histogram::Histogram,
+    misses: prometheus_client::metrics::family::Family<
+        crate::metrics::ReasonLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
+}
+
+impl EnrichMetrics {
+    /// Why an alert of a kubelet container left without its pod's metadata,
+    /// or `None` when it is complete.
+    fn miss_reason(c: Option<&lanner_rules::Container>) -> Option<&'static str> {
+        let c = c?;
+        if c.k8s.is_none() {
+            Some("pod_not_found")
+        } else if c.name.is_empty() {
+            Some("container_status_missing")
+        } else {
+            None
+        }
+    }
 }
 
 impl<W: Write> Pipeline<W> {
@@ -122,6 +150,7 @@ impl<W: Write> Pipeline<W> {
             stage: None,
             hits: Vec::new(),
             counters: None,
+            enrich_metrics: None,
         }
     }
 
@@ -177,6 +206,11 @@ impl<W: Write> Pipeline<W> {
     pub fn set_metrics(&mut self, m: &crate::metrics::Metrics) {
         let c = ["exec", "open", "connect", "setuid", "fork", "exit", "file", "sys"].map(|t| m.event_counter(t));
         self.counters = Some((c, m.decode_errors.clone()));
+        self.enrich_metrics = Some(EnrichMetrics {
+            holds: m.enrichment_holds.clone(),
+            hold: m.enrichment_hold.clone(),
+            misses: m.enrichment_misses.clone(),
+        });
     }
 
     pub fn finish(&mut self) {
@@ -292,6 +326,9 @@ impl<W: Write> Pipeline<W> {
             && self.assembler.enricher().is_some_and(|e| e.pods().is_enabled());
         if needs_hold && self.runtime.is_some() {
             self.stats.alerts_held += 1;
+            if let Some(m) = &self.enrich_metrics {
+                m.holds.inc();
+            }
             self.hold(Arc::clone(rules), id, rev.clone(), pid, cgroup_id);
             return;
         }
@@ -313,10 +350,18 @@ impl<W: Write> Pipeline<W> {
         };
         let tx = self.held_tx.clone();
         let host = self.hostname.clone();
+        let metrics = self.enrich_metrics.clone();
         self.assembler.refresh_container(pid, cgroup_id);
         rt.spawn(async move {
+            let started = std::time::Instant::now();
             if let Some(info) = enricher.lookup_with_hold(pid, cgroup_id).await {
                 ev.container = Some(Arc::new(crate::assemble::to_container(&info)));
+            }
+            if let Some(m) = metrics {
+                m.hold.observe(started.elapsed().as_secs_f64());
+                if let Some(reason) = EnrichMetrics::miss_reason(ev.container.as_deref()) {
+                    m.misses.get_or_create(&crate::metrics::ReasonLabels { reason }).inc();
+                }
             }
             let alert = rules.rule(id).alert(&ev, &host);
             let _ = tx.send((alert, ev.time_ns));

@@ -87,6 +87,8 @@ fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive()
         "node-1".into(),
         Box::new(sink.clone()),
     );
+    let metrics = crate::metrics::Metrics::new();
+    p.set_metrics(&metrics);
 
     pods.apply(testutil::pod_event(UID, None));
     let t0 = Instant::now();
@@ -109,4 +111,48 @@ fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive()
     let alerts = wait_alerts(&mut p, &sink, 2, Duration::from_secs(5));
     assert_eq!(alerts[1]["output_fields"]["container.name"], "app", "{}", alerts[1]);
     assert_eq!(p.stats.alerts_held, 1, "the complete entry needed no hold");
+    let text = metrics.encode();
+    assert!(text.contains("\nlanner_enrichment_holds_total 1\n"), "{text}");
+    assert!(text.contains("\nlanner_enrichment_hold_seconds_count 1\n"), "{text}");
+    assert!(!text.contains("lanner_enrichment_misses_total{"), "the held alert got its pod: {text}");
+}
+
+/// A pod that never shows up: the alert leaves after the hold without pod
+/// metadata, and the metrics count the hold and the miss with its reason.
+#[test]
+fn an_alert_whose_pod_never_arrives_is_counted_as_a_miss() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let _g = rt.enter();
+    let id = "ef".repeat(32);
+    let (_tree, resolver, cgroup_id) = testutil::kubelet_container_tree(UID, &id);
+    let pods = PodCache::new(Duration::ZERO);
+    let enricher = Arc::new(Enricher::new(Some(resolver), pods.clone(), Duration::from_millis(200)));
+    let assembler = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), Some(enricher), 0);
+    let rules = RuleSet::from_sources(&[(
+        "t.yaml",
+        "- rule: shell\n  desc: d\n  condition: evt.type = execve and container.id != host and proc.name = sh\n  \
+         output: shell in %container.id\n  priority: WARNING\n",
+    )])
+    .expect("rules");
+    let sink = Collect::default();
+    let mut p: Pipeline<Vec<u8>> = Pipeline::new(
+        0,
+        None,
+        None,
+        assembler,
+        Arc::new(RuleSetHandle::new(rules)),
+        "node-1".into(),
+        Box::new(sink.clone()),
+    );
+    let metrics = crate::metrics::Metrics::new();
+    p.set_metrics(&metrics);
+    // The watch runs (the cache is enabled) but this pod is not in it.
+    pods.apply(testutil::pod_event("00000000-0000-4000-8000-000000000001", None));
+    p.handle(&shell_exec(4_100_003, cgroup_id));
+    let alerts = wait_alerts(&mut p, &sink, 1, Duration::from_secs(5));
+    assert!(alerts[0]["output_fields"]["k8s.pod.name"].is_null(), "{}", alerts[0]);
+    let text = metrics.encode();
+    assert!(text.contains("\nlanner_enrichment_holds_total 1\n"), "{text}");
+    assert!(text.contains("\nlanner_enrichment_hold_seconds_count 1\n"), "{text}");
+    assert!(text.contains("lanner_enrichment_misses_total{reason=\"pod_not_found\"} 1\n"), "{text}");
 }
