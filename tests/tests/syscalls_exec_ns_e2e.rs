@@ -35,7 +35,7 @@ const RULES: &str = r#"
 - rule: e2e unshare user
   desc: Falco-style test of one clone flag
   condition: evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER and (proc.pid = PID or proc.ppid = PID)
-  output: "userns res=%evt.res flags=%evt.arg.flags raw=%evt.rawarg.flags pid=%proc.pid"
+  output: "userns res=%evt.res flags=%evt.arg.flags raw=%evt.rawarg.flags pid=%proc.pid rawres=%evt.rawres"
   priority: WARNING
 - rule: e2e unshare net
   desc: no unshare of this test asks for a network namespace
