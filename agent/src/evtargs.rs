@@ -246,7 +246,10 @@ mod tests {
         assert_eq!(socket_domain(99), "99");
         // Falco's table order (NEWNET before NEWNS), its raw value (PPM_CL_* bits).
         assert_eq!(flag_names(0x4002_0000, CLONE_FLAGS), "CLONE_NEWNET|CLONE_NEWNS");
-        assert_eq!(clone_arg("flags", 0x1002_0000), EvtArg::named("flags", (1 << 5) | (1 << 20), "CLONE_NEWNS|CLONE_NEWUSER"));
+        assert_eq!(
+            clone_arg("flags", 0x1002_0000),
+            EvtArg::named("flags", (1 << 5) | (1 << 20), "CLONE_NEWNS|CLONE_NEWUSER")
+        );
         assert_eq!(clone_arg("flags", 1), EvtArg::named("flags", 0, "0"));
         assert_eq!(flag_names(3, MEMFD_FLAGS), "MFD_CLOEXEC|MFD_ALLOW_SEALING");
     }

@@ -23,7 +23,6 @@ const BPF_COMMANDS: [&str; 37] = [
     "BPF_ITER_CREATE", "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE",
 ];
 
-
 /// prctl options by number (the ones Falco's `prctl_options` names).
 fn prctl_option(v: u64) -> String {
     let n = match v {

@@ -143,7 +143,9 @@ fn execveat_and_unshare_flags_report_exact_fields() {
 
     // unshare: clone flags by Falco's names, in its order, raw value its PPM_CL_* bits.
     let (un, un2) = (x.get("unshare_pid"), x.get("unshare2_pid"));
-    for (flags, raw, pid) in [("CLONE_NEWUSER", 1i64 << 20, un), ("CLONE_NEWNS|CLONE_NEWUSER", (1 << 5) | (1 << 20), un2)] {
+    for (flags, raw, pid) in
+        [("CLONE_NEWUSER", 1i64 << 20, un), ("CLONE_NEWNS|CLONE_NEWUSER", (1 << 5) | (1 << 20), un2)]
+    {
         let a = alert(&out, "e2e unshare user", &format!("userns res=SUCCESS flags={flags} raw={raw} pid={pid}"));
         args(&a, &[("flags", Some(flags)), ("evt.rawarg.flags", Some(&raw.to_string()))]);
     }
@@ -239,8 +241,10 @@ fn probes_no_rule_needs_are_not_attached_until_a_reload_needs_them() {
     std::fs::write(&file, EXEC_ONLY.replace("NONCE", &n)).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let agent =
-        Agent::start(&["--no-k8s", "--rules", &rules_dir, "--rules-poll-ms", "100", "--metrics-addr", &addr], Keep::All);
+    let agent = Agent::start(
+        &["--no-k8s", "--rules", &rules_dir, "--rules-poll-ms", "100", "--metrics-addr", &addr],
+        Keep::All,
+    );
     let progs = attached_programs(agent.pid());
     // The process table's programs are there (and show the lookup sees this agent's).
     for p in ["sched_exec", "execve_enter", "execve_exit", "execveat_enter", "execveat_exit", "sched_exit"] {
