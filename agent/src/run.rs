@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
     #[arg(long)]
     pub no_prefilter: bool,
+    /// Attach every probe, also those whose event type no rule needs (by default they
+    /// are not attached); the pre-filter still drops their events. The kernel matrix
+    /// uses it to check that each program loads on each kernel.
+    #[arg(long)]
+    pub attach_all: bool,
     /// Rule files or directories (*.yaml), loaded in order. Default: the
     /// embedded default pack. Reloaded on change and on SIGHUP.
     #[arg(long = "rules", value_name = "PATH")]
@@ -217,8 +222,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // The programs no rule can use are not attached (with the pre-filter off every
     // event is wanted, so all are); a reload that needs one attaches it.
     let needs = {
-        let rs = rules.current();
-        move |t: lanner_rules::EvtType| !prefilter_on || rs.rules_for_type(t) > 0
+        let (rs, all) = (rules.current(), args.attach_all || !prefilter_on);
+        move |t: lanner_rules::EvtType| all || rs.rules_for_type(t) > 0
     };
     let statuses = probes::attach_all(&mut ebpf, kver, &needs)?;
     let attached = statuses.iter().filter(|s| s.attached).count();
