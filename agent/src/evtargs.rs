@@ -109,8 +109,8 @@ fn clone_arg(name: &'static str, v: u64) -> EvtArg {
 pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Option<(EvtType, Vec<EvtArg>)> {
     let t = EvtType::from_falco_name(f.syscall)?;
     let fd = |name, v: i32| EvtArg::num(name, i64::from(v));
-    let p1 = |name| EvtArg::text(name, resolve(f.dirfd, &f.path));
-    let p2 = |name| EvtArg::text(name, resolve(f.dirfd2, &f.path2));
+    let p1 = |name| EvtArg::path(name, resolve(f.dirfd, &f.path), &f.path);
+    let p2 = |name| EvtArg::path(name, resolve(f.dirfd2, &f.path2), &f.path2);
     let mode = || flags_arg("mode", u64::from(f.mode), MODE_FLAGS);
     // chown's -1 means "unchanged", as Falco prints it.
     let owner = |name, v: u32| EvtArg::num(name, if v == u32::MAX { -1 } else { i64::from(v) });
@@ -276,12 +276,13 @@ mod tests {
         };
         let (t, args) = file_args(&f, |fd, p| format!("<{fd}>/{p}")).unwrap();
         assert_eq!(t, EvtType::Symlinkat);
+        assert_eq!(args[2].as_passed(), "link", "fs.path.sourceraw: as passed");
         assert_eq!(
             args,
             vec![
                 EvtArg::text("target", "../etc/shadow"),
                 EvtArg::num("linkdirfd", 5),
-                EvtArg::text("linkpath", "<5>/link")
+                EvtArg::path("linkpath", "<5>/link", "link")
             ]
         );
     }
@@ -308,7 +309,7 @@ mod tests {
             args,
             vec![
                 EvtArg::text("dev", "/dev/sda1"),
-                EvtArg::text("dir", "/cwd/mnt"),
+                EvtArg::path("dir", "/cwd/mnt", "mnt"),
                 EvtArg::text("type", "ext4"),
                 EvtArg::named("flags", 0x1001, "RDONLY|BIND"),
             ]
@@ -320,7 +321,7 @@ mod tests {
             args,
             vec![
                 EvtArg::num("dirfd", 4),
-                EvtArg::text("pathname", "<4>/mnt"),
+                EvtArg::path("pathname", "<4>/mnt", "mnt"),
                 EvtArg::num("uid", 1000),
                 EvtArg::num("gid", -1),
                 EvtArg::named("flags", 0x100, "AT_SYMLINK_NOFOLLOW"),

@@ -1,7 +1,8 @@
 //! Privileged end-to-end test of issue 14's leftovers: `execveat` as its own event
 //! type (a real execveat, successful and ENOENT, with exact fields; Falco's
 //! `spawned_process` form `evt.type in (execve, execveat)` matches it, `evt.type =
-//! execve` does not), unshare's clone flags rendered and tested as Falco does
+//! execve` does not), `fs.path.*raw` (paths as passed, relative to a directory fd),
+//! unshare's clone flags rendered and tested as Falco does
 //! (`evt.arg.flags contains CLONE_NEWUSER` on a real unshare, the default pack's
 //! unshare rule on `unshare -U` in a container), and the probes of an event type no
 //! rule needs: not attached (the agent's BPF links read back from /proc/PID/fdinfo and
@@ -36,6 +37,11 @@ const RULES: &str = r#"
   desc: Falco-style test of one clone flag
   condition: evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER and (proc.pid = PID or proc.ppid = PID)
   output: "userns res=%evt.res flags=%evt.arg.flags raw=%evt.rawarg.flags pid=%proc.pid rawres=%evt.rawres"
+  priority: WARNING
+- rule: e2e raw paths
+  desc: fs.path.* made absolute and as passed (the raw forms)
+  condition: evt.type in (mkdirat, renameat, symlinkat) and proc.pid = PID
+  output: "raw %evt.type name=%fs.path.name nameraw=%fs.path.nameraw source=%fs.path.source sourceraw=%fs.path.sourceraw target=%fs.path.target targetraw=%fs.path.targetraw"
   priority: WARNING
 - rule: e2e unshare net
   desc: no unshare of this test asks for a network namespace
@@ -79,7 +85,13 @@ fn workload(dir: &str, x: &mut Results) {
     let missing = c("missing-prog");
     let a = argv(&[&missing]);
     x.set("execveat_fail", sys!(libc::SYS_execveat, dfd, missing.as_ptr(), a.as_ptr(), environ, 0));
-    unsafe { libc::close(dfd) };
+    // Paths relative to the directory fd, for fs.path.*raw.
+    let (sub, sub2, up) = (c("sub"), c("sub2"), c("../x"));
+    x.set("mkdirat", sys!(libc::SYS_mkdirat, dfd, sub.as_ptr(), 0o700));
+    x.set("renameat", sys!(libc::SYS_renameat, dfd, sub.as_ptr(), dfd, sub2.as_ptr()));
+    x.set("symlinkat", sys!(libc::SYS_symlinkat, up.as_ptr(), dfd, c("lnk").as_ptr()));
+    // Kept open until the agent stopped: it resolves dirfd-relative paths through /proc.
+    x.set("dirfd", dfd.into());
     // One child each: a nested user namespace needs a uid mapping first.
     x.set(
         "unshare_pid",
@@ -108,6 +120,7 @@ fn execveat_and_unshare_flags_report_exact_fields() {
     }
     let dir = format!("/tmp/{}", nonce());
     let (out, x) = sysprobe::run(RULES, &dir, true, |x| workload(&dir, x));
+    unsafe { libc::close(x.get("dirfd") as i32) };
     let _ = std::fs::remove_dir_all(&dir);
     let me = i64::from(std::process::id());
     let (ve_pid, at_pid) = (x.get("execve_pid"), x.get("execveat_pid"));
@@ -140,6 +153,21 @@ fn execveat_and_unshare_flags_report_exact_fields() {
     args(&sp, &[("proc.name", Some("true"))]);
     assert_eq!(fired(&out, "e2e spawned"), 2, "one execve, one execveat; the failed one is no spawn");
     assert_eq!(fired(&out, "e2e execve only"), 0, "evt.type = execve matched an execveat");
+
+    // fs.path.* made absolute against the directory fd; the raw forms as passed.
+    for k in ["mkdirat", "renameat", "symlinkat"] {
+        assert_eq!(x.get(k), 0, "{k}");
+    }
+    let raw = |t: &str| alert(&out, "e2e raw paths", &format!("raw {t} "));
+    let na = None;
+    let (sub, sub2, lnk) = (format!("{dir}/sub"), format!("{dir}/sub2"), format!("{dir}/lnk"));
+    args(&raw("mkdirat"), &[("fs.path.name", Some(&sub)), ("fs.path.nameraw", Some("sub")), ("fs.path.sourceraw", na)]);
+    let r = raw("renameat");
+    args(&r, &[("fs.path.source", Some(&sub)), ("fs.path.sourceraw", Some("sub")), ("fs.path.nameraw", na)]);
+    args(&r, &[("fs.path.target", Some(&sub2)), ("fs.path.targetraw", Some("sub2"))]);
+    let r = raw("symlinkat");
+    args(&r, &[("fs.path.source", Some(&lnk)), ("fs.path.sourceraw", Some("lnk"))]);
+    args(&r, &[("fs.path.target", Some("../x")), ("fs.path.targetraw", Some("../x"))]);
 
     // unshare: clone flags by Falco's names, in its order, raw value its PPM_CL_* bits.
     let (un, un2) = (x.get("unshare_pid"), x.get("unshare2_pid"));
