@@ -41,6 +41,8 @@ pub struct Header {
 pub struct Exec {
     #[serde(flatten)]
     pub hdr: Header,
+    /// `execve` or `execveat` (Falco's two event types).
+    pub syscall: &'static str,
     pub ppid: u32,
     pub ret: i32,
     pub loginuid: Option<u32>,
@@ -319,6 +321,7 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             }
             Event::Exec(Exec {
                 hdr: header(&e.hdr),
+                syscall: if e.hdr.subtype == EXEC_EXECVEAT { "execveat" } else { "execve" },
                 ppid: e.ppid,
                 ret: e.ret,
                 loginuid: (e.loginuid != u32::MAX).then_some(e.loginuid),

@@ -109,7 +109,13 @@ pub struct EventHeader {
     pub comm: [u8; COMM_LEN],
 }
 
-/// `sched_process_exec` (success, ret 0) or `sys_exit_execve` (failure).
+/// Which syscall an [`ExecEvent`] reports (`EventHeader::subtype`): Falco has
+/// `execve` and `execveat` as two event types.
+pub const EXEC_EXECVE: u16 = 0;
+pub const EXEC_EXECVEAT: u16 = 1;
+
+/// `sched_process_exec` (success, ret 0) or `sys_exit_execve`/`sys_exit_execveat`
+/// (failure).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct ExecEvent {

@@ -24,11 +24,12 @@ pub static READER_IDLE: Array<u32> = Array::with_max_entries(1, 0);
 #[map(name = "COUNTERS")]
 pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
 
-/// `execve(filename, argv)` user pointers captured at sys_enter_execve, keyed
-/// by thread id: a failed exec reads them at exit (the old image is intact);
-/// a successful one reads argv from the new `mm` instead.
+/// `execve(filename, argv)` / `execveat(.., filename, argv, ..)` user pointers
+/// and the syscall (`EXEC_EXECVE`/`EXEC_EXECVEAT`) captured at entry, keyed by
+/// thread id: a failed exec reads them at exit (the old image is intact); a
+/// successful one reads argv from the new `mm` and takes only the syscall.
 #[map(name = "EXEC_STASH")]
-pub static EXEC_STASH: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(8192, 0);
+pub static EXEC_STASH: LruHashMap<u32, [u64; 3]> = LruHashMap::with_max_entries(8192, 0);
 
 /// Per-CPU LRU lists (`BPF_F_NO_COMMON_LRU`): the hottest stash takes no
 /// shared LRU lock; lookups still see every CPU's entries.

@@ -256,11 +256,11 @@ impl Assembler {
                 self.fill_user(&mut p, h.cgroup_id);
                 self.fill_leaders(&mut p);
                 let p = self.procs.upsert(p);
-                (EvtType::Execve, 0, p, None, None)
+                (exec_type(e), 0, p, None, None)
             }
             KEvent::Exec(e) => {
                 let p = self.proc_of(h);
-                (EvtType::Execve, e.ret as i64, p, Some(Fd::file(e.filename.clone(), 0, 0)), None)
+                (exec_type(e), e.ret as i64, p, Some(Fd::file(e.filename.clone(), 0, 0)), None)
             }
             KEvent::Open(o) => {
                 let p = self.proc_of(h);
@@ -352,6 +352,15 @@ impl Assembler {
 const CREAT_FLAGS: u32 = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u32;
 
 /// `fd.l4proto` of an inet socket from its type (`SOCK_STREAM`/`SOCK_DGRAM`).
+/// Falco's event type of an exec record: `execve` or `execveat`.
+fn exec_type(e: &decode::Exec) -> EvtType {
+    if e.syscall == "execveat" {
+        EvtType::Execveat
+    } else {
+        EvtType::Execve
+    }
+}
+
 fn l4proto(sock_type: u16) -> L4Proto {
     match sock_type {
         1 => L4Proto::Tcp,
@@ -476,6 +485,7 @@ mod tests {
         let mut a = Assembler::new(ProcTable::new(1000, std::time::Duration::from_secs(5)), None, 0);
         let exec = KEvent::Exec(decode::Exec {
             hdr: hdr(4_000_001),
+            syscall: "execve",
             ppid: 1,
             ret: 0,
             loginuid: Some(1000),

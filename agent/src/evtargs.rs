@@ -1,10 +1,17 @@
 //! The arguments of the path syscalls (with chown, creat, mount, umount2), ptrace,
 //! socket, the module and namespace syscalls as
 //! Falco's `evt.arg.<name>` renders them: parameter names from Falco's event table,
-//! flags as their names joined by `|` (the number when no name applies), paths
+//! flags as their names joined by `|` (the number when no name applies; the tables
+//! are the rules crate's `fields::argflags`, which the rule compiler checks names
+//! against), paths
 //! resolved against the directory fd or the working directory, `evt.arg.pid` as the
 //! target's process name. `evt.rawarg.<name>` keeps the number.
 use lanner_common::decode;
+pub use lanner_rules::fields::argflags::flag_names;
+use lanner_rules::fields::argflags::{
+    clone_to_falco, CLONE_FLAGS, DELETE_MODULE_FLAGS, FCHOWNAT_FLAGS, FINIT_MODULE_FLAGS, LINKAT_FLAGS, MEMFD_FLAGS,
+    MOUNT_FLAGS, RENAMEAT2_FLAGS, UMOUNT_FLAGS, UNLINKAT_FLAGS,
+};
 use lanner_rules::{EvtArg, EvtType};
 
 /// `(bit, name)` tables of the flag arguments, lowest bit first.
@@ -22,72 +29,8 @@ const MODE_FLAGS: &[(u64, &str)] = &[
     (0o2000, "S_ISGID"),
     (0o4000, "S_ISUID"),
 ];
-const LINKAT_FLAGS: &[(u64, &str)] = &[(0x400, "AT_SYMLINK_FOLLOW"), (0x1000, "AT_EMPTY_PATH")];
-const UNLINKAT_FLAGS: &[(u64, &str)] = &[(0x200, "AT_REMOVEDIR")];
-const RENAMEAT2_FLAGS: &[(u64, &str)] = &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")];
-const FINIT_MODULE_FLAGS: &[(u64, &str)] =
-    &[(1, "MODULE_INIT_IGNORE_MODVERSIONS"), (2, "MODULE_INIT_IGNORE_VERMAGIC"), (4, "MODULE_INIT_COMPRESSED_FILE")];
-const DELETE_MODULE_FLAGS: &[(u64, &str)] = &[(0o1000, "O_TRUNC"), (0o4000, "O_NONBLOCK")];
-const MEMFD_FLAGS: &[(u64, &str)] =
-    &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB"), (8, "MFD_NOEXEC_SEAL"), (0x10, "MFD_EXEC")];
-/// mount flags (`MS_*`, Falco's `mount_flags`).
-const MOUNT_FLAGS: &[(u64, &str)] = &[
-    (1, "RDONLY"),
-    (2, "NOSUID"),
-    (4, "NODEV"),
-    (8, "NOEXEC"),
-    (16, "SYNCHRONOUS"),
-    (32, "REMOUNT"),
-    (64, "MANDLOCK"),
-    (128, "DIRSYNC"),
-    (1 << 10, "NOATIME"),
-    (1 << 11, "NODIRATIME"),
-    (1 << 12, "BIND"),
-    (1 << 13, "MOVE"),
-    (1 << 14, "REC"),
-    (1 << 15, "SILENT"),
-    (1 << 16, "POSIXACL"),
-    (1 << 17, "UNBINDABLE"),
-    (1 << 18, "PRIVATE"),
-    (1 << 19, "SLAVE"),
-    (1 << 20, "SHARED"),
-    (1 << 21, "RELATIME"),
-    (1 << 22, "KERNMOUNT"),
-    (1 << 23, "I_VERSION"),
-    (1 << 24, "STRICTATIME"),
-    (1 << 25, "LAZYTIME"),
-];
-/// umount2 flags (Falco's `umount_flags`).
-const UMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FORCE"), (2, "DETACH"), (4, "EXPIRE"), (8, "NOFOLLOW")];
-/// fchownat flags.
-const FCHOWNAT_FLAGS: &[(u64, &str)] = &[(0x100, "AT_SYMLINK_NOFOLLOW"), (0x1000, "AT_EMPTY_PATH")];
 /// `MS_MGC_VAL`: the magic old programs put in the high half of mount's flags.
 const MS_MGC_VAL: u32 = 0xC0ED_0000;
-
-/// The namespace bits of the clone flags (unshare also takes CLONE_FILES, CLONE_FS...).
-const CLONE_FLAGS: &[(u64, &str)] = &[
-    (0x80, "CLONE_NEWTIME"),
-    (0x200, "CLONE_FS"),
-    (0x400, "CLONE_FILES"),
-    (0x8000, "CLONE_SYSVSEM"),
-    (0x20000, "CLONE_NEWNS"),
-    (0x0200_0000, "CLONE_NEWCGROUP"),
-    (0x0400_0000, "CLONE_NEWUTS"),
-    (0x0800_0000, "CLONE_NEWIPC"),
-    (0x1000_0000, "CLONE_NEWUSER"),
-    (0x2000_0000, "CLONE_NEWPID"),
-    (0x4000_0000, "CLONE_NEWNET"),
-];
-
-/// Flag names of `v` joined by `|`; the decimal value when none is set.
-pub fn flag_names(v: u64, table: &[(u64, &str)]) -> String {
-    let names: Vec<&str> = table.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| *n).collect();
-    if names.is_empty() {
-        v.to_string()
-    } else {
-        names.join("|")
-    }
-}
 
 /// `ptrace` request names (x86-64 values).
 pub fn ptrace_request(req: u64) -> String {
@@ -152,13 +95,22 @@ fn flags_arg(name: &'static str, v: u64, table: &[(u64, &str)]) -> EvtArg {
     EvtArg::named(name, v as i64, flag_names(v, table))
 }
 
+/// Clone flags as Falco gives them: names in its table's order, the raw value its
+/// `PPM_CL_*` translation (kernel bits it has no name for are dropped, so
+/// `unshare(1)` renders `0`).
+fn clone_arg(name: &'static str, v: u64) -> EvtArg {
+    let falco = clone_to_falco(v);
+    let kernel = lanner_rules::fields::argflags::clone_from_falco(falco);
+    EvtArg::named(name, falco as i64, flag_names(kernel, CLONE_FLAGS))
+}
+
 /// The event type and arguments of a path syscall; `resolve(dirfd, path)` makes a
 /// path absolute as the caller saw it.
 pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Option<(EvtType, Vec<EvtArg>)> {
     let t = EvtType::from_falco_name(f.syscall)?;
     let fd = |name, v: i32| EvtArg::num(name, i64::from(v));
-    let p1 = |name| EvtArg::text(name, resolve(f.dirfd, &f.path));
-    let p2 = |name| EvtArg::text(name, resolve(f.dirfd2, &f.path2));
+    let p1 = |name| EvtArg::path(name, resolve(f.dirfd, &f.path), &f.path);
+    let p2 = |name| EvtArg::path(name, resolve(f.dirfd2, &f.path2), &f.path2);
     let mode = || flags_arg("mode", u64::from(f.mode), MODE_FLAGS);
     // chown's -1 means "unchanged", as Falco prints it.
     let owner = |name, v: u32| EvtArg::num(name, if v == u32::MAX { -1 } else { i64::from(v) });
@@ -269,8 +221,8 @@ pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option
             }
             v
         }
-        EvtType::Unshare => vec![flags_arg("flags", a[0], CLONE_FLAGS)],
-        EvtType::Setns => vec![EvtArg::num("fd", i64::from(a[0] as i32)), flags_arg("nstype", a[1], CLONE_FLAGS)],
+        EvtType::Unshare => vec![clone_arg("flags", a[0])],
+        EvtType::Setns => vec![EvtArg::num("fd", i64::from(a[0] as i32)), clone_arg("nstype", a[1])],
         _ => return None,
     };
     Some((t, args))
@@ -292,7 +244,13 @@ mod tests {
         assert_eq!(socket_domain(17), "AF_PACKET");
         assert_eq!(socket_domain(1), "AF_UNIX");
         assert_eq!(socket_domain(99), "99");
-        assert_eq!(flag_names(0x4002_0000, CLONE_FLAGS), "CLONE_NEWNS|CLONE_NEWNET");
+        // Falco's table order (NEWNET before NEWNS), its raw value (PPM_CL_* bits).
+        assert_eq!(flag_names(0x4002_0000, CLONE_FLAGS), "CLONE_NEWNET|CLONE_NEWNS");
+        assert_eq!(
+            clone_arg("flags", 0x1002_0000),
+            EvtArg::named("flags", (1 << 5) | (1 << 20), "CLONE_NEWNS|CLONE_NEWUSER")
+        );
+        assert_eq!(clone_arg("flags", 1), EvtArg::named("flags", 0, "0"));
         assert_eq!(flag_names(3, MEMFD_FLAGS), "MFD_CLOEXEC|MFD_ALLOW_SEALING");
     }
 
@@ -318,12 +276,13 @@ mod tests {
         };
         let (t, args) = file_args(&f, |fd, p| format!("<{fd}>/{p}")).unwrap();
         assert_eq!(t, EvtType::Symlinkat);
+        assert_eq!(args[2].as_passed(), "link", "fs.path.sourceraw: as passed");
         assert_eq!(
             args,
             vec![
                 EvtArg::text("target", "../etc/shadow"),
                 EvtArg::num("linkdirfd", 5),
-                EvtArg::text("linkpath", "<5>/link")
+                EvtArg::path("linkpath", "<5>/link", "link")
             ]
         );
     }
@@ -350,7 +309,7 @@ mod tests {
             args,
             vec![
                 EvtArg::text("dev", "/dev/sda1"),
-                EvtArg::text("dir", "/cwd/mnt"),
+                EvtArg::path("dir", "/cwd/mnt", "mnt"),
                 EvtArg::text("type", "ext4"),
                 EvtArg::named("flags", 0x1001, "RDONLY|BIND"),
             ]
@@ -362,7 +321,7 @@ mod tests {
             args,
             vec![
                 EvtArg::num("dirfd", 4),
-                EvtArg::text("pathname", "<4>/mnt"),
+                EvtArg::path("pathname", "<4>/mnt", "mnt"),
                 EvtArg::num("uid", 1000),
                 EvtArg::num("gid", -1),
                 EvtArg::named("flags", 0x100, "AT_SYMLINK_NOFOLLOW"),

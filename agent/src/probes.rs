@@ -5,6 +5,11 @@
 //! hook is missing is reported with the tail of the verifier log and skipped;
 //! the agent stops only when no exec probe could attach.
 //!
+//! A program whose event type no active rule can use is not attached at all (it
+//! would cost a tracepoint hit per syscall for nothing); the process table's
+//! programs (exec, execveat, fork, exit) always are. A reloaded rule set that needs
+//! a skipped type gets its programs attached then (`attach_needed`).
+//!
 //! A probe may be *preferred* over others (`replaces`): an fexit program on the
 //! kernel function that does the work (one program, arguments and result
 //! together, no stash) instead of a syscall tracepoint pair. It comes first in
@@ -16,6 +21,7 @@ use aya::{
     util::KernelVersion,
     Btf, Ebpf,
 };
+use lanner_rules::EvtType;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Hook {
@@ -190,6 +196,10 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("setresgid_exit", "syscalls", "sys_exit_setresgid", (5, 8), false),
     tp("prctl_enter", "syscalls", "sys_enter_prctl", (5, 8), false),
     tp("prctl_exit", "syscalls", "sys_exit_prctl", (5, 8), false),
+    // sysc (issue 14 leftovers): execveat as its own event type (the exec family:
+    // always attached, like execve).
+    tp("execveat_enter", "syscalls", "sys_enter_execveat", (5, 8), false),
+    tp("execveat_exit", "syscalls", "sys_exit_execveat", (5, 8), false),
 ];
 
 /// Outcome of one probe.
@@ -201,6 +211,8 @@ pub struct ProbeStatus {
     /// Not loaded because a preferred probe attached in its place.
     pub replaced_by: Option<&'static str>,
     pub error: Option<String>,
+    /// Not loaded because no active rule can use its event type.
+    pub unneeded: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,35 +289,44 @@ fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec, btf: &mut Option<Result<Btf, Stri
     Ok(())
 }
 
-/// Load and attach every probe the kernel supports; fail soft per probe.
-pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeStatus>, AttachError> {
+/// The event type a program serves, or `None` for the programs the process table
+/// needs (exec, execveat, fork, exit: the sched hooks and the execve(at) pairs) and
+/// hooks this function does not know (they always attach). Derived from the hook: a
+/// `syscalls/sys_{enter,exit}_<syscall>` tracepoint serves Falco's type of that
+/// syscall, the open fexit serves `openat`.
+pub fn probe_type(spec: &ProbeSpec) -> Option<EvtType> {
+    if spec.essential {
+        return None;
+    }
+    let syscall = match spec.hook {
+        Hook::TracePoint { category: "syscalls", name } => {
+            name.strip_prefix("sys_enter_").or_else(|| name.strip_prefix("sys_exit_"))?
+        }
+        Hook::FExit { function: "do_sys_openat2" } => return Some(EvtType::Openat),
+        _ => return None,
+    };
+    match syscall {
+        "execve" | "execveat" => None,
+        "setreuid" | "setresuid" => Some(EvtType::Setuid),
+        // The umount2 syscall's tracepoint is `umount`.
+        "umount" => Some(EvtType::Umount2),
+        s => EvtType::from_falco_name(s),
+    }
+}
+
+/// Load and attach every probe the kernel supports and some rule can use
+/// (`needs(type)`, the compiled rules' event types: the pre-filter's source); fail
+/// soft per probe. A program no rule needs is not loaded ([`ProbeStatus::unneeded`]);
+/// [`attach_needed`] attaches it when a reloaded rule set needs it.
+pub fn attach_all(
+    ebpf: &mut Ebpf,
+    kernel: KernelVersion,
+    needs: &dyn Fn(EvtType) -> bool,
+) -> Result<Vec<ProbeStatus>, AttachError> {
     let mut out: Vec<ProbeStatus> = Vec::new();
     let mut btf = None;
     for spec in TABLE {
-        let (a, b) = spec.min_kernel;
-        let base =
-            ProbeStatus { program: spec.program, hook: spec.hook, attached: false, replaced_by: None, error: None };
-        let by = TABLE.iter().zip(&out).find(|(s, st)| st.attached && s.replaces.contains(&spec.program));
-        let status = if let Some((pref, _)) = by {
-            ProbeStatus { replaced_by: Some(pref.program), ..base }
-        } else if kernel < KernelVersion::new(a, b, 0) {
-            ProbeStatus { error: Some(format!("needs kernel {a}.{b}+")), ..base }
-        } else {
-            match load_one(ebpf, spec, &mut btf) {
-                Ok(()) => ProbeStatus { attached: true, ..base },
-                Err(e) => ProbeStatus { error: Some(e), ..base },
-            }
-        };
-        let hook = spec.hook;
-        match (&status.error, status.replaced_by) {
-            (_, Some(p)) => tracing::info!(probe = spec.program, hook = %hook, by = p, "probe replaced"),
-            (Some(e), None) if !spec.replaces.is_empty() => {
-                let fallback = spec.replaces.join(", ");
-                tracing::info!(probe = spec.program, hook = %hook, fallback = %fallback, "probe fallback: {e}")
-            }
-            (Some(e), None) => tracing::warn!(probe = spec.program, hook = %hook, "probe not attached: {e}"),
-            (None, None) => tracing::info!(probe = spec.program, hook = %hook, "probe attached"),
-        }
+        let status = attach_one(ebpf, spec, &out, kernel, &mut btf, needs);
         out.push(status);
     }
     let exec_ok = TABLE.iter().zip(&out).filter(|(s, _)| s.essential).all(|(_, st)| st.attached);
@@ -318,6 +339,77 @@ pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeSta
         return Err(AttachError::NoExec(msgs));
     }
     Ok(out)
+}
+
+/// After a rule reload: attach the programs skipped as unneeded that the new rules
+/// need (in table order, so a preferred probe still replaces its fallbacks). Returns
+/// the programs newly attached; `statuses` is updated in place.
+pub fn attach_needed(
+    ebpf: &mut Ebpf,
+    kernel: KernelVersion,
+    statuses: &mut [ProbeStatus],
+    needs: &dyn Fn(EvtType) -> bool,
+) -> Vec<&'static str> {
+    let mut btf = None;
+    let mut attached = Vec::new();
+    for (i, spec) in TABLE.iter().enumerate().take(statuses.len()) {
+        let st = &statuses[i];
+        if !st.unneeded || !probe_type(spec).is_some_and(needs) {
+            continue;
+        }
+        let new = attach_one(ebpf, spec, &statuses[..i], kernel, &mut btf, needs);
+        if new.attached {
+            attached.push(spec.program);
+        }
+        statuses[i] = new;
+    }
+    attached
+}
+
+/// Decide, load and log one probe; `earlier` are the statuses of the probes before it.
+fn attach_one(
+    ebpf: &mut Ebpf,
+    spec: &ProbeSpec,
+    earlier: &[ProbeStatus],
+    kernel: KernelVersion,
+    btf: &mut Option<Result<Btf, String>>,
+    needs: &dyn Fn(EvtType) -> bool,
+) -> ProbeStatus {
+    let (a, b) = spec.min_kernel;
+    let base = ProbeStatus {
+        program: spec.program,
+        hook: spec.hook,
+        attached: false,
+        replaced_by: None,
+        error: None,
+        unneeded: false,
+    };
+    let by = TABLE.iter().zip(earlier).find(|(s, st)| st.attached && s.replaces.contains(&spec.program));
+    let unneeded = probe_type(spec).filter(|t| !needs(*t));
+    let status = if let Some((pref, _)) = by {
+        ProbeStatus { replaced_by: Some(pref.program), ..base }
+    } else if let Some(t) = unneeded {
+        tracing::info!(probe = spec.program, hook = %spec.hook, evt_type = %t, "probe not attached: no rule needs it");
+        return ProbeStatus { unneeded: true, ..base };
+    } else if kernel < KernelVersion::new(a, b, 0) {
+        ProbeStatus { error: Some(format!("needs kernel {a}.{b}+")), ..base }
+    } else {
+        match load_one(ebpf, spec, btf) {
+            Ok(()) => ProbeStatus { attached: true, ..base },
+            Err(e) => ProbeStatus { error: Some(e), ..base },
+        }
+    };
+    let hook = spec.hook;
+    match (&status.error, status.replaced_by) {
+        (_, Some(p)) => tracing::info!(probe = spec.program, hook = %hook, by = p, "probe replaced"),
+        (Some(e), None) if !spec.replaces.is_empty() => {
+            let fallback = spec.replaces.join(", ");
+            tracing::info!(probe = spec.program, hook = %hook, fallback = %fallback, "probe fallback: {e}")
+        }
+        (Some(e), None) => tracing::warn!(probe = spec.program, hook = %hook, "probe not attached: {e}"),
+        (None, None) => tracing::info!(probe = spec.program, hook = %hook, "probe attached"),
+    }
+    status
 }
 
 #[cfg(test)]
@@ -344,6 +436,28 @@ mod tests {
             }
         }
         assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
+    }
+
+    /// Every syscall probe serves a captured event type, except the exec family,
+    /// which (with fork and exit) the process table needs whatever the rules.
+    #[test]
+    fn syscall_probes_map_to_their_event_type_and_the_process_table_always_attaches() {
+        let ty = |p: &str| probe_type(TABLE.iter().find(|s| s.program == p).unwrap());
+        for p in ["execve_enter", "sched_exec", "execve_exit", "execveat_enter", "execveat_exit", "sched_fork"] {
+            assert_eq!(ty(p), None, "{p}");
+        }
+        assert_eq!(ty("sched_exit"), None);
+        assert_eq!(ty("openat_fexit"), Some(EvtType::Openat));
+        assert_eq!(ty("openat2_exit"), Some(EvtType::Openat));
+        assert_eq!(ty("setresuid_enter"), Some(EvtType::Setuid));
+        assert_eq!(ty("umount2_exit"), Some(EvtType::Umount2));
+        assert_eq!(ty("unshare_enter"), Some(EvtType::Unshare));
+        for spec in TABLE {
+            if let Hook::TracePoint { category: "syscalls", name } = spec.hook {
+                let exec = name.ends_with("_execve") || name.ends_with("_execveat");
+                assert_eq!(probe_type(spec).is_none(), exec, "{}: {name}", spec.program);
+            }
+        }
     }
 
     #[test]

@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
     #[arg(long)]
     pub no_prefilter: bool,
+    /// Attach every probe, also those whose event type no rule needs (by default they
+    /// are not attached); the pre-filter still drops their events. The kernel matrix
+    /// uses it to check that each program loads on each kernel.
+    #[arg(long)]
+    pub attach_all: bool,
     /// Rule files or directories (*.yaml), loaded in order. Default: the
     /// embedded default pack. Reloaded on change and on SIGHUP.
     #[arg(long = "rules", value_name = "PATH")]
@@ -138,6 +143,34 @@ struct FinalCounters<'a> {
     process_table: crate::proctable::TableStats,
 }
 
+/// What a successful rule reload runs: attach the programs skipped at start because
+/// no rule needed their event type, if the new rules need it (see `probes`).
+fn reload_attacher(
+    ebpf: Arc<std::sync::Mutex<Option<aya::Ebpf>>>,
+    statuses: Vec<probes::ProbeStatus>,
+    rules: Arc<RuleSetHandle>,
+    metrics: Arc<crate::metrics::Metrics>,
+    kver: aya::util::KernelVersion,
+    prefilter_on: bool,
+) -> Arc<dyn Fn() + Send + Sync> {
+    let statuses = std::sync::Mutex::new(statuses);
+    Arc::new(move || {
+        if !prefilter_on {
+            return;
+        }
+        let rs = rules.current();
+        let needs = |t: lanner_rules::EvtType| rs.rules_for_type(t) > 0;
+        let mut object = ebpf.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(object) = object.as_mut() else { return };
+        let mut st = statuses.lock().unwrap_or_else(|e| e.into_inner());
+        let new = probes::attach_needed(object, kver, &mut st, &needs);
+        if !new.is_empty() {
+            tracing::info!(probes = %new.join(", "), "rule reload: probes attached for event types the new rules need");
+            metrics.set_probes(&st);
+        }
+    })
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     // Two malloc arenas instead of up to 8 per core: the agent's threads mostly
     // wait, and bursts (the first pod list, BTF) otherwise leave freed pages
@@ -186,7 +219,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let wanted = if prefilter_on { KernelFilter::for_rules(&rules.current()) } else { KernelFilter::pass_all() };
     prefilter.apply(&wanted).context("writing the pre-filter")?;
     tracing::info!(filter = %wanted.describe(), "in-kernel pre-filter");
-    let statuses = probes::attach_all(&mut ebpf, kver)?;
+    // The programs no rule can use are not attached (with the pre-filter off every
+    // event is wanted, so all are); a reload that needs one attaches it.
+    let needs = {
+        let (rs, all) = (rules.current(), args.attach_all || !prefilter_on);
+        move |t: lanner_rules::EvtType| all || rs.rules_for_type(t) > 0
+    };
+    let statuses = probes::attach_all(&mut ebpf, kver, &needs)?;
     let attached = statuses.iter().filter(|s| s.attached).count();
     // Loading parsed several MiB of BTF; give the freed heap back to the OS.
     unsafe { libc::malloc_trim(0) };
@@ -196,6 +235,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let counters_map = Arc::new(ebpf.take_map("COUNTERS").context("COUNTERS map missing")?);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     metrics.set_probes(&statuses);
+    let ebpf = Arc::new(std::sync::Mutex::new(Some(ebpf)));
+    let on_reload = reload_attacher(ebpf.clone(), statuses, rules.clone(), metrics.clone(), kver, prefilter_on);
     {
         let m = counters_map.clone();
         metrics.set_kernel_source(move || counters::read(&m).by_probe);
@@ -270,8 +311,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             args.rules.clone(),
             Duration::from_millis(args.rules_poll_ms),
             {
-                let m = metrics.clone();
-                Box::new(move |r| log_reload(&m, r))
+                let (m, attach) = (metrics.clone(), on_reload.clone());
+                Box::new(move |r| {
+                    log_reload(&m, r);
+                    if r.is_ok() {
+                        attach();
+                    }
+                })
             },
         )?)
     };
@@ -281,7 +327,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         // Registered before "ready" is logged, so an early SIGINT is handled.
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-        let (rules2, paths, metrics2) = (rules.clone(), args.rules.clone(), metrics.clone());
+        let (rules2, paths, metrics2, attach) = (rules.clone(), args.rules.clone(), metrics.clone(), on_reload.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -291,6 +337,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                         tracing::info!("SIGHUP: reloading rules");
                         let r = if paths.is_empty() { rules2.reload_default() } else { rules2.reload(&paths) };
                         log_reload(&metrics2, &r);
+                        if r.is_ok() {
+                            attach();
+                        }
                     }
                 }
             }
@@ -327,7 +376,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // Detach every program (dropping the object does it) before reading the
     // final counters, which live on in the map we took out.
-    drop(ebpf);
+    let object = ebpf.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(object);
     transport::drain_all(&mut ring, &mut pipeline);
     pipeline.finish();
     let kc = counters::read(&counters_map);

@@ -8,6 +8,7 @@ use lanner_common::{decode, ftype, AF_INET, AF_INET6, AF_UNIX};
 use lanner_rules::{EvtArg, EvtType, Fd, L4Proto};
 
 use crate::evtargs::flag_names;
+use lanner_rules::fields::argflags::FD_FLAGS;
 
 /// Falco's `bpf_commands` names, by command number.
 #[rustfmt::skip]
@@ -21,9 +22,6 @@ const BPF_COMMANDS: [&str; 37] = [
     "BPF_LINK_CREATE", "BPF_LINK_UPDATE", "BPF_LINK_GET_FD_BY_ID", "BPF_LINK_GET_NEXT_ID", "BPF_ENABLE_STATS",
     "BPF_ITER_CREATE", "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE",
 ];
-
-/// The file flags dup3, accept4 and userfaultfd take.
-const FD_FLAGS: &[(u64, &str)] = &[(0o4000, "O_NONBLOCK"), (0o2000000, "O_CLOEXEC")];
 
 /// prctl options by number (the ones Falco's `prctl_options` names).
 fn prctl_option(v: u64) -> String {

@@ -1,5 +1,6 @@
 //! `syscalls/sys_enter_execve`: stash the `filename` and `argv` user pointers
-//! (16 bytes) in `EXEC_STASH[tid]`. A successful exec is emitted by
+//! and the syscall (`EXEC_EXECVE`) in `EXEC_STASH[tid]` (`execveat_enter` does
+//! the same for execveat). A successful exec is emitted by
 //! `sched_exec`, which reads argv from the new image; a failed one by
 //! `execve_exit`, which reads both through the stashed pointers
 //! (`read_user_exec`, here because it mirrors the syscall's arguments).
@@ -10,8 +11,8 @@ use aya_ebpf::{
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, FLAG_USER_FILENAME,
-    MAX_ARGS, PATH_LEN,
+    ExecEvent, ARGS_LEN, ARG_MAX_ONE, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED,
+    FLAG_USER_FILENAME, MAX_ARGS, PATH_LEN,
 };
 
 use super::sys_arg;
@@ -34,11 +35,17 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let filename: u64 = unsafe { ctx.read_at(sys_arg(0))? };
     let argv: u64 = unsafe { ctx.read_at(sys_arg(1))? };
-    let tid = bpf_get_current_pid_tgid() as u32;
-    if EXEC_STASH.insert(&tid, &[filename, argv], 0).is_err() {
-        count(P, Counter::StashFull);
-    }
+    stash_exec(P, filename, argv, EXEC_EXECVE);
     Ok(())
+}
+
+/// Stash one exec's pointers and syscall for its exit / `sched_exec`.
+#[inline(always)]
+pub fn stash_exec(probe: ProbeId, filename: u64, argv: u64, syscall: u16) {
+    let tid = bpf_get_current_pid_tgid() as u32;
+    if EXEC_STASH.insert(&tid, &[filename, argv, u64::from(syscall)], 0).is_err() {
+        count(probe, Counter::StashFull);
+    }
 }
 
 /// Fill `ev` (header already set) with filename and argv read from the

@@ -1,6 +1,7 @@
-//! `syscalls/sys_exit_execve`: on failure (ret < 0) read filename and argv
-//! through the pointers stashed at entry (the old image is still mapped) and
-//! emit the exec with its errno; on success `sched_exec` already emitted.
+//! `syscalls/sys_exit_execve` and `sys_exit_execveat`: on failure (ret < 0) read
+//! filename and argv through the pointers stashed at entry (the old image is
+//! still mapped) and emit the exec with its errno and the syscall as subtype; on
+//! success `sched_exec` already emitted.
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
@@ -18,11 +19,19 @@ const P: ProbeId = ProbeId::ExecveExit;
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execve")]
 pub fn execve_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_execve_exit(&ctx);
+    let _ = try_exec_exit(&ctx);
     0
 }
 
-fn try_execve_exit(ctx: &TracePointContext) -> Result<(), i64> {
+/// The same program body: the stash says which syscall it was.
+#[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
+pub fn execveat_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_exec_exit(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_exec_exit(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
@@ -40,6 +49,7 @@ fn try_execve_exit(ctx: &TracePointContext) -> Result<(), i64> {
     let _ = EXEC_STASH.remove(&tid);
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    ev.hdr.subtype = ptrs[2] as u16;
     crate::exe::clear(&mut ev.info);
     read_user_exec(P, ev, ptrs[0] as *const u8, ptrs[1] as *const *const u8);
     ev.ret = ret as i32;

@@ -18,6 +18,7 @@ pub mod connect_exit;
 pub mod cred_enter;
 pub mod execve_enter;
 pub mod execve_exit;
+pub mod execveat_enter;
 pub mod fd_enter;
 pub mod file_exit;
 pub mod link_enter;

@@ -3,7 +3,8 @@
 //! authoritative filename from kernel memory (the tracepoint's `__data_loc
 //! filename`), adds parent, login uid and tty from the task, and emits the
 //! exec event with ret 0. The executable, credentials, ids and environment
-//! come from `crate::exe`. Drops the pointers sys_enter_execve stashed.
+//! come from `crate::exe`. Drops the pointers sys_enter_execve(at) stashed,
+//! keeping the syscall they name as the event's subtype (execve or execveat).
 use aya_ebpf::{
     cty::c_void,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
@@ -41,6 +42,8 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let old_pid: u32 = unsafe { ctx.read_at::<i32>(OFF_OLD_PID)? } as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    // SAFETY: the value is copied out before the entry is removed.
+    let syscall = (unsafe { EXEC_STASH.get(&old_pid) }).map_or(0, |s| s[2] as u16);
     let _ = EXEC_STASH.remove(&old_pid);
     // argv from the new image: `mm->arg_start..arg_end` holds the strings the
     // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
@@ -73,6 +76,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
         exe::read_exe(task, mm, &mut ev.info);
     }
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    ev.hdr.subtype = syscall;
     let loc: u32 = unsafe { ctx.read_at(OFF_FILENAME_LOC)? };
     let src = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
     match unsafe { bpf_probe_read_kernel_str_bytes(src, &mut ev.filename) } {

@@ -174,7 +174,7 @@ impl Metrics {
         let probe_attached = Family::<ProbeLabels, Gauge>::default();
         r.register(
             "probe_attached",
-            "1 per eBPF program attached, 0 for one not loaded (failed, replaced by a preferred probe, or fallback), by hook",
+            "1 per eBPF program attached, 0 for one not loaded (failed, replaced by a preferred probe, fallback, or no rule needs its event type), by hook",
             probe_attached.clone(),
         );
         let events = Family::<TypeLabels, Counter>::default();
@@ -458,6 +458,7 @@ mod tests {
             attached,
             replaced_by: None,
             error: None,
+            unneeded: false,
         };
         m.set_probes(&[
             st("openat_fexit", crate::probes::Hook::FExit { function: "do_sys_openat2" }, true),

@@ -278,10 +278,21 @@ impl Compiler<'_> {
                 if let Some(a) = acc {
                     return check(Pred::Flag { bits: 0, acc: Some(a) });
                 }
-                match OPEN_FLAGS.iter().find(|(n, _)| *n == name) {
-                    Some((_, bits)) => check(Pred::Flag { bits: *bits, acc: None }),
-                    None => {
-                        errs.push(bad_val(self, v, "expected an open flag name such as O_CREAT or O_TRUNC"));
+                // The opens' flags are typed (a bit test); the flags arguments of the other
+                // event types are their rendered names (CLONE_NEWNS|CLONE_NEWUSER), tested by
+                // name: the value must be a flag some captured type's argument can hold.
+                let in_args = crate::fields::argflags::types_with_flag(&name) != 0;
+                match (OPEN_FLAGS.iter().find(|(n, _)| *n == name), in_args) {
+                    (Some((_, bits)), _) => check(Pred::Flag { bits: *bits, acc: None }),
+                    (None, true) => check(Pred::Str(StrPred::contains(vec![name]))),
+                    (None, false) => {
+                        errs.push(bad_val(
+                            self,
+                            v,
+                            "expected a flag name of the event's flags argument: an open flag such as O_CREAT or \
+                             O_TRUNC, or another event type's such as CLONE_NEWUSER (unshare) or AT_REMOVEDIR \
+                             (unlinkat)",
+                        ));
                         None
                     }
                 }

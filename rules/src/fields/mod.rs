@@ -4,6 +4,7 @@
 //! Extraction borrows from the [`Event`] (`&str`, integers, addresses) and never
 //! allocates; output rendering (only done for alerts) is separate and may allocate.
 
+pub mod argflags;
 pub mod avail;
 pub mod caps;
 pub mod coverage;
@@ -122,6 +123,9 @@ pub enum FieldId {
     FsPathName,
     FsPathSource,
     FsPathTarget,
+    FsPathNameraw,
+    FsPathSourceraw,
+    FsPathTargetraw,
     ContainerId,
     ContainerFullId,
     ContainerName,
@@ -231,7 +235,7 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("evt.dir", EvtDir, Dir, No, "always matches both '<' and '>': Lanner events merge enter and exit"),
     f!("evt.is_open_read", EvtIsOpenRead, Bool, No, "openat with O_RDONLY or O_RDWR"),
     f!("evt.is_open_write", EvtIsOpenWrite, Bool, No, "openat with O_WRONLY or O_RDWR; creat"),
-    f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag; for other types their flags argument's names (AT_REMOVEDIR...)"),
+    f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag; for other types their flags argument by name as Falco renders it (unshare: CLONE_NEWUSER..., unlinkat: AT_REMOVEDIR), 'contains CLONE_NEWUSER' tests one name"),
     f!("evt.arg.uid", EvtArgUid, Str, No, "setuid target user's name, <NA> when it does not resolve (Falco resolves uid arguments); chown's uid argument"),
     f!("evt.rawarg.uid", EvtRawargUid, Num, No, "setuid target uid (same as lanner.setuid.target); chown's uid argument"),
     f!("evt.arg", EvtArg, Str, Key, "argument by Falco's parameter name (evt.arg.target, evt.arg.request...), rendered as Falco does: flag names, resolved paths"),
@@ -281,6 +285,9 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("fs.path.name", FsPathName, Str, No, "path a successful one-path syscall worked on, made absolute: openat, mkdir(at), rmdir, unlink(at), chmod, fchmodat, chown, lchown, fchownat, umount2"),
     f!("fs.path.source", FsPathSource, Str, No, "source path of a successful two-path syscall, made absolute: rename(at/at2) oldpath, link(at) newpath, symlink(at) linkpath, mount dev (as passed)"),
     f!("fs.path.target", FsPathTarget, Str, No, "target path of a successful two-path syscall: rename(at/at2) newpath, link(at) oldpath, symlink(at) target (as written), mount dir"),
+    f!("fs.path.nameraw", FsPathNameraw, Str, No, "fs.path.name as the program passed it (relative paths not made absolute; openat: fd.nameraw)"),
+    f!("fs.path.sourceraw", FsPathSourceraw, Str, No, "fs.path.source as the program passed it (relative paths not made absolute)"),
+    f!("fs.path.targetraw", FsPathTargetraw, Str, No, "fs.path.target as the program passed it (relative paths not made absolute)"),
     f!("container.id", ContainerId, Str, No, "12-char container id, 'host' outside containers"),
     f!("container.full_id", ContainerFullId, Str, No, "full container id, 'host' outside containers"),
     f!("container.name", ContainerName, Str, No, "container name, 'host' outside containers"),

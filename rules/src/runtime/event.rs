@@ -57,28 +57,44 @@ pub const ARG_NAMES: &[&str] = &[
 ];
 
 /// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,
-/// resolved paths), `raw` the number `evt.rawarg.<name>` gives (`None` for strings).
+/// resolved paths), `raw` the number `evt.rawarg.<name>` gives (`None` for strings),
+/// `passed` a path as the program passed it when `text` is that path made absolute
+/// (`fs.path.nameraw`, `sourceraw`, `targetraw`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvtArg {
     pub name: &'static str,
     pub text: Box<str>,
     pub raw: Option<i64>,
+    pub passed: Option<Box<str>>,
 }
 
 impl EvtArg {
     /// A string argument (a path, a name).
     pub fn text(name: &'static str, text: impl Into<String>) -> EvtArg {
-        EvtArg { name, text: text.into().into_boxed_str(), raw: None }
+        EvtArg { name, text: text.into().into_boxed_str(), raw: None, passed: None }
+    }
+
+    /// A path argument made absolute (`resolved`), and as the program passed it
+    /// (kept only when it differs).
+    pub fn path(name: &'static str, resolved: impl Into<String>, passed: &str) -> EvtArg {
+        let text = resolved.into().into_boxed_str();
+        let passed = (*text != *passed).then(|| passed.into());
+        EvtArg { name, text, raw: None, passed }
     }
 
     /// A numeric argument rendered as its decimal value.
     pub fn num(name: &'static str, v: i64) -> EvtArg {
-        EvtArg { name, text: v.to_string().into_boxed_str(), raw: Some(v) }
+        EvtArg { name, text: v.to_string().into_boxed_str(), raw: Some(v), passed: None }
     }
 
     /// A numeric argument with its own rendering (flag names).
     pub fn named(name: &'static str, v: i64, text: impl Into<String>) -> EvtArg {
-        EvtArg { name, text: text.into().into_boxed_str(), raw: Some(v) }
+        EvtArg { name, text: text.into().into_boxed_str(), raw: Some(v), passed: None }
+    }
+
+    /// The path as passed (`fs.path.*raw`): `passed`, else `text`.
+    pub fn as_passed(&self) -> &str {
+        self.passed.as_deref().unwrap_or(&self.text)
     }
 }
 
@@ -135,8 +151,9 @@ struct EventSpec {
     setuid_target_name: Option<Box<str>>,
     #[serde(default)]
     container: Option<Container>,
-    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`), a string, or
-    /// `{raw: N, text: NAME}` for a number Falco renders by name (flags, enums).
+    /// `evt.arg.<name>` values: a number (also `evt.rawarg.<name>`), a string,
+    /// `{raw: N, text: NAME}` for a number Falco renders by name (flags, enums), or
+    /// `{path: ABSOLUTE, passed: AS_PASSED}` for a path argument made absolute.
     #[serde(default)]
     args: BTreeMap<String, ArgSpec>,
 }
@@ -147,6 +164,7 @@ enum ArgSpec {
     Num(i64),
     Text(String),
     Named { raw: i64, text: String },
+    Path { path: String, passed: String },
 }
 
 fn default_time() -> u64 {
@@ -167,6 +185,7 @@ impl TryFrom<EventSpec> for Event {
                 ArgSpec::Num(n) => EvtArg::num(name, n),
                 ArgSpec::Text(t) => EvtArg::text(name, t),
                 ArgSpec::Named { raw, text } => EvtArg::named(name, raw, text),
+                ArgSpec::Path { path, passed } => EvtArg::path(name, path, &passed),
             });
         }
         Ok(Event {

@@ -92,13 +92,14 @@ evt_types! {
     Setgid = 46 => "setgid",
     Setresgid = 47 => "setresgid",
     Prctl = 48 => "prctl",
+    Execveat = 49 => "execveat",
 }
 
 const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
 
 impl EvtType {
     /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 49;
+    pub const COUNT: usize = 50;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {
@@ -111,12 +112,12 @@ impl EvtType {
     }
 
     /// Parse a Falco event-type name, accepting syscall aliases that Lanner reports under
-    /// one captured type (`open`/`openat2` are reported as `openat`, `execveat` as
-    /// `execve`, `fork`/`vfork`/`clone3` as `clone`). Returns `None` for names Falco
-    /// knows but Lanner does not capture (e.g. `sendto`).
+    /// one captured type (`open`/`openat2` are reported as `openat`, `fork`/`vfork`/`clone3`
+    /// as `clone`). `execveat` is its own type, as in Falco (`spawned_process` is
+    /// `evt.type in (execve, execveat)`). Returns `None` for names Falco knows but
+    /// Lanner does not capture (e.g. `sendto`).
     pub fn from_falco_name(name: &str) -> Option<EvtType> {
         Some(match name {
-            "execveat" => EvtType::Execve,
             "open" | "openat2" => EvtType::Openat,
             "clone3" | "fork" | "vfork" => EvtType::Clone,
             other => return EvtType::from_canonical(other),

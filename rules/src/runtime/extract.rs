@@ -44,14 +44,21 @@ fn dir_of(s: &str) -> &str {
 /// Falco's `fs.path.name`/`source`/`target`: which argument of which event type, only
 /// when the syscall succeeded (openat: its fd name). The arguments are already made
 /// absolute against the dirfd or the working directory (symlink targets stay as written).
+/// The `*raw` fields give the same argument as the program passed it.
 fn fs_path(ev: &Event, id: FieldId) -> Option<&str> {
     use EvtType as T;
     let ok = if ev.evt_type == T::Openat { ev.res >= 0 } else { ev.res == 0 };
     if !ok {
         return None;
     }
+    let (id, raw) = match id {
+        FieldId::FsPathNameraw => (FieldId::FsPathName, true),
+        FieldId::FsPathSourceraw => (FieldId::FsPathSource, true),
+        FieldId::FsPathTargetraw => (FieldId::FsPathTarget, true),
+        other => (other, false),
+    };
     let arg = match (id, ev.evt_type) {
-        (FieldId::FsPathName, T::Openat) => return ev.fd.as_ref().map(|f| f.name()),
+        (FieldId::FsPathName, T::Openat) => return ev.fd.as_ref().map(|f| if raw { f.name_raw() } else { f.name() }),
         (FieldId::FsPathName, T::Mkdir | T::Mkdirat | T::Rmdir | T::Unlink | T::Chown | T::Lchown) => "path",
         (FieldId::FsPathName, T::Unlinkat | T::Umount2) => "name",
         (FieldId::FsPathName, T::Chmod | T::Fchmodat) => "filename",
@@ -66,7 +73,7 @@ fn fs_path(ev: &Event, id: FieldId) -> Option<&str> {
         (FieldId::FsPathTarget, T::Mount) => "dir",
         _ => return None,
     };
-    ev.arg(arg).map(|a| &*a.text)
+    ev.arg(arg).map(|a| if raw { a.as_passed() } else { &*a.text })
 }
 
 fn proc_str(p: &Process, id: FieldId) -> Val<'_> {
@@ -180,7 +187,12 @@ impl Field {
                 Some(FdKind::Unix) => Val::Str("unix"),
                 _ => Val::Missing,
             },
-            F::FsPathName | F::FsPathSource | F::FsPathTarget => fs_path(ev, self.id).map_or(Val::Missing, Val::Str),
+            F::FsPathName
+            | F::FsPathSource
+            | F::FsPathTarget
+            | F::FsPathNameraw
+            | F::FsPathSourceraw
+            | F::FsPathTargetraw => fs_path(ev, self.id).map_or(Val::Missing, Val::Str),
             F::ContainerId => c.map_or(Val::Str("host"), |c| opt(c.short_id())),
             F::ContainerFullId => c.map_or(Val::Str("host"), |c| opt(&c.id)),
             F::ContainerName => c.map_or(Val::Str("host"), |c| opt(&c.name)),
@@ -460,9 +472,11 @@ mod tests {
         assert_eq!(get("fs.path.name", None, &e), "<NA>", "only successful calls");
         e.res = 0;
         e.evt_type = EvtType::Symlinkat;
-        e.args = vec![EvtArg::text("target", "../etc/shadow"), EvtArg::text("linkpath", "/tmp/l")];
+        e.args = vec![EvtArg::text("target", "../etc/shadow"), EvtArg::path("linkpath", "/tmp/l", "l")];
         assert_eq!(get("fs.path.source", None, &e), "/tmp/l");
+        assert_eq!(get("fs.path.sourceraw", None, &e), "l", "as passed, relative to the dirfd");
         assert_eq!(get("fs.path.target", None, &e), "../etc/shadow");
+        assert_eq!(get("fs.path.targetraw", None, &e), "../etc/shadow", "unchanged: the text itself");
         assert_eq!(get("fs.path.name", None, &e), "<NA>");
         e.evt_type = EvtType::Link;
         e.args = vec![EvtArg::text("oldpath", "/etc/shadow"), EvtArg::text("newpath", "/tmp/h")];

@@ -207,6 +207,11 @@ impl Check {
                 Some(a) => f & O_ACCMODE == *a,
                 None => f & bits == *bits,
             },
+            // An open flag in another type's rendered flags (dup3's O_CLOEXEC).
+            (Pred::Flag { bits, acc: None }, Val::Str(s)) => crate::fields::flags::OPEN_FLAGS
+                .iter()
+                .find(|(_, b)| b == bits)
+                .is_some_and(|(n, _)| s.split('|').any(|x| x == *n)),
             (Pred::Str(p), v) => with_text(v, &self.xf, |s| p.test(s)),
             (Pred::Field { other, op }, v) => cmp_fields(v, other.extract(ev), *op),
             _ => false,
