@@ -102,7 +102,9 @@ fn sigterm_as_pid1_with_open_connections_exits_promptly() {
 
     // An agent with its Hello done (and one alert acked: the connection is live).
     let mut agent = triage::Client::connect(&dir.join("triage.sock"), "tok-shutdown").expect("handshake");
-    let a = triage::alert("Terminal shell in container", "Notice", "shop", "web-1", "3f2a9c1b7e44", &nonce());
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let uuid = format!("5d0c7e2a-0000-4000-8000-{:012x}", n & 0xffff_ffff_ffff);
+    let a = triage::alert("Terminal shell in container", "Notice", "shop", "web-1", "3f2a9c1b7e44", &uuid);
     agent.alert(1, &a);
     // A peer that connected and never says Hello.
     let _silent = UnixStream::connect(dir.join("triage.sock")).unwrap();
