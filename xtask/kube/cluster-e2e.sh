@@ -373,7 +373,10 @@ cmd_rules_spool_phase() {
 
     elog "workers scaled to 0; alert; agent pod deleted; workers back"
     KCTL -n "$NS" scale deployment/lanner-triage --replicas=0 >/dev/null
-    # 30 s of termination grace, then the kubelet's own stop and status sync: slow under CI load.
+    # The worker exits within seconds of SIGTERM (tests/tests/triage_shutdown_e2e.rs); the
+    # kubelet's own stop and status sync add more under CI load.
+    local t_scale
+    t_scale=$(date +%s)
     for i in $(seq 1 120); do
         [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] && break
         sleep 1
@@ -382,6 +385,7 @@ cmd_rules_spool_phase() {
         KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o wide >&2 || true
         fail "workers did not stop within 120 s of scaling to 0"
     fi
+    elog "workers gone $(($(date +%s) - t_scale)) s after the scale to 0"
     KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-spool >/dev/null || fail "exec (spool marker) failed"
     u=$(wait_agent_alert lanner-e2e-marker-spool) || fail "no alert for the spool marker"
     KCTL -n "$NS" delete pod "$(echo "$after" | cut -d' ' -f1)" --wait=true >/dev/null || fail "deleting the agent pod failed"
