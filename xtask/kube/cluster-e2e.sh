@@ -137,7 +137,8 @@ CHAIN=(
 
 # play_chain POD C2_IP: every step with `kubectl exec` into the real pod.
 play_chain() {
-    local pod=$1 c2=$2 out="$CRUN/logs/e2e-chain-exec.log"
+    local pod=$1 c2=$2 out="$CRUN/logs/e2e-chain-exec.log" t0
+    t0=$(date +%s)
     vx() { KCTL -n "$VICTIM_NS" exec "$pod" -- "$@" >>"$out" 2>&1; }
     : >"$out"
     elog "kill chain in $pod: recon (id, uname -a, ps -ef, /proc/1/status)"
@@ -171,6 +172,7 @@ play_chain() {
     # busybox run as xmrig says "applet not found" (exit 127): the exec is what counts.
     vx /tmp/xmrig -o stratum+tcp://pool.example:3333 || true
     vx /usr/local/bin/escalate || fail "escalate: setuid(0) was not refused ($out)"
+    elog "kill chain: 12 steps played in $(($(date +%s) - t0)) s"
 }
 
 cmd_test() {
