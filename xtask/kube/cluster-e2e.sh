@@ -42,6 +42,7 @@ CHART="$REPO_ROOT/deploy/helm/lanner"
 VALUES="$E2E_HERE/cluster-values.yaml"
 ACT_VALUES="$E2E_HERE/cluster-values-act.yaml"
 RULES_VALUES="$E2E_HERE/cluster-values-rules.yaml"
+LLM_VALUES="$E2E_HERE/cluster-values-llm.yaml"
 
 elog() { printf 'cluster-e2e: %s\n' "$*" >&2; }
 fail() {
@@ -255,6 +256,7 @@ cmd_test() {
     elog "triage: every alert recorded ('incident triaged'), lanner_triage_incidents_total=$incidents via the pod proxy"
     cmd_act_phase "$pod"
     cmd_rules_spool_phase
+    cmd_llm_phase
     elog "PASS in $(($(date +%s) - t0)) s"
 }
 
@@ -406,12 +408,78 @@ cmd_rules_spool_phase() {
     elog "spooled alert $u delivered by the new agent pod ($(agent_pod_state)) to $found: none lost"
 }
 
+# The chart's local LLM for real: the model on a hostPath PersistentVolume pre-bound to the
+# chart's claim, `helm upgrade` with llm.enabled (cluster-values-llm.yaml), the llama.cpp
+# server pod Ready (its /health through the pod proxy), and an incident whose LLM call got an
+# answer (lanner_triage_llm_latency_seconds_count up, no lanner_triage_llm_failures_total).
+cmd_llm_phase() {
+    local t0 model dir pod i n0 n fails
+    t0=$(date +%s)
+    model=$(cat "$CACHE/llm/model-path" 2>/dev/null || true)
+    if [ ! -f "$model" ]; then
+        bash "$REPO_ROOT/xtask/llm/llm.sh" install >&2 || fail "xtask/llm/llm.sh install failed"
+        model=$(cat "$CACHE/llm/model-path")
+    fi
+    dir="$CRUN/llm-models"
+    mkdir -p "$dir"
+    cp "$model" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+    chmod 0755 "$dir"
+    chmod 0644 "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+    KCTL apply -f - >/dev/null <<EOF || fail "could not create the model PersistentVolume"
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: lanner-e2e-llm-models
+spec:
+  capacity:
+    storage: 4Gi
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  claimRef:
+    namespace: $NS
+    name: $RELEASE-llm-models
+  hostPath:
+    path: $dir
+    type: Directory
+EOF
+    # The image when `cargo xtask image` had no LLM venv to build it from.
+    if ! ctr --address "$CRUN/containerd.sock" -n k8s.io images ls -q | grep -qx "$LLM_REF"; then
+        build_llm_image
+        import_images "$CRUN/containerd.sock" "$IMG_OUT/lanner-llm.tar"
+    fi
+    elog "helm upgrade: llm.enabled (lanner.local/lanner-llm, SmolLM2-135M on a hostPath PV)"
+    helm_cmd upgrade --chart "$CHART" --values "$VALUES" --values "$RULES_VALUES" --values "$LLM_VALUES" \
+        || fail "helm upgrade (llm) failed"
+    KCTL -n "$NS" rollout status deployment/lanner-llm --timeout=180s \
+        || { KCTL -n "$NS" describe pods -l app.kubernetes.io/component=llm | tail -n 30 >&2; fail "LLM Deployment not Ready"; }
+    KCTL -n "$NS" rollout status deployment/lanner-triage --timeout=180s || fail "triage not Ready after the LLM upgrade"
+    pod=$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=llm -o 'jsonpath={.items[0].metadata.name}')
+    [ "$(KCTL get --raw "/api/v1/namespaces/$NS/pods/$pod:8080/proxy/health" 2>/dev/null)" = '{"status":"ok"}' ] \
+        || fail "the LLM pod's /health (pod proxy) is not ok"
+    elog "LLM server $pod Ready $(($(date +%s) - t0)) s after the phase began; /health ok"
+    # New workers: their counters start at 0.
+    n0=$(metric_sum lanner_triage_llm_latency_seconds_count)
+    local vpod
+    vpod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim --field-selector=status.phase=Running -o 'jsonpath={.items[0].metadata.name}')
+    KCTL -n "$VICTIM_NS" exec "$vpod" -- cat /etc/shadow >/dev/null || fail "exec cat /etc/shadow (llm) failed"
+    for i in $(seq 1 90); do
+        n=$(metric_sum lanner_triage_llm_latency_seconds_count)
+        awk -v a="$n" -v b="$n0" 'BEGIN {exit !(a > b)}' && break
+        sleep 1
+    done
+    fails=$(metric_sum lanner_triage_llm_failures_total)
+    awk -v a="$n" -v b="$n0" 'BEGIN {exit !(a > b)}' || fail "no LLM call answered within 90 s (llm_latency count $n0 -> $n, failures $fails)"
+    awk -v f="$fails" 'BEGIN {exit !(f == 0)}' || fail "LLM calls failed: lanner_triage_llm_failures_total=$fails"
+    elog "the worker's LLM calls answered: $n (mean $(awk -v s="$(metric_sum lanner_triage_llm_latency_seconds_sum)" -v n="$n" 'BEGIN {printf "%.2f", n ? s / n : 0}') s), 0 failed; LLM phase $(($(date +%s) - t0)) s"
+}
+
 cmd_uninstall() {
     need_root
     cl_healthy || { elog "cluster not up: nothing to uninstall"; return 0; }
     ensure_venv || true
     KCTL delete namespace "$VICTIM_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
     helm_cmd uninstall || true
+    KCTL delete pv lanner-e2e-llm-models --ignore-not-found --wait=false >/dev/null 2>&1 || true
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
