@@ -332,9 +332,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     // The metrics endpoint waits for its open connections (a scraper or proxy holding a
     // half-sent request would hold it forever): a short grace, then cancelled.
-    if tokio::time::timeout(Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} })
-        .await
-        .is_err()
+    if tokio::time::timeout(Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} }).await.is_err()
     {
         tracing::warn!("triage background tasks still busy 2 s after the server stopped; cancelling");
         tasks.shutdown().await;
