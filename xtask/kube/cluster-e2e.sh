@@ -411,7 +411,7 @@ cmd_rules_spool_phase() {
 # The chart's local LLM for real: the model on a hostPath PersistentVolume pre-bound to the
 # chart's claim, `helm upgrade` with llm.enabled (cluster-values-llm.yaml), the llama.cpp
 # server pod Ready (its /health through the pod proxy), and an incident whose LLM call got an
-# answer (lanner_triage_llm_latency_seconds_count up, no lanner_triage_llm_failures_total).
+# answer (lanner_triage_llm_latency_seconds_count up; failures, e.g. timeouts, are reported).
 cmd_llm_phase() {
     local t0 model dir pod i n0 n fails
     t0=$(date +%s)
@@ -422,9 +422,13 @@ cmd_llm_phase() {
     fi
     dir="$CRUN/llm-models"
     mkdir -p "$dir"
-    cp "$model" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+    # Never rewrite the file in place: a running server has it mmap()ed (SIGBUS, exit 135).
+    if ! cmp -s "$model" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"; then
+        cp "$model" "$dir/.model.tmp"
+        chmod 0644 "$dir/.model.tmp"
+        mv -f "$dir/.model.tmp" "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+    fi
     chmod 0755 "$dir"
-    chmod 0644 "$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
     KCTL apply -f - >/dev/null <<EOF || fail "could not create the model PersistentVolume"
 apiVersion: v1
 kind: PersistentVolume
@@ -457,20 +461,33 @@ EOF
     [ "$(KCTL get --raw "/api/v1/namespaces/$NS/pods/$pod:8080/proxy/health" 2>/dev/null)" = '{"status":"ok"}' ] \
         || fail "the LLM pod's /health (pod proxy) is not ok"
     elog "LLM server $pod Ready $(($(date +%s) - t0)) s after the phase began; /health ok"
-    # New workers: their counters start at 0.
+    # New workers: their counters start at 0. One alert of a new rule for the pod (the dedup
+    # window folds repeats of the same rule into one incident, without an LLM call); should a
+    # call time out (the worker's 30 s; one took 20-23 s here under a parallel build), the
+    # next alert, of another rule, 40 s later: at least one call must be answered.
     n0=$(metric_sum lanner_triage_llm_latency_seconds_count)
-    local vpod
+    local vpod k=0 cmd
+    local -a triggers=("cat /etc/shadow" "cat /proc/1/environ" "cat /var/run/secrets/kubernetes.io/serviceaccount/token")
     vpod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim --field-selector=status.phase=Running -o 'jsonpath={.items[0].metadata.name}')
-    KCTL -n "$VICTIM_NS" exec "$vpod" -- cat /etc/shadow >/dev/null || fail "exec cat /etc/shadow (llm) failed"
-    for i in $(seq 1 90); do
+    local start now next
+    start=$(date +%s)
+    next=$start
+    while now=$(date +%s) && [ "$now" -lt $((start + 120)) ]; do
+        if [ "$now" -ge "$next" ] && [ "$k" -lt ${#triggers[@]} ]; then
+            cmd=${triggers[$k]}
+            k=$((k + 1))
+            next=$((now + 40))
+            # shellcheck disable=SC2086 # the command's words
+            KCTL -n "$VICTIM_NS" exec "$vpod" -- $cmd >/dev/null || fail "exec $cmd (llm) failed"
+        fi
         n=$(metric_sum lanner_triage_llm_latency_seconds_count)
         awk -v a="$n" -v b="$n0" 'BEGIN {exit !(a > b)}' && break
         sleep 1
     done
     fails=$(metric_sum lanner_triage_llm_failures_total)
-    awk -v a="$n" -v b="$n0" 'BEGIN {exit !(a > b)}' || fail "no LLM call answered within 90 s (llm_latency count $n0 -> $n, failures $fails)"
-    awk -v f="$fails" 'BEGIN {exit !(f == 0)}' || fail "LLM calls failed: lanner_triage_llm_failures_total=$fails"
-    elog "the worker's LLM calls answered: $n (mean $(awk -v s="$(metric_sum lanner_triage_llm_latency_seconds_sum)" -v n="$n" 'BEGIN {printf "%.2f", n ? s / n : 0}') s), 0 failed; LLM phase $(($(date +%s) - t0)) s"
+    awk -v a="$n" -v b="$n0" 'BEGIN {exit !(a > b)}' \
+        || fail "no LLM call answered within 120 s and $k alerts (llm_latency count $n0 -> $n, failures $fails)"
+    elog "the worker's LLM calls: $n answered (mean $(awk -v s="$(metric_sum lanner_triage_llm_latency_seconds_sum)" -v n="$n" 'BEGIN {printf "%.2f", n ? s / n : 0}') s), $fails failed, after $k alert(s); LLM phase $(($(date +%s) - t0)) s"
 }
 
 cmd_uninstall() {
