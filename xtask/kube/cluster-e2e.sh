@@ -351,6 +351,42 @@ for line in sys.stdin:
     return 1
 }
 
+# stop_workers: scale the workers to 0 and wait until their pods are gone (120 s at most),
+# printing how long it took and each worker's last log lines.
+stop_workers() {
+    local t_scale wp tails="" i
+    rm -f "$CRUN"/logs/e2e-stop-*.log
+    # The worker exits within seconds of SIGTERM (tests/tests/triage_shutdown_e2e.rs); the
+    # kubelet's own stop and status sync add more under CI load.
+    # Each worker's container log (the node's CRI file, runtime timestamps) followed through its
+    # stop: says whether a slow stop is the process (no "triage worker stopping" line, or a
+    # late one) or the kubelet's teardown after it.
+    for wp in $(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o 'jsonpath={.items[*].metadata.name}'); do
+        tail -n 0 -F /var/log/pods/"${NS}_${wp}"_*/*/*.log >"$CRUN/logs/e2e-stop-$wp.log" 2>/dev/null &
+        tails="$tails $!"
+    done
+    t_scale=$(date +%s)
+    KCTL -n "$NS" scale deployment/lanner-triage --replicas=0 >/dev/null
+    for i in $(seq 1 120); do
+        [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] && break
+        sleep 1
+    done
+    if [ -n "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ]; then
+        KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o wide >&2 || true
+        # shellcheck disable=SC2086 # the pids
+        kill $tails 2>/dev/null || true
+        tail -n 3 "$CRUN"/logs/e2e-stop-*.log >&2 || true
+        fail "workers did not stop within 120 s of scaling to 0"
+    fi
+    # shellcheck disable=SC2086 # the pids
+    kill $tails 2>/dev/null || true
+    elog "workers gone $(($(date +%s) - t_scale)) s after the scale to 0 (at $(date -u -d "@$t_scale" +%H:%M:%S)); their last log lines:"
+    for wp in "$CRUN"/logs/e2e-stop-*.log; do
+        printf '  %s: %s\n' "$(basename "$wp" .log)" \
+            "$(tail -n 3 "$wp" | sed -E 's/^([^ ]+) [a-z]+ [A-Z] .*"message":"([^"]*)".*/\1 \2;/' | tr '\n' ' ')" >&2
+    done
+}
+
 cmd_rules_spool_phase() {
     local pod before after i u
     pod=$(KCTL -n "$VICTIM_NS" get pods -l app=victim --field-selector=status.phase=Running \
@@ -376,20 +412,7 @@ cmd_rules_spool_phase() {
     elog "rules reloaded from the ConfigMap without a restart ($after); the new rule alerted (uuid $u)"
 
     elog "workers scaled to 0; alert; agent pod deleted; workers back"
-    KCTL -n "$NS" scale deployment/lanner-triage --replicas=0 >/dev/null
-    # The worker exits within seconds of SIGTERM (tests/tests/triage_shutdown_e2e.rs); the
-    # kubelet's own stop and status sync add more under CI load.
-    local t_scale
-    t_scale=$(date +%s)
-    for i in $(seq 1 120); do
-        [ -z "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ] && break
-        sleep 1
-    done
-    if [ -n "$(KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o name 2>/dev/null)" ]; then
-        KCTL -n "$NS" get pods -l app.kubernetes.io/component=triage -o wide >&2 || true
-        fail "workers did not stop within 120 s of scaling to 0"
-    fi
-    elog "workers gone $(($(date +%s) - t_scale)) s after the scale to 0"
+    stop_workers
     KCTL -n "$VICTIM_NS" exec "$pod" -- /bin/true lanner-e2e-marker-spool >/dev/null || fail "exec (spool marker) failed"
     u=$(wait_agent_alert lanner-e2e-marker-spool) || fail "no alert for the spool marker"
     KCTL -n "$NS" delete pod "$(echo "$after" | cut -d' ' -f1)" --wait=true >/dev/null || fail "deleting the agent pod failed"
