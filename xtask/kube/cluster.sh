@@ -424,11 +424,13 @@ cmd_cl_up() {
     wait_for 90 "kube-apiserver /readyz" kube-apiserver api_ok
 
     clog "kube-controller-manager, kube-scheduler"
+    # persistentvolume-binder binds the e2e's hostPath PersistentVolume (the LLM model) to the
+    # chart's claim; there is no provisioner, so nothing else creates volumes.
     start_bg kube-controller-manager "$KDIR/kube-controller-manager" \
         --kubeconfig="$CRUN/admin.kubeconfig" \
         --authentication-kubeconfig="$CRUN/admin.kubeconfig" --authorization-kubeconfig="$CRUN/admin.kubeconfig" \
         --bind-address=127.0.0.1 --secure-port="$CM_PORT" --port=0 --leader-elect=false \
-        --controllers='*,-nodeipam,-cloud-node-lifecycle,-route,-service,-bootstrapsigner,-tokencleaner,-csrsigning,-csrapproving,-persistentvolume-binder,-attachdetach,-persistentvolume-expander' \
+        --controllers='*,-nodeipam,-cloud-node-lifecycle,-route,-service,-bootstrapsigner,-tokencleaner,-csrsigning,-csrapproving,-attachdetach,-persistentvolume-expander' \
         --service-account-private-key-file="$CRUN/pki/sa.key" --root-ca-file="$CRUN/pki/ca.crt" \
         --use-service-account-credentials=false --profiling=false
     start_bg kube-scheduler "$KDIR/kube-scheduler" \

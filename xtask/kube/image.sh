@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lanner's container images without a registry or a Docker engine (`cargo xtask image`).
 #
-#   xtask/kube/image.sh build    agent, triage, pause and busybox images -> target/images/*.tar
-#   xtask/kube/image.sh import   build, then import all four into the test cluster's containerd
+#   xtask/kube/image.sh build    agent, triage, pause, busybox, victim (and llm) images -> target/images/*.tar
+#   xtask/kube/image.sh import   build, then import them all into the test cluster's containerd
 #
 # Each image is a docker-archive tar written by mkimage.py from a root filesystem assembled here:
 #   lanner-agent   /usr/local/bin/lanner (target/release/lanner, `cargo xtask build`), the shared
@@ -12,6 +12,13 @@
 #   pause          Kubernetes' own build/pause/linux/pause.c (same source package as the kubelet),
 #                  gcc -static: the pod sandbox image
 #   busybox        /bin/busybox from Debian's busybox-static plus its applet links: test workloads
+#   victim         the busybox tree plus what the kill chain of cluster-e2e.sh needs and busybox
+#                  lacks: /bin/bash from Debian's bash-static (the /dev/tcp reverse shell), a
+#                  `gcc -static` /usr/local/bin/escalate (drops to uid 1000, then setuid(0): the
+#                  simulation's `python3 -c 'os.setuid(0)'` as uid 1000), user app (1000),
+#                  /etc/cron.d and /root/.ssh
+#   lanner-llm     when the LLM venv exists (xtask/llm/llm.sh install): llama.cpp's server from
+#                  the xllamacpp wheel, xtask/llm/serve.py, Debian's python3.11 + stdlib; 65532
 # Same inputs -> same bytes -> same digests (sorted entries, fixed times and owners). The digests
 # are printed and written to target/images/digests.txt. deploy/docker/Dockerfile describes the
 # same content for users with a registry (deploy/README.md).
@@ -28,10 +35,13 @@ IMG_OUT="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/images"
 LANNER_BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/lanner"
 CA_DEB_VERSION=20230311+deb12u1                 # ca-certificates (bookworm)
 BUSYBOX_DEB_VERSION=1:1.35.0-4+deb12u1+b1         # busybox-static (bookworm)
+BASH_STATIC_DEB_VERSION=5.2.15-2+b13              # bash-static (bookworm)
 PAUSE_VERSION=3.4.1                               # build/pause/Makefile TAG of kubernetes 1.20
 IMAGE_REGISTRY=lanner.local
 PAUSE_REF="$IMAGE_REGISTRY/pause:$PAUSE_VERSION"
 BUSYBOX_REF="$IMAGE_REGISTRY/busybox:1.35.0"
+VICTIM_REF="$IMAGE_REGISTRY/victim:1"
+LLM_REF="$IMAGE_REGISTRY/lanner-llm:1"
 
 ilog() { printf 'image: %s\n' "$*" >&2; }
 
@@ -159,12 +169,70 @@ build_busybox_image() {
     mk busybox "$BUSYBOX_REF" --user 0:0 --cmd '["sh"]' --env PATH=/bin
 }
 
+# The chart's local LLM (llm.enabled) without a registry: llama.cpp's HTTP server as embedded
+# in the xllamacpp wheel of the LLM venv (xtask/llm/llm.sh install), run by xtask/llm/serve.py
+# (which takes the llama-server flags the chart passes), on Debian's python3.11 and the
+# stdlib of this host, non-root. The model stays out of the image (the chart mounts it at
+# /models from a volume). Built only when the venv is there.
+build_llm_image() {
+    local venv="$CACHE/llm/venv" r py=/usr/bin/python3.11 so lib xl
+    xl=$(find "$venv"/lib/python3*/site-packages -maxdepth 1 -name xllamacpp -type d 2>/dev/null | head -n1)
+    [ -n "$xl" ] || die "no xllamacpp in $venv: xtask/llm/llm.sh install"
+    [ -x "$py" ] || die "no $py (Debian's python3.11-minimal)"
+    r=$(fresh_rootfs lanner-llm)
+    add_elf "$r" "$py" /usr/bin/python3.11
+    ln -s python3.11 "$r/usr/bin/python3"
+    # The stdlib without tests, GUI, build and packaging parts and bytecode caches.
+    mkdir -p "$r/usr/lib/python3.11" "$r/usr/lib/python3/dist-packages" "$r/usr/local/lib/lanner-llm"
+    tar -C /usr/lib/python3.11 --exclude=test --exclude=tests --exclude=idlelib --exclude=tkinter \
+        --exclude=turtledemo --exclude=ensurepip --exclude=lib2to3 --exclude=__pycache__ \
+        --exclude='config-3.11-*' --exclude=site-packages --exclude=dist-packages \
+        --exclude=sitecustomize.py -cf - . | tar -C "$r/usr/lib/python3.11" -xf -
+    cp -a "$xl" "$r/usr/lib/python3/dist-packages/xllamacpp"
+    find "$r/usr/lib/python3/dist-packages" -name __pycache__ -prune -exec rm -rf {} +
+    for so in "$r/usr/lib/python3/dist-packages/xllamacpp/"*.so "$r/usr/lib/python3.11/lib-dynload/"*.so; do
+        for lib in $(ldd "$so" 2>/dev/null | awk '/=> \//{print $3}'); do
+            [ -e "$r$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$r$lib"
+        done
+    done
+    install -m 0644 "$REPO_ROOT/xtask/llm/serve.py" "$r/usr/local/lib/lanner-llm/serve.py"
+    write_users "$r"
+    mk lanner-llm "$LLM_REF" --user 65532:65532 \
+        --entrypoint '["/usr/bin/python3.11", "-I", "-B", "/usr/local/lib/lanner-llm/serve.py"]' \
+        --env PYTHONDONTWRITEBYTECODE=1 --expose 8080/tcp \
+        --label org.opencontainers.image.title=lanner-llm \
+        --label "org.opencontainers.image.version=xllamacpp-$(sed -n 's/^xllamacpp=//p' "$CACHE/llm/installed")"
+}
+
+# The kill chain's victim (cluster-e2e.sh): busybox + bash + a setuid(0) attempt as uid 1000.
+build_victim_image() {
+    local bash r
+    bash=$(ensure_deb_tree bash-static "$BASH_STATIC_DEB_VERSION")
+    command -v gcc >/dev/null || apt_system_install gcc libc6-dev
+    [ -x "$IMG_OUT/rootfs/busybox/bin/busybox" ] || build_busybox_image
+    r="$IMG_OUT/rootfs/victim"
+    rm -rf "$r"
+    cp -a "$IMG_OUT/rootfs/busybox" "$r"
+    install -m 0755 "$bash/bin/bash-static" "$r/bin/bash"
+    mkdir -p "$r/usr/local/bin" "$r/etc/cron.d" "$r/root/.ssh" "$r/home/app"
+    chmod 0700 "$r/root/.ssh"
+    gcc -Os -static -Wall -Werror -o "$r/usr/local/bin/escalate" "$IMG_HERE/escalate.c" \
+        || die "gcc -static escalate.c failed (libc6-dev installed?)"
+    strip "$r/usr/local/bin/escalate"
+    printf 'app:x:1000:1000:app:/home/app:/bin/sh\n' >>"$r/etc/passwd"
+    printf 'app:x:1000:\n' >>"$r/etc/group"
+    mk victim "$VICTIM_REF" --user 0:0 --chown home/app=1000:1000 --cmd '["sh"]' \
+        --env PATH=/bin:/usr/local/bin
+}
+
 cmd_image_build() {
     mkdir -p "$IMG_OUT"
     rm -f "$IMG_OUT/digests.txt.tmp"
     build_lanner_images
     build_pause_image
     build_busybox_image
+    build_victim_image
+    if [ -d "$CACHE/llm/venv" ]; then build_llm_image; else rm -f "$IMG_OUT/lanner-llm.tar"; ilog "no LLM venv ($CACHE/llm/venv): lanner-llm not built (xtask/llm/llm.sh install)"; fi
     mv -f "$IMG_OUT/digests.txt.tmp" "$IMG_OUT/digests.txt"
     ilog "digests (ref image-id archive-sha256): $IMG_OUT/digests.txt"
     cat "$IMG_OUT/digests.txt"
@@ -184,7 +252,8 @@ cmd_image_import() {
     local run=${LANNER_CLUSTER_DIR:-/tmp/lanner-cluster}
     [ -S "$run/containerd.sock" ] || die "the test cluster is not up (no $run/containerd.sock): cargo xtask cluster up"
     cmd_image_build
-    import_images "$run/containerd.sock" "$IMG_OUT"/{lanner-agent,lanner-triage,pause,busybox}.tar
+    import_images "$run/containerd.sock" "$IMG_OUT"/{lanner-agent,lanner-triage,pause,busybox,victim}.tar
+    [ ! -f "$IMG_OUT/lanner-llm.tar" ] || import_images "$run/containerd.sock" "$IMG_OUT/lanner-llm.tar"
     ilog "imported into containerd ($run/containerd.sock, namespace k8s.io):"
     ctr --address "$run/containerd.sock" -n k8s.io images ls | awk 'NR==1 || /lanner.local/ {print $1, $3}' >&2
     ctr --address "$run/containerd.sock" -n k8s.io images ls | awk '/lanner.local/ {print $1, $3}' \

@@ -4,6 +4,9 @@ Started by xtask/llm/llm.sh up; run it with the venv's python:
 
     serve.py --model PATH [--host 127.0.0.1] [--port 8087] [--ctx 4096] [--threads 1] [--alias NAME]
 
+It is also the entrypoint of the lanner-llm image (xtask/kube/image.sh), so it accepts the
+llama-server spellings the Helm chart passes (--ctx-size, --metrics).
+
 xllamacpp.Server(params) loads the model and serves HTTP from a background thread, so this
 process only has to stay alive. Endpoints: /health, /v1/models, /v1/chat/completions, ...
 """
@@ -22,11 +25,12 @@ def main() -> int:
     ap.add_argument("--model", required=True, help="path of the GGUF model")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8087)
-    ap.add_argument("--ctx", type=int, default=4096, help="context size (tokens)")
+    ap.add_argument("--ctx", "--ctx-size", type=int, default=4096, help="context size (tokens)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (1 stays fast when the cores are busy)")
     ap.add_argument("--parallel", type=int, default=1, help="server slots")
     ap.add_argument("--poll", type=int, default=None, help="llama.cpp threadpool busy-poll level 0-100")
     ap.add_argument("--alias", default=None, help="model name reported by /v1/models")
+    ap.add_argument("--metrics", action="store_true", help="accepted for llama-server compatibility: always on")
     args = ap.parse_args()
 
     params = xlc.CommonParams()

@@ -78,8 +78,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cluster::ClusterCmd,
     },
-    /// Agent, triage, pause and busybox images from target/release/lanner (target/images/);
-    /// imported into the test cluster's containerd when it is up.
+    /// Agent, triage, pause, busybox and victim images from target/release/lanner (and the
+    /// LLM server image when the LLM venv exists) in target/images/; imported into the test
+    /// cluster's containerd when it is up.
     Image,
     /// The agent and a smoke workload on pinned Debian kernels under QEMU; writes docs/kernels.md.
     Kernels {

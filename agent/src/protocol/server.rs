@@ -225,7 +225,12 @@ where
     let mut wr: Writer<A> = FramedWrite::new(wr, FrameCodec::new(max));
     let m = &shared.metrics;
 
-    let first = match tokio::time::timeout(shared.cfg.handshake_timeout, rd.next()).await {
+    let hello = tokio::select! {
+        // A peer that connected but has not said Hello does not hold up a shutdown.
+        _ = stop.wait_for(|s| *s) => return,
+        r = tokio::time::timeout(shared.cfg.handshake_timeout, rd.next()) => r,
+    };
+    let first = match hello {
         Err(_) => {
             tracing::warn!(%peer, "no Hello within {:?}; closing", shared.cfg.handshake_timeout);
             return;

@@ -126,18 +126,58 @@ pub fn run(args: TriageArgs) -> anyhow::Result<()> {
         return eval(e);
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    rt.block_on(async {
-        let shutdown = async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term.recv() => {},
+    let r = rt.block_on(async {
+        // Handlers first: as PID 1 of a container a SIGTERM that arrives before a handler
+        // exists is dropped by the kernel, and the pod then waits out its grace period.
+        let stop = ShutdownSignal::install()?;
+        let settings = settings_from(&args)?;
+        tokio::select! {
+            r = serve(settings, stop.clone().wait()) => r,
+            // Startup (cluster access, bind) or shutdown that hangs past the bound: exit anyway.
+            _ = stop.deadline(EXIT_BOUND) => {
+                tracing::warn!(bound = ?EXIT_BOUND, "triage worker did not stop within the bound after the signal; exiting");
+                Ok(())
             }
-            tracing::info!("triage worker stopping");
-        };
-        serve(settings_from(&args)?, shutdown).await
-    })
+        }
+    });
+    // Blocking tasks (an fsync in flight) get a moment, not a veto over the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    r
+}
+
+/// The longest a worker keeps running after SIGTERM/SIGINT: the server's handler grace
+/// (5 s) plus the metrics endpoint's, well inside Kubernetes' default 30 s.
+const EXIT_BOUND: Duration = Duration::from_secs(10);
+
+/// SIGTERM/SIGINT, registered once at start; cloneable so that the serve path and the
+/// exit bound both wait on it.
+#[derive(Clone)]
+struct ShutdownSignal(tokio::sync::watch::Receiver<bool>);
+
+impl ShutdownSignal {
+    fn install() -> anyhow::Result<ShutdownSignal> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("triage worker stopping (SIGTERM)"),
+                _ = int.recv() => tracing::info!("triage worker stopping (SIGINT)"),
+            }
+            let _ = tx.send(true);
+        });
+        Ok(ShutdownSignal(rx))
+    }
+
+    async fn wait(mut self) {
+        let _ = self.0.wait_for(|s| *s).await;
+    }
+
+    async fn deadline(self, bound: Duration) {
+        self.wait().await;
+        tokio::time::sleep(bound).await;
+    }
 }
 
 /// Config file + flags → settings.
@@ -290,7 +330,13 @@ pub async fn serve(
     )
     .await;
     let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
+    // The metrics endpoint waits for its open connections (a scraper or proxy holding a
+    // half-sent request would hold it forever): a short grace, then cancelled.
+    if tokio::time::timeout(Duration::from_secs(2), async { while tasks.join_next().await.is_some() {} }).await.is_err()
+    {
+        tracing::warn!("triage background tasks still busy 2 s after the server stopped; cancelling");
+        tasks.shutdown().await;
+    }
     Ok(())
 }
 
