@@ -180,6 +180,23 @@ impl SockOffsets {
     };
 }
 
+/// `struct linux_binprm` members the BPF LSM exec program (`lsm/bprm_committed_creds`)
+/// reads: at that hook the new image's argument strings are in place from `p`
+/// (argv, then envp, then the filename at `exec`) but `mm->arg_start` is not set yet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LsmOffsets {
+    pub bprm_p: u32,
+    pub bprm_argc: u32,
+    pub bprm_exec: u32,
+    pub bprm_filename: u32,
+}
+
+impl LsmOffsets {
+    pub const NONE: LsmOffsets =
+        LsmOffsets { bprm_p: OFFSET_NONE, bprm_argc: OFFSET_NONE, bprm_exec: OFFSET_NONE, bprm_filename: OFFSET_NONE };
+}
+
 /// Global probe configuration (the `LANNER_CONFIG` global in the object).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +210,7 @@ pub struct ProbeConfig {
     pub offsets: KernelOffsets,
     pub exe: ExeOffsets,
     pub sock: SockOffsets,
+    pub lsm: LsmOffsets,
 }
 
 impl ProbeConfig {
@@ -204,13 +222,15 @@ impl ProbeConfig {
         offsets: KernelOffsets::NONE,
         exe: ExeOffsets::NONE,
         sock: SockOffsets::NONE,
+        lsm: LsmOffsets::NONE,
     };
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4);
+const _: () = assert!(core::mem::size_of::<LsmOffsets>() == 4 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 4 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use lanner_common::{
-    config::{ExeOffsets, SockOffsets, OFFSET_NONE},
+    config::{ExeOffsets, LsmOffsets, SockOffsets, OFFSET_NONE},
     KernelOffsets,
 };
 
@@ -268,6 +268,12 @@ impl Btf {
             skc_v6_rcv_saddr: o("sock_common", "skc_v6_rcv_saddr"),
             _pad: 0,
         }
+    }
+
+    /// `linux_binprm` members for the BPF LSM exec program.
+    pub fn lsm_offsets(&self) -> LsmOffsets {
+        let o = |m: &str| self.member_offset("linux_binprm", m).unwrap_or(OFFSET_NONE);
+        LsmOffsets { bprm_p: o("p"), bprm_argc: o("argc"), bprm_exec: o("exec"), bprm_filename: o("filename") }
     }
 
     /// The offsets the probes need; missing members are `OFFSET_NONE`.

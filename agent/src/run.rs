@@ -135,6 +135,9 @@ struct FinalCounters<'a> {
     kernel: &'a counters::KernelCounters,
     ringbuf_drop_total: u64,
     str_read_fail_total: u64,
+    /// Per program, the runs the kernel skipped (recursion protection): events lost
+    /// before any probe counter sees them. Only programs with misses are listed.
+    recursion_misses: std::collections::BTreeMap<&'static str, u64>,
     process_table: crate::proctable::TableStats,
 }
 
@@ -153,9 +156,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let memlock = kernel::raise_memlock(kver);
     kernel::ensure_tracefs()?;
     let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
-    let (offsets, exe, sock) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets());
+    let (offsets, exe, sock, lsm) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.lsm_offsets());
     drop(btf);
-    let found = [crate::btf::resolved(&offsets), crate::btf::resolved(&exe), crate::btf::resolved(&sock)];
+    let found = [
+        crate::btf::resolved(&offsets),
+        crate::btf::resolved(&exe),
+        crate::btf::resolved(&sock),
+        crate::btf::resolved(&lsm),
+    ];
     let (ok, total) = found.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
     tracing::info!(resolved = ok, fields = total, "kernel BTF read: struct offsets resolved");
 
@@ -167,6 +175,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         offsets,
         exe,
         sock,
+        lsm,
     };
     let ring_bytes = args.ringbuf_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
     let ring_bytes = ring_bytes.context("--ringbuf-mib must be a power of two")?;
@@ -325,6 +334,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let ring = reader_rt.block_on(transport::run_reader(ring, &mut pipeline, timing, Some(idle_flag), match_wake, rx));
     let mut ring = ring?;
 
+    let misses: std::collections::BTreeMap<_, _> = probes::recursion_misses(&ebpf, &statuses).into_iter().collect();
+    if !misses.is_empty() {
+        tracing::warn!(misses = ?misses, "the kernel skipped probe runs (another BPF program was active on the CPU)");
+    }
     // Detach every program (dropping the object does it) before reading the
     // final counters, which live on in the map we took out.
     drop(ebpf);
@@ -337,6 +350,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             kernel: &kc,
             ringbuf_drop_total: kc.total(lanner_common::Counter::RingbufDrop),
             str_read_fail_total: kc.total(lanner_common::Counter::StrReadFail),
+            recursion_misses: misses,
             process_table: pipeline.assembler.procs.stats(),
         },
     };

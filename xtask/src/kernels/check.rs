@@ -12,6 +12,7 @@ pub const COLUMNS: &[&str] = &[
     "boot",
     "probes",
     "open path",
+    "exec path",
     "btf",
     "exec",
     "open r",
@@ -194,6 +195,17 @@ pub fn parse(console: &str) -> Outcome {
         cell(fell_back && has("openat_enter") && has("openat_exit"), "tracepoint")
     });
 
+    // Exec: the BPF LSM program where the guest's active LSM list has `bpf`, else
+    // sched_exec with the fallback logged (BPF LSM not active).
+    let bpf_lsm = o.lsm.split(',').any(|m| m.trim() == "bpf");
+    o.cells.push(if has("lsm_exec") {
+        cell(bpf_lsm && !has("sched_exec"), "lsm")
+    } else {
+        let why = o.fallbacks.iter().find(|f| f.starts_with("lsm_exec ")).cloned();
+        let ok = has("sched_exec") && why.is_some() && !bpf_lsm;
+        cell(ok, if bpf_lsm { "tracepoint (bpf LSM active!)" } else { "tracepoint" })
+    });
+
     // BTF: the agent resolved every struct offset it looks up.
     let btf = log.iter().find(|v| msg(v) == "kernel BTF read: struct offsets resolved");
     let num = |v: &Value, k: &str| v.get("fields").and_then(|f| f.get(k)).and_then(Value::as_u64);
@@ -216,7 +228,14 @@ pub fn parse(console: &str) -> Outcome {
                 .and_then(Value::as_object)
                 .map(|m| m.values().filter_map(|p| p.get("ringbuf_drop").and_then(Value::as_u64)).sum())
                 .unwrap_or(0);
+            // Runs the kernel skipped (recursion protection) lose events as surely.
+            let skipped: u64 = f
+                .get("recursion_misses")
+                .and_then(Value::as_object)
+                .map(|m| m.values().filter_map(Value::as_u64).sum())
+                .unwrap_or(0);
             match total {
+                Some(t) if skipped > 0 => cell(false, format!("{} + {skipped} skipped runs", t.max(per_probe))),
                 Some(t) => cell(t == 0 && per_probe == 0, (t.max(per_probe)).to_string()),
                 None => cell(false, "no counters"),
             }
@@ -234,8 +253,9 @@ mod tests {
         format!(
             "junk\n\x1bc\x1b[?7lKMX kernel 6.1.0-57-cloud-amd64\nKMX lsm lockdown,bpf\nKMX-BEGIN-LOG\n\
              {{\"fields\":{{\"message\":\"kernel BTF read: struct offsets resolved\",\"resolved\":60,\"fields\":60}}}}\n\
-             {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
+             {{\"fields\":{{\"message\":\"probe replaced\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"openat_fexit\",\"hook\":\"fexit/do_sys_openat2\"}}}}\n\
+             {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe not attached: needs kernel 9.9+\",\"probe\":\"x\",\"hook\":\"h\"}}}}\n\
              {{\"fields\":{{\"message\":\"lanner ready\"}}}}\n\
              {{\"final_counters\":{{\"ringbuf_drop_total\":{drops},\"kernel\":{{\"by_probe\":{{}}}}}}}}\n\
@@ -252,6 +272,7 @@ mod tests {
         assert!(by("boot").ok && by("probes").ok && by("btf").ok && by("exec").ok && by("drops").ok);
         assert_eq!(by("probes").text, "2/2");
         assert!(by("open path").ok && by("open path").text == "fexit");
+        assert!(by("exec path").ok && by("exec path").text == "lsm");
         assert_eq!(o.skipped_probes.len(), 1);
         assert!(!by("connect").ok);
         assert_eq!(by("connect").text, "no alert");
@@ -263,6 +284,26 @@ mod tests {
         assert!(!exec.ok);
         assert!(exec.text.starts_with("proc.cmdline=\"echo kmx-argv\""), "{}", exec.text);
         assert!(!o.cells.last().unwrap().ok);
+
+        let skipped = console(exec, 0).replace("\"ringbuf_drop_total\":0", "\"recursion_misses\":{\"sched_exec\":1},\"ringbuf_drop_total\":0");
+        let o = parse(&skipped);
+        assert!(!o.cells.last().unwrap().ok);
+        assert_eq!(o.cells.last().unwrap().text, "0 + 1 skipped runs");
+    }
+
+    /// Without `bpf` in the LSM list the exec path must be the logged fallback; with
+    /// it, a fallback is a failure.
+    #[test]
+    fn the_exec_path_follows_the_active_lsm_list() {
+        let fallback = "{\"fields\":{\"message\":\"probe fallback: BPF LSM is not active\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}\n\
+             {\"fields\":{\"message\":\"probe attached\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}";
+        let text = console("", 0)
+            .replace("{\"fields\":{\"message\":\"probe attached\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}", fallback);
+        let col = COLUMNS.iter().position(|c| *c == "exec path").unwrap();
+        let o = parse(&text.replace("KMX lsm lockdown,bpf", "KMX lsm lockdown,yama"));
+        assert!(o.cells[col].ok && o.cells[col].text == "tracepoint", "{:?}", o.cells[col]);
+        let o = parse(&text);
+        assert!(!o.cells[col].ok, "bpf LSM active but the fallback used: {:?}", o.cells[col]);
     }
 
     #[test]
