@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use lanner_common::{
-    config::{ExeOffsets, LsmOffsets, SockOffsets, OFFSET_NONE},
+    config::{ExeOffsets, HookOffsets, SockOffsets, OFFSET_NONE},
     KernelOffsets,
 };
 
@@ -270,10 +270,16 @@ impl Btf {
         }
     }
 
-    /// `linux_binprm` members for the BPF LSM exec program.
-    pub fn lsm_offsets(&self) -> LsmOffsets {
-        let o = |m: &str| self.member_offset("linux_binprm", m).unwrap_or(OFFSET_NONE);
-        LsmOffsets { bprm_p: o("p"), bprm_argc: o("argc"), bprm_exec: o("exec"), bprm_filename: o("filename") }
+    /// Offsets for the BPF LSM exec program and the fexit open program.
+    pub fn hook_offsets(&self) -> HookOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        HookOffsets {
+            bprm_p: o("linux_binprm", "p"),
+            bprm_argc: o("linux_binprm", "argc"),
+            bprm_exec: o("linux_binprm", "exec"),
+            bprm_filename: o("linux_binprm", "filename"),
+            task_stack: o("task_struct", "stack"),
+        }
     }
 
     /// The offsets the probes need; missing members are `OFFSET_NONE`.

@@ -156,13 +156,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let memlock = kernel::raise_memlock(kver);
     kernel::ensure_tracefs()?;
     let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
-    let (offsets, exe, sock, lsm) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.lsm_offsets());
+    let (offsets, exe, sock, hook) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.hook_offsets());
     drop(btf);
     let found = [
         crate::btf::resolved(&offsets),
         crate::btf::resolved(&exe),
         crate::btf::resolved(&sock),
-        crate::btf::resolved(&lsm),
+        crate::btf::resolved(&hook),
     ];
     let (ok, total) = found.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
     tracing::info!(resolved = ok, fields = total, "kernel BTF read: struct offsets resolved");
@@ -175,7 +175,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         offsets,
         exe,
         sock,
-        lsm,
+        hook,
     };
     let ring_bytes = args.ringbuf_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
     let ring_bytes = ring_bytes.context("--ringbuf-mib must be a power of two")?;

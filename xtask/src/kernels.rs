@@ -95,7 +95,7 @@ fn script_path(root: &Path, args: &[&str]) -> Result<PathBuf> {
     Ok(PathBuf::from(text.lines().last().unwrap_or_default().trim()))
 }
 
-/// The payload tree: /init, the rules (default pack + smoke rules), the helper.
+/// The payload tree: /init, the rules (default pack + smoke rules), the helpers.
 fn payload(root: &Path) -> Result<PathBuf> {
     let src = root.join("xtask/kernels/payload");
     let dir = cache_dir().join("payload");
@@ -113,14 +113,17 @@ fn payload(root: &Path) -> Result<PathBuf> {
             std::fs::copy(&p, dir.join("kmx/default").join(p.file_name().expect("file name")))?;
         }
     }
-    let st = Command::new("cc")
-        .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
-        .arg(dir.join("kmx/setuid0"))
-        .arg(src.join("setuid0.c"))
-        .status()
-        .context("cc (the static setuid helper)")?;
-    if !st.success() {
-        bail!("compiling xtask/kernels/payload/setuid0.c failed");
+    // Static helpers: setuid0 (setuid EPERM), opens (open/openat/openat2/creat by raw syscall).
+    for helper in ["setuid0", "opens"] {
+        let st = Command::new("cc")
+            .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+            .arg(dir.join("kmx").join(helper))
+            .arg(src.join(format!("{helper}.c")))
+            .status()
+            .with_context(|| format!("cc (the static {helper} helper)"))?;
+        if !st.success() {
+            bail!("compiling xtask/kernels/payload/{helper}.c failed");
+        }
     }
     Ok(dir)
 }

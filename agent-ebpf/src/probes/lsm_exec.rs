@@ -55,9 +55,9 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     exe::clear(&mut ev.info);
     exe::read_task(task, &mut ev.info);
     exe::read_cwd(task, &mut ev.info);
-    let p: u64 = read_at(bprm, conf!(lsm.bprm_p)).unwrap_or(0);
-    let argc: i32 = read_at(bprm, conf!(lsm.bprm_argc)).unwrap_or(0);
-    let end: u64 = read_at(bprm, conf!(lsm.bprm_exec)).unwrap_or(0);
+    let p: u64 = read_at(bprm, conf!(hook.bprm_p)).unwrap_or(0);
+    let argc: i32 = read_at(bprm, conf!(hook.bprm_argc)).unwrap_or(0);
+    let end: u64 = read_at(bprm, conf!(hook.bprm_exec)).unwrap_or(0);
     let mut flags = read_args(ev, p, argc);
     if flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
         read_env(ev, p + ev.args_len as u64, end);
@@ -66,7 +66,7 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
         exe::read_exe(task, mm, &mut ev.info);
     }
-    let filename: Option<*const u8> = read_at(bprm, conf!(lsm.bprm_filename));
+    let filename: Option<*const u8> = read_at(bprm, conf!(hook.bprm_filename));
     match filename.map(|f| unsafe { bpf_probe_read_kernel_str_bytes(f, &mut ev.filename) }) {
         Some(Ok(s)) => {
             ev.filename_len = s.len() as u16;

@@ -12,6 +12,7 @@ pub const COLUMNS: &[&str] = &[
     "boot",
     "probes",
     "open path",
+    "open types",
     "exec path",
     "btf",
     "exec",
@@ -147,6 +148,49 @@ fn alert_cell(alerts: &[Value], ex: &Expect) -> Cell {
     cell(false, first_diff.unwrap_or_default())
 }
 
+/// `(syscall, path)` of every decoded event (`lanner run --events`) naming a
+/// `/tmp/kmx/sys-*` file: any JSON object with a `syscall` and such a string.
+fn sys_opens(v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(sc) = m.get("syscall").and_then(Value::as_str) {
+                for p in m.values().filter_map(Value::as_str).filter(|p| p.starts_with("/tmp/kmx/sys-")) {
+                    out.push((sc.to_string(), p.to_string()));
+                }
+            }
+            m.values().for_each(|x| sys_opens(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| sys_opens(x, out)),
+        _ => {}
+    }
+}
+
+/// The opens helper (xtask/kernels/payload/opens.c) made one open, openat, openat2
+/// and creat: each file's events must name exactly its syscall, once (creat is
+/// reported by its own pair, not again as an open). The tracepoint fallback has no
+/// `open` pair, so there `sys-open` has no event.
+fn open_types(events: &[Value], fexit: bool) -> Cell {
+    let mut got = Vec::new();
+    events.iter().for_each(|v| sys_opens(v, &mut got));
+    if got.is_empty() {
+        return cell(false, "no events");
+    }
+    let want: &[(&str, &[&str])] = &[
+        ("open", if fexit { &["open"] } else { &[] }),
+        ("openat", &["openat"]),
+        ("openat2", &["openat2"]),
+        ("creat", &["creat"]),
+    ];
+    for (file, names) in want {
+        let path = format!("/tmp/kmx/sys-{file}");
+        let seen: Vec<&str> = got.iter().filter(|(_, p)| *p == path).map(|(s, _)| s.as_str()).collect();
+        if seen != *names {
+            return cell(false, format!("sys-{file}: {seen:?} (want {names:?})"));
+        }
+    }
+    cell(true, if fexit { "open, openat, openat2, creat" } else { "openat, openat2, creat" })
+}
+
 /// Parse a guest console into the matrix row.
 pub fn parse(console: &str) -> Outcome {
     let mut o = Outcome {
@@ -194,6 +238,8 @@ pub fn parse(console: &str) -> Outcome {
         let fell_back = o.fallbacks.iter().any(|f| f.starts_with("openat_fexit "));
         cell(fell_back && has("openat_enter") && has("openat_exit"), "tracepoint")
     });
+
+    o.cells.push(open_types(&json_lines(&section(console, "OPENS")), has("openat_fexit")));
 
     // Exec: the BPF LSM program where the guest's active LSM list has `bpf`, else
     // sched_exec with the fallback logged (BPF LSM not active).
@@ -304,6 +350,26 @@ mod tests {
         assert!(o.cells[col].ok && o.cells[col].text == "tracepoint", "{:?}", o.cells[col]);
         let o = parse(&text);
         assert!(!o.cells[col].ok, "bpf LSM active but the fallback used: {:?}", o.cells[col]);
+    }
+
+    #[test]
+    fn each_open_syscall_is_named_exactly_once() {
+        let line = |sc: &str, f: &str| {
+            serde_json::json!({"time_ns": 1, "Open": {"syscall": sc, "path": format!("/tmp/kmx/sys-{f}")}})
+        };
+        let good = vec![line("open", "open"), line("openat", "openat"), line("openat2", "openat2"), line("creat", "creat")];
+        let c = open_types(&good, true);
+        assert!(c.ok, "{c:?}");
+        // The old fexit program: every open reported as openat, creat twice.
+        let old = vec![line("openat", "open"), line("openat", "openat"), line("openat", "openat2")];
+        let c = open_types(&old, true);
+        assert!(!c.ok && c.text == r#"sys-open: ["openat"] (want ["open"])"#, "{c:?}");
+        let twice = [good.clone(), vec![line("openat", "creat")]].concat();
+        let c = open_types(&twice, true);
+        assert!(!c.ok && c.text.starts_with("sys-creat:"), "{c:?}");
+        // Tracepoint fallback: no open pair.
+        assert!(open_types(&good[1..], false).ok);
+        assert!(!open_types(&[], true).ok);
     }
 
     #[test]
