@@ -275,10 +275,7 @@ const LSM_LIST: &str = "/sys/kernel/security/lsm";
 fn bpf_lsm_inactive(list: Result<String, std::io::Error>) -> Option<String> {
     match list {
         Ok(l) if l.trim().split(',').any(|m| m == "bpf") => None,
-        Ok(l) => Some(format!(
-            "BPF LSM is not active (active LSMs: {}; boot with lsm=...,bpf to enable it)",
-            l.trim()
-        )),
+        Ok(l) => Some(format!("BPF LSM is not active (active LSMs: {}; boot with lsm=...,bpf to enable it)", l.trim())),
         Err(e) => Some(format!("cannot read the active LSM list {LSM_LIST} ({e}): BPF LSM not assumed")),
     }
 }

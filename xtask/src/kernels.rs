@@ -346,6 +346,11 @@ mod tests {
         assert!(names.iter().any(|n| n.starts_with("7.")), "a 7.x kernel");
         let k510 = m.iter().find(|e| e.name == "5.10").unwrap();
         assert!(k510.append.contains("bpf"), "5.10 needs lsm=...,bpf on its command line");
+        // One guest shows the fallback: an explicit LSM list without bpf.
+        assert!(
+            m.iter().any(|e| e.append.contains("lsm=") && !e.append.split(['=', ',']).any(|x| x == "bpf")),
+            "a guest booted without bpf in its LSM list"
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 //! fallback (no BPF LSM, or this host's EPERM on LSM programs).
 use aya_ebpf::{
     cty::c_void,
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes},
     helpers::generated::bpf_probe_read_user,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes},
     macros::lsm,
     programs::LsmContext,
 };

@@ -331,7 +331,8 @@ mod tests {
         assert!(exec.text.starts_with("proc.cmdline=\"echo kmx-argv\""), "{}", exec.text);
         assert!(!o.cells.last().unwrap().ok);
 
-        let skipped = console(exec, 0).replace("\"ringbuf_drop_total\":0", "\"recursion_misses\":{\"sched_exec\":1},\"ringbuf_drop_total\":0");
+        let skipped = console(wrong, 0)
+            .replace("\"ringbuf_drop_total\":0", "\"recursion_misses\":{\"sched_exec\":1},\"ringbuf_drop_total\":0");
         let o = parse(&skipped);
         assert!(!o.cells.last().unwrap().ok);
         assert_eq!(o.cells.last().unwrap().text, "0 + 1 skipped runs");
@@ -354,10 +355,9 @@ mod tests {
 
     #[test]
     fn each_open_syscall_is_named_exactly_once() {
-        let line = |sc: &str, f: &str| {
-            serde_json::json!({"time_ns": 1, "Open": {"syscall": sc, "path": format!("/tmp/kmx/sys-{f}")}})
-        };
-        let good = vec![line("open", "open"), line("openat", "openat"), line("openat2", "openat2"), line("creat", "creat")];
+        let line = |sc: &str, f: &str| serde_json::json!({"time_ns": 1, "Open": {"syscall": sc, "path": format!("/tmp/kmx/sys-{f}")}});
+        let good =
+            vec![line("open", "open"), line("openat", "openat"), line("openat2", "openat2"), line("creat", "creat")];
         let c = open_types(&good, true);
         assert!(c.ok, "{c:?}");
         // The old fexit program: every open reported as openat, creat twice.
