@@ -180,6 +180,31 @@ impl SockOffsets {
     };
 }
 
+/// Offsets the preferred (BPF LSM, fexit) programs read. `bprm_*`: the `struct
+/// linux_binprm` members of `lsm/bprm_committed_creds`, where the new image's argument
+/// strings are in place from `p` (argv, then envp, then the filename at `exec`) but
+/// `mm->arg_start` is not set yet. `task_stack`: `task_struct.stack`, whose top holds
+/// the syscall's `pt_regs` (`fexit/do_sys_openat2` reads which syscall called it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookOffsets {
+    pub bprm_p: u32,
+    pub bprm_argc: u32,
+    pub bprm_exec: u32,
+    pub bprm_filename: u32,
+    pub task_stack: u32,
+}
+
+impl HookOffsets {
+    pub const NONE: HookOffsets = HookOffsets {
+        bprm_p: OFFSET_NONE,
+        bprm_argc: OFFSET_NONE,
+        bprm_exec: OFFSET_NONE,
+        bprm_filename: OFFSET_NONE,
+        task_stack: OFFSET_NONE,
+    };
+}
+
 /// Global probe configuration (the `LANNER_CONFIG` global in the object).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +218,7 @@ pub struct ProbeConfig {
     pub offsets: KernelOffsets,
     pub exe: ExeOffsets,
     pub sock: SockOffsets,
+    pub hook: HookOffsets,
 }
 
 impl ProbeConfig {
@@ -204,13 +230,15 @@ impl ProbeConfig {
         offsets: KernelOffsets::NONE,
         exe: ExeOffsets::NONE,
         sock: SockOffsets::NONE,
+        hook: HookOffsets::NONE,
     };
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4);
+const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 5 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -341,7 +341,11 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             }
             Event::Open(Open {
                 hdr: header(&e.hdr),
-                syscall: if e.hdr.subtype == 2 { "openat2" } else { "openat" },
+                syscall: match e.hdr.subtype {
+                    crate::OPEN_OPENAT2 => "openat2",
+                    crate::OPEN_OPEN => "open",
+                    _ => "openat",
+                },
                 ret: e.ret,
                 dirfd: e.dirfd,
                 flags: e.flags,

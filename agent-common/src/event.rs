@@ -216,6 +216,12 @@ pub struct ConnectEvent {
     pub laddr: [u8; 16],
 }
 
+/// Which syscall an [`OpenEvent`] reports (`EventHeader::subtype`); the tracepoint
+/// pairs see openat and openat2, `fexit/do_sys_openat2` all three.
+pub const OPEN_OPENAT: u16 = 1;
+pub const OPEN_OPENAT2: u16 = 2;
+pub const OPEN_OPEN: u16 = 3;
+
 /// Which syscall a [`SetuidEvent`] reports (`EventHeader::subtype`).
 pub const SETUID_SETUID: u16 = 1;
 pub const SETUID_SETREUID: u16 = 2;

@@ -1,8 +1,9 @@
 //! Lanner's eBPF probes.
 //!
 //! One hook per file under `probes/`; each is a thin entry plus a `try_`
-//! function. Only tracepoints and raw tracepoints are used: they load on every
-//! kernel from 5.10 on, including those where fentry/LSM/kprobes are unavailable.
+//! function. Tracepoints and raw tracepoints load on every kernel from 5.10 on;
+//! the few fexit and BPF LSM programs are preferred where the kernel has them,
+//! with tracepoint fallbacks (agent/src/probes.rs).
 //! Events go to one RingBuf with batched wake-ups; every failure to reserve,
 //! read a string or find a stash entry is counted per probe and per CPU.
 #![cfg_attr(target_arch = "bpf", no_std)]

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use lanner_common::{
-    config::{ExeOffsets, SockOffsets, OFFSET_NONE},
+    config::{ExeOffsets, HookOffsets, SockOffsets, OFFSET_NONE},
     KernelOffsets,
 };
 
@@ -267,6 +267,18 @@ impl Btf {
             skc_v6_daddr: o("sock_common", "skc_v6_daddr"),
             skc_v6_rcv_saddr: o("sock_common", "skc_v6_rcv_saddr"),
             _pad: 0,
+        }
+    }
+
+    /// Offsets for the BPF LSM exec program and the fexit open program.
+    pub fn hook_offsets(&self) -> HookOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        HookOffsets {
+            bprm_p: o("linux_binprm", "p"),
+            bprm_argc: o("linux_binprm", "argc"),
+            bprm_exec: o("linux_binprm", "exec"),
+            bprm_filename: o("linux_binprm", "filename"),
+            task_stack: o("task_struct", "stack"),
         }
     }
 

@@ -15,9 +15,14 @@
 //! together, no stash) instead of a syscall tracepoint pair. It comes first in
 //! the table; when it attaches the pairs it replaces are not loaded, when it
 //! cannot (no trampolines, no BTF, this host's EPERM) they are the fallback.
+//!
+//! A BPF LSM program is preferred the same way, but only where the kernel runs
+//! BPF LSM (`bpf` in /sys/kernel/security/lsm): without it an LSM program still
+//! loads and attaches on some kernels (5.10) and then never runs, so the list is
+//! checked first and an unreadable list counts as "not active".
 //! Each probe logs which hook it uses; /metrics has `lanner_probe_attached`.
 use aya::{
-    programs::{FExit, ProgramError, RawTracePoint, TracePoint},
+    programs::{FExit, Lsm, ProgramError, RawTracePoint, TracePoint},
     util::KernelVersion,
     Btf, Ebpf,
 };
@@ -36,6 +41,10 @@ pub enum Hook {
     FExit {
         function: &'static str,
     },
+    /// BPF LSM program on a security hook (BTF, `bpf` in the active LSM list).
+    Lsm {
+        hook: &'static str,
+    },
 }
 
 impl std::fmt::Display for Hook {
@@ -44,6 +53,7 @@ impl std::fmt::Display for Hook {
             Hook::TracePoint { category, name } => write!(f, "tracepoint/{category}/{name}"),
             Hook::RawTracePoint { name } => write!(f, "raw_tracepoint/{name}"),
             Hook::FExit { function } => write!(f, "fexit/{function}"),
+            Hook::Lsm { hook } => write!(f, "lsm/{hook}"),
         }
     }
 }
@@ -72,6 +82,16 @@ const fn tp(
 }
 
 pub const TABLE: &[ProbeSpec] = &[
+    // issue 17 (lsm): a successful exec from one BPF LSM program where the kernel
+    // runs BPF LSM; sched_exec (below) is its fallback. Failed execs stay on the
+    // execve tracepoint pair: the hook runs only past exec's point of no return.
+    ProbeSpec {
+        program: "lsm_exec",
+        hook: Hook::Lsm { hook: "bprm_committed_creds" },
+        min_kernel: (5, 8),
+        essential: false,
+        replaces: &["sched_exec"],
+    },
     tp("execve_enter", "syscalls", "sys_enter_execve", (5, 8), true),
     tp("sched_exec", "sched", "sched_process_exec", (5, 8), true),
     tp("execve_exit", "syscalls", "sys_exit_execve", (5, 8), false),
@@ -259,9 +279,27 @@ fn missing_tracepoint(roots: &[&str], category: &str, name: &str) -> Option<Stri
     ))
 }
 
+/// The kernel's active LSMs, as securityfs lists them.
+const LSM_LIST: &str = "/sys/kernel/security/lsm";
+
+/// `Some(message)` unless `list` (the contents of [`LSM_LIST`], or the error reading
+/// it) names `bpf`: a BPF LSM program would not run.
+fn bpf_lsm_inactive(list: Result<String, std::io::Error>) -> Option<String> {
+    match list {
+        Ok(l) if l.trim().split(',').any(|m| m == "bpf") => None,
+        Ok(l) => Some(format!("BPF LSM is not active (active LSMs: {}; boot with lsm=...,bpf to enable it)", l.trim())),
+        Err(e) => Some(format!("cannot read the active LSM list {LSM_LIST} ({e}): BPF LSM not assumed")),
+    }
+}
+
 fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec, btf: &mut Option<Result<Btf, String>>) -> Result<(), String> {
     if let Hook::TracePoint { category, name } = spec.hook {
         if let Some(msg) = missing_tracepoint(TRACEFS, category, name) {
+            return Err(msg);
+        }
+    }
+    if let Hook::Lsm { .. } = spec.hook {
+        if let Some(msg) = bpf_lsm_inactive(std::fs::read_to_string(LSM_LIST)) {
             return Err(msg);
         }
     }
@@ -284,6 +322,13 @@ fn load_one(ebpf: &mut Ebpf, spec: &ProbeSpec, btf: &mut Option<Result<Btf, Stri
             let p: &mut FExit = prog.try_into().map_err(|e: ProgramError| describe(&e))?;
             p.load(function, btf).map_err(|e| describe(&e))?;
             p.attach().map_err(|e| format!("attach fexit/{function}: {}", describe(&e)))?;
+        }
+        Hook::Lsm { hook } => {
+            let btf = btf.get_or_insert_with(|| Btf::from_sys_fs().map_err(|e| format!("kernel BTF: {e}")));
+            let btf = btf.as_ref().map_err(Clone::clone)?;
+            let p: &mut Lsm = prog.try_into().map_err(|e: ProgramError| describe(&e))?;
+            p.load(hook, btf).map_err(|e| describe(&e))?;
+            p.attach().map_err(|e| format!("attach lsm/{hook}: {}", describe(&e)))?;
         }
     }
     Ok(())
@@ -329,7 +374,9 @@ pub fn attach_all(
         let status = attach_one(ebpf, spec, &out, kernel, &mut btf, needs);
         out.push(status);
     }
-    let exec_ok = TABLE.iter().zip(&out).filter(|(s, _)| s.essential).all(|(_, st)| st.attached);
+    // An essential probe counts as present when a preferred probe replaced it.
+    let exec_ok =
+        TABLE.iter().zip(&out).filter(|(s, _)| s.essential).all(|(_, st)| st.attached || st.replaced_by.is_some());
     if !exec_ok {
         let msgs = out
             .iter()
@@ -412,9 +459,39 @@ fn attach_one(
     status
 }
 
+/// `recursion_misses` from a BPF program's /proc fdinfo text (5.12+; `None` when absent).
+fn fdinfo_recursion_misses(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix("recursion_misses:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// Runs the kernel skipped per attached program: a tracepoint program is not run
+/// while another tracing program is active on the same CPU (`bpf_prog_active`),
+/// a trampoline (fexit, LSM) program while it is itself active there. Each is an
+/// event lost before any of our counters sees it. Only non-zero entries.
+pub fn recursion_misses(ebpf: &Ebpf, statuses: &[ProbeStatus]) -> Vec<(&'static str, u64)> {
+    use std::os::fd::{AsFd as _, AsRawFd as _};
+    statuses
+        .iter()
+        .filter(|s| s.attached)
+        .filter_map(|s| {
+            let fd = ebpf.program(s.program)?.fd().ok()?.as_fd().as_raw_fd();
+            let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).ok()?;
+            Some((s.program, fdinfo_recursion_misses(&text)?))
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recursion_misses_are_read_from_fdinfo() {
+        let text = "pos:\t0\nflags:\t02000002\nprog_type:\t5\nrun_cnt:\t0\nrecursion_misses:\t3\nverified_insns:\t9\n";
+        assert_eq!(fdinfo_recursion_misses(text), Some(3));
+        assert_eq!(fdinfo_recursion_misses("prog_type:\t5\n"), None);
+    }
 
     #[test]
     fn table_names_are_unique_and_exec_is_essential() {
@@ -436,6 +513,19 @@ mod tests {
             }
         }
         assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
+        assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::Lsm { .. }) && s.replaces.contains(&"sched_exec")));
+    }
+
+    #[test]
+    fn bpf_lsm_is_used_only_when_listed_as_active() {
+        assert_eq!(bpf_lsm_inactive(Ok("lockdown,capability,landlock,yama,apparmor,bpf\n".into())), None);
+        let off = bpf_lsm_inactive(Ok("lockdown,capability,yama,apparmor\n".into())).unwrap();
+        assert!(off.starts_with("BPF LSM is not active (active LSMs: lockdown,capability,yama,apparmor;"), "{off}");
+        // "bpf" must be a whole entry, not a substring of another LSM's name.
+        assert!(bpf_lsm_inactive(Ok("lockdown,notbpf".into())).is_some());
+        let err = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(bpf_lsm_inactive(Err(err)).unwrap().starts_with("cannot read the active LSM list"));
+        assert_eq!(Hook::Lsm { hook: "bprm_committed_creds" }.to_string(), "lsm/bprm_committed_creds");
     }
 
     /// Every syscall probe serves a captured event type, except the exec family,

@@ -140,6 +140,9 @@ struct FinalCounters<'a> {
     kernel: &'a counters::KernelCounters,
     ringbuf_drop_total: u64,
     str_read_fail_total: u64,
+    /// Per program, the runs the kernel skipped (recursion protection): events lost
+    /// before any probe counter sees them. Only programs with misses are listed.
+    recursion_misses: std::collections::BTreeMap<&'static str, u64>,
     process_table: crate::proctable::TableStats,
 }
 
@@ -147,13 +150,12 @@ struct FinalCounters<'a> {
 /// no rule needed their event type, if the new rules need it (see `probes`).
 fn reload_attacher(
     ebpf: Arc<std::sync::Mutex<Option<aya::Ebpf>>>,
-    statuses: Vec<probes::ProbeStatus>,
+    statuses: Arc<std::sync::Mutex<Vec<probes::ProbeStatus>>>,
     rules: Arc<RuleSetHandle>,
     metrics: Arc<crate::metrics::Metrics>,
     kver: aya::util::KernelVersion,
     prefilter_on: bool,
 ) -> Arc<dyn Fn() + Send + Sync> {
-    let statuses = std::sync::Mutex::new(statuses);
     Arc::new(move || {
         if !prefilter_on {
             return;
@@ -186,9 +188,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let memlock = kernel::raise_memlock(kver);
     kernel::ensure_tracefs()?;
     let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
-    let (offsets, exe, sock) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets());
+    let (offsets, exe, sock, hook) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.hook_offsets());
     drop(btf);
-    let found = [crate::btf::resolved(&offsets), crate::btf::resolved(&exe), crate::btf::resolved(&sock)];
+    let found = [
+        crate::btf::resolved(&offsets),
+        crate::btf::resolved(&exe),
+        crate::btf::resolved(&sock),
+        crate::btf::resolved(&hook),
+    ];
     let (ok, total) = found.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
     tracing::info!(resolved = ok, fields = total, "kernel BTF read: struct offsets resolved");
 
@@ -200,6 +207,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         offsets,
         exe,
         sock,
+        hook,
     };
     let ring_bytes = args.ringbuf_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
     let ring_bytes = ring_bytes.context("--ringbuf-mib must be a power of two")?;
@@ -236,7 +244,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(crate::metrics::Metrics::new());
     metrics.set_probes(&statuses);
     let ebpf = Arc::new(std::sync::Mutex::new(Some(ebpf)));
-    let on_reload = reload_attacher(ebpf.clone(), statuses, rules.clone(), metrics.clone(), kver, prefilter_on);
+    let statuses = Arc::new(std::sync::Mutex::new(statuses));
+    let on_reload = reload_attacher(ebpf.clone(), statuses.clone(), rules.clone(), metrics.clone(), kver, prefilter_on);
     {
         let m = counters_map.clone();
         metrics.set_kernel_source(move || counters::read(&m).by_probe);
@@ -374,6 +383,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let ring = reader_rt.block_on(transport::run_reader(ring, &mut pipeline, timing, Some(idle_flag), match_wake, rx));
     let mut ring = ring?;
 
+    let misses: std::collections::BTreeMap<_, _> = {
+        let object = ebpf.lock().unwrap_or_else(|e| e.into_inner());
+        let statuses = statuses.lock().unwrap_or_else(|e| e.into_inner());
+        object.as_ref().map(|o| probes::recursion_misses(o, &statuses)).unwrap_or_default().into_iter().collect()
+    };
+    if !misses.is_empty() {
+        tracing::warn!(misses = ?misses, "the kernel skipped probe runs (another BPF program was active on the CPU)");
+    }
     // Detach every program (dropping the object does it) before reading the
     // final counters, which live on in the map we took out.
     let object = ebpf.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -387,6 +404,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             kernel: &kc,
             ringbuf_drop_total: kc.total(lanner_common::Counter::RingbufDrop),
             str_read_fail_total: kc.total(lanner_common::Counter::StrReadFail),
+            recursion_misses: misses,
             process_table: pipeline.assembler.procs.stats(),
         },
     };

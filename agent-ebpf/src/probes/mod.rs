@@ -9,7 +9,8 @@
 //! numeric one (the fd syscalls with `fdinfo`'s reading of what the fd refers to).
 //! Where the kernel has BPF trampolines, `openat_fexit` is one program per open
 //! (arguments and result together, no stash) and the probe table prefers it over
-//! the openat tracepoint pairs.
+//! the openat tracepoint pairs. Where BPF LSM runs, `lsm_exec` (on
+//! `bprm_committed_creds`) emits successful execs in place of `sched_exec`.
 pub mod bpf_enter;
 pub mod chmod_enter;
 pub mod chown_enter;
@@ -22,6 +23,7 @@ pub mod execveat_enter;
 pub mod fd_enter;
 pub mod file_exit;
 pub mod link_enter;
+pub mod lsm_exec;
 pub mod mkdir_enter;
 pub mod module_enter;
 pub mod mount_enter;

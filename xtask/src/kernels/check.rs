@@ -12,6 +12,8 @@ pub const COLUMNS: &[&str] = &[
     "boot",
     "probes",
     "open path",
+    "open types",
+    "exec path",
     "btf",
     "exec",
     "open r",
@@ -146,6 +148,49 @@ fn alert_cell(alerts: &[Value], ex: &Expect) -> Cell {
     cell(false, first_diff.unwrap_or_default())
 }
 
+/// `(syscall, path)` of every decoded event (`lanner run --events`) naming a
+/// `/tmp/kmx/sys-*` file: any JSON object with a `syscall` and such a string.
+fn sys_opens(v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(sc) = m.get("syscall").and_then(Value::as_str) {
+                for p in m.values().filter_map(Value::as_str).filter(|p| p.starts_with("/tmp/kmx/sys-")) {
+                    out.push((sc.to_string(), p.to_string()));
+                }
+            }
+            m.values().for_each(|x| sys_opens(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| sys_opens(x, out)),
+        _ => {}
+    }
+}
+
+/// The opens helper (xtask/kernels/payload/opens.c) made one open, openat, openat2
+/// and creat: each file's events must name exactly its syscall, once (creat is
+/// reported by its own pair, not again as an open). The tracepoint fallback has no
+/// `open` pair, so there `sys-open` has no event.
+fn open_types(events: &[Value], fexit: bool) -> Cell {
+    let mut got = Vec::new();
+    events.iter().for_each(|v| sys_opens(v, &mut got));
+    if got.is_empty() {
+        return cell(false, "no events");
+    }
+    let want: &[(&str, &[&str])] = &[
+        ("open", if fexit { &["open"] } else { &[] }),
+        ("openat", &["openat"]),
+        ("openat2", &["openat2"]),
+        ("creat", &["creat"]),
+    ];
+    for (file, names) in want {
+        let path = format!("/tmp/kmx/sys-{file}");
+        let seen: Vec<&str> = got.iter().filter(|(_, p)| *p == path).map(|(s, _)| s.as_str()).collect();
+        if seen != *names {
+            return cell(false, format!("sys-{file}: {seen:?} (want {names:?})"));
+        }
+    }
+    cell(true, if fexit { "open, openat, openat2, creat" } else { "openat, openat2, creat" })
+}
+
 /// Parse a guest console into the matrix row.
 pub fn parse(console: &str) -> Outcome {
     let mut o = Outcome {
@@ -194,6 +239,19 @@ pub fn parse(console: &str) -> Outcome {
         cell(fell_back && has("openat_enter") && has("openat_exit"), "tracepoint")
     });
 
+    o.cells.push(open_types(&json_lines(&section(console, "OPENS")), has("openat_fexit")));
+
+    // Exec: the BPF LSM program where the guest's active LSM list has `bpf`, else
+    // sched_exec with the fallback logged (BPF LSM not active).
+    let bpf_lsm = o.lsm.split(',').any(|m| m.trim() == "bpf");
+    o.cells.push(if has("lsm_exec") {
+        cell(bpf_lsm && !has("sched_exec"), "lsm")
+    } else {
+        let why = o.fallbacks.iter().find(|f| f.starts_with("lsm_exec ")).cloned();
+        let ok = has("sched_exec") && why.is_some() && !bpf_lsm;
+        cell(ok, if bpf_lsm { "tracepoint (bpf LSM active!)" } else { "tracepoint" })
+    });
+
     // BTF: the agent resolved every struct offset it looks up.
     let btf = log.iter().find(|v| msg(v) == "kernel BTF read: struct offsets resolved");
     let num = |v: &Value, k: &str| v.get("fields").and_then(|f| f.get(k)).and_then(Value::as_u64);
@@ -216,7 +274,14 @@ pub fn parse(console: &str) -> Outcome {
                 .and_then(Value::as_object)
                 .map(|m| m.values().filter_map(|p| p.get("ringbuf_drop").and_then(Value::as_u64)).sum())
                 .unwrap_or(0);
+            // Runs the kernel skipped (recursion protection) lose events as surely.
+            let skipped: u64 = f
+                .get("recursion_misses")
+                .and_then(Value::as_object)
+                .map(|m| m.values().filter_map(Value::as_u64).sum())
+                .unwrap_or(0);
             match total {
+                Some(t) if skipped > 0 => cell(false, format!("{} + {skipped} skipped runs", t.max(per_probe))),
                 Some(t) => cell(t == 0 && per_probe == 0, (t.max(per_probe)).to_string()),
                 None => cell(false, "no counters"),
             }
@@ -234,8 +299,9 @@ mod tests {
         format!(
             "junk\n\x1bc\x1b[?7lKMX kernel 6.1.0-57-cloud-amd64\nKMX lsm lockdown,bpf\nKMX-BEGIN-LOG\n\
              {{\"fields\":{{\"message\":\"kernel BTF read: struct offsets resolved\",\"resolved\":60,\"fields\":60}}}}\n\
-             {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
+             {{\"fields\":{{\"message\":\"probe replaced\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"openat_fexit\",\"hook\":\"fexit/do_sys_openat2\"}}}}\n\
+             {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe not attached: needs kernel 9.9+\",\"probe\":\"x\",\"hook\":\"h\"}}}}\n\
              {{\"fields\":{{\"message\":\"lanner ready\"}}}}\n\
              {{\"final_counters\":{{\"ringbuf_drop_total\":{drops},\"kernel\":{{\"by_probe\":{{}}}}}}}}\n\
@@ -252,6 +318,7 @@ mod tests {
         assert!(by("boot").ok && by("probes").ok && by("btf").ok && by("exec").ok && by("drops").ok);
         assert_eq!(by("probes").text, "2/2");
         assert!(by("open path").ok && by("open path").text == "fexit");
+        assert!(by("exec path").ok && by("exec path").text == "lsm");
         assert_eq!(o.skipped_probes.len(), 1);
         assert!(!by("connect").ok);
         assert_eq!(by("connect").text, "no alert");
@@ -263,6 +330,46 @@ mod tests {
         assert!(!exec.ok);
         assert!(exec.text.starts_with("proc.cmdline=\"echo kmx-argv\""), "{}", exec.text);
         assert!(!o.cells.last().unwrap().ok);
+
+        let skipped = console(wrong, 0)
+            .replace("\"ringbuf_drop_total\":0", "\"recursion_misses\":{\"sched_exec\":1},\"ringbuf_drop_total\":0");
+        let o = parse(&skipped);
+        assert!(!o.cells.last().unwrap().ok);
+        assert_eq!(o.cells.last().unwrap().text, "0 + 1 skipped runs");
+    }
+
+    /// Without `bpf` in the LSM list the exec path must be the logged fallback; with
+    /// it, a fallback is a failure.
+    #[test]
+    fn the_exec_path_follows_the_active_lsm_list() {
+        let fallback = "{\"fields\":{\"message\":\"probe fallback: BPF LSM is not active\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}\n\
+             {\"fields\":{\"message\":\"probe attached\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}";
+        let text = console("", 0)
+            .replace("{\"fields\":{\"message\":\"probe attached\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}", fallback);
+        let col = COLUMNS.iter().position(|c| *c == "exec path").unwrap();
+        let o = parse(&text.replace("KMX lsm lockdown,bpf", "KMX lsm lockdown,yama"));
+        assert!(o.cells[col].ok && o.cells[col].text == "tracepoint", "{:?}", o.cells[col]);
+        let o = parse(&text);
+        assert!(!o.cells[col].ok, "bpf LSM active but the fallback used: {:?}", o.cells[col]);
+    }
+
+    #[test]
+    fn each_open_syscall_is_named_exactly_once() {
+        let line = |sc: &str, f: &str| serde_json::json!({"time_ns": 1, "Open": {"syscall": sc, "path": format!("/tmp/kmx/sys-{f}")}});
+        let good =
+            vec![line("open", "open"), line("openat", "openat"), line("openat2", "openat2"), line("creat", "creat")];
+        let c = open_types(&good, true);
+        assert!(c.ok, "{c:?}");
+        // The old fexit program: every open reported as openat, creat twice.
+        let old = vec![line("openat", "open"), line("openat", "openat"), line("openat", "openat2")];
+        let c = open_types(&old, true);
+        assert!(!c.ok && c.text == r#"sys-open: ["openat"] (want ["open"])"#, "{c:?}");
+        let twice = [good.clone(), vec![line("openat", "creat")]].concat();
+        let c = open_types(&twice, true);
+        assert!(!c.ok && c.text.starts_with("sys-creat:"), "{c:?}");
+        // Tracepoint fallback: no open pair.
+        assert!(open_types(&good[1..], false).ok);
+        assert!(!open_types(&[], true).ok);
     }
 
     #[test]

@@ -1,0 +1,157 @@
+//! `lsm/bprm_committed_creds`: a successful exec as one BPF LSM program, where
+//! the kernel runs BPF LSM (`bpf` in /sys/kernel/security/lsm). The hook runs
+//! once per exec, past the point of no return, in the exec'ing task with the new
+//! mm, credentials, comm and exe file already installed, so it emits the same
+//! exec record as `sched_exec` (ret 0). `mm->arg_start` is not set yet (the ELF
+//! loader does that later), so argv and the environment are read from the new
+//! stack where the kernel copied them: `bprm->p` holds argv's `bprm->argc`
+//! strings, then the environment up to `bprm->exec` (the filename copy). The
+//! filename is `bprm->filename` (kernel memory), the one `sched_process_exec`
+//! reports. `lanner::probes::TABLE` prefers this over `sched_exec`, which is the
+//! fallback (no BPF LSM, or this host's EPERM on LSM programs).
+use aya_ebpf::{
+    cty::c_void,
+    helpers::generated::bpf_probe_read_user,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes},
+    macros::lsm,
+    programs::LsmContext,
+};
+use lanner_common::{
+    counters::{Counter, ProbeId},
+    exe::{ENV_LEN, EXE_ENV_TRUNCATED},
+    EventKind, ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, MAX_ARGS,
+    PATH_LEN,
+};
+
+use crate::{
+    common::{
+        conf, count, current_task, fill_header, is_self, read_at, submit_prefix, task_loginuid, task_ppid, task_tty,
+    },
+    exe,
+    maps::{EXEC_SCRATCH, EXEC_STASH},
+};
+
+/// Counted with the tracepoint exec program: the two never run together.
+const P: ProbeId = ProbeId::SchedExec;
+
+#[lsm(hook = "bprm_committed_creds")]
+pub fn lsm_exec(ctx: LsmContext) -> i32 {
+    let _ = try_lsm_exec(&ctx);
+    // A void hook: the value is ignored, 0 never denies anything.
+    0
+}
+
+fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
+    if is_self(P) {
+        return Ok(());
+    }
+    let bprm: *const u8 = ctx.arg(0);
+    let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    // After de_thread the exec'ing thread has the leader's id; sys_exit_execve
+    // (ret 0) would not remove the pointers sys_enter_execve stashed.
+    let _ = EXEC_STASH.remove(&(bpf_get_current_pid_tgid() as u32));
+    fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    let task = current_task();
+    exe::clear(&mut ev.info);
+    exe::read_task(task, &mut ev.info);
+    exe::read_cwd(task, &mut ev.info);
+    let p: u64 = read_at(bprm, conf!(hook.bprm_p)).unwrap_or(0);
+    let argc: i32 = read_at(bprm, conf!(hook.bprm_argc)).unwrap_or(0);
+    let end: u64 = read_at(bprm, conf!(hook.bprm_exec)).unwrap_or(0);
+    let mut flags = read_args(ev, p, argc);
+    if flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
+        read_env(ev, p + ev.args_len as u64, end);
+    }
+    let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
+    if let Some(mm) = mm.filter(|m| !m.is_null()) {
+        exe::read_exe(task, mm, &mut ev.info);
+    }
+    let filename: Option<*const u8> = read_at(bprm, conf!(hook.bprm_filename));
+    match filename.map(|f| unsafe { bpf_probe_read_kernel_str_bytes(f, &mut ev.filename) }) {
+        Some(Ok(s)) => {
+            ev.filename_len = s.len() as u16;
+            if s.len() >= PATH_LEN - 1 {
+                flags |= FLAG_PATH_TRUNCATED;
+            }
+        }
+        _ => {
+            ev.filename_len = 0;
+            count(P, Counter::StrReadFail);
+        }
+    }
+    ev.hdr.flags = flags;
+    ev.ppid = task_ppid(task);
+    ev.loginuid = task_loginuid(task);
+    ev.tty = task_tty(task);
+    ev.ret = 0;
+    let used = ev.args_len as usize + ev.info.env_len as usize;
+    submit_prefix(P, &*ev, lanner_common::exec_record_len(used));
+    Ok(())
+}
+
+/// argv: `argc` NUL-terminated strings from `p` (contiguous in user memory),
+/// one string read each, into `ev.args`. Returns the header flags.
+#[inline(always)]
+fn read_args(ev: &mut ExecEvent, p: u64, argc: i32) -> u16 {
+    let mut flags = 0u16;
+    let mut off: usize = 0;
+    let mut i: usize = 0;
+    ev.args_count = 0;
+    if p == 0 {
+        ev.args_len = 0;
+        count(P, Counter::StrReadFail);
+        return FLAG_READ_FAILED;
+    }
+    while i < MAX_ARGS && (i as i32) < argc {
+        if off >= ARGS_LEN {
+            flags |= FLAG_ARGS_TRUNCATED;
+            break;
+        }
+        let at = off & (ARGS_LEN - 1);
+        let dst = &mut ev.args[at..at + ARG_MAX_ONE];
+        match unsafe { bpf_probe_read_user_str_bytes((p + at as u64) as *const u8, dst) } {
+            Ok(s) => {
+                let len = s.len();
+                if len >= ARG_MAX_ONE - 1 {
+                    // The rest of this string was cut: later offsets would be wrong.
+                    flags |= FLAG_ARGS_TRUNCATED;
+                    off = at + len + 1;
+                    i += 1;
+                    break;
+                }
+                off = at + len + 1;
+            }
+            Err(_) => {
+                flags |= FLAG_READ_FAILED;
+                count(P, Counter::StrReadFail);
+                break;
+            }
+        }
+        i += 1;
+    }
+    if i == MAX_ARGS && (i as i32) < argc {
+        flags |= FLAG_ARGS_TRUNCATED;
+    }
+    ev.args_len = off as u16;
+    ev.args_count = i as u16;
+    flags
+}
+
+/// The environment: `start..end` (argv's end to the filename copy), after the
+/// `args_len` argv bytes already in `ev.args`, as `exe::read_env` does from the mm.
+#[inline(always)]
+fn read_env(ev: &mut ExecEvent, start: u64, end: u64) {
+    let off = ev.args_len as usize;
+    if end <= start || off > ARGS_LEN {
+        return;
+    }
+    let total = end - start;
+    let n = if total > ENV_LEN as u64 { ENV_LEN as u32 } else { total as u32 } & ENV_LEN as u32;
+    let dst = unsafe { ev.args.as_mut_ptr().add(off) };
+    if unsafe { bpf_probe_read_user(dst.cast(), n, start as *const c_void) } == 0 {
+        ev.info.env_len = n as u16;
+        if total > ENV_LEN as u64 {
+            ev.info.exe_flags |= EXE_ENV_TRUNCATED;
+        }
+    }
+}
