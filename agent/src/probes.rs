@@ -10,6 +10,9 @@
 //! together, no stash) instead of a syscall tracepoint pair. It comes first in
 //! the table; when it attaches the pairs it replaces are not loaded, when it
 //! cannot (no trampolines, no BTF, this host's EPERM) they are the fallback.
+//! On tracepoint-only hosts the open and connect pairs have a preferred probe
+//! too: one exit program that reads the arguments from the saved user
+//! registers (`openat_regs`, `openat2_regs`, `connect_regs`; x86_64, 5.15+).
 //! Each probe logs which hook it uses; /metrics has `lanner_probe_attached`.
 use aya::{
     programs::{FExit, ProgramError, RawTracePoint, TracePoint},
@@ -76,7 +79,31 @@ pub const TABLE: &[ProbeSpec] = &[
         hook: Hook::FExit { function: "do_sys_openat2" },
         min_kernel: (5, 8),
         essential: false,
-        replaces: &["openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
+        replaces: &["openat_regs", "openat2_regs", "openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
+    },
+    // Issue 18 (one program per syscall on tracepoint hosts): exit-only programs
+    // that read the arguments from the saved user registers (x86_64, 5.15+ for
+    // bpf_task_pt_regs); the enter+exit pairs below are their fallback.
+    ProbeSpec {
+        program: "openat_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_openat" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["openat_enter", "openat_exit"],
+    },
+    ProbeSpec {
+        program: "openat2_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_openat2" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["openat2_enter", "openat2_exit"],
+    },
+    ProbeSpec {
+        program: "connect_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_connect" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["connect_enter", "connect_exit"],
     },
     tp("openat_enter", "syscalls", "sys_enter_openat", (5, 8), false),
     tp("openat_exit", "syscalls", "sys_exit_openat", (5, 8), false),
@@ -192,6 +219,11 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("prctl_exit", "syscalls", "sys_exit_prctl", (5, 8), false),
 ];
 
+/// Programs that read syscall arguments from x86_64 saved registers
+/// (agent-ebpf `regs`): on another architecture they are not loaded, their
+/// fallbacks are.
+const X86_64_ONLY: &[&str] = &["openat_regs", "openat2_regs", "connect_regs"];
+
 /// Outcome of one probe.
 #[derive(Debug, Clone)]
 pub struct ProbeStatus {
@@ -290,6 +322,8 @@ pub fn attach_all(ebpf: &mut Ebpf, kernel: KernelVersion) -> Result<Vec<ProbeSta
             ProbeStatus { replaced_by: Some(pref.program), ..base }
         } else if kernel < KernelVersion::new(a, b, 0) {
             ProbeStatus { error: Some(format!("needs kernel {a}.{b}+")), ..base }
+        } else if !cfg!(target_arch = "x86_64") && X86_64_ONLY.contains(&spec.program) {
+            ProbeStatus { error: Some("reads x86_64 syscall registers".into()), ..base }
         } else {
             match load_one(ebpf, spec, &mut btf) {
                 Ok(()) => ProbeStatus { attached: true, ..base },
@@ -333,15 +367,22 @@ mod tests {
         assert!(TABLE.iter().any(|s| s.essential && s.program == "sched_exec"));
     }
 
-    /// A preferred probe comes before the probes it replaces, which exist.
+    /// A preferred probe comes before the probes it replaces, which exist; a
+    /// preferred probe that is itself replaced (openat_regs by openat_fexit)
+    /// passes its own fallbacks on, so whatever replaces it replaces them too.
     #[test]
     fn preferred_probes_precede_their_fallbacks() {
         for (i, spec) in TABLE.iter().enumerate() {
             for r in spec.replaces {
                 let j = TABLE.iter().position(|s| s.program == *r).unwrap_or_else(|| panic!("{r} not in the table"));
                 assert!(j > i, "{} must come before {r}", spec.program);
-                assert!(TABLE[j].replaces.is_empty(), "{r}: no chains of fallbacks");
+                for rr in TABLE[j].replaces {
+                    assert!(spec.replaces.contains(rr), "{} replaces {r} but not {r}'s fallback {rr}", spec.program);
+                }
             }
+        }
+        for p in X86_64_ONLY {
+            assert!(TABLE.iter().any(|s| s.program == *p && !s.replaces.is_empty()), "{p}: a preferred probe");
         }
         assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
     }
