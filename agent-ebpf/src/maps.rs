@@ -36,6 +36,11 @@ pub static EXEC_STASH: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(
 pub static OPEN_STASH: LruHashMap<u32, OpenEvent> =
     LruHashMap::with_max_entries(8192, aya_ebpf::bindings::BPF_F_NO_COMMON_LRU);
 
+/// 1 = `execve_regs` replaced `execve_enter`: nothing is stashed, so
+/// `sched_exec` skips its `EXEC_STASH` delete (written by the agent after attach).
+#[map(name = "EXEC_NO_STASH")]
+pub static EXEC_NO_STASH: Array<u32> = Array::with_max_entries(1, 0);
+
 #[map(name = "CONNECT_STASH")]
 pub static CONNECT_STASH: LruHashMap<u32, ConnectEvent> = LruHashMap::with_max_entries(8192, 0);
 

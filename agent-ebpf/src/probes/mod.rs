@@ -10,7 +10,7 @@
 //! Where the kernel has BPF trampolines, `openat_fexit` is one program per open
 //! (arguments and result together, no stash) and the probe table prefers it over
 //! the openat tracepoint pairs. On tracepoint-only x86_64 hosts (5.15+),
-//! `openat_regs` and `connect_regs` are one exit program per open / connect
+//! `openat_regs`, `connect_regs` and `execve_regs` are one exit program per open / connect / exec
 //! that reads the arguments from the saved user registers (`crate::regs`);
 //! the enter+exit pairs are their fallback. `floor` is an empty program for
 //! the benchmark's floor rows, never attached by the agent.
@@ -23,6 +23,7 @@ pub mod connect_regs;
 pub mod cred_enter;
 pub mod execve_enter;
 pub mod execve_exit;
+pub mod execve_regs;
 pub mod fd_enter;
 pub mod file_exit;
 pub mod floor;

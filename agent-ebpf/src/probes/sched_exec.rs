@@ -3,7 +3,8 @@
 //! authoritative filename from kernel memory (the tracepoint's `__data_loc
 //! filename`), adds parent, login uid and tty from the task, and emits the
 //! exec event with ret 0. The executable, credentials, ids and environment
-//! come from `crate::exe`. Drops the pointers sys_enter_execve stashed.
+//! come from `crate::exe`. Drops the pointers sys_enter_execve stashed (when
+//! `execve_enter` runs at all; with `execve_regs` nothing is stashed).
 use aya_ebpf::{
     cty::c_void,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
@@ -21,7 +22,7 @@ use crate::{
         conf, count, current_task, fill_header, is_self, read_at, submit_prefix, task_loginuid, task_ppid, task_tty,
     },
     exe,
-    maps::{EXEC_SCRATCH, EXEC_STASH},
+    maps::{EXEC_NO_STASH, EXEC_SCRATCH, EXEC_STASH},
 };
 
 const P: ProbeId = ProbeId::SchedExec;
@@ -41,7 +42,9 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let old_pid: u32 = unsafe { ctx.read_at::<i32>(OFF_OLD_PID)? } as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    let _ = EXEC_STASH.remove(&old_pid);
+    if EXEC_NO_STASH.get(0).copied().unwrap_or(0) == 0 {
+        let _ = EXEC_STASH.remove(&old_pid);
+    }
     // argv from the new image: `mm->arg_start..arg_end` holds the strings the
     // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
     let mut flags = 0u16;
