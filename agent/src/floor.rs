@@ -31,8 +31,7 @@ pub fn run(args: FloorArgs) -> anyhow::Result<()> {
     // The smallest ring buffer: the empty program never writes one.
     let mut ebpf =
         EbpfLoader::new().map_max_entries("EVENTS", 4096).load(crate::run::PROBES_OBJ).context("loading the object")?;
-    let prog: &mut TracePoint =
-        ebpf.program_mut("floor_tp").context("floor_tp missing from the object")?.try_into()?;
+    let prog: &mut TracePoint = ebpf.program_mut("floor_tp").context("floor_tp missing from the object")?.try_into()?;
     prog.load().context("loading floor_tp")?;
     for (c, n) in &hooks {
         prog.attach(c, n).with_context(|| format!("attaching floor_tp to {c}/{n}"))?;
