@@ -30,6 +30,8 @@ pub struct Mem {
 }
 
 type Stats = BTreeMap<String, (u64, u64)>;
+/// (loop, variant).
+type Key = (&'static str, &'static str);
 
 /// One syscall loop and what it is compared with.
 struct Loop {
@@ -114,7 +116,7 @@ fn bpf_stats(ids: &HashSet<u32>) -> Stats {
 }
 
 /// Per program of `names`: (run_time_ns, run_cnt) between `a` and `b`.
-fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> BTreeMap<String, (u64, u64)> {
+fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> Stats {
     let mut out = BTreeMap::new();
     for n in names {
         let x = a.get(*n).copied().unwrap_or_default();
@@ -140,8 +142,9 @@ fn run_loop(l: &Loop, n: u64, path: &CString, port: u16) -> f64 {
 /// the agent variants' programs per round (ns per loop op, by program).
 #[derive(Default)]
 struct Times {
-    secs: BTreeMap<(&'static str, &'static str), Vec<f64>>,
-    kernel: BTreeMap<(&'static str, &'static str), Vec<BTreeMap<String, (u64, u64)>>>,
+    secs: BTreeMap<Key, Vec<f64>>,
+    /// Per round: (run_time_ns, run_cnt) by program.
+    kernel: BTreeMap<Key, Vec<Stats>>,
     /// ns per program run over an idle window, per round.
     idle: Vec<f64>,
 }
