@@ -21,6 +21,8 @@ mod maps;
 mod pathfilter;
 #[cfg(target_arch = "bpf")]
 mod probes;
+#[cfg(target_arch = "bpf")]
+mod regs;
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]

@@ -1,12 +1,14 @@
 //! `lanner`: eBPF-native runtime security agent for Kubernetes.
 //!
 //! Subcommands: `run` (load probes, stream events, match rules) and `rules`
-//! (check and test rule files). Errors are reported with anyhow here only.
+//! (check and test rule files); `floor` (hidden) serves the benchmark. Errors
+//! are reported with anyhow here only.
 mod assemble;
 mod btf;
 mod container;
 mod counters;
 mod evtargs;
+mod floor;
 mod image;
 mod k8s;
 mod kernel;
@@ -46,6 +48,9 @@ enum Command {
     Rules(RulesCmd),
     /// Triage worker: decide and respond to alerts (`triage eval FILE` scores a labelled set).
     Triage(triage::TriageArgs),
+    /// Benchmark only: hold an empty program on tracepoints until stdin closes.
+    #[command(hide = true)]
+    Floor(floor::FloorArgs),
 }
 
 #[derive(Subcommand)]
@@ -108,5 +113,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => run::run(args),
         Command::Rules(cmd) => rules_cmd(cmd),
         Command::Triage(args) => triage::run(args),
+        Command::Floor(args) => floor::run(args),
     }
 }

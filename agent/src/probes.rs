@@ -20,6 +20,10 @@
 //! BPF LSM (`bpf` in /sys/kernel/security/lsm): without it an LSM program still
 //! loads and attaches on some kernels (5.10) and then never runs, so the list is
 //! checked first and an unreadable list counts as "not active".
+//!
+//! On tracepoint-only hosts the open and connect pairs have a preferred probe
+//! too: one exit program that reads the arguments from the saved user
+//! registers (`openat_regs`, `openat2_regs`, `connect_regs`; x86_64, 5.15+).
 //! Each probe logs which hook it uses; /metrics has `lanner_probe_attached`.
 use aya::{
     programs::{FExit, Lsm, ProgramError, RawTracePoint, TracePoint},
@@ -92,6 +96,15 @@ pub const TABLE: &[ProbeSpec] = &[
         essential: false,
         replaces: &["sched_exec"],
     },
+    // Issue 18: exec without an enter program (failed execs read filename and
+    // argv through the saved registers); execve_enter + execve_exit are its fallback.
+    ProbeSpec {
+        program: "execve_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_execve" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["execve_enter", "execve_exit"],
+    },
     tp("execve_enter", "syscalls", "sys_enter_execve", (5, 8), true),
     tp("sched_exec", "sched", "sched_process_exec", (5, 8), true),
     tp("execve_exit", "syscalls", "sys_exit_execve", (5, 8), false),
@@ -102,7 +115,31 @@ pub const TABLE: &[ProbeSpec] = &[
         hook: Hook::FExit { function: "do_sys_openat2" },
         min_kernel: (5, 8),
         essential: false,
-        replaces: &["openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
+        replaces: &["openat_regs", "openat2_regs", "openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
+    },
+    // Issue 18 (one program per syscall on tracepoint hosts): exit-only programs
+    // that read the arguments from the saved user registers (x86_64, 5.15+ for
+    // bpf_task_pt_regs); the enter+exit pairs below are their fallback.
+    ProbeSpec {
+        program: "openat_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_openat" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["openat_enter", "openat_exit"],
+    },
+    ProbeSpec {
+        program: "openat2_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_openat2" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["openat2_enter", "openat2_exit"],
+    },
+    ProbeSpec {
+        program: "connect_regs",
+        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_connect" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["connect_enter", "connect_exit"],
     },
     tp("openat_enter", "syscalls", "sys_enter_openat", (5, 8), false),
     tp("openat_exit", "syscalls", "sys_exit_openat", (5, 8), false),
@@ -221,6 +258,17 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("execveat_enter", "syscalls", "sys_enter_execveat", (5, 8), false),
     tp("execveat_exit", "syscalls", "sys_exit_execveat", (5, 8), false),
 ];
+
+/// Programs that read syscall arguments from x86_64 saved registers
+/// (agent-ebpf `regs`): on another architecture they are not loaded, their
+/// fallbacks are.
+const X86_64_ONLY: &[&str] = &["execve_regs", "openat_regs", "openat2_regs", "connect_regs"];
+
+/// Comma-separated programs not to load (as if the kernel rejected them, so
+/// their fallbacks load): how the benchmark measures the enter+exit pairs
+/// against the exit-only programs in the same run, and how a test exercises a
+/// fallback on a host where the preferred probe works. Not for production.
+pub const SKIP_ENV: &str = "LANNER_SKIP_PROBES";
 
 /// Outcome of one probe.
 #[derive(Debug, Clone)]
@@ -413,6 +461,11 @@ pub fn attach_needed(
     attached
 }
 
+/// `LANNER_SKIP_PROBES` names this program (forces its fallback, for tests and the bench).
+fn skipped(program: &str) -> bool {
+    std::env::var(SKIP_ENV).is_ok_and(|v| v.split(',').map(str::trim).any(|p| p == program))
+}
+
 /// Decide, load and log one probe; `earlier` are the statuses of the probes before it.
 fn attach_one(
     ebpf: &mut Ebpf,
@@ -440,6 +493,10 @@ fn attach_one(
         return ProbeStatus { unneeded: true, ..base };
     } else if kernel < KernelVersion::new(a, b, 0) {
         ProbeStatus { error: Some(format!("needs kernel {a}.{b}+")), ..base }
+    } else if !cfg!(target_arch = "x86_64") && X86_64_ONLY.contains(&spec.program) {
+        ProbeStatus { error: Some("reads x86_64 syscall registers".into()), ..base }
+    } else if skipped(spec.program) {
+        ProbeStatus { error: Some(format!("skipped ({SKIP_ENV})")), ..base }
     } else {
         match load_one(ebpf, spec, btf) {
             Ok(()) => ProbeStatus { attached: true, ..base },
@@ -502,15 +559,22 @@ mod tests {
         assert!(TABLE.iter().any(|s| s.essential && s.program == "sched_exec"));
     }
 
-    /// A preferred probe comes before the probes it replaces, which exist.
+    /// A preferred probe comes before the probes it replaces, which exist; a
+    /// preferred probe that is itself replaced (openat_regs by openat_fexit)
+    /// passes its own fallbacks on, so whatever replaces it replaces them too.
     #[test]
     fn preferred_probes_precede_their_fallbacks() {
         for (i, spec) in TABLE.iter().enumerate() {
             for r in spec.replaces {
                 let j = TABLE.iter().position(|s| s.program == *r).unwrap_or_else(|| panic!("{r} not in the table"));
                 assert!(j > i, "{} must come before {r}", spec.program);
-                assert!(TABLE[j].replaces.is_empty(), "{r}: no chains of fallbacks");
+                for rr in TABLE[j].replaces {
+                    assert!(spec.replaces.contains(rr), "{} replaces {r} but not {r}'s fallback {rr}", spec.program);
+                }
             }
+        }
+        for p in X86_64_ONLY {
+            assert!(TABLE.iter().any(|s| s.program == *p && !s.replaces.is_empty()), "{p}: a preferred probe");
         }
         assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
         assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::Lsm { .. }) && s.replaces.contains(&"sched_exec")));

@@ -127,7 +127,7 @@ fn log_reload(metrics: &crate::metrics::Metrics, r: &Result<lanner_rules::Reload
 }
 
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
-static PROBES_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lanner-probes"));
+pub(crate) static PROBES_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lanner-probes"));
 
 #[derive(Serialize)]
 struct FinalReport<'a> {

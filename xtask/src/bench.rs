@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 mod agent;
+mod floor;
 mod latency;
 mod load;
 mod overhead;

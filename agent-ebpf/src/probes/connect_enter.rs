@@ -1,7 +1,7 @@
 //! `syscalls/sys_enter_connect`: copy the destination sockaddr (IPv4, IPv6 or
 //! unix path) and the socket's type into `CONNECT_STASH[tid]`; other families are not traced, and
 //! unix or loopback destinations are dropped when the pre-filter says no rule
-//! can match them.
+//! can match them. `fill_connect` is shared with the exit-only `connect_regs`.
 use aya_ebpf::{
     helpers::{bpf_probe_read_user, bpf_probe_read_user_str_bytes},
     macros::tracepoint,
@@ -10,7 +10,7 @@ use aya_ebpf::{
 use lanner_common::{
     config::is_loopback,
     counters::{Counter, ProbeId},
-    EventKind, AF_INET, AF_INET6, AF_UNIX, FLAG_READ_FAILED,
+    ConnectEvent, EventKind, FilterConfig, AF_INET, AF_INET6, AF_UNIX, FLAG_READ_FAILED,
 };
 
 use super::sys_arg;
@@ -65,19 +65,39 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let fd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
     let addr: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
+    let Some(ev) = fill_connect(P, f, fd, addr)? else {
+        return Ok(());
+    };
+    if CONNECT_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
+        count(P, Counter::StashFull);
+    }
+    Ok(())
+}
+
+/// Copy the destination and the socket's type into per-CPU scratch and fill
+/// the header (`ret` 0). `None`: a family not traced, or dropped by the
+/// pre-filter (unix or loopback destinations). Shared by the pair's enter
+/// (which stashes it) and the exit-only `connect_regs`.
+#[inline(always)]
+pub fn fill_connect(
+    probe: ProbeId,
+    f: &FilterConfig,
+    fd: i64,
+    addr: *const u8,
+) -> Result<Option<&'static mut ConnectEvent>, i64> {
     let family: u16 = match unsafe { bpf_probe_read_user(addr as *const u16) } {
         Ok(f) => f,
         Err(_) => {
-            count(P, Counter::StrReadFail);
-            return Ok(());
+            count(probe, Counter::StrReadFail);
+            return Ok(None);
         }
     };
     if family != AF_INET && family != AF_INET6 && family != AF_UNIX {
-        return Ok(());
+        return Ok(None);
     }
     if family == AF_UNIX && f.drop_unix_connects != 0 {
-        count(P, Counter::Filtered);
-        return Ok(());
+        count(probe, Counter::Filtered);
+        return Ok(None);
     }
     let ev = unsafe { &mut *CONNECT_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
     ev.hdr.flags = 0;
@@ -100,7 +120,7 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
             Ok(s) => ev.path_len = (s.len() + at) as u16,
             Err(_) => {
                 ev.hdr.flags |= FLAG_READ_FAILED;
-                count(P, Counter::StrReadFail);
+                count(probe, Counter::StrReadFail);
             }
         }
     } else {
@@ -116,8 +136,8 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
                         v6: [0; 16],
                     },
                     Err(_) => {
-                        count(P, Counter::StrReadFail);
-                        return Ok(());
+                        count(probe, Counter::StrReadFail);
+                        return Ok(None);
                     }
                 }
             }
@@ -130,16 +150,13 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
         }
         // Pre-filter: no rule looks at loopback destinations.
         if f.drop_loopback_connects != 0 && is_loopback(family, &ev.addr) {
-            count(P, Counter::Filtered);
-            return Ok(());
+            count(probe, Counter::Filtered);
+            return Ok(None);
         }
     }
     // The header last: `fill_header` resets its flags, keep a read failure.
     let flags = ev.hdr.flags;
     fill_header(&mut ev.hdr, EventKind::Connect as u16);
     ev.hdr.flags = flags;
-    if CONNECT_STASH.insert(&ev.hdr.tid, &*ev, 0).is_err() {
-        count(P, Counter::StashFull);
-    }
-    Ok(())
+    Ok(Some(ev))
 }

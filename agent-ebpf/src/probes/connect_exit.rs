@@ -49,7 +49,7 @@ fn try_connect_exit(ctx: &TracePointContext) -> Result<(), i64> {
 /// `socket->sk->__sk_common`: the bound local port (`skc_num`) and address
 /// (`skc_rcv_saddr` or `skc_v6_rcv_saddr`); left zero when unreadable.
 #[inline(always)]
-fn local_addr(ev: &mut ConnectEvent) {
+pub(super) fn local_addr(ev: &mut ConnectEvent) {
     if ev.family != AF_INET && ev.family != AF_INET6 {
         return;
     }

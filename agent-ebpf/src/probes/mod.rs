@@ -11,17 +11,25 @@
 //! (arguments and result together, no stash) and the probe table prefers it over
 //! the openat tracepoint pairs. Where BPF LSM runs, `lsm_exec` (on
 //! `bprm_committed_creds`) emits successful execs in place of `sched_exec`.
+//! On tracepoint-only x86_64 hosts (5.15+), `openat_regs`, `connect_regs` and
+//! `execve_regs` are one exit program per open / connect / exec that reads the
+//! arguments from the saved user registers (`crate::regs`); the enter+exit
+//! pairs are their fallback. `floor` is an empty program for the benchmark's
+//! floor rows, never attached by the agent.
 pub mod bpf_enter;
 pub mod chmod_enter;
 pub mod chown_enter;
 pub mod connect_enter;
 pub mod connect_exit;
+pub mod connect_regs;
 pub mod cred_enter;
 pub mod execve_enter;
 pub mod execve_exit;
+pub mod execve_regs;
 pub mod execveat_enter;
 pub mod fd_enter;
 pub mod file_exit;
+pub mod floor;
 pub mod link_enter;
 pub mod lsm_exec;
 pub mod mkdir_enter;
@@ -33,6 +41,7 @@ pub mod openat2_enter;
 pub mod openat_enter;
 pub mod openat_exit;
 pub mod openat_fexit;
+pub mod openat_regs;
 pub mod ptrace_enter;
 pub mod rename_enter;
 pub mod sched_exec;

@@ -5,6 +5,8 @@
 //! exec event with ret 0. The executable, credentials, ids and environment
 //! come from `crate::exe`. Drops the pointers sys_enter_execve(at) stashed,
 //! keeping the syscall they name as the event's subtype (execve or execveat).
+//! With `execve_regs` an execve stashes nothing (one lookup that misses: execve);
+//! `execveat_enter` still stashes, so an execveat keeps its subtype.
 use aya_ebpf::{
     cty::c_void,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
@@ -42,9 +44,16 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let old_pid: u32 = unsafe { ctx.read_at::<i32>(OFF_OLD_PID)? } as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    // SAFETY: the value is copied out before the entry is removed.
-    let syscall = (unsafe { EXEC_STASH.get(&old_pid) }).map_or(0, |s| s[2] as u16);
-    let _ = EXEC_STASH.remove(&old_pid);
+    // SAFETY: the value is copied out before the entry is removed; a miss
+    // (execve_regs stashes nothing) is one lookup and no delete.
+    let syscall = match unsafe { EXEC_STASH.get(&old_pid) } {
+        Some(s) => {
+            let v = s[2] as u16;
+            let _ = EXEC_STASH.remove(&old_pid);
+            v
+        }
+        None => 0,
+    };
     // argv from the new image: `mm->arg_start..arg_end` holds the strings the
     // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
     let mut flags = 0u16;

@@ -49,6 +49,12 @@ impl Agent {
     }
 
     pub fn start_with(bin: &Path, o: Opts) -> Result<Agent> {
+        Self::start_env(bin, o, &[])
+    }
+
+    /// [`Agent::start_with`] with extra environment (e.g. `LANNER_SKIP_PROBES`),
+    /// set after the inherited `LANNER_*` variables are removed.
+    pub fn start_env(bin: &Path, o: Opts, env: &[(&str, &str)]) -> Result<Agent> {
         let metrics = free_loopback_addr()?;
         let mut cmd = Command::new(bin);
         cmd.arg("run").args(o.args).arg("--metrics-addr").arg(metrics.to_string());
@@ -67,6 +73,9 @@ impl Agent {
             None => {
                 cmd.arg("--no-k8s");
             }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         cmd.env("LANNER_LOG", "info")
             .stdin(Stdio::null())

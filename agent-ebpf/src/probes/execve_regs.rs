@@ -1,0 +1,54 @@
+//! `syscalls/sys_exit_execve` without an enter program: a failed exec (the old
+//! image still mapped) reads `filename` and `argv` through the pointers in the
+//! task's saved user registers (`crate::regs`, di and si) and emits the exec
+//! with its errno, as `execve_exit` does through the pointers
+//! `execve_enter` stashed. A successful exec was emitted by `sched_exec`, so
+//! this program returns on `ret == 0` after one tracepoint read: an exec costs
+//! `sched_exec` plus this early return, no enter program and no `EXEC_STASH`
+//! insert/delete.
+//!
+//! The filename and argv of a FAILED exec are read at exit from user memory
+//! another thread may have rewritten meanwhile (the pair reads them at exit
+//! too, through the same pointers, so nothing changes there). A successful
+//! exec's filename comes from the kernel (`sched_process_exec`), its argv from
+//! the new image.
+//!
+//! `lanner::probes::TABLE` prefers this over `execve_enter` + `execve_exit`
+//! (the fallback where `bpf_task_pt_regs` is missing or off x86_64).
+use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use lanner_common::{counters::ProbeId, EventKind};
+
+use super::{execve_enter::read_user_exec, SYS_RET};
+use crate::{
+    common::{current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
+    maps::EXEC_SCRATCH,
+    regs::syscall_args,
+};
+
+const P: ProbeId = ProbeId::ExecveExit;
+
+#[tracepoint(category = "syscalls", name = "sys_exit_execve")]
+pub fn execve_regs(ctx: TracePointContext) -> u32 {
+    let _ = try_execve_regs(&ctx);
+    0
+}
+
+fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
+    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    if ret == 0 || is_self(P) {
+        // Emitted by sched_exec.
+        return Ok(());
+    }
+    let [filename, argv, _, _] = syscall_args()?;
+    let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
+    fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    crate::exe::clear(&mut ev.info);
+    read_user_exec(P, ev, filename as *const u8, argv as *const *const u8);
+    ev.ret = ret as i32;
+    let task = current_task();
+    ev.ppid = task_ppid(task);
+    ev.loginuid = task_loginuid(task);
+    ev.tty = task_tty(task);
+    submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
+    Ok(())
+}

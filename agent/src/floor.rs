@@ -1,0 +1,46 @@
+//! `lanner floor CATEGORY/NAME...` (hidden): attach the object's EMPTY
+//! `floor_tp` program to the given syscall tracepoints and hold it until stdin
+//! closes. `cargo xtask bench` runs it between its baseline and agent rounds to
+//! measure the floor: what a syscall pays for one (or two) BPF program runs
+//! that do nothing, on the same hooks the agent uses. Never part of the probe
+//! table; the agent itself never attaches it.
+use std::io::Read as _;
+
+use anyhow::{bail, Context as _};
+use aya::{programs::TracePoint, EbpfLoader};
+
+#[derive(clap::Args)]
+pub struct FloorArgs {
+    /// Tracepoints as `category/name`, e.g. `syscalls/sys_enter_openat`.
+    #[arg(required = true)]
+    hooks: Vec<String>,
+}
+
+pub fn run(args: FloorArgs) -> anyhow::Result<()> {
+    let kver = crate::kernel::check_kernel()?;
+    crate::kernel::check_privileges(kver)?;
+    crate::kernel::raise_memlock(kver);
+    crate::kernel::ensure_tracefs()?;
+    let mut hooks = Vec::new();
+    for h in &args.hooks {
+        match h.split_once('/') {
+            Some((c, n)) if !c.is_empty() && !n.is_empty() && !n.contains('/') => hooks.push((c, n)),
+            _ => bail!("hook {h:?}: expected category/name"),
+        }
+    }
+    // The smallest ring buffer: the empty program never writes one.
+    let mut ebpf =
+        EbpfLoader::new().map_max_entries("EVENTS", 4096).load(crate::run::PROBES_OBJ).context("loading the object")?;
+    let prog: &mut TracePoint = ebpf.program_mut("floor_tp").context("floor_tp missing from the object")?.try_into()?;
+    prog.load().context("loading floor_tp")?;
+    for (c, n) in &hooks {
+        prog.attach(c, n).with_context(|| format!("attaching floor_tp to {c}/{n}"))?;
+    }
+    let id = prog.info().map(|i| i.id()).unwrap_or(0);
+    eprintln!("floor ready: prog_id={id} hooks={}", args.hooks.join(","));
+    // Held until the caller closes stdin (or dies); dropping `ebpf` detaches.
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(ebpf);
+    Ok(())
+}
