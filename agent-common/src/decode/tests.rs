@@ -105,6 +105,12 @@ fn open_round_trip() {
     ));
     assert!(matches!(decode(&as_bytes(&e)[..OPEN_FIXED_LEN - 1]), Err(DecodeError::TooShort { .. })));
     assert_eq!(open_record_len(PATH_LEN), core::mem::size_of::<OpenEvent>());
+    // Each subtype names its syscall (the fexit program tells all three apart).
+    for (sub, name) in [(OPEN_OPEN, "open"), (OPEN_OPENAT, "openat"), (OPEN_OPENAT2, "openat2"), (0, "openat")] {
+        e.hdr.subtype = sub;
+        let Event::Open(o) = decode(&as_bytes(&e)).unwrap() else { panic!("not open") };
+        assert_eq!(o.syscall, name, "subtype {sub}");
+    }
 }
 
 #[test]
