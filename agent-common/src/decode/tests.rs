@@ -77,6 +77,17 @@ fn exec_flags_are_reported() {
     assert_eq!(x.ret, -2);
 }
 
+/// The header's subtype says which syscall: Falco's two event types.
+#[test]
+fn exec_subtype_names_execve_or_execveat() {
+    let mut e = exec_event(&["a"]);
+    let Event::Exec(x) = decode(&as_bytes(&e)).unwrap() else { panic!("not exec") };
+    assert_eq!(x.syscall, "execve");
+    e.hdr.subtype = EXEC_EXECVEAT;
+    let Event::Exec(x) = decode(&as_bytes(&e)).unwrap() else { panic!("not exec") };
+    assert_eq!(x.syscall, "execveat");
+}
+
 #[test]
 fn open_round_trip() {
     let mut e = OpenEvent {
