@@ -275,10 +275,24 @@ fn probes_no_rule_needs_are_not_attached_until_a_reload_needs_them() {
     );
     let progs = attached_programs(agent.pid());
     // The process table's programs are there (and show the lookup sees this agent's).
-    for p in ["sched_exec", "execve_enter", "execve_exit", "execveat_enter", "execveat_exit", "sched_exit"] {
+    for p in ["sched_exec", "execveat_enter", "execveat_exit", "sched_exit"] {
         assert!(progs.contains(p), "{p} not attached: {progs:?}");
     }
-    for p in ["unshare_enter", "unshare_exit", "ptrace_enter", "openat_enter", "connect_enter"] {
+    // execve: the exit-only program where it loads (x86_64, 5.15+), else the pair.
+    assert!(
+        progs.contains("execve_regs") || (progs.contains("execve_enter") && progs.contains("execve_exit")),
+        "no execve program attached: {progs:?}"
+    );
+    for p in [
+        "unshare_enter",
+        "unshare_exit",
+        "ptrace_enter",
+        "openat_enter",
+        "openat_exit",
+        "openat_regs",
+        "connect_enter",
+        "connect_regs",
+    ] {
         assert!(!progs.contains(p), "{p} attached though no rule needs it: {progs:?}");
     }
 
