@@ -265,7 +265,11 @@ impl Assembler {
             KEvent::Open(o) => {
                 let p = self.proc_of(h);
                 let path = Self::absolute(h.pid, o.dirfd, &o.path, p.cwd.as_deref());
-                let mut fd = Fd::file(path, o.flags, o.mode).with_raw_name(o.path.as_str());
+                // The mode argument means something only with O_CREAT or
+                // O_TMPFILE; otherwise the register holds whatever the caller
+                // left there, and Falco reports 0 (`open_modes_to_scap`).
+                let mode = if o.flags & (libc::O_CREAT as u32 | libc::O_TMPFILE as u32) != 0 { o.mode } else { 0 };
+                let mut fd = Fd::file(path, o.flags, mode).with_raw_name(o.path.as_str());
                 if o.ret >= 0 {
                     fd = fd.with_num(o.ret as i64);
                 }
