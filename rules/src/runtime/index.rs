@@ -62,6 +62,9 @@ struct TrieNode {
     nhits: u32,
 }
 
+/// `(pattern bytes, rule position)` pairs a trie is built from.
+type TriePats = Vec<(Vec<u8>, u32)>;
+
 #[derive(Debug, Default)]
 struct Trie {
     nodes: Vec<TrieNode>,
@@ -72,7 +75,7 @@ struct Trie {
 
 impl Trie {
     /// Build from `(pattern bytes, rule position)` pairs.
-    fn build(pats: &[(Vec<u8>, u32)]) -> Trie {
+    fn build(pats: &TriePats) -> Trie {
         // A pointer trie first, flattened breadth-first afterwards.
         let mut kids: Vec<std::collections::BTreeMap<u8, usize>> = vec![Default::default()];
         let mut ends: Vec<Vec<u32>> = vec![Vec::new()];
@@ -261,7 +264,7 @@ impl TypeIndex {
         let words = ids.len().div_ceil(64);
         let mut always = vec![0u64; words];
         let mut exact: Vec<Exact> = Vec::new();
-        let mut prefix: Vec<(Field, bool, Vec<(Vec<u8>, u32)>)> = Vec::new();
+        let mut prefix: Vec<(Field, bool, TriePats)> = Vec::new();
         let mut contains: Vec<(Field, Vec<String>, Vec<Vec<u32>>)> = Vec::new();
         for (pos, id) in ids.iter().enumerate() {
             let pos = pos as u32;
