@@ -25,7 +25,7 @@ use kube::{
 use super::{cache::PodCache, pod::PodMeta};
 
 /// Pods per list request.
-pub const LIST_PAGE: u32 = 100;
+pub const LIST_PAGE: u32 = 50;
 
 /// The watcher configuration for one node's pods.
 pub fn watch_config(node: &str) -> watcher::Config {
