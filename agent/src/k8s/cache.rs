@@ -449,6 +449,24 @@ mod tests {
     }
 
     #[test]
+    fn size_gauge_follows_the_cache() {
+        let c = PodCache::new(Duration::from_millis(30));
+        c.apply(pod("u0", "z", &["c0"]));
+        let g = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+        c.export_size(g.clone());
+        assert_eq!(g.get(), 1, "set when exported");
+        c.apply(pod("u1", "a", &["c1"]));
+        c.apply(pod("u2", "b", &["c2"]));
+        c.apply(pod("u2", "b", &["c2", "c3"]));
+        assert_eq!(g.get(), 3);
+        c.delete("u1");
+        assert_eq!(g.get(), 3, "a deleted pod counts during its grace period");
+        std::thread::sleep(Duration::from_millis(40));
+        c.purge_expired();
+        assert_eq!(g.get(), 2);
+    }
+
+    #[test]
     fn delete_with_and_without_grace() {
         let c = PodCache::new(Duration::ZERO);
         c.apply(pod("u1", "a", &["c1"]));
