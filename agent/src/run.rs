@@ -259,6 +259,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let out = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 16, stdout)));
     let pods = crate::k8s::start(&args.k8s);
+    pods.export_size(metrics.k8s_pods_cached.clone());
     let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, args.k8s.hold()));
     let mut procs = ProcTable::new(65_536, Duration::from_secs(5));
     let seeded = procs.seed_from_proc("/proc");

@@ -442,3 +442,37 @@ fn new_event_types_past_the_eighth_index_and_their_arguments() {
     e.args[1] = EvtArg::named("pid", 1, "init");
     assert_eq!(fired(&rs, &e), vec!["not_exec"], "evt.rawarg.pid > 1 compares the number");
 }
+
+/// `fd.directory`, `fd.filename` and exact `fd.name` anchors are indexed as prefixes and
+/// suffixes of `fd.name` (one trie walk each way): the candidates may grow, the matches
+/// must not change, including the root directory and names that only share a prefix.
+#[test]
+fn fd_anchors_restated_on_fd_name_keep_matches() {
+    let rs = conds(&[
+        "evt.type = openat and fd.directory = /",
+        "evt.type = openat and fd.directory = /etc",
+        "evt.type = openat and fd.filename = passwd",
+        "evt.type = openat and fd.filename endswith .pem",
+        "evt.type = openat and fd.name = /etc/hosts",
+        "evt.type = openat and fd.name endswith shadow",
+        "evt.type = openat and fd.name startswith /etc/ssl/",
+        "evt.type = openat and fd.directory in (/var/log, /tmp/) and fd.filename in (a.log, b)",
+    ]);
+    let cases: [(&str, &[&str]); 9] = [
+        ("/passwd", &["r0", "r2"]),
+        ("/etc/passwd", &["r1", "r2"]),
+        ("/etc/mypasswd", &["r1"]),
+        ("/etc/ssl/k.pem", &["r3", "r6"]),
+        ("/etc/hosts", &["r1", "r4"]),
+        ("/etc/hostsx", &["r1"]),
+        ("/etc/gshadow", &["r1", "r5"]),
+        ("/var/log/a.log", &["r7"]),
+        ("/var/logs/a.log", &[]),
+    ];
+    for (path, want) in cases {
+        let e = ev(&format!("type: openat\nres: 3\nproc: {{name: cat}}\nfd: {{path: {path}}}\n"));
+        let slow: Vec<String> = rs.rules().iter().filter(|r| r.matches(&e)).map(|r| r.name.clone()).collect();
+        assert_eq!(fired(&rs, &e), slow, "{path}: index and linear evaluation differ");
+        assert_eq!(slow, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{path}");
+    }
+}

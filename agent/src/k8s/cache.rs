@@ -80,6 +80,8 @@ struct Inner {
     /// Bumped after every write (see [`PodCache::generation`]).
     generation: AtomicU64,
     n: Counters,
+    /// `lanner_k8s_pods_cached`, once the agent exports it.
+    size: std::sync::OnceLock<prometheus_client::metrics::gauge::Gauge>,
 }
 
 /// Cheap to clone; all clones share one cache.
@@ -100,6 +102,7 @@ impl PodCache {
                 synced: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 n: Counters::default(),
+                size: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -128,6 +131,20 @@ impl PodCache {
     fn changed(&self) {
         self.inner.generation.fetch_add(1, Release);
         self.inner.notify.notify_waiters();
+        self.update_size();
+    }
+
+    /// Keep `gauge` equal to the number of pods cached (deleted pods in their grace
+    /// period included), from now on: the `/metrics` view of the cache's size.
+    pub fn export_size(&self, gauge: prometheus_client::metrics::gauge::Gauge) {
+        let _ = self.inner.size.set(gauge);
+        self.update_size();
+    }
+
+    fn update_size(&self) {
+        if let Some(g) = self.inner.size.get() {
+            g.set(self.read().by_uid.len() as i64);
+        }
     }
 
     /// A pod watch is (or will be) feeding this cache.
@@ -278,6 +295,7 @@ impl PodCache {
         let due = self.read().doomed.front().is_some_and(|(t, _)| *t <= Instant::now());
         if due {
             purge(&mut self.write(), Instant::now());
+            self.update_size();
         }
     }
 
@@ -428,6 +446,24 @@ mod tests {
         assert_eq!(c.generation(), g2, "reads do not move it");
         c.delete("u1");
         assert!(c.generation() > g2);
+    }
+
+    #[test]
+    fn size_gauge_follows_the_cache() {
+        let c = PodCache::new(Duration::from_millis(30));
+        c.apply(pod("u0", "z", &["c0"]));
+        let g = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+        c.export_size(g.clone());
+        assert_eq!(g.get(), 1, "set when exported");
+        c.apply(pod("u1", "a", &["c1"]));
+        c.apply(pod("u2", "b", &["c2"]));
+        c.apply(pod("u2", "b", &["c2", "c3"]));
+        assert_eq!(g.get(), 3);
+        c.delete("u1");
+        assert_eq!(g.get(), 3, "a deleted pod counts during its grace period");
+        std::thread::sleep(Duration::from_millis(40));
+        c.purge_expired();
+        assert_eq!(g.get(), 2);
     }
 
     #[test]

@@ -153,6 +153,8 @@ pub struct Metrics {
     pub rules_reload: Family<ResultLabels, Counter>,
     pub rules_last_reload_timestamp: Gauge<f64, AtomicU64>,
     pub rules_loaded: Gauge,
+    /// Pods in the pod cache (`PodCache::export_size` keeps it current).
+    pub k8s_pods_cached: Gauge,
     pub rules_state: Family<StateLabels, Gauge>,
     pub drop_alerts: Counter,
     pub protocol: ProtocolMetrics,
@@ -238,6 +240,12 @@ impl Metrics {
             Unit::Seconds,
             rules_last_reload_timestamp.clone(),
         );
+        let k8s_pods_cached = Gauge::default();
+        r.register(
+            "k8s_pods_cached",
+            "Pods of this node in the pod cache (deleted pods in their grace period included)",
+            k8s_pods_cached.clone(),
+        );
         let rules_loaded = Gauge::default();
         r.register("rules_loaded", "Rules currently loaded and enabled", rules_loaded.clone());
         let rules_state = Family::<StateLabels, Gauge>::default();
@@ -278,6 +286,7 @@ impl Metrics {
             rules_reload,
             rules_last_reload_timestamp,
             rules_loaded,
+            k8s_pods_cached,
             rules_state,
             drop_alerts,
             protocol,

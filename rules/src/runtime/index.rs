@@ -4,8 +4,9 @@
 //! misses. Most rules have a *required* string test at the top level of their `and`
 //! (`proc.name in (...)`, `fd.name startswith ...`, `proc.cmdline contains ...`). For
 //! each event type this module picks one such "anchor" per rule and indexes the anchors
-//! of all rules together, per field: exact values in a hash map, prefixes in a hash map
-//! per prefix length, substrings in one Aho-Corasick automaton. For an event, the
+//! of all rules together, per field: exact values in a hash map (skipped when no value
+//! has the event's length), prefixes and suffixes in a byte trie walked once, substrings
+//! in one Aho-Corasick automaton. For an event, the
 //! indexes name the few rules whose anchor passes; only those (plus the rules without
 //! an anchor) are evaluated, still in load order. Candidate sets are bitsets on the
 //! stack, so this path does not allocate either.
@@ -22,22 +23,120 @@ use crate::runtime::pred::StrPred;
 pub(crate) const INDEX_MIN_RULES: usize = 6;
 /// Bitset words kept on the stack (64 × 64 = 4096 rules per event type).
 const STACK_WORDS: usize = 64;
+/// Bitset words of the common case (256 rules per event type).
+const SMALL_WORDS: usize = 4;
 
 type Map = HashMap<Box<str>, Vec<u32>, foldhash::fast::RandomState>;
 
 #[derive(Debug)]
 struct Exact {
     field: Field,
+    /// Bit `min(len, 63)` set for every pattern length: most values are skipped
+    /// without hashing.
+    lens: u64,
     map: Map,
 }
 
+fn len_bit(n: usize) -> u64 {
+    1 << n.min(63)
+}
+
+/// Prefixes (or suffixes, read backwards) of one field in a byte trie: one walk over
+/// the value's first bytes names every pattern that is a prefix of it, and stops at the
+/// first byte no pattern continues with (most values leave after one or two bytes).
 #[derive(Debug)]
 struct Prefix {
     field: Field,
     /// Suffixes instead of prefixes.
     suffix: bool,
-    lens: Vec<usize>,
-    map: Map,
+    trie: Trie,
+}
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    /// Children: `labels[first..first + n]`, targets alike.
+    first: u32,
+    n: u32,
+    /// Rule positions whose pattern ends here: `hits[hit..hit + nhits]`.
+    hit: u32,
+    nhits: u32,
+}
+
+/// `(pattern bytes, rule position)` pairs a trie is built from.
+type TriePats = Vec<(Vec<u8>, u32)>;
+
+#[derive(Debug, Default)]
+struct Trie {
+    nodes: Vec<TrieNode>,
+    labels: Vec<u8>,
+    targets: Vec<u32>,
+    hits: Vec<u32>,
+}
+
+impl Trie {
+    /// Build from `(pattern bytes, rule position)` pairs.
+    fn build(pats: &TriePats) -> Trie {
+        // A pointer trie first, flattened breadth-first afterwards.
+        let mut kids: Vec<std::collections::BTreeMap<u8, usize>> = vec![Default::default()];
+        let mut ends: Vec<Vec<u32>> = vec![Vec::new()];
+        for (p, pos) in pats {
+            let mut n = 0;
+            for &b in p {
+                n = match kids[n].get(&b) {
+                    Some(&c) => c,
+                    None => {
+                        kids.push(Default::default());
+                        ends.push(Vec::new());
+                        let c = kids.len() - 1;
+                        kids[n].insert(b, c);
+                        c
+                    }
+                };
+            }
+            if !ends[n].contains(pos) {
+                ends[n].push(*pos);
+            }
+        }
+        let mut order = vec![0usize];
+        let mut id = vec![0u32; kids.len()];
+        let mut i = 0;
+        while i < order.len() {
+            let n = order[i];
+            id[n] = i as u32;
+            order.extend(kids[n].values().copied());
+            i += 1;
+        }
+        let mut t = Trie::default();
+        for &n in &order {
+            let first = t.labels.len() as u32;
+            for (&b, &c) in &kids[n] {
+                t.labels.push(b);
+                t.targets.push(c as u32);
+            }
+            let hit = t.hits.len() as u32;
+            t.hits.extend(&ends[n]);
+            t.nodes.push(TrieNode { first, n: kids[n].len() as u32, hit, nhits: ends[n].len() as u32 });
+        }
+        for c in &mut t.targets {
+            *c = id[*c as usize];
+        }
+        t
+    }
+
+    /// Call `f` with the positions of every pattern that `bytes` starts with.
+    #[inline]
+    fn walk(&self, bytes: impl Iterator<Item = u8>, mut f: impl FnMut(u32)) {
+        let mut node = &self.nodes[0];
+        for b in bytes {
+            let (first, n) = (node.first as usize, node.n as usize);
+            let Some(k) = self.labels[first..first + n].iter().position(|&x| x == b) else {
+                return;
+            };
+            node = &self.nodes[self.targets[first + k] as usize];
+            let (hit, nhits) = (node.hit as usize, node.nhits as usize);
+            self.hits[hit..hit + nhits].iter().for_each(|&p| f(p));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -132,6 +231,26 @@ fn anchors(n: &Node) -> Option<Vec<Anchor<'_>>> {
     }
 }
 
+/// Restate an anchor on `fd.directory` or `fd.filename` (or an exact `fd.name`) as a
+/// weaker prefix or suffix of `fd.name`, so an open event walks two tries over one
+/// value instead of extracting and hashing three: `fd.directory = D` implies `fd.name`
+/// starts with `D/`, `fd.filename = F` (or ends with F) implies it ends with `F`. Only
+/// the candidate set grows (every candidate is still evaluated in full).
+fn on_fd_name(a: Anchor<'_>) -> (Field, Kind, Vec<String>) {
+    let plain = a.field.index.is_none() && a.field.key.is_none();
+    let nonempty = a.pats.iter().all(|p| !p.is_empty());
+    let fd_name = || Field { id: FieldId::FdName, index: None, key: None };
+    match (a.field.id, a.kind) {
+        (FieldId::FdName, Kind::Exact) if plain && nonempty => (fd_name(), Kind::Prefix, a.pats),
+        (FieldId::FdDirectory, Kind::Exact) if plain && nonempty => {
+            let pats = a.pats.into_iter().map(|p| if p.ends_with('/') { p } else { p + "/" }).collect();
+            (fd_name(), Kind::Prefix, pats)
+        }
+        (FieldId::FdFilename, Kind::Exact | Kind::Suffix) if plain && nonempty => (fd_name(), Kind::Suffix, a.pats),
+        _ => (a.field.clone(), a.kind, a.pats),
+    }
+}
+
 fn set(bits: &mut [u64], pos: u32) {
     bits[pos as usize / 64] |= 1 << (pos % 64);
 }
@@ -145,7 +264,7 @@ impl TypeIndex {
         let words = ids.len().div_ceil(64);
         let mut always = vec![0u64; words];
         let mut exact: Vec<Exact> = Vec::new();
-        let mut prefix: Vec<Prefix> = Vec::new();
+        let mut prefix: Vec<(Field, bool, TriePats)> = Vec::new();
         let mut contains: Vec<(Field, Vec<String>, Vec<Vec<u32>>)> = Vec::new();
         for (pos, id) in ids.iter().enumerate() {
             let pos = pos as u32;
@@ -153,40 +272,38 @@ impl TypeIndex {
                 set(&mut always, pos);
                 continue;
             };
-            for Anchor { field, kind, pats } in list {
+            for a in list {
+                let (field, kind, pats) = on_fd_name(a);
+                let field = &field;
                 match kind {
                     Kind::Exact => {
                         let i = match exact.iter().position(|e| e.field == *field) {
                             Some(i) => i,
                             None => {
-                                exact.push(Exact { field: field.clone(), map: Map::default() });
+                                exact.push(Exact { field: field.clone(), lens: 0, map: Map::default() });
                                 exact.len() - 1
                             }
                         };
                         for p in pats {
+                            exact[i].lens |= len_bit(p.len());
                             exact[i].map.entry(p.into()).or_default().push(pos);
                         }
                     }
                     Kind::Prefix | Kind::Suffix => {
                         let suffix = kind == Kind::Suffix;
-                        let i = match prefix.iter().position(|e| e.field == *field && e.suffix == suffix) {
+                        let i = match prefix.iter().position(|e| e.0 == *field && e.1 == suffix) {
                             Some(i) => i,
                             None => {
-                                prefix.push(Prefix {
-                                    field: field.clone(),
-                                    suffix,
-                                    lens: Vec::new(),
-                                    map: Map::default(),
-                                });
+                                prefix.push((field.clone(), suffix, Vec::new()));
                                 prefix.len() - 1
                             }
                         };
-                        let e = &mut prefix[i];
                         for p in pats {
-                            if !e.lens.contains(&p.len()) {
-                                e.lens.push(p.len());
+                            let mut b = p.into_bytes();
+                            if suffix {
+                                b.reverse();
                             }
-                            e.map.entry(p.into()).or_default().push(pos);
+                            prefix[i].2.push((b, pos));
                         }
                     }
                     Kind::Contains => {
@@ -211,9 +328,10 @@ impl TypeIndex {
                 }
             }
         }
-        for p in &mut prefix {
-            p.lens.sort_unstable();
-        }
+        let prefix = prefix
+            .into_iter()
+            .map(|(field, suffix, pats)| Prefix { field, suffix, trie: Trie::build(&pats) })
+            .collect();
         let contains = contains
             .into_iter()
             .map(|(field, pats, positions)| {
@@ -228,21 +346,20 @@ impl TypeIndex {
         bits.copy_from_slice(&self.always);
         for e in &self.exact {
             if let Val::Str(s) = e.field.extract(ev) {
-                if let Some(ps) = e.map.get(s) {
-                    ps.iter().for_each(|p| set(bits, *p));
+                if e.lens & len_bit(s.len()) != 0 {
+                    if let Some(ps) = e.map.get(s) {
+                        ps.iter().for_each(|p| set(bits, *p));
+                    }
                 }
             }
         }
         for e in &self.prefix {
             if let Val::Str(s) = e.field.extract(ev) {
-                for &l in e.lens.iter().take_while(|l| **l <= s.len()) {
-                    let at = if e.suffix { s.len() - l } else { l };
-                    if s.is_char_boundary(at) {
-                        let part = if e.suffix { &s[at..] } else { &s[..at] };
-                        if let Some(ps) = e.map.get(part) {
-                            ps.iter().for_each(|p| set(bits, *p));
-                        }
-                    }
+                let s = s.as_bytes();
+                if e.suffix {
+                    e.trie.walk(s.iter().rev().copied(), |p| set(bits, p));
+                } else {
+                    e.trie.walk(s.iter().copied(), |p| set(bits, p));
                 }
             }
         }
@@ -259,9 +376,14 @@ impl TypeIndex {
     #[inline]
     pub fn for_each_candidate(&self, ev: &crate::runtime::event::Event, mut f: impl FnMut(usize)) {
         let words = self.always.len();
-        let mut stack = [0u64; STACK_WORDS];
+        // A small array for the common case: zeroing 512 bytes per event shows in profiles.
+        let mut small = [0u64; SMALL_WORDS];
+        let mut stack;
         let mut heap;
-        let bits: &mut [u64] = if words <= STACK_WORDS {
+        let bits: &mut [u64] = if words <= SMALL_WORDS {
+            &mut small[..words]
+        } else if words <= STACK_WORDS {
+            stack = [0u64; STACK_WORDS];
             &mut stack[..words]
         } else {
             heap = vec![0u64; words];

@@ -84,7 +84,10 @@ fn ac(pats: &[String], anchored: bool, icase: bool) -> AhoCorasick {
     if anchored {
         b.start_kind(StartKind::Anchored).match_kind(MatchKind::Standard).kind(Some(AhoCorasickKind::DFA));
     } else if pats.len() <= 64 {
-        b.kind(Some(AhoCorasickKind::DFA));
+        // Values are short (command lines, paths): the prefilter's rare bytes (`/`, ` `,
+        // `=`) are frequent in them, and restarting at each costs more than the DFA's
+        // plain scan (295 → 60 ns on a curl command line with six `contains`).
+        b.kind(Some(AhoCorasickKind::DFA)).prefilter(false);
     }
     // Patterns are plain strings: building cannot fail below the automaton size limits.
     b.build(pats).unwrap_or_else(|_| AhoCorasick::new(pats).unwrap_or_else(|e| panic!("aho-corasick: {e}")))

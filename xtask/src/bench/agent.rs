@@ -236,6 +236,11 @@ fn status_kib(pid: u32, key: &str) -> u64 {
 pub struct Metrics(BTreeMap<String, f64>);
 
 impl Metrics {
+    /// One series by its full name (`lanner_…{labels}` as scraped).
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.0.get(series).copied()
+    }
+
     /// A kernel counter (agent-common `Counter::name()`) of one probe.
     pub fn kernel(&self, counter: &str, probe: &str) -> u64 {
         let family = match counter {

@@ -9,8 +9,9 @@
 //! their status is patched as a kubelet would report it (running, with
 //! containerd ids), so the agent's container-id index fills too. Then
 //! `lanner run --node-name <node>` runs as the agent's service account (pod
-//! read-only RBAC), and once it logs "pod cache synced pods=N" (the metrics
-//! endpoint has no pod-cache gauge) its VmRSS and RssAnon are read. The same
+//! read-only RBAC), and once its `lanner_k8s_pods_cached` gauge on /metrics
+//! shows all the pods, its VmRSS and RssAnon (at rest) and VmHWM (the peak,
+//! reached during the first list) are read; the verdict is on the peak. The same
 //! agent on a node without pods is measured first, which separates the fixed
 //! cost of the Kubernetes client and watch from the per-pod cost. Pods,
 //! namespace and RBAC are deleted afterwards. If the API server cannot be
@@ -150,7 +151,7 @@ fn api_server() -> Result<(Kube, bool)> {
     Ok((kube, true))
 }
 
-/// The row's result text and the RSS (KiB) with the pods cached.
+/// The row's result text and the peak RSS (KiB) of the agent that cached the pods.
 fn measure(kube: &Kube, bin: &Path, idle: Rss, settle: Duration) -> Result<(String, u64)> {
     let tag = format!("lanner-bench-{}", std::process::id());
     let (ns, node) = (tag.clone(), format!("{tag}-node"));
@@ -167,7 +168,7 @@ fn measure(kube: &Kube, bin: &Path, idle: Rss, settle: Duration) -> Result<(Stri
         )),
     )?;
     // The Kubernetes client and watch alone: a node without pods.
-    let (empty, _, _) = agent_on(kube, bin, &format!("{tag}-empty-node"), settle)?;
+    let (empty, _, _) = agent_on(kube, bin, &format!("{tag}-empty-node"), 0, settle)?;
     let t = Instant::now();
     let chunks = 4;
     parallel(chunks, chunks, |c| {
@@ -183,36 +184,44 @@ fn measure(kube: &Kube, bin: &Path, idle: Rss, settle: Duration) -> Result<(Stri
     })?;
     eprintln!("bench: {PODS} pods created and marked running in {:.1} s", t.elapsed().as_secs_f64());
 
-    let (with_pods, hwm, cached) = agent_on(kube, bin, &node, settle)?;
+    let (with_pods, hwm, cached) = agent_on(kube, bin, &node, PODS, settle)?;
     if cached < PODS {
         bail!("the agent cached {cached} of {PODS} pods");
     }
     let text = format!(
-        "{:.1} MiB ({:.1} MiB anon, peak {:.1} MiB), {} s after \"pod cache synced pods={cached}\": {:+.1} MiB vs \
-         idle without Kubernetes; Kubernetes on with 0 pods on the node: {:.1} MiB ({:.1} MiB anon)",
+        "peak {:.1} MiB during the first list (paginated); at rest {:.1} MiB ({:.1} MiB anon) {} s after \
+         lanner_k8s_pods_cached={cached}: {:+.1} MiB vs idle without Kubernetes; Kubernetes on with 0 pods on the \
+         node: {:.1} MiB ({:.1} MiB anon)",
+        mib(hwm),
         mib(with_pods.rss),
         mib(with_pods.anon),
-        mib(hwm),
         settle.as_secs(),
         mib(with_pods.rss) - mib(idle.rss),
         mib(empty.rss),
         mib(empty.anon),
     );
-    Ok((text, with_pods.rss))
+    Ok((text, hwm))
 }
 
 /// `lanner run --node-name NODE` as the agent's service account: RSS and
-/// VmHWM `settle` after the pod cache synced, and how many pods it cached.
-fn agent_on(kube: &Kube, bin: &Path, node: &str, settle: Duration) -> Result<(Rss, u64, usize)> {
+/// VmHWM `settle` after the pod cache holds `expect` pods (its
+/// `lanner_k8s_pods_cached` gauge; with 0 expected, after "pod cache synced"),
+/// and how many pods it cached.
+fn agent_on(kube: &Kube, bin: &Path, node: &str, expect: usize, settle: Duration) -> Result<(Rss, u64, usize)> {
     let agent_kc = kube.dir.join("agent.kubeconfig");
     let env: [(&str, &Path); 1] = [("KUBECONFIG", &agent_kc)];
     let mut agent = Agent::start_with(bin, Opts { args: &["--node-name", node], kube_env: Some(&env), stdout: false })?;
-    let synced = agent.wait_for_log("pod cache synced", Duration::from_secs(120))?;
-    let cached: usize = synced
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("pods="))
-        .and_then(|v| v.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
-        .unwrap_or(0);
+    if expect == 0 {
+        agent.wait_for_log("pod cache synced", Duration::from_secs(120))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let cached = loop {
+        let n = agent.scrape().ok().and_then(|m| m.get("lanner_k8s_pods_cached")).unwrap_or(0.0) as usize;
+        if n >= expect || Instant::now() >= deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     std::thread::sleep(settle); // let the list's transient buffers go
     let (r, hwm) = (agent.rss(), agent.hwm());
     if let Ok(l) = agent.wait_for_log("pod watch error", Duration::from_millis(1)) {
