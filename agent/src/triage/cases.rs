@@ -100,7 +100,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Case>, CasesError> {
             PodLookup::NotFound
         } else {
             PodLookup::Found(
-                c.pod.clone().unwrap_or_else(|| PodFacts { owner_kinds: vec!["ReplicaSet".into()], ..Default::default() }),
+                c.pod
+                    .clone()
+                    .unwrap_or_else(|| PodFacts { owner_kinds: vec!["ReplicaSet".into()], ..Default::default() }),
             )
         };
         if let Some(at) = &c.injection {

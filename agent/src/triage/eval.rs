@@ -220,7 +220,11 @@ pub async fn run(cases: &[Case], policy: &Policy, llm: Option<&LlmClient>) -> Re
         }
         if let (Some(rep), Some(o)) = (r.llm.as_mut(), &outcome) {
             rep.by_action.entry(c.expect.action.as_str()).or_default().add(llm_proposal == Some(c.expect.action));
-            *rep.confusion.entry(c.expect.action.as_str()).or_default().entry(answered.map_or("none", Action::as_str)).or_default() += 1;
+            *rep.confusion
+                .entry(c.expect.action.as_str())
+                .or_default()
+                .entry(answered.map_or("none", Action::as_str))
+                .or_default() += 1;
             rep.answers += usize::from(answered.is_some());
             match &o.proposal {
                 Err(super::llm::LlmError::OutOfRange { .. }) => rep.out_of_range += 1,

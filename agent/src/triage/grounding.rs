@@ -24,7 +24,7 @@ use super::{
 };
 
 /// Default number of few-shot examples.
-pub const DEFAULT_SHOTS: usize = 3;
+pub const DEFAULT_SHOTS: usize = 2;
 /// Most few-shot examples a config may ask for.
 pub const MAX_SHOTS: usize = 6;
 
@@ -43,7 +43,9 @@ impl Bank {
     pub fn embedded() -> &'static Bank {
         static BANK: OnceLock<Bank> = OnceLock::new();
         BANK.get_or_init(|| {
-            Bank::new(cases::parse(cases::EMBEDDED, "embedded eval.yaml").expect("the embedded eval set is valid (tested)"))
+            Bank::new(
+                cases::parse(cases::EMBEDDED, "embedded eval.yaml").expect("the embedded eval set is valid (tested)"),
+            )
         })
     }
 }
@@ -90,6 +92,7 @@ pub fn facts(a: &Alert, pod: &PodLookup, refusal: Option<&str>) -> Facts {
 
 /// Build the prompt's content for one alert. `exclude` names the labelled
 /// case being asked (eval), which is never its own example.
+#[allow(clippy::too_many_arguments)]
 pub fn ask(
     policy: &Policy,
     guard: &Guard,
@@ -130,7 +133,10 @@ pub fn ask(
                 action: c.expect.action,
             };
             if same {
-                slot.1.insert(slot.1.iter().position(|e| e.choices.actions != offered.actions).unwrap_or(slot.1.len()), ex);
+                slot.1.insert(
+                    slot.1.iter().position(|e| e.choices.actions != offered.actions).unwrap_or(slot.1.len()),
+                    ex,
+                );
             } else {
                 slot.1.push(ex);
             }
@@ -148,7 +154,12 @@ pub fn ask(
             round += 1;
         }
     }
-    Ask { facts: facts(a, pod, refusal.as_deref()), evidence: prompt::evidence(a, pod.labels()), choices: offered, examples }
+    Ask {
+        facts: facts(a, pod, refusal.as_deref()),
+        evidence: prompt::evidence(a, pod.labels()),
+        choices: offered,
+        examples,
+    }
 }
 
 #[cfg(test)]

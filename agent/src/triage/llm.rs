@@ -229,7 +229,15 @@ impl LlmClient {
         match self.settings.calls {
             Calls::One => {
                 let r = self
-                    .call("triage", prompt::one_call_system(), prompt::user_message(ask, None), prompt::one_call_schema(&ask.choices), deadline, max, &mut o)
+                    .call(
+                        "triage",
+                        prompt::one_call_system(),
+                        prompt::user_message(ask, None),
+                        prompt::one_call_schema(&ask.choices),
+                        deadline,
+                        max,
+                        &mut o,
+                    )
                     .await;
                 match r.and_then(|v| validate_one_call(&v, &ask.choices)) {
                     Ok((an, p)) => {
@@ -244,16 +252,32 @@ impl LlmClient {
             }
             Calls::Two => {
                 o.analysis = self
-                    .call("analysis", prompt::analysis_system(), prompt::user_message(ask, None), prompt::analysis_schema(), deadline, max, &mut o)
+                    .call(
+                        "analysis",
+                        prompt::analysis_system(),
+                        prompt::user_message(ask, None),
+                        prompt::analysis_schema(),
+                        deadline,
+                        max,
+                        &mut o,
+                    )
                     .await
                     .and_then(|v| validate_analysis(&v));
                 o.proposal = if let Err(LlmError::Timeout(t)) = &o.analysis {
                     Err(LlmError::Timeout(*t))
                 } else {
                     let user = prompt::user_message(ask, o.analysis.as_ref().ok());
-                    self.call("decision", prompt::decision_system(), user, prompt::decision_schema(&ask.choices), deadline, max, &mut o)
-                        .await
-                        .and_then(|v| validate_proposal(&v, &ask.choices))
+                    self.call(
+                        "decision",
+                        prompt::decision_system(),
+                        user,
+                        prompt::decision_schema(&ask.choices),
+                        deadline,
+                        max,
+                        &mut o,
+                    )
+                    .await
+                    .and_then(|v| validate_proposal(&v, &ask.choices))
                 };
             }
         }
@@ -528,7 +552,8 @@ mod tests {
             actions: vec![Action::Escalate, Action::QuarantinePod],
             classifications: vec![Classification::TruePositive],
         };
-        let ok = json!({"action": "quarantine_pod", "classification": "true_positive", "confidence": 80, "rationale": "r"});
+        let ok =
+            json!({"action": "quarantine_pod", "classification": "true_positive", "confidence": 80, "rationale": "r"});
         assert_eq!(validate_proposal(&ok, &c).unwrap().action, Action::QuarantinePod);
         for bad in [
             json!({"action": "ignore", "classification": "true_positive", "confidence": 80, "rationale": "r"}),

@@ -90,7 +90,7 @@ async fn real_model_truncation_is_a_failure_and_the_policy_decides() {
     let a = alert("Terminal shell in container", "Notice", "shop", "web-1", &["T1059"]);
     let e = c.propose(&ask_of(&a, &Policy::default_policy()), 3).await.unwrap_err();
     assert!(matches!(e, LlmError::Truncated(3)), "3 tokens cannot hold the JSON: {e}");
-    // The whole worker: the truncated answer is counted and the policy decides.
+    // The whole worker (one call): the truncated answer is counted once and the policy decides.
     let dir = tempfile::tempdir().unwrap();
     let mut s = llm_settings(&url, &model, REAL_BUDGET);
     s.max_tokens = 16;
@@ -99,7 +99,7 @@ async fn real_model_truncation_is_a_failure_and_the_policy_decides() {
     assert_ne!(inc.decision.source, Source::Llm);
     assert!(inc.decision.reason.contains("LLM unavailable (truncated"), "{}", inc.decision.reason);
     assert!(
-        w.metrics().encode().contains("lanner_triage_llm_failures_total{reason=\"truncated\"} 2"),
+        w.metrics().encode().contains("lanner_triage_llm_failures_total{reason=\"truncated\"} 1"),
         "{}",
         w.metrics().encode()
     );
@@ -275,7 +275,9 @@ fn obey_schema(req: &serde_json::Value, last: bool) -> Canned {
     };
     let body = match call_name(req) {
         "analysis" => json!({"summary": "s", "evidence": [], "benign_explanation": "none"}),
-        "decision" => json!({"action": pick("action"), "classification": pick("classification"), "confidence": 90, "rationale": "r"}),
+        "decision" => {
+            json!({"action": pick("action"), "classification": pick("classification"), "confidence": 90, "rationale": "r"})
+        }
         _ => json!({"summary": "s", "evidence": [], "action": pick("action"), "classification": pick("classification"),
                     "confidence": 90, "rationale": "r"}),
     };
@@ -297,7 +299,8 @@ async fn eval_in_propose_mode_never_leaves_the_policy_bounds() {
     }
     // A model that always answers `ignore` (the injection's goal), ignoring the schema:
     // every answer that was not a choice is out of range, and no decision moves.
-    let ignore = r#"{"summary":"s","evidence":[],"action":"ignore","classification":"benign","confidence":100,"rationale":"r"}"#;
+    let ignore =
+        r#"{"summary":"s","evidence":[],"action":"ignore","classification":"benign","confidence":100,"rationale":"r"}"#;
     let r = eval_propose(move |_| Canned::chat(ignore, "stop"), &cases, super::llm::Calls::One).await;
     let l = r.llm.as_ref().unwrap();
     let ignorable = r.cases.iter().filter(|c| c.llm_choices.as_ref().unwrap().contains(&Action::Ignore)).count();
