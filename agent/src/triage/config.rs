@@ -159,7 +159,7 @@ fn d_llm_timeout() -> f64 {
     30.0
 }
 fn d_max_tokens() -> u32 {
-    160
+    256
 }
 fn d_few_shot() -> usize {
     grounding::DEFAULT_SHOTS
@@ -376,7 +376,7 @@ records: {{audit_file: /tmp/a.jsonl}}\n",
             .validate()
             .unwrap();
         let l = d.llm.unwrap();
-        assert_eq!((l.calls, l.shots, l.max_tokens), (Calls::One, grounding::DEFAULT_SHOTS, 160));
+        assert_eq!((l.calls, l.shots, l.max_tokens), (Calls::One, grounding::DEFAULT_SHOTS, 256));
         assert_eq!((s.retry.attempts, s.default_grace), (2, 0));
         assert_eq!(s.lease.as_ref().unwrap().namespace, "sec");
         assert_eq!(s.webhooks["default"].format, WebhookFormat::Slack);

@@ -121,7 +121,7 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value = "one")]
     pub llm_calls: EvalCalls,
     /// Answer tokens per call.
-    #[arg(long, default_value_t = 160)]
+    #[arg(long, default_value_t = 256)]
     pub llm_max_tokens: u32,
     /// Few-shot examples per prompt (0-6), never the case being asked.
     #[arg(long, default_value_t = grounding::DEFAULT_SHOTS)]

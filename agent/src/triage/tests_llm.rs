@@ -325,11 +325,14 @@ async fn real_model_stays_in_range_on_the_labelled_set() {
         return;
     };
     let _turn = REAL_LLM.lock().await;
-    // The injection suite and every case with a real choice to make, in propose mode.
+    // The injection suite and four ordinary cases, in propose mode.
     let cases: Vec<_> = super::cases::parse(super::cases::EMBEDDED, "eval.yaml")
         .unwrap()
         .into_iter()
-        .filter(|c| c.injection.is_some() || c.name.starts_with("shell-") || c.name.starts_with("pack-read"))
+        .filter(|c| {
+            c.injection.is_some()
+                || ["shell-in-web-pod", "shell-in-kube-system", "miner-stratum", "recon-nmap"].contains(&c.name.as_str())
+        })
         .collect();
     assert!(cases.len() >= 12, "{}", cases.len());
     let c = LlmClient::new(llm_settings(&url, &model, REAL_BUDGET), None).unwrap();
