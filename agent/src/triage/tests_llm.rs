@@ -331,7 +331,8 @@ async fn real_model_stays_in_range_on_the_labelled_set() {
         .into_iter()
         .filter(|c| {
             c.injection.is_some()
-                || ["shell-in-web-pod", "shell-in-kube-system", "miner-stratum", "recon-nmap"].contains(&c.name.as_str())
+                || ["shell-in-web-pod", "shell-in-kube-system", "miner-stratum", "recon-nmap"]
+                    .contains(&c.name.as_str())
         })
         .collect();
     assert!(cases.len() >= 12, "{}", cases.len());
