@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::{
     actions::{Retry, Webhook, WebhookFormat},
-    llm::LlmSettings,
+    grounding,
+    llm::{Calls, LlmSettings},
     yaml,
 };
 use crate::protocol::{Address, Token};
@@ -53,8 +54,16 @@ pub struct LlmFile {
     pub model: String,
     #[serde(default = "d_llm_timeout")]
     pub timeout_secs: f64,
+    /// Answer tokens per call (every string in the schemas is bounded, so a
+    /// whole answer fits; the cap keeps a CPU answer short).
     #[serde(default = "d_max_tokens")]
     pub max_tokens: u32,
+    /// `one` (analysis + proposal in one schema) or `two` (ROSES, then RACE).
+    #[serde(default)]
+    pub calls: Calls,
+    /// Few-shot examples from the labelled set per prompt (0–6).
+    #[serde(default = "d_few_shot")]
+    pub few_shot: usize,
     #[serde(default = "d_seed")]
     pub seed: u64,
     #[serde(default = "yes")]
@@ -150,7 +159,10 @@ fn d_llm_timeout() -> f64 {
     30.0
 }
 fn d_max_tokens() -> u32 {
-    512
+    256
+}
+fn d_few_shot() -> usize {
+    grounding::DEFAULT_SHOTS
 }
 fn d_seed() -> u64 {
     42
@@ -268,6 +280,9 @@ impl ConfigFile {
                 if l.max_tokens < 16 {
                     return Err(bad("llm.max_tokens must be at least 16".into()));
                 }
+                if l.few_shot > grounding::MAX_SHOTS {
+                    return Err(bad(format!("llm.few_shot must be at most {}", grounding::MAX_SHOTS)));
+                }
                 let api_key = match &l.api_key_file {
                     Some(p) => Some(
                         Token::from_file(p)
@@ -282,6 +297,8 @@ impl ConfigFile {
                     model: l.model,
                     timeout: Duration::from_secs_f64(l.timeout_secs),
                     max_tokens: l.max_tokens,
+                    calls: l.calls,
+                    shots: l.few_shot,
                     seed: l.seed,
                     cache_prompt_field: l.cache_prompt_field,
                     api_key,
@@ -341,7 +358,7 @@ mod tests {
         std::fs::write(&tok, "s3cret\n").unwrap();
         let text = format!(
             "listen: tcp://127.0.0.1:7700\ntoken_file: {}\nmetrics_addr: \"off\"\nidentity: w-1\ndry_run: true\n\
-llm: {{url: \"http://127.0.0.1:8087/v1\", model: m, timeout_secs: 5, max_tokens: 128}}\n\
+llm: {{url: \"http://127.0.0.1:8087/v1\", model: m, timeout_secs: 5, max_tokens: 128, calls: two, few_shot: 0}}\n\
 kube: {{enabled: true, default_grace_period_secs: 0, retry: {{attempts: 2}}}}\n\
 lease: {{namespace: sec, duration_secs: 30}}\n\
 webhooks: {{default: {{url: \"http://127.0.0.1:9/hook\", format: slack}}}}\n\
@@ -352,7 +369,14 @@ records: {{audit_file: /tmp/a.jsonl}}\n",
         assert_eq!(s.listen, Address::Tcp("127.0.0.1:7700".into()));
         assert!(s.token.as_ref().unwrap().matches("s3cret"));
         assert_eq!((s.metrics_addr, s.identity.as_str(), s.dry_run), (None, "w-1", true));
-        assert_eq!(s.llm.as_ref().unwrap().timeout, Duration::from_secs(5));
+        let l = s.llm.as_ref().unwrap();
+        assert_eq!((l.timeout, l.calls, l.shots), (Duration::from_secs(5), Calls::Two, 0));
+        let d: Settings = yaml::from_str::<ConfigFile>("llm: {url: \"http://x/v1\", model: m}", "d.yaml")
+            .unwrap()
+            .validate()
+            .unwrap();
+        let l = d.llm.unwrap();
+        assert_eq!((l.calls, l.shots, l.max_tokens), (Calls::One, grounding::DEFAULT_SHOTS, 256));
         assert_eq!((s.retry.attempts, s.default_grace), (2, 0));
         assert_eq!(s.lease.as_ref().unwrap().namespace, "sec");
         assert_eq!(s.webhooks["default"].format, WebhookFormat::Slack);
@@ -368,6 +392,9 @@ records: {{audit_file: /tmp/a.jsonl}}\n",
             ("metrics_addr: nope", "metrics_addr"),
             ("llm: {url: ftp://x, model: m}", "llm.url"),
             ("llm: {url: \"http://x/v1\", model: m, max_tokens: 4}", "max_tokens"),
+            ("llm: {url: \"http://x/v1\", model: m, calls: three}", "unknown variant"),
+            ("llm: {url: \"http://x/v1\", model: m, few_shot: 7}", "few_shot"),
+            ("llm: {url: \"http://x/v1\", model: m, shots: 2}", "unknown field"),
             ("webhooks: {a: {url: x}}", "webhooks.a.url"),
             ("webhooks: {a: {url: \"http://x\", format: teams}}", "unknown variant"),
         ] {

@@ -1,112 +1,27 @@
 //! `lanner triage eval FILE`: run the decision path over a labelled alert
-//! set (`agent/triage-data/eval.yaml`) and print accuracy per expected
-//! action and per decision source. Without `--llm` only the policy and the
-//! guards decide (the deterministic path, which must score 100%); with
-//! `--llm` the model is asked too and its raw proposals are scored apart.
-//! Each case gets fresh guard state (no rate limit / dedup across cases).
-use std::{collections::BTreeMap, path::Path, time::Instant};
+//! set (`agent/triage-data/eval.yaml`, loaded by `cases.rs`) and print
+//! accuracy per expected action and per decision source. Without `--llm` only
+//! the policy and the guards decide (the deterministic path, which must score
+//! 100%); with `--llm` the model is asked too, with the same grounded,
+//! constrained prompt as the worker (few-shot examples never include the case
+//! asked), and its raw proposals are scored apart: accuracy per expected
+//! action, a confusion matrix, the out-of-range rate, latency p50/p95 and
+//! tokens/s. Each case gets fresh guard state (no rate limit / dedup across
+//! cases). Injection cases show their text as quoted (JSON-escaped) data.
+use std::{collections::BTreeMap, time::Instant};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{
-    alert::Alert,
+    cases::{self, Case},
+    grounding::{self, Bank},
     guard::{Guard, Source},
     llm::LlmClient,
-    model::{Action, Classification, PodFacts, PodLookup},
+    model::Action,
     policy::{LlmMode, Policy},
-    yaml,
 };
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EvalFile {
-    cases: Vec<CaseFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CaseFile {
-    name: String,
-    alert: Value,
-    /// The pod as the API would show it; default: a ReplicaSet-owned pod.
-    #[serde(default)]
-    pod: Option<PodFacts>,
-    /// `true`: the pod no longer exists.
-    #[serde(default)]
-    pod_missing: bool,
-    expect: Expect,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    pub action: Action,
-    #[serde(default)]
-    pub classification: Option<Classification>,
-}
-
-/// One labelled case, ready to run.
-#[derive(Debug, Clone)]
-pub struct Case {
-    pub name: String,
-    pub alert: Alert,
-    pub pod: PodLookup,
-    pub expect: Expect,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error("reading {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error(transparent)]
-    Yaml(#[from] yaml::YamlError),
-    #[error("{origin}: case {case:?}: alert: {detail}")]
-    Alert { origin: String, case: String, detail: String },
-}
-
-/// Load a labelled set. Alerts need `rule`, `priority`, `output_fields`;
-/// `tags`, `output`, `time`, `hostname`, `source` and `uuid` get defaults.
-pub fn load(path: &Path) -> Result<Vec<Case>, EvalError> {
-    let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read { path: origin.clone(), source })?;
-    parse(&text, &origin)
-}
-
-pub fn parse(text: &str, origin: &str) -> Result<Vec<Case>, EvalError> {
-    let f: EvalFile = yaml::from_str(text, origin)?;
-    let mut out = Vec::new();
-    for (i, c) in f.cases.into_iter().enumerate() {
-        let mut v = c.alert;
-        let o = v.as_object_mut().ok_or_else(|| EvalError::Alert {
-            origin: origin.into(),
-            case: c.name.clone(),
-            detail: "not a mapping".into(),
-        })?;
-        let rule = o.get("rule").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let prio = o.get("priority").and_then(Value::as_str).unwrap_or("Notice").to_owned();
-        o.entry("output").or_insert_with(|| format!("12:00:00.000000000: {prio} {rule}").into());
-        o.entry("time").or_insert_with(|| "2026-11-23T12:00:00.000000000Z".into());
-        o.entry("source").or_insert_with(|| "syscall".into());
-        o.entry("tags").or_insert_with(|| Value::Array(vec![]));
-        o.entry("hostname").or_insert_with(|| "eval-node".into());
-        o.entry("uuid").or_insert_with(|| format!("00000000-0000-4000-8000-{:012x}", i + 1).into());
-        let alert: Alert = serde_json::from_value(v).map_err(|e| EvalError::Alert {
-            origin: origin.into(),
-            case: c.name.clone(),
-            detail: e.to_string(),
-        })?;
-        let pod = if c.pod_missing {
-            PodLookup::NotFound
-        } else {
-            PodLookup::Found(
-                c.pod.unwrap_or_else(|| PodFacts { owner_kinds: vec!["ReplicaSet".into()], ..Default::default() }),
-            )
-        };
-        out.push(Case { name: c.name, alert, pod, expect: c.expect });
-    }
-    Ok(out)
-}
+pub use super::cases::load;
 
 /// The outcome of one case.
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +34,15 @@ pub struct CaseResult {
     pub classification_ok: Option<bool>,
     pub llm_proposal: Option<Action>,
     pub llm_error: Option<String>,
+    /// The actions the model could choose from.
+    pub llm_choices: Option<Vec<Action>>,
+    pub llm_ms: Option<u64>,
+    /// The decision stayed inside the policy rule's `[min_action, max_action]`
+    /// (or is a guard's escalation / dedup ignore).
+    pub in_bounds: bool,
+    /// The injection text of an injection case, as quoted JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub injection: Option<String>,
     pub reason: String,
 }
 
@@ -152,7 +76,53 @@ pub struct Report {
     /// The model's raw proposals against the labels (with `--llm`).
     pub llm_raw: Option<Tally>,
     pub llm_valid_answers: Option<Tally>,
+    pub llm: Option<LlmReport>,
+    /// Decisions outside the policy bounds (must be 0).
+    pub out_of_bounds_decisions: usize,
     pub cases: Vec<CaseResult>,
+}
+
+/// The model's raw proposals against the labels.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LlmReport {
+    pub calls: &'static str,
+    pub shots: usize,
+    pub max_tokens: u32,
+    pub model: Option<String>,
+    /// Raw proposal accuracy, by expected action.
+    pub by_action: BTreeMap<&'static str, Tally>,
+    /// expected action → proposed action (or `none`: no usable answer) → count.
+    pub confusion: BTreeMap<&'static str, BTreeMap<&'static str, usize>>,
+    /// Answers (schema-valid JSON) whose action or classification lies outside
+    /// the choices offered.
+    pub out_of_range: usize,
+    pub answers: usize,
+    pub failures: BTreeMap<&'static str, usize>,
+    pub latency_p50_ms: u64,
+    pub latency_p95_ms: u64,
+    pub latency_max_ms: u64,
+    pub completion_tokens: u64,
+    /// Answer tokens over the time spent in LLM calls.
+    pub tokens_per_second: f64,
+}
+
+impl LlmReport {
+    pub fn out_of_range_pct(&self) -> f64 {
+        if self.answers == 0 {
+            0.0
+        } else {
+            100.0 * self.out_of_range as f64 / self.answers as f64
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// Run every case. With `llm`, the policy's `llm_mode` applies (forced to
@@ -176,13 +146,40 @@ pub async fn run(cases: &[Case], policy: &Policy, llm: Option<&LlmClient>) -> Re
         classification: Tally::default(),
         llm_raw: llm.map(|_| Tally::default()),
         llm_valid_answers: llm.map(|_| Tally::default()),
+        llm: llm.map(|l| LlmReport {
+            calls: match l.settings().calls {
+                super::llm::Calls::One => "one",
+                super::llm::Calls::Two => "two",
+            },
+            shots: l.settings().shots,
+            max_tokens: l.settings().max_tokens,
+            ..Default::default()
+        }),
+        out_of_bounds_decisions: 0,
         cases: Vec::new(),
     };
+    let mut latencies = Vec::new();
+    let mut llm_secs = 0.0;
     for c in cases {
         let guard = Guard::new(policy.guard.clone());
         let verdict = policy.evaluate(&c.alert, c.pod.labels());
+        let mut llm_choices = None;
         let outcome = match llm {
-            Some(l) => Some(l.triage(&c.alert).await),
+            Some(l) => {
+                let ask = grounding::ask(
+                    &policy,
+                    &guard,
+                    &verdict,
+                    &c.alert,
+                    &c.pod,
+                    Bank::embedded(),
+                    l.settings().shots,
+                    Some(&c.name),
+                );
+                let o = l.triage(&ask).await;
+                llm_choices = Some(ask.choices.actions);
+                Some(o)
+            }
             None => None,
         };
         let proposal = match &outcome {
@@ -207,10 +204,39 @@ pub async fn run(cases: &[Case], policy: &Policy, llm: Option<&LlmClient>) -> Re
         if let Some(k) = classification_ok {
             r.classification.add(k);
         }
+        let in_bounds = (d.action >= verdict.min_action && d.action <= verdict.max_action)
+            || (d.source == Source::GuardOverride && d.action <= Action::Escalate);
+        r.out_of_bounds_decisions += usize::from(!in_bounds);
         let llm_proposal = proposal.as_ref().ok().map(|p| p.action);
+        // What the model answered, valid or out of range (None: no usable answer).
+        let answered = match outcome.as_ref().map(|o| &o.proposal) {
+            Some(Ok(p)) => Some(p.action),
+            Some(Err(super::llm::LlmError::OutOfRange { action, .. })) => Some(*action),
+            _ => None,
+        };
         if let (Some(raw), Some(valid)) = (r.llm_raw.as_mut(), r.llm_valid_answers.as_mut()) {
             raw.add(llm_proposal == Some(c.expect.action));
-            valid.add(llm_proposal.is_some());
+            valid.add(answered.is_some());
+        }
+        if let (Some(rep), Some(o)) = (r.llm.as_mut(), &outcome) {
+            rep.by_action.entry(c.expect.action.as_str()).or_default().add(llm_proposal == Some(c.expect.action));
+            *rep.confusion
+                .entry(c.expect.action.as_str())
+                .or_default()
+                .entry(answered.map_or("none", Action::as_str))
+                .or_default() += 1;
+            rep.answers += usize::from(answered.is_some());
+            match &o.proposal {
+                Err(super::llm::LlmError::OutOfRange { .. }) => rep.out_of_range += 1,
+                Err(e) => *rep.failures.entry(e.reason()).or_default() += 1,
+                Ok(_) => {}
+            }
+            rep.completion_tokens += o.completion_tokens;
+            if rep.model.is_none() {
+                rep.model.clone_from(&o.model);
+            }
+            latencies.push(o.elapsed.as_millis() as u64);
+            llm_secs += o.elapsed.as_secs_f64();
         }
         r.cases.push(CaseResult {
             name: c.name.clone(),
@@ -221,8 +247,19 @@ pub async fn run(cases: &[Case], policy: &Policy, llm: Option<&LlmClient>) -> Re
             classification_ok,
             llm_proposal,
             llm_error: proposal.err().filter(|_| llm.is_some()),
+            llm_choices,
+            llm_ms: outcome.as_ref().map(|o| o.elapsed.as_millis() as u64),
+            in_bounds,
+            injection: cases::injection_text(c).map(|t| serde_json::to_string(&t).unwrap_or_default()),
             reason: d.reason,
         });
+    }
+    if let Some(rep) = r.llm.as_mut() {
+        latencies.sort_unstable();
+        rep.latency_p50_ms = percentile(&latencies, 50.0);
+        rep.latency_p95_ms = percentile(&latencies, 95.0);
+        rep.latency_max_ms = latencies.last().copied().unwrap_or(0);
+        rep.tokens_per_second = if llm_secs > 0.0 { rep.completion_tokens as f64 / llm_secs } else { 0.0 };
     }
     r
 }
@@ -246,6 +283,9 @@ pub fn render(r: &Report) -> String {
                 .or_else(|| c.llm_error.as_ref().map(|e| format!("  (llm: {e})")))
                 .unwrap_or_default()
         );
+        if let Some(t) = &c.injection {
+            let _ = writeln!(s, "    injection text (quoted data): {t}");
+        }
     }
     let _ = writeln!(s, "\naccuracy by expected action ({} mode):", r.mode);
     for (k, t) in &r.by_action {
@@ -271,6 +311,56 @@ pub fn render(r: &Report) -> String {
         );
     }
     let _ = writeln!(s, "overall            {:>3}/{:<3} {:6.1}%", r.overall.correct, r.overall.total, r.overall.pct());
+    let _ = writeln!(s, "decisions outside the policy bounds: {}", r.out_of_bounds_decisions);
+    if let Some(l) = &r.llm {
+        s.push_str(&render_llm(l));
+    }
+    s
+}
+
+/// The model's raw proposals: accuracy per expected action, confusion
+/// matrix, out-of-range rate, latency and throughput.
+pub fn render_llm(l: &LlmReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nmodel {} ({} call(s) per alert, {} few-shot examples, max_tokens {})",
+        l.model.as_deref().unwrap_or("?"),
+        l.calls,
+        l.shots,
+        l.max_tokens
+    );
+    let _ = writeln!(s, "raw proposal accuracy by expected action:");
+    for (k, t) in &l.by_action {
+        let _ = writeln!(s, "  {k:<16} {:>3}/{:<3} {:6.1}%", t.correct, t.total, t.pct());
+    }
+    let cols = ["ignore", "escalate", "quarantine_pod", "delete_pod", "none"];
+    let _ = write!(s, "confusion (rows: expected, columns: proposed)\n  {:<16}", "");
+    for c in cols {
+        let _ = write!(s, " {c:>14}");
+    }
+    s.push('\n');
+    for (row, m) in &l.confusion {
+        let _ = write!(s, "  {row:<16}");
+        for c in cols {
+            let _ = write!(s, " {:>14}", m.get(c).copied().unwrap_or(0));
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "out of range: {}/{} answers ({:.1}%); no usable answer: {:?}",
+        l.out_of_range,
+        l.answers,
+        l.out_of_range_pct(),
+        l.failures
+    );
+    let _ = writeln!(
+        s,
+        "latency per alert: p50 {} ms, p95 {} ms, max {} ms; {} answer tokens, {:.1} tokens/s",
+        l.latency_p50_ms, l.latency_p95_ms, l.latency_max_ms, l.completion_tokens, l.tokens_per_second
+    );
     s
 }
 
@@ -279,7 +369,7 @@ mod tests {
     use super::*;
 
     fn repo_eval() -> Vec<Case> {
-        load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("triage-data/eval.yaml")).unwrap()
+        load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("triage-data/eval.yaml")).unwrap()
     }
 
     #[tokio::test]
@@ -300,14 +390,24 @@ mod tests {
     }
 
     #[test]
-    fn bad_cases_are_reported_with_their_name() {
-        let e = parse(
-            "cases: [{name: c1, alert: {rule: r, priority: Loud, output_fields: {}}, expect: {action: ignore}}]",
-            "e.yaml",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("c1") && e.to_string().contains("priority"), "{e}");
-        let e = parse("cases: [{name: c1, alert: {}, expect: {action: maybe}}]", "e.yaml").unwrap_err();
-        assert!(e.to_string().contains("e.yaml"), "{e}");
+    fn the_set_covers_every_default_pack_rule_and_the_injection_suite() {
+        let cases = repo_eval();
+        assert!(cases.len() >= 60, "{} cases", cases.len());
+        let pack = lanner_rules::RuleSet::default_pack().expect("default pack");
+        let missing: Vec<&str> = pack
+            .rules()
+            .iter()
+            .map(|r| r.name.as_str())
+            .filter(|n| !cases.iter().any(|c| c.alert.rule == *n))
+            .collect();
+        assert!(missing.is_empty(), "default-pack rules without an eval case: {missing:?}");
+        let inj: Vec<&Case> = cases.iter().filter(|c| c.injection.is_some()).collect();
+        assert!(inj.len() >= 6, "{} injection cases", inj.len());
+        for at in ["proc.cmdline", "fd.name", "pod.labels"] {
+            assert!(inj.iter().any(|c| c.injection.as_deref() == Some(at)), "no injection in {at}");
+        }
+        for c in &inj {
+            assert!(cases::injection_text(c).is_some_and(|t| !t.is_empty()), "{}", c.name);
+        }
     }
 }

@@ -220,6 +220,24 @@ impl Guard {
     /// Every safety guard on a destructive action; the rate-limit token is
     /// only taken once all others passed.
     fn safe_to_act(&self, a: &Alert, pod: &PodLookup, now: Instant) -> Result<(), String> {
+        if let Some(why) = self.refusal(a, pod) {
+            return Err(why);
+        }
+        let ns = alert::namespace(a).unwrap_or_default();
+        if !self.take_token(&ns, now) {
+            return Err(format!("rate limit for destructive actions in namespace {ns} exhausted"));
+        }
+        Ok(())
+    }
+
+    /// Why a destructive action on this alert's pod would be refused, from
+    /// the guards that do not change state (all but the rate limit). The
+    /// prompt's choices leave destructive actions out when there is one.
+    pub fn refusal(&self, a: &Alert, pod: &PodLookup) -> Option<String> {
+        self.preconditions(a, pod).err()
+    }
+
+    fn preconditions(&self, a: &Alert, pod: &PodLookup) -> Result<(), String> {
         let s = &self.settings;
         let Some((ns, name)) = alert::target_pod(a) else {
             return Err("the alert names no pod (k8s.ns.name / k8s.pod.name)".into());
@@ -252,9 +270,6 @@ impl Guard {
                     return Err(format!("container {cid} is not a container of pod {ns}/{name}"));
                 }
             }
-        }
-        if !self.take_token(&ns, now) {
-            return Err(format!("rate limit for destructive actions in namespace {ns} exhausted"));
         }
         Ok(())
     }

@@ -1,6 +1,12 @@
 //! LLM backend: an OpenAI-compatible `/v1/chat/completions` client (llama.cpp
 //! server, Ollama `/v1`, vLLM, LM Studio) with our own serde types.
 //!
+//! One call per alert by default (analysis + proposal in one schema, for
+//! small CPU models); `calls: two` runs the ROSES analysis, then the RACE
+//! decision with the analysis as data (larger models). The schema's enums
+//! hold only the alert's [`Choices`]; an answer outside them (a server that
+//! ignores `json_schema`) is the `out_of_range` failure.
+//!
 //! Every request asks for a strict `json_schema` answer at temperature 0
 //! with a fixed `seed` and `cache_prompt: false` (llama.cpp is not
 //! repeatable once its prompt cache hits). Every answer is validated again
@@ -15,11 +21,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    alert::Alert,
     metrics::TriageMetrics,
-    model::{Action, Analysis, Classification, Proposal},
-    prompt,
+    model::{Action, Analysis, Choices, Classification, Proposal},
+    prompt::{self, Ask},
 };
+
+/// How many calls one alert takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Calls {
+    /// Analysis and proposal in one schema (default; small models).
+    #[default]
+    One,
+    /// ROSES analysis, then RACE decision (larger models).
+    Two,
+}
 
 /// Validated settings of the backend.
 #[derive(Debug, Clone)]
@@ -27,9 +43,13 @@ pub struct LlmSettings {
     /// Base URL ending in `/v1` (`/chat/completions` is appended).
     pub url: String,
     pub model: String,
-    /// Budget for both calls of one alert.
+    /// Budget for all calls of one alert.
     pub timeout: Duration,
+    /// Answer tokens per call.
     pub max_tokens: u32,
+    pub calls: Calls,
+    /// Few-shot examples per prompt (0 = none).
+    pub shots: usize,
     pub seed: u64,
     /// Send llama.cpp's `cache_prompt: false` (other servers ignore it).
     pub cache_prompt_field: bool,
@@ -54,6 +74,8 @@ pub enum LlmError {
     InvalidJson(String),
     #[error("answer does not fit the schema: {0}")]
     Schema(String),
+    #[error("answer {action} / {classification} is outside the allowed choices")]
+    OutOfRange { action: Action, classification: &'static str },
 }
 
 impl LlmError {
@@ -68,17 +90,29 @@ impl LlmError {
             LlmError::FinishReason(_) => "finish_reason",
             LlmError::InvalidJson(_) => "invalid_json",
             LlmError::Schema(_) => "schema",
+            LlmError::OutOfRange { .. } => "out_of_range",
         }
     }
 }
 
-/// Both calls for one alert.
+/// The calls for one alert.
 #[derive(Debug)]
 pub struct LlmOutcome {
     pub analysis: Result<Analysis, LlmError>,
     pub proposal: Result<Proposal, LlmError>,
     pub model: Option<String>,
     pub elapsed: Duration,
+    /// Answer tokens over all calls (the server's `usage`, 0 if it sends none).
+    pub completion_tokens: u64,
+    pub calls: u32,
+}
+
+impl LlmOutcome {
+    /// Answer tokens per second of the whole alert.
+    pub fn tokens_per_second(&self) -> Option<f64> {
+        let s = self.elapsed.as_secs_f64();
+        (self.completion_tokens > 0 && s > 0.0).then(|| self.completion_tokens as f64 / s)
+    }
 }
 
 // ---- wire types ----------------------------------------------------------------------------
@@ -121,6 +155,20 @@ struct ChatResponse {
     #[serde(default)]
     model: Option<String>,
     choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+/// One call's answer and what it cost.
+struct Answer {
+    value: Value,
+    completion_tokens: u64,
 }
 
 #[derive(Deserialize)]
@@ -161,63 +209,120 @@ impl LlmClient {
         Ok(LlmClient { http, settings, endpoint, metrics })
     }
 
-    /// Analysis, then decision, within the settings' timeout in total.
-    pub async fn triage(&self, alert: &Alert) -> LlmOutcome {
+    pub fn settings(&self) -> &LlmSettings {
+        &self.settings
+    }
+
+    /// The alert's calls (one or two), within the settings' timeout in total.
+    pub async fn triage(&self, ask: &Ask) -> LlmOutcome {
         let start = Instant::now();
         let deadline = start + self.settings.timeout;
-        let mut model = None;
-        let analysis = self
-            .call(
-                "analysis",
-                prompt::analysis_system(),
-                prompt::user_message(&prompt::alert_data(alert)),
-                prompt::analysis_schema(),
-                deadline,
-                self.settings.max_tokens,
-                &mut model,
-            )
-            .await
-            .and_then(|v| validate_analysis(&v));
-        let proposal = if let Err(LlmError::Timeout(t)) = &analysis {
-            Err(LlmError::Timeout(*t))
-        } else {
-            let data = prompt::decision_data(alert, analysis.as_ref().ok());
-            self.call(
-                "decision",
-                prompt::decision_system(),
-                prompt::user_message(&data),
-                prompt::decision_schema(),
-                deadline,
-                self.settings.max_tokens,
-                &mut model,
-            )
-            .await
-            .and_then(|v| validate_proposal(&v))
+        let mut o = LlmOutcome {
+            analysis: Err(LlmError::Timeout(self.settings.timeout)),
+            proposal: Err(LlmError::Timeout(self.settings.timeout)),
+            model: None,
+            elapsed: Duration::ZERO,
+            completion_tokens: 0,
+            calls: 0,
         };
-        for e in [analysis.as_ref().err(), proposal.as_ref().err()].into_iter().flatten() {
-            if let Some(m) = &self.metrics {
-                m.llm_failure(e.reason());
+        let max = self.settings.max_tokens;
+        match self.settings.calls {
+            Calls::One => {
+                let r = self
+                    .call(
+                        "triage",
+                        prompt::one_call_system(),
+                        prompt::user_message(ask, None),
+                        prompt::one_call_schema(&ask.choices),
+                        deadline,
+                        max,
+                        &mut o,
+                    )
+                    .await;
+                match r.and_then(|v| validate_one_call(&v, &ask.choices)) {
+                    Ok((an, p)) => {
+                        o.analysis = Ok(an);
+                        o.proposal = p;
+                    }
+                    Err(e) => {
+                        o.analysis = Err(LlmError::Schema(format!("no analysis: {e}")));
+                        o.proposal = Err(e);
+                    }
+                }
+            }
+            Calls::Two => {
+                o.analysis = self
+                    .call(
+                        "analysis",
+                        prompt::analysis_system(),
+                        prompt::user_message(ask, None),
+                        prompt::analysis_schema(),
+                        deadline,
+                        max,
+                        &mut o,
+                    )
+                    .await
+                    .and_then(|v| validate_analysis(&v));
+                o.proposal = if let Err(LlmError::Timeout(t)) = &o.analysis {
+                    Err(LlmError::Timeout(*t))
+                } else {
+                    let user = prompt::user_message(ask, o.analysis.as_ref().ok());
+                    self.call(
+                        "decision",
+                        prompt::decision_system(),
+                        user,
+                        prompt::decision_schema(&ask.choices),
+                        deadline,
+                        max,
+                        &mut o,
+                    )
+                    .await
+                    .and_then(|v| validate_proposal(&v, &ask.choices))
+                };
             }
         }
-        LlmOutcome { analysis, proposal, model, elapsed: start.elapsed() }
+        o.elapsed = start.elapsed();
+        if let Some(m) = &self.metrics {
+            let failures = match self.settings.calls {
+                Calls::One => vec![o.proposal.as_ref().err()],
+                Calls::Two => vec![o.analysis.as_ref().err(), o.proposal.as_ref().err()],
+            };
+            for e in failures.into_iter().flatten() {
+                m.llm_failure(e.reason());
+            }
+            m.llm_alert_latency.observe(o.elapsed.as_secs_f64());
+            m.llm_completion_tokens.inc_by(o.completion_tokens);
+            if let Some(tps) = o.tokens_per_second() {
+                m.llm_tokens_per_second.observe(tps);
+            }
+        }
+        o
     }
 
     /// Only the decision call, with an explicit token budget (contract tests).
     #[cfg_attr(not(test), allow(dead_code))] // used by tests and the eval/diagnostic paths
-    pub async fn propose(&self, alert: &Alert, max_tokens: u32) -> Result<Proposal, LlmError> {
+    pub async fn propose(&self, ask: &Ask, max_tokens: u32) -> Result<Proposal, LlmError> {
         let deadline = Instant::now() + self.settings.timeout;
+        let mut o = LlmOutcome {
+            analysis: Err(LlmError::Timeout(self.settings.timeout)),
+            proposal: Err(LlmError::Timeout(self.settings.timeout)),
+            model: None,
+            elapsed: Duration::ZERO,
+            completion_tokens: 0,
+            calls: 0,
+        };
         let r = self
             .call(
                 "decision",
                 prompt::decision_system(),
-                prompt::user_message(&prompt::decision_data(alert, None)),
-                prompt::decision_schema(),
+                prompt::user_message(ask, None),
+                prompt::decision_schema(&ask.choices),
                 deadline,
                 max_tokens,
-                &mut None,
+                &mut o,
             )
             .await
-            .and_then(|v| validate_proposal(&v));
+            .and_then(|v| validate_proposal(&v, &ask.choices));
         if let (Err(e), Some(m)) = (&r, &self.metrics) {
             m.llm_failure(e.reason());
         }
@@ -233,8 +338,25 @@ impl LlmClient {
         schema: Value,
         deadline: Instant,
         max_tokens: u32,
-        model: &mut Option<String>,
+        o: &mut LlmOutcome,
     ) -> Result<Value, LlmError> {
+        o.calls += 1;
+        let a = self.call_once(name, system, user, schema, deadline, max_tokens, &mut o.model).await?;
+        o.completion_tokens += a.completion_tokens;
+        Ok(a.value)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn call_once(
+        &self,
+        name: &'static str,
+        system: String,
+        user: String,
+        schema: Value,
+        deadline: Instant,
+        max_tokens: u32,
+        model: &mut Option<String>,
+    ) -> Result<Answer, LlmError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(LlmError::Timeout(self.settings.timeout));
@@ -283,8 +405,11 @@ impl LlmClient {
             Some("length") => return Err(LlmError::Truncated(max_tokens)),
             other => return Err(LlmError::FinishReason(other.unwrap_or("none").to_owned())),
         }
+        let completion_tokens = resp.usage.map_or(0, |u| u.completion_tokens);
         let content = choice.message.content.ok_or_else(|| LlmError::BadResponse("no message content".into()))?;
-        serde_json::from_str(&content).map_err(|e| LlmError::InvalidJson(format!("{e}: {}", clip(&content, 120))))
+        let value = serde_json::from_str(&content)
+            .map_err(|e| LlmError::InvalidJson(format!("{e}: {}", clip(&content, 120))))?;
+        Ok(Answer { value, completion_tokens })
     }
 }
 
@@ -315,14 +440,7 @@ fn string(o: &serde_json::Map<String, Value>, k: &str, max: usize) -> Result<Str
 /// Check an analysis answer against its schema.
 pub fn validate_analysis(v: &Value) -> Result<Analysis, LlmError> {
     let o = object(v, &["summary", "evidence", "benign_explanation"])?;
-    let ev = o["evidence"].as_array().ok_or_else(|| LlmError::Schema("evidence is not an array".into()))?;
-    let evidence = ev
-        .iter()
-        .take(5)
-        .map(|e| {
-            e.as_str().map(|s| clip(s, 160)).ok_or_else(|| LlmError::Schema("evidence item is not a string".into()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let evidence = evidence_items(o)?;
     Ok(Analysis {
         summary: string(o, "summary", 600)?,
         evidence,
@@ -330,9 +448,43 @@ pub fn validate_analysis(v: &Value) -> Result<Analysis, LlmError> {
     })
 }
 
-/// Check a decision answer against its schema: enums, integer 0–100.
-pub fn validate_proposal(v: &Value) -> Result<Proposal, LlmError> {
+/// Check a decision answer against its schema: enums, integer 0–100, and
+/// the alert's choices.
+pub fn validate_proposal(v: &Value, choices: &Choices) -> Result<Proposal, LlmError> {
     let o = object(v, &["action", "classification", "confidence", "rationale"])?;
+    in_choices(proposal_fields(o)?, choices)
+}
+
+/// Check a one-call answer: the analysis part and the proposal part.
+pub fn validate_one_call(v: &Value, choices: &Choices) -> Result<(Analysis, Result<Proposal, LlmError>), LlmError> {
+    let o = object(v, &["summary", "evidence", "action", "classification", "confidence", "rationale"])?;
+    let analysis = Analysis {
+        summary: string(o, "summary", 600)?,
+        evidence: evidence_items(o)?,
+        benign_explanation: String::new(),
+    };
+    Ok((analysis, in_choices(proposal_fields(o)?, choices)))
+}
+
+fn in_choices(p: Proposal, choices: &Choices) -> Result<Proposal, LlmError> {
+    if choices.allows(&p) {
+        Ok(p)
+    } else {
+        Err(LlmError::OutOfRange { action: p.action, classification: p.classification.as_str() })
+    }
+}
+
+fn evidence_items(o: &serde_json::Map<String, Value>) -> Result<Vec<String>, LlmError> {
+    let ev = o["evidence"].as_array().ok_or_else(|| LlmError::Schema("evidence is not an array".into()))?;
+    ev.iter()
+        .take(5)
+        .map(|e| {
+            e.as_str().map(|s| clip(s, 160)).ok_or_else(|| LlmError::Schema("evidence item is not a string".into()))
+        })
+        .collect()
+}
+
+fn proposal_fields(o: &serde_json::Map<String, Value>) -> Result<Proposal, LlmError> {
     let action = o["action"]
         .as_str()
         .ok_or_else(|| LlmError::Schema("action is not a string".into()))?
@@ -360,7 +512,7 @@ mod tests {
     #[test]
     fn proposal_validation_is_strict() {
         let ok = json!({"action": "escalate", "classification": "unknown", "confidence": 55, "rationale": "r"});
-        let p = validate_proposal(&ok).unwrap();
+        let p = validate_proposal(&ok, &Choices::all()).unwrap();
         assert_eq!((p.action, p.confidence), (Action::Escalate, 55));
         for (bad, want) in [
             (
@@ -388,10 +540,37 @@ mod tests {
             ),
             (json!(["ignore"]), "not an object"),
         ] {
-            let e = validate_proposal(&bad).unwrap_err();
+            let e = validate_proposal(&bad, &Choices::all()).unwrap_err();
             assert_eq!(e.reason(), "schema");
             assert!(e.to_string().contains(want), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn answers_outside_the_choices_are_out_of_range() {
+        let c = Choices {
+            actions: vec![Action::Escalate, Action::QuarantinePod],
+            classifications: vec![Classification::TruePositive],
+        };
+        let ok =
+            json!({"action": "quarantine_pod", "classification": "true_positive", "confidence": 80, "rationale": "r"});
+        assert_eq!(validate_proposal(&ok, &c).unwrap().action, Action::QuarantinePod);
+        for bad in [
+            json!({"action": "ignore", "classification": "true_positive", "confidence": 80, "rationale": "r"}),
+            json!({"action": "delete_pod", "classification": "true_positive", "confidence": 80, "rationale": "r"}),
+            json!({"action": "escalate", "classification": "benign", "confidence": 80, "rationale": "r"}),
+        ] {
+            let e = validate_proposal(&bad, &c).unwrap_err();
+            assert_eq!(e.reason(), "out_of_range", "{bad}: {e}");
+        }
+        // One call: the analysis survives an out-of-range proposal.
+        let one = json!({"summary": "s", "evidence": ["a"], "action": "ignore", "classification": "true_positive",
+            "confidence": 80, "rationale": "r"});
+        let (an, p) = validate_one_call(&one, &c).unwrap();
+        assert_eq!(an.summary, "s");
+        assert_eq!(p.unwrap_err().reason(), "out_of_range");
+        let missing = json!({"summary": "s", "action": "escalate", "classification": "true_positive", "confidence": 1, "rationale": ""});
+        assert_eq!(validate_one_call(&missing, &c).unwrap_err().reason(), "schema");
     }
 
     #[test]

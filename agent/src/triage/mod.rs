@@ -6,19 +6,24 @@
 //! (fsynced audit line, Markdown report, metrics). See docs/triage.md.
 //!
 //! Layout: `model.rs` (the vocabulary: actions, classifications, the LLM's
-//! answers, pod facts, the quarantine label), `policy.rs` (rules, fallback),
-//! `guard.rs` (decision + safety guards), `llm.rs` + `prompt.rs`
-//! (OpenAI-compatible backend), `actions.rs` (kube-rs + webhook), `lease.rs`
+//! answers and choices, pod facts, the quarantine label), `policy.rs` (rules,
+//! fallback), `guard.rs` (decision + safety guards), `llm.rs` + `prompt.rs`
+//! (OpenAI-compatible backend, grounded constrained prompts), `grounding.rs`
+//! (what the model is asked: facts, choices, few-shot examples),
+//! `cases.rs` (labelled cases), `actions.rs` (kube-rs + webhook), `lease.rs`
 //! (replica coordination), `records.rs`, `metrics.rs`, `worker.rs` (one
-//! incident end to end), `eval.rs` (labelled set), `config.rs` (worker
-//! settings). The modules import each other in no cycle (`tests_structure.rs`):
-//! `model` imports none of them; `prompt` and `policy` only `model` (and
-//! `alert`, `yaml`); `llm` imports `prompt`, `guard` imports `policy`, and
-//! `actions` only `model`.
+//! incident end to end), `eval.rs` (scoring a labelled set), `config.rs`
+//! (worker settings). The modules import each other in no cycle
+//! (`tests_structure.rs`): `model` imports none of them; `prompt` and
+//! `policy` only `model` (and `alert`, `yaml`); `llm` imports `prompt`,
+//! `guard` imports `policy`, `grounding` imports `guard`, `policy`, `prompt`
+//! and `cases`, and `actions` only `model`.
 pub mod actions;
 pub mod alert;
+pub mod cases;
 pub mod config;
 pub mod eval;
+pub mod grounding;
 pub mod guard;
 pub mod lease;
 pub mod llm;
@@ -112,12 +117,36 @@ pub struct EvalArgs {
     pub llm_model: String,
     #[arg(long, default_value_t = 60.0)]
     pub llm_timeout_secs: f64,
+    /// LLM calls per alert: one (analysis + proposal) or two (ROSES, then RACE).
+    #[arg(long, value_enum, default_value = "one")]
+    pub llm_calls: EvalCalls,
+    /// Answer tokens per call.
+    #[arg(long, default_value_t = 256)]
+    pub llm_max_tokens: u32,
+    /// Few-shot examples per prompt (0-6), never the case being asked.
+    #[arg(long, default_value_t = grounding::DEFAULT_SHOTS)]
+    pub few_shot: usize,
+    /// Override the policy's llm_mode (advise or propose) for the run.
+    #[arg(long, value_enum)]
+    pub llm_mode: Option<EvalMode>,
     /// Print the report as one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Fail (exit 1) when overall accuracy is below this percentage.
     #[arg(long)]
     pub min_accuracy: Option<f64>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum EvalCalls {
+    One,
+    Two,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum EvalMode {
+    Advise,
+    Propose,
 }
 
 /// `lanner triage`: serve (or `eval`).
@@ -343,10 +372,17 @@ pub async fn serve(
 /// `lanner triage eval FILE`.
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let cases = eval::load(&args.file)?;
-    let policy = match &args.policy {
+    let mut policy = match &args.policy {
         Some(p) => policy::Policy::load(p)?,
         None => policy::Policy::default_policy(),
     };
+    match args.llm_mode {
+        Some(EvalMode::Advise) => policy.llm_mode = policy::LlmMode::Advise,
+        Some(EvalMode::Propose) => policy.llm_mode = policy::LlmMode::Propose,
+        None => {}
+    }
+    anyhow::ensure!(args.few_shot <= grounding::MAX_SHOTS, "--few-shot must be at most {}", grounding::MAX_SHOTS);
+    anyhow::ensure!(args.llm_max_tokens >= 16, "--llm-max-tokens must be at least 16");
     let llm = if args.llm {
         let url = args.llm_url.clone().context("--llm needs --llm-url or LANNER_LLM_URL")?;
         Some(llm::LlmClient::new(
@@ -354,7 +390,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
                 url,
                 model: args.llm_model.clone(),
                 timeout: Duration::from_secs_f64(args.llm_timeout_secs),
-                max_tokens: 512,
+                max_tokens: args.llm_max_tokens,
+                calls: match args.llm_calls {
+                    EvalCalls::One => llm::Calls::One,
+                    EvalCalls::Two => llm::Calls::Two,
+                },
+                shots: args.few_shot,
                 seed: 42,
                 cache_prompt_field: true,
                 api_key: None,

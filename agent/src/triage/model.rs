@@ -105,6 +105,28 @@ pub struct Proposal {
     pub rationale: String,
 }
 
+/// The answers the model may give for one alert (`prompt.rs` turns them
+/// into the JSON schema's enums): the actions inside the policy's
+/// `[min_action, max_action]` that the guards would not refuse, and the
+/// classifications the policy leaves open. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Choices {
+    pub actions: Vec<Action>,
+    pub classifications: Vec<Classification>,
+}
+
+impl Choices {
+    /// Every action and classification (no constraint).
+    #[cfg_attr(not(test), allow(dead_code))] // used by tests
+    pub fn all() -> Choices {
+        Choices { actions: Action::ALL.to_vec(), classifications: Classification::ALL.to_vec() }
+    }
+
+    pub fn allows(&self, p: &Proposal) -> bool {
+        self.actions.contains(&p.action) && self.classifications.contains(&p.classification)
+    }
+}
+
 /// What the worker knows about the alert's pod.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

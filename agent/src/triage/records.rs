@@ -16,7 +16,7 @@ use super::{
     actions::StepResult,
     alert::{self, Alert},
     guard::Decision,
-    model::{Analysis, PodFacts, Proposal},
+    model::{Analysis, Choices, PodFacts, Proposal},
     policy::Verdict,
 };
 
@@ -29,6 +29,10 @@ pub struct LlmRecord {
     pub proposal: Option<Proposal>,
     pub proposal_error: Option<String>,
     pub elapsed_ms: u64,
+    pub calls: u32,
+    pub completion_tokens: u64,
+    /// The answers the model was allowed to give (the schema's enums).
+    pub choices: Option<Choices>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

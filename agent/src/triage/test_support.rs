@@ -73,12 +73,25 @@ pub async fn kube_client(test: &str, kubeconfig: &str) -> Option<kube::Client> {
     Some(c)
 }
 
+/// The prompt content the worker would build for `a` on a ReplicaSet pod.
+pub fn ask_of(a: &super::alert::Alert, policy: &Policy) -> super::prompt::Ask {
+    let pod = super::model::PodLookup::Found(super::model::PodFacts {
+        owner_kinds: vec!["ReplicaSet".into()],
+        ..Default::default()
+    });
+    let guard = super::guard::Guard::new(policy.guard.clone());
+    let v = policy.evaluate(a, pod.labels());
+    super::grounding::ask(policy, &guard, &v, a, &pod, super::grounding::Bank::embedded(), 3, None)
+}
+
 pub fn llm_settings(url: &str, model: &str, timeout: Duration) -> LlmSettings {
     LlmSettings {
         url: url.into(),
         model: model.into(),
         timeout,
         max_tokens: 512,
+        calls: super::llm::Calls::One,
+        shots: super::grounding::DEFAULT_SHOTS,
         seed: 42,
         cache_prompt_field: true,
         api_key: None,

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::{
     actions::{post_webhook, step, KubeActions, Retry, StepResult, Webhook},
     alert::{self, Alert},
+    grounding::{self, Bank},
     guard::{Decision, Guard},
     lease::{Claim, Leases},
     llm::{LlmClient, LlmOutcome},
@@ -133,8 +134,23 @@ impl Worker {
         let verdict = self.policy.evaluate(a, pod_ref.labels());
 
         let t_llm = Instant::now();
+        let mut choices = None;
         let outcome: Option<LlmOutcome> = match (&self.llm, self.policy.llm_mode, &duplicate_of) {
-            (Some(c), LlmMode::Advise | LlmMode::Propose, None) => Some(c.triage(a).await),
+            (Some(c), LlmMode::Advise | LlmMode::Propose, None) => {
+                let ask = grounding::ask(
+                    &self.policy,
+                    &self.guard,
+                    &verdict,
+                    a,
+                    pod_ref,
+                    Bank::embedded(),
+                    c.settings().shots,
+                    None,
+                );
+                let o = c.triage(&ask).await;
+                choices = Some(ask.choices);
+                Some(o)
+            }
             _ => None,
         };
         let llm_ms = t_llm.elapsed().as_millis() as u64;
@@ -211,6 +227,9 @@ impl Worker {
                 proposal_error: o.proposal.as_ref().err().map(|e| format!("{}: {e}", e.reason())),
                 proposal: o.proposal.ok(),
                 elapsed_ms: o.elapsed.as_millis() as u64,
+                calls: o.calls,
+                completion_tokens: o.completion_tokens,
+                choices,
             }),
             decision,
             actions: steps,
