@@ -31,6 +31,7 @@ mod overhead;
 mod pods;
 mod rate;
 mod rules;
+mod unneeded;
 
 /// The table: every row is measurement | result | target | verdict.
 pub struct Report {
@@ -97,6 +98,16 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
     Ok(rep)
 }
 
+/// One group of rows, for working on it (`cargo xtask bench --only GROUP`).
+pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
+    let mut rep = Report { rows: Vec::new() };
+    match group {
+        "unneeded" => unneeded::run(&mut rep, bin, quick)?,
+        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded)"),
+    }
+    Ok(rep)
+}
+
 fn run_all(rep: &mut Report, bin: &Path, tmp: &Path, rules_bin: Result<PathBuf>, quick: bool) -> Result<()> {
     let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
     // (a) and (b), plus idle RSS and the first under-load peak.
@@ -104,6 +115,8 @@ fn run_all(rep: &mut Report, bin: &Path, tmp: &Path, rules_bin: Result<PathBuf>,
     // (c): paced opens, agent restarted per step.
     let peak = rate::run(rep, bin, tmp, quick)?;
     mem.peak = mem.peak.max(peak);
+    // A syscall no rule needs: its programs are not attached.
+    unneeded::run(rep, bin, quick)?;
     // (d): rule matching on one core.
     rules::run(rep, rules_bin, quick);
     // (e): alert latency.

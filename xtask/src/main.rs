@@ -62,6 +62,9 @@ enum Cmd {
         /// Smaller loops (a smoke run; figures are noisier).
         #[arg(long)]
         quick: bool,
+        /// Run one group of rows only and print it (docs/benchmarks.md is not written): `unneeded`.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Kill-chain simulation in a kubelet-like pod: expected alerts, latency; writes docs/simulation.md (needs root).
     Simulate,
@@ -362,7 +365,12 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Bench { quick } => {
+        Cmd::Bench { quick, only: Some(group) } => {
+            build()?;
+            println!("{}", bench::run_only(&group, &lanner_bin(), quick)?.markdown());
+            Ok(())
+        }
+        Cmd::Bench { quick, only: None } => {
             build()?;
             let rep = bench::run(&lanner_bin(), &root(), quick)?;
             let table = rep.markdown();
