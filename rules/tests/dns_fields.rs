@@ -57,6 +57,9 @@ fn equality_and_sets_match_resolved_addresses() {
     dns::entry("api.dns-test-a.example").set(["198.51.100.30".parse().unwrap()]);
     assert_eq!(fired(&rs, &conn), vec!["r3", "r4", "r6", "r7", "r9"]);
     assert_eq!(rule.format_output(&conn), "sip=<NA> cip=client.dns-test-a.example");
+    let alert = lanner_rules::Alert::new(rule, &conn, "h");
+    assert_eq!(alert.output_fields["fd.sip.name"], lanner_rules::FieldValue::Null);
+    assert_eq!(alert.output_fields["fd.cip.name"], lanner_rules::FieldValue::Str("client.dns-test-a.example".into()));
     // A unix socket has no address: every comparison is false, the output <NA>.
     let unix = ev("type: connect\nres: 0\nproc: {name: curl}\nfd: {type: unix, path: /run/x.sock}\n");
     assert!(fired(&rs, &unix).is_empty());
