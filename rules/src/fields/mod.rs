@@ -365,7 +365,7 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("proc.is_container_healthcheck", ProcIsContainerHealthcheck, Bool, No, "the process (or an ancestor up to the container's init) runs the image's HEALTHCHECK: always false (Kubernetes runs probes, not image health checks)"),
     f!("proc.is_container_liveness_probe", ProcIsContainerLivenessProbe, Bool, No, "the process, or an ancestor not below the container's init, runs the container's exec livenessProbe command (pod spec)"),
     f!("proc.is_container_readiness_probe", ProcIsContainerReadinessProbe, Bool, No, "the process, or an ancestor not below the container's init, runs the container's exec readinessProbe command (pod spec)"),
-    f!("fd.sip.name", FdSipName, DnsName, No, "server IP compared with DNS names: = != in are true when fd.sip is among the addresses the agent's resolver got for the literal names (refreshed every dns_refresh_interval); printed as the first such name, <NA> if none"),
+    f!("fd.sip.name", FdSipName, DnsName, No, "server IP compared with DNS names: = != in are true when fd.sip is among the addresses the agent's resolver got for the literal names (refreshed every --dns-refresh-secs); printed as the first such name, <NA> if none"),
     f!("fd.cip.name", FdCipName, DnsName, No, "client IP compared with DNS names, as fd.sip.name"),
     f!("fd.rip.name", FdRipName, DnsName, No, "remote IP (the server for connect) compared with DNS names, as fd.sip.name"),
     f!("fd.lip.name", FdLipName, DnsName, No, "local IP (the client for connect) compared with DNS names, as fd.sip.name"),
