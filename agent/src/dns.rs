@@ -98,14 +98,14 @@ mod tests {
     fn resolves_and_keeps_last_addresses_on_failure() {
         let m = Metrics::new();
         let n = dns::entry("localhost");
-        resolve_all(&[n.clone()], &m);
+        resolve_all(std::slice::from_ref(&n), &m);
         assert!(n.contains("127.0.0.1".parse().unwrap()), "{:?}", n.addrs());
         // A name getaddrinfo rejects without a query (a NUL byte): no traffic leaves the
         // machine, and the stored addresses stay.
         let bad = dns::entry("lanner\0unit-test");
         bad.set(["10.77.0.1".parse().unwrap()]);
         let before = m.dns_resolutions.get_or_create(&ResultLabels { result: "failure" }).get();
-        resolve_all(&[bad.clone()], &m);
+        resolve_all(std::slice::from_ref(&bad), &m);
         assert_eq!(m.dns_resolutions.get_or_create(&ResultLabels { result: "failure" }).get(), before + 1);
         assert_eq!(bad.addrs(), vec!["10.77.0.1".parse::<IpAddr>().unwrap()]);
     }

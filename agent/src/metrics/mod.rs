@@ -474,6 +474,8 @@ mod tests {
         t.reconnects.inc();
         m.rules_reloaded(true, 61, 7);
         m.drop_alerts.inc();
+        m.dns_resolutions.get_or_create(&ResultLabels { result: "failure" }).inc();
+        m.dns_names.set(2);
         m.protocol.bad_frame("agent", "oversized");
         let st = |program, hook, attached| crate::probes::ProbeStatus {
             program,
@@ -524,6 +526,8 @@ mod tests {
             "lanner_rules{state=\"active\"} 61",
             "lanner_rules{state=\"inactive\"} 7",
             "lanner_drop_alerts_total 1",
+            "lanner_dns_resolutions_total{result=\"failure\"} 1",
+            "lanner_dns_names 2",
             "lanner_protocol_bad_frames_total{side=\"agent\",reason=\"oversized\"} 1",
             "lanner_kernel_ringbuf_drops_total{probe=\"openat_exit\"} 5",
             "lanner_kernel_str_read_failures_total{probe=\"openat_exit\"} 2",
