@@ -7,6 +7,7 @@ mod assemble;
 mod btf;
 mod container;
 mod counters;
+mod dns;
 mod evtargs;
 mod floor;
 mod image;

@@ -59,6 +59,11 @@ pub struct RunArgs {
     /// How often to check the rule files for changes.
     #[arg(long, default_value_t = 2000)]
     pub rules_poll_ms: u64,
+    /// How often (seconds, 1..86400) to re-resolve the DNS names rules compare
+    /// fd.sip.name / fd.cip.name / fd.rip.name / fd.lip.name with (a rule load
+    /// resolves its new names at once).
+    #[arg(long, default_value_t = crate::dns::DEFAULT_REFRESH_SECS)]
+    pub dns_refresh_secs: u64,
     /// Host name reported in alerts. Default: this node's name
     /// (`--node-name`/`NODE_NAME`, which the DaemonSet sets from
     /// `spec.nodeName`: in a pod the kernel's host name is the pod's name),
@@ -181,6 +186,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
+    let dns_refresh = crate::dns::refresh_interval(args.dns_refresh_secs).map_err(anyhow::Error::msg)?;
     // Rules first: a broken rule file should fail before anything is loaded.
     let rules = Arc::new(load_rules(&args.rules)?);
     let kver = kernel::check_kernel()?;
@@ -254,6 +260,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let rs = rules.current();
         metrics.rules_reloaded(true, rs.len(), rs.inactive_rules().count());
     }
+    crate::dns::spawn(dns_refresh, metrics.clone()).context("starting the DNS resolver thread")?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let _guard = rt.enter();
     let stdout = std::io::stdout();

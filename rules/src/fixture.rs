@@ -27,6 +27,10 @@
 //! A `states:` map (rule name → `active` or `inactive: <reason prefix>`) checks which
 //! rules of the loaded files run (`fixture_states.rs`).
 //!
+//! A `dns:` map (name → list of addresses) stands in for the agent's resolver while the
+//! file's cases run: `fd.sip.name = "db.example"` matches the listed addresses (nothing is
+//! resolved for real, and the addresses are cleared after the file).
+//!
 //! By default the rules that fire must be exactly the expected ones (`allow_others: true`
 //! relaxes this); `not: [rule, ...]` lists rules that must stay silent.
 //!
@@ -37,7 +41,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -45,6 +51,7 @@ use crate::error::LoadErrors;
 use crate::fields::priority::Priority;
 use crate::kfilter::{ConnectNeeds, OpenNeeds};
 use crate::runtime::alert::Alert;
+use crate::runtime::dns;
 use crate::runtime::event::Event;
 use crate::runtime::ruleset::RuleSet;
 use crate::syntax::de::from_node;
@@ -222,9 +229,9 @@ fn run_fixture_file(
     };
     if let NodeKind::Map(entries) = &root.kind {
         for (k, _) in entries {
-            if !matches!(k.as_str(), Some("rules" | "cases" | "defs" | "states")) {
+            if !matches!(k.as_str(), Some("rules" | "cases" | "defs" | "states" | "dns")) {
                 return report.errors.push(format!(
-                    "{name}:{}: unknown key '{}' (expected rules, cases, defs, states)",
+                    "{name}:{}: unknown key '{}' (expected rules, cases, defs, states, dns)",
                     k.pos(),
                     k.as_str().unwrap_or("?")
                 ));
@@ -238,6 +245,40 @@ fn run_fixture_file(
         }
         None => None,
     };
+    // Held for the file: the rules compiled for it share these entries.
+    let dns: Vec<Arc<dns::DnsName>> = match root.get("dns").map(from_node::<BTreeMap<String, Vec<IpAddr>>>) {
+        None => Vec::new(),
+        Some(Ok(m)) => m
+            .into_iter()
+            .map(|(n, addrs)| {
+                let e = dns::entry(&n);
+                e.set(addrs);
+                e
+            })
+            .collect(),
+        Some(Err(e)) => {
+            return report.errors.push(format!("{name}:{}: dns: {}", e.pos.unwrap_or(root.pos()), e.message))
+        }
+    };
+    run_cases(&name, root, case_nodes, file_rules, path, default, cache, report);
+    for e in dns {
+        e.set([]);
+    }
+}
+
+/// The `states:` check and the cases of one fixture file.
+#[allow(clippy::too_many_arguments)]
+fn run_cases(
+    name: &str,
+    root: &yaml::Node,
+    case_nodes: &yaml::Node,
+    file_rules: Option<Vec<String>>,
+    path: &Path,
+    default: &RuleSet,
+    cache: &mut HashMap<Vec<PathBuf>, Result<RuleSet, String>>,
+    report: &mut FixtureReport,
+) {
+    let name = name.to_string();
     let base = path.parent().unwrap_or(Path::new("."));
     if let Some(states) = root.get("states") {
         let mut result = CaseResult {

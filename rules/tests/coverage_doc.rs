@@ -21,7 +21,8 @@ fn falco_coverage_doc_is_current() {
     assert!(row("proc.name").ends_with("| supplied |"), "{}", row("proc.name"));
     assert!(row("thread.cap_effective").ends_with("| supplied |"), "{}", row("thread.cap_effective"));
     assert!(row("container.privileged").ends_with("| supplied |"), "{}", row("container.privileged"));
-    assert!(row("fd.sip.name").contains("| not supplied: "), "{}", row("fd.sip.name"));
+    assert!(row("fd.sip.name").ends_with("| supplied |"), "{}", row("fd.sip.name"));
+    assert!(row("proc.aenv").contains("| not supplied: "), "{}", row("proc.aenv"));
     assert!(want.contains("| `symlinkat` |"), "{want}");
 }
 

@@ -34,7 +34,12 @@ fn matching_does_not_allocate() {
     let generated = lanner_rules::bench::generated_rules(1000);
     let mut sources: Vec<(&str, &str)> = lanner_rules::DEFAULT_RULES.to_vec();
     sources.push(("generated.yaml", &generated));
+    // fd.*ip.name reads the DNS table (an atomic load of the resolved address set).
+    let dns = "- rule: dns_in\n  desc: d\n  condition: evt.type = connect and fd.sip.name in (\"db.alloc-test\", \"x.alloc-test\")\n  output: o\n  priority: INFO\n\
+               - rule: dns_ne\n  desc: d\n  condition: evt.type = connect and fd.cip.name != \"x.alloc-test\"\n  output: o\n  priority: INFO\n";
+    sources.push(("dns.yaml", dns));
     let rs = RuleSet::from_sources(&sources).unwrap_or_else(|e| panic!("{e}"));
+    lanner_rules::runtime::dns::entry("db.alloc-test").set(["10.0.3.7".parse().unwrap()]);
     let events = lanner_rules::bench::event_mix();
     let mut out: Vec<RuleId> = Vec::with_capacity(64);
     let mut matched = 0;
@@ -43,6 +48,11 @@ fn matching_does_not_allocate() {
         matched += out.len();
     }
     assert!(matched > 0, "the mix should fire some rules");
+    let mut dns_fired = false;
+    for e in &events {
+        rs.for_each_match(e, |_, r| dns_fired |= r.name == "dns_in");
+    }
+    assert!(dns_fired, "the connect to 10.0.3.7 should match fd.sip.name = db.alloc-test");
     COUNTING.store(true, Ordering::SeqCst);
     for _ in 0..3 {
         for e in &events {

@@ -155,6 +155,10 @@ pub struct Metrics {
     pub rules_loaded: Gauge,
     /// Pods in the pod cache (`PodCache::export_size` keeps it current).
     pub k8s_pods_cached: Gauge,
+    /// `lanner_dns_resolutions_total{result}`: resolutions of the names `fd.*ip.name` compares with.
+    pub dns_resolutions: Family<ResultLabels, Counter>,
+    /// `lanner_dns_names`: names the active rules compare `fd.*ip.name` with.
+    pub dns_names: Gauge,
     pub rules_state: Family<StateLabels, Gauge>,
     pub drop_alerts: Counter,
     pub protocol: ProtocolMetrics,
@@ -246,6 +250,14 @@ impl Metrics {
             "Pods of this node in the pod cache (deleted pods in their grace period included)",
             k8s_pods_cached.clone(),
         );
+        let dns_resolutions = Family::<ResultLabels, Counter>::default();
+        r.register(
+            "dns_resolutions",
+            "Resolutions of the DNS names rules compare fd.*ip.name with, by result (success | failure); a failure keeps the name's last addresses",
+            dns_resolutions.clone(),
+        );
+        let dns_names = Gauge::default();
+        r.register("dns_names", "DNS names the loaded rules compare fd.*ip.name with", dns_names.clone());
         let rules_loaded = Gauge::default();
         r.register("rules_loaded", "Rules currently loaded and enabled", rules_loaded.clone());
         let rules_state = Family::<StateLabels, Gauge>::default();
@@ -287,6 +299,8 @@ impl Metrics {
             rules_last_reload_timestamp,
             rules_loaded,
             k8s_pods_cached,
+            dns_resolutions,
+            dns_names,
             rules_state,
             drop_alerts,
             protocol,
@@ -460,6 +474,8 @@ mod tests {
         t.reconnects.inc();
         m.rules_reloaded(true, 61, 7);
         m.drop_alerts.inc();
+        m.dns_resolutions.get_or_create(&ResultLabels { result: "failure" }).inc();
+        m.dns_names.set(2);
         m.protocol.bad_frame("agent", "oversized");
         let st = |program, hook, attached| crate::probes::ProbeStatus {
             program,
@@ -510,6 +526,8 @@ mod tests {
             "lanner_rules{state=\"active\"} 61",
             "lanner_rules{state=\"inactive\"} 7",
             "lanner_drop_alerts_total 1",
+            "lanner_dns_resolutions_total{result=\"failure\"} 1",
+            "lanner_dns_names 2",
             "lanner_protocol_bad_frames_total{side=\"agent\",reason=\"oversized\"} 1",
             "lanner_kernel_ringbuf_drops_total{probe=\"openat_exit\"} 5",
             "lanner_kernel_str_read_failures_total{probe=\"openat_exit\"} 2",

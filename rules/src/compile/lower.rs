@@ -251,6 +251,19 @@ impl Compiler<'_> {
                 (errs.len() == n_errs).then_some(())?;
                 check(Pred::Ip { set: set.into(), eq: op != Op::Ne })
             }
+            FieldType::DnsName if set_op || op == Op::Ne => {
+                // As Falco: true when the address is among those the names resolve to.
+                let names = vals.iter().map(|v| crate::runtime::dns::entry(v.text.trim())).collect();
+                check(Pred::Dns { names, eq: op != Op::Ne })
+            }
+            FieldType::DnsName => {
+                // Falco accepts the rule and fails at run time unless the address happens
+                // to be in its DNS cache; Lanner loads it inactive with the reason.
+                let reason = format!(
+                    "'{op}' on {fname} is not supported: these fields compare the address with the names                      the agent resolves, only with =, != and in"
+                );
+                Some(self.unavailable(Unavailable { name: fname, reason }))
+            }
             FieldType::Net => {
                 if !(set_op || op == Op::Ne) {
                     errs.push(bad_op(self));

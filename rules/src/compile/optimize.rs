@@ -51,7 +51,7 @@ fn pass_prob(n: &Node) -> f32 {
                 Pred::Bool { .. } => 0.5,
                 Pred::Num(NumPred::Cmp(Op::Eq, _)) | Pred::Num(NumPred::In(_)) => 0.1,
                 Pred::Num(_) => 0.8,
-                Pred::Ip { eq, .. } | Pred::Net { eq, .. } => {
+                Pred::Ip { eq, .. } | Pred::Net { eq, .. } | Pred::Dns { eq, .. } => {
                     if *eq {
                         0.1
                     } else {

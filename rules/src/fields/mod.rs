@@ -39,6 +39,9 @@ pub enum FieldType {
     Dir,
     /// A list of `key:value` strings (`k8s.pod.labels`).
     StrList,
+    /// An IP address compared with DNS names (`fd.sip.name`): `=`, `!=`, `in` test
+    /// whether the address is among those the literal names resolve to.
+    DnsName,
 }
 
 impl FieldType {
@@ -54,6 +57,7 @@ impl FieldType {
             FieldType::Time => "time",
             FieldType::Dir => "event direction",
             FieldType::StrList => "list of strings",
+            FieldType::DnsName => "IP address compared with DNS names",
         }
     }
 }
@@ -195,6 +199,10 @@ pub enum FieldId {
     ProcIsContainerHealthcheck,
     ProcIsContainerLivenessProbe,
     ProcIsContainerReadinessProbe,
+    FdSipName,
+    FdCipName,
+    FdRipName,
+    FdLipName,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,6 +365,10 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("proc.is_container_healthcheck", ProcIsContainerHealthcheck, Bool, No, "the process (or an ancestor up to the container's init) runs the image's HEALTHCHECK: always false (Kubernetes runs probes, not image health checks)"),
     f!("proc.is_container_liveness_probe", ProcIsContainerLivenessProbe, Bool, No, "the process, or an ancestor not below the container's init, runs the container's exec livenessProbe command (pod spec)"),
     f!("proc.is_container_readiness_probe", ProcIsContainerReadinessProbe, Bool, No, "the process, or an ancestor not below the container's init, runs the container's exec readinessProbe command (pod spec)"),
+    f!("fd.sip.name", FdSipName, DnsName, No, "server IP compared with DNS names: = != in are true when fd.sip is among the addresses the agent's resolver got for the literal names (refreshed every --dns-refresh-secs); printed as the first such name, <NA> if none"),
+    f!("fd.cip.name", FdCipName, DnsName, No, "client IP compared with DNS names, as fd.sip.name"),
+    f!("fd.rip.name", FdRipName, DnsName, No, "remote IP (the server for connect) compared with DNS names, as fd.sip.name"),
+    f!("fd.lip.name", FdLipName, DnsName, No, "local IP (the client for connect) compared with DNS names, as fd.sip.name"),
 ];
 
 /// A resolved field with its argument.

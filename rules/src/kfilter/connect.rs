@@ -415,6 +415,10 @@ fn inet_field(id: F) -> bool {
             | F::FdLnet
             | F::FdPort
             | F::FdL4proto
+            | F::FdSipName
+            | F::FdCipName
+            | F::FdRipName
+            | F::FdLipName
     )
 }
 

@@ -64,6 +64,8 @@ fn json_value(field: &Field, ev: &Event) -> FieldValue {
     let v = field.extract(ev);
     match (field.ty(), v) {
         (_, Val::Missing) => FieldValue::Null,
+        // The name the address resolved to; null (as a missing value) when none did.
+        (FieldType::DnsName, Val::Ip(ip)) => crate::runtime::dns::name_of(ip).map_or(FieldValue::Null, FieldValue::Str),
         (FieldType::StrList, _) => {
             let mut s = String::new();
             field.render(ev, &mut s);

@@ -174,9 +174,13 @@ impl Field {
                 None if ev.evt_type == EvtType::Openat && fd.is_some() => Val::Num(ev.res),
                 None => Val::Missing,
             },
-            F::FdSip | F::FdSnet | F::FdRip | F::FdRnet => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
+            F::FdSip | F::FdSnet | F::FdRip | F::FdRnet | F::FdSipName | F::FdRipName => {
+                inet().map_or(Val::Missing, |i| Val::Ip(i.0))
+            }
             F::FdSport | F::FdRport | F::FdPort => inet().map_or(Val::Missing, |i| Val::Num(i64::from(i.1))),
-            F::FdCip | F::FdCnet | F::FdLip | F::FdLnet => inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip),
+            F::FdCip | F::FdCnet | F::FdLip | F::FdLnet | F::FdCipName | F::FdLipName => {
+                inet().and_then(|i| i.2).map_or(Val::Missing, Val::Ip)
+            }
             F::FdCport | F::FdLport => inet().and_then(|i| i.3).map_or(Val::Missing, |p| Val::Num(i64::from(p))),
             F::FdIp | F::FdNet => inet().map_or(Val::Missing, |i| Val::Ip(i.0)),
             F::FdTypechar => fd.map_or(Val::Missing, |f| Val::Str(f.typechar())),
@@ -319,6 +323,17 @@ impl Field {
                     }
                     out.push(')');
                 }
+                _ => out.push_str("<NA>"),
+            }
+            return;
+        }
+        if self.ty() == crate::fields::FieldType::DnsName {
+            // Falco prints the name the address resolved to; <NA> when none did.
+            match self.extract(ev) {
+                Val::Ip(ip) => match crate::runtime::dns::name_of(ip) {
+                    Some(n) => out.push_str(&n),
+                    None => out.push_str("<NA>"),
+                },
                 _ => out.push_str("<NA>"),
             }
             return;

@@ -76,6 +76,11 @@ pub(crate) enum Pred {
         nets: Box<[Cidr]>,
         eq: bool,
     },
+    /// `fd.sip.name in (names)`: the address is among those the names resolved to.
+    Dns {
+        names: Box<[std::sync::Arc<crate::runtime::dns::DnsName>]>,
+        eq: bool,
+    },
     /// Bit mask over `EvtType::index()`.
     Types(crate::runtime::event::TypeMask),
     /// `evt.arg.flags contains O_X`: all `bits` set; for access modes, `acc` must equal.
@@ -202,6 +207,7 @@ impl Check {
             (Pred::Bool { value, eq }, Val::Bool(b)) => (b == *value) == *eq,
             (Pred::Ip { set, eq }, Val::Ip(ip)) => set.contains(&ip) == *eq,
             (Pred::Net { nets, eq }, Val::Ip(ip)) => nets.iter().any(|n| n.contains(ip)) == *eq,
+            (Pred::Dns { names, eq }, Val::Ip(ip)) => names.iter().any(|n| n.contains(ip)) == *eq,
             (Pred::Types(m), Val::Type(t)) => m & (1 << t.index()) != 0,
             (Pred::Flag { bits, acc }, Val::Flags(f)) => match acc {
                 Some(a) => f & O_ACCMODE == *a,
@@ -228,6 +234,7 @@ impl Check {
             | Pred::Flag { .. }
             | Pred::Ip { .. }
             | Pred::Net { .. } => 2,
+            Pred::Dns { .. } => 3,
             Pred::Str(p) => p.cost(),
             Pred::Field { .. } => 4,
         };

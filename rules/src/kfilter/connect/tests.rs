@@ -161,6 +161,9 @@ fn non_loopback_only() {
         ("fd.sip != 127.0.0.1", true),
         ("not fd.sip = 127.0.0.1", true),
         ("fd.sip startswith \"10.\"", true),
+        // A name's addresses are only known at run time (localhost is loopback).
+        ("fd.sip.name = \"localhost\"", true),
+        ("fd.sip.name != \"localhost\"", true),
         // fd.ip / fd.net: either end may pass a positive test.
         ("fd.ip = 10.0.0.1", true),
         ("fd.net in (10.0.0.0/8)", true),
@@ -212,6 +215,7 @@ fn inet_only() {
         ("fd.l4proto != <NA>", false),
         ("fd.sip exists", false),
         ("fd.sip != 10.0.0.1", false),
+        ("fd.sip.name != \"db.example\"", false),
         ("fd.ip != 10.0.0.1", false),
         ("fd.net != 127.0.0.0/8", false),
         ("fd.cport > 0", false),
