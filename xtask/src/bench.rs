@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 mod agent;
+mod families;
 mod floor;
 mod latency;
 mod load;
@@ -103,7 +104,8 @@ pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
     let mut rep = Report { rows: Vec::new() };
     match group {
         "unneeded" => unneeded::run(&mut rep, bin, quick)?,
-        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded)"),
+        "families" => families::run(&mut rep, bin, quick)?,
+        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families)"),
     }
     Ok(rep)
 }
@@ -117,6 +119,8 @@ fn run_all(rep: &mut Report, bin: &Path, tmp: &Path, rules_bin: Result<PathBuf>,
     mem.peak = mem.peak.max(peak);
     // A syscall no rule needs: its programs are not attached.
     unneeded::run(rep, bin, quick)?;
+    // One row per syscall family added for Falco's rules.
+    families::run(rep, bin, quick)?;
     // (d): rule matching on one core.
     rules::run(rep, rules_bin, quick);
     // (e): alert latency.

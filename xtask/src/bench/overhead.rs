@@ -29,7 +29,7 @@ pub struct Mem {
     pub peak: u64,
 }
 
-type Stats = BTreeMap<String, (u64, u64)>;
+pub(super) type Stats = BTreeMap<String, (u64, u64)>;
 /// (loop, variant).
 type Key = (&'static str, &'static str);
 
@@ -83,7 +83,7 @@ const EXIT_ONLY: &str = "execve_regs,openat_regs,openat2_regs,connect_regs";
 
 /// The ids of the BPF programs process `pid` holds (its fds' `prog_id:`), so
 /// another agent running on the machine does not blur the figures.
-fn prog_ids(pid: u32) -> HashSet<u32> {
+pub(super) fn prog_ids(pid: u32) -> HashSet<u32> {
     let mut ids = HashSet::new();
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
         return ids;
@@ -99,7 +99,7 @@ fn prog_ids(pid: u32) -> HashSet<u32> {
 }
 
 /// Sum of (run_time_ns, run_cnt) per program name, over the programs in `ids` (all if empty).
-fn bpf_stats(ids: &HashSet<u32>) -> Stats {
+pub(super) fn bpf_stats(ids: &HashSet<u32>) -> Stats {
     let mut m = BTreeMap::new();
     for p in aya::programs::loaded_programs().flatten() {
         let Some(name) = p.name_as_str() else {
@@ -116,7 +116,7 @@ fn bpf_stats(ids: &HashSet<u32>) -> Stats {
 }
 
 /// Per program of `names`: (run_time_ns, run_cnt) between `a` and `b`.
-fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> Stats {
+pub(super) fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> Stats {
     let mut out = BTreeMap::new();
     for n in names {
         let x = a.get(*n).copied().unwrap_or_default();
