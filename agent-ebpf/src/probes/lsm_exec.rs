@@ -24,9 +24,7 @@ use lanner_common::{
 };
 
 use crate::{
-    common::{
-        conf, count, current_task, fill_header, is_self, read_at, submit_prefix, task_loginuid, task_ppid, task_tty,
-    },
+    common::{conf, count, current_task, fill_header, is_self, read_at},
     exe,
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
@@ -79,13 +77,7 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
             count(P, Counter::StrReadFail);
         }
     }
-    ev.hdr.flags = flags;
-    ev.ppid = task_ppid(task);
-    ev.loginuid = task_loginuid(task);
-    ev.tty = task_tty(task);
-    ev.ret = 0;
-    let used = ev.args_len as usize + ev.info.env_len as usize;
-    submit_prefix(P, &*ev, lanner_common::exec_record_len(used));
+    super::sched_exec::submit_exec(ev, task, flags);
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use aya_ebpf::{
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    EventKind, ARGS_LEN, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
+    EventKind, ExecEvent, ARGS_LEN, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
 };
 
 use crate::{
@@ -100,6 +100,15 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
             count(P, Counter::StrReadFail);
         }
     }
+    submit_exec(ev, task, flags);
+    Ok(())
+}
+
+/// The end of a successful exec's record, shared with `lsm_exec`: header flags,
+/// parent, login uid and tty from the task, ret 0, submitted with just the
+/// argv and environment bytes used.
+#[inline(always)]
+pub(super) fn submit_exec(ev: &mut ExecEvent, task: *const u8, flags: u16) {
     ev.hdr.flags = flags;
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
@@ -107,5 +116,4 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     ev.ret = 0;
     let used = ev.args_len as usize + ev.info.env_len as usize;
     submit_prefix(P, &*ev, lanner_common::exec_record_len(used));
-    Ok(())
 }

@@ -44,6 +44,38 @@ fn shell_exec(pid: u32, cgroup_id: u64) -> KEvent {
     })
 }
 
+/// A pipeline over one kubelet container of pod `UID` (container id `id`),
+/// holding alerts up to `hold`, with metrics; alerts are collected by the sink.
+struct Setup {
+    p: Pipeline<Vec<u8>>,
+    sink: Collect,
+    pods: PodCache,
+    metrics: crate::metrics::Metrics,
+    cgroup_id: u64,
+    _tree: testutil::TempDir,
+}
+
+fn setup(id: &str, hold: Duration, rule: &str) -> Setup {
+    let (tree, resolver, cgroup_id) = testutil::kubelet_container_tree(UID, id);
+    let pods = PodCache::new(Duration::ZERO);
+    let enricher = Arc::new(Enricher::new(Some(resolver), pods.clone(), hold));
+    let assembler = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), Some(enricher), 0);
+    let rules = RuleSet::from_sources(&[("t.yaml", rule)]).expect("rules");
+    let sink = Collect::default();
+    let mut p: Pipeline<Vec<u8>> = Pipeline::new(
+        0,
+        None,
+        None,
+        assembler,
+        Arc::new(RuleSetHandle::new(rules)),
+        "node-1".into(),
+        Box::new(sink.clone()),
+    );
+    let metrics = crate::metrics::Metrics::new();
+    p.set_metrics(&metrics);
+    Setup { p, sink, pods, metrics, cgroup_id, _tree: tree }
+}
+
 /// Runs the pipeline's housekeeping until the sink holds `n` alerts.
 fn wait_alerts(p: &mut Pipeline<Vec<u8>>, sink: &Collect, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
     let t0 = Instant::now();
@@ -68,28 +100,12 @@ fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive()
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let _g = rt.enter();
     let id = "cd".repeat(32);
-    let (_tree, resolver, cgroup_id) = testutil::kubelet_container_tree(UID, &id);
-    let pods = PodCache::new(Duration::ZERO);
-    let enricher = Arc::new(Enricher::new(Some(resolver), pods.clone(), Duration::from_secs(10)));
-    let assembler = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), Some(enricher), 0);
-    let rules = RuleSet::from_sources(&[(
-        "t.yaml",
+    let Setup { mut p, sink, pods, metrics, cgroup_id, _tree } = setup(
+        &id,
+        Duration::from_secs(10),
         "- rule: shell\n  desc: d\n  condition: evt.type = execve and container.id != host and proc.name = sh\n  \
          output: shell in %container.name (%container.image.repository)\n  priority: WARNING\n",
-    )])
-    .expect("rules");
-    let sink = Collect::default();
-    let mut p: Pipeline<Vec<u8>> = Pipeline::new(
-        0,
-        None,
-        None,
-        assembler,
-        Arc::new(RuleSetHandle::new(rules)),
-        "node-1".into(),
-        Box::new(sink.clone()),
     );
-    let metrics = crate::metrics::Metrics::new();
-    p.set_metrics(&metrics);
 
     pods.apply(testutil::pod_event(UID, None));
     let t0 = Instant::now();
@@ -125,28 +141,12 @@ fn an_alert_whose_pod_never_arrives_is_counted_as_a_miss() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let _g = rt.enter();
     let id = "ef".repeat(32);
-    let (_tree, resolver, cgroup_id) = testutil::kubelet_container_tree(UID, &id);
-    let pods = PodCache::new(Duration::ZERO);
-    let enricher = Arc::new(Enricher::new(Some(resolver), pods.clone(), Duration::from_millis(200)));
-    let assembler = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), Some(enricher), 0);
-    let rules = RuleSet::from_sources(&[(
-        "t.yaml",
+    let Setup { mut p, sink, pods, metrics, cgroup_id, _tree } = setup(
+        &id,
+        Duration::from_millis(200),
         "- rule: shell\n  desc: d\n  condition: evt.type = execve and container.id != host and proc.name = sh\n  \
          output: shell in %container.id\n  priority: WARNING\n",
-    )])
-    .expect("rules");
-    let sink = Collect::default();
-    let mut p: Pipeline<Vec<u8>> = Pipeline::new(
-        0,
-        None,
-        None,
-        assembler,
-        Arc::new(RuleSetHandle::new(rules)),
-        "node-1".into(),
-        Box::new(sink.clone()),
     );
-    let metrics = crate::metrics::Metrics::new();
-    p.set_metrics(&metrics);
     // The watch runs (the cache is enabled) but this pod is not in it.
     pods.apply(testutil::pod_event("00000000-0000-4000-8000-000000000001", None));
     p.handle(&shell_exec(4_100_003, cgroup_id));
