@@ -139,8 +139,19 @@ pub fn read_task(task: *const u8, info: &mut ExecInfo) {
 pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
     let start: u64 = read_at(mm, conf!(exe.mm_env_start)).unwrap_or(0);
     let end: u64 = read_at(mm, conf!(exe.mm_env_end)).unwrap_or(0);
+    if start == 0 {
+        return;
+    }
+    read_env_range(ev, start, end);
+}
+
+/// The environment block `start..end` of user memory, appended after argv in
+/// `ev.args` (at most `ENV_LEN` bytes; `EXE_ENV_TRUNCATED` when cut). Shared by
+/// `sched_exec` (from `mm->env_*`) and `lsm_exec` (from the new stack).
+#[inline(always)]
+pub fn read_env_range(ev: &mut ExecEvent, start: u64, end: u64) {
     let off = ev.args_len as usize;
-    if start == 0 || end <= start || off > ARGS_LEN {
+    if end <= start || off > ARGS_LEN {
         return;
     }
     let total = end - start;

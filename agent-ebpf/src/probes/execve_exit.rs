@@ -47,16 +47,30 @@ fn try_exec_exit(ctx: &TracePointContext) -> Result<(), i64> {
         return Ok(());
     };
     let _ = EXEC_STASH.remove(&tid);
+    emit_failed_exec(P, ret, ptrs[2] as u16, ptrs[0] as *const u8, ptrs[1] as *const *const u8)
+}
+
+/// A failed exec (the old image still mapped): `filename` and `argv` read from
+/// user memory, the syscall's errno, parent, login uid and tty. Shared by this
+/// pair and `execve_regs`, which takes the pointers from the saved registers.
+#[inline(always)]
+pub(super) fn emit_failed_exec(
+    p: ProbeId,
+    ret: i64,
+    subtype: u16,
+    filename: *const u8,
+    argv: *const *const u8,
+) -> Result<(), i64> {
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
-    ev.hdr.subtype = ptrs[2] as u16;
+    ev.hdr.subtype = subtype;
     crate::exe::clear(&mut ev.info);
-    read_user_exec(P, ev, ptrs[0] as *const u8, ptrs[1] as *const *const u8);
+    read_user_exec(p, ev, filename, argv);
     ev.ret = ret as i32;
     let task = current_task();
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
-    submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
+    submit_prefix(p, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
     Ok(())
 }

@@ -16,14 +16,10 @@
 //! `lanner::probes::TABLE` prefers this over `execve_enter` + `execve_exit`
 //! (the fallback where `bpf_task_pt_regs` is missing or off x86_64).
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use lanner_common::{counters::ProbeId, EventKind};
+use lanner_common::{counters::ProbeId, EXEC_EXECVE};
 
-use super::{execve_enter::read_user_exec, SYS_RET};
-use crate::{
-    common::{current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
-    maps::EXEC_SCRATCH,
-    regs::syscall_args,
-};
+use super::{execve_exit::emit_failed_exec, SYS_RET};
+use crate::{common::is_self, regs::syscall_args};
 
 const P: ProbeId = ProbeId::ExecveExit;
 
@@ -40,15 +36,5 @@ fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
         return Ok(());
     }
     let [filename, argv, _, _] = syscall_args()?;
-    let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    fill_header(&mut ev.hdr, EventKind::Exec as u16);
-    crate::exe::clear(&mut ev.info);
-    read_user_exec(P, ev, filename as *const u8, argv as *const *const u8);
-    ev.ret = ret as i32;
-    let task = current_task();
-    ev.ppid = task_ppid(task);
-    ev.loginuid = task_loginuid(task);
-    ev.tty = task_tty(task);
-    submit_prefix(P, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
-    Ok(())
+    emit_failed_exec(P, ret, EXEC_EXECVE, filename as *const u8, argv as *const *const u8)
 }

@@ -58,7 +58,7 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     let end: u64 = read_at(bprm, conf!(hook.bprm_exec)).unwrap_or(0);
     let mut flags = read_args(ev, p, argc);
     if flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
-        read_env(ev, p + ev.args_len as u64, end);
+        exe::read_env_range(ev, p + ev.args_len as u64, end);
     }
     let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
@@ -127,23 +127,4 @@ fn read_args(ev: &mut ExecEvent, p: u64, argc: i32) -> u16 {
     ev.args_len = off as u16;
     ev.args_count = i as u16;
     flags
-}
-
-/// The environment: `start..end` (argv's end to the filename copy), after the
-/// `args_len` argv bytes already in `ev.args`, as `exe::read_env` does from the mm.
-#[inline(always)]
-fn read_env(ev: &mut ExecEvent, start: u64, end: u64) {
-    let off = ev.args_len as usize;
-    if end <= start || off > ARGS_LEN {
-        return;
-    }
-    let total = end - start;
-    let n = if total > ENV_LEN as u64 { ENV_LEN as u32 } else { total as u32 } & ENV_LEN as u32;
-    let dst = unsafe { ev.args.as_mut_ptr().add(off) };
-    if unsafe { bpf_probe_read_user(dst.cast(), n, start as *const c_void) } == 0 {
-        ev.info.env_len = n as u16;
-        if total > ENV_LEN as u64 {
-            ev.info.exe_flags |= EXE_ENV_TRUNCATED;
-        }
-    }
 }
