@@ -267,10 +267,34 @@ pub struct FilterConfig {
     pub drop_loopback_connects: u32,
     /// Non-zero: drop unix-socket connects.
     pub drop_unix_connects: u32,
-    pub _pad: u32,
+    /// Bits `EXEC_SKIP_*` set = the exec programs skip that part of the record
+    /// (no rule reads it; the diagnostic `LANNER_EXEC_SKIP` sets any of them).
+    pub exec_skip: u32,
     /// Bit `event::sys::*` set = do NOT emit that syscall (file and sys records).
     pub sys_off: u64,
 }
+
+/// `FilterConfig::exec_skip`: the environment block (`proc.env`).
+pub const EXEC_SKIP_ENV: u32 = 1;
+/// The working directory's dentry walk (`proc.cwd`).
+pub const EXEC_SKIP_CWD: u32 = 2;
+/// The executable's dentry walk (`proc.exepath` and the fields derived from it).
+pub const EXEC_SKIP_EXE_PATH: u32 = 4;
+/// The executable's inode facts (inode number, times, owner, overlayfs layer).
+pub const EXEC_SKIP_EXE_INODE: u32 = 8;
+/// Credentials, session and namespace ids, start time (diagnostic only).
+pub const EXEC_SKIP_TASK: u32 = 16;
+/// argv (diagnostic only: every rule pack reads the command line).
+pub const EXEC_SKIP_ARGS: u32 = 32;
+/// The names `LANNER_EXEC_SKIP` accepts, with their bits.
+pub const EXEC_SKIP_NAMES: [(&str, u32); 6] = [
+    ("env", EXEC_SKIP_ENV),
+    ("cwd", EXEC_SKIP_CWD),
+    ("exe_path", EXEC_SKIP_EXE_PATH),
+    ("exe_inode", EXEC_SKIP_EXE_INODE),
+    ("task", EXEC_SKIP_TASK),
+    ("args", EXEC_SKIP_ARGS),
+];
 
 impl FilterConfig {
     /// Emit everything (no pre-filter).
@@ -282,7 +306,7 @@ impl FilterConfig {
         drop_failed_connects: 0,
         drop_loopback_connects: 0,
         drop_unix_connects: 0,
-        _pad: 0,
+        exec_skip: 0,
         sys_off: 0,
     };
 }

@@ -11,6 +11,7 @@ use aya_ebpf::{
     helpers::generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
 };
 use lanner_common::{
+    config::{EXEC_SKIP_CWD, EXEC_SKIP_EXE_INODE, EXEC_SKIP_EXE_PATH, EXEC_SKIP_TASK},
     exe::{
         ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_LOWER_LAYER, EXE_NAME_MAX,
         EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
@@ -134,6 +135,18 @@ pub fn read_task(task: *const u8, info: &mut ExecInfo) {
     }
 }
 
+/// The task's credentials and ids ([`read_task`]) and working directory
+/// ([`read_cwd`]), each unless `skip` (`EXEC_SKIP_*`) leaves it out.
+#[inline(always)]
+pub fn read_parts(task: *const u8, info: &mut ExecInfo, skip: u32) {
+    if skip & EXEC_SKIP_TASK == 0 {
+        read_task(task, info);
+    }
+    if skip & EXEC_SKIP_CWD == 0 {
+        read_cwd(task, info);
+    }
+}
+
 /// The environment after the `args_len` argv bytes already in `ev.args`.
 #[inline(always)]
 pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
@@ -180,9 +193,10 @@ fn raw<T: Copy + Default>(base: *const u8, off: u32) -> T {
     v
 }
 
-/// Path (see [`walk`]), inode facts and overlayfs layer of `mm->exe_file`.
+/// Path (see [`walk`]), inode facts and overlayfs layer of `mm->exe_file`;
+/// `skip` (`EXEC_SKIP_*`) leaves out the walk or the inode facts.
 #[inline(always)]
-pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
+pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) {
     let Some(file) = read_at::<*const u8>(mm, conf!(exe.mm_exe_file)).filter(|f| !f.is_null()) else {
         return;
     };
@@ -191,7 +205,7 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
     let vfsmnt: u64 = raw(file, fpath);
     let dentry: u64 = raw(file, fpath.wrapping_add(8));
     info.exe_flags |= EXE_PRESENT;
-    let inode: u64 = raw(file, conf!(exe.file_f_inode));
+    let inode: u64 = if skip & EXEC_SKIP_EXE_INODE == 0 { raw(file, conf!(exe.file_f_inode)) } else { 0 };
     if inode != 0 {
         let inode = inode as *const u8;
         info.exe_ino = raw(inode, conf!(exe.inode_i_ino));
@@ -211,6 +225,9 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo) {
             let upper: u64 = raw(inode, conf!(exe.ovl_upperdentry));
             info.exe_flags |= if upper == 0 { EXE_LOWER_LAYER } else { EXE_UPPER_LAYER };
         }
+    }
+    if skip & EXEC_SKIP_EXE_PATH != 0 {
+        return;
     }
     // d_unlinked(): unhashed (d_hash.pprev == NULL) and not a root.
     let pprev: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_hash).wrapping_add(8));

@@ -12,7 +12,10 @@
 //! replaced, then the new filter is switched on, so no event a new rule needs
 //! is lost during the swap. `--no-prefilter` keeps it open.
 use aya::maps::{lpm_trie::Key, Array, LpmTrie, MapData, MapError};
-use lanner_common::{config::PREFIX_KEY_LEN, sys, EventKind, FilterConfig};
+use lanner_common::{
+    config::{EXEC_SKIP_ENV, EXEC_SKIP_NAMES, PREFIX_KEY_LEN},
+    sys, EventKind, FilterConfig,
+};
 use lanner_rules::{ConnectNeeds, OpenNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
@@ -30,6 +33,8 @@ pub struct KernelFilter {
     pub syscalls: u64,
     pub opens: OpenNeeds,
     pub connects: ConnectNeeds,
+    /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
+    pub exec_skip: u32,
 }
 
 /// Every syscall id of the file and sys records.
@@ -53,6 +58,7 @@ impl KernelFilter {
                 .fold(0, |m, id| m | 1 << id),
             opens: rules.open_needs(),
             connects: rules.connect_needs(),
+            exec_skip: exec_skip_for(rules) | exec_skip_env(),
         }
     }
 
@@ -64,6 +70,7 @@ impl KernelFilter {
             syscalls: ALL_SYSCALLS,
             opens: OpenNeeds::pass_all(),
             connects: ConnectNeeds::pass_all(),
+            exec_skip: exec_skip_env(),
         }
     }
 
@@ -84,7 +91,7 @@ impl KernelFilter {
             drop_failed_connects: u32::from(!self.connects.failed),
             drop_loopback_connects: u32::from(!self.connects.loopback),
             drop_unix_connects: u32::from(!self.connects.unix),
-            _pad: 0,
+            exec_skip: self.exec_skip,
             sys_off: ALL_SYSCALLS & !self.syscalls,
         }
     }
@@ -100,7 +107,7 @@ impl KernelFilter {
             (1..=sys::MAX).filter(|id| self.syscalls & (1 << id) != 0).filter_map(sys::name).collect();
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={} connects(failed={} loopback={} unix={}) syscalls=[{}]",
+             writes_any_path={} connects(failed={} loopback={} unix={}) syscalls=[{}] exec_skip={}",
             self.open,
             self.connect,
             self.setuid,
@@ -111,8 +118,59 @@ impl KernelFilter {
             self.connects.failed,
             self.connects.loopback,
             self.connects.unix,
-            syscalls.join(",")
+            syscalls.join(","),
+            exec_skip_names(self.exec_skip)
         )
+    }
+}
+
+/// The exec record's parts no rule of `rules` reads: the environment unless a
+/// rule uses `proc.env` (it is the only field read from it).
+fn exec_skip_for(rules: &lanner_rules::RuleSet) -> u32 {
+    if rules.uses_field(lanner_rules::fields::FieldId::ProcEnv) {
+        0
+    } else {
+        EXEC_SKIP_ENV
+    }
+}
+
+/// Diagnostic: exec record parts to leave out (comma-separated `EXEC_SKIP_NAMES`),
+/// how `cargo xtask bench` measures what each part of `sched_exec` costs. A
+/// rule that reads a skipped part sees it missing. Not for production.
+pub const EXEC_SKIP_VAR: &str = "LANNER_EXEC_SKIP";
+
+/// The bits `LANNER_EXEC_SKIP` names; an unknown name is ignored with a warning.
+pub fn exec_skip_env() -> u32 {
+    let Ok(v) = std::env::var(EXEC_SKIP_VAR) else { return 0 };
+    let (bits, unknown) = parse_exec_skip(&v);
+    for u in unknown {
+        tracing::warn!(var = EXEC_SKIP_VAR, unknown = %u, "unknown exec record part ignored");
+    }
+    bits
+}
+
+/// `env,cwd` → bits, and the names that are not exec record parts.
+fn parse_exec_skip(v: &str) -> (u32, Vec<String>) {
+    let mut unknown = Vec::new();
+    let bits = v.split(',').map(str::trim).filter(|p| !p.is_empty()).fold(0, |m, p| {
+        match EXEC_SKIP_NAMES.iter().find(|(n, _)| *n == p) {
+            Some((_, b)) => m | b,
+            None => {
+                unknown.push(p.to_owned());
+                m
+            }
+        }
+    });
+    (bits, unknown)
+}
+
+/// The names of the exec record parts in `bits`.
+fn exec_skip_names(bits: u32) -> String {
+    let v: Vec<&str> = EXEC_SKIP_NAMES.iter().filter(|(_, b)| bits & b != 0).map(|(n, _)| *n).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(",")
     }
 }
 
@@ -213,11 +271,32 @@ mod tests {
                 write_paths: PathSet::default(),
             },
             connects: ConnectNeeds::pass_all(),
+            exec_skip: EXEC_SKIP_ENV,
         };
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter, c.open_writes_always), (1, 1, 0));
         assert_eq!(c.sys_off, ALL_SYSCALLS & !(1 << sys::PTRACE), "only ptrace is emitted");
+    }
+
+    #[test]
+    fn exec_parts_follow_the_rules_and_the_diagnostic_names() {
+        let pack = lanner_rules::RuleSet::default_pack().expect("default pack");
+        assert_eq!(exec_skip_for(&pack), 0, "the default pack reads proc.env");
+        let yaml = "- rule: r\n  desc: d\n  condition: evt.type = execve and proc.name = sh\n  output: \"%proc.cmdline\"\n  priority: NOTICE\n";
+        let no_env = lanner_rules::RuleSet::from_sources(&[("t.yaml", yaml)]).expect("rules");
+        assert_eq!(exec_skip_for(&no_env), EXEC_SKIP_ENV, "no rule reads the environment");
+        let in_output = yaml.replace("%proc.cmdline", "%proc.env[HOME]");
+        assert_eq!(exec_skip_for(&lanner_rules::RuleSet::from_sources(&[("t.yaml", &in_output)]).expect("rules")), 0);
+        let in_cond = yaml.replace("proc.name = sh", "proc.env[LD_PRELOAD] exists");
+        assert_eq!(exec_skip_for(&lanner_rules::RuleSet::from_sources(&[("t.yaml", &in_cond)]).expect("rules")), 0);
+        assert_eq!(parse_exec_skip("env, cwd"), (EXEC_SKIP_ENV | lanner_common::config::EXEC_SKIP_CWD, vec![]));
+        assert_eq!(
+            parse_exec_skip("exe_path,bogus"),
+            (lanner_common::config::EXEC_SKIP_EXE_PATH, vec!["bogus".into()])
+        );
+        assert_eq!(exec_skip_names(0), "none");
+        assert_eq!(exec_skip_names(EXEC_SKIP_ENV | lanner_common::config::EXEC_SKIP_ARGS), "env,args");
     }
 
     #[test]

@@ -288,3 +288,88 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert!(s(a, "proc.ppid.ts").parse::<u64>().unwrap() <= s(a, "proc.pid.ts").parse::<u64>().unwrap());
     assert_ne!(s(a, "proc.pvpid"), "<NA>");
 }
+
+/// `FilterConfig::exec_skip` of the agent `pid`, read from its `FILTER` map with bpftool.
+fn exec_skip_of(pid: u32) -> u32 {
+    let mut ids = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo").flatten() {
+        let Ok(info) = std::fs::read_to_string(fd.path()) else { continue };
+        ids.extend(info.lines().find_map(|l| l.strip_prefix("map_id:")).map(|v| v.trim().to_owned()));
+    }
+    for id in ids {
+        let o = Command::new("bpftool").args(["-j", "map", "show", "id", &id]).output().expect("run bpftool");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if v["name"] != "FILTER" {
+            continue;
+        }
+        let o = Command::new("bpftool").args(["-j", "map", "dump", "id", &id]).output().expect("run bpftool");
+        let v: Value = serde_json::from_slice(&o.stdout).expect("bpftool map dump JSON");
+        let bytes: Vec<u8> = v[0]["value"]
+            .as_array()
+            .expect("raw value bytes")
+            .iter()
+            .map(|b| u8::from_str_radix(b.as_str().unwrap().trim_start_matches("0x"), 16).unwrap())
+            .collect();
+        // kinds_off, 6 u32 switches, then exec_skip (agent-common FilterConfig).
+        return u32::from_ne_bytes(bytes[28..32].try_into().unwrap());
+    }
+    panic!("agent {pid} holds no FILTER map");
+}
+
+const NO_ENV: &str = "- rule: Env not read NONCE\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \
+                      \"NONCE\"\n  output: \"first args=%proc.args\"\n  priority: NOTICE\n";
+const READS_ENV: &str = "- rule: Env read NONCE\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \
+                         \"NONCE\"\n  output: \"second args=%proc.args tag=%proc.env[LANNER_TAG]\"\n  priority: NOTICE\n";
+
+#[test]
+fn the_environment_is_read_only_while_a_rule_needs_it() {
+    if !require_root("the_environment_is_read_only_while_a_rule_needs_it") {
+        return;
+    }
+    let n = nonce();
+    let dir = std::env::temp_dir().join(format!("lanner-env-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("env.yaml");
+    std::fs::write(&file, NO_ENV.replace("NONCE", &n)).unwrap();
+    let maddr = format!("127.0.0.1:{}", lanner_tests::triage::free_port());
+    let rules = dir.to_str().unwrap();
+    let agent =
+        Agent::start(&["--no-k8s", "--metrics-addr", &maddr, "--rules", rules, "--rules-poll-ms", "100"], Keep::All);
+    let env_bit = 1; // EXEC_SKIP_ENV
+    assert_eq!(exec_skip_of(agent.pid()), env_bit, "no rule reads proc.env: the exec programs skip it");
+    let exec = |tag: &str| {
+        let st = Command::new("/bin/true").args([n.as_str(), tag]).env_clear().env("LANNER_TAG", &n).status().unwrap();
+        assert!(st.success());
+    };
+    exec("one");
+    // Matched under the first rules before the file changes.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    // A reload that reads the environment turns the read back on.
+    std::fs::write(&file, READS_ENV.replace("NONCE", &n)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while exec_skip_of(agent.pid()) != 0 {
+        assert!(std::time::Instant::now() < deadline, "exec_skip still set 15 s after the reload");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    exec("two");
+    let out = agent.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    out.assert_accounting();
+    let logged = |needle: &str| out.stderr.iter().any(|l| l.contains(needle));
+    assert!(logged("exec_skip=env"), "the pre-filter line names the skipped part: {:#?}", out.stderr);
+    assert!(logged("pre-filter updated for the new rules"), "{:#?}", out.stderr);
+    let by_rule = |rule: String, args: String| -> Vec<&Value> {
+        out.events
+            .iter()
+            .filter(|e| e["rule"] == rule.as_str() && e["output_fields"]["proc.args"] == args.as_str())
+            .collect()
+    };
+    // Skipping the environment loses nothing else of the exec.
+    let first = by_rule(format!("Env not read {n}"), format!("{n} one"));
+    assert_eq!(first.len(), 1, "{:#?}", out.events);
+    assert_eq!(first[0]["output"].as_str().map(|o| o.contains(&format!("first args={n} one"))), Some(true));
+    let second = by_rule(format!("Env read {n}"), format!("{n} two"));
+    assert_eq!(second.len(), 1, "{:#?}", out.events);
+    assert_eq!(s(&second[0]["output_fields"], "proc.env[LANNER_TAG]"), n, "read again after the reload");
+}

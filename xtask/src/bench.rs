@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 mod agent;
+mod execparts;
 mod families;
 mod floor;
 mod latency;
@@ -105,7 +106,8 @@ pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
     match group {
         "unneeded" => unneeded::run(&mut rep, bin, quick)?,
         "families" => families::run(&mut rep, bin, quick)?,
-        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families)"),
+        "exec" => execparts::run(&mut rep, bin, quick)?,
+        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families, exec)"),
     }
     Ok(rep)
 }
@@ -121,6 +123,8 @@ fn run_all(rep: &mut Report, bin: &Path, tmp: &Path, rules_bin: Result<PathBuf>,
     unneeded::run(rep, bin, quick)?;
     // One row per syscall family added for Falco's rules.
     families::run(rep, bin, quick)?;
+    // Exec: the record's cost by part, and the kernel vs userspace side of its slowdown.
+    execparts::run(rep, bin, quick)?;
     // (d): rule matching on one core.
     rules::run(rep, rules_bin, quick);
     // (e): alert latency.

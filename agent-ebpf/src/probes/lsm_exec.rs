@@ -17,6 +17,7 @@ use aya_ebpf::{
     programs::LsmContext,
 };
 use lanner_common::{
+    config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
     counters::{Counter, ProbeId},
     exe::{ENV_LEN, EXE_ENV_TRUNCATED},
     EventKind, ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, MAX_ARGS,
@@ -24,7 +25,7 @@ use lanner_common::{
 };
 
 use crate::{
-    common::{conf, count, current_task, fill_header, is_self, read_at},
+    common::{conf, count, current_task, fill_header, filter, is_self, read_at},
     exe,
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
@@ -50,19 +51,25 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     let _ = EXEC_STASH.remove(&(bpf_get_current_pid_tgid() as u32));
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
     let task = current_task();
+    let skip = filter().exec_skip;
     exe::clear(&mut ev.info);
-    exe::read_task(task, &mut ev.info);
-    exe::read_cwd(task, &mut ev.info);
+    exe::read_parts(task, &mut ev.info, skip);
     let p: u64 = read_at(bprm, conf!(hook.bprm_p)).unwrap_or(0);
     let argc: i32 = read_at(bprm, conf!(hook.bprm_argc)).unwrap_or(0);
     let end: u64 = read_at(bprm, conf!(hook.bprm_exec)).unwrap_or(0);
-    let mut flags = read_args(ev, p, argc);
-    if flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
+    // The environment follows argv on the stack: without argv its start is unknown.
+    let (mut flags, env) = if skip & EXEC_SKIP_ARGS == 0 {
+        (read_args(ev, p, argc), skip & EXEC_SKIP_ENV == 0)
+    } else {
+        (ev.args_len, ev.args_count) = (0, 0);
+        (0, false)
+    };
+    if env && flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
         exe::read_env_range(ev, p + ev.args_len as u64, end);
     }
     let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
-        exe::read_exe(task, mm, &mut ev.info);
+        exe::read_exe(task, mm, &mut ev.info, skip);
     }
     let filename: Option<*const u8> = read_at(bprm, conf!(hook.bprm_filename));
     match filename.map(|f| unsafe { bpf_probe_read_kernel_str_bytes(f, &mut ev.filename) }) {

@@ -15,13 +15,15 @@ use aya_ebpf::{
     EbpfContext,
 };
 use lanner_common::{
+    config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
     counters::{Counter, ProbeId},
     EventKind, ExecEvent, ARGS_LEN, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
 };
 
 use crate::{
     common::{
-        conf, count, current_task, fill_header, is_self, read_at, submit_prefix, task_loginuid, task_ppid, task_tty,
+        conf, count, current_task, fill_header, filter, is_self, read_at, submit_prefix, task_loginuid, task_ppid,
+        task_tty,
     },
     exe,
     maps::{EXEC_SCRATCH, EXEC_STASH},
@@ -60,12 +62,13 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     ev.args_len = 0;
     ev.args_count = 0;
     let task = current_task();
+    let skip = filter().exec_skip;
     exe::clear(&mut ev.info);
-    exe::read_task(task, &mut ev.info);
-    exe::read_cwd(task, &mut ev.info);
+    exe::read_parts(task, &mut ev.info, skip);
     let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
-        let start: u64 = read_at(mm, conf!(offsets.mm_arg_start)).unwrap_or(0);
+        let start: u64 =
+            if skip & EXEC_SKIP_ARGS == 0 { read_at(mm, conf!(offsets.mm_arg_start)).unwrap_or(0) } else { 0 };
         let end: u64 = read_at(mm, conf!(offsets.mm_arg_end)).unwrap_or(0);
         if start != 0 && end > start {
             let total = end - start;
@@ -81,8 +84,10 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
                 count(P, Counter::StrReadFail);
             }
         }
-        exe::read_env(mm, ev);
-        exe::read_exe(task, mm, &mut ev.info);
+        if skip & EXEC_SKIP_ENV == 0 {
+            exe::read_env(mm, ev);
+        }
+        exe::read_exe(task, mm, &mut ev.info, skip);
     }
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
     ev.hdr.subtype = syscall;

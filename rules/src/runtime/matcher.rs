@@ -296,6 +296,23 @@ pub struct Rule {
     pub(crate) output: OutputTemplate,
 }
 
+impl Node {
+    /// Calls `f` with every field the condition reads (`val()` operands included).
+    pub(crate) fn for_each_field(&self, f: &mut impl FnMut(&Field)) {
+        match self {
+            Node::Const(_) => {}
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|n| n.for_each_field(f)),
+            Node::Not(n) => n.for_each_field(f),
+            Node::Check(c) => {
+                f(&c.field);
+                if let Pred::Field { other, .. } = &c.pred {
+                    f(other);
+                }
+            }
+        }
+    }
+}
+
 impl Rule {
     /// Evaluate the condition (ignoring the event-type index).
     pub fn matches(&self, ev: &Event) -> bool {

@@ -104,6 +104,20 @@ impl RuleSet {
         self.by_type[t.index()].len()
     }
 
+    /// Does any rule's condition (exceptions included) or output read a field
+    /// with this id? Tells the agent which parts of an exec record to collect.
+    pub fn uses_field(&self, id: crate::fields::FieldId) -> bool {
+        let mut used = false;
+        for r in &self.rules {
+            r.cond.for_each_field(&mut |f| used |= f.id == id);
+            used |= r.output.fields().iter().any(|(_, f)| f.is_some_and(|f| f.id == id));
+            if used {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Warnings of the load that produced this set.
     pub fn warnings(&self) -> &[LoadWarning] {
         &self.warnings

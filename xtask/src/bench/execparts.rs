@@ -1,0 +1,136 @@
+//! Where a successful exec's kernel cost goes, and which side of the agent the
+//! fork+exec slowdown comes from.
+//!
+//! - `sched_exec` (or `lsm_exec`) ns per run, by part of the exec record: the
+//!   same fork+exec loop against agents started with the diagnostic
+//!   `LANNER_EXEC_SKIP` (agent/src/prefilter.rs), which leaves one part out
+//!   (environment, working-directory walk, executable walk, executable inode,
+//!   credentials and ids, argv) or all of them (the record's floor: header,
+//!   filename, parent, login uid, tty, ring-buffer output). Rounds interleaved.
+//! - The fork+exec loop without an agent, with it, and with its userspace
+//!   stopped (SIGSTOP: every program still runs and writes the ring buffer,
+//!   nobody reads it): the last separates the kernel side of the slowdown from
+//!   the agent's own CPU use on this 2-core machine.
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::Result;
+
+use super::{
+    agent::{Agent, Opts},
+    floor::pinned,
+    load, median,
+    overhead::{bpf_stats, prog_ids, stats_delta},
+    verdict, Report,
+};
+
+const ALL: &str = "env,cwd,exe_path,exe_inode,task,args";
+/// (label, `LANNER_EXEC_SKIP`).
+const VARIANTS: [(&str, &str); 8] = [
+    ("full record", ""),
+    ("env", "env"),
+    ("cwd", "cwd"),
+    ("exe_path", "exe_path"),
+    ("exe_inode", "exe_inode"),
+    ("task", "task"),
+    ("args", "args"),
+    ("none of them", ALL),
+];
+const EXEC_PROGS: [&str; 2] = ["sched_exec", "lsm_exec"];
+
+/// ns per exec-program run over one loop of `n` fork+execs.
+fn exec_ns(bin: &Path, skip: &str, n: u64) -> Result<f64> {
+    let env: Vec<(&str, &str)> = if skip.is_empty() { vec![] } else { vec![("LANNER_EXEC_SKIP", skip)] };
+    let a = Agent::start_env(bin, Opts::default(), &env)?;
+    let ids = prog_ids(a.pid());
+    let s0 = bpf_stats(&ids);
+    pinned(|| load::exec_true(n));
+    let d = stats_delta(&s0, &bpf_stats(&ids), &EXEC_PROGS);
+    a.stop()?;
+    let (t, c) = d.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+    anyhow::ensure!(c > 0, "no exec program ran (LANNER_EXEC_SKIP={skip:?})");
+    Ok(t as f64 / c as f64)
+}
+
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("[{lo:+.1} … {hi:+.1}]")
+}
+
+fn parts_row(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
+    let (n, rounds) = if quick { (300, 2) } else { (1_500, 3) };
+    let mut ns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for r in 0..rounds {
+        eprintln!("bench: exec parts round {}/{rounds}", r + 1);
+        for (label, skip) in VARIANTS {
+            ns.entry(label).or_default().push(exec_ns(bin, skip, n)?);
+        }
+    }
+    let med: BTreeMap<&str, f64> = ns.iter().map(|(k, v)| (*k, median(v.clone()))).collect();
+    let full = med["full record"];
+    let floor = med["none of them"];
+    let parts: Vec<String> =
+        VARIANTS[1..7].iter().map(|(label, _)| format!("{label} {:.0}", full - med[label])).collect();
+    rep.row(
+        format!(
+            "exec record cost by part (`sched_exec` ns per run, {n} fork+exec of /bin/true per variant, agent with \
+             `LANNER_EXEC_SKIP=PART`, median of {rounds} interleaved rounds)"
+        ),
+        format!(
+            "full record **{full:.0} ns**; saved by leaving out one part (ns): {}; with none of them (header, \
+             filename, parent, login uid, tty, ring output) **{floor:.0} ns**",
+            parts.join(", ")
+        ),
+        "≤ 1000 ns per exec",
+        verdict(
+            full <= 1000.0,
+            format!(
+                "the full record by {:.0} ns; the record without its optional parts by {:.0} ns",
+                full - 1000.0,
+                floor - 1000.0
+            ),
+        ),
+    );
+    Ok(())
+}
+
+fn side_row(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
+    let (n, rounds) = if quick { (500, 3) } else { (3_000, 5) };
+    let run = || pinned(|| load::exec_true(n)).as_secs_f64();
+    let (mut live, mut stopped, mut noise) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        eprintln!("bench: exec sides round {}/{rounds}", r + 1);
+        let b = run();
+        let a = Agent::start(bin, &[])?;
+        let l = run();
+        unsafe { libc::kill(a.pid() as i32, libc::SIGSTOP) };
+        let s = run();
+        unsafe { libc::kill(a.pid() as i32, libc::SIGCONT) };
+        a.stop()?;
+        let b2 = run();
+        let bm = (b + b2) / 2.0;
+        noise.push((b2 / b - 1.0) * 100.0);
+        live.push((l / bm - 1.0) * 100.0);
+        stopped.push((s / bm - 1.0) * 100.0);
+    }
+    let (ml, ms) = (median(live.clone()), median(stopped.clone()));
+    rep.row(
+        format!("fork+exec slowdown, kernel side vs the agent's userspace ({n} fork+exec of /bin/true, loop pinned)"),
+        format!(
+            "agent running **{ml:+.1}%** {}; agent's userspace stopped (SIGSTOP: programs run, nobody reads) \
+             **{ms:+.1}%** {}; baseline noise {}; median [min … max] of {rounds} interleaved rounds",
+            spread(&live),
+            spread(&stopped),
+            spread(&noise)
+        ),
+        "≤ 5%",
+        verdict(ml <= 5.0, format!("by {:.1} points", ml - 5.0)),
+    );
+    Ok(())
+}
+
+pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
+    let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
+    parts_row(rep, bin, quick)?;
+    side_row(rep, bin, quick)
+}
