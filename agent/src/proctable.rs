@@ -5,6 +5,7 @@
 //! cheap snapshot of its process and ancestors. Memory is bounded: exited
 //! processes linger for a grace period (late events still resolve), and past
 //! `max_entries` the oldest exited entries go first, then the oldest overall.
+use lanner_rules::Ancestors;
 use std::{
     collections::{HashMap, VecDeque},
     sync::Arc,
@@ -47,6 +48,14 @@ pub struct ProcTable {
     max_entries: usize,
     evicted: u64,
     seeded: usize,
+    /// Ancestor chains already built (pid → (max, chain)), valid for table
+    /// state `chains_gen`: the events of one process share one chain until the
+    /// table changes, and then the cache is emptied (it never keeps an evicted
+    /// process alive).
+    chains: HashMap<u32, (usize, Ancestors)>,
+    chains_gen: u64,
+    /// Bumped on every insert and removal.
+    gen: u64,
 }
 
 impl ProcTable {
@@ -58,6 +67,9 @@ impl ProcTable {
             max_entries: max_entries.max(16),
             evicted: 0,
             seeded: 0,
+            chains: HashMap::new(),
+            chains_gen: 0,
+            gen: 0,
         }
     }
 
@@ -84,6 +96,7 @@ impl ProcTable {
         info.precompute();
         let a = Arc::new(info);
         self.procs.insert(a.pid, a.clone());
+        self.gen += 1;
         self.enforce_cap();
         a
     }
@@ -128,6 +141,7 @@ impl ProcTable {
             self.exited.pop_front();
             if self.procs.remove(&pid).is_some() {
                 self.evicted += 1;
+                self.gen += 1;
             }
         }
     }
@@ -137,6 +151,7 @@ impl ProcTable {
             if let Some((pid, _)) = self.exited.pop_front() {
                 if self.procs.remove(&pid).is_some() {
                     self.evicted += 1;
+                    self.gen += 1;
                 }
                 continue;
             }
@@ -146,26 +161,43 @@ impl ProcTable {
             };
             self.procs.remove(&pid);
             self.evicted += 1;
+            self.gen += 1;
         }
     }
 
     /// Ancestors of `pid`, parent first, at most `max`, stopping at pid 0/1
-    /// loops and unknown parents.
-    pub fn ancestors(&self, pid: u32, max: usize) -> Vec<Arc<ProcInfo>> {
-        let mut out = Vec::new();
+    /// loops and unknown parents. Built once per process and table state: the
+    /// next event of the same process gets the same chain (one `Arc` clone).
+    pub fn ancestors(&mut self, pid: u32, max: usize) -> Ancestors {
+        if self.chains_gen != self.gen {
+            self.chains.clear();
+            self.chains_gen = self.gen;
+        }
+        if let Some((m, chain)) = self.chains.get(&pid) {
+            if *m == max {
+                return chain.clone();
+            }
+        }
+        let chain = self.build_chain(pid, max);
+        self.chains.insert(pid, (max, chain.clone()));
+        chain
+    }
+
+    fn build_chain(&self, pid: u32, max: usize) -> Ancestors {
+        let mut out: Vec<Arc<ProcInfo>> = Vec::with_capacity(max.min(16));
         let mut cur = match self.procs.get(&pid) {
             Some(p) => p.ppid,
-            None => return out,
+            None => return out.into(),
         };
         while out.len() < max && cur != 0 {
             let Some(p) = self.procs.get(&cur) else { break };
-            if out.iter().any(|a: &Arc<ProcInfo>| a.pid == p.pid) || p.pid == pid {
+            if out.iter().any(|a| a.pid == p.pid) || p.pid == pid {
                 break;
             }
             out.push(p.clone());
             cur = p.ppid;
         }
-        out
+        out.into()
     }
 
     /// Seed from a procfs mount (normally "/proc"); returns how many were added.
@@ -184,6 +216,7 @@ impl ProcTable {
             if let Some(info) = read_proc(proc_root, pid) {
                 info.precompute();
                 self.procs.insert(pid, Arc::new(info));
+                self.gen += 1;
                 n += 1;
             }
         }
@@ -253,6 +286,26 @@ mod tests {
 
     fn p(pid: u32, ppid: u32, comm: &str) -> ProcInfo {
         new_proc(pid, ppid, 0, 0, comm, "", &[comm.to_string(), "-x".to_string()])
+    }
+
+    #[test]
+    fn a_chain_is_shared_until_the_table_changes() {
+        let mut t = ProcTable::new(100, Duration::from_secs(0));
+        t.upsert(p(1, 0, "systemd"));
+        t.upsert(p(20, 1, "bash"));
+        t.upsert(p(30, 20, "cat"));
+        let a = t.ancestors(30, 8);
+        assert!(Arc::ptr_eq(&a, &t.ancestors(30, 8)), "the second event of pid 30 reuses the chain");
+        assert_eq!(t.ancestors(30, 1).len(), 1, "another depth is another chain");
+        // bash execs (a new image): the chain must show it.
+        t.upsert(p(20, 1, "zsh"));
+        assert_eq!(t.ancestors(30, 8)[0].name, "zsh");
+        // bash's parent goes away: the chain stops at zsh.
+        t.on_exit(1, Instant::now());
+        t.expire(Instant::now() + Duration::from_secs(1));
+        let names: Vec<_> = t.ancestors(30, 8).iter().map(|x| x.name.clone()).collect();
+        assert_eq!(names, ["zsh"]);
+        assert_eq!(Arc::strong_count(&a[1]), 1, "no cached chain keeps the evicted process alive");
     }
 
     #[test]

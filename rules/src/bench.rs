@@ -66,21 +66,21 @@ pub fn event_mix() -> Vec<Event> {
         let r = i % 100;
         let mut ev = if r < 20 {
             let mut e = Event::new(EvtType::Execve, 1_795_435_200_000_000_000 + i as u64, p);
-            e.ancestors = vec![shell.clone(), shim.clone()];
+            e.ancestors = vec![shell.clone(), shim.clone()].into();
             e
         } else if r < 78 {
             let (path, flags) = files[i % files.len()];
             let mut e = Event::new(EvtType::Openat, 0, p);
             e.fd = Some(Fd::file(path, flags, 0));
             e.res = 5;
-            e.ancestors = vec![shim.clone()];
+            e.ancestors = vec![shim.clone()].into();
             e
         } else if r < 80 {
             let (path, flags) = sensitive[i % 2];
             let mut e = Event::new(EvtType::Openat, 0, proc("cat", "/usr/bin/cat", &[path], 0));
             e.fd = Some(Fd::file(path, flags, 0));
             e.res = 3;
-            e.ancestors = vec![shell.clone()];
+            e.ancestors = vec![shell.clone()].into();
             e
         } else if r < 95 {
             let (ip, port) = conns[i % conns.len()];

@@ -37,7 +37,8 @@ pub use syntax::{de, yaml};
 pub use alert::{Alert, FieldValue};
 pub use error::{ErrorKind, Item, LoadError, LoadErrors, LoadWarning, Location};
 pub use event::{
-    Container, Event, EvtArg, EvtType, Fd, FdKind, HealthProbe, L4Proto, Leader, Pod, ProbeKind, Process, TypeMask,
+    Ancestors, Container, Event, EvtArg, EvtType, Fd, FdKind, HealthProbe, L4Proto, Leader, Pod, ProbeKind, Process,
+    TypeMask,
 };
 pub use fixture::FixtureReport;
 pub use inactive::{Inactive, RuleState};

@@ -107,7 +107,14 @@ pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
         "unneeded" => unneeded::run(&mut rep, bin, quick)?,
         "families" => families::run(&mut rep, bin, quick)?,
         "exec" => execparts::run(&mut rep, bin, quick)?,
-        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families, exec)"),
+        "rate" => {
+            let tmp = std::env::temp_dir().join(format!("lanner-bench-{}", std::process::id()));
+            std::fs::write(&tmp, b"x")?;
+            let r = rate::run(&mut rep, bin, &tmp, quick);
+            let _ = std::fs::remove_file(&tmp);
+            r?;
+        }
+        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families, exec, rate)"),
     }
     Ok(rep)
 }

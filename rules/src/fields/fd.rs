@@ -94,9 +94,9 @@ impl Fd {
     }
 
     /// Keep the path as the program passed it (`fd.nameraw`) when `name` was made absolute.
-    pub fn with_raw_name(mut self, raw: impl Into<String>) -> Fd {
-        let raw = raw.into();
-        self.raw = (raw != *self.name).then(|| raw.into_boxed_str());
+    /// Copies `raw` only when it differs (the common absolute path costs no allocation).
+    pub fn with_raw_name(mut self, raw: &str) -> Fd {
+        self.raw = (raw != &*self.name).then(|| raw.into());
         self
     }
 
@@ -202,7 +202,7 @@ impl TryFrom<FdSpec> for Fd {
             other => return Err(format!("unknown fd type '{other}' (expected file, ipv4, ipv6, unix or pipe)")),
         };
         let fd = match s.nameraw {
-            Some(raw) => fd.with_raw_name(raw),
+            Some(raw) => fd.with_raw_name(&raw),
             None => fd,
         };
         Ok(match s.num {

@@ -183,7 +183,7 @@ fn check_rule_set(label: &str, rs: &RuleSet) -> BTreeMap<String, usize> {
                     ev.res = ret;
                     if k.is_multiple_of(2) {
                         ev.container = Some(pod.clone());
-                        ev.ancestors = vec![parent.clone()];
+                        ev.ancestors = vec![parent.clone()].into();
                     }
                     events += 1;
                     let pass = needs.passes(path, flags, ret);

@@ -20,6 +20,9 @@ pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, 
 pub use crate::runtime::container::{Container, HealthProbe, Pod, ProbeKind};
 pub use crate::runtime::evt_type::{EvtType, TypeMask, UnknownEvtType};
 
+/// A process's ancestors, parent first (`Arc<[]>`: cloned per event without copying).
+pub type Ancestors = Arc<[Arc<Process>]>;
+
 /// One kernel event, with the process, its ancestry and container context attached.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(try_from = "EventSpec")]
@@ -30,8 +33,8 @@ pub struct Event {
     /// Syscall return value: >= 0 is success, negative is `-errno`.
     pub res: i64,
     pub proc: Arc<Process>,
-    /// Ancestors, parent first.
-    pub ancestors: Vec<Arc<Process>>,
+    /// Ancestors, parent first; shared, so events of one process reuse one chain.
+    pub ancestors: Ancestors,
     /// The file or socket the syscall acted on (openat, connect).
     pub fd: Option<Fd>,
     /// Target uid of `setuid`.
@@ -106,7 +109,7 @@ impl Event {
             time_ns,
             res: 0,
             proc,
-            ancestors: Vec::new(),
+            ancestors: Ancestors::default(),
             fd: None,
             setuid_target: None,
             setuid_target_name: None,

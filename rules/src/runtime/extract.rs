@@ -408,7 +408,8 @@ mod tests {
         e.ancestors = vec![
             Arc::new(Process::new("bash", "/bin/bash", &[])),
             Arc::new(Process::new("sshd", "/usr/sbin/sshd", &["-D"])),
-        ];
+        ]
+        .into();
         e.fd = Some(Fd::file("/etc/shadow", 0, 0));
         e.res = 3;
         e

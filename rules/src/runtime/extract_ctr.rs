@@ -111,7 +111,7 @@ mod tests {
             })
             .collect();
         let mut e = Event::new(EvtType::Execve, 0, procs[0].clone());
-        e.ancestors = procs[1..].to_vec();
+        e.ancestors = procs[1..].into();
         e.container = Some(Arc::new(Container {
             id: "c".repeat(64),
             probes: vec![

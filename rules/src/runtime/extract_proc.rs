@@ -125,7 +125,7 @@ mod tests {
         let mut parent = Process::new("sh", "/bin/sh", &[]);
         parent.start_ns = Some(100);
         let mut e = Event::new(EvtType::Execve, 5_000, Arc::new(p));
-        e.ancestors = vec![Arc::new(parent)];
+        e.ancestors = vec![Arc::new(parent)].into();
         assert_eq!(get("proc.is_exe_from_memfd", None, &e), "true");
         assert_eq!(get("proc.is_exe_upper_layer", None, &e), "<NA>");
         assert_eq!(get("proc.is_sid_leader", None, &e), "true");

@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn render_with_na_and_args() {
         let mut ev = Event::new(EvtType::Execve, 0, Arc::new(Process::new("bash", "/bin/bash", &["-i"])));
-        ev.ancestors.push(Arc::new(Process::new("sshd", "/usr/sbin/sshd", &[])));
+        ev.ancestors = vec![Arc::new(Process::new("sshd", "/usr/sbin/sshd", &[]))].into();
         let t = OutputTemplate::parse("Shell (user=%user.name cmd=%proc.cmdline parent=%proc.aname[1] pod=%k8s.pod.name 100%% %) done %proc.name.").unwrap();
         assert_eq!(t.render(&ev), "Shell (user=<NA> cmd=bash -i parent=sshd pod=<NA> 100% %) done bash.");
         let keys: Vec<&str> = t.fields().iter().map(|(k, _)| *k).collect();

@@ -178,7 +178,7 @@ fn check_rule_set(label: &str, rs: &RuleSet) -> BTreeMap<String, usize> {
                 ev.res = ret;
                 ev.container = containers[(h / procs.len()) % containers.len()].clone();
                 if (h / procs.len() / containers.len()).is_multiple_of(2) {
-                    ev.ancestors = vec![parent.clone()];
+                    ev.ancestors = vec![parent.clone()].into();
                 }
                 events += 1;
                 let (family, addr) = family_addr(&ev);
