@@ -228,13 +228,10 @@ fn same_alerts_with_and_without_the_prefilter() {
     };
     assert!(skipped(&out_on) && !skipped(&out_off), "prctl attached with the filter, or skipped without it");
     assert_eq!(out_on.kernel("sys_enter", "filtered"), 0, "a sys program no rule needs ran");
+    // Without the filter the prctl calls were delivered. (Comparing the two runs' sys
+    // totals is not a test: other processes' syscalls in either window move them.)
     let sys = |o: &Stopped| o.final_counters["userspace"]["sys"].as_u64().unwrap();
-    assert!(
-        sys(&out_on) + NOISE_SYS <= sys(&out_off),
-        "sys records: {} with the filter, {} without",
-        sys(&out_on),
-        sys(&out_off)
-    );
+    assert!(sys(&out_off) >= NOISE_SYS, "sys records without the filter: {} < {NOISE_SYS} prctl calls", sys(&out_off));
     assert_eq!(out_off.kernel("sys_enter", "filtered") + out_off.kernel("file_enter", "filtered"), 0);
 
     // The filter really worked: the noise and the failed open were dropped in
