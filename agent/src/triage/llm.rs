@@ -8,8 +8,9 @@
 //! ignores `json_schema`) is the `out_of_range` failure.
 //!
 //! Every request asks for a strict `json_schema` answer at temperature 0
-//! with a fixed `seed` and `cache_prompt: false` (llama.cpp is not
-//! repeatable once its prompt cache hits). Every answer is validated again
+//! with a fixed `seed`; llama.cpp reuses the cached system prompt unless
+//! `cache_prompt_field` sends `cache_prompt: false` (repeatable answers, as the
+//! contract tests want, at ~1.5 s more per alert on CPU). Every answer is validated again
 //! here: HTTP status, `finish_reason == "stop"` (`length` means truncated
 //! JSON even under a grammar), JSON, exact keys, enum values, integer
 //! confidence 0–100. Failures are typed ([`LlmError::reason`] is the

@@ -126,6 +126,10 @@ pub struct EvalArgs {
     /// Few-shot examples per prompt (0-6), never the case being asked.
     #[arg(long, default_value_t = grounding::DEFAULT_SHOTS)]
     pub few_shot: usize,
+    /// Send llama.cpp's `cache_prompt: false` (repeatable answers, slower: the
+    /// shared system prompt is processed again for every alert)
+    #[arg(long)]
+    pub llm_no_prompt_cache: bool,
     /// Override the policy's llm_mode (advise or propose) for the run.
     #[arg(long, value_enum)]
     pub llm_mode: Option<EvalMode>,
@@ -397,7 +401,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
                 },
                 shots: args.few_shot,
                 seed: 42,
-                cache_prompt_field: true,
+                cache_prompt_field: args.llm_no_prompt_cache,
                 api_key: None,
             },
             None,

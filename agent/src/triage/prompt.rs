@@ -286,12 +286,12 @@ pub fn one_call_schema(c: &Choices) -> Value {
     json!({
         "type": "object",
         "properties": {
-            "summary": {"type": "string", "maxLength": 100},
-            "evidence": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 2},
+            "summary": {"type": "string", "maxLength": 64},
+            "evidence": {"type": "array", "items": {"type": "string", "maxLength": 40}, "maxItems": 1},
             "action": action_enum(c),
             "classification": classification_enum(c),
             "confidence": {"type": "integer", "minimum": 0, "maximum": 100},
-            "rationale": {"type": "string", "maxLength": 60}
+            "rationale": {"type": "string", "maxLength": 40}
         },
         "required": ["summary", "evidence", "action", "classification", "confidence", "rationale"],
         "additionalProperties": false
