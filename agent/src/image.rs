@@ -54,7 +54,7 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
     p.vtid = id(img.vtid);
     p.vpgid = id(img.vpgid);
     p.start_ns = (img.start_boot_ns != 0).then(|| (img.start_boot_ns as i128 + boot_offset_ns).max(0) as u64);
-    p.env = img.env.clone();
+    p.env = lanner_rules::runtime::env::Env::new(&img.env);
     p.env_truncated = img.env_truncated;
     if img.cwd.is_some() {
         p.cwd = img.cwd.clone();
@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(p.cap_permitted.as_deref(), Some(""));
         assert_eq!((p.sid, p.vpid, p.pgid, p.start_ns), (Some(10), Some(1), Some(12), Some(1_100)));
         assert_eq!((p.exe_ino, p.exe_writable), (Some(7), Some(false)));
-        assert_eq!(p.env, vec!["A=1"]);
+        assert_eq!(p.env.items().collect::<Vec<_>>(), ["A=1"]);
         assert_eq!(p.cwd.as_deref(), Some("/srv/app/"));
         let mut t = img();
         t.exe_path_truncated = true;

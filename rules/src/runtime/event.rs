@@ -262,8 +262,8 @@ pub struct Process {
     pub group_leader: Option<Arc<Leader>>,
     /// Process start, ns since the epoch.
     pub start_ns: Option<u64>,
-    /// The environment of the image, `NAME=value` items.
-    pub env: Vec<String>,
+    /// The environment of the image, `NAME=value` items (one shared buffer).
+    pub env: crate::runtime::env::Env,
     pub env_truncated: bool,
     /// Login uid's name, the user's home and shell, the group's name (from the
     /// process's own root's /etc/passwd and /etc/group).
@@ -279,7 +279,6 @@ pub struct Process {
 struct ProcCache {
     cmdline: OnceLock<Box<str>>,
     args: OnceLock<Box<str>>,
-    env: OnceLock<Box<str>>,
 }
 
 /// A clone starts with an empty cache: the agent may clone a parent's `Process` and
@@ -320,23 +319,20 @@ impl Process {
         self.cache.args.get_or_init(|| self.args.join(" ").into_boxed_str())
     }
 
-    /// `proc.env`: the environment items joined with spaces, computed once per process.
+    /// `proc.env`: the environment items joined with spaces (stored that way).
     pub fn env(&self) -> &str {
-        self.cache.env.get_or_init(|| self.env.join(" ").into_boxed_str())
+        self.env.joined()
     }
 
     /// `proc.env[NAME]`: the value of one variable.
     pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env.iter().find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+        self.env.get(name)
     }
 
     /// Compute the cached strings now, so the first event of this process does not
     /// allocate on the match path. The agent should call this when it creates a process.
     pub fn precompute(&self) {
         let _ = self.cmdline();
-        if !self.env.is_empty() {
-            let _ = self.env();
-        }
     }
 
     /// Login uid as Falco shows it: -1 when unset.
@@ -431,7 +427,7 @@ impl From<ProcessSpec> for Process {
             session_leader: s.session_leader.map(Arc::new),
             group_leader: s.group_leader.map(Arc::new),
             start_ns: s.start_ns,
-            env: s.env,
+            env: crate::runtime::env::Env::new(s.env),
             env_truncated: s.env_truncated,
             loginname: s.loginname,
             homedir: s.homedir,

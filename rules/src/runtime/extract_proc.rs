@@ -121,7 +121,7 @@ mod tests {
         p.exe_from_memfd = Some(true);
         p.cap_effective = Some(String::new());
         p.cap_permitted = Some("CAP_CHOWN CAP_KILL".into());
-        p.env = vec!["A=1".into(), "PATH=/bin:/usr/bin".into(), "A2=x=y".into()];
+        p.env = crate::runtime::env::Env::new(["A=1", "PATH=/bin:/usr/bin", "A2=x=y"]);
         let mut parent = Process::new("sh", "/bin/sh", &[]);
         parent.start_ns = Some(100);
         let mut e = Event::new(EvtType::Execve, 5_000, Arc::new(p));
