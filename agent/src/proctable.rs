@@ -95,10 +95,23 @@ impl ProcTable {
     pub fn upsert(&mut self, info: ProcInfo) -> Arc<ProcInfo> {
         info.precompute();
         let a = Arc::new(info);
-        self.procs.insert(a.pid, a.clone());
-        self.gen += 1;
+        self.insert(a.clone());
         self.enforce_cap();
         a
+    }
+
+    /// Every change of `procs` goes through `insert` and `evict`, which bump `gen`
+    /// (the ancestor-chain cache is valid for one `gen`).
+    fn insert(&mut self, a: Arc<ProcInfo>) {
+        self.procs.insert(a.pid, a);
+        self.gen += 1;
+    }
+
+    fn evict(&mut self, pid: u32) {
+        if self.procs.remove(&pid).is_some() {
+            self.evicted += 1;
+            self.gen += 1;
+        }
     }
 
     /// A new process: it starts as a copy of its parent (same image, argv,
@@ -139,29 +152,21 @@ impl ProcTable {
                 break;
             }
             self.exited.pop_front();
-            if self.procs.remove(&pid).is_some() {
-                self.evicted += 1;
-                self.gen += 1;
-            }
+            self.evict(pid);
         }
     }
 
     fn enforce_cap(&mut self) {
         while self.procs.len() > self.max_entries {
             if let Some((pid, _)) = self.exited.pop_front() {
-                if self.procs.remove(&pid).is_some() {
-                    self.evicted += 1;
-                    self.gen += 1;
-                }
+                self.evict(pid);
                 continue;
             }
             // No exited entries: drop an arbitrary live one (a missed exit).
             let Some(&pid) = self.procs.keys().next() else {
                 break;
             };
-            self.procs.remove(&pid);
-            self.evicted += 1;
-            self.gen += 1;
+            self.evict(pid);
         }
     }
 
@@ -215,8 +220,7 @@ impl ProcTable {
             }
             if let Some(info) = read_proc(proc_root, pid) {
                 info.precompute();
-                self.procs.insert(pid, Arc::new(info));
-                self.gen += 1;
+                self.insert(Arc::new(info));
                 n += 1;
             }
         }
