@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::fields::{Field, FieldId, FieldType, Val};
 use crate::runtime::matcher::{Check, Mode, Node, Pred, Rule};
@@ -52,11 +52,16 @@ struct Prefix {
     trie: Trie,
 }
 
+/// A node of the path-compressed trie: the edge into it is its first byte (the
+/// parent's label) followed by `seg` (bytes no pattern branches or ends inside).
 #[derive(Debug, Default)]
 struct TrieNode {
     /// Children: `labels[first..first + n]`, targets alike.
     first: u32,
     n: u32,
+    /// The rest of the edge into this node: `segs[seg..seg + nseg]`.
+    seg: u32,
+    nseg: u32,
     /// Rule positions whose pattern ends here: `hits[hit..hit + nhits]`.
     hit: u32,
     nhits: u32,
@@ -65,18 +70,22 @@ struct TrieNode {
 /// `(pattern bytes, rule position)` pairs a trie is built from.
 type TriePats = Vec<(Vec<u8>, u32)>;
 
+/// A byte trie whose single-child chains are collapsed into edge segments, so a walk
+/// pays the dependent node loads only where patterns branch or end, and compares the
+/// bytes in between in a plain loop (paths share long runs such as `/usr/lib/`).
 #[derive(Debug, Default)]
 struct Trie {
     nodes: Vec<TrieNode>,
     labels: Vec<u8>,
     targets: Vec<u32>,
+    segs: Vec<u8>,
     hits: Vec<u32>,
 }
 
 impl Trie {
     /// Build from `(pattern bytes, rule position)` pairs.
     fn build(pats: &TriePats) -> Trie {
-        // A pointer trie first, flattened breadth-first afterwards.
+        // A pointer trie first, compressed and flattened breadth-first afterwards.
         let mut kids: Vec<std::collections::BTreeMap<u8, usize>> = vec![Default::default()];
         let mut ends: Vec<Vec<u32>> = vec![Vec::new()];
         for (p, pos) in pats {
@@ -97,42 +106,56 @@ impl Trie {
                 ends[n].push(*pos);
             }
         }
-        let mut order = vec![0usize];
-        let mut id = vec![0u32; kids.len()];
+        // Follow the edge entering `c`: while a node has one child and no pattern
+        // ends there, its child's byte joins the segment. Returns (segment, last node).
+        let chain = |mut c: usize| {
+            let mut seg = Vec::new();
+            while ends[c].is_empty() && kids[c].len() == 1 {
+                let (&b, &next) = kids[c].iter().next().expect("one child");
+                seg.push(b);
+                c = next;
+            }
+            (seg, c)
+        };
+        let mut t = Trie::default();
+        // Breadth-first over the compressed nodes: (pointer node, segment into it).
+        let mut order: Vec<(usize, Vec<u8>)> = vec![(0, Vec::new())];
         let mut i = 0;
         while i < order.len() {
-            let n = order[i];
-            id[n] = i as u32;
-            order.extend(kids[n].values().copied());
-            i += 1;
-        }
-        let mut t = Trie::default();
-        for &n in &order {
+            let n = order[i].0;
             let first = t.labels.len() as u32;
             for (&b, &c) in &kids[n] {
+                let (seg, end) = chain(c);
                 t.labels.push(b);
-                t.targets.push(c as u32);
+                t.targets.push(order.len() as u32);
+                order.push((end, seg));
             }
+            let (seg, nseg) = (t.segs.len() as u32, order[i].1.len() as u32);
+            t.segs.extend_from_slice(&order[i].1);
             let hit = t.hits.len() as u32;
             t.hits.extend(&ends[n]);
-            t.nodes.push(TrieNode { first, n: kids[n].len() as u32, hit, nhits: ends[n].len() as u32 });
-        }
-        for c in &mut t.targets {
-            *c = id[*c as usize];
+            t.nodes.push(TrieNode { first, n: kids[n].len() as u32, seg, nseg, hit, nhits: ends[n].len() as u32 });
+            i += 1;
         }
         t
     }
 
     /// Call `f` with the positions of every pattern that `bytes` starts with.
     #[inline]
-    fn walk(&self, bytes: impl Iterator<Item = u8>, mut f: impl FnMut(u32)) {
+    fn walk(&self, mut bytes: impl Iterator<Item = u8>, mut f: impl FnMut(u32)) {
         let mut node = &self.nodes[0];
-        for b in bytes {
+        while let Some(b) = bytes.next() {
             let (first, n) = (node.first as usize, node.n as usize);
             let Some(k) = self.labels[first..first + n].iter().position(|&x| x == b) else {
                 return;
             };
             node = &self.nodes[self.targets[first + k] as usize];
+            let (seg, nseg) = (node.seg as usize, node.nseg as usize);
+            for &want in &self.segs[seg..seg + nseg] {
+                if bytes.next() != Some(want) {
+                    return;
+                }
+            }
             let (hit, nhits) = (node.hit as usize, node.nhits as usize);
             self.hits[hit..hit + nhits].iter().for_each(|&p| f(p));
         }
@@ -146,7 +169,11 @@ struct Contains {
     positions: Vec<Vec<u32>>,
 }
 
-/// The prefilter of one event type.
+/// The prefilter of one event type. Each rule has up to two anchors (independent
+/// necessary conditions, [`best_two`]) and a candidate bitset per anchor slot; a
+/// rule is a candidate when both of its bits are set. `always` is both bitsets'
+/// starting value, slot 0's then slot 1's: a rule without a first anchor is
+/// always set in both, one without a second anchor in slot 1's.
 #[derive(Debug)]
 pub(crate) struct TypeIndex {
     always: Box<[u64]>,
@@ -216,19 +243,44 @@ fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
 /// Necessary conditions of `n`: if `n` is true, one of the anchors holds.
 fn anchors(n: &Node) -> Option<Vec<Anchor<'_>>> {
     match n {
-        Node::Check(c) => check_anchor(c).map(|a| vec![a]),
-        Node::And(v) => {
-            v.iter().filter_map(anchors).max_by_key(|a| (a.iter().map(|x| x.kind).min(), std::cmp::Reverse(a.len())))
-        }
+        Node::And(_) => anchor_sets(n).into_iter().max_by_key(rank),
+        _ => anchor_sets(n).pop(),
+    }
+}
+
+/// How good a disjunction of anchors is: the weakest kind in it first (an exact
+/// value beats a substring), then fewer alternatives.
+fn rank(a: &Vec<Anchor<'_>>) -> (Option<Kind>, std::cmp::Reverse<usize>) {
+    (a.iter().map(|x| x.kind).min(), std::cmp::Reverse(a.len()))
+}
+
+/// Every independent necessary condition of `n`, each a disjunction of anchors: all
+/// of them hold when `n` is true (the operands of an `and`, flattened).
+fn anchor_sets(n: &Node) -> Vec<Vec<Anchor<'_>>> {
+    match n {
+        Node::Check(c) => check_anchor(c).map(|a| vec![a]).into_iter().collect(),
+        Node::And(v) => v.iter().flat_map(anchor_sets).collect(),
         Node::Or(v) => {
             let mut all = Vec::new();
             for x in v.iter() {
-                all.extend(anchors(x)?);
+                match anchors(x) {
+                    Some(a) => all.extend(a),
+                    None => return Vec::new(),
+                }
             }
-            Some(all)
+            vec![all]
         }
-        Node::Const(_) | Node::Not(_) => None,
+        Node::Const(_) | Node::Not(_) => Vec::new(),
     }
+}
+
+/// The two best necessary conditions of `n` (see [`rank`]), on different fields or
+/// kinds where the rule has them: a rule is a candidate only when both hold.
+fn best_two(n: &Node) -> (Option<Vec<Anchor<'_>>>, Option<Vec<Anchor<'_>>>) {
+    let mut sets = anchor_sets(n);
+    sets.sort_by_key(|a| std::cmp::Reverse(rank(a)));
+    let mut it = sets.into_iter();
+    (it.next(), it.next())
 }
 
 /// Restate an anchor on `fd.directory` or `fd.filename` (or an exact `fd.name`) as a
@@ -251,8 +303,19 @@ fn on_fd_name(a: Anchor<'_>) -> (Field, Kind, Vec<String>) {
     }
 }
 
+/// Marks a pattern of a rule's second anchor (see [`TypeIndex`]) in its position.
+const SLOT1: u32 = 1 << 31;
+
 fn set(bits: &mut [u64], pos: u32) {
     bits[pos as usize / 64] |= 1 << (pos % 64);
+}
+
+/// Set `pos` in the bitset of its slot: the first anchor's, or the second's
+/// (stored after the first's `words`).
+#[inline]
+fn set_slot(bits: &mut [u64], words: usize, pos: u32) {
+    let at = if pos & SLOT1 != 0 { words * 64 + (pos & !SLOT1) as usize } else { pos as usize };
+    bits[at / 64] |= 1 << (at % 64);
 }
 
 impl TypeIndex {
@@ -262,17 +325,23 @@ impl TypeIndex {
             return None;
         }
         let words = ids.len().div_ceil(64);
-        let mut always = vec![0u64; words];
+        let mut always = vec![0u64; 2 * words];
         let mut exact: Vec<Exact> = Vec::new();
         let mut prefix: Vec<(Field, bool, TriePats)> = Vec::new();
         let mut contains: Vec<(Field, Vec<String>, Vec<Vec<u32>>)> = Vec::new();
         for (pos, id) in ids.iter().enumerate() {
             let pos = pos as u32;
-            let Some(list) = anchors(&rules[*id as usize].cond) else {
+            let (first, second) = best_two(&rules[*id as usize].cond);
+            let Some(first) = first else {
                 set(&mut always, pos);
+                set(&mut always, words as u32 * 64 + pos);
                 continue;
             };
-            for a in list {
+            if second.is_none() {
+                set(&mut always, words as u32 * 64 + pos);
+            }
+            let slots = std::iter::once((first, pos)).chain(second.map(|s| (s, pos | SLOT1)));
+            for (a, pos) in slots.flat_map(|(list, pos)| list.into_iter().map(move |a| (a, pos))) {
                 let (field, kind, pats) = on_fd_name(a);
                 let field = &field;
                 match kind {
@@ -335,20 +404,29 @@ impl TypeIndex {
         let contains = contains
             .into_iter()
             .map(|(field, pats, positions)| {
-                let ac = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&pats).ok()?;
+                // A DFA without prefilter, as for `contains` itself (`pred::ac`): the
+                // values are short and full of the prefilter's rare bytes.
+                let ac = AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .prefilter(false)
+                    .build(&pats)
+                    .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::Standard).build(&pats))
+                    .ok()?;
                 Some(Contains { field, ac, positions })
             })
             .collect::<Option<Vec<_>>>()?;
         Some(TypeIndex { always: always.into(), exact, prefix, contains })
     }
 
-    fn fill(&self, ev: &crate::runtime::event::Event, bits: &mut [u64]) {
+    /// Fill both slots' bitsets (`bits`: slot 0's `words`, then slot 1's).
+    fn fill(&self, ev: &crate::runtime::event::Event, bits: &mut [u64], words: usize) {
         bits.copy_from_slice(&self.always);
         for e in &self.exact {
             if let Val::Str(s) = e.field.extract(ev) {
                 if e.lens & len_bit(s.len()) != 0 {
                     if let Some(ps) = e.map.get(s) {
-                        ps.iter().for_each(|p| set(bits, *p));
+                        ps.iter().for_each(|p| set_slot(bits, words, *p));
                     }
                 }
             }
@@ -357,16 +435,22 @@ impl TypeIndex {
             if let Val::Str(s) = e.field.extract(ev) {
                 let s = s.as_bytes();
                 if e.suffix {
-                    e.trie.walk(s.iter().rev().copied(), |p| set(bits, p));
+                    e.trie.walk(s.iter().rev().copied(), |p| set_slot(bits, words, p));
                 } else {
-                    e.trie.walk(s.iter().copied(), |p| set(bits, p));
+                    e.trie.walk(s.iter().copied(), |p| set_slot(bits, words, p));
                 }
             }
         }
         for e in &self.contains {
             if let Val::Str(s) = e.field.extract(ev) {
+                // Most values hold no pattern: one plain DFA scan says so; only a
+                // hit pays the overlapping walk (measured: its per-byte state
+                // bookkeeping costs more than the scan).
+                if !e.ac.is_match(s) {
+                    continue;
+                }
                 for m in e.ac.find_overlapping_iter(s) {
-                    e.positions[m.pattern().as_usize()].iter().for_each(|p| set(bits, *p));
+                    e.positions[m.pattern().as_usize()].iter().for_each(|p| set_slot(bits, words, *p));
                 }
             }
         }
@@ -375,22 +459,24 @@ impl TypeIndex {
     /// Call `f` with the position (in load order) of every candidate rule for `ev`.
     #[inline]
     pub fn for_each_candidate(&self, ev: &crate::runtime::event::Event, mut f: impl FnMut(usize)) {
-        let words = self.always.len();
-        // A small array for the common case: zeroing 512 bytes per event shows in profiles.
-        let mut small = [0u64; SMALL_WORDS];
+        let words = self.always.len() / 2;
+        // A small array for the common case: zeroing 1 KiB per event shows in profiles.
+        let mut small = [0u64; 2 * SMALL_WORDS];
         let mut stack;
         let mut heap;
         let bits: &mut [u64] = if words <= SMALL_WORDS {
-            &mut small[..words]
+            &mut small[..2 * words]
         } else if words <= STACK_WORDS {
-            stack = [0u64; STACK_WORDS];
-            &mut stack[..words]
+            stack = [0u64; 2 * STACK_WORDS];
+            &mut stack[..2 * words]
         } else {
-            heap = vec![0u64; words];
+            heap = vec![0u64; 2 * words];
             &mut heap
         };
-        self.fill(ev, bits);
-        for (w, mut word) in bits.iter().copied().enumerate() {
+        self.fill(ev, bits, words);
+        let (first, second) = bits.split_at(words);
+        for (w, (a, b)) in first.iter().zip(second).enumerate() {
+            let mut word = a & b;
             while word != 0 {
                 let b = word.trailing_zeros() as usize;
                 word &= word - 1;
@@ -399,3 +485,7 @@ impl TypeIndex {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;
