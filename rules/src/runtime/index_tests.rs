@@ -55,7 +55,7 @@ fn an_empty_trie_names_nothing() {
 }
 
 fn open(name: &str, path: &str) -> Event {
-    let mut p = Process::new(name, &format!("/usr/bin/{name}"), &[]);
+    let p = Process::new(name, &format!("/usr/bin/{name}"), &[]);
     p.precompute();
     let mut e = Event::new(EvtType::Openat, 0, Arc::new(p));
     e.fd = Some(Fd::file(path, 0, 0));
