@@ -17,7 +17,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::fields::{Field, FieldId, FieldType, Val};
 use crate::runtime::matcher::{Check, Mode, Node, Pred, Rule};
-use crate::runtime::pred::StrPred;
+use crate::runtime::pred::{NumPred, StrPred};
+use crate::syntax::ast::Op;
 
 /// Below this many rules for an event type, plain linear evaluation is as fast.
 pub(crate) const INDEX_MIN_RULES: usize = 6;
@@ -35,6 +36,33 @@ struct Exact {
     /// without hashing.
     lens: u64,
     map: Map,
+}
+
+/// A number or an address a rule requires a field to equal (`fd.sport in (...)`,
+/// `fd.sip = ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Scalar {
+    Num(i64),
+    Ip(std::net::IpAddr),
+}
+
+impl Scalar {
+    /// The value a scalar anchor compares, as `Check::test` reads it.
+    fn of(v: Val<'_>) -> Option<Scalar> {
+        match v {
+            Val::Num(n) => Some(Scalar::Num(n)),
+            Val::Time(t) => Some(Scalar::Num(t as i64)),
+            Val::Ip(ip) => Some(Scalar::Ip(ip)),
+            _ => None,
+        }
+    }
+}
+
+/// Exact numbers or addresses of one field.
+#[derive(Debug)]
+struct ScalarExact {
+    field: Field,
+    map: HashMap<Scalar, Vec<u32>, foldhash::fast::RandomState>,
 }
 
 fn len_bit(n: usize) -> u64 {
@@ -178,6 +206,7 @@ struct Contains {
 pub(crate) struct TypeIndex {
     always: Box<[u64]>,
     exact: Vec<Exact>,
+    scalar: Vec<ScalarExact>,
     prefix: Vec<Prefix>,
     contains: Vec<Contains>,
 }
@@ -191,11 +220,12 @@ enum Kind {
 }
 
 /// A necessary condition of a rule: `field` has one of `pats` as its value, prefix,
-/// suffix or substring.
+/// suffix or substring, or (`Kind::Exact` with `pats` empty) one of `vals` as its value.
 struct Anchor<'a> {
     field: &'a Field,
     kind: Kind,
     pats: Vec<String>,
+    vals: Vec<Scalar>,
 }
 
 /// Fields with few distinct values make poor anchors.
@@ -207,6 +237,7 @@ fn selective(f: &Field) -> bool {
             | FieldId::FdL4proto
             | FieldId::FdSockfamily
             | FieldId::EvtRes
+            | FieldId::EvtRawres
             | FieldId::EvtDir
             | FieldId::ContainerId
             | FieldId::ContainerName
@@ -219,7 +250,19 @@ fn glob_prefix(g: &str) -> &str {
 }
 
 fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
-    if c.mode != Mode::Single || !c.xf.is_empty() || c.field.ty() != FieldType::Str || !selective(&c.field) {
+    if c.mode != Mode::Single || !c.xf.is_empty() || !selective(&c.field) {
+        return None;
+    }
+    let vals: Vec<Scalar> = match &c.pred {
+        Pred::Num(NumPred::In(v)) => v.iter().map(|n| Scalar::Num(*n)).collect(),
+        Pred::Num(NumPred::Cmp(Op::Eq, n)) => vec![Scalar::Num(*n)],
+        Pred::Ip { set, eq: true } => set.iter().map(|ip| Scalar::Ip(*ip)).collect(),
+        _ => Vec::new(),
+    };
+    if !vals.is_empty() {
+        return Some(Anchor { field: &c.field, kind: Kind::Exact, pats: Vec::new(), vals });
+    }
+    if c.field.ty() != FieldType::Str {
         return None;
     }
     let (kind, pats) = match &c.pred {
@@ -237,7 +280,7 @@ fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
     if pats.iter().any(|p| p.is_empty() && kind != Kind::Exact) {
         return None;
     }
-    Some(Anchor { field: &c.field, kind, pats })
+    Some(Anchor { field: &c.field, kind, pats, vals: Vec::new() })
 }
 
 /// Necessary conditions of `n`: if `n` is true, one of the anchors holds.
@@ -274,13 +317,16 @@ fn anchor_sets(n: &Node) -> Vec<Vec<Anchor<'_>>> {
     }
 }
 
-/// The two best necessary conditions of `n` (see [`rank`]), on different fields or
-/// kinds where the rule has them: a rule is a candidate only when both hold.
+/// The two best necessary conditions of `n` (see [`rank`]): a rule is a candidate
+/// only when both hold. The second is never a substring test: scanning one more
+/// field (say `proc.args` beside `proc.cmdline`) costs more than the candidates it
+/// saves (measured on the bench mix).
 fn best_two(n: &Node) -> (Option<Vec<Anchor<'_>>>, Option<Vec<Anchor<'_>>>) {
     let mut sets = anchor_sets(n);
     sets.sort_by_key(|a| std::cmp::Reverse(rank(a)));
     let mut it = sets.into_iter();
-    (it.next(), it.next())
+    let first = it.next();
+    (first, it.find(|a| a.iter().all(|x| x.kind != Kind::Contains)))
 }
 
 /// Restate an anchor on `fd.directory` or `fd.filename` (or an exact `fd.name`) as a
@@ -327,6 +373,7 @@ impl TypeIndex {
         let words = ids.len().div_ceil(64);
         let mut always = vec![0u64; 2 * words];
         let mut exact: Vec<Exact> = Vec::new();
+        let mut scalar: Vec<ScalarExact> = Vec::new();
         let mut prefix: Vec<(Field, bool, TriePats)> = Vec::new();
         let mut contains: Vec<(Field, Vec<String>, Vec<Vec<u32>>)> = Vec::new();
         for (pos, id) in ids.iter().enumerate() {
@@ -342,6 +389,22 @@ impl TypeIndex {
             }
             let slots = std::iter::once((first, pos)).chain(second.map(|s| (s, pos | SLOT1)));
             for (a, pos) in slots.flat_map(|(list, pos)| list.into_iter().map(move |a| (a, pos))) {
+                if !a.vals.is_empty() {
+                    let i = match scalar.iter().position(|e| e.field == *a.field) {
+                        Some(i) => i,
+                        None => {
+                            scalar.push(ScalarExact { field: a.field.clone(), map: Default::default() });
+                            scalar.len() - 1
+                        }
+                    };
+                    for v in a.vals {
+                        let ps = scalar[i].map.entry(v).or_default();
+                        if !ps.contains(&pos) {
+                            ps.push(pos);
+                        }
+                    }
+                    continue;
+                }
                 let (field, kind, pats) = on_fd_name(a);
                 let field = &field;
                 match kind {
@@ -416,7 +479,7 @@ impl TypeIndex {
                 Some(Contains { field, ac, positions })
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(TypeIndex { always: always.into(), exact, prefix, contains })
+        Some(TypeIndex { always: always.into(), exact, scalar, prefix, contains })
     }
 
     /// Fill both slots' bitsets (`bits`: slot 0's `words`, then slot 1's).
@@ -429,6 +492,11 @@ impl TypeIndex {
                         ps.iter().for_each(|p| set_slot(bits, words, *p));
                     }
                 }
+            }
+        }
+        for e in &self.scalar {
+            if let Some(ps) = Scalar::of(e.field.extract(ev)).and_then(|v| e.map.get(&v)) {
+                ps.iter().for_each(|p| set_slot(bits, words, *p));
             }
         }
         for e in &self.prefix {

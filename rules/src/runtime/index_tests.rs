@@ -86,3 +86,45 @@ fn a_rule_is_a_candidate_only_when_both_of_its_anchors_hold() {
     // The index never drops a match.
     assert_eq!(rs.count_matches(&open("less", "/etc/passwd")), 1);
 }
+
+fn connect(name: &str, ip: [u8; 4], port: u16) -> Event {
+    let p = Process::new(name, &format!("/usr/bin/{name}"), &[]);
+    p.precompute();
+    let mut e = Event::new(EvtType::Connect, 0, Arc::new(p));
+    e.fd = Some(Fd::inet(std::net::IpAddr::from(ip), port, None, crate::runtime::event::L4Proto::Tcp));
+    e
+}
+
+#[test]
+fn numbers_and_addresses_anchor_rules_too() {
+    let mut y = String::new();
+    y += "- rule: port\n  desc: d\n  condition: evt.type = connect and fd.sport in (4444, 5555)\n  output: o\n  priority: INFO\n";
+    y += "- rule: addr\n  desc: d\n  condition: evt.type = connect and fd.sip = 169.254.169.254 and not proc.name = curl\n  output: o\n  priority: INFO\n";
+    y += "- rule: port or name\n  desc: d\n  condition: evt.type = connect and (fd.sport = 6443 or proc.name = kubectl)\n  output: o\n  priority: INFO\n";
+    y += "- rule: not a port\n  desc: d\n  condition: evt.type = connect and not fd.sport in (80, 443)\n  output: o\n  priority: INFO\n";
+    for i in 0..3 {
+        y += &format!("- rule: r{i}\n  desc: d\n  condition: evt.type = connect and proc.name = tool{i}\n  output: o\n  priority: INFO\n");
+    }
+    let rs = RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}"));
+    let t = EvtType::Connect.index();
+    let ix = rs.index[t].as_ref().expect("an index for connect");
+    let candidates = |e: &Event| {
+        let mut v = Vec::new();
+        ix.for_each_candidate(e, |pos| v.push(rs.rules[rs.by_type[t][pos] as usize].name.clone()));
+        v
+    };
+    // A negated test anchors nothing: that rule is always a candidate.
+    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 5432)), ["not a port"]);
+    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 5555)), ["port", "not a port"]);
+    assert_eq!(candidates(&connect("java", [169, 254, 169, 254], 80)), ["addr", "not a port"]);
+    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 6443)), ["port or name", "not a port"]);
+    assert_eq!(candidates(&connect("kubectl", [10, 0, 0, 1], 443)), ["port or name", "not a port"]);
+    for (name, ip, port, want) in [
+        ("java", [10, 0, 0, 1], 5555, 2),
+        ("curl", [169, 254, 169, 254], 80, 0),
+        ("java", [169, 254, 169, 254], 80, 1),
+        ("tool1", [1, 2, 3, 4], 443, 1),
+    ] {
+        assert_eq!(rs.count_matches(&connect(name, ip, port)), want, "{name} {ip:?}:{port}");
+    }
+}
