@@ -391,6 +391,10 @@ fn index_agrees_with_linear_evaluation() {
         "type: openat\nres: 3\nproc: {name: cat}\nfd: {path: /run/secrets/kubernetes.io/serviceaccount/..data/token}\n",
         "type: execve\nproc: {name: socat, args: [EXEC:/bin/sh]}\n",
         "type: execve\nproc: {name: find, args: [/, -name, id_rsa]}\n",
+        "type: connect\nproc: {name: curl}\nfd: {sip: 169.254.169.254, sport: 80}\ncontainer: {id: abc}\n",
+        "type: connect\nproc: {name: python3}\nfd: {sip: 10.96.0.1, sport: 6443}\ncontainer: {id: abc}\n",
+        "type: connect\nproc: {name: python3}\nfd: {sip: 203.0.113.7, sport: 9050}\n",
+        "type: connect\nres: -115\nproc: {name: sh}\nfd: {sip: 198.51.100.4, sport: 3333}\ncontainer: {id: abc}\n",
     ] {
         events.push(ev(y));
     }
