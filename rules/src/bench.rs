@@ -172,8 +172,11 @@ pub fn measure(workload: &str, rs: &RuleSet, events: &[Event], millis: u64) -> B
     }
 }
 
+/// Rounds per workload in [`run_table`] (odd: the median is one round).
+pub const ROUNDS: usize = 9;
+
 /// Measure the default pack and the default pack plus `extra` generated rules, and
-/// render a Markdown table.
+/// render a Markdown table (the median of [`ROUNDS`] interleaved rounds).
 pub fn run_table(extra: usize, millis: u64) -> Result<(Vec<BenchResult>, String), crate::LoadErrors> {
     let events = event_mix();
     let default = RuleSet::default_pack()?;
@@ -182,23 +185,39 @@ pub fn run_table(extra: usize, millis: u64) -> Result<(Vec<BenchResult>, String)
     let mut sources: Vec<(&str, &str)> = crate::DEFAULT_RULES.to_vec();
     sources.push(("generated.yaml", &generated));
     let both = RuleSet::from_sources(&sources)?;
-    let results = vec![
-        measure("default pack", &default, &events, millis),
-        measure(&format!("{extra} generated rules"), &only_generated, &events, millis),
-        measure(&format!("default pack + {extra} generated rules"), &both, &events, millis),
+    let sets: [(String, &RuleSet); 3] = [
+        ("default pack".into(), &default),
+        (format!("{extra} generated rules"), &only_generated),
+        (format!("default pack + {extra} generated rules"), &both),
     ];
-    let mut t =
-        String::from("| workload | rules | ns/event | events/s/core | matches/event |\n|---|---:|---:|---:|---:|\n");
-    for r in &results {
+    // Interleaved rounds, the median reported: on a shared or virtual machine one
+    // long run swings by ±20 % with its neighbours; the median of short rounds
+    // taken in turn does not, and the best and worst round show the spread.
+    let mut rounds: Vec<Vec<BenchResult>> = vec![Vec::new(); sets.len()];
+    for _ in 0..ROUNDS {
+        for (i, (name, rs)) in sets.iter().enumerate() {
+            rounds[i].push(measure(name, rs, &events, (millis / ROUNDS as u64).max(50)));
+        }
+    }
+    let mut results = Vec::new();
+    let mut t = format!(
+        "| workload | rules | ns/event | events/s/core | matches/event | ns/event best … worst of {ROUNDS} rounds |\n\
+         |---|---:|---:|---:|---:|---|\n"
+    );
+    for mut v in rounds {
+        v.sort_by(|a, b| a.ns_per_event.total_cmp(&b.ns_per_event));
+        let (best, worst) = (v[0].ns_per_event, v[v.len() - 1].ns_per_event);
+        let r = v.swap_remove(v.len() / 2);
         let _ = writeln!(
             t,
-            "| {} | {} | {:.0} | {:.2} M | {:.3} |",
+            "| {} | {} | {:.0} | {:.2} M | {:.3} | {best:.0} … {worst:.0} |",
             r.workload,
             r.rules,
             r.ns_per_event,
             r.events_per_sec / 1e6,
             r.matches_per_event
         );
+        results.push(r);
     }
     Ok((results, t))
 }

@@ -344,6 +344,9 @@ fn on_fd_name(a: Anchor<'_>) -> (Field, Kind, Vec<String>) {
             let pats = a.pats.into_iter().map(|p| if p.ends_with('/') { p } else { p + "/" }).collect();
             (fd_name(), Kind::Prefix, pats)
         }
+        // `fd.directory startswith D` (and `pmatch`, stored as its prefix) implies
+        // `fd.name` starts with D: the name is the directory, `/`, the file name.
+        (FieldId::FdDirectory, Kind::Prefix) if plain && nonempty => (fd_name(), Kind::Prefix, a.pats),
         (FieldId::FdFilename, Kind::Exact | Kind::Suffix) if plain && nonempty => (fd_name(), Kind::Suffix, a.pats),
         _ => (a.field.clone(), a.kind, a.pats),
     }
