@@ -38,6 +38,8 @@ pub struct Row {
     pub rules: u64,
     pub ns_per_event: f64,
     pub events_per_sec: f64,
+    /// `best … worst` ns/event over the rounds, when printed.
+    pub spread: Option<String>,
 }
 
 /// Parses `| workload | rules | ns/event | events/s/core | matches/event |` rows.
@@ -54,7 +56,8 @@ pub fn parse(table: &str) -> Vec<Row> {
         let Some(m) = cells[3].strip_suffix(" M").and_then(|v| v.trim().parse::<f64>().ok()) else {
             continue;
         };
-        rows.push(Row { workload: cells[0].to_string(), rules, ns_per_event: ns, events_per_sec: m * 1e6 });
+        let spread = cells.get(5).filter(|c| c.contains('…')).map(|c| c.to_string());
+        rows.push(Row { workload: cells[0].to_string(), rules, ns_per_event: ns, events_per_sec: m * 1e6, spread });
     }
     rows
 }
@@ -93,8 +96,13 @@ pub fn run(rep: &mut Report, bin: Result<PathBuf>, quick: bool) {
     let default = find(&|r| r.workload == "default pack");
     let only = find(&|r| !r.workload.starts_with("default pack"));
     let both = find(&|r| r.workload.starts_with("default pack +"));
-    let fmt =
-        |r: &Row| format!("{:.2} M/s ({:.0} ns/event, {} rules)", r.events_per_sec / 1e6, r.ns_per_event, r.rules);
+    let fmt = |r: &Row| {
+        let spread = match &r.spread {
+            Some(s) => format!("; median of bench_table's interleaved rounds, best … worst {s} ns/event"),
+            None => String::new(),
+        };
+        format!("{:.2} M/s ({:.0} ns/event, {} rules{spread})", r.events_per_sec / 1e6, r.ns_per_event, r.rules)
+    };
     // Issue 18's targets.
     for (what, row, target, alone) in [(what_default, default, 10e6, None), (what_1000, both, 5e6, only)] {
         let Some(r) = row else {
@@ -130,5 +138,11 @@ mod tests {
         assert_eq!(r[0].rules, 28);
         assert!((r[0].events_per_sec - 6.76e6).abs() < 1.0);
         assert_eq!(r[2].rules, 1028);
+        assert_eq!(r[0].spread, None);
+        let t = "| workload | rules | ns/event | events/s/core | matches/event | ns/event best … worst of 9 rounds |\n\
+                 |---|---:|---:|---:|---:|---|\n| default pack | 85 | 144 | 6.94 M | 0.020 | 126 … 168 |\n";
+        let r = parse(t);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].spread.as_deref(), Some("126 … 168"));
     }
 }
