@@ -3,7 +3,7 @@
 //! and inode facts, capability sets rendered as Falco does, session and
 //! pid-namespace ids, start time and environment.
 use lanner_common::decode::ExecImage;
-use lanner_rules::fields::caps::{caps_to_string, CAP_DAC_OVERRIDE};
+use lanner_rules::fields::caps::{CapNames, CAP_DAC_OVERRIDE};
 
 use crate::proctable::ProcInfo;
 
@@ -33,6 +33,11 @@ pub fn exepath<'a>(img: Option<&'a ExecImage>, filename: &'a str) -> &'a str {
     }
 }
 
+thread_local! {
+    /// The capability strings of this thread's process table (one table per agent).
+    static CAP_NAMES: std::cell::RefCell<CapNames> = std::cell::RefCell::default();
+}
+
 /// Fill `p` from the image facts; `boot_offset_ns` turns boot-clock ns into unix ns.
 pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
     if img.exe_path.is_some() {
@@ -44,9 +49,11 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
         p.exe_lower_layer = Some(img.exe_lower_layer);
         p.exe_writable = Some(exe_writable(img));
     }
-    p.cap_inheritable = Some(caps_to_string(img.cap_inheritable));
-    p.cap_permitted = Some(caps_to_string(img.cap_permitted));
-    p.cap_effective = Some(caps_to_string(img.cap_effective));
+    CAP_NAMES.with_borrow_mut(|n| {
+        p.cap_inheritable = Some(n.get(img.cap_inheritable));
+        p.cap_permitted = Some(n.get(img.cap_permitted));
+        p.cap_effective = Some(n.get(img.cap_effective));
+    });
     let id = |v: u32| (v != 0).then_some(v);
     p.sid = id(img.sid);
     p.pgid = id(img.pgid);
@@ -54,7 +61,11 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
     p.vtid = id(img.vtid);
     p.vpgid = id(img.vpgid);
     p.start_ns = (img.start_boot_ns != 0).then(|| (img.start_boot_ns as i128 + boot_offset_ns).max(0) as u64);
-    p.env = lanner_rules::runtime::env::Env::new(&img.env);
+    // exec keeps the environment more often than not: then the new image shares
+    // the buffer it had before the exec (its fork parent's), no copy per exec.
+    if !p.env.items().eq(img.env.iter().map(String::as_str)) {
+        p.env = lanner_rules::runtime::env::Env::new(&img.env);
+    }
     p.env_truncated = img.env_truncated;
     if img.cwd.is_some() {
         p.cwd = img.cwd.clone();
@@ -125,5 +136,21 @@ mod tests {
         assert_eq!(exepath(Some(&t), "/bin/true"), "/bin/true");
         assert_eq!(exepath(Some(&img()), "/bin/true"), "/usr/bin/true");
         assert_eq!(exepath(None, "/bin/true"), "/bin/true");
+    }
+
+    #[test]
+    fn an_exec_that_keeps_the_environment_keeps_the_buffer_and_caps_are_shared() {
+        let mut parent = ProcInfo::default();
+        apply(&mut parent, &img(), 0);
+        let mut child = parent.clone();
+        apply(&mut child, &img(), 0);
+        assert_eq!(child.env.joined().as_ptr(), parent.env.joined().as_ptr(), "same items: shared");
+        let cap = |p: &ProcInfo| p.cap_effective.clone().expect("caps");
+        assert!(std::sync::Arc::ptr_eq(&cap(&child), &cap(&parent)));
+        let mut changed = img();
+        changed.env.push("B=2".into());
+        apply(&mut child, &changed, 0);
+        assert_eq!(child.env.items().collect::<Vec<_>>(), ["A=1", "B=2"]);
+        assert_ne!(child.env.joined().as_ptr(), parent.env.joined().as_ptr());
     }
 }

@@ -63,9 +63,48 @@ pub fn caps_to_string(caps: u64) -> String {
     s
 }
 
+/// Interned capability strings: a node runs few distinct capability sets (root's
+/// full set, none, a container runtime's default), so every process of the same
+/// set shares one `Arc<str>` instead of three fresh strings of up to ~600 bytes per
+/// exec. Bounded: past [`CapNames::MAX`] distinct sets the cache starts over.
+#[derive(Debug, Default)]
+pub struct CapNames {
+    sets: std::collections::HashMap<u64, std::sync::Arc<str>>,
+}
+
+impl CapNames {
+    pub const MAX: usize = 256;
+
+    /// The shared string of `caps` (see [`caps_to_string`]).
+    pub fn get(&mut self, caps: u64) -> std::sync::Arc<str> {
+        if let Some(s) = self.sets.get(&caps) {
+            return s.clone();
+        }
+        if self.sets.len() >= Self::MAX {
+            self.sets.clear();
+        }
+        let s: std::sync::Arc<str> = caps_to_string(caps).into();
+        self.sets.insert(caps, s.clone());
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interned_sets_are_shared_and_the_cache_is_bounded() {
+        let mut n = CapNames::default();
+        let a = n.get((1 << 21) | 1);
+        let b = n.get((1 << 21) | 1);
+        assert!(std::sync::Arc::ptr_eq(&a, &b));
+        assert_eq!(&*a, "CAP_CHOWN CAP_SYS_ADMIN");
+        for i in 0..(CapNames::MAX as u64 + 10) {
+            assert_eq!(&*n.get(i << 2), caps_to_string(i << 2));
+        }
+        assert!(n.sets.len() <= CapNames::MAX);
+    }
 
     #[test]
     fn rendering_matches_falco() {

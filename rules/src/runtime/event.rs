@@ -246,10 +246,11 @@ pub struct Process {
     pub exe_upper_layer: Option<bool>,
     pub exe_lower_layer: Option<bool>,
     pub exe_writable: Option<bool>,
-    /// Capability sets as Falco prints them (`CAP_CHOWN CAP_KILL`, empty when none).
-    pub cap_inheritable: Option<String>,
-    pub cap_permitted: Option<String>,
-    pub cap_effective: Option<String>,
+    /// Capability sets as Falco prints them (`CAP_CHOWN CAP_KILL`, empty when none);
+    /// shared, since a node has few distinct sets (`caps::CapNames` interns them).
+    pub cap_inheritable: Option<Arc<str>>,
+    pub cap_permitted: Option<Arc<str>>,
+    pub cap_effective: Option<Arc<str>>,
     /// Session id and process-group id (initial pid namespace).
     pub sid: Option<u32>,
     pub pgid: Option<u32>,
@@ -416,9 +417,9 @@ impl From<ProcessSpec> for Process {
             exe_upper_layer: s.exe_upper_layer,
             exe_lower_layer: s.exe_lower_layer,
             exe_writable: s.exe_writable,
-            cap_inheritable: s.cap_inheritable,
-            cap_permitted: s.cap_permitted,
-            cap_effective: s.cap_effective,
+            cap_inheritable: s.cap_inheritable.map(Into::into),
+            cap_permitted: s.cap_permitted.map(Into::into),
+            cap_effective: s.cap_effective.map(Into::into),
             sid: s.sid,
             pgid: s.pgid,
             vpid: s.vpid,

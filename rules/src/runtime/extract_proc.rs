@@ -25,7 +25,7 @@ fn leader<'a>(l: &'a Option<std::sync::Arc<Leader>>, f: impl Fn(&'a Leader) -> &
 }
 
 /// Capability sets are shown even when empty (Falco prints an empty string).
-fn caps(v: &Option<String>) -> Val<'_> {
+fn caps(v: &Option<std::sync::Arc<str>>) -> Val<'_> {
     v.as_deref().map_or(Val::Missing, Val::Str)
 }
 
@@ -119,7 +119,7 @@ mod tests {
         p.start_ns = Some(1_000);
         p.exe_ctime_ns = Some(400);
         p.exe_from_memfd = Some(true);
-        p.cap_effective = Some(String::new());
+        p.cap_effective = Some("".into());
         p.cap_permitted = Some("CAP_CHOWN CAP_KILL".into());
         p.env = crate::runtime::env::Env::new(["A=1", "PATH=/bin:/usr/bin", "A2=x=y"]);
         let mut parent = Process::new("sh", "/bin/sh", &[]);
