@@ -256,7 +256,7 @@ impl<W: Write> Pipeline<W> {
         }
     }
 
-    pub fn handle(&mut self, ev: &KEvent) {
+    pub fn handle(&mut self, ev: &mut KEvent) {
         let s = &mut self.stats;
         let i = match ev {
             KEvent::Exec(_) => {
@@ -391,7 +391,7 @@ impl<W: Write> RecordSink for Pipeline<W> {
     fn record(&mut self, bytes: &[u8]) {
         self.stats.records += 1;
         match decode(bytes) {
-            Ok(ev) => self.handle(&ev),
+            Ok(mut ev) => self.handle(&mut ev),
             Err(e) => {
                 self.stats.decode_errors += 1;
                 if let Some((_, d)) = &self.counters {

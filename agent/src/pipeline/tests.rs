@@ -109,7 +109,7 @@ fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive()
 
     pods.apply(testutil::pod_event(UID, None));
     let t0 = Instant::now();
-    p.handle(&shell_exec(4_100_001, cgroup_id));
+    p.handle(&mut shell_exec(4_100_001, cgroup_id));
     std::thread::sleep(Duration::from_millis(150));
     p.drain_held();
     assert!(sink.0.lock().unwrap().is_empty(), "held while the container status is missing");
@@ -124,7 +124,7 @@ fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive()
     assert_eq!(p.stats.alerts_held, 1);
 
     // A later shell in the same container: complete at once, no hold.
-    p.handle(&shell_exec(4_100_002, cgroup_id));
+    p.handle(&mut shell_exec(4_100_002, cgroup_id));
     let alerts = wait_alerts(&mut p, &sink, 2, Duration::from_secs(5));
     assert_eq!(alerts[1]["output_fields"]["container.name"], "app", "{}", alerts[1]);
     assert_eq!(p.stats.alerts_held, 1, "the complete entry needed no hold");
@@ -149,7 +149,7 @@ fn an_alert_whose_pod_never_arrives_is_counted_as_a_miss() {
     );
     // The watch runs (the cache is enabled) but this pod is not in it.
     pods.apply(testutil::pod_event("00000000-0000-4000-8000-000000000001", None));
-    p.handle(&shell_exec(4_100_003, cgroup_id));
+    p.handle(&mut shell_exec(4_100_003, cgroup_id));
     let alerts = wait_alerts(&mut p, &sink, 1, Duration::from_secs(5));
     assert!(alerts[0]["output_fields"]["k8s.pod.name"].is_null(), "{}", alerts[0]);
     let text = metrics.encode();
