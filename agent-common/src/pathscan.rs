@@ -49,6 +49,113 @@ pub fn maybe_non_canonical(path: &[u8; PATH_LEN], len: usize) -> bool {
     false
 }
 
+/// Bits per side of [`PathGate`].
+pub const GATE_BITS: usize = 1 << 15;
+/// `u64` words per side of [`PathGate`].
+pub const GATE_WORDS: usize = GATE_BITS / 64;
+
+/// A one-lookup gate in front of the pre-filter's LPM tries (the `PATH_GATE`
+/// map, written by the agent with the tries): bit `gate_bit(first K bytes)` of
+/// `prefix` is set for every prefix `OPEN_PREFIXES` holds, of `suffix` for every
+/// suffix of `OPEN_SUFFIXES` (by its last K bytes), and the `write_*` sides do
+/// the same for the tries only opens for writing consult. A path whose bit is
+/// clear can match no pattern of that trie, so its walk is skipped; a set bit
+/// only means "look", so the gate never changes a decision, it only spares
+/// most paths the walks. `prefix_k` / `suffix_k` (1..=4) are the shortest
+/// pattern's length capped at 4; 0 turns that side off (every path looks),
+/// which is also what a zeroed entry does.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PathGate {
+    pub prefix_k: u32,
+    pub suffix_k: u32,
+    pub prefix: [u64; GATE_WORDS],
+    pub suffix: [u64; GATE_WORDS],
+    pub write_prefix: [u64; GATE_WORDS],
+    pub write_suffix: [u64; GATE_WORDS],
+}
+
+const _: () = assert!(core::mem::size_of::<PathGate>() == 8 + 4 * GATE_WORDS * 8);
+
+#[cfg(feature = "user")]
+// SAFETY: repr(C), Copy, only integer fields, no implicit padding.
+unsafe impl aya::Pod for PathGate {}
+
+/// The gate bit of `word` (a path's first or last four bytes, little-endian)
+/// for a key of `k` (1..=4) bytes: the first `k` bytes (`last` false) or the last `k`.
+#[inline(always)]
+pub fn gate_bit(word: u32, k: u32, last: bool) -> usize {
+    let key = if last { word >> ((4 - k) * 8) } else { word & (u32::MAX >> ((4 - k) * 8)) };
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - 15)) as usize & (GATE_BITS - 1)
+}
+
+/// Is bit `bit` of one gate side set?
+#[inline(always)]
+pub fn gate_has(side: &[u64; GATE_WORDS], bit: usize) -> bool {
+    side[(bit >> 6) & (GATE_WORDS - 1)] & (1u64 << (bit & 63)) != 0
+}
+
+/// The patterns of the four tries, for [`PathGate::build`].
+#[cfg(feature = "user")]
+pub struct GatePatterns<'a> {
+    pub prefixes: &'a [String],
+    pub suffixes: &'a [String],
+    pub write_prefixes: &'a [String],
+    pub write_suffixes: &'a [String],
+}
+
+#[cfg(feature = "user")]
+impl PathGate {
+    /// The gate of the four tries' patterns.
+    pub fn build(p: &GatePatterns<'_>) -> Box<PathGate> {
+        let z = [0u64; GATE_WORDS];
+        let mut g =
+            Box::new(PathGate { prefix_k: 0, suffix_k: 0, prefix: z, suffix: z, write_prefix: z, write_suffix: z });
+        let k = |a: &[String], b: &[String]| a.iter().chain(b).map(String::len).min().map_or(0, |m| m.min(4) as u32);
+        g.prefix_k = k(p.prefixes, p.write_prefixes);
+        g.suffix_k = k(p.suffixes, p.write_suffixes);
+        let (pk, sk) = (g.prefix_k, g.suffix_k);
+        for (side, k, last, pats) in [
+            (&mut g.prefix, pk, false, p.prefixes),
+            (&mut g.suffix, sk, true, p.suffixes),
+            (&mut g.write_prefix, pk, false, p.write_prefixes),
+            (&mut g.write_suffix, sk, true, p.write_suffixes),
+        ] {
+            if k == 0 {
+                continue;
+            }
+            for pat in pats {
+                let (b, k) = (pat.as_bytes(), k as usize);
+                let mut w = [0u8; 4];
+                if last {
+                    w[4 - k..].copy_from_slice(&b[b.len() - k..]);
+                } else {
+                    w[..k].copy_from_slice(&b[..k]);
+                }
+                let bit = gate_bit(u32::from_le_bytes(w), k as u32, last);
+                side[bit >> 6] |= 1 << (bit & 63);
+            }
+        }
+        g
+    }
+
+    /// Must the kernel walk the prefix tries (`last` false) or the suffix tries
+    /// for `path`, an open for writing or not? What `path_wanted` asks.
+    pub fn may_match(&self, path: &[u8], last: bool, write: bool) -> bool {
+        let (side, wside, k) = if last {
+            (&self.suffix, &self.write_suffix, self.suffix_k)
+        } else {
+            (&self.prefix, &self.write_prefix, self.prefix_k)
+        };
+        if k == 0 || path.len() < 4 {
+            return true;
+        }
+        let w = if last { &path[path.len() - 4..] } else { &path[..4] };
+        let bit = gate_bit(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), k, last);
+        gate_has(side, bit) || (write && gate_has(wside, bit))
+    }
+}
+
 #[cfg(all(test, feature = "user"))]
 mod tests {
     use super::*;
@@ -62,6 +169,54 @@ mod tests {
         b[..s.len()].copy_from_slice(s.as_bytes());
         b[s.len()] = 0;
         b
+    }
+
+    #[test]
+    fn the_gate_never_hides_a_pattern_and_closes_for_most_other_paths() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (prefixes, suffixes) =
+            (v(&["/etc/", "/root/.ssh/", "/var/run/secrets/", "/proc/"]), v(&["/id_rsa", ".pem", "/.bashrc"]));
+        let (wp, ws) = (v(&["/usr/bin/"]), v(&["/authorized_keys"]));
+        let pats = GatePatterns { prefixes: &prefixes, suffixes: &suffixes, write_prefixes: &wp, write_suffixes: &ws };
+        let g = PathGate::build(&pats);
+        assert_eq!((g.prefix_k, g.suffix_k), (4, 4));
+        for path in ["/etc/shadow", "/root/.ssh/id_ed25519", "/proc/1/environ", "/var/run/secrets/x"] {
+            assert!(g.may_match(path.as_bytes(), false, false), "{path}");
+        }
+        for path in ["/home/a/.ssh/id_rsa", "/tmp/k.pem", "/home/b/.bashrc"] {
+            assert!(g.may_match(path.as_bytes(), true, false), "{path}");
+        }
+        // Write-only patterns open the gate for writes only.
+        assert!(g.may_match(b"/usr/bin/ls", false, true) && !g.may_match(b"/usr/bin/ls", false, false));
+        assert!(g.may_match(b"/x/authorized_keys", true, true) && !g.may_match(b"/x/authorized_keys", true, false));
+        let others = ["/tmp/lanner-bench-1", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/dev/null", "/sys/fs/cgroup/x"];
+        let closed = others
+            .iter()
+            .filter(|p| !g.may_match(p.as_bytes(), false, false) && !g.may_match(p.as_bytes(), true, false));
+        assert_eq!(closed.count(), others.len(), "these share no first or last four bytes with a pattern");
+        // Short patterns shorten the key; none turns a side off.
+        let (root, none) = (v(&["/"]), Vec::new());
+        let g = PathGate::build(&GatePatterns {
+            prefixes: &root,
+            suffixes: &none,
+            write_prefixes: &none,
+            write_suffixes: &none,
+        });
+        assert_eq!((g.prefix_k, g.suffix_k), (1, 0));
+        assert!(g.may_match(b"/anything", false, false) && g.may_match(b"/anything", true, false));
+        assert!(!g.may_match(b"relative", false, false));
+        let sh = v(&[".sh"]);
+        let g = PathGate::build(&GatePatterns {
+            prefixes: &none,
+            suffixes: &sh,
+            write_prefixes: &none,
+            write_suffixes: &none,
+        });
+        assert!(g.may_match(b"/tmp/x.sh", true, false) && !g.may_match(b"/tmp/x.py", true, false));
+        // A zeroed entry (before the agent writes it) is open.
+        let z = [0u64; GATE_WORDS];
+        let z = PathGate { prefix_k: 0, suffix_k: 0, prefix: z, suffix: z, write_prefix: z, write_suffix: z };
+        assert!(z.may_match(b"/tmp/x", false, false) && z.may_match(b"/tmp/x", true, false));
     }
 
     #[test]

@@ -94,5 +94,10 @@ pub static WRITE_PREFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
 pub static WRITE_SUFFIXES: LpmTrie<[u8; PREFIX_KEY_LEN], u8> =
     LpmTrie::with_max_entries(4096, aya_ebpf::bindings::BPF_F_NO_PREALLOC);
 
+/// One lookup before the tries: may any prefix / suffix match at all?
+/// (`lanner_common::pathscan::PathGate`; a zeroed entry looks every time).
+#[map(name = "PATH_GATE")]
+pub static PATH_GATE: Array<lanner_common::pathscan::PathGate> = Array::with_max_entries(1, 0);
+
 #[map(name = "PREFIX_SCRATCH")]
 pub static PREFIX_SCRATCH: PerCpuArray<Key<[u8; PREFIX_KEY_LEN]>> = PerCpuArray::with_max_entries(1, 0);

@@ -5,7 +5,10 @@
 //! path prefixes (`OPEN_PREFIXES`, keyed by the path's first 64 bytes) and path
 //! suffixes (`OPEN_SUFFIXES`, keyed by the path's last 64 bytes reversed), plus
 //! the same pair for paths only rules on writes need (`WRITE_*`, consulted for
-//! opens for writing only). A path passes if a consulted trie holds a match. Paths the userspace model cannot
+//! opens for writing only). A path passes if a consulted trie holds a match.
+//! In front of the tries, `PATH_GATE` (`lanner_common::pathscan::PathGate`)
+//! answers in one array lookup whether any pattern shares the path's first
+//! (last) bytes at all; most paths share none and skip both trie walks. Paths the userspace model cannot
 //! judge from their bytes always pass: relative paths, truncated paths and
 //! possibly non-canonical ones (containing `/.` or `//`, e.g.
 //! `/tmp/../etc/shadow`), because userspace normalises those before matching.
@@ -13,13 +16,13 @@
 //! fixtures and the e2e equivalence test hold the two together.
 use lanner_common::{
     config::PREFIX_KEY_LEN,
-    pathscan::{maybe_non_canonical, WRITE_FLAGS},
+    pathscan::{gate_bit, gate_has, maybe_non_canonical, WRITE_FLAGS},
     FilterConfig, PATH_LEN,
 };
 
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
 
-use crate::maps::{OPEN_PREFIXES, OPEN_SUFFIXES, PREFIX_SCRATCH, WRITE_PREFIXES, WRITE_SUFFIXES};
+use crate::maps::{OPEN_PREFIXES, OPEN_SUFFIXES, PATH_GATE, PREFIX_SCRATCH, WRITE_PREFIXES, WRITE_SUFFIXES};
 
 /// Should this absolute (or relative) open path be kept? `len` excludes the NUL.
 ///
@@ -41,12 +44,24 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
         return true;
     };
     let key = unsafe { &mut *key };
+    let Some(gate) = PATH_GATE.get(0) else {
+        return true;
+    };
+    // The gate (len >= 4 here: shorter paths always look): a clear bit means no
+    // prefix (suffix) shares the path's first (last) K bytes, so no trie walk.
+    let first = u32::from_le_bytes([path[0], path[1], path[2], path[3]]);
+    let look_prefix = len < 4 || gate.prefix_k == 0 || {
+        let bit = gate_bit(first, k4(gate.prefix_k), false);
+        gate_has(&gate.prefix, bit) || (write && gate_has(&gate.write_prefix, bit))
+    };
     // Prefix: the first 64 bytes (bytes after the NUL never match a rule prefix,
     // which holds no NUL, so stale scratch bytes there are harmless).
-    key.prefix_len = (PREFIX_KEY_LEN * 8) as u32;
-    key.data.copy_from_slice(&path[..PREFIX_KEY_LEN]);
-    if OPEN_PREFIXES.get(&*key).is_some() || (write && WRITE_PREFIXES.get(&*key).is_some()) {
-        return true;
+    if look_prefix {
+        key.prefix_len = (PREFIX_KEY_LEN * 8) as u32;
+        key.data.copy_from_slice(&path[..PREFIX_KEY_LEN]);
+        if OPEN_PREFIXES.get(&*key).is_some() || (write && WRITE_PREFIXES.get(&*key).is_some()) {
+            return true;
+        }
     }
     // Suffix: the 64 bytes ending at the path's last byte (for a shorter path
     // they start inside the record's fixed fields: those land past
@@ -55,6 +70,20 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     let src = unsafe { path.as_ptr().add(len).sub(PREFIX_KEY_LEN) };
     if unsafe { bpf_probe_read_kernel(key.data.as_mut_ptr().cast(), PREFIX_KEY_LEN as u32, src.cast()) } != 0 {
         return true;
+    }
+    let d = &key.data;
+    let last = u32::from_le_bytes([
+        d[PREFIX_KEY_LEN - 4],
+        d[PREFIX_KEY_LEN - 3],
+        d[PREFIX_KEY_LEN - 2],
+        d[PREFIX_KEY_LEN - 1],
+    ]);
+    let look_suffix = len < 4 || gate.suffix_k == 0 || {
+        let bit = gate_bit(last, k4(gate.suffix_k), true);
+        gate_has(&gate.suffix, bit) || (write && gate_has(&gate.write_suffix, bit))
+    };
+    if !look_suffix {
+        return maybe_non_canonical(path, len);
     }
     let words = key.data.as_mut_ptr() as *mut u64;
     let mut w = [0u64; PREFIX_KEY_LEN / 8];
@@ -69,4 +98,16 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
         return true;
     }
     maybe_non_canonical(path, len)
+}
+
+/// A gate key length bounded to 1..=4 (the agent writes 1..=4; 0 is handled before).
+#[inline(always)]
+fn k4(k: u32) -> u32 {
+    if k > 4 {
+        4
+    } else if k == 0 {
+        1
+    } else {
+        k
+    }
 }

@@ -197,6 +197,19 @@ pub fn suffix_key(suffix: &str) -> Key<[u8; PREFIX_KEY_LEN]> {
 
 type Trie = LpmTrie<MapData, [u8; PREFIX_KEY_LEN], u8>;
 
+/// The gate in front of the four tries: every prefix and every suffix they hold.
+pub fn path_gate(
+    open: &lanner_rules::PathSet,
+    write: &lanner_rules::PathSet,
+) -> Box<lanner_common::pathscan::PathGate> {
+    lanner_common::pathscan::PathGate::build(&lanner_common::pathscan::GatePatterns {
+        prefixes: &open.prefixes,
+        suffixes: &open.suffixes,
+        write_prefixes: &write.prefixes,
+        write_suffixes: &write.suffixes,
+    })
+}
+
 /// The maps, taken out of the loaded object.
 pub struct Prefilter {
     filter: Array<MapData, FilterConfig>,
@@ -204,6 +217,7 @@ pub struct Prefilter {
     suffixes: Trie,
     write_prefixes: Trie,
     write_suffixes: Trie,
+    gate: Array<MapData, lanner_common::pathscan::PathGate>,
     current: Option<KernelFilter>,
 }
 
@@ -229,7 +243,8 @@ impl Prefilter {
         let suffixes = LpmTrie::try_from(take(ebpf, "OPEN_SUFFIXES")?)?;
         let write_prefixes = LpmTrie::try_from(take(ebpf, "WRITE_PREFIXES")?)?;
         let write_suffixes = LpmTrie::try_from(take(ebpf, "WRITE_SUFFIXES")?)?;
-        Ok(Self { filter, prefixes, suffixes, write_prefixes, write_suffixes, current: None })
+        let gate = Array::try_from(take(ebpf, "PATH_GATE")?)?;
+        Ok(Self { filter, prefixes, suffixes, write_prefixes, write_suffixes, gate, current: None })
     }
 
     /// Install `f` without a window in which a needed event could be dropped.
@@ -244,6 +259,8 @@ impl Prefilter {
         let w = &f.opens.write_paths;
         refill(&mut self.write_prefixes, w.prefixes.iter().map(|p| prefix_key(p)))?;
         refill(&mut self.write_suffixes, w.suffixes.iter().map(|p| suffix_key(p)))?;
+        let gate = path_gate(&paths, w);
+        self.gate.set(0, *gate, 0)?;
         self.filter.set(0, f.to_config(), 0)?;
         self.current = Some(f.clone());
         Ok(())
@@ -318,6 +335,29 @@ mod tests {
         assert_eq!(c.kinds_off, 0, "the default pack has open, connect and setuid rules");
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter), (1, 1), "{}", f.describe());
         assert_eq!((c.drop_failed_connects, c.drop_loopback_connects, c.drop_unix_connects), (1, 1, 1));
+    }
+
+    #[test]
+    fn the_gate_opens_for_every_default_pattern_and_closes_for_common_paths() {
+        let rules = lanner_rules::RuleSet::default_pack().expect("default pack");
+        let f = KernelFilter::for_rules(&rules);
+        let open = f.opens.paths.clone().expect("path filter on");
+        let g = path_gate(&open, &f.opens.write_paths);
+        assert!(g.prefix_k >= 2 && g.suffix_k >= 2, "keys {} {}", g.prefix_k, g.suffix_k);
+        for set in [&open, &f.opens.write_paths] {
+            for p in &set.prefixes {
+                assert!(g.may_match(format!("{p}xyz").as_bytes(), false, true), "prefix {p}");
+            }
+            for sfx in &set.suffixes {
+                assert!(g.may_match(format!("/abc{sfx}").as_bytes(), true, true), "suffix {sfx}");
+            }
+        }
+        let common =
+            ["/tmp/lanner-bench-7", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/dev/null", "/sys/fs/cgroup/memory.max"];
+        let closed = common
+            .iter()
+            .filter(|p| !g.may_match(p.as_bytes(), false, false) && !g.may_match(p.as_bytes(), true, false));
+        assert!(closed.count() == common.len(), "the gate should spare most common paths both walks");
     }
 
     #[test]
