@@ -253,13 +253,15 @@ fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
     if c.mode != Mode::Single || !c.xf.is_empty() || !selective(&c.field) {
         return None;
     }
-    let vals: Vec<Scalar> = match &c.pred {
-        Pred::Num(NumPred::In(v)) => v.iter().map(|n| Scalar::Num(*n)).collect(),
-        Pred::Num(NumPred::Cmp(Op::Eq, n)) => vec![Scalar::Num(*n)],
-        Pred::Ip { set, eq: true } => set.iter().map(|ip| Scalar::Ip(*ip)).collect(),
-        _ => Vec::new(),
+    let vals: Option<Vec<Scalar>> = match &c.pred {
+        Pred::Num(NumPred::In(v)) => Some(v.iter().map(|n| Scalar::Num(*n)).collect()),
+        Pred::Num(NumPred::Cmp(Op::Eq, n)) => Some(vec![Scalar::Num(*n)]),
+        Pred::Ip { set, eq: true } => Some(set.iter().map(|ip| Scalar::Ip(*ip)).collect()),
+        _ => None,
     };
-    if !vals.is_empty() {
+    // An empty `in ()` (a list left for users to fill) is never true: an anchor
+    // with no values, so an `or` around it still anchors on its other operands.
+    if let Some(vals) = vals {
         return Some(Anchor { field: &c.field, kind: Kind::Exact, pats: Vec::new(), vals });
     }
     if c.field.ty() != FieldType::Str {
@@ -392,6 +394,9 @@ impl TypeIndex {
             }
             let slots = std::iter::once((first, pos)).chain(second.map(|s| (s, pos | SLOT1)));
             for (a, pos) in slots.flat_map(|(list, pos)| list.into_iter().map(move |a| (a, pos))) {
+                if a.vals.is_empty() && a.pats.is_empty() {
+                    continue; // never true: no pattern to index
+                }
                 if !a.vals.is_empty() {
                     let i = match scalar.iter().position(|e| e.field == *a.field) {
                         Some(i) => i,

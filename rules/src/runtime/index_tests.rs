@@ -101,6 +101,7 @@ fn numbers_and_addresses_anchor_rules_too() {
     y += "- rule: port\n  desc: d\n  condition: evt.type = connect and fd.sport in (4444, 5555)\n  output: o\n  priority: INFO\n";
     y += "- rule: addr\n  desc: d\n  condition: evt.type = connect and fd.sip = 169.254.169.254 and not proc.name = curl\n  output: o\n  priority: INFO\n";
     y += "- rule: port or name\n  desc: d\n  condition: evt.type = connect and (fd.sport = 6443 or proc.name = kubectl)\n  output: o\n  priority: INFO\n";
+    y += "- rule: port or nothing\n  desc: d\n  condition: evt.type = connect and (fd.sport = 7777 or fd.sip in ())\n  output: o\n  priority: INFO\n";
     y += "- rule: not a port\n  desc: d\n  condition: evt.type = connect and not fd.sport in (80, 443)\n  output: o\n  priority: INFO\n";
     for i in 0..3 {
         y += &format!("- rule: r{i}\n  desc: d\n  condition: evt.type = connect and proc.name = tool{i}\n  output: o\n  priority: INFO\n");
@@ -115,6 +116,7 @@ fn numbers_and_addresses_anchor_rules_too() {
     };
     // A negated test anchors nothing: that rule is always a candidate.
     assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 5432)), ["not a port"]);
+    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 7777)), ["port or nothing", "not a port"]);
     assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 5555)), ["port", "not a port"]);
     assert_eq!(candidates(&connect("java", [169, 254, 169, 254], 80)), ["addr", "not a port"]);
     assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 6443)), ["port or name", "not a port"]);
