@@ -44,6 +44,7 @@ struct Exact {
 enum Scalar {
     Num(i64),
     Ip(std::net::IpAddr),
+    Bool(bool),
 }
 
 impl Scalar {
@@ -53,6 +54,7 @@ impl Scalar {
             Val::Num(n) => Some(Scalar::Num(n)),
             Val::Time(t) => Some(Scalar::Num(t as i64)),
             Val::Ip(ip) => Some(Scalar::Ip(ip)),
+            Val::Bool(b) => Some(Scalar::Bool(b)),
             _ => None,
         }
     }
@@ -213,6 +215,9 @@ pub(crate) struct TypeIndex {
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Kind {
+    /// A two-valued field (`proc.is_exe_from_memfd = true`): a last resort,
+    /// ranked below everything else, used where a rule has nothing better.
+    Weak = 0,
     Contains = 1,
     Prefix = 2,
     Suffix = 3,
@@ -263,6 +268,10 @@ fn check_anchor(c: &Check) -> Option<Anchor<'_>> {
     // with no values, so an `or` around it still anchors on its other operands.
     if let Some(vals) = vals {
         return Some(Anchor { field: &c.field, kind: Kind::Exact, pats: Vec::new(), vals });
+    }
+    if let Pred::Bool { value, eq } = &c.pred {
+        let vals = vec![Scalar::Bool(*value == *eq)];
+        return Some(Anchor { field: &c.field, kind: Kind::Weak, pats: Vec::new(), vals });
     }
     if c.field.ty() != FieldType::Str {
         return None;
@@ -320,15 +329,16 @@ fn anchor_sets(n: &Node) -> Vec<Vec<Anchor<'_>>> {
 }
 
 /// The two best necessary conditions of `n` (see [`rank`]): a rule is a candidate
-/// only when both hold. The second is never a substring test: scanning one more
-/// field (say `proc.args` beside `proc.cmdline`) costs more than the candidates it
+/// only when both hold. The second is never a substring test nor a two-valued
+/// field: scanning one more field (say `proc.args` beside `proc.cmdline`), or
+/// testing `evt.is_open_read` for every open, costs more than the candidates it
 /// saves (measured on the bench mix).
 fn best_two(n: &Node) -> (Option<Vec<Anchor<'_>>>, Option<Vec<Anchor<'_>>>) {
     let mut sets = anchor_sets(n);
     sets.sort_by_key(|a| std::cmp::Reverse(rank(a)));
     let mut it = sets.into_iter();
     let first = it.next();
-    (first, it.find(|a| a.iter().all(|x| x.kind != Kind::Contains)))
+    (first, it.find(|a| a.iter().all(|x| x.kind > Kind::Contains)))
 }
 
 /// Restate an anchor on `fd.directory` or `fd.filename` (or an exact `fd.name`) as a
@@ -416,6 +426,8 @@ impl TypeIndex {
                 let (field, kind, pats) = on_fd_name(a);
                 let field = &field;
                 match kind {
+                    // Weak anchors carry values (handled above), never patterns.
+                    Kind::Weak => {}
                     Kind::Exact => {
                         let i = match exact.iter().position(|e| e.field == *field) {
                             Some(i) => i,

@@ -130,3 +130,31 @@ fn numbers_and_addresses_anchor_rules_too() {
         assert_eq!(rs.count_matches(&connect(name, ip, port)), want, "{name} {ip:?}:{port}");
     }
 }
+
+#[test]
+fn a_two_valued_field_anchors_only_a_rule_with_nothing_better() {
+    let mut y = String::new();
+    y += "- rule: memfd\n  desc: d\n  condition: evt.type = execve and (proc.is_exe_from_memfd = true or proc.exepath startswith /memfd:)\n  output: o\n  priority: INFO\n";
+    for i in 0..5 {
+        y += &format!("- rule: r{i}\n  desc: d\n  condition: evt.type = execve and proc.name = tool{i}\n  output: o\n  priority: INFO\n");
+    }
+    let rs = RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}"));
+    let t = EvtType::Execve.index();
+    let ix = rs.index[t].as_ref().expect("an index for execve");
+    let exec = |exepath: &str, memfd: Option<bool>| {
+        let mut p = Process::new("x", exepath, &[]);
+        p.exe_from_memfd = memfd;
+        p.precompute();
+        Event::new(EvtType::Execve, 0, Arc::new(p))
+    };
+    let candidates = |e: &Event| {
+        let mut v = Vec::new();
+        ix.for_each_candidate(e, |pos| v.push(rs.rules[rs.by_type[t][pos] as usize].name.clone()));
+        v
+    };
+    assert!(candidates(&exec("/usr/bin/x", Some(false))).is_empty());
+    assert!(candidates(&exec("/usr/bin/x", None)).is_empty(), "unknown is not true");
+    assert_eq!(candidates(&exec("/usr/bin/x", Some(true))), ["memfd"]);
+    assert_eq!(candidates(&exec("/memfd:payload (deleted)", Some(false))), ["memfd"]);
+    assert_eq!(rs.count_matches(&exec("/usr/bin/x", Some(true))), 1);
+}
