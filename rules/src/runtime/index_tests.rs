@@ -54,6 +54,24 @@ fn an_empty_trie_names_nothing() {
     assert!(walk_set(&t, "/etc/shadow").is_empty());
 }
 
+/// Names of the candidate rules the index of `ev`'s type gives (in load order).
+fn candidates(rs: &RuleSet, ev: &Event) -> Vec<String> {
+    let t = ev.evt_type.index();
+    let ix = rs.index[t].as_ref().expect("an index for this type");
+    let mut v = Vec::new();
+    ix.for_each_candidate(ev, |pos| v.push(rs.rules[rs.by_type[t][pos] as usize].name.clone()));
+    v
+}
+
+/// A rule file: one rule per `(name, condition)`.
+fn rules(list: &[(&str, &str)]) -> RuleSet {
+    let y: String = list
+        .iter()
+        .map(|(n, c)| format!("- rule: {n}\n  desc: d\n  condition: {c}\n  output: o\n  priority: INFO\n"))
+        .collect();
+    RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn open(name: &str, path: &str) -> Event {
     let p = Process::new(name, &format!("/usr/bin/{name}"), &[]);
     p.precompute();
@@ -65,24 +83,16 @@ fn open(name: &str, path: &str) -> Event {
 
 #[test]
 fn a_rule_is_a_candidate_only_when_both_of_its_anchors_hold() {
-    let mut y = String::new();
     // Six rules so the event type gets an index; the first has two anchors.
-    y += "- rule: both\n  desc: d\n  condition: evt.type = openat and proc.name in (cat, less) and fd.name startswith /etc/\n  output: o\n  priority: INFO\n";
-    for i in 0..5 {
-        y += &format!("- rule: r{i}\n  desc: d\n  condition: evt.type = openat and fd.name = /srv/{i}\n  output: o\n  priority: INFO\n");
-    }
-    let rs = RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}"));
-    let t = EvtType::Openat.index();
-    let ix = rs.index[t].as_ref().expect("an index for openat");
-    let candidates = |e: &Event| {
-        let mut v = Vec::new();
-        ix.for_each_candidate(e, |pos| v.push(rs.rules[rs.by_type[t][pos] as usize].name.clone()));
-        v
-    };
-    assert_eq!(candidates(&open("cat", "/etc/shadow")), ["both"]);
-    assert!(candidates(&open("cat", "/tmp/x")).is_empty(), "the path anchor fails");
-    assert!(candidates(&open("vim", "/etc/shadow")).is_empty(), "the name anchor fails");
-    assert_eq!(candidates(&open("vim", "/srv/3")), ["r3"]);
+    let c = |i: usize| format!("evt.type = openat and fd.name = /srv/{i}");
+    let fillers: Vec<(String, String)> = (0..5).map(|i| (format!("r{i}"), c(i))).collect();
+    let mut list = vec![("both", "evt.type = openat and proc.name in (cat, less) and fd.name startswith /etc/")];
+    list.extend(fillers.iter().map(|(n, c)| (n.as_str(), c.as_str())));
+    let rs = rules(&list);
+    assert_eq!(candidates(&rs, &open("cat", "/etc/shadow")), ["both"]);
+    assert!(candidates(&rs, &open("cat", "/tmp/x")).is_empty(), "the path anchor fails");
+    assert!(candidates(&rs, &open("vim", "/etc/shadow")).is_empty(), "the name anchor fails");
+    assert_eq!(candidates(&rs, &open("vim", "/srv/3")), ["r3"]);
     // The index never drops a match.
     assert_eq!(rs.count_matches(&open("less", "/etc/passwd")), 1);
 }
@@ -97,30 +107,23 @@ fn connect(name: &str, ip: [u8; 4], port: u16) -> Event {
 
 #[test]
 fn numbers_and_addresses_anchor_rules_too() {
-    let mut y = String::new();
-    y += "- rule: port\n  desc: d\n  condition: evt.type = connect and fd.sport in (4444, 5555)\n  output: o\n  priority: INFO\n";
-    y += "- rule: addr\n  desc: d\n  condition: evt.type = connect and fd.sip = 169.254.169.254 and not proc.name = curl\n  output: o\n  priority: INFO\n";
-    y += "- rule: port or name\n  desc: d\n  condition: evt.type = connect and (fd.sport = 6443 or proc.name = kubectl)\n  output: o\n  priority: INFO\n";
-    y += "- rule: port or nothing\n  desc: d\n  condition: evt.type = connect and (fd.sport = 7777 or fd.sip in ())\n  output: o\n  priority: INFO\n";
-    y += "- rule: not a port\n  desc: d\n  condition: evt.type = connect and not fd.sport in (80, 443)\n  output: o\n  priority: INFO\n";
-    for i in 0..3 {
-        y += &format!("- rule: r{i}\n  desc: d\n  condition: evt.type = connect and proc.name = tool{i}\n  output: o\n  priority: INFO\n");
-    }
-    let rs = RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}"));
-    let t = EvtType::Connect.index();
-    let ix = rs.index[t].as_ref().expect("an index for connect");
-    let candidates = |e: &Event| {
-        let mut v = Vec::new();
-        ix.for_each_candidate(e, |pos| v.push(rs.rules[rs.by_type[t][pos] as usize].name.clone()));
-        v
-    };
+    let rs = rules(&[
+        ("port", "evt.type = connect and fd.sport in (4444, 5555)"),
+        ("addr", "evt.type = connect and fd.sip = 169.254.169.254 and not proc.name = curl"),
+        ("port or name", "evt.type = connect and (fd.sport = 6443 or proc.name = kubectl)"),
+        ("port or nothing", "evt.type = connect and (fd.sport = 7777 or fd.sip in ())"),
+        ("not a port", "evt.type = connect and not fd.sport in (80, 443)"),
+        ("r0", "evt.type = connect and proc.name = tool0"),
+        ("r1", "evt.type = connect and proc.name = tool1"),
+    ]);
+    let cands = |name: &str, ip: [u8; 4], port: u16| candidates(&rs, &connect(name, ip, port));
     // A negated test anchors nothing: that rule is always a candidate.
-    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 5432)), ["not a port"]);
-    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 7777)), ["port or nothing", "not a port"]);
-    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 5555)), ["port", "not a port"]);
-    assert_eq!(candidates(&connect("java", [169, 254, 169, 254], 80)), ["addr", "not a port"]);
-    assert_eq!(candidates(&connect("java", [10, 0, 0, 1], 6443)), ["port or name", "not a port"]);
-    assert_eq!(candidates(&connect("kubectl", [10, 0, 0, 1], 443)), ["port or name", "not a port"]);
+    assert_eq!(cands("java", [10, 0, 0, 1], 5432), ["not a port"]);
+    assert_eq!(cands("java", [10, 0, 0, 1], 7777), ["port or nothing", "not a port"]);
+    assert_eq!(cands("java", [10, 0, 0, 1], 5555), ["port", "not a port"]);
+    assert_eq!(cands("java", [169, 254, 169, 254], 80), ["addr", "not a port"]);
+    assert_eq!(cands("java", [10, 0, 0, 1], 6443), ["port or name", "not a port"]);
+    assert_eq!(cands("kubectl", [10, 0, 0, 1], 443), ["port or name", "not a port"]);
     for (name, ip, port, want) in [
         ("java", [10, 0, 0, 1], 5555, 2),
         ("curl", [169, 254, 169, 254], 80, 0),
@@ -133,28 +136,24 @@ fn numbers_and_addresses_anchor_rules_too() {
 
 #[test]
 fn a_two_valued_field_anchors_only_a_rule_with_nothing_better() {
-    let mut y = String::new();
-    y += "- rule: memfd\n  desc: d\n  condition: evt.type = execve and (proc.is_exe_from_memfd = true or proc.exepath startswith /memfd:)\n  output: o\n  priority: INFO\n";
-    for i in 0..5 {
-        y += &format!("- rule: r{i}\n  desc: d\n  condition: evt.type = execve and proc.name = tool{i}\n  output: o\n  priority: INFO\n");
-    }
-    let rs = RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}"));
-    let t = EvtType::Execve.index();
-    let ix = rs.index[t].as_ref().expect("an index for execve");
+    let memfd = "evt.type = execve and (proc.is_exe_from_memfd = true or proc.exepath startswith /memfd:)";
+    let rs = rules(&[
+        ("memfd", memfd),
+        ("r0", "evt.type = execve and proc.name = tool0"),
+        ("r1", "evt.type = execve and proc.name = tool1"),
+        ("r2", "evt.type = execve and proc.name = tool2"),
+        ("r3", "evt.type = execve and proc.name = tool3"),
+        ("r4", "evt.type = execve and proc.name = tool4"),
+    ]);
     let exec = |exepath: &str, memfd: Option<bool>| {
         let mut p = Process::new("x", exepath, &[]);
         p.exe_from_memfd = memfd;
         p.precompute();
         Event::new(EvtType::Execve, 0, Arc::new(p))
     };
-    let candidates = |e: &Event| {
-        let mut v = Vec::new();
-        ix.for_each_candidate(e, |pos| v.push(rs.rules[rs.by_type[t][pos] as usize].name.clone()));
-        v
-    };
-    assert!(candidates(&exec("/usr/bin/x", Some(false))).is_empty());
-    assert!(candidates(&exec("/usr/bin/x", None)).is_empty(), "unknown is not true");
-    assert_eq!(candidates(&exec("/usr/bin/x", Some(true))), ["memfd"]);
-    assert_eq!(candidates(&exec("/memfd:payload (deleted)", Some(false))), ["memfd"]);
+    assert!(candidates(&rs, &exec("/usr/bin/x", Some(false))).is_empty());
+    assert!(candidates(&rs, &exec("/usr/bin/x", None)).is_empty(), "unknown is not true");
+    assert_eq!(candidates(&rs, &exec("/usr/bin/x", Some(true))), ["memfd"]);
+    assert_eq!(candidates(&rs, &exec("/memfd:payload (deleted)", Some(false))), ["memfd"]);
     assert_eq!(rs.count_matches(&exec("/usr/bin/x", Some(true))), 1);
 }
