@@ -394,10 +394,7 @@ fn l4proto(sock_type: u16) -> L4Proto {
 /// searcher set up per call, twice per open).
 fn needs_normalising(path: &str) -> bool {
     let b = path.as_bytes();
-    if b.len() > 1 && b[b.len() - 1] == b'/' {
-        return true;
-    }
-    b.windows(2).any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'))
+    (b.len() > 1 && b[b.len() - 1] == b'/') || lanner_rules::kfilter::maybe_non_canonical(b)
 }
 
 /// Lexical normalisation of an absolute path: empty and `.` components are

@@ -41,6 +41,13 @@ pub const WRITE_FLAGS: u32 = 0o1 | 0o2 | 0o100 | 0o1000;
 /// (511 bytes and the NUL): the kernel passes them unjudged.
 pub const TRUNCATED_AT: usize = 511;
 
+/// Does the path hold `/.` or `//`, so it may be non-canonical (`/tmp/../etc/shadow`)?
+/// The kernel lets such paths through (agent-common's `pathscan` is its word-at-a-time
+/// twin), and the agent normalises them before rules see them.
+pub fn maybe_non_canonical(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'))
+}
+
 /// What the loaded open rules need from the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenNeeds {
@@ -201,11 +208,7 @@ impl OpenNeeds {
         let b = raw_path.as_bytes();
         // Relative, truncated by the probe's path buffer, ending in '/', or
         // possibly non-canonical: the kernel cannot judge those by their bytes.
-        if b.first() != Some(&b'/')
-            || b.len() >= TRUNCATED_AT
-            || b.last() == Some(&b'/')
-            || b.windows(2).any(|w| w == b"/." || w == b"//")
-        {
+        if b.first() != Some(&b'/') || b.len() >= TRUNCATED_AT || b.last() == Some(&b'/') || maybe_non_canonical(b) {
             return true;
         }
         if flags & WRITE_FLAGS != 0 && (self.writes_any_path || self.write_paths.matches(b)) {
