@@ -44,6 +44,8 @@ pub struct Assembler {
     /// containers visible only in cgroup v1 on hybrid hosts): per process.
     by_pid: HashMap<u32, CachedContainer>,
     users: Users,
+    /// Capability strings, one shared copy per distinct set.
+    caps: lanner_rules::fields::caps::CapNames,
     boot_offset_ns: i128,
     max_ancestors: usize,
 }
@@ -102,6 +104,7 @@ impl Assembler {
             containers: HashMap::new(),
             by_pid: HashMap::new(),
             users: Users::default(),
+            caps: Default::default(),
             boot_offset_ns,
             max_ancestors: 8,
         }
@@ -260,7 +263,11 @@ impl Assembler {
                 p.loginuid = e.loginuid;
                 p.args_truncated = e.args_truncated;
                 if let Some(i) = img {
-                    image::apply(&mut p, i, self.boot_offset_ns);
+                    // The image before this exec (a fork child's is its parent's):
+                    // `apply` keeps its environment buffer when it did not change.
+                    let before = self.procs.get(h.pid).or_else(|| self.procs.get(e.ppid));
+                    p.env = before.map(|b| b.env.clone()).unwrap_or_default();
+                    image::apply(&mut p, i, self.boot_offset_ns, &mut self.caps);
                 }
                 self.fill_user(&mut p, h.cgroup_id);
                 self.fill_leaders(&mut p);
@@ -529,6 +536,18 @@ mod tests {
         assert_eq!(e.evt_type, EvtType::Execve);
         assert_eq!(e.proc.cmdline(), "bash -i");
         assert_eq!(e.proc.tty, 34816);
+        // An exec with its image: a later exec of the same pid with the same
+        // environment shares the buffer; the capability strings are shared too.
+        let mut with_image = exec.clone();
+        if let KEvent::Exec(x) = &mut with_image {
+            x.image = Some(Box::new(crate::image::tests::img()));
+        }
+        let first = a.assemble(&mut with_image.clone()).unwrap();
+        let again = a.assemble(&mut with_image).unwrap();
+        assert_eq!(again.proc.env.items().collect::<Vec<_>>(), ["A=1"]);
+        assert_eq!(again.proc.env.joined().as_ptr(), first.proc.env.joined().as_ptr());
+        let caps = |e: &Event| e.proc.cap_effective.clone().expect("caps");
+        assert!(Arc::ptr_eq(&caps(&first), &caps(&again)));
         let mut fork = KEvent::Fork(decode::Fork { hdr: hdr(4_000_001), child_pid: 4_000_002 });
         let e = a.assemble(&mut fork).unwrap();
         assert_eq!((e.evt_type, e.proc.pid, e.proc.ppid), (EvtType::Clone, 4_000_002, 4_000_001));

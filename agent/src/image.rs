@@ -33,13 +33,11 @@ pub fn exepath<'a>(img: Option<&'a ExecImage>, filename: &'a str) -> &'a str {
     }
 }
 
-thread_local! {
-    /// The capability strings of this thread's process table (one table per agent).
-    static CAP_NAMES: std::cell::RefCell<CapNames> = std::cell::RefCell::default();
-}
-
 /// Fill `p` from the image facts; `boot_offset_ns` turns boot-clock ns into unix ns.
-pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
+/// `p.env` may hold the environment before the exec (the table's entry for the
+/// pid): kept, shared, when the new image's is the same. `caps` interns the
+/// capability strings.
+pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128, caps: &mut CapNames) {
     if img.exe_path.is_some() {
         p.exe_ino = Some(img.exe_ino);
         p.exe_ctime_ns = Some(img.exe_ctime_ns);
@@ -49,11 +47,9 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
         p.exe_lower_layer = Some(img.exe_lower_layer);
         p.exe_writable = Some(exe_writable(img));
     }
-    CAP_NAMES.with_borrow_mut(|n| {
-        p.cap_inheritable = Some(n.get(img.cap_inheritable));
-        p.cap_permitted = Some(n.get(img.cap_permitted));
-        p.cap_effective = Some(n.get(img.cap_effective));
-    });
+    p.cap_inheritable = Some(caps.get(img.cap_inheritable));
+    p.cap_permitted = Some(caps.get(img.cap_permitted));
+    p.cap_effective = Some(caps.get(img.cap_effective));
     let id = |v: u32| (v != 0).then_some(v);
     p.sid = id(img.sid);
     p.pgid = id(img.pgid);
@@ -73,10 +69,10 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn img() -> ExecImage {
+    pub(crate) fn img() -> ExecImage {
         ExecImage {
             exe_path: Some("/usr/bin/true".into()),
             exe_path_truncated: false,
@@ -124,7 +120,7 @@ mod tests {
         let mut p = ProcInfo::default();
         let mut i = img();
         i.cap_effective = 1 << 21;
-        apply(&mut p, &i, 1_000);
+        apply(&mut p, &i, 1_000, &mut CapNames::default());
         assert_eq!(p.cap_effective.as_deref(), Some("CAP_SYS_ADMIN"));
         assert_eq!(p.cap_permitted.as_deref(), Some(""));
         assert_eq!((p.sid, p.vpid, p.pgid, p.start_ns), (Some(10), Some(1), Some(12), Some(1_100)));
@@ -140,16 +136,17 @@ mod tests {
 
     #[test]
     fn an_exec_that_keeps_the_environment_keeps_the_buffer_and_caps_are_shared() {
+        let caps = &mut CapNames::default();
         let mut parent = ProcInfo::default();
-        apply(&mut parent, &img(), 0);
+        apply(&mut parent, &img(), 0, caps);
         let mut child = parent.clone();
-        apply(&mut child, &img(), 0);
+        apply(&mut child, &img(), 0, caps);
         assert_eq!(child.env.joined().as_ptr(), parent.env.joined().as_ptr(), "same items: shared");
         let cap = |p: &ProcInfo| p.cap_effective.clone().expect("caps");
         assert!(std::sync::Arc::ptr_eq(&cap(&child), &cap(&parent)));
         let mut changed = img();
         changed.env.push("B=2".into());
-        apply(&mut child, &changed, 0);
+        apply(&mut child, &changed, 0, caps);
         assert_eq!(child.env.items().collect::<Vec<_>>(), ["A=1", "B=2"]);
         assert_ne!(child.env.joined().as_ptr(), parent.env.joined().as_ptr());
     }
