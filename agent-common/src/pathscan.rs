@@ -95,6 +95,25 @@ pub fn gate_has(side: &[u64; GATE_WORDS], bit: usize) -> bool {
     side[(bit >> 6) & (GATE_WORDS - 1)] & (1u64 << (bit & 63)) != 0
 }
 
+impl PathGate {
+    /// Must the prefix tries (`last` false) or the suffix tries be walked for a
+    /// path whose first (last) four bytes are `word`, an open for writing or not?
+    /// The one decision the kernel (`path_wanted`) and userspace both take.
+    #[inline(always)]
+    pub fn look(&self, word: u32, last: bool, write: bool) -> bool {
+        let (side, wside, k) = if last {
+            (&self.suffix, &self.write_suffix, self.suffix_k)
+        } else {
+            (&self.prefix, &self.write_prefix, self.prefix_k)
+        };
+        if k == 0 {
+            return true;
+        }
+        let bit = gate_bit(word, if k > 4 { 4 } else { k }, last);
+        gate_has(side, bit) || (write && gate_has(wside, bit))
+    }
+}
+
 /// The patterns of the four tries, for [`PathGate::build`].
 #[cfg(feature = "user")]
 pub struct GatePatterns<'a> {
@@ -142,17 +161,11 @@ impl PathGate {
     /// Must the kernel walk the prefix tries (`last` false) or the suffix tries
     /// for `path`, an open for writing or not? What `path_wanted` asks.
     pub fn may_match(&self, path: &[u8], last: bool, write: bool) -> bool {
-        let (side, wside, k) = if last {
-            (&self.suffix, &self.write_suffix, self.suffix_k)
-        } else {
-            (&self.prefix, &self.write_prefix, self.prefix_k)
-        };
-        if k == 0 || path.len() < 4 {
+        if path.len() < 4 {
             return true;
         }
         let w = if last { &path[path.len() - 4..] } else { &path[..4] };
-        let bit = gate_bit(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), k, last);
-        gate_has(side, bit) || (write && gate_has(wside, bit))
+        self.look(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), last, write)
     }
 }
 

@@ -16,7 +16,7 @@
 //! fixtures and the e2e equivalence test hold the two together.
 use lanner_common::{
     config::PREFIX_KEY_LEN,
-    pathscan::{gate_bit, gate_has, maybe_non_canonical, WRITE_FLAGS},
+    pathscan::{maybe_non_canonical, WRITE_FLAGS},
     FilterConfig, PATH_LEN,
 };
 
@@ -50,10 +50,7 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     // The gate (len >= 4 here: shorter paths always look): a clear bit means no
     // prefix (suffix) shares the path's first (last) K bytes, so no trie walk.
     let first = u32::from_le_bytes([path[0], path[1], path[2], path[3]]);
-    let look_prefix = len < 4 || gate.prefix_k == 0 || {
-        let bit = gate_bit(first, k4(gate.prefix_k), false);
-        gate_has(&gate.prefix, bit) || (write && gate_has(&gate.write_prefix, bit))
-    };
+    let look_prefix = len < 4 || gate.look(first, false, write);
     // Prefix: the first 64 bytes (bytes after the NUL never match a rule prefix,
     // which holds no NUL, so stale scratch bytes there are harmless).
     if look_prefix {
@@ -78,10 +75,7 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
         d[PREFIX_KEY_LEN - 2],
         d[PREFIX_KEY_LEN - 1],
     ]);
-    let look_suffix = len < 4 || gate.suffix_k == 0 || {
-        let bit = gate_bit(last, k4(gate.suffix_k), true);
-        gate_has(&gate.suffix, bit) || (write && gate_has(&gate.write_suffix, bit))
-    };
+    let look_suffix = len < 4 || gate.look(last, true, write);
     if !look_suffix {
         return maybe_non_canonical(path, len);
     }
@@ -98,16 +92,4 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
         return true;
     }
     maybe_non_canonical(path, len)
-}
-
-/// A gate key length bounded to 1..=4 (the agent writes 1..=4; 0 is handled before).
-#[inline(always)]
-fn k4(k: u32) -> u32 {
-    if k > 4 {
-        4
-    } else if k == 0 {
-        1
-    } else {
-        k
-    }
 }
