@@ -375,8 +375,7 @@ fn set(bits: &mut [u64], pos: u32) {
 /// (stored after the first's `words`).
 #[inline]
 fn set_slot(bits: &mut [u64], words: usize, pos: u32) {
-    let at = if pos & SLOT1 != 0 { words * 64 + (pos & !SLOT1) as usize } else { pos as usize };
-    bits[at / 64] |= 1 << (at % 64);
+    set(bits, if pos & SLOT1 != 0 { (words * 64) as u32 + (pos & !SLOT1) } else { pos });
 }
 
 impl TypeIndex {
@@ -395,12 +394,12 @@ impl TypeIndex {
             let pos = pos as u32;
             let (first, second) = best_two(&rules[*id as usize].cond);
             let Some(first) = first else {
-                set(&mut always, pos);
-                set(&mut always, words as u32 * 64 + pos);
+                set_slot(&mut always, words, pos);
+                set_slot(&mut always, words, pos | SLOT1);
                 continue;
             };
             if second.is_none() {
-                set(&mut always, words as u32 * 64 + pos);
+                set_slot(&mut always, words, pos | SLOT1);
             }
             let slots = std::iter::once((first, pos)).chain(second.map(|s| (s, pos | SLOT1)));
             for (a, pos) in slots.flat_map(|(list, pos)| list.into_iter().map(move |a| (a, pos))) {
