@@ -34,8 +34,8 @@ pub fn exepath<'a>(img: Option<&'a ExecImage>, filename: &'a str) -> &'a str {
 }
 
 /// Fill `p` from the image facts; `boot_offset_ns` turns boot-clock ns into unix ns.
-/// `p.env` may hold the environment before the exec (the table's entry for the
-/// pid): kept, shared, when the new image's is the same. `caps` interns the
+/// `p.env` may hold the environment before the exec (the pid's table entry, else
+/// its parent's): kept, shared, when the new image's is the same. `caps` interns the
 /// capability strings.
 pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128, caps: &mut CapNames) {
     if img.exe_path.is_some() {
@@ -57,8 +57,8 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128, caps: &mut
     p.vtid = id(img.vtid);
     p.vpgid = id(img.vpgid);
     p.start_ns = (img.start_boot_ns != 0).then(|| (img.start_boot_ns as i128 + boot_offset_ns).max(0) as u64);
-    // exec keeps the environment more often than not: then the new image shares
-    // the buffer it had before the exec (its fork parent's), no copy per exec.
+    // An unchanged environment (non-shell exec chains; a shell sets `_` per
+    // command) keeps the buffer the assembler offered: no copy for that exec.
     if !p.env.items().eq(img.env.iter().map(String::as_str)) {
         p.env = lanner_rules::runtime::env::Env::new(&img.env);
     }
