@@ -28,7 +28,8 @@ use crate::maps::{OPEN_PREFIXES, OPEN_SUFFIXES, PATH_GATE, PREFIX_SCRATCH, WRITE
 ///
 /// Written for the verifier: the prefix and suffix keys are built with
 /// constant indices only (the suffix through one helper read that ends at the
-/// path's last byte, then eight byte-swapped words in reverse order), and the
+/// path's last byte, then eight byte-swapped words in reverse order), the
+/// gate's last four bytes through indices masked to the buffer, and the
 /// one data-dependent loop (the `/.` scan) comes last, where each of its exits
 /// leads straight to a result.
 #[inline(always)]
@@ -40,17 +41,26 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     if write && f.open_writes_always != 0 {
         return true;
     }
+    let Some(gate) = PATH_GATE.get(0) else {
+        return true;
+    };
+    // The gate (paths shorter than 4 bytes always look): a clear bit means no
+    // prefix (suffix) shares the path's first (last) K bytes, so no trie walk.
+    // The last four bytes are read in place (masked indices into the path
+    // buffer); the 64-byte suffix key is only built when the gate says look.
+    let first = u32::from_le_bytes([path[0], path[1], path[2], path[3]]);
+    let e = len.wrapping_sub(4);
+    let m = PATH_LEN - 1;
+    let last = u32::from_le_bytes([path[e & m], path[(e + 1) & m], path[(e + 2) & m], path[(e + 3) & m]]);
+    let look_prefix = len < 4 || gate.look(first, false, write);
+    let look_suffix = len < 4 || gate.look(last, true, write);
+    if !look_prefix && !look_suffix {
+        return maybe_non_canonical(path, len);
+    }
     let Some(key) = PREFIX_SCRATCH.get_ptr_mut(0) else {
         return true;
     };
     let key = unsafe { &mut *key };
-    let Some(gate) = PATH_GATE.get(0) else {
-        return true;
-    };
-    // The gate (len >= 4 here: shorter paths always look): a clear bit means no
-    // prefix (suffix) shares the path's first (last) K bytes, so no trie walk.
-    let first = u32::from_le_bytes([path[0], path[1], path[2], path[3]]);
-    let look_prefix = len < 4 || gate.look(first, false, write);
     // Prefix: the first 64 bytes (bytes after the NUL never match a rule prefix,
     // which holds no NUL, so stale scratch bytes there are harmless).
     if look_prefix {
@@ -60,6 +70,9 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
             return true;
         }
     }
+    if !look_suffix {
+        return maybe_non_canonical(path, len);
+    }
     // Suffix: the 64 bytes ending at the path's last byte (for a shorter path
     // they start inside the record's fixed fields: those land past
     // `prefix_len` once reversed and are ignored), reversed.
@@ -67,17 +80,6 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     let src = unsafe { path.as_ptr().add(len).sub(PREFIX_KEY_LEN) };
     if unsafe { bpf_probe_read_kernel(key.data.as_mut_ptr().cast(), PREFIX_KEY_LEN as u32, src.cast()) } != 0 {
         return true;
-    }
-    let d = &key.data;
-    let last = u32::from_le_bytes([
-        d[PREFIX_KEY_LEN - 4],
-        d[PREFIX_KEY_LEN - 3],
-        d[PREFIX_KEY_LEN - 2],
-        d[PREFIX_KEY_LEN - 1],
-    ]);
-    let look_suffix = len < 4 || gate.look(last, true, write);
-    if !look_suffix {
-        return maybe_non_canonical(path, len);
     }
     let words = key.data.as_mut_ptr() as *mut u64;
     let mut w = [0u64; PREFIX_KEY_LEN / 8];

@@ -14,35 +14,33 @@
 //! Registers hold values, not memory: a user string or struct an argument
 //! points to is read at exit, after the kernel used it, and another thread may
 //! have rewritten it in between (see docs/probes.md, "exit-only programs").
-use aya_ebpf::helpers::{
-    bpf_probe_read_kernel,
-    generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
-};
+use aya_ebpf::helpers::generated::{bpf_get_current_task_btf, bpf_task_pt_regs};
 
-/// x86_64 `struct pt_regs` from r10 (byte 56) to di (byte 112), in memory order.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct ArgRegs {
-    r10: u64,
-    _r9: u64,
-    _r8: u64,
-    _ax: u64,
-    _cx: u64,
-    dx: u64,
-    si: u64,
-    di: u64,
-}
-
-/// Byte offset of r10 in x86_64 `struct pt_regs` (r15 r14 r13 r12 bp bx r11 come first).
-const R10_OFFSET: usize = 56;
+/// Indices of the argument registers in x86_64 `struct pt_regs`, read as
+/// `u64`s (r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di ...).
+const DI: usize = 14;
+const SI: usize = 13;
+const DX: usize = 12;
+const R10: usize = 7;
 
 /// The first four syscall arguments of the current task (di, si, dx, r10).
+///
+/// `bpf_task_pt_regs` returns a BTF-typed pointer, so the verifier lets the
+/// program load the fields directly (the JIT guards each load like a probe
+/// read): four loads instead of a `bpf_probe_read_kernel` call.
 #[inline(always)]
 pub fn syscall_args() -> Result<[u64; 4], i64> {
-    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u8;
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u64;
     if regs.is_null() {
         return Err(0);
     }
-    let r: ArgRegs = unsafe { bpf_probe_read_kernel(regs.add(R10_OFFSET) as *const ArgRegs)? };
-    Ok([r.di, r.si, r.dx, r.r10])
+    // SAFETY: `regs` is the task's `pt_regs` (BTF-typed); the indices are fields.
+    unsafe {
+        Ok([
+            core::ptr::read_volatile(regs.add(DI)),
+            core::ptr::read_volatile(regs.add(SI)),
+            core::ptr::read_volatile(regs.add(DX)),
+            core::ptr::read_volatile(regs.add(R10)),
+        ])
+    }
 }

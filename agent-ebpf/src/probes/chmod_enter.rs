@@ -16,7 +16,7 @@ pub fn chmod_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_chmod(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::CHMOD, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0)?, 0, arg(ctx, 1)?))
+    stash_file(sys::CHMOD, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0), 0, arg(ctx, 1)))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchmod")]
@@ -27,7 +27,7 @@ pub fn fchmod_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_fchmod(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::FCHMOD, FileArgs::one(arg(ctx, 0)?, core::ptr::null(), 0, arg(ctx, 1)?))
+    stash_file(sys::FCHMOD, FileArgs::one(arg(ctx, 0), core::ptr::null(), 0, arg(ctx, 1)))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchmodat")]
@@ -38,5 +38,5 @@ pub fn fchmodat_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_fchmodat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::FCHMODAT, FileArgs::one(arg(ctx, 0)?, arg(ctx, 1)?, 0, arg(ctx, 2)?))
+    stash_file(sys::FCHMODAT, FileArgs::one(arg(ctx, 0), arg(ctx, 1), 0, arg(ctx, 2)))
 }

@@ -30,7 +30,7 @@ pub fn lchown_enter(ctx: TracePointContext) -> u32 {
 /// chown/lchown(path, uid, gid).
 #[inline(always)]
 fn try_chown(ctx: &TracePointContext, id: u16) -> Result<(), i64> {
-    stash_file(id, owner(AT_FDCWD as i64, arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?, 0))
+    stash_file(id, owner(AT_FDCWD as i64, arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchown")]
@@ -42,7 +42,7 @@ pub fn fchown_enter(ctx: TracePointContext) -> u32 {
 /// fchown(fd, uid, gid).
 #[inline(always)]
 fn try_fchown(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::FCHOWN, owner(arg(ctx, 0)?, core::ptr::null(), arg(ctx, 1)?, arg(ctx, 2)?, 0))
+    stash_file(sys::FCHOWN, owner(arg(ctx, 0), core::ptr::null(), arg(ctx, 1), arg(ctx, 2), 0))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_fchownat")]
@@ -54,7 +54,7 @@ pub fn fchownat_enter(ctx: TracePointContext) -> u32 {
 /// fchownat(dfd, filename, user, group, flag).
 #[inline(always)]
 fn try_fchownat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::FCHOWNAT, owner(arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?, arg(ctx, 3)?, arg(ctx, 4)?))
+    stash_file(sys::FCHOWNAT, owner(arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), arg(ctx, 3), arg(ctx, 4)))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_creat")]
@@ -66,5 +66,5 @@ pub fn creat_enter(ctx: TracePointContext) -> u32 {
 /// creat(pathname, mode).
 #[inline(always)]
 fn try_creat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::CREAT, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0)?, 0, arg(ctx, 1)?))
+    stash_file(sys::CREAT, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0), 0, arg(ctx, 1)))
 }

@@ -13,7 +13,7 @@ use lanner_common::{
     ConnectEvent, EventKind, FilterConfig, AF_INET, AF_INET6, AF_UNIX, FLAG_READ_FAILED,
 };
 
-use super::sys_arg;
+use super::arg;
 use crate::{
     common::{conf, count, current_task, fill_header, filter, is_self, kind_enabled, read_at},
     maps::{CONNECT_SCRATCH, CONNECT_STASH},
@@ -63,8 +63,8 @@ fn try_connect_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) || !kind_enabled(P, f, EventKind::Connect) {
         return Ok(());
     }
-    let fd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
-    let addr: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
+    let fd: i64 = arg(ctx, 0);
+    let addr: *const u8 = arg(ctx, 1);
     let Some(ev) = fill_connect(P, f, fd, addr)? else {
         return Ok(());
     };

@@ -4,7 +4,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::{Counter, ProbeId};
 
-use super::SYS_RET;
+use super::sys_ret;
 use lanner_common::{ConnectEvent, AF_INET, AF_INET6};
 
 use super::connect_enter::socket_of;
@@ -25,7 +25,7 @@ fn try_connect_exit(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(ev) = CONNECT_STASH.get_ptr_mut(&tid) else {
         // Not stashed: a family we do not trace (netlink, packet...).

@@ -21,7 +21,7 @@ use lanner_common::{
     EventKind,
 };
 
-use super::{connect_enter::fill_connect, connect_exit::local_addr, SYS_RET};
+use super::{connect_enter::fill_connect, connect_exit::local_addr, sys_ret};
 use crate::{
     common::{count, filter, is_self, kind_enabled, submit},
     regs::syscall_args,
@@ -43,7 +43,7 @@ fn try_connect_regs(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) || !kind_enabled(P, f, EventKind::Connect) {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     if ret < 0 && ret != EINPROGRESS && f.drop_failed_connects != 0 {
         count(P, Counter::Filtered);
         return Ok(());

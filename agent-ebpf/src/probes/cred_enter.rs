@@ -17,7 +17,7 @@ pub fn setgid_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_setgid(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::SETGID, [arg(ctx, 0)?, 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::SETGID, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setresgid")]
@@ -28,7 +28,7 @@ pub fn setresgid_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_setresgid(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::SETRESGID, [arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::SETRESGID, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0, 0, 0], core::ptr::null())
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_capset")]
@@ -50,8 +50,8 @@ pub fn prctl_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_prctl(ctx: &TracePointContext) -> Result<(), i64> {
-    let option: u64 = arg(ctx, 0)?;
-    let arg2: u64 = arg(ctx, 1)?;
+    let option: u64 = arg(ctx, 0);
+    let arg2: u64 = arg(ctx, 1);
     let name = if option == PR_SET_NAME { arg2 as *const u8 } else { core::ptr::null() };
     stash_sys(sys::PRCTL, [option, arg2, 0, 0, 0, 0], name)
 }

@@ -15,7 +15,7 @@ use lanner_common::{
     FLAG_USER_FILENAME, MAX_ARGS, PATH_LEN,
 };
 
-use super::sys_arg;
+use super::arg;
 use crate::{
     common::{count, is_self},
     maps::EXEC_STASH,
@@ -33,8 +33,8 @@ fn try_execve_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let filename: u64 = unsafe { ctx.read_at(sys_arg(0))? };
-    let argv: u64 = unsafe { ctx.read_at(sys_arg(1))? };
+    let filename: u64 = arg(ctx, 0);
+    let argv: u64 = arg(ctx, 1);
     stash_exec(P, filename, argv, EXEC_EXECVE);
     Ok(())
 }

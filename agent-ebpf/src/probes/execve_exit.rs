@@ -9,7 +9,7 @@ use lanner_common::{
 };
 
 use super::execve_enter::read_user_exec;
-use super::SYS_RET;
+use super::sys_ret;
 use crate::{
     common::{count, current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
     maps::{EXEC_SCRATCH, EXEC_STASH},
@@ -35,7 +35,7 @@ fn try_exec_exit(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid() as u32;
     if ret == 0 {
         // Emitted by sched_exec (which also dropped the stash entry).

@@ -18,7 +18,7 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::{counters::ProbeId, EXEC_EXECVE};
 
-use super::{execve_exit::emit_failed_exec, SYS_RET};
+use super::{execve_exit::emit_failed_exec, sys_ret};
 use crate::{common::is_self, regs::syscall_args};
 
 const P: ProbeId = ProbeId::ExecveExit;
@@ -30,7 +30,7 @@ pub fn execve_regs(ctx: TracePointContext) -> u32 {
 }
 
 fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     if ret == 0 || is_self(P) {
         // Emitted by sched_exec.
         return Ok(());

@@ -21,6 +21,6 @@ fn try_execveat_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    stash_exec(P, arg(ctx, 1)?, arg(ctx, 2)?, EXEC_EXECVEAT);
+    stash_exec(P, arg(ctx, 1), arg(ctx, 2), EXEC_EXECVEAT);
     Ok(())
 }

@@ -6,7 +6,7 @@ use lanner_common::{
     file_record_len, sys,
 };
 
-use super::SYS_RET;
+use super::sys_ret;
 use crate::{
     common::{count, filter, is_self, submit_prefix},
     maps::FILE_STASH,
@@ -131,7 +131,7 @@ fn try_file_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     if is_self(P) || filter().sys_off & (1u64 << (subtype as u64 & 63)) != 0 {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(ev) = FILE_STASH.get_ptr_mut(&tid) else {
         count(P, Counter::StashMiss);

@@ -20,9 +20,9 @@ fn try_symlink(ctx: &TracePointContext) -> Result<(), i64> {
         sys::SYMLINK,
         FileArgs {
             dirfd: AT_FDCWD as i64,
-            path: arg(ctx, 0)?,
+            path: arg(ctx, 0),
             dirfd2: AT_FDCWD as i64,
-            path2: arg(ctx, 1)?,
+            path2: arg(ctx, 1),
             flags: 0,
             mode: 0,
         },
@@ -41,9 +41,9 @@ fn try_symlinkat(ctx: &TracePointContext) -> Result<(), i64> {
         sys::SYMLINKAT,
         FileArgs {
             dirfd: AT_FDCWD as i64,
-            path: arg(ctx, 0)?,
-            dirfd2: arg(ctx, 1)?,
-            path2: arg(ctx, 2)?,
+            path: arg(ctx, 0),
+            dirfd2: arg(ctx, 1),
+            path2: arg(ctx, 2),
             flags: 0,
             mode: 0,
         },
@@ -62,9 +62,9 @@ fn try_link(ctx: &TracePointContext) -> Result<(), i64> {
         sys::LINK,
         FileArgs {
             dirfd: AT_FDCWD as i64,
-            path: arg(ctx, 0)?,
+            path: arg(ctx, 0),
             dirfd2: AT_FDCWD as i64,
-            path2: arg(ctx, 1)?,
+            path2: arg(ctx, 1),
             flags: 0,
             mode: 0,
         },
@@ -82,11 +82,11 @@ fn try_linkat(ctx: &TracePointContext) -> Result<(), i64> {
     stash_file(
         sys::LINKAT,
         FileArgs {
-            dirfd: arg(ctx, 0)?,
-            path: arg(ctx, 1)?,
-            dirfd2: arg(ctx, 2)?,
-            path2: arg(ctx, 3)?,
-            flags: arg(ctx, 4)?,
+            dirfd: arg(ctx, 0),
+            path: arg(ctx, 1),
+            dirfd2: arg(ctx, 2),
+            path2: arg(ctx, 3),
+            flags: arg(ctx, 4),
             mode: 0,
         },
     )

@@ -16,7 +16,7 @@ pub fn mkdir_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_mkdir(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::MKDIR, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0)?, 0, arg(ctx, 1)?))
+    stash_file(sys::MKDIR, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0), 0, arg(ctx, 1)))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_mkdirat")]
@@ -27,5 +27,5 @@ pub fn mkdirat_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_mkdirat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::MKDIRAT, FileArgs::one(arg(ctx, 0)?, arg(ctx, 1)?, 0, arg(ctx, 2)?))
+    stash_file(sys::MKDIRAT, FileArgs::one(arg(ctx, 0), arg(ctx, 1), 0, arg(ctx, 2)))
 }

@@ -61,8 +61,25 @@ pub const fn sys_arg(n: usize) -> usize {
 /// Byte offset of `ret` in a `sys_exit_*` tracepoint record.
 pub const SYS_RET: usize = 16;
 
+/// A field of the tracepoint record, loaded straight from the context. The
+/// verifier accepts aligned reads of a tracepoint program's context at a
+/// constant offset, so this is one load; aya's `TracePointContext::read_at` is
+/// a `bpf_probe_read_kernel` call, which measured ~25 ns per field here.
+#[inline(always)]
+pub fn tp_field<T: Copy>(ctx: &aya_ebpf::programs::TracePointContext, off: usize) -> T {
+    use aya_ebpf::EbpfContext;
+    // SAFETY: `off` is a constant within the record, aligned for `T`.
+    unsafe { core::ptr::read_volatile((ctx.as_ptr() as *const u8).add(off).cast::<T>()) }
+}
+
 /// Syscall argument `n` of a `sys_enter_*` tracepoint record.
 #[inline(always)]
-pub fn arg<T>(ctx: &aya_ebpf::programs::TracePointContext, n: usize) -> Result<T, i64> {
-    unsafe { ctx.read_at(sys_arg(n)).map_err(i64::from) }
+pub fn arg<T: Copy>(ctx: &aya_ebpf::programs::TracePointContext, n: usize) -> T {
+    tp_field(ctx, sys_arg(n))
+}
+
+/// The result of a `sys_exit_*` tracepoint record.
+#[inline(always)]
+pub fn sys_ret(ctx: &aya_ebpf::programs::TracePointContext) -> i64 {
+    tp_field(ctx, SYS_RET)
 }

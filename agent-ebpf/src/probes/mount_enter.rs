@@ -20,13 +20,13 @@ pub fn mount_enter(ctx: TracePointContext) -> u32 {
 fn try_mount(ctx: &TracePointContext) -> Result<(), i64> {
     let a = FileArgs {
         dirfd: AT_FDCWD as i64,
-        path: arg(ctx, 1)?,
+        path: arg(ctx, 1),
         dirfd2: AT_FDCWD as i64,
-        path2: arg(ctx, 0)?,
-        flags: arg(ctx, 3)?,
+        path2: arg(ctx, 0),
+        flags: arg(ctx, 3),
         mode: 0,
     };
-    stash_file_aux(sys::MOUNT, a, arg(ctx, 2)?)
+    stash_file_aux(sys::MOUNT, a, arg(ctx, 2))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_umount")]
@@ -38,5 +38,5 @@ pub fn umount2_enter(ctx: TracePointContext) -> u32 {
 /// umount2(name, flags).
 #[inline(always)]
 fn try_umount2(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::UMOUNT2, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0)?, arg(ctx, 1)?, 0))
+    stash_file(sys::UMOUNT2, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0), arg(ctx, 1), 0))
 }

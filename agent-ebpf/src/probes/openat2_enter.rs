@@ -3,7 +3,7 @@
 use aya_ebpf::{helpers::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::ProbeId;
 
-use super::{openat_enter::stash_open, sys_arg};
+use super::{arg, openat_enter::stash_open};
 use crate::common::{filter, is_self, kind_enabled};
 
 const P: ProbeId = ProbeId::OpenatEnter;
@@ -26,9 +26,9 @@ fn try_openat2_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) || !kind_enabled(P, f, lanner_common::EventKind::Open) {
         return Ok(());
     }
-    let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
-    let path: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
-    let how: *const OpenHow = unsafe { ctx.read_at(sys_arg(2))? };
+    let dirfd: i64 = arg(ctx, 0);
+    let path: *const u8 = arg(ctx, 1);
+    let how: *const OpenHow = arg(ctx, 2);
     let how = unsafe { bpf_probe_read_user(how)? };
     stash_open(P, f, 2, dirfd as i32, path, how.flags as u32, how.mode as u32)
 }

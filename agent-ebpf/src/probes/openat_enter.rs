@@ -3,7 +3,7 @@
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::ProbeId;
 
-use super::sys_arg;
+use super::arg;
 use lanner_common::FilterConfig;
 
 use crate::common::{filter, is_self, kind_enabled};
@@ -21,10 +21,10 @@ fn try_openat_enter(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) || !kind_enabled(P, f, lanner_common::EventKind::Open) {
         return Ok(());
     }
-    let dirfd: i64 = unsafe { ctx.read_at(sys_arg(0))? };
-    let path: *const u8 = unsafe { ctx.read_at(sys_arg(1))? };
-    let flags: u64 = unsafe { ctx.read_at(sys_arg(2))? };
-    let mode: u64 = unsafe { ctx.read_at(sys_arg(3))? };
+    let dirfd: i64 = arg(ctx, 0);
+    let path: *const u8 = arg(ctx, 1);
+    let flags: u64 = arg(ctx, 2);
+    let mode: u64 = arg(ctx, 3);
     stash_open(P, f, 1, dirfd as i32, path, flags as u32, mode as u32)
 }
 

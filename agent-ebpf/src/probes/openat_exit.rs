@@ -4,7 +4,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::{Counter, ProbeId};
 
-use super::SYS_RET;
+use super::sys_ret;
 use crate::{
     common::{count, filter, is_self, submit_prefix},
     maps::OPEN_STASH,
@@ -28,7 +28,7 @@ fn try_open_exit(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(ev) = OPEN_STASH.get_ptr_mut(&tid) else {
         // With the path filter on, most misses are opens it dropped at entry.

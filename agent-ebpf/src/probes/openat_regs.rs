@@ -26,7 +26,7 @@ use lanner_common::{
     EventKind,
 };
 
-use super::{openat_enter::fill_open, SYS_RET};
+use super::{openat_enter::fill_open, sys_ret};
 use crate::{
     common::{count, filter, is_self, kind_enabled, submit_prefix},
     regs::syscall_args,
@@ -59,7 +59,7 @@ fn try_open_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     if is_self(P) || !kind_enabled(P, f, EventKind::Open) {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     if ret < 0 && f.drop_failed_opens != 0 {
         count(P, Counter::Filtered);
         return Ok(());

@@ -20,9 +20,9 @@ fn try_rename(ctx: &TracePointContext) -> Result<(), i64> {
         sys::RENAME,
         FileArgs {
             dirfd: AT_FDCWD as i64,
-            path: arg(ctx, 0)?,
+            path: arg(ctx, 0),
             dirfd2: AT_FDCWD as i64,
-            path2: arg(ctx, 1)?,
+            path2: arg(ctx, 1),
             flags: 0,
             mode: 0,
         },
@@ -39,14 +39,7 @@ pub fn renameat_enter(ctx: TracePointContext) -> u32 {
 fn try_renameat(ctx: &TracePointContext) -> Result<(), i64> {
     stash_file(
         sys::RENAMEAT,
-        FileArgs {
-            dirfd: arg(ctx, 0)?,
-            path: arg(ctx, 1)?,
-            dirfd2: arg(ctx, 2)?,
-            path2: arg(ctx, 3)?,
-            flags: 0,
-            mode: 0,
-        },
+        FileArgs { dirfd: arg(ctx, 0), path: arg(ctx, 1), dirfd2: arg(ctx, 2), path2: arg(ctx, 3), flags: 0, mode: 0 },
     )
 }
 
@@ -61,11 +54,11 @@ fn try_renameat2(ctx: &TracePointContext) -> Result<(), i64> {
     stash_file(
         sys::RENAMEAT2,
         FileArgs {
-            dirfd: arg(ctx, 0)?,
-            path: arg(ctx, 1)?,
-            dirfd2: arg(ctx, 2)?,
-            path2: arg(ctx, 3)?,
-            flags: arg(ctx, 4)?,
+            dirfd: arg(ctx, 0),
+            path: arg(ctx, 1),
+            dirfd2: arg(ctx, 2),
+            path2: arg(ctx, 3),
+            flags: arg(ctx, 4),
             mode: 0,
         },
     )

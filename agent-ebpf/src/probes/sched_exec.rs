@@ -44,7 +44,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let old_pid: u32 = unsafe { ctx.read_at::<i32>(OFF_OLD_PID)? } as u32;
+    let old_pid: u32 = super::tp_field::<i32>(ctx, OFF_OLD_PID) as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
     // SAFETY: the value is copied out before the entry is removed; a miss
     // (execve_regs stashes nothing) is one lookup and no delete.
@@ -91,7 +91,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
     ev.hdr.subtype = syscall;
-    let loc: u32 = unsafe { ctx.read_at(OFF_FILENAME_LOC)? };
+    let loc: u32 = super::tp_field(ctx, OFF_FILENAME_LOC);
     let src = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
     match unsafe { bpf_probe_read_kernel_str_bytes(src, &mut ev.filename) } {
         Ok(s) => {

@@ -7,7 +7,7 @@ use lanner_common::{
     EventHeader, EventKind, SetuidEvent, SETUID_SETRESUID, SETUID_SETREUID, SETUID_SETUID, UID_UNCHANGED,
 };
 
-use super::sys_arg;
+use super::arg;
 use crate::{
     common::{count, fill_header, filter, is_self, kind_enabled},
     maps::SETUID_STASH,
@@ -39,14 +39,14 @@ fn try_setuid_enter(ctx: &TracePointContext, subtype: u16, nargs: usize) -> Resu
         return Ok(());
     }
     let mut ids = [UID_UNCHANGED; 3];
-    let a0: u64 = unsafe { ctx.read_at(sys_arg(0))? };
+    let a0: u64 = arg(ctx, 0);
     ids[0] = a0 as u32;
     if nargs >= 2 {
-        let a1: u64 = unsafe { ctx.read_at(sys_arg(1))? };
+        let a1: u64 = arg(ctx, 1);
         ids[1] = a1 as u32;
     }
     if nargs >= 3 {
-        let a2: u64 = unsafe { ctx.read_at(sys_arg(2))? };
+        let a2: u64 = arg(ctx, 2);
         ids[2] = a2 as u32;
     }
     let mut ev = SetuidEvent {

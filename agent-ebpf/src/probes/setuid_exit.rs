@@ -3,7 +3,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::counters::{Counter, ProbeId};
 
-use super::SYS_RET;
+use super::sys_ret;
 use crate::{
     common::{count, is_self, submit},
     maps::SETUID_STASH,
@@ -34,7 +34,7 @@ fn try_setuid_exit(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self(P) {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(ev) = SETUID_STASH.get_ptr_mut(&tid) else {
         count(P, Counter::StashMiss);

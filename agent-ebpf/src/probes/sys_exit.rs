@@ -8,7 +8,7 @@ use lanner_common::{
     sys,
 };
 
-use super::SYS_RET;
+use super::sys_ret;
 use crate::{
     common::{count, current_task, filter, is_self, submit},
     exe,
@@ -98,7 +98,7 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     if is_self(P) || filter().sys_off & (1u64 << (subtype as u64 & 63)) != 0 {
         return Ok(());
     }
-    let ret: i64 = unsafe { ctx.read_at(SYS_RET)? };
+    let ret: i64 = sys_ret(ctx);
     let tid = bpf_get_current_pid_tgid() as u32;
     let Some(ev) = SYS_STASH.get_ptr_mut(&tid) else {
         count(P, Counter::StashMiss);

@@ -16,7 +16,7 @@ pub fn unlink_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_unlink(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::UNLINK, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0)?, 0, 0))
+    stash_file(sys::UNLINK, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0), 0, 0))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_unlinkat")]
@@ -27,7 +27,7 @@ pub fn unlinkat_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_unlinkat(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::UNLINKAT, FileArgs::one(arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?, 0))
+    stash_file(sys::UNLINKAT, FileArgs::one(arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0))
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_rmdir")]
@@ -38,5 +38,5 @@ pub fn rmdir_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_rmdir(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_file(sys::RMDIR, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0)?, 0, 0))
+    stash_file(sys::RMDIR, FileArgs::one(AT_FDCWD as i64, arg(ctx, 0), 0, 0))
 }
