@@ -5,7 +5,8 @@
 //!
 //! Per event this is a few hash lookups and `Arc` clones; strings are built
 //! once per process (exec) or per container, not per event.
-use std::{collections::HashMap, net::IpAddr, sync::Arc, time::Instant};
+use rustc_hash::FxHashMap;
+use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use lanner_common::decode::{self, Event as KEvent};
 use lanner_rules::{Container, Event, EvtType, Fd, HealthProbe, L4Proto, Leader, Pod, ProbeKind};
@@ -39,10 +40,10 @@ pub struct Assembler {
     pub procs: ProcTable,
     enricher: Option<Arc<Enricher>>,
     /// Containers found from the cgroup v2 id: shared by every process in it.
-    containers: HashMap<u64, CachedContainer>,
+    containers: FxHashMap<u64, CachedContainer>,
     /// Processes whose v2 cgroup names no container (host processes, or
     /// containers visible only in cgroup v1 on hybrid hosts): per process.
-    by_pid: HashMap<u32, CachedContainer>,
+    by_pid: FxHashMap<u32, CachedContainer>,
     users: Users,
     /// Capability strings, one shared copy per distinct set.
     caps: lanner_rules::fields::caps::CapNames,
@@ -101,8 +102,8 @@ impl Assembler {
         Self {
             procs,
             enricher,
-            containers: HashMap::new(),
-            by_pid: HashMap::new(),
+            containers: FxHashMap::default(),
+            by_pid: FxHashMap::default(),
             users: Users::default(),
             caps: Default::default(),
             boot_offset_ns,

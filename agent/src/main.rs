@@ -21,6 +21,7 @@ mod prefilter;
 mod probes;
 mod proctable;
 mod protocol;
+mod replay;
 mod run;
 mod sinks;
 mod sysargs;
@@ -52,6 +53,9 @@ enum Command {
     /// Benchmark only: hold an empty program on tracepoints until stdin closes.
     #[command(hide = true)]
     Floor(floor::FloorArgs),
+    /// Benchmark only: open records through the userspace pipeline, no kernel.
+    #[command(hide = true)]
+    Replay(replay::ReplayArgs),
 }
 
 #[derive(Subcommand)]
@@ -115,5 +119,6 @@ fn main() -> anyhow::Result<()> {
         Command::Rules(cmd) => rules_cmd(cmd),
         Command::Triage(args) => triage::run(args),
         Command::Floor(args) => floor::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }

@@ -1,9 +1,10 @@
 //! The userspace event path after the ring buffer: decode → process table and
 //! container/pod enrichment (assemble) → rule match → alerts.
 //!
-//! Decode and assemble run on the reader task; rule matching runs on its own
-//! thread (`matchstage`) so both cores work, or inline when that thread is not
-//! started (unit tests). The active rule set is read through an `ArcSwap`
+//! Decode and assemble run on the reader task, and so does rule matching
+//! while the reader keeps up; a drain of more than `matchstage::THREAD_MIN`
+//! records (the reader is behind) hands the rest of it to the match thread
+//! (`matchstage`), so both cores work at high rates. The active rule set is read through an `ArcSwap`
 //! (no lock); matching allocates nothing, only a matching rule builds
 //! an alert. An alert whose container is known but whose pod, or whose
 //! container status (name, image), is not yet in the cache is held briefly on
@@ -87,8 +88,14 @@ pub struct Pipeline<W: Write> {
     runtime: Option<tokio::runtime::Handle>,
     /// Re-derived from the rules after each successful reload.
     prefilter: Option<(crate::prefilter::Prefilter, u64)>,
-    /// The rule-match thread; `None` = match inline on the reader task.
+    /// The rule-match thread for big drains; `None` = always match inline.
     stage: Option<crate::matchstage::MatchStage>,
+    /// Records in the current drain so far.
+    drained: usize,
+    /// The rule set inline matching uses, with the reload count it was read
+    /// at: re-read only after a reload (an `ArcSwap` load per event showed in
+    /// profiles).
+    active: Option<(u64, Arc<lanner_rules::RuleSet>)>,
     /// Rule ids matched inline (reused, so matching allocates nothing).
     hits: Vec<lanner_rules::RuleId>,
     /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
@@ -148,6 +155,8 @@ impl<W: Write> Pipeline<W> {
             runtime: tokio::runtime::Handle::try_current().ok(),
             prefilter: None,
             stage: None,
+            drained: 0,
+            active: None,
             hits: Vec::new(),
             counters: None,
             enrich_metrics: None,
@@ -165,20 +174,11 @@ impl<W: Write> Pipeline<W> {
         self.stage.as_ref().map(|s| s.wake.clone())
     }
 
-    /// Hand the drained events to the match thread, or match a small batch
-    /// inline when the thread has nothing in flight (cheaper than a hop).
+    /// The end of a drain: what waits for the match thread goes now.
     fn dispatch(&mut self) {
-        let Some(stage) = self.stage.as_mut() else {
-            return;
-        };
-        let Some(batch) = stage.take_small(crate::matchstage::INLINE_MAX) else {
+        self.drained = 0;
+        if let Some(stage) = self.stage.as_mut() {
             stage.send();
-            return;
-        };
-        self.take_matches();
-        let rules = self.rules.current();
-        for it in batch {
-            self.match_now(&rules, &it.ev, it.pid, it.cgroup_id);
         }
     }
 
@@ -301,11 +301,21 @@ impl<W: Write> Pipeline<W> {
         };
         tracing::trace!(evt = %rev.evt_type, res = rev.res, name = %rev.proc.name, args = %rev.proc.args(), container = ?rev.container.as_ref().map(|c| &c.id), "assembled");
         let (pid, cgroup_id) = (ev.header().pid, ev.header().cgroup_id);
+        // Inline while the reader keeps up: a thread hop costs more CPU than
+        // matching (`lanner replay --match-thread`). Once the thread has work in
+        // flight, everything goes there until it is done, so order is kept.
         match self.stage.as_mut() {
-            Some(stage) => stage.push(crate::matchstage::Item { ev: rev, pid, cgroup_id }),
-            None => {
-                let rules = self.rules.current();
+            Some(stage) if self.drained > crate::matchstage::THREAD_MIN || !stage.idle() => {
+                stage.push(crate::matchstage::Item { ev: rev, pid, cgroup_id })
+            }
+            _ => {
+                let gen = self.rules.reload_successes();
+                let rules = match self.active.take() {
+                    Some((g, r)) if g == gen => r,
+                    _ => self.rules.current(),
+                };
                 self.match_now(&rules, &rev, pid, cgroup_id);
+                self.active = Some((gen, rules));
             }
         }
     }
@@ -390,6 +400,7 @@ mod tests;
 impl<W: Write> RecordSink for Pipeline<W> {
     fn record(&mut self, bytes: &[u8]) {
         self.stats.records += 1;
+        self.drained += 1;
         match decode(bytes) {
             Ok(mut ev) => self.handle(&mut ev),
             Err(e) => {

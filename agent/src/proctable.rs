@@ -6,8 +6,9 @@
 //! processes linger for a grace period (late events still resolve), and past
 //! `max_entries` the oldest exited entries go first, then the oldest overall.
 use lanner_rules::Ancestors;
+use rustc_hash::FxHashMap;
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -41,7 +42,7 @@ pub struct TableStats {
 }
 
 pub struct ProcTable {
-    procs: HashMap<u32, Arc<ProcInfo>>,
+    procs: FxHashMap<u32, Arc<ProcInfo>>,
     /// pid → when it exited; also an eviction queue in exit order.
     exited: VecDeque<(u32, Instant)>,
     grace: Duration,
@@ -52,7 +53,7 @@ pub struct ProcTable {
     /// state `chains_gen`: the events of one process share one chain until the
     /// table changes, and then the cache is emptied (it never keeps an evicted
     /// process alive).
-    chains: HashMap<u32, (usize, Ancestors)>,
+    chains: FxHashMap<u32, (usize, Ancestors)>,
     chains_gen: u64,
     /// Bumped on every insert and removal.
     gen: u64,
@@ -61,13 +62,13 @@ pub struct ProcTable {
 impl ProcTable {
     pub fn new(max_entries: usize, grace: Duration) -> Self {
         Self {
-            procs: HashMap::new(),
+            procs: FxHashMap::default(),
             exited: VecDeque::new(),
             grace,
             max_entries: max_entries.max(16),
             evicted: 0,
             seeded: 0,
-            chains: HashMap::new(),
+            chains: FxHashMap::default(),
             chains_gen: 0,
             gen: 0,
         }

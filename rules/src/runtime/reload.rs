@@ -99,7 +99,8 @@ impl RuleSetHandle {
                     warnings: rs.warnings().to_vec(),
                 };
                 self.current.store(Arc::new(rs));
-                self.successes.fetch_add(1, Ordering::Relaxed);
+                // Release: whoever sees the new count sees the new set.
+                self.successes.fetch_add(1, Ordering::Release);
                 self.last_success_unix.store(now_unix(), Ordering::Relaxed);
                 Ok(ok)
             }
@@ -112,7 +113,7 @@ impl RuleSetHandle {
 
     /// Successful reloads since creation.
     pub fn reload_successes(&self) -> u64 {
-        self.successes.load(Ordering::Relaxed)
+        self.successes.load(Ordering::Acquire)
     }
 
     /// Failed reloads since creation (the previous set stayed active each time).
