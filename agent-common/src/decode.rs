@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::event::*;
+use crate::{comm::Comm, event::*};
 
 mod image;
 pub use image::ExecImage;
@@ -34,7 +34,7 @@ pub struct Header {
     pub uid: u32,
     pub gid: u32,
     pub cgroup_id: u64,
-    pub comm: String,
+    pub comm: Comm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -287,7 +287,7 @@ fn header(h: &EventHeader) -> Header {
         uid: h.uid,
         gid: h.gid,
         cgroup_id: h.cgroup_id,
-        comm: cstr(&h.comm),
+        comm: Comm::from_kernel(&h.comm),
     }
 }
 

@@ -15,6 +15,8 @@ pub mod exe;
 pub mod pathscan;
 
 #[cfg(feature = "user")]
+pub mod comm;
+#[cfg(feature = "user")]
 pub mod decode;
 
 pub use config::{FilterConfig, KernelOffsets, ProbeConfig};

@@ -5,7 +5,6 @@
 //!
 //! Per event this is a few hash lookups and `Arc` clones; strings are built
 //! once per process (exec) or per container, not per event.
-use rustc_hash::FxHashMap;
 use std::{net::IpAddr, sync::Arc, time::Instant};
 
 use lanner_common::decode::{self, Event as KEvent};
@@ -14,7 +13,7 @@ use lanner_rules::{Container, Event, EvtType, Fd, HealthProbe, L4Proto, Leader, 
 use crate::{
     image,
     k8s::{ContainerInfo, Enricher},
-    proctable::{new_proc, ProcInfo, ProcTable},
+    proctable::{new_proc, FastMap, ProcInfo, ProcTable},
     users::{Scope, Users},
 };
 
@@ -40,10 +39,10 @@ pub struct Assembler {
     pub procs: ProcTable,
     enricher: Option<Arc<Enricher>>,
     /// Containers found from the cgroup v2 id: shared by every process in it.
-    containers: FxHashMap<u64, CachedContainer>,
+    containers: FastMap<u64, CachedContainer>,
     /// Processes whose v2 cgroup names no container (host processes, or
     /// containers visible only in cgroup v1 on hybrid hosts): per process.
-    by_pid: FxHashMap<u32, CachedContainer>,
+    by_pid: FastMap<u32, CachedContainer>,
     users: Users,
     /// Capability strings, one shared copy per distinct set.
     caps: lanner_rules::fields::caps::CapNames,
@@ -102,8 +101,8 @@ impl Assembler {
         Self {
             procs,
             enricher,
-            containers: FxHashMap::default(),
-            by_pid: FxHashMap::default(),
+            containers: FastMap::default(),
+            by_pid: FastMap::default(),
             users: Users::default(),
             caps: Default::default(),
             boot_offset_ns,
@@ -209,7 +208,7 @@ impl Assembler {
             return self.procs.upsert(q);
         }
         let mut p = crate::proctable::read_proc("/proc", h.pid)
-            .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", std::slice::from_ref(&h.comm)));
+            .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", &[h.comm.to_string()]));
         p.uid = h.uid;
         p.gid = h.gid;
         self.fill_user(&mut p, h.cgroup_id);
@@ -314,7 +313,7 @@ impl Assembler {
                 (EvtType::Setuid, s.ret as i64, p, None, target)
             }
             KEvent::Fork(f) => {
-                let comm = h.comm.clone();
+                let comm = h.comm.to_string();
                 let (pid, ppid, uid, gid) = (f.child_pid, h.pid, h.uid, h.gid);
                 let child = self.procs.on_fork(ppid, pid, Some(time), || {
                     new_proc(pid, ppid, uid, gid, &comm, "", std::slice::from_ref(&comm))

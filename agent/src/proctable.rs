@@ -6,12 +6,15 @@
 //! processes linger for a grace period (late events still resolve), and past
 //! `max_entries` the oldest exited entries go first, then the oldest overall.
 use lanner_rules::Ancestors;
-use rustc_hash::FxHashMap;
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::Arc,
     time::{Duration, Instant},
 };
+
+/// Maps keyed by kernel-assigned ids (pids, cgroup ids): foldhash, not the
+/// default SipHash, which showed in profiles of the event path.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 /// The rule engine's process type is stored directly, so an event takes an
 /// `Arc` clone, not a copy (its cmdline is computed once per process).
@@ -42,7 +45,7 @@ pub struct TableStats {
 }
 
 pub struct ProcTable {
-    procs: FxHashMap<u32, Arc<ProcInfo>>,
+    procs: FastMap<u32, Arc<ProcInfo>>,
     /// pid → when it exited; also an eviction queue in exit order.
     exited: VecDeque<(u32, Instant)>,
     grace: Duration,
@@ -53,7 +56,7 @@ pub struct ProcTable {
     /// state `chains_gen`: the events of one process share one chain until the
     /// table changes, and then the cache is emptied (it never keeps an evicted
     /// process alive).
-    chains: FxHashMap<u32, (usize, Ancestors)>,
+    chains: FastMap<u32, (usize, Ancestors)>,
     chains_gen: u64,
     /// Bumped on every insert and removal.
     gen: u64,
@@ -62,13 +65,13 @@ pub struct ProcTable {
 impl ProcTable {
     pub fn new(max_entries: usize, grace: Duration) -> Self {
         Self {
-            procs: FxHashMap::default(),
+            procs: FastMap::default(),
             exited: VecDeque::new(),
             grace,
             max_entries: max_entries.max(16),
             evicted: 0,
             seeded: 0,
-            chains: FxHashMap::default(),
+            chains: FastMap::default(),
             chains_gen: 0,
             gen: 0,
         }

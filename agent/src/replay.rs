@@ -31,6 +31,10 @@ pub struct ReplayArgs {
     /// Records per drain (the agent drains about 1 ms of events at a time).
     #[arg(long, default_value_t = 256)]
     batch: u64,
+    /// Open these paths in turn (default: a library, a config file, a
+    /// scratch file and a /proc file).
+    #[arg(long = "path")]
+    paths: Vec<String>,
 }
 
 /// Paths cycled through: a library, a config file, a scratch file, /proc.
@@ -85,7 +89,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     if args.match_thread {
         p.start_match_thread()?;
     }
-    let recs: Vec<Vec<u8>> = PATHS.iter().enumerate().map(|(i, path)| record(path, i as u64)).collect();
+    let paths: Vec<&str> =
+        if args.paths.is_empty() { PATHS.to_vec() } else { args.paths.iter().map(String::as_str).collect() };
+    let recs: Vec<Vec<u8>> = paths.iter().enumerate().map(|(i, path)| record(path, i as u64)).collect();
     // The first record teaches the table this process (one /proc read).
     p.record(&recs[0]);
     p.batch_done();

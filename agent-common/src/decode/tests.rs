@@ -55,7 +55,7 @@ fn exec_round_trip() {
     assert_eq!(x.argv, vec!["cat", "/etc/shadow", ""]);
     assert_eq!(x.hdr.pid, 100);
     assert_eq!(x.hdr.tid, 101);
-    assert_eq!(x.hdr.comm, "bash");
+    assert_eq!(x.hdr.comm.as_str(), "bash");
     assert_eq!(x.loginuid, None);
     assert_eq!(x.tty, 0x8801);
     assert!(!x.args_truncated);
