@@ -272,6 +272,13 @@ pub struct FilterConfig {
     pub exec_skip: u32,
     /// Bit `event::sys::*` set = do NOT emit that syscall (file and sys records).
     pub sys_off: u64,
+    /// With `dup_res_filter`: bit `r` set = emit a dup, dup2 or dup3 whose
+    /// result is `r` (0..63); any other result is dropped at exit, before the
+    /// new descriptor is read.
+    pub dup_res_keep: u64,
+    /// Non-zero: apply `dup_res_keep`.
+    pub dup_res_filter: u32,
+    pub _pad0: u32,
 }
 
 /// `FilterConfig::exec_skip`: the environment block (`proc.env`).
@@ -308,6 +315,9 @@ impl FilterConfig {
         drop_unix_connects: 0,
         exec_skip: 0,
         sys_off: 0,
+        dup_res_keep: 0,
+        dup_res_filter: 0,
+        _pad0: 0,
     };
 }
 
@@ -326,7 +336,7 @@ pub fn is_loopback(family: u16, addr: &[u8; 16]) -> bool {
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
 pub const PREFIX_KEY_LEN: usize = 64;
 
-const _: () = assert!(core::mem::size_of::<FilterConfig>() == 40);
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 56);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only integer fields, no implicit padding.

@@ -16,7 +16,7 @@ use lanner_common::{
     config::{EXEC_SKIP_ENV, EXEC_SKIP_NAMES, PREFIX_KEY_LEN},
     sys, EventKind, FilterConfig,
 };
-use lanner_rules::{ConnectNeeds, OpenNeeds};
+use lanner_rules::{ConnectNeeds, DupNeeds, OpenNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
 const _: () = assert!(lanner_rules::kfilter::KEY_LEN == PREFIX_KEY_LEN);
@@ -33,6 +33,7 @@ pub struct KernelFilter {
     pub syscalls: u64,
     pub opens: OpenNeeds,
     pub connects: ConnectNeeds,
+    pub dups: DupNeeds,
     /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
     pub exec_skip: u32,
 }
@@ -58,6 +59,7 @@ impl KernelFilter {
                 .fold(0, |m, id| m | 1 << id),
             opens: rules.open_needs(),
             connects: rules.connect_needs(),
+            dups: rules.dup_needs(),
             exec_skip: exec_skip_for(rules) | exec_skip_env(),
         }
     }
@@ -70,6 +72,7 @@ impl KernelFilter {
             syscalls: ALL_SYSCALLS,
             opens: OpenNeeds::pass_all(),
             connects: ConnectNeeds::pass_all(),
+            dups: DupNeeds::pass_all(),
             exec_skip: exec_skip_env(),
         }
     }
@@ -93,6 +96,9 @@ impl KernelFilter {
             drop_unix_connects: u32::from(!self.connects.unix),
             exec_skip: self.exec_skip,
             sys_off: ALL_SYSCALLS & !self.syscalls,
+            dup_res_keep: self.dups.results.unwrap_or(0),
+            dup_res_filter: u32::from(self.dups.results.is_some()),
+            _pad0: 0,
         }
     }
 
@@ -107,7 +113,7 @@ impl KernelFilter {
             (1..=sys::MAX).filter(|id| self.syscalls & (1 << id) != 0).filter_map(sys::name).collect();
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={} connects(failed={} loopback={} unix={}) syscalls=[{}] exec_skip={}",
+             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} syscalls=[{}] exec_skip={}",
             self.open,
             self.connect,
             self.setuid,
@@ -118,6 +124,10 @@ impl KernelFilter {
             self.connects.failed,
             self.connects.loopback,
             self.connects.unix,
+            match self.dups.results {
+                None => "any".to_string(),
+                Some(m) => format!("{:?}", (0..64).filter(|r| m & (1u64 << r) != 0).collect::<Vec<_>>()),
+            },
             syscalls.join(","),
             exec_skip_names(self.exec_skip)
         )
@@ -288,12 +298,17 @@ mod tests {
                 write_paths: PathSet::default(),
             },
             connects: ConnectNeeds::pass_all(),
+            dups: DupNeeds { results: Some(0b101) },
             exec_skip: EXEC_SKIP_ENV,
         };
         let c = f.to_config();
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter, c.open_writes_always), (1, 1, 0));
         assert_eq!(c.sys_off, ALL_SYSCALLS & !(1 << sys::PTRACE), "only ptrace is emitted");
+        assert_eq!((c.dup_res_filter, c.dup_res_keep), (1, 0b101), "dups with results 0 and 2 only");
+        assert!(f.describe().contains("dup_results=[0, 2]"), "{}", f.describe());
+        let any = KernelFilter { dups: DupNeeds::pass_all(), ..f }.to_config();
+        assert_eq!((any.dup_res_filter, any.dup_res_keep), (0, 0), "any result: no filter");
     }
 
     #[test]

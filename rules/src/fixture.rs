@@ -49,7 +49,7 @@ use serde::Deserialize;
 
 use crate::error::LoadErrors;
 use crate::fields::priority::Priority;
-use crate::kfilter::{ConnectNeeds, OpenNeeds};
+use crate::kfilter::{ConnectNeeds, DupNeeds, OpenNeeds};
 use crate::runtime::alert::Alert;
 use crate::runtime::dns;
 use crate::runtime::event::Event;
@@ -347,18 +347,19 @@ fn describe(a: &Alert) -> String {
 }
 
 fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
-    run_case_with(case, rs, &Needs { open: rs.open_needs(), connect: rs.connect_needs() })
+    run_case_with(case, rs, &Needs { open: rs.open_needs(), connect: rs.connect_needs(), dup: rs.dup_needs() })
 }
 
 /// The in-kernel pre-filters derived from a rule set.
 struct Needs {
     open: OpenNeeds,
     connect: ConnectNeeds,
+    dup: DupNeeds,
 }
 
 impl Needs {
     fn passes(&self, ev: &Event) -> bool {
-        self.open.passes_event(ev) && self.connect.passes_event(ev)
+        self.open.passes_event(ev) && self.connect.passes_event(ev) && self.dup.passes_event(ev)
     }
 }
 
@@ -513,7 +514,11 @@ mod tests {
             writes_any_path: false,
             write_paths: PathSet::default(),
         };
-        let f = run_case_with(&case, &rs, &Needs { open: wrong, connect: ConnectNeeds::pass_all() });
+        let f = run_case_with(
+            &case,
+            &rs,
+            &Needs { open: wrong, connect: ConnectNeeds::pass_all(), dup: DupNeeds::pass_all() },
+        );
         assert_eq!(f.len(), 2, "{f:#?}");
         assert!(
             f[0].starts_with("pre-filter would drop an event that alerts: event 1 (fd.name=\"/etc/shadow\""),
@@ -543,7 +548,11 @@ mod tests {
         assert_eq!(run_case(&case, &rs), Vec::<String>::new());
         // A (wrong) filter that drops failures, loopback and unix sockets.
         let wrong = ConnectNeeds { failed: false, loopback: false, unix: false };
-        let f = run_case_with(&case, &rs, &Needs { open: OpenNeeds::pass_all(), connect: wrong });
+        let f = run_case_with(
+            &case,
+            &rs,
+            &Needs { open: OpenNeeds::pass_all(), connect: wrong, dup: DupNeeds::pass_all() },
+        );
         assert_eq!(
             f,
             [
@@ -551,6 +560,31 @@ mod tests {
                 "pre-filter would drop an event that alerts: event 2 (connect fd.name=\"::ffff:127.0.0.1:80\" family=10 addr=::ffff:127.0.0.1 res=0) fires rule 'Any connect'",
                 "pre-filter would drop an event that alerts: event 3 (connect fd.name=\"/run/x.sock\" family=1 addr=- res=0) fires rule 'Any connect'",
             ],
+            "{f:#?}"
+        );
+    }
+
+    #[test]
+    fn dup_prefilter_mismatch_is_reported() {
+        let rs = RuleSet::from_sources(&[(
+            "r.yaml",
+            "- rule: Stdout dup\n  desc: d\n  condition: evt.type = dup2 and evt.rawres = 1\n  output: o\n  priority: WARNING\n",
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let docs = yaml::parse(
+            "name: dups\nevents:\n  - {type: dup2, res: 1, proc: {exepath: /bin/bash}}\nexpect: [{rule: Stdout dup}]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let case: Case = from_node(&docs[0]).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(rs.dup_needs(), DupNeeds { results: Some(0b10) });
+        assert_eq!(run_case(&case, &rs), Vec::<String>::new());
+        // A (wrong) filter that keeps only result 0.
+        let wrong = DupNeeds { results: Some(1) };
+        let needs = Needs { open: OpenNeeds::pass_all(), connect: ConnectNeeds::pass_all(), dup: wrong };
+        let f = run_case_with(&case, &rs, &needs);
+        assert_eq!(
+            f,
+            ["pre-filter would drop an event that alerts: event 1 (fd.name=\"\" flags=0o0 res=1) fires rule 'Stdout dup'"],
             "{f:#?}"
         );
     }

@@ -16,7 +16,8 @@
 //! cheaply (relative paths, paths containing `/.` or `//` that userspace normalizes).
 //!
 //! The connect pre-filter ([`RuleSet::connect_needs`], [`ConnectNeeds`]) is derived the
-//! same way in the `connect` submodule.
+//! same way in the `connect` submodule, and the dup-family result filter
+//! ([`RuleSet::dup_needs`], [`DupNeeds`]) in `dup`.
 
 use std::cmp::Reverse;
 
@@ -28,8 +29,10 @@ use crate::runtime::pred::{NumPred, StrPred};
 use crate::runtime::ruleset::RuleSet;
 
 mod connect;
+mod dup;
 pub(crate) use connect::family_addr as connect_family_addr;
 pub use connect::{ConnectNeeds, AF_INET, AF_INET6, AF_UNIX, EINPROGRESS};
+pub use dup::{DupNeeds, DUP_TYPES};
 
 /// Bytes of a path the kernel compares (the LPM trie key length).
 pub const KEY_LEN: usize = 64;

@@ -8,7 +8,7 @@
 //! their bytes (relative, `..`), and noise that only the filter removes. Rules
 //! over the newer syscall types (dup2, mount, chown, creat, bpf, accept) are added
 //! to the default pack, and syscalls no rule needs (prctl, capset, listen) are noise
-//! the filter must drop.
+//! the filter must drop, as are dup2s onto a descriptor no rule looks at.
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -20,6 +20,8 @@ use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
 const NOISE: usize = 2_000;
 /// prctl calls no rule needs.
 const NOISE_SYS: u64 = 300;
+/// dup2 calls of a socket onto a high fd: the redirect rules want 0, 1 or 2 only.
+const NOISE_DUPS: u64 = 300;
 
 /// Rules over the newer syscall types, beside the default pack; `NONCE` is the nonce.
 const SYS_RULES: &str = r#"
@@ -83,6 +85,10 @@ fn sys_workload(dir: &Path) {
     for _ in 0..NOISE_SYS {
         unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
     }
+    for _ in 0..NOISE_DUPS {
+        assert_eq!(unsafe { libc::dup2(sock, 150) }, 150);
+    }
+    unsafe { libc::close(150) };
 }
 const NOISE_CONNECTS: u64 = 200;
 
@@ -244,6 +250,11 @@ fn same_alerts_with_and_without_the_prefilter() {
     let conn_off = out_off.kernel("connect_enter", "filtered") + out_off.kernel("connect_exit", "filtered");
     assert!(conn_on >= NOISE_CONNECTS, "only {conn_on} loopback connects filtered with the pre-filter on");
     assert_eq!(conn_off, 0, "connects filtered with --no-prefilter");
+    // The dup2s onto fd 150 were dropped at exit, before the fd was read; without
+    // the filter none were.
+    let dups_on = out_on.kernel("sys_exit", "filtered");
+    assert!(dups_on >= NOISE_DUPS, "only {dups_on} dup results filtered with the pre-filter on");
+    assert_eq!(out_off.kernel("sys_exit", "filtered"), 0, "dup results filtered with --no-prefilter");
     let opens = |o: &Stopped| o.final_counters["userspace"]["open"].as_u64().unwrap();
     assert!(
         opens(&out_on) + NOISE as u64 <= opens(&out_off) + 200,

@@ -2,6 +2,8 @@
 //! unshare, setns, bpf, userfaultfd, dup, bind, listen, accept, capset, setgid,
 //! setresgid and prctl: add the result to the stashed record (for the fd syscalls,
 //! what the fd refers to; for capset, the task's capability sets) and emit it.
+//! A dup-family result no rule can match is dropped first
+//! (`FilterConfig::dup_res_keep`, derived by `lanner_rules::DupNeeds`).
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
@@ -95,11 +97,19 @@ sys_exit! {
 
 #[inline(always)]
 fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
-    if is_self(P) || filter().sys_off & (1u64 << (subtype as u64 & 63)) != 0 {
+    let f = filter();
+    if is_self(P) || f.sys_off & (1u64 << (subtype as u64 & 63)) != 0 {
         return Ok(());
     }
     let ret: i64 = sys_ret(ctx);
     let tid = bpf_get_current_pid_tgid() as u32;
+    // A dup whose result no rule can match (the rules want sockets duplicated
+    // onto 0, 1 or 2): dropped before the new descriptor is read.
+    if matches!(subtype, sys::DUP | sys::DUP2 | sys::DUP3) && !dup_kept(f, ret) {
+        count(P, Counter::Filtered);
+        let _ = SYS_STASH.remove(&tid);
+        return Ok(());
+    }
     let Some(ev) = SYS_STASH.get_ptr_mut(&tid) else {
         count(P, Counter::StashMiss);
         return Ok(());
@@ -121,4 +131,10 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     submit(P, &*ev);
     let _ = SYS_STASH.remove(&tid);
     Ok(())
+}
+
+/// The dup result filter (`FilterConfig::dup_res_keep`).
+#[inline(always)]
+fn dup_kept(f: &lanner_common::FilterConfig, ret: i64) -> bool {
+    f.dup_res_filter == 0 || ((0..64).contains(&ret) && f.dup_res_keep & (1u64 << (ret as u64 & 63)) != 0)
 }
