@@ -11,6 +11,7 @@
 //! an anchor) are evaluated, still in load order. Candidate sets are bitsets on the
 //! stack, so this path does not allocate either.
 
+use super::trie::{Trie, TriePats};
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
@@ -80,116 +81,6 @@ struct Prefix {
     /// Suffixes instead of prefixes.
     suffix: bool,
     trie: Trie,
-}
-
-/// A node of the path-compressed trie: the edge into it is its first byte (the
-/// parent's label) followed by `seg` (bytes no pattern branches or ends inside).
-#[derive(Debug, Default)]
-struct TrieNode {
-    /// Children: `labels[first..first + n]`, targets alike.
-    first: u32,
-    n: u32,
-    /// The rest of the edge into this node: `segs[seg..seg + nseg]`.
-    seg: u32,
-    nseg: u32,
-    /// Rule positions whose pattern ends here: `hits[hit..hit + nhits]`.
-    hit: u32,
-    nhits: u32,
-}
-
-/// `(pattern bytes, rule position)` pairs a trie is built from.
-type TriePats = Vec<(Vec<u8>, u32)>;
-
-/// A byte trie whose single-child chains are collapsed into edge segments, so a walk
-/// pays the dependent node loads only where patterns branch or end, and compares the
-/// bytes in between in a plain loop (paths share long runs such as `/usr/lib/`).
-#[derive(Debug, Default)]
-struct Trie {
-    nodes: Vec<TrieNode>,
-    labels: Vec<u8>,
-    targets: Vec<u32>,
-    segs: Vec<u8>,
-    hits: Vec<u32>,
-}
-
-impl Trie {
-    /// Build from `(pattern bytes, rule position)` pairs.
-    fn build(pats: &TriePats) -> Trie {
-        // A pointer trie first, compressed and flattened breadth-first afterwards.
-        let mut kids: Vec<std::collections::BTreeMap<u8, usize>> = vec![Default::default()];
-        let mut ends: Vec<Vec<u32>> = vec![Vec::new()];
-        for (p, pos) in pats {
-            let mut n = 0;
-            for &b in p {
-                n = match kids[n].get(&b) {
-                    Some(&c) => c,
-                    None => {
-                        kids.push(Default::default());
-                        ends.push(Vec::new());
-                        let c = kids.len() - 1;
-                        kids[n].insert(b, c);
-                        c
-                    }
-                };
-            }
-            if !ends[n].contains(pos) {
-                ends[n].push(*pos);
-            }
-        }
-        // Follow the edge entering `c`: while a node has one child and no pattern
-        // ends there, its child's byte joins the segment. Returns (segment, last node).
-        let chain = |mut c: usize| {
-            let mut seg = Vec::new();
-            while ends[c].is_empty() && kids[c].len() == 1 {
-                let (&b, &next) = kids[c].iter().next().expect("one child");
-                seg.push(b);
-                c = next;
-            }
-            (seg, c)
-        };
-        let mut t = Trie::default();
-        // Breadth-first over the compressed nodes: (pointer node, segment into it).
-        let mut order: Vec<(usize, Vec<u8>)> = vec![(0, Vec::new())];
-        let mut i = 0;
-        while i < order.len() {
-            let n = order[i].0;
-            let first = t.labels.len() as u32;
-            for (&b, &c) in &kids[n] {
-                let (seg, end) = chain(c);
-                t.labels.push(b);
-                t.targets.push(order.len() as u32);
-                order.push((end, seg));
-            }
-            let (seg, nseg) = (t.segs.len() as u32, order[i].1.len() as u32);
-            t.segs.extend_from_slice(&order[i].1);
-            let hit = t.hits.len() as u32;
-            t.hits.extend(&ends[n]);
-            t.nodes.push(TrieNode { first, n: kids[n].len() as u32, seg, nseg, hit, nhits: ends[n].len() as u32 });
-            i += 1;
-        }
-        t
-    }
-
-    /// Call `f` with the positions of every pattern that `bytes` starts with.
-    #[inline]
-    fn walk(&self, mut bytes: impl Iterator<Item = u8>, mut f: impl FnMut(u32)) {
-        let mut node = &self.nodes[0];
-        while let Some(b) = bytes.next() {
-            let (first, n) = (node.first as usize, node.n as usize);
-            let Some(k) = self.labels[first..first + n].iter().position(|&x| x == b) else {
-                return;
-            };
-            node = &self.nodes[self.targets[first + k] as usize];
-            let (seg, nseg) = (node.seg as usize, node.nseg as usize);
-            for &want in &self.segs[seg..seg + nseg] {
-                if bytes.next() != Some(want) {
-                    return;
-                }
-            }
-            let (hit, nhits) = (node.hit as usize, node.nhits as usize);
-            self.hits[hit..hit + nhits].iter().for_each(|&p| f(p));
-        }
-    }
 }
 
 #[derive(Debug)]

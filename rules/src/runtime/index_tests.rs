@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::*;
 use crate::runtime::event::{Event, EvtType, Fd, Process};
+use crate::runtime::trie::{Trie, TriePats, DENSE_MIN};
 use crate::RuleSet;
 
 fn walk_set(t: &Trie, v: &str) -> Vec<u32> {
@@ -44,6 +44,23 @@ fn compressed_trie_names_exactly_the_patterns_a_value_starts_with() {
     ] {
         let want: Vec<u32> =
             pats.iter().enumerate().filter(|(_, p)| v.starts_with(**p)).map(|(i, _)| i as u32).collect();
+        assert_eq!(walk_set(&t, v), want, "value {v:?}");
+    }
+}
+
+#[test]
+fn wide_nodes_take_the_byte_table_and_name_the_same_patterns() {
+    // 26 patterns branching at the root and again after "/", and a narrow node below.
+    let mut pats: Vec<String> = ('a'..='z').map(|c| format!("{c}x")).collect();
+    pats.extend(('a'..='m').map(|c| format!("/{c}")));
+    pats.extend(["/ab".to_string(), "/ac/".to_string(), "/".to_string()]);
+    let pairs: TriePats = pats.iter().enumerate().map(|(i, p)| (p.as_bytes().to_vec(), i as u32)).collect();
+    let t = Trie::build(&pairs);
+    assert_eq!(t.dense.len(), 2, "the root and the node after '/' are wide");
+    assert!(t.nodes.iter().filter(|n| n.dense != 0).all(|n| n.n as usize > DENSE_MIN));
+    for v in ["", "a", "ax", "axe", "zx", "z", "/", "/a", "/ab", "/abc", "/ac", "/ac/d", "/n", "/z", "~", "\u{ff}"] {
+        let want: Vec<u32> =
+            pats.iter().enumerate().filter(|(_, p)| v.starts_with(p.as_str())).map(|(i, _)| i as u32).collect();
         assert_eq!(walk_set(&t, v), want, "value {v:?}");
     }
 }

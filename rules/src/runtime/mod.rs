@@ -17,3 +17,4 @@ pub(crate) mod output;
 pub(crate) mod pred;
 pub mod reload;
 pub(crate) mod ruleset;
+pub(crate) mod trie;
