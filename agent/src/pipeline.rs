@@ -92,6 +92,8 @@ pub struct Pipeline<W: Write> {
     stage: Option<crate::matchstage::MatchStage>,
     /// Records in the current drain so far.
     drained: usize,
+    /// Events went to the match thread since its matches were last taken.
+    threaded: bool,
     /// The rule set inline matching uses, with the reload count it was read
     /// at: re-read only after a reload (an `ArcSwap` load per event showed in
     /// profiles).
@@ -156,6 +158,7 @@ impl<W: Write> Pipeline<W> {
             prefilter: None,
             stage: None,
             drained: 0,
+            threaded: false,
             active: None,
             hits: Vec::new(),
             counters: None,
@@ -306,9 +309,16 @@ impl<W: Write> Pipeline<W> {
         // flight, everything goes there until it is done, so order is kept.
         match self.stage.as_mut() {
             Some(stage) if self.drained > crate::matchstage::THREAD_MIN || !stage.idle() => {
+                self.threaded = true;
                 stage.push(crate::matchstage::Item { ev: rev, pid, cgroup_id })
             }
             _ => {
+                if self.threaded {
+                    // The thread is idle, so its matches are all queued: emit
+                    // them before this later event's.
+                    self.threaded = false;
+                    self.take_matches();
+                }
                 let gen = self.rules.reload_successes();
                 let rules = match self.active.take() {
                     Some((g, r)) if g == gen => r,

@@ -49,7 +49,7 @@ impl AlertSink for Count {
 }
 
 /// One open record of `path` by this process, as `openat_regs` emits it.
-fn record(path: &str, ts: u64) -> Vec<u8> {
+pub(crate) fn record(path: &str, ts: u64) -> Vec<u8> {
     let pid = std::process::id();
     let mut comm = [0u8; 16];
     comm[..6].copy_from_slice(b"replay");

@@ -157,3 +157,44 @@ fn an_alert_whose_pod_never_arrives_is_counted_as_a_miss() {
     assert!(text.contains("\nlanner_enrichment_hold_seconds_count 1\n"), "{text}");
     assert!(text.contains("lanner_enrichment_misses_total{reason=\"pod_not_found\"} 1\n"), "{text}");
 }
+
+/// A drain past `THREAD_MIN` sends its tail to the match thread; an event
+/// matched inline afterwards must not overtake the thread's alerts.
+#[test]
+fn alerts_keep_the_event_order_across_the_match_thread() {
+    use crate::transport::RecordSink as _;
+    let rule = "- rule: etc\n  desc: d\n  condition: evt.type = openat and fd.name startswith /etc/lnr-order-\n  output: \"%fd.name\"\n  priority: WARNING\n";
+    let rules = RuleSet::from_sources(&[("t.yaml", rule)]).expect("rules");
+    let sink = Collect::default();
+    let assembler = Assembler::new(ProcTable::new(1000, Duration::from_secs(5)), None, 0);
+    let mut p: Pipeline<Vec<u8>> = Pipeline::new(
+        0,
+        None,
+        None,
+        assembler,
+        Arc::new(RuleSetHandle::new(rules)),
+        "n".into(),
+        Box::new(sink.clone()),
+    );
+    p.start_match_thread().expect("match thread");
+    let n = crate::matchstage::THREAD_MIN + 200;
+    for i in 0..n {
+        p.record(&crate::replay::record(&format!("/etc/lnr-order-{i}"), i as u64));
+    }
+    p.batch_done();
+    // Wait until the thread has finished the tail (its matches are queued).
+    let t0 = Instant::now();
+    while !p.stage.as_ref().expect("stage").idle() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the match thread never finished");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    p.record(&crate::replay::record("/etc/lnr-order-last", 0));
+    p.batch_done();
+    p.finish();
+    let got: Vec<String> = sink.0.lock().unwrap().iter().map(|a| a.output.clone()).collect();
+    let want: Vec<String> =
+        (0..n).map(|i| format!("/etc/lnr-order-{i}")).chain(["/etc/lnr-order-last".into()]).collect();
+    assert_eq!(got.len(), want.len());
+    let first_bad = got.iter().zip(&want).position(|(g, w)| !g.ends_with(w.as_str()));
+    assert_eq!(first_bad, None, "alerts out of order: got {:?}", first_bad.map(|i| &got[i]));
+}
