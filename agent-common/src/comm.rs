@@ -16,11 +16,7 @@ impl Comm {
     /// The kernel's bytes up to the first NUL; invalid UTF-8 is replaced and
     /// the result cut at a character boundary to fit.
     pub fn from_kernel(raw: &[u8]) -> Comm {
-        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        match core::str::from_utf8(&raw[..end]) {
-            Ok(s) => Comm::from(s),
-            Err(_) => Comm::from(String::from_utf8_lossy(&raw[..end]).as_ref()),
-        }
+        Comm::from(crate::decode::text_until_nul(raw).as_ref())
     }
 
     pub fn as_str(&self) -> &str {

@@ -319,6 +319,14 @@ impl FilterConfig {
         dup_res_filter: 0,
         _pad0: 0,
     };
+
+    /// Keep a dup, dup2 or dup3 whose result is `ret`? The sys exit probe's
+    /// check (`lanner_rules::DupNeeds::passes` is its model; the agent's tests
+    /// hold the two together).
+    #[inline(always)]
+    pub fn dup_kept(&self, ret: i64) -> bool {
+        self.dup_res_filter == 0 || ((0..64).contains(&ret) && self.dup_res_keep & (1u64 << (ret as u64 & 63)) != 0)
+    }
 }
 
 /// Is this connect destination loopback? `addr` holds 4 (IPv4) or 16 (IPv6)

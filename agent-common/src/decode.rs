@@ -260,22 +260,21 @@ fn string(bytes: &[u8], len: usize, field: &'static str) -> Result<String, Decod
     if len > bytes.len() {
         return Err(DecodeError::BadLength { field, len, max: bytes.len() });
     }
-    let s = &bytes[..len];
-    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-    Ok(owned_str(&s[..end]))
+    Ok(cstr(&bytes[..len]))
 }
 
 fn cstr(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    owned_str(&bytes[..end])
+    text_until_nul(bytes).into_owned()
 }
 
-/// UTF-8 bytes as a `String`, invalid sequences replaced. The strict check
-/// first: it is much faster than the lossy decoder on the usual valid input.
-fn owned_str(b: &[u8]) -> String {
+/// The bytes up to the first NUL (all of them without one) as text, invalid
+/// UTF-8 replaced. The strict check first: it is much faster than the lossy
+/// decoder on the usual valid input. Shared with [`crate::comm::Comm`].
+pub(crate) fn text_until_nul(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let b = &bytes[..bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len())];
     match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
+        Ok(s) => s.into(),
+        Err(_) => String::from_utf8_lossy(b),
     }
 }
 

@@ -376,6 +376,17 @@ mod tests {
     }
 
     #[test]
+    fn kernel_dup_check_agrees_with_the_rules_model() {
+        for results in [None, Some(0), Some(0b111), Some(1u64 << 63 | 1)] {
+            let dups = DupNeeds { results };
+            let c = KernelFilter { dups, ..KernelFilter::pass_all() }.to_config();
+            for ret in [-9, -1, 0, 1, 2, 3, 62, 63, 64, 1 << 40] {
+                assert_eq!(c.dup_kept(ret), dups.passes(ret), "results {results:?}, ret {ret}");
+            }
+        }
+    }
+
+    #[test]
     fn kernel_loopback_test_agrees_with_the_rules_model() {
         use std::net::IpAddr;
         for a in [

@@ -105,7 +105,7 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     let tid = bpf_get_current_pid_tgid() as u32;
     // A dup whose result no rule can match (the rules want sockets duplicated
     // onto 0, 1 or 2): dropped before the new descriptor is read.
-    if matches!(subtype, sys::DUP | sys::DUP2 | sys::DUP3) && !dup_kept(f, ret) {
+    if matches!(subtype, sys::DUP | sys::DUP2 | sys::DUP3) && !f.dup_kept(ret) {
         count(P, Counter::Filtered);
         let _ = SYS_STASH.remove(&tid);
         return Ok(());
@@ -131,10 +131,4 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     submit(P, &*ev);
     let _ = SYS_STASH.remove(&tid);
     Ok(())
-}
-
-/// The dup result filter (`FilterConfig::dup_res_keep`).
-#[inline(always)]
-fn dup_kept(f: &lanner_common::FilterConfig, ret: i64) -> bool {
-    f.dup_res_filter == 0 || ((0..64).contains(&ret) && f.dup_res_keep & (1u64 << (ret as u64 & 63)) != 0)
 }
