@@ -278,7 +278,12 @@ pub struct FilterConfig {
     pub dup_res_keep: u64,
     /// Non-zero: apply `dup_res_keep`.
     pub dup_res_filter: u32,
-    pub _pad0: u32,
+    /// Non-zero: apply `socket_domain_keep`.
+    pub socket_filter: u32,
+    /// With `socket_filter`: bit `d` set = emit a `socket` call on address
+    /// family `d` (0..63; a family from 64 on is always emitted); any other
+    /// is dropped at exit, right after its arguments are read.
+    pub socket_domain_keep: u64,
 }
 
 /// `FilterConfig::exec_skip`: the environment block (`proc.env`).
@@ -317,7 +322,8 @@ impl FilterConfig {
         sys_off: 0,
         dup_res_keep: 0,
         dup_res_filter: 0,
-        _pad0: 0,
+        socket_filter: 0,
+        socket_domain_keep: 0,
     };
 
     /// Keep a dup, dup2 or dup3 whose result is `ret`? The sys exit probe's
@@ -326,6 +332,14 @@ impl FilterConfig {
     #[inline(always)]
     pub fn dup_kept(&self, ret: i64) -> bool {
         self.dup_res_filter == 0 || ((0..64).contains(&ret) && self.dup_res_keep & (1u64 << (ret as u64 & 63)) != 0)
+    }
+
+    /// Keep a `socket` call on address family `domain`? The sys exit probes'
+    /// check (`lanner_rules::SocketNeeds::passes` is its model; the agent's
+    /// tests hold the two together).
+    #[inline(always)]
+    pub fn socket_kept(&self, domain: u64) -> bool {
+        self.socket_filter == 0 || domain >= 64 || self.socket_domain_keep & (1u64 << (domain & 63)) != 0
     }
 }
 
@@ -344,7 +358,7 @@ pub fn is_loopback(family: u16, addr: &[u8; 16]) -> bool {
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
 pub const PREFIX_KEY_LEN: usize = 64;
 
-const _: () = assert!(core::mem::size_of::<FilterConfig>() == 56);
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 64);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only integer fields, no implicit padding.

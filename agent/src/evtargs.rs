@@ -79,16 +79,7 @@ pub fn ptrace_request(req: u64) -> String {
 
 /// Socket address family names (`AF_UNIX` for 1, as Falco prints it).
 pub fn socket_domain(d: u64) -> String {
-    #[rustfmt::skip]
-    const NAMES: [&str; 46] = [
-        "AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_AX25", "AF_IPX", "AF_APPLETALK", "AF_NETROM", "AF_BRIDGE",
-        "AF_ATMPVC", "AF_X25", "AF_INET6", "AF_ROSE", "AF_DECnet", "AF_NETBEUI", "AF_SECURITY", "AF_KEY",
-        "AF_NETLINK", "AF_PACKET", "AF_ASH", "AF_ECONET", "AF_ATMSVC", "AF_RDS", "AF_SNA", "AF_IRDA", "AF_PPPOX",
-        "AF_WANPIPE", "AF_LLC", "AF_IB", "AF_MPLS", "AF_CAN", "AF_TIPC", "AF_BLUETOOTH", "AF_IUCV", "AF_RXRPC",
-        "AF_ISDN", "AF_PHONET", "AF_IEEE802154", "AF_CAIF", "AF_ALG", "AF_NFC", "AF_VSOCK", "AF_KCM", "AF_QIPCRTR",
-        "AF_SMC", "AF_XDP", "AF_MCTP",
-    ];
-    NAMES.get(d as usize).map_or_else(|| d.to_string(), |n| n.to_string())
+    lanner_rules::kfilter::socket_domain_name(d).map_or_else(|| d.to_string(), str::to_string)
 }
 
 fn flags_arg(name: &'static str, v: u64, table: &[(u64, &str)]) -> EvtArg {

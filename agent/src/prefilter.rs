@@ -16,7 +16,7 @@ use lanner_common::{
     config::{EXEC_SKIP_ENV, EXEC_SKIP_NAMES, PREFIX_KEY_LEN},
     sys, EventKind, FilterConfig,
 };
-use lanner_rules::{ConnectNeeds, DupNeeds, OpenNeeds};
+use lanner_rules::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
 const _: () = assert!(lanner_rules::kfilter::KEY_LEN == PREFIX_KEY_LEN);
@@ -34,6 +34,7 @@ pub struct KernelFilter {
     pub opens: OpenNeeds,
     pub connects: ConnectNeeds,
     pub dups: DupNeeds,
+    pub sockets: SocketNeeds,
     /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
     pub exec_skip: u32,
 }
@@ -60,6 +61,7 @@ impl KernelFilter {
             opens: rules.open_needs(),
             connects: rules.connect_needs(),
             dups: rules.dup_needs(),
+            sockets: rules.socket_needs(),
             exec_skip: exec_skip_for(rules) | exec_skip_env(),
         }
     }
@@ -73,6 +75,7 @@ impl KernelFilter {
             opens: OpenNeeds::pass_all(),
             connects: ConnectNeeds::pass_all(),
             dups: DupNeeds::pass_all(),
+            sockets: SocketNeeds::pass_all(),
             exec_skip: exec_skip_env(),
         }
     }
@@ -98,7 +101,8 @@ impl KernelFilter {
             sys_off: ALL_SYSCALLS & !self.syscalls,
             dup_res_keep: self.dups.results.unwrap_or(0),
             dup_res_filter: u32::from(self.dups.results.is_some()),
-            _pad0: 0,
+            socket_filter: u32::from(self.sockets.domains.is_some()),
+            socket_domain_keep: self.sockets.domains.unwrap_or(0),
         }
     }
 
@@ -113,7 +117,8 @@ impl KernelFilter {
             (1..=sys::MAX).filter(|id| self.syscalls & (1 << id) != 0).filter_map(sys::name).collect();
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} syscalls=[{}] exec_skip={}",
+             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} socket_domains={} syscalls=[{}] \
+             exec_skip={}",
             self.open,
             self.connect,
             self.setuid,
@@ -127,6 +132,13 @@ impl KernelFilter {
             match self.dups.results {
                 None => "any".to_string(),
                 Some(m) => format!("{:?}", (0..64).filter(|r| m & (1u64 << r) != 0).collect::<Vec<_>>()),
+            },
+            match self.sockets.domains {
+                None => "any".to_string(),
+                Some(m) => format!(
+                    "{:?}",
+                    (0..64u64).filter(|d| m & (1u64 << d) != 0).map(crate::evtargs::socket_domain).collect::<Vec<_>>()
+                ),
             },
             syscalls.join(","),
             exec_skip_names(self.exec_skip)
@@ -299,6 +311,7 @@ mod tests {
             },
             connects: ConnectNeeds::pass_all(),
             dups: DupNeeds { results: Some(0b101) },
+            sockets: SocketNeeds { domains: Some(1 << 17) },
             exec_skip: EXEC_SKIP_ENV,
         };
         let c = f.to_config();
@@ -307,8 +320,12 @@ mod tests {
         assert_eq!(c.sys_off, ALL_SYSCALLS & !(1 << sys::PTRACE), "only ptrace is emitted");
         assert_eq!((c.dup_res_filter, c.dup_res_keep), (1, 0b101), "dups with results 0 and 2 only");
         assert!(f.describe().contains("dup_results=[0, 2]"), "{}", f.describe());
-        let any = KernelFilter { dups: DupNeeds::pass_all(), ..f }.to_config();
+        let any = KernelFilter { dups: DupNeeds::pass_all(), ..f.clone() }.to_config();
         assert_eq!((any.dup_res_filter, any.dup_res_keep), (0, 0), "any result: no filter");
+        assert_eq!((c.socket_filter, c.socket_domain_keep), (1, 1 << 17), "packet sockets only");
+        assert!(f.describe().contains("socket_domains=[\"AF_PACKET\"]"), "{}", f.describe());
+        let any = KernelFilter { sockets: SocketNeeds::pass_all(), ..f }.to_config();
+        assert_eq!((any.socket_filter, any.socket_domain_keep), (0, 0), "any family: no filter");
     }
 
     #[test]
@@ -382,6 +399,17 @@ mod tests {
             let c = KernelFilter { dups, ..KernelFilter::pass_all() }.to_config();
             for ret in [-9, -1, 0, 1, 2, 3, 62, 63, 64, 1 << 40] {
                 assert_eq!(c.dup_kept(ret), dups.passes(ret), "results {results:?}, ret {ret}");
+            }
+        }
+    }
+
+    #[test]
+    fn kernel_socket_check_agrees_with_the_rules_model() {
+        for domains in [None, Some(0), Some(1u64 << 17), Some(1u64 << 63 | 0b110)] {
+            let sockets = SocketNeeds { domains };
+            let c = KernelFilter { sockets, ..KernelFilter::pass_all() }.to_config();
+            for d in [0, 1, 2, 10, 17, 45, 62, 63, 64, 65, 1 << 40, u64::MAX] {
+                assert_eq!(c.socket_kept(d), sockets.passes(d), "domains {domains:?}, family {d}");
             }
         }
     }

@@ -21,9 +21,10 @@
 //! loads and attaches on some kernels (5.10) and then never runs, so the list is
 //! checked first and an unreadable list counts as "not active".
 //!
-//! On tracepoint-only hosts the open and connect pairs have a preferred probe
-//! too: one exit program that reads the arguments from the saved user
-//! registers (`openat_regs`, `openat2_regs`, `connect_regs`; x86_64, 5.15+).
+//! On tracepoint-only hosts the exec, open, connect and numeric-argument
+//! syscall pairs have a preferred probe too: one exit program that reads the
+//! arguments from the saved user registers (`*_regs`: `openat_regs`,
+//! `connect_regs`, `socket_regs`...; x86_64, 5.15+). The table is in `table`.
 //! Each probe logs which hook it uses; /metrics has `lanner_probe_attached`.
 use aya::{
     programs::{FExit, Lsm, ProgramError, RawTracePoint, TracePoint},
@@ -75,197 +76,12 @@ pub struct ProbeSpec {
     pub replaces: &'static [&'static str],
 }
 
-const fn tp(
-    program: &'static str,
-    category: &'static str,
-    name: &'static str,
-    min: (u8, u8),
-    essential: bool,
-) -> ProbeSpec {
-    ProbeSpec { program, hook: Hook::TracePoint { category, name }, min_kernel: min, essential, replaces: &[] }
-}
+mod table;
+use table::reads_x86_regs;
+pub use table::TABLE;
 
-pub const TABLE: &[ProbeSpec] = &[
-    // issue 17 (lsm): a successful exec from one BPF LSM program where the kernel
-    // runs BPF LSM; sched_exec (below) is its fallback. Failed execs stay on the
-    // execve tracepoint pair: the hook runs only past exec's point of no return.
-    ProbeSpec {
-        program: "lsm_exec",
-        hook: Hook::Lsm { hook: "bprm_committed_creds" },
-        min_kernel: (5, 8),
-        essential: false,
-        replaces: &["sched_exec"],
-    },
-    // Issue 18: exec without an enter program (failed execs read filename and
-    // argv through the saved registers); execve_enter + execve_exit are its fallback.
-    ProbeSpec {
-        program: "execve_regs",
-        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_execve" },
-        min_kernel: (5, 15),
-        essential: false,
-        replaces: &["execve_enter", "execve_exit"],
-    },
-    tp("execve_enter", "syscalls", "sys_enter_execve", (5, 8), true),
-    tp("sched_exec", "sched", "sched_process_exec", (5, 8), true),
-    tp("execve_exit", "syscalls", "sys_exit_execve", (5, 8), false),
-    // One program for open/openat/openat2 where trampolines work (5.5+ with
-    // BTF); the four tracepoints below are its fallback.
-    ProbeSpec {
-        program: "openat_fexit",
-        hook: Hook::FExit { function: "do_sys_openat2" },
-        min_kernel: (5, 8),
-        essential: false,
-        replaces: &["openat_regs", "openat2_regs", "openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
-    },
-    // Issue 18 (one program per syscall on tracepoint hosts): exit-only programs
-    // that read the arguments from the saved user registers (x86_64, 5.15+ for
-    // bpf_task_pt_regs); the enter+exit pairs below are their fallback.
-    ProbeSpec {
-        program: "openat_regs",
-        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_openat" },
-        min_kernel: (5, 15),
-        essential: false,
-        replaces: &["openat_enter", "openat_exit"],
-    },
-    ProbeSpec {
-        program: "openat2_regs",
-        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_openat2" },
-        min_kernel: (5, 15),
-        essential: false,
-        replaces: &["openat2_enter", "openat2_exit"],
-    },
-    ProbeSpec {
-        program: "connect_regs",
-        hook: Hook::TracePoint { category: "syscalls", name: "sys_exit_connect" },
-        min_kernel: (5, 15),
-        essential: false,
-        replaces: &["connect_enter", "connect_exit"],
-    },
-    tp("openat_enter", "syscalls", "sys_enter_openat", (5, 8), false),
-    tp("openat_exit", "syscalls", "sys_exit_openat", (5, 8), false),
-    tp("openat2_enter", "syscalls", "sys_enter_openat2", (5, 8), false),
-    tp("openat2_exit", "syscalls", "sys_exit_openat2", (5, 8), false),
-    tp("connect_enter", "syscalls", "sys_enter_connect", (5, 8), false),
-    tp("connect_exit", "syscalls", "sys_exit_connect", (5, 8), false),
-    tp("setuid_enter", "syscalls", "sys_enter_setuid", (5, 8), false),
-    tp("setuid_exit", "syscalls", "sys_exit_setuid", (5, 8), false),
-    tp("setreuid_enter", "syscalls", "sys_enter_setreuid", (5, 8), false),
-    tp("setreuid_exit", "syscalls", "sys_exit_setreuid", (5, 8), false),
-    tp("setresuid_enter", "syscalls", "sys_enter_setresuid", (5, 8), false),
-    tp("setresuid_exit", "syscalls", "sys_exit_setresuid", (5, 8), false),
-    ProbeSpec {
-        program: "sched_fork",
-        hook: Hook::RawTracePoint { name: "sched_process_fork" },
-        min_kernel: (5, 8),
-        essential: false,
-        replaces: &[],
-    },
-    tp("sched_exit", "sched", "sched_process_exit", (5, 8), false),
-    // Path syscalls (one record, `file_exit`), then ptrace, socket and the module
-    // syscalls (`sys_exit`). The module tracepoints are missing on kernels built
-    // without module support: those two probes are skipped with a message.
-    tp("symlink_enter", "syscalls", "sys_enter_symlink", (5, 8), false),
-    tp("symlink_exit", "syscalls", "sys_exit_symlink", (5, 8), false),
-    tp("symlinkat_enter", "syscalls", "sys_enter_symlinkat", (5, 8), false),
-    tp("symlinkat_exit", "syscalls", "sys_exit_symlinkat", (5, 8), false),
-    tp("link_enter", "syscalls", "sys_enter_link", (5, 8), false),
-    tp("link_exit", "syscalls", "sys_exit_link", (5, 8), false),
-    tp("linkat_enter", "syscalls", "sys_enter_linkat", (5, 8), false),
-    tp("linkat_exit", "syscalls", "sys_exit_linkat", (5, 8), false),
-    tp("unlink_enter", "syscalls", "sys_enter_unlink", (5, 8), false),
-    tp("unlink_exit", "syscalls", "sys_exit_unlink", (5, 8), false),
-    tp("unlinkat_enter", "syscalls", "sys_enter_unlinkat", (5, 8), false),
-    tp("unlinkat_exit", "syscalls", "sys_exit_unlinkat", (5, 8), false),
-    tp("rename_enter", "syscalls", "sys_enter_rename", (5, 8), false),
-    tp("rename_exit", "syscalls", "sys_exit_rename", (5, 8), false),
-    tp("renameat_enter", "syscalls", "sys_enter_renameat", (5, 8), false),
-    tp("renameat_exit", "syscalls", "sys_exit_renameat", (5, 8), false),
-    tp("renameat2_enter", "syscalls", "sys_enter_renameat2", (5, 8), false),
-    tp("renameat2_exit", "syscalls", "sys_exit_renameat2", (5, 8), false),
-    tp("mkdir_enter", "syscalls", "sys_enter_mkdir", (5, 8), false),
-    tp("mkdir_exit", "syscalls", "sys_exit_mkdir", (5, 8), false),
-    tp("mkdirat_enter", "syscalls", "sys_enter_mkdirat", (5, 8), false),
-    tp("mkdirat_exit", "syscalls", "sys_exit_mkdirat", (5, 8), false),
-    tp("rmdir_enter", "syscalls", "sys_enter_rmdir", (5, 8), false),
-    tp("rmdir_exit", "syscalls", "sys_exit_rmdir", (5, 8), false),
-    tp("chmod_enter", "syscalls", "sys_enter_chmod", (5, 8), false),
-    tp("chmod_exit", "syscalls", "sys_exit_chmod", (5, 8), false),
-    tp("fchmod_enter", "syscalls", "sys_enter_fchmod", (5, 8), false),
-    tp("fchmod_exit", "syscalls", "sys_exit_fchmod", (5, 8), false),
-    tp("fchmodat_enter", "syscalls", "sys_enter_fchmodat", (5, 8), false),
-    tp("fchmodat_exit", "syscalls", "sys_exit_fchmodat", (5, 8), false),
-    tp("ptrace_enter", "syscalls", "sys_enter_ptrace", (5, 8), false),
-    tp("ptrace_exit", "syscalls", "sys_exit_ptrace", (5, 8), false),
-    tp("socket_enter", "syscalls", "sys_enter_socket", (5, 8), false),
-    tp("socket_exit", "syscalls", "sys_exit_socket", (5, 8), false),
-    tp("init_module_enter", "syscalls", "sys_enter_init_module", (5, 8), false),
-    tp("init_module_exit", "syscalls", "sys_exit_init_module", (5, 8), false),
-    tp("finit_module_enter", "syscalls", "sys_enter_finit_module", (5, 8), false),
-    tp("finit_module_exit", "syscalls", "sys_exit_finit_module", (5, 8), false),
-    tp("delete_module_enter", "syscalls", "sys_enter_delete_module", (5, 8), false),
-    tp("delete_module_exit", "syscalls", "sys_exit_delete_module", (5, 8), false),
-    tp("memfd_create_enter", "syscalls", "sys_enter_memfd_create", (5, 8), false),
-    tp("memfd_create_exit", "syscalls", "sys_exit_memfd_create", (5, 8), false),
-    tp("unshare_enter", "syscalls", "sys_enter_unshare", (5, 8), false),
-    tp("unshare_exit", "syscalls", "sys_exit_unshare", (5, 8), false),
-    tp("setns_enter", "syscalls", "sys_enter_setns", (5, 8), false),
-    tp("setns_exit", "syscalls", "sys_exit_setns", (5, 8), false),
-    // chown family, creat, mount and umount2 (the umount2 syscall's tracepoint is
-    // `umount`) use the path record; the rest the numeric one, dup, bind, listen and
-    // accept with the fd's type and endpoints.
-    tp("chown_enter", "syscalls", "sys_enter_chown", (5, 8), false),
-    tp("chown_exit", "syscalls", "sys_exit_chown", (5, 8), false),
-    tp("lchown_enter", "syscalls", "sys_enter_lchown", (5, 8), false),
-    tp("lchown_exit", "syscalls", "sys_exit_lchown", (5, 8), false),
-    tp("fchown_enter", "syscalls", "sys_enter_fchown", (5, 8), false),
-    tp("fchown_exit", "syscalls", "sys_exit_fchown", (5, 8), false),
-    tp("fchownat_enter", "syscalls", "sys_enter_fchownat", (5, 8), false),
-    tp("fchownat_exit", "syscalls", "sys_exit_fchownat", (5, 8), false),
-    tp("creat_enter", "syscalls", "sys_enter_creat", (5, 8), false),
-    tp("creat_exit", "syscalls", "sys_exit_creat", (5, 8), false),
-    tp("mount_enter", "syscalls", "sys_enter_mount", (5, 8), false),
-    tp("mount_exit", "syscalls", "sys_exit_mount", (5, 8), false),
-    tp("umount2_enter", "syscalls", "sys_enter_umount", (5, 8), false),
-    tp("umount2_exit", "syscalls", "sys_exit_umount", (5, 8), false),
-    tp("bpf_enter", "syscalls", "sys_enter_bpf", (5, 8), false),
-    tp("bpf_exit", "syscalls", "sys_exit_bpf", (5, 8), false),
-    tp("userfaultfd_enter", "syscalls", "sys_enter_userfaultfd", (5, 8), false),
-    tp("userfaultfd_exit", "syscalls", "sys_exit_userfaultfd", (5, 8), false),
-    tp("dup_enter", "syscalls", "sys_enter_dup", (5, 8), false),
-    tp("dup_exit", "syscalls", "sys_exit_dup", (5, 8), false),
-    tp("dup2_enter", "syscalls", "sys_enter_dup2", (5, 8), false),
-    tp("dup2_exit", "syscalls", "sys_exit_dup2", (5, 8), false),
-    tp("dup3_enter", "syscalls", "sys_enter_dup3", (5, 8), false),
-    tp("dup3_exit", "syscalls", "sys_exit_dup3", (5, 8), false),
-    tp("bind_enter", "syscalls", "sys_enter_bind", (5, 8), false),
-    tp("bind_exit", "syscalls", "sys_exit_bind", (5, 8), false),
-    tp("listen_enter", "syscalls", "sys_enter_listen", (5, 8), false),
-    tp("listen_exit", "syscalls", "sys_exit_listen", (5, 8), false),
-    tp("accept_enter", "syscalls", "sys_enter_accept", (5, 8), false),
-    tp("accept_exit", "syscalls", "sys_exit_accept", (5, 8), false),
-    tp("accept4_enter", "syscalls", "sys_enter_accept4", (5, 8), false),
-    tp("accept4_exit", "syscalls", "sys_exit_accept4", (5, 8), false),
-    tp("capset_enter", "syscalls", "sys_enter_capset", (5, 8), false),
-    tp("capset_exit", "syscalls", "sys_exit_capset", (5, 8), false),
-    tp("setgid_enter", "syscalls", "sys_enter_setgid", (5, 8), false),
-    tp("setgid_exit", "syscalls", "sys_exit_setgid", (5, 8), false),
-    tp("setresgid_enter", "syscalls", "sys_enter_setresgid", (5, 8), false),
-    tp("setresgid_exit", "syscalls", "sys_exit_setresgid", (5, 8), false),
-    tp("prctl_enter", "syscalls", "sys_enter_prctl", (5, 8), false),
-    tp("prctl_exit", "syscalls", "sys_exit_prctl", (5, 8), false),
-    // sysc (issue 14 leftovers): execveat as its own event type (the exec family:
-    // always attached, like execve).
-    tp("execveat_enter", "syscalls", "sys_enter_execveat", (5, 8), false),
-    tp("execveat_exit", "syscalls", "sys_exit_execveat", (5, 8), false),
-];
-
-/// Programs that read syscall arguments from x86_64 saved registers
-/// (agent-ebpf `regs`): on another architecture they are not loaded, their
-/// fallbacks are.
-const X86_64_ONLY: &[&str] = &["execve_regs", "openat_regs", "openat2_regs", "connect_regs"];
-
-/// Comma-separated programs not to load (as if the kernel rejected them, so
-/// their fallbacks load): how the benchmark measures the enter+exit pairs
+/// Comma-separated programs not to load (`*suffix` for all ending so; as if the
+/// kernel rejected them, so their fallbacks load): how the benchmark measures the enter+exit pairs
 /// against the exit-only programs in the same run, and how a test exercises a
 /// fallback on a host where the preferred probe works. Not for production.
 pub const SKIP_ENV: &str = "LANNER_SKIP_PROBES";
@@ -461,9 +277,18 @@ pub fn attach_needed(
     attached
 }
 
-/// `LANNER_SKIP_PROBES` names this program (forces its fallback, for tests and the bench).
+/// `LANNER_SKIP_PROBES` names this program (forces its fallback, for tests and the
+/// bench): an entry is a program name, or `*suffix` for every program ending so
+/// (`*_regs`: all the register-reading programs, so every pair loads).
 fn skipped(program: &str) -> bool {
-    std::env::var(SKIP_ENV).is_ok_and(|v| v.split(',').map(str::trim).any(|p| p == program))
+    std::env::var(SKIP_ENV).is_ok_and(|v| skip_list_names(&v, program))
+}
+
+fn skip_list_names(list: &str, program: &str) -> bool {
+    list.split(',').map(str::trim).any(|p| match p.strip_prefix('*') {
+        Some(sfx) => !sfx.is_empty() && program.ends_with(sfx),
+        None => p == program,
+    })
 }
 
 /// Decide, load and log one probe; `earlier` are the statuses of the probes before it.
@@ -493,7 +318,7 @@ fn attach_one(
         return ProbeStatus { unneeded: true, ..base };
     } else if kernel < KernelVersion::new(a, b, 0) {
         ProbeStatus { error: Some(format!("needs kernel {a}.{b}+")), ..base }
-    } else if !cfg!(target_arch = "x86_64") && X86_64_ONLY.contains(&spec.program) {
+    } else if !cfg!(target_arch = "x86_64") && reads_x86_regs(spec.program) {
         ProbeStatus { error: Some("reads x86_64 syscall registers".into()), ..base }
     } else if skipped(spec.program) {
         ProbeStatus { error: Some(format!("skipped ({SKIP_ENV})")), ..base }

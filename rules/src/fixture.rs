@@ -49,7 +49,7 @@ use serde::Deserialize;
 
 use crate::error::LoadErrors;
 use crate::fields::priority::Priority;
-use crate::kfilter::{ConnectNeeds, DupNeeds, OpenNeeds};
+use crate::kfilter::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds};
 use crate::runtime::alert::Alert;
 use crate::runtime::dns;
 use crate::runtime::event::Event;
@@ -347,7 +347,11 @@ fn describe(a: &Alert) -> String {
 }
 
 fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
-    run_case_with(case, rs, &Needs { open: rs.open_needs(), connect: rs.connect_needs(), dup: rs.dup_needs() })
+    run_case_with(
+        case,
+        rs,
+        &Needs { open: rs.open_needs(), connect: rs.connect_needs(), dup: rs.dup_needs(), socket: rs.socket_needs() },
+    )
 }
 
 /// The in-kernel pre-filters derived from a rule set.
@@ -355,11 +359,15 @@ struct Needs {
     open: OpenNeeds,
     connect: ConnectNeeds,
     dup: DupNeeds,
+    socket: SocketNeeds,
 }
 
 impl Needs {
     fn passes(&self, ev: &Event) -> bool {
-        self.open.passes_event(ev) && self.connect.passes_event(ev) && self.dup.passes_event(ev)
+        self.open.passes_event(ev)
+            && self.connect.passes_event(ev)
+            && self.dup.passes_event(ev)
+            && self.socket.passes_event(ev)
     }
 }
 
@@ -517,7 +525,12 @@ mod tests {
         let f = run_case_with(
             &case,
             &rs,
-            &Needs { open: wrong, connect: ConnectNeeds::pass_all(), dup: DupNeeds::pass_all() },
+            &Needs {
+                open: wrong,
+                connect: ConnectNeeds::pass_all(),
+                dup: DupNeeds::pass_all(),
+                socket: SocketNeeds::pass_all(),
+            },
         );
         assert_eq!(f.len(), 2, "{f:#?}");
         assert!(
@@ -551,7 +564,12 @@ mod tests {
         let f = run_case_with(
             &case,
             &rs,
-            &Needs { open: OpenNeeds::pass_all(), connect: wrong, dup: DupNeeds::pass_all() },
+            &Needs {
+                open: OpenNeeds::pass_all(),
+                connect: wrong,
+                dup: DupNeeds::pass_all(),
+                socket: SocketNeeds::pass_all(),
+            },
         );
         assert_eq!(
             f,
@@ -580,7 +598,12 @@ mod tests {
         assert_eq!(run_case(&case, &rs), Vec::<String>::new());
         // A (wrong) filter that keeps only result 0.
         let wrong = DupNeeds { results: Some(1) };
-        let needs = Needs { open: OpenNeeds::pass_all(), connect: ConnectNeeds::pass_all(), dup: wrong };
+        let needs = Needs {
+            open: OpenNeeds::pass_all(),
+            connect: ConnectNeeds::pass_all(),
+            dup: wrong,
+            socket: SocketNeeds::pass_all(),
+        };
         let f = run_case_with(&case, &rs, &needs);
         assert_eq!(
             f,

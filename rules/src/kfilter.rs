@@ -16,8 +16,9 @@
 //! cheaply (relative paths, paths containing `/.` or `//` that userspace normalizes).
 //!
 //! The connect pre-filter ([`RuleSet::connect_needs`], [`ConnectNeeds`]) is derived the
-//! same way in the `connect` submodule, and the dup-family result filter
-//! ([`RuleSet::dup_needs`], [`DupNeeds`]) in `dup`.
+//! same way in the `connect` submodule, the dup-family result filter
+//! ([`RuleSet::dup_needs`], [`DupNeeds`]) in `dup` and the socket family filter
+//! ([`RuleSet::socket_needs`], [`SocketNeeds`]) in `sock`, both on `mask`.
 
 use std::cmp::Reverse;
 
@@ -30,9 +31,12 @@ use crate::runtime::ruleset::RuleSet;
 
 mod connect;
 mod dup;
+mod mask;
+mod sock;
 pub(crate) use connect::family_addr as connect_family_addr;
 pub use connect::{ConnectNeeds, AF_INET, AF_INET6, AF_UNIX, EINPROGRESS};
 pub use dup::{DupNeeds, DUP_TYPES};
+pub use sock::{socket_domain_name, SocketNeeds};
 
 /// Bytes of a path the kernel compares (the LPM trie key length).
 pub const KEY_LEN: usize = 64;

@@ -99,10 +99,16 @@ pub enum Keep {
 
 impl Agent {
     pub fn start(args: &[&str], keep: Keep) -> Agent {
+        Agent::start_env(args, keep, &[])
+    }
+
+    /// [`Agent::start`] with extra environment variables (`LANNER_SKIP_PROBES`).
+    pub fn start_env(args: &[&str], keep: Keep, env: &[(&str, &str)]) -> Agent {
         let guard = AGENT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut child = Command::new(lanner_bin())
             .arg("run")
             .args(args)
+            .envs(env.iter().copied())
             .env("LANNER_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -56,6 +56,51 @@ fn free_port() -> u16 {
 /// Run `workload` under an agent loading `rules` (`PID` replaced by this process id)
 /// with `--events` when `events` (which prints every record and opens the pre-filter).
 pub fn run(rules: &str, dir: &str, events: bool, workload: impl FnOnce(&mut Results)) -> (Stopped, Results) {
+    run_env(rules, dir, events, &[], workload)
+}
+
+/// The probes as the agent loads them here, or every enter+exit pair in place of
+/// the exit-only register-reading programs (their fallback before 5.15 or off x86_64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probes {
+    AsLoaded,
+    Pairs,
+}
+
+impl Probes {
+    /// The agent's environment for this choice.
+    pub fn env(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Probes::AsLoaded => &[],
+            Probes::Pairs => &[("LANNER_SKIP_PROBES", "*_regs")],
+        }
+    }
+
+    /// Check the agent really used this path: `program` attached (the pair's
+    /// half under `Pairs`; either under `AsLoaded`), no `*_regs` under `Pairs`.
+    pub fn assert_used(self, out: &Stopped, pair_half: &str, regs: &str) {
+        let attached =
+            |p: &str| out.stderr.iter().any(|l| l.contains("probe attached") && l.contains(&format!("\"{p}\"")));
+        match self {
+            Probes::Pairs => {
+                assert!(attached(pair_half), "{pair_half} not attached under LANNER_SKIP_PROBES=*_regs");
+                assert!(!attached(regs), "{regs} attached under LANNER_SKIP_PROBES=*_regs");
+            }
+            Probes::AsLoaded => {
+                assert!(attached(pair_half) || attached(regs), "neither {pair_half} nor {regs} attached")
+            }
+        }
+    }
+}
+
+/// [`run`] with extra agent environment (see [`Probes::env`]).
+pub fn run_env(
+    rules: &str,
+    dir: &str,
+    events: bool,
+    env: &[(&str, &str)],
+    workload: impl FnOnce(&mut Results),
+) -> (Stopped, Results) {
     let rules_dir = format!("{dir}-rules");
     std::fs::create_dir_all(&rules_dir).unwrap();
     std::fs::write(format!("{rules_dir}/e2e.yaml"), rules.replace("PID", &std::process::id().to_string())).unwrap();
@@ -65,7 +110,7 @@ pub fn run(rules: &str, dir: &str, events: bool, workload: impl FnOnce(&mut Resu
     if events {
         args.push("--events");
     }
-    let agent = Agent::start(&args, Keep::All);
+    let agent = Agent::start_env(&args, Keep::All, env);
     let mut x = Results::default();
     workload(&mut x);
     let out = agent.stop();

@@ -8,7 +8,8 @@
 //! their bytes (relative, `..`), and noise that only the filter removes. Rules
 //! over the newer syscall types (dup2, mount, chown, creat, bpf, accept) are added
 //! to the default pack, and syscalls no rule needs (prctl, capset, listen) are noise
-//! the filter must drop, as are dup2s onto a descriptor no rule looks at.
+//! the filter must drop, as are dup2s onto a descriptor no rule looks at and
+//! sockets of a family no rule names.
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -22,6 +23,8 @@ const NOISE: usize = 2_000;
 const NOISE_SYS: u64 = 300;
 /// dup2 calls of a socket onto a high fd: the redirect rules want 0, 1 or 2 only.
 const NOISE_DUPS: u64 = 300;
+/// AF_INET sockets: the socket rules name AF_PACKET only.
+const NOISE_SOCKETS: u64 = 300;
 
 /// Rules over the newer syscall types, beside the default pack; `NONCE` is the nonce.
 const SYS_RULES: &str = r#"
@@ -49,6 +52,11 @@ const SYS_RULES: &str = r#"
   desc: accepted connections of the test process
   condition: evt.type in (accept, accept4) and fd.typechar = 4 and proc.pid = PID
   output: "NONCE accept"
+  priority: WARNING
+- rule: prefilter packet socket
+  desc: link-layer sockets of the test process
+  condition: evt.type = socket and evt.arg.domain = AF_PACKET and proc.pid = PID
+  output: "NONCE packet %evt.arg.type"
   priority: WARNING
 "#;
 
@@ -89,6 +97,14 @@ fn sys_workload(dir: &Path) {
         assert_eq!(unsafe { libc::dup2(sock, 150) }, 150);
     }
     unsafe { libc::close(150) };
+    let packet = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0x0300) };
+    assert!(packet >= 0, "AF_PACKET socket (root)");
+    unsafe { libc::close(packet) };
+    for _ in 0..NOISE_SOCKETS {
+        let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+        assert!(s >= 0);
+        unsafe { libc::close(s) };
+    }
 }
 const NOISE_CONNECTS: u64 = 200;
 
@@ -221,6 +237,7 @@ fn same_alerts_with_and_without_the_prefilter() {
         ("prefilter chown and creat", 2),
         ("prefilter bpf", 1),
         ("prefilter accept", 1),
+        ("prefilter packet socket", 1),
     ] {
         let got: usize = off.iter().filter(|((r, _), _)| r == rule).map(|(_, c)| c).sum();
         assert_eq!(got, count, "without the pre-filter, {rule}; got {off:#?}");
@@ -250,11 +267,12 @@ fn same_alerts_with_and_without_the_prefilter() {
     let conn_off = out_off.kernel("connect_enter", "filtered") + out_off.kernel("connect_exit", "filtered");
     assert!(conn_on >= NOISE_CONNECTS, "only {conn_on} loopback connects filtered with the pre-filter on");
     assert_eq!(conn_off, 0, "connects filtered with --no-prefilter");
-    // The dup2s onto fd 150 were dropped at exit, before the fd was read; without
-    // the filter none were.
-    let dups_on = out_on.kernel("sys_exit", "filtered");
-    assert!(dups_on >= NOISE_DUPS, "only {dups_on} dup results filtered with the pre-filter on");
-    assert_eq!(out_off.kernel("sys_exit", "filtered"), 0, "dup results filtered with --no-prefilter");
+    // The dup2s onto fd 150 were dropped at exit, before the fd was read, and
+    // the AF_INET sockets right after their arguments; without the filter none were.
+    let sys_on = out_on.kernel("sys_exit", "filtered");
+    let want = NOISE_DUPS + NOISE_SOCKETS;
+    assert!(sys_on >= want, "only {sys_on} dup results and sockets filtered with the pre-filter on (< {want})");
+    assert_eq!(out_off.kernel("sys_exit", "filtered"), 0, "dup results or sockets filtered with --no-prefilter");
     let opens = |o: &Stopped| o.final_counters["userspace"]["open"].as_u64().unwrap();
     assert!(
         opens(&out_on) + NOISE as u64 <= opens(&out_off) + 200,

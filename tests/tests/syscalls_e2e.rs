@@ -8,7 +8,7 @@
 //! pre-filter keeps them in the kernel.
 use lanner_tests::{
     nonce, require_root, sys,
-    sysprobe::{self, alert, args, c, i, Results},
+    sysprobe::{self, alert, args, c, i, Probes, Results},
     Stopped,
 };
 use serde_json::Value;
@@ -185,8 +185,8 @@ const EXEC_ONLY: &str = r#"
 
 /// Run the three workloads under an agent with `rules`; `events` adds `--events`
 /// (which also opens the pre-filter: every record is printed).
-fn run(rules: &str, dir: &str, events: bool) -> (Stopped, Results) {
-    let (out, x) = sysprobe::run(rules, dir, events, |x| {
+fn run(rules: &str, dir: &str, events: bool, probes: Probes) -> (Stopped, Results) {
+    let (out, x) = sysprobe::run_env(rules, dir, events, probes.env(), |x| {
         file_workload(dir, x);
         ptrace_socket_workload(x);
         ns_workload(x);
@@ -209,9 +209,25 @@ fn path_ptrace_and_socket_syscalls_report_exact_fields() {
     if !require_root("path_ptrace_and_socket_syscalls_report_exact_fields") {
         return;
     }
+    exact_fields(Probes::AsLoaded);
+}
+
+/// The same through the enter+exit pairs, the fallback of the exit-only
+/// register-reading programs (before 5.15, off x86_64): the same records.
+#[test]
+fn path_ptrace_and_socket_syscalls_report_exact_fields_through_the_pairs() {
+    if !require_root("path_ptrace_and_socket_syscalls_report_exact_fields_through_the_pairs") {
+        return;
+    }
+    exact_fields(Probes::Pairs);
+}
+
+fn exact_fields(probes: Probes) {
     let n = nonce();
     let dir = format!("/tmp/{n}");
-    let (out, x) = run(RULES, &dir, true);
+    let (out, x) = run(RULES, &dir, true, probes);
+    probes.assert_used(&out, "socket_enter", "socket_regs");
+    probes.assert_used(&out, "unshare_enter", "unshare_regs");
     let dfd = x.get("dirfd");
     let dfd_s = dfd.to_string();
     let d = |s: &str| format!("{dir}/{s}");
@@ -439,7 +455,7 @@ fn syscalls_no_rule_needs_are_not_emitted() {
         return;
     }
     let n = nonce();
-    let (out, x) = run(EXEC_ONLY, &format!("/tmp/{n}"), false);
+    let (out, x) = run(EXEC_ONLY, &format!("/tmp/{n}"), false, Probes::AsLoaded);
     assert_eq!(x.get("symlink"), 0, "the workload ran");
     let emitted = out.kernel("file_exit", "emitted") + out.kernel("sys_exit", "emitted");
     assert_eq!(emitted, 0, "file/sys records emitted although no rule needs them");

@@ -8,7 +8,7 @@ use std::{io::Read, net::TcpStream, os::fd::AsRawFd};
 
 use lanner_tests::{
     nonce, require_root, sys,
-    sysprobe::{alert, args, c, e, fired, i, in_child, record, run, Results},
+    sysprobe::{alert, args, c, e, fired, i, in_child, record, run_env, Probes, Results},
     Stopped,
 };
 use serde_json::Value;
@@ -145,11 +145,28 @@ fn fd_net_and_owner_syscalls_report_exact_fields() {
     if !require_root("fd_net_and_owner_syscalls_report_exact_fields") {
         return;
     }
+    exact_fields(Probes::AsLoaded);
+}
+
+/// The same through the enter+exit pairs, the fallback of the exit-only
+/// register-reading programs (before 5.15, off x86_64): the same records.
+#[test]
+fn fd_net_and_owner_syscalls_report_exact_fields_through_the_pairs() {
+    if !require_root("fd_net_and_owner_syscalls_report_exact_fields_through_the_pairs") {
+        return;
+    }
+    exact_fields(Probes::Pairs);
+}
+
+fn exact_fields(probes: Probes) {
     let dir = format!("/tmp/{}", nonce());
     let mut socks = Vec::new();
-    let (out, x) = run(RULES, &dir, true, |x| socks = workload(&dir, x));
+    let (out, x) = run_env(RULES, &dir, true, probes.env(), |x| socks = workload(&dir, x));
     close_all(&x, socks);
     let _ = std::fs::remove_dir_all(&dir);
+    for (pair, regs) in [("dup2_enter", "dup2_regs"), ("accept4_enter", "accept4_regs"), ("bind_enter", "bind_regs")] {
+        probes.assert_used(&out, pair, regs);
+    }
     check_net(&out, &x);
     check_dup(&out, &x, &dir);
     check_owner(&out, &x, &dir);

@@ -222,8 +222,38 @@ fn script_env(script: &str) -> Result<Vec<(String, String)>> {
     Ok(v)
 }
 
+/// Debian packages the privileged tests call, by the command each provides:
+/// bpftool names the programs the agent attached (`tests/tests/*_e2e.rs`).
+const HOST_DEBS: &[(&str, &str)] = &[("bpftool", "bpftool")];
+
+/// Install the [`HOST_DEBS`] whose command is missing (as root; once per machine).
+fn host_packages() -> Result<()> {
+    let runs = |cmd: &str| Command::new(cmd).arg("version").output().is_ok_and(|o| o.status.success());
+    let missing: Vec<&str> = HOST_DEBS.iter().filter(|(cmd, _)| !runs(cmd)).map(|(_, deb)| *deb).collect();
+    if missing.is_empty() || !is_root() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {} from Debian's packages (once)", missing.join(", "));
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status()
+    };
+    if !install()?.success() {
+        sh(Command::new("apt-get").args(["update", "-q", "-o", "DPkg::Lock::Timeout=300"]))?;
+        if !install()?.success() {
+            bail!("apt-get install {} failed", missing.join(" "));
+        }
+    }
+    Ok(())
+}
+
 /// The real services the tests use: a kube-apiserver and a local LLM server.
 fn infra_up() -> Result<Vec<(String, String)>> {
+    host_packages()?;
     sh(Command::new("bash").args(["xtask/kube/kube.sh", "up"]))?;
     sh(Command::new("bash").args(["xtask/llm/llm.sh", "install"]))?;
     sh(Command::new("bash").args(["xtask/llm/llm.sh", "up"]))?;

@@ -13,7 +13,7 @@ pub fn bpf_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_bpf(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::BPF, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::BPF, [arg(ctx, 0), 0, 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_userfaultfd")]
@@ -24,5 +24,5 @@ pub fn userfaultfd_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_userfaultfd(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::USERFAULTFD, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::USERFAULTFD, [arg(ctx, 0), 0, 0, 0])
 }

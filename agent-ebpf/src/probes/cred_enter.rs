@@ -6,9 +6,6 @@ use lanner_common::sys;
 
 use super::{arg, stash::stash_sys};
 
-/// `PR_SET_NAME`: its second argument is a string.
-const PR_SET_NAME: u64 = 15;
-
 #[tracepoint(category = "syscalls", name = "sys_enter_setgid")]
 pub fn setgid_enter(ctx: TracePointContext) -> u32 {
     let _ = try_setgid(&ctx);
@@ -17,7 +14,7 @@ pub fn setgid_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_setgid(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::SETGID, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::SETGID, [arg(ctx, 0), 0, 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setresgid")]
@@ -28,7 +25,7 @@ pub fn setresgid_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_setresgid(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::SETRESGID, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0, 0, 0], core::ptr::null())
+    stash_sys(sys::SETRESGID, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_capset")]
@@ -39,7 +36,7 @@ pub fn capset_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_capset(_ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::CAPSET, [0; 6], core::ptr::null())
+    stash_sys(sys::CAPSET, [0; 4])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_prctl")]
@@ -50,8 +47,5 @@ pub fn prctl_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_prctl(ctx: &TracePointContext) -> Result<(), i64> {
-    let option: u64 = arg(ctx, 0);
-    let arg2: u64 = arg(ctx, 1);
-    let name = if option == PR_SET_NAME { arg2 as *const u8 } else { core::ptr::null() };
-    stash_sys(sys::PRCTL, [option, arg2, 0, 0, 0, 0], name)
+    stash_sys(sys::PRCTL, [arg(ctx, 0), arg(ctx, 1), 0, 0])
 }

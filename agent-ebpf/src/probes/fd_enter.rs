@@ -13,7 +13,7 @@ pub fn dup_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_dup(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::DUP, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::DUP, [arg(ctx, 0), 0, 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_dup2")]
@@ -24,7 +24,7 @@ pub fn dup2_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_dup2(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::DUP2, [arg(ctx, 0), arg(ctx, 1), 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::DUP2, [arg(ctx, 0), arg(ctx, 1), 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_dup3")]
@@ -35,5 +35,5 @@ pub fn dup3_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_dup3(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::DUP3, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0, 0, 0], core::ptr::null())
+    stash_sys(sys::DUP3, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0])
 }

@@ -11,10 +11,10 @@
 //! (arguments and result together, no stash) and the probe table prefers it over
 //! the openat tracepoint pairs. Where BPF LSM runs, `lsm_exec` (on
 //! `bprm_committed_creds`) emits successful execs in place of `sched_exec`.
-//! On tracepoint-only x86_64 hosts (5.15+), `openat_regs`, `connect_regs` and
-//! `execve_regs` are one exit program per open / connect / exec that reads the
-//! arguments from the saved user registers (`crate::regs`); the enter+exit
-//! pairs are their fallback. `floor` is an empty program for the benchmark's
+//! On tracepoint-only x86_64 hosts (5.15+), `openat_regs`, `connect_regs`,
+//! `execve_regs` and the `sys_regs` programs are one exit program per open /
+//! connect / exec / numeric-argument syscall that reads the arguments from the
+//! saved user registers (`crate::regs`); the enter+exit pairs are their fallback. `floor` is an empty program for the benchmark's
 //! floor rows, never attached by the agent.
 pub mod bpf_enter;
 pub mod chmod_enter;
@@ -52,6 +52,7 @@ pub mod setuid_exit;
 pub mod socket_enter;
 pub mod stash;
 pub mod sys_exit;
+pub mod sys_regs;
 pub mod unlink_enter;
 
 /// Byte offset of syscall argument `n` in a `sys_enter_*` tracepoint record.

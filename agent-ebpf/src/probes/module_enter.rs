@@ -15,7 +15,7 @@ pub fn init_module_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_init_module(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::INIT_MODULE, [arg(ctx, 0), arg(ctx, 1), 0, 0, 0, 0], arg(ctx, 2))
+    stash_sys(sys::INIT_MODULE, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_finit_module")]
@@ -26,7 +26,7 @@ pub fn finit_module_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_finit_module(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::FINIT_MODULE, [arg(ctx, 0), 0, arg(ctx, 2), 0, 0, 0], arg(ctx, 1))
+    stash_sys(sys::FINIT_MODULE, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_delete_module")]
@@ -37,5 +37,5 @@ pub fn delete_module_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_delete_module(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::DELETE_MODULE, [0, arg(ctx, 1), 0, 0, 0, 0], arg(ctx, 0))
+    stash_sys(sys::DELETE_MODULE, [arg(ctx, 0), arg(ctx, 1), 0, 0])
 }

@@ -14,7 +14,7 @@ pub fn bind_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_bind(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::BIND, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::BIND, [arg(ctx, 0), 0, 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_listen")]
@@ -25,7 +25,7 @@ pub fn listen_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_listen(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::LISTEN, [arg(ctx, 0), arg(ctx, 1), 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::LISTEN, [arg(ctx, 0), arg(ctx, 1), 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_accept")]
@@ -36,7 +36,7 @@ pub fn accept_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_accept(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::ACCEPT, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::ACCEPT, [arg(ctx, 0), 0, 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_accept4")]
@@ -47,5 +47,5 @@ pub fn accept4_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_accept4(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::ACCEPT4, [arg(ctx, 0), 0, 0, arg(ctx, 3), 0, 0], core::ptr::null())
+    stash_sys(sys::ACCEPT4, [arg(ctx, 0), 0, 0, arg(ctx, 3)])
 }

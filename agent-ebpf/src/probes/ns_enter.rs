@@ -13,7 +13,7 @@ pub fn unshare_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_unshare(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::UNSHARE, [arg(ctx, 0), 0, 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::UNSHARE, [arg(ctx, 0), 0, 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_setns")]
@@ -24,7 +24,7 @@ pub fn setns_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_setns(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::SETNS, [arg(ctx, 0), arg(ctx, 1), 0, 0, 0, 0], core::ptr::null())
+    stash_sys(sys::SETNS, [arg(ctx, 0), arg(ctx, 1), 0, 0])
 }
 
 #[tracepoint(category = "syscalls", name = "sys_enter_memfd_create")]
@@ -35,5 +35,5 @@ pub fn memfd_create_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_memfd_create(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::MEMFD_CREATE, [0, arg(ctx, 1), 0, 0, 0, 0], arg(ctx, 0))
+    stash_sys(sys::MEMFD_CREATE, [arg(ctx, 0), arg(ctx, 1), 0, 0])
 }

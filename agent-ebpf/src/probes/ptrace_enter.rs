@@ -12,5 +12,5 @@ pub fn ptrace_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_ptrace(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::PTRACE, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), arg(ctx, 3), 0, 0], core::ptr::null())
+    stash_sys(sys::PTRACE, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), arg(ctx, 3)])
 }

@@ -13,5 +13,5 @@ pub fn socket_enter(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_socket(ctx: &TracePointContext) -> Result<(), i64> {
-    stash_sys(sys::SOCKET, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0, 0, 0], core::ptr::null())
+    stash_sys(sys::SOCKET, [arg(ctx, 0), arg(ctx, 1), arg(ctx, 2), 0])
 }

@@ -3,11 +3,14 @@
 //! setresgid and prctl: add the result to the stashed record (for the fd syscalls,
 //! what the fd refers to; for capset, the task's capability sets) and emit it.
 //! A dup-family result no rule can match is dropped first
-//! (`FilterConfig::dup_res_keep`, derived by `lanner_rules::DupNeeds`).
+//! (`FilterConfig::dup_res_keep`, derived by `lanner_rules::DupNeeds`), a
+//! socket of a family no rule names next (`socket_domain_keep`,
+//! `lanner_rules::SocketNeeds`). These are the fallback of the exit-only
+//! `sys_regs` programs, which share `complete_sys`.
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
-    sys,
+    sys, SysEvent,
 };
 
 use super::sys_ret;
@@ -105,7 +108,7 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     let tid = bpf_get_current_pid_tgid() as u32;
     // A dup whose result no rule can match (the rules want sockets duplicated
     // onto 0, 1 or 2): dropped before the new descriptor is read.
-    if matches!(subtype, sys::DUP | sys::DUP2 | sys::DUP3) && !f.dup_kept(ret) {
+    if is_dup(subtype) && !f.dup_kept(ret) {
         count(P, Counter::Filtered);
         let _ = SYS_STASH.remove(&tid);
         return Ok(());
@@ -115,6 +118,30 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         return Ok(());
     };
     let ev = unsafe { &mut *ev };
+    // A socket of a family no rule names (the exit-only program drops it
+    // before building a record; this pair already paid for its entry half).
+    if subtype == sys::SOCKET && !f.socket_kept(ev.args[0]) {
+        count(P, Counter::Filtered);
+        let _ = SYS_STASH.remove(&tid);
+        return Ok(());
+    }
+    complete_sys(ev, subtype, ret);
+    submit(P, &*ev);
+    let _ = SYS_STASH.remove(&tid);
+    Ok(())
+}
+
+/// Is `subtype` one of the dup family (`FilterConfig::dup_kept` applies)?
+#[inline(always)]
+pub fn is_dup(subtype: u16) -> bool {
+    matches!(subtype, sys::DUP | sys::DUP2 | sys::DUP3)
+}
+
+/// Complete a numeric-argument syscall's record at exit: the result, and for
+/// the fd syscalls what the fd refers to, for capset the capability sets in
+/// force after the call. Shared with the exit-only programs (`sys_regs`).
+#[inline(always)]
+pub fn complete_sys(ev: &mut SysEvent, subtype: u16, ret: i64) {
     ev.ret = ret;
     if sys::has_fd_info(subtype) {
         // The fd the call created (dup, accept) or acted on (bind, listen, a failed dup).
@@ -128,7 +155,4 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         ev.args[2] = perm;
         ev.args[3] = eff;
     }
-    submit(P, &*ev);
-    let _ = SYS_STASH.remove(&tid);
-    Ok(())
 }

@@ -31,8 +31,20 @@ fn preferred_probes_precede_their_fallbacks() {
             }
         }
     }
-    for p in X86_64_ONLY {
-        assert!(TABLE.iter().any(|s| s.program == *p && !s.replaces.is_empty()), "{p}: a preferred probe");
+    // Every register-reading program is preferred over an exit tracepoint on
+    // the same syscall (its pair), on the kernel bpf_task_pt_regs needs.
+    let regs: Vec<_> = TABLE.iter().filter(|s| reads_x86_regs(s.program)).collect();
+    assert!(regs.len() >= 25, "{} regs programs", regs.len());
+    for s in regs {
+        let Hook::TracePoint { category: "syscalls", name } = s.hook else {
+            panic!("{}: not a syscall tracepoint", s.program)
+        };
+        let exit = TABLE.iter().find(|f| {
+            s.replaces.contains(&f.program) && matches!(f.hook, Hook::TracePoint { name: n, .. } if n == name)
+        });
+        assert!(exit.is_some(), "{}: replaces no program on {name}", s.program);
+        assert_eq!(s.min_kernel, (5, 15), "{}", s.program);
+        assert_eq!(probe_type(s), exit.and_then(probe_type), "{}: same event type as its pair", s.program);
     }
     assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::FExit { .. }) && !s.replaces.is_empty()));
     assert!(TABLE.iter().any(|s| matches!(s.hook, Hook::Lsm { .. }) && s.replaces.contains(&"sched_exec")));
@@ -89,4 +101,14 @@ fn log_tail_keeps_the_end() {
     let log = (0..40).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n");
     let t = log_tail(&log, 3);
     assert_eq!(t, "line 37\nline 38\nline 39");
+}
+
+#[test]
+fn the_skip_list_takes_names_and_suffix_patterns() {
+    assert!(skip_list_names("openat_regs, connect_regs", "connect_regs"));
+    assert!(!skip_list_names("openat_regs", "openat2_regs"));
+    assert!(skip_list_names("*_regs", "socket_regs") && skip_list_names("x,*_regs", "execve_regs"));
+    assert!(!skip_list_names("*_regs", "socket_enter"));
+    assert!(!skip_list_names("*", "socket_enter"), "a bare * names nothing");
+    assert!(!skip_list_names("", "socket_enter"));
 }

@@ -10,18 +10,16 @@
 //! userspace, which the rule fixtures run so a filter that would hide an alert
 //! fails them.
 //!
-//! A sound over-approximation like the open and connect analyses: a rule's
-//! condition abstracts to the set of results (descriptors 0..63) it can be
-//! true for, or "any"; `and` intersects, `or` unites, and anything the
-//! analysis does not know (other fields, negations, transformers) is "any".
-//! Only `evt.rawres in (...)` and `evt.rawres = N` with every value in 0..63
-//! narrow it.
+//! The analysis is `mask`'s: only `evt.rawres in (...)` and `evt.rawres = N`
+//! with every value in 0..63 narrow it.
 
 use crate::fields::FieldId as F;
 use crate::runtime::event::{Event, EvtType};
-use crate::runtime::matcher::{Check, Mode, Node, Pred};
+use crate::runtime::matcher::{Check, Pred};
 use crate::runtime::pred::NumPred;
 use crate::runtime::ruleset::RuleSet;
+
+use super::mask::{needs_mask, Abs};
 
 /// The event types this filter covers.
 pub const DUP_TYPES: [EvtType; 3] = [EvtType::Dup, EvtType::Dup2, EvtType::Dup3];
@@ -57,66 +55,13 @@ impl DupNeeds {
 impl RuleSet {
     /// The dup-family results the kernel must keep for the rules of this set.
     pub fn dup_needs(&self) -> DupNeeds {
-        let mut acc = Abs::Bottom;
-        for t in DUP_TYPES {
-            for &i in self.by_type[t.index()].iter() {
-                acc = acc.or(node(&self.rules[i as usize].cond, t));
-            }
-        }
-        match acc {
-            Abs::Bottom => DupNeeds { results: Some(0) },
-            Abs::Mask(m) => DupNeeds { results: m },
-        }
+        DupNeeds { results: needs_mask(self, &DUP_TYPES, &leaf) }
     }
 }
 
-/// The results a condition can be true for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Abs {
-    /// Never true for this event type.
-    Bottom,
-    /// `None`: any result; `Some(mask)`: only these descriptors.
-    Mask(Option<u64>),
-}
-
-impl Abs {
-    const TOP: Abs = Abs::Mask(None);
-
-    fn and(self, other: Abs) -> Abs {
-        match (self, other) {
-            (Abs::Bottom, _) | (_, Abs::Bottom) => Abs::Bottom,
-            (Abs::Mask(None), x) | (x, Abs::Mask(None)) => x,
-            (Abs::Mask(Some(a)), Abs::Mask(Some(b))) => Abs::Mask(Some(a & b)),
-        }
-    }
-
-    fn or(self, other: Abs) -> Abs {
-        match (self, other) {
-            (Abs::Bottom, x) | (x, Abs::Bottom) => x,
-            (Abs::Mask(Some(a)), Abs::Mask(Some(b))) => Abs::Mask(Some(a | b)),
-            _ => Abs::TOP,
-        }
-    }
-}
-
-fn node(n: &Node, t: EvtType) -> Abs {
-    match n {
-        Node::Const(true) | Node::Not(_) => Abs::TOP,
-        Node::Const(false) => Abs::Bottom,
-        Node::And(v) => v.iter().fold(Abs::TOP, |acc, x| acc.and(node(x, t))),
-        Node::Or(v) => v.iter().fold(Abs::Bottom, |acc, x| acc.or(node(x, t))),
-        Node::Check(c) => check(c, t),
-    }
-}
-
-fn check(c: &Check, t: EvtType) -> Abs {
-    let plain = c.xf.is_empty() && c.mode == Mode::Single && c.field.index.is_none() && c.field.key.is_none();
-    if !plain {
-        return Abs::TOP;
-    }
+fn leaf(c: &Check) -> Abs {
     match (c.field.id, &c.pred) {
-        (F::EvtType, Pred::Types(m)) if m & (1 << t.index()) == 0 => Abs::Bottom,
-        (F::EvtRawres, Pred::Num(p)) => Abs::Mask(small_values(p)),
+        (F::EvtRawres, Pred::Num(p)) if c.field.key.is_none() => Abs::Mask(small_values(p)),
         _ => Abs::TOP,
     }
 }

@@ -38,13 +38,23 @@ const FAMILIES: &[Family] = &[
             "unlinkat_exit",
         ],
     },
-    Family { name: "unshare", what: "unshare(0)", ops: 200_000, programs: &["unshare_enter", "unshare_exit"] },
-    Family { name: "dup", what: "dup2 of a file fd", ops: 200_000, programs: &["dup2_enter", "dup2_exit"] },
+    Family {
+        name: "unshare",
+        what: "unshare(0)",
+        ops: 200_000,
+        programs: &["unshare_regs", "unshare_enter", "unshare_exit"],
+    },
+    Family {
+        name: "dup",
+        what: "dup2 of a file fd",
+        ops: 200_000,
+        programs: &["dup2_regs", "dup2_enter", "dup2_exit"],
+    },
     Family {
         name: "socket",
         what: "socket(AF_INET, SOCK_STREAM) + close",
         ops: 100_000,
-        programs: &["socket_enter", "socket_exit"],
+        programs: &["socket_regs", "socket_enter", "socket_exit"],
     },
     Family {
         name: "execveat",

@@ -1,0 +1,83 @@
+//! The small-value analysis shared by the dup result filter (`dup`) and the
+//! socket domain filter (`sock`): which values 0..63 of one event property a
+//! rule set can match for some event types, as a 64-bit mask the kernel tests
+//! with one AND.
+//!
+//! A sound over-approximation like the open and connect analyses: a rule's
+//! condition abstracts to the set of values it can be true for, or "any";
+//! `and` intersects, `or` unites, and anything the analysis does not know
+//! (other fields, negations, transformers) is "any". Each filter says which
+//! plain checks narrow it (its `leaf`).
+
+use crate::fields::FieldId as F;
+use crate::runtime::event::EvtType;
+use crate::runtime::matcher::{Check, Mode, Node, Pred};
+use crate::runtime::ruleset::RuleSet;
+
+/// The values a condition can be true for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Abs {
+    /// Never true for this event type.
+    Bottom,
+    /// `None`: any value; `Some(mask)`: only these values.
+    Mask(Option<u64>),
+}
+
+impl Abs {
+    pub(super) const TOP: Abs = Abs::Mask(None);
+
+    fn and(self, other: Abs) -> Abs {
+        match (self, other) {
+            (Abs::Bottom, _) | (_, Abs::Bottom) => Abs::Bottom,
+            (Abs::Mask(None), x) | (x, Abs::Mask(None)) => x,
+            (Abs::Mask(Some(a)), Abs::Mask(Some(b))) => Abs::Mask(Some(a & b)),
+        }
+    }
+
+    fn or(self, other: Abs) -> Abs {
+        match (self, other) {
+            (Abs::Bottom, x) | (x, Abs::Bottom) => x,
+            (Abs::Mask(Some(a)), Abs::Mask(Some(b))) => Abs::Mask(Some(a | b)),
+            _ => Abs::TOP,
+        }
+    }
+}
+
+/// The values (`None`: any) the rules on `types` can match, `leaf` judging a
+/// plain check (no transformer, index or list mode) other than `evt.type`.
+/// No rule on these types at all: `Some(0)`.
+pub(super) fn needs_mask(rs: &RuleSet, types: &[EvtType], leaf: &dyn Fn(&Check) -> Abs) -> Option<u64> {
+    let mut acc = Abs::Bottom;
+    for &t in types {
+        for &i in rs.by_type[t.index()].iter() {
+            acc = acc.or(node(&rs.rules[i as usize].cond, t, leaf));
+        }
+    }
+    match acc {
+        Abs::Bottom => Some(0),
+        Abs::Mask(m) => m,
+    }
+}
+
+fn node(n: &Node, t: EvtType, leaf: &dyn Fn(&Check) -> Abs) -> Abs {
+    match n {
+        Node::Const(true) | Node::Not(_) => Abs::TOP,
+        Node::Const(false) => Abs::Bottom,
+        Node::And(v) => v.iter().fold(Abs::TOP, |acc, x| acc.and(node(x, t, leaf))),
+        Node::Or(v) => v.iter().fold(Abs::Bottom, |acc, x| acc.or(node(x, t, leaf))),
+        Node::Check(c) => {
+            if !c.xf.is_empty() || c.mode != Mode::Single || c.field.index.is_some() {
+                return Abs::TOP;
+            }
+            match (c.field.id, &c.pred) {
+                (F::EvtType, Pred::Types(m)) if m & (1 << t.index()) == 0 => Abs::Bottom,
+                _ => leaf(c),
+            }
+        }
+    }
+}
+
+/// The mask of the values in 0..63 for which `test` holds.
+pub(super) fn mask_of(test: impl Fn(i64) -> bool) -> u64 {
+    (0..64).filter(|&v| test(v)).fold(0u64, |m, v| m | 1u64 << v)
+}
