@@ -22,14 +22,15 @@ const DI: usize = 14;
 const SI: usize = 13;
 const DX: usize = 12;
 const R10: usize = 7;
+const R8: usize = 9;
 
-/// The first four syscall arguments of the current task (di, si, dx, r10).
+/// The first five syscall arguments of the current task (di, si, dx, r10, r8).
 ///
 /// `bpf_task_pt_regs` returns a BTF-typed pointer, so the verifier lets the
 /// program load the fields directly (the JIT guards each load like a probe
-/// read): four loads instead of a `bpf_probe_read_kernel` call.
+/// read): five loads instead of a `bpf_probe_read_kernel` call.
 #[inline(always)]
-pub fn syscall_args() -> Result<[u64; 4], i64> {
+pub fn syscall_args() -> Result<[u64; 5], i64> {
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u64;
     if regs.is_null() {
         return Err(0);
@@ -41,6 +42,7 @@ pub fn syscall_args() -> Result<[u64; 4], i64> {
             core::ptr::read_volatile(regs.add(SI)),
             core::ptr::read_volatile(regs.add(DX)),
             core::ptr::read_volatile(regs.add(R10)),
+            core::ptr::read_volatile(regs.add(R8)),
         ])
     }
 }

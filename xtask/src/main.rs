@@ -222,14 +222,25 @@ fn script_env(script: &str) -> Result<Vec<(String, String)>> {
     Ok(v)
 }
 
-/// Debian packages the privileged tests call, by the command each provides:
-/// bpftool names the programs the agent attached (`tests/tests/*_e2e.rs`).
-const HOST_DEBS: &[(&str, &str)] = &[("bpftool", "bpftool")];
+/// Debian packages the privileged tiers call, by the command each provides:
+/// bpftool names the programs the agent attached (`tests/tests/*_e2e.rs`), a
+/// static busybox fills the test root filesystems (`rootfs_users_e2e.rs`),
+/// iptables is evtgen's firewall action. A fresh machine has none of them.
+const HOST_DEBS: &[(&str, &str)] = &[("bpftool", "bpftool"), ("busybox", "busybox-static"), ("iptables", "iptables")];
+
+/// Is `cmd` an executable in PATH or the sbin directories (root's tools)?
+fn on_path(cmd: &str) -> bool {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/sbin", "/sbin", "/usr/bin"])
+        .any(|d| std::fs::metadata(Path::new(d).join(cmd)).is_ok_and(|m| m.is_file()));
+    found
+}
 
 /// Install the [`HOST_DEBS`] whose command is missing (as root; once per machine).
 fn host_packages() -> Result<()> {
-    let runs = |cmd: &str| Command::new(cmd).arg("version").output().is_ok_and(|o| o.status.success());
-    let missing: Vec<&str> = HOST_DEBS.iter().filter(|(cmd, _)| !runs(cmd)).map(|(_, deb)| *deb).collect();
+    let missing: Vec<&str> = HOST_DEBS.iter().filter(|(cmd, _)| !on_path(cmd)).map(|(_, deb)| *deb).collect();
     if missing.is_empty() || !is_root() {
         return Ok(());
     }

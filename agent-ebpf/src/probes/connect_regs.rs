@@ -48,7 +48,7 @@ fn try_connect_regs(ctx: &TracePointContext) -> Result<(), i64> {
         count(P, Counter::Filtered);
         return Ok(());
     }
-    let [fd, addr, _, _] = syscall_args()?;
+    let [fd, addr, ..] = syscall_args()?;
     let Some(ev) = fill_connect(P, f, fd as i64, addr as *const u8)? else {
         return Ok(());
     };

@@ -35,6 +35,6 @@ fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
         // Emitted by sched_exec.
         return Ok(());
     }
-    let [filename, argv, _, _] = syscall_args()?;
+    let [filename, argv, ..] = syscall_args()?;
     emit_failed_exec(P, ret, EXEC_EXECVE, filename as *const u8, argv as *const *const u8)
 }

@@ -2,7 +2,7 @@
 //! emit at exit (so the event carries the return value); scheduler hooks emit
 //! directly. `lanner::probes::TABLE` in userspace decides which load. The path
 //! syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) share one record
-//! and one exit path (`stash::stash_file`, `file_exit`); ptrace, socket, the
+//! and one exit path (`file_enter`, `file_exit`); ptrace, socket, the
 //! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
 //! `sys_exit`); chown, creat, mount and umount2 use the
 //! path record, bpf, userfaultfd, dup, bind/listen/accept, setgid, capset and prctl the
@@ -12,13 +12,12 @@
 //! the openat tracepoint pairs. Where BPF LSM runs, `lsm_exec` (on
 //! `bprm_committed_creds`) emits successful execs in place of `sched_exec`.
 //! On tracepoint-only x86_64 hosts (5.15+), `openat_regs`, `connect_regs`,
-//! `execve_regs` and the `sys_regs` programs are one exit program per open /
-//! connect / exec / numeric-argument syscall that reads the arguments from the
-//! saved user registers (`crate::regs`); the enter+exit pairs are their fallback. `floor` is an empty program for the benchmark's
+//! `execve_regs`, the `sys_regs` and the `file_regs` programs are one exit
+//! program per open / connect / exec / numeric-argument / path syscall that
+//! reads the arguments from the saved user registers (`crate::regs`); the
+//! enter+exit pairs are their fallback. `floor` is an empty program for the benchmark's
 //! floor rows, never attached by the agent.
 pub mod bpf_enter;
-pub mod chmod_enter;
-pub mod chown_enter;
 pub mod connect_enter;
 pub mod connect_exit;
 pub mod connect_regs;
@@ -28,13 +27,12 @@ pub mod execve_exit;
 pub mod execve_regs;
 pub mod execveat_enter;
 pub mod fd_enter;
+pub mod file_enter;
 pub mod file_exit;
+pub mod file_regs;
 pub mod floor;
-pub mod link_enter;
 pub mod lsm_exec;
-pub mod mkdir_enter;
 pub mod module_enter;
-pub mod mount_enter;
 pub mod net_enter;
 pub mod ns_enter;
 pub mod openat2_enter;
@@ -43,7 +41,6 @@ pub mod openat_exit;
 pub mod openat_fexit;
 pub mod openat_regs;
 pub mod ptrace_enter;
-pub mod rename_enter;
 pub mod sched_exec;
 pub mod sched_exit;
 pub mod sched_fork;
@@ -53,7 +50,6 @@ pub mod socket_enter;
 pub mod stash;
 pub mod sys_exit;
 pub mod sys_regs;
-pub mod unlink_enter;
 
 /// Byte offset of syscall argument `n` in a `sys_enter_*` tracepoint record.
 pub const fn sys_arg(n: usize) -> usize {

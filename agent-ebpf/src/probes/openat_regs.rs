@@ -64,7 +64,7 @@ fn try_open_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         count(P, Counter::Filtered);
         return Ok(());
     }
-    let [dirfd, path, a2, a3] = syscall_args()?;
+    let [dirfd, path, a2, a3, _] = syscall_args()?;
     let (flags, mode) = if subtype == 2 {
         let how = unsafe { bpf_probe_read_user(a2 as *const OpenHow)? };
         (how.flags, how.mode)

@@ -81,7 +81,8 @@ fn try_sys_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         count(P, Counter::Filtered);
         return Ok(());
     }
-    let r = syscall_args()?;
+    let [a0, a1, a2, a3, _] = syscall_args()?;
+    let r = [a0, a1, a2, a3];
     if subtype == sys::SOCKET && !f.socket_kept(r[0]) {
         count(P, Counter::Filtered);
         return Ok(());

@@ -30,6 +30,9 @@ const FAMILIES: &[Family] = &[
         what: "mkdirat + renameat + unlinkat(AT_REMOVEDIR) of a /tmp directory",
         ops: 50_000,
         programs: &[
+            "mkdirat_regs",
+            "renameat_regs",
+            "unlinkat_regs",
             "mkdirat_enter",
             "mkdirat_exit",
             "renameat_enter",
