@@ -13,8 +13,8 @@
 //! `lanner::probes::TABLE` prefers each over its `<syscall>_enter` /
 //! `<syscall>_exit` pair (their fallback where `bpf_task_pt_regs` is missing,
 //! before 5.15, or off x86_64).
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use lanner_common::{counters::ProbeId, file_record_len, sys};
+use aya_ebpf::programs::TracePointContext;
+use lanner_common::{counters::ProbeId, file_record_len};
 
 use super::{stash::fill_file, sys_ret};
 use crate::{
@@ -24,18 +24,8 @@ use crate::{
 
 const P: ProbeId = ProbeId::FileExit;
 
-/// One exit-only program per syscall, all sharing [`try_file_regs`].
-macro_rules! file_regs {
-    ($($f:ident => $tp:literal, $id:ident;)*) => {$(
-        #[tracepoint(category = "syscalls", name = $tp)]
-        pub fn $f(ctx: TracePointContext) -> u32 {
-            let _ = try_file_regs(&ctx, sys::$id);
-            0
-        }
-    )*};
-}
-
-file_regs! {
+syscall_programs! {
+    try_file_regs;
     symlink_regs => "sys_exit_symlink", SYMLINK;
     symlinkat_regs => "sys_exit_symlinkat", SYMLINKAT;
     link_regs => "sys_exit_link", LINK;

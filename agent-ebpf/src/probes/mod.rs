@@ -17,6 +17,19 @@
 //! reads the arguments from the saved user registers (`crate::regs`); the
 //! enter+exit pairs are their fallback. `floor` is an empty program for the benchmark's
 //! floor rows, never attached by the agent.
+/// One `syscalls/<tracepoint>` program per entry, each a thin call of the
+/// family's shared `try_` function with its `lanner_common::sys` id:
+/// `syscall_programs! { try_fn; program => "tracepoint", ID; ... }`.
+macro_rules! syscall_programs {
+    ($try:ident; $($f:ident => $tp:literal, $id:ident;)*) => {$(
+        #[aya_ebpf::macros::tracepoint(category = "syscalls", name = $tp)]
+        pub fn $f(ctx: aya_ebpf::programs::TracePointContext) -> u32 {
+            let _ = $try(&ctx, lanner_common::sys::$id);
+            0
+        }
+    )*};
+}
+
 pub mod bpf_enter;
 pub mod connect_enter;
 pub mod connect_exit;

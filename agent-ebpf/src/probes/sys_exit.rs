@@ -7,7 +7,7 @@
 //! socket of a family no rule names next (`socket_domain_keep`,
 //! `lanner_rules::SocketNeeds`). These are the fallback of the exit-only
 //! `sys_regs` programs, which share `complete_sys`.
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
     sys, SysEvent,
@@ -23,66 +23,16 @@ use crate::{
 
 const P: ProbeId = ProbeId::SysExit;
 
-#[tracepoint(category = "syscalls", name = "sys_exit_ptrace")]
-pub fn ptrace_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::PTRACE);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_socket")]
-pub fn socket_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::SOCKET);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_init_module")]
-pub fn init_module_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::INIT_MODULE);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_finit_module")]
-pub fn finit_module_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::FINIT_MODULE);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_delete_module")]
-pub fn delete_module_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::DELETE_MODULE);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_memfd_create")]
-pub fn memfd_create_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::MEMFD_CREATE);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_unshare")]
-pub fn unshare_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::UNSHARE);
-    0
-}
-
-#[tracepoint(category = "syscalls", name = "sys_exit_setns")]
-pub fn setns_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx, sys::SETNS);
-    0
-}
-
-/// One `sys_exit_*` program per syscall, all sharing [`try_sys_exit`].
-macro_rules! sys_exit {
-    ($($f:ident => $tp:literal, $id:ident;)*) => {$(
-        #[tracepoint(category = "syscalls", name = $tp)]
-        pub fn $f(ctx: TracePointContext) -> u32 {
-            let _ = try_sys_exit(&ctx, sys::$id);
-            0
-        }
-    )*};
-}
-
-sys_exit! {
+syscall_programs! {
+    try_sys_exit;
+    ptrace_exit => "sys_exit_ptrace", PTRACE;
+    socket_exit => "sys_exit_socket", SOCKET;
+    init_module_exit => "sys_exit_init_module", INIT_MODULE;
+    finit_module_exit => "sys_exit_finit_module", FINIT_MODULE;
+    delete_module_exit => "sys_exit_delete_module", DELETE_MODULE;
+    memfd_create_exit => "sys_exit_memfd_create", MEMFD_CREATE;
+    unshare_exit => "sys_exit_unshare", UNSHARE;
+    setns_exit => "sys_exit_setns", SETNS;
     bpf_exit => "sys_exit_bpf", BPF;
     userfaultfd_exit => "sys_exit_userfaultfd", USERFAULTFD;
     dup_exit => "sys_exit_dup", DUP;

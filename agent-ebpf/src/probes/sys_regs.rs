@@ -17,7 +17,7 @@
 //! `lanner::probes::TABLE` prefers each over its `<syscall>_enter` /
 //! `<syscall>_exit` pair (their fallback where `bpf_task_pt_regs` is missing,
 //! before 5.15, or off x86_64).
-use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
+use aya_ebpf::programs::TracePointContext;
 use lanner_common::{
     counters::{Counter, ProbeId},
     sys,
@@ -35,18 +35,8 @@ use crate::{
 
 const P: ProbeId = ProbeId::SysExit;
 
-/// One exit-only program per syscall, all sharing [`try_sys_regs`].
-macro_rules! sys_regs {
-    ($($f:ident => $tp:literal, $id:ident;)*) => {$(
-        #[tracepoint(category = "syscalls", name = $tp)]
-        pub fn $f(ctx: TracePointContext) -> u32 {
-            let _ = try_sys_regs(&ctx, sys::$id);
-            0
-        }
-    )*};
-}
-
-sys_regs! {
+syscall_programs! {
+    try_sys_regs;
     ptrace_regs => "sys_exit_ptrace", PTRACE;
     socket_regs => "sys_exit_socket", SOCKET;
     init_module_regs => "sys_exit_init_module", INIT_MODULE;
