@@ -14,6 +14,7 @@ pub const COLUMNS: &[&str] = &[
     "open path",
     "open types",
     "exec path",
+    "sys path",
     "btf",
     "exec",
     "open r",
@@ -22,6 +23,9 @@ pub const COLUMNS: &[&str] = &[
     "connect",
     "setuid",
     "container sh",
+    "mkdir",
+    "rename",
+    "socket",
     "drops",
 ];
 
@@ -124,6 +128,24 @@ fn expectations() -> Vec<Expect> {
             ],
         ),
         e("Terminal shell in container", vec![("container.id", id12.into()), ("proc.name", "sh".into())]),
+        e(
+            "kmx mkdir",
+            vec![
+                ("evt.arg.path", "/tmp/kmx/dir-a".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("proc.name", "mkdir".into()),
+            ],
+        ),
+        e(
+            "kmx rename",
+            vec![
+                ("evt.arg.oldpath", "/tmp/kmx/dir-a".into()),
+                ("evt.arg.newpath", "/tmp/kmx/dir-b".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("proc.name", "mv".into()),
+            ],
+        ),
+        e("kmx socket", vec![("evt.arg.domain", "AF_INET".into()), ("proc.name", "nc".into())]),
     ]
 }
 
@@ -250,6 +272,15 @@ pub fn parse(console: &str) -> Outcome {
         let why = o.fallbacks.iter().find(|f| f.starts_with("lsm_exec ")).cloned();
         let ok = has("sched_exec") && why.is_some() && !bpf_lsm;
         cell(ok, if bpf_lsm { "tracepoint (bpf LSM active!)" } else { "tracepoint" })
+    });
+
+    // The path and numeric syscalls: one exit program each where the kernel has
+    // bpf_task_pt_regs (5.15+), else the pairs with the fallback logged.
+    o.cells.push(if has("socket_regs") {
+        cell(!has("socket_enter") && !has("socket_exit") && has("mkdirat_regs") && !has("mkdirat_enter"), "exit-only")
+    } else {
+        let fell_back = o.fallbacks.iter().any(|f| f.starts_with("socket_regs "));
+        cell(fell_back && has("socket_enter") && has("socket_exit") && has("mkdirat_enter"), "pairs")
     });
 
     // BTF: the agent resolved every struct offset it looks up.
