@@ -131,19 +131,21 @@ impl KernelFilter {
             self.connects.unix,
             match self.dups.results {
                 None => "any".to_string(),
-                Some(m) => format!("{:?}", (0..64).filter(|r| m & (1u64 << r) != 0).collect::<Vec<_>>()),
+                Some(m) => format!("{:?}", mask_bits(m).collect::<Vec<_>>()),
             },
             match self.sockets.domains {
                 None => "any".to_string(),
-                Some(m) => format!(
-                    "{:?}",
-                    (0..64u64).filter(|d| m & (1u64 << d) != 0).map(crate::evtargs::socket_domain).collect::<Vec<_>>()
-                ),
+                Some(m) => format!("{:?}", mask_bits(m).map(crate::evtargs::socket_domain).collect::<Vec<_>>()),
             },
             syscalls.join(","),
             exec_skip_names(self.exec_skip)
         )
     }
+}
+
+/// The values 0..63 whose bit is set in a kernel keep-mask (dup results, socket families).
+fn mask_bits(m: u64) -> impl Iterator<Item = u64> {
+    (0..64u64).filter(move |b| m & (1u64 << b) != 0)
 }
 
 /// The exec record's parts no rule of `rules` reads: the environment unless a

@@ -3,7 +3,7 @@
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
 use lanner_common::{
     counters::{Counter, ProbeId},
-    file_record_len,
+    file_record_len, FileEvent,
 };
 
 use super::sys_ret;
@@ -52,9 +52,15 @@ fn try_file_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         count(P, Counter::StashMiss);
         return Ok(());
     };
-    let ev = unsafe { &mut *ev };
-    ev.ret = ret as i32;
-    submit_prefix(P, &*ev, file_record_len(ev.path2_len as usize));
+    submit_file(unsafe { &mut *ev }, ret);
     let _ = FILE_STASH.remove(&tid);
     Ok(())
+}
+
+/// Emit a path syscall's record with its result, cut after the used part of
+/// its second path. Shared with the exit-only programs (`file_regs`).
+#[inline(always)]
+pub fn submit_file(ev: &mut FileEvent, ret: i64) {
+    ev.ret = ret as i32;
+    submit_prefix(P, &*ev, file_record_len(ev.path2_len as usize));
 }

@@ -4,7 +4,7 @@
 //! registers (`crate::regs`). No enter program, no `FILE_STASH` insert, lookup
 //! or delete.
 //!
-//! The record is the pair's `FileEvent` (`stash::fill_file`), with the header
+//! The record is the pair's `FileEvent` (`stash::fill_file`, `file_exit::submit_file`), with the header
 //! taken at exit and the paths read from user memory after the kernel used
 //! them, as `openat_regs` reads its path: a thread rewriting a path buffer
 //! while the call runs makes the event show the new bytes. Descriptors, flags,
@@ -14,11 +14,11 @@
 //! `<syscall>_exit` pair (their fallback where `bpf_task_pt_regs` is missing,
 //! before 5.15, or off x86_64).
 use aya_ebpf::programs::TracePointContext;
-use lanner_common::{counters::ProbeId, file_record_len};
+use lanner_common::counters::ProbeId;
 
-use super::{stash::fill_file, sys_ret};
+use super::{file_exit::submit_file, stash::fill_file, sys_ret};
 use crate::{
-    common::{filter, is_self, submit_prefix, sys_enabled},
+    common::{filter, is_self, sys_enabled},
     regs::syscall_args,
 };
 
@@ -56,8 +56,6 @@ fn try_file_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         return Ok(());
     }
     let ret = sys_ret(ctx);
-    let ev = fill_file(P, subtype, syscall_args()?)?;
-    ev.ret = ret as i32;
-    submit_prefix(P, &*ev, file_record_len(ev.path2_len as usize));
+    submit_file(fill_file(P, subtype, syscall_args()?)?, ret);
     Ok(())
 }
