@@ -121,7 +121,9 @@ def main():
             out.write("| --- | --- | --- | --- | --- | --- |\n")
             out.write("\n".join(rows) + "\n")
     if problems:
-        seen = sorted({(x["rule"], x["output_fields"].get("k8s.pod.name")) for _, x in alerts})
+        # An alert without pod metadata has no k8s.pod.name: shown as "-" (a None
+        # beside the strings made this report crash instead of listing it).
+        seen = sorted({(x["rule"], x["output_fields"].get("k8s.pod.name") or "-") for _, x in alerts})
         for pr in problems:
             print("cluster-e2e: " + pr, file=sys.stderr)
         print(f"cluster-e2e: alerts seen (rule, pod): {seen[:20]}", file=sys.stderr)
