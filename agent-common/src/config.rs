@@ -205,6 +205,35 @@ impl HookOffsets {
     };
 }
 
+/// The chain from a task to its cgroup's id in ONE cgroup v1 hierarchy:
+/// `task->cgroups` (`struct css_set`) `->subsys[v1_subsys]` (that controller's
+/// `cgroup_subsys_state`) `->cgroup->kn->id`. On hybrid-cgroup hosts a runtime
+/// may place a container in the v1 hierarchies only, where the v2 id every
+/// event carries cannot name it; with this the header carries both and userspace
+/// never reads `/proc/PID/cgroup` per process. `v1_subsys` is the controller's
+/// `enum cgroup_subsys_id` value; `OFFSET_NONE` (pure v2 hosts) skips the reads.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupOffsets {
+    pub task_cgroups: u32,
+    pub css_set_subsys: u32,
+    pub css_cgroup: u32,
+    pub cgroup_kn: u32,
+    pub kn_id: u32,
+    pub v1_subsys: u32,
+}
+
+impl CgroupOffsets {
+    pub const NONE: CgroupOffsets = CgroupOffsets {
+        task_cgroups: OFFSET_NONE,
+        css_set_subsys: OFFSET_NONE,
+        css_cgroup: OFFSET_NONE,
+        cgroup_kn: OFFSET_NONE,
+        kn_id: OFFSET_NONE,
+        v1_subsys: OFFSET_NONE,
+    };
+}
+
 /// Global probe configuration (the `LANNER_CONFIG` global in the object).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +248,7 @@ pub struct ProbeConfig {
     pub exe: ExeOffsets,
     pub sock: SockOffsets,
     pub hook: HookOffsets,
+    pub cgroup: CgroupOffsets,
 }
 
 impl ProbeConfig {
@@ -231,6 +261,7 @@ impl ProbeConfig {
         exe: ExeOffsets::NONE,
         sock: SockOffsets::NONE,
         hook: HookOffsets::NONE,
+        cgroup: CgroupOffsets::NONE,
     };
 }
 
@@ -238,7 +269,8 @@ const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
 const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 5 * 4);
+const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 6 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 5 * 4 + 6 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -34,7 +34,14 @@ pub struct Header {
     pub uid: u32,
     pub gid: u32,
     pub cgroup_id: u64,
+    /// The task's cgroup in the agent's chosen v1 hierarchy (hybrid hosts); 0: none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cgroup_v1_id: u64,
     pub comm: Comm,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -286,6 +293,7 @@ fn header(h: &EventHeader) -> Header {
         uid: h.uid,
         gid: h.gid,
         cgroup_id: h.cgroup_id,
+        cgroup_v1_id: h.cgroup_v1_id,
         comm: Comm::from_kernel(&h.comm),
     }
 }

@@ -106,8 +106,15 @@ pub struct EventHeader {
     pub gid: u32,
     /// cgroup v2 id (inode of the task's cgroup directory).
     pub cgroup_id: u64,
+    /// On hybrid-cgroup hosts, the id of the task's cgroup in the one v1
+    /// hierarchy the agent chose (`ProbeConfig::cgroup`), where runtimes
+    /// without cgroup v2 support place containers; 0 when not configured.
+    pub cgroup_v1_id: u64,
     pub comm: [u8; COMM_LEN],
 }
+
+/// Bytes of [`EventHeader`].
+pub const HDR_LEN: usize = 64;
 
 /// Which syscall an [`ExecEvent`] reports (`EventHeader::subtype`): Falco has
 /// `execve` and `execveat` as two event types.
@@ -486,17 +493,17 @@ macro_rules! const_size {
         const _: () = assert!(core::mem::size_of::<$t>() % 8 == 0);
     };
 }
-const_size!(EventHeader, 56);
-const_size!(ExecEvent, 56 + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
+const_size!(EventHeader, HDR_LEN);
+const_size!(ExecEvent, HDR_LEN + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
 const _: () = assert!(ARGS_LEN + 1 + crate::exe::ENV_LEN <= ARGS_LEN + ARG_MAX_ONE);
-const_size!(OpenEvent, 56 + 24 + PATH_LEN);
-const_size!(ConnectEvent, 56 + 32 + UNIX_PATH_LEN + 4 + 16);
-const_size!(SetuidEvent, 56 + 24);
-const_size!(ForkEvent, 56 + 8);
-const_size!(ExitEvent, 56 + 8);
-const_size!(FileEvent, 56 + 24 + AUX_LEN + 2 * PATH_LEN);
+const_size!(OpenEvent, HDR_LEN + 24 + PATH_LEN);
+const_size!(ConnectEvent, HDR_LEN + 32 + UNIX_PATH_LEN + 4 + 16);
+const_size!(SetuidEvent, HDR_LEN + 24);
+const_size!(ForkEvent, HDR_LEN + 8);
+const_size!(ExitEvent, HDR_LEN + 8);
+const_size!(FileEvent, HDR_LEN + 24 + AUX_LEN + 2 * PATH_LEN);
 const_size!(FdInfo, 48);
-const_size!(SysEvent, 56 + 64 + 48 + SYS_STR_LEN);
+const_size!(SysEvent, HDR_LEN + 64 + 48 + SYS_STR_LEN);
 const _: () = assert!(sys::MAX < 64);
 const _: () = assert!(core::mem::offset_of!(ExecEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(OpenEvent, hdr) == 0);

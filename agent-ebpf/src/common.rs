@@ -63,7 +63,30 @@ pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
     hdr.uid = uid_gid as u32;
     hdr.gid = (uid_gid >> 32) as u32;
     hdr.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    hdr.cgroup_v1_id = cgroup_v1_id();
     hdr.comm = bpf_get_current_comm().unwrap_or([0u8; 16]);
+}
+
+/// The current task's cgroup id in the agent's chosen v1 hierarchy
+/// (`task->cgroups->subsys[i]->cgroup->kn->id`); 0 when none was chosen
+/// (pure v2 hosts: one branch, no reads) or a read fails.
+#[inline(always)]
+fn cgroup_v1_id() -> u64 {
+    let subsys = conf!(cgroup.v1_subsys);
+    // The bound keeps the verifier's view of the index small (CGROUP_SUBSYS_COUNT < 32).
+    if subsys >= 32 {
+        return 0;
+    }
+    let css_set: Option<*const u8> = read_at(current_task(), conf!(cgroup.task_cgroups));
+    let Some(css_set) = css_set else { return 0 };
+    let array = conf!(cgroup.css_set_subsys);
+    if array == OFFSET_NONE {
+        return 0;
+    }
+    let css: Option<*const u8> = read_at(css_set, array + subsys * 8);
+    let cgroup: Option<*const u8> = css.and_then(|c| read_at(c, conf!(cgroup.css_cgroup)));
+    let kn: Option<*const u8> = cgroup.and_then(|c| read_at(c, conf!(cgroup.cgroup_kn)));
+    kn.and_then(|k| read_at::<u64>(k, conf!(cgroup.kn_id))).unwrap_or(0)
 }
 
 /// Flags for `bpf_ringbuf_output`. Past the fill threshold: wake the reader.

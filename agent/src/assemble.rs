@@ -12,14 +12,14 @@ use lanner_rules::{Container, Event, EvtType, Fd, HealthProbe, L4Proto, Leader, 
 
 use crate::{
     image,
-    k8s::{ContainerInfo, Enricher},
+    k8s::{enrich::CgroupIds, ContainerInfo, Enricher},
     proctable::{new_proc, FastMap, ProcInfo, ProcTable},
     users::{Scope, Users},
 };
 
 struct CachedContainer {
-    /// The cgroup the entry was computed for (a process can move).
-    cgroup_id: u64,
+    /// The cgroups the entry was computed for (a process can move).
+    cgroups: CgroupIds,
     container: Option<Arc<Container>>,
     info: Option<ContainerInfo>,
     /// The pod cache's generation when the entry was computed.
@@ -40,8 +40,14 @@ pub struct Assembler {
     enricher: Option<Arc<Enricher>>,
     /// Containers found from the cgroup v2 id: shared by every process in it.
     containers: FastMap<u64, CachedContainer>,
-    /// Processes whose v2 cgroup names no container (host processes, or
-    /// containers visible only in cgroup v1 on hybrid hosts): per process.
+    /// Answers from the v1 id (hybrid hosts: the v2 cgroup named no
+    /// container), host processes included: shared by every process in the
+    /// same pair of cgroups. Keyed by both ids: a v2 container in a host v1
+    /// cgroup must never be answered from a host process's entry.
+    by_v1: FastMap<CgroupIds, CachedContainer>,
+    /// Processes whose v2 cgroup names no container and that carry no v1 id
+    /// (host processes, or containers visible only in cgroup v1 where the
+    /// probes read no v1 id): per process.
     by_pid: FastMap<u32, CachedContainer>,
     users: Users,
     /// Capability strings, one shared copy per distinct set.
@@ -102,6 +108,7 @@ impl Assembler {
             procs,
             enricher,
             containers: FastMap::default(),
+            by_v1: FastMap::default(),
             by_pid: FastMap::default(),
             users: Users::default(),
             caps: Default::default(),
@@ -120,37 +127,47 @@ impl Assembler {
 
     /// The container of a cgroup (cached; an entry still missing its pod or
     /// container status is looked up again after the pod cache changed).
-    pub fn container(&mut self, pid: u32, cgroup_id: u64) -> (Option<Arc<Container>>, Option<ContainerInfo>) {
+    pub fn container(
+        &mut self,
+        pid: u32,
+        ids: impl Into<CgroupIds>,
+    ) -> (Option<Arc<Container>>, Option<ContainerInfo>) {
+        let ids = ids.into();
         let Some(enricher) = self.enricher.clone() else {
             return (None, None);
         };
         // Read before the lookup: a write racing with it shows as a newer generation.
         let generation = enricher.pods().generation();
-        if let Some(c) = self.containers.get(&cgroup_id).filter(|c| c.fresh(generation)) {
-            return (c.container.clone(), c.info.clone());
-        }
-        if let Some(c) = self.by_pid.get(&pid).filter(|c| c.cgroup_id == cgroup_id && c.fresh(generation)) {
+        let cached = self
+            .containers
+            .get(&ids.v2)
+            .or_else(|| (ids.v1 != 0).then(|| self.by_v1.get(&ids)).flatten())
+            .or_else(|| self.by_pid.get(&pid).filter(|c| c.cgroups == ids));
+        if let Some(c) = cached.filter(|c| c.fresh(generation)) {
             return (c.container.clone(), c.info.clone());
         }
         // Resolve the cgroup once: a v2 hit gives the container directly; only
-        // a miss goes through the full lookup (with its v1 fallback).
-        let v2 = enricher.cgroups().and_then(|r| r.container(cgroup_id, pid));
+        // a miss goes through the full lookup (v1 id, or the /proc fallback).
+        let v2 = enricher.cgroups().and_then(|r| r.container(ids.v2, pid));
         let from_v2 = v2.is_some();
         let info = match v2 {
             Some(c) => Some(enricher.with_pod(c)),
-            None => enricher.lookup(pid, cgroup_id),
+            None => enricher.lookup(pid, ids),
         };
         let container = info.as_ref().map(|i| Arc::new(to_container(i)));
-        tracing::debug!(pid, cgroup_id, from_v2, container = ?info.as_ref().map(|i| &i.container_id), "container lookup");
-        let entry = CachedContainer { cgroup_id, container: container.clone(), info: info.clone(), generation };
-        if self.containers.len() > 16_384 {
+        tracing::debug!(pid, ?ids, from_v2, container = ?info.as_ref().map(|i| &i.container_id), "container lookup");
+        let entry = CachedContainer { cgroups: ids, container: container.clone(), info: info.clone(), generation };
+        if self.containers.len() > 16_384 || self.by_v1.len() > 16_384 {
             self.containers.clear();
+            self.by_v1.clear();
         }
         if self.by_pid.len() > 65_536 {
             self.by_pid.clear();
         }
         if from_v2 {
-            self.containers.insert(cgroup_id, entry);
+            self.containers.insert(ids.v2, entry);
+        } else if ids.v1 != 0 && enricher.cgroups_v1().is_some() {
+            self.by_v1.insert(ids, entry);
         } else {
             self.by_pid.insert(pid, entry);
         }
@@ -158,8 +175,9 @@ impl Assembler {
     }
 
     /// Forget cached container data (e.g. after the pod it belongs to arrived).
-    pub fn refresh_container(&mut self, pid: u32, cgroup_id: u64) {
-        self.containers.remove(&cgroup_id);
+    pub fn refresh_container(&mut self, pid: u32, ids: CgroupIds) {
+        self.containers.remove(&ids.v2);
+        self.by_v1.remove(&ids);
         self.by_pid.remove(&pid);
     }
 
@@ -357,7 +375,7 @@ impl Assembler {
             }
         };
         let ancestors = self.procs.ancestors(proc.pid, self.max_ancestors);
-        let (container, _) = self.container(h.pid, h.cgroup_id);
+        let (container, _) = self.container(h.pid, CgroupIds { v2: h.cgroup_id, v1: h.cgroup_v1_id });
         if evt_type == EvtType::Procexit {
             // Forgotten only now: the exit itself still uses the cached container.
             self.by_pid.remove(&h.pid);
@@ -512,7 +530,16 @@ mod tests {
     }
 
     fn hdr(pid: u32) -> decode::Header {
-        decode::Header { ts_boot_ns: 1, pid, tid: pid, uid: 0, gid: 0, cgroup_id: 1, comm: "bash".into() }
+        decode::Header {
+            ts_boot_ns: 1,
+            pid,
+            tid: pid,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 1,
+            cgroup_v1_id: 0,
+            comm: "bash".into(),
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use lanner_common::{
-    config::{ExeOffsets, HookOffsets, SockOffsets, OFFSET_NONE},
+    config::{CgroupOffsets, ExeOffsets, HookOffsets, SockOffsets, OFFSET_NONE},
     KernelOffsets,
 };
 
@@ -53,6 +53,8 @@ pub struct Btf {
     types: Vec<Type>,
     strings: Vec<u8>,
     structs: HashMap<String, u32>,
+    /// Every enumerator (ENUM and ENUM64): name offset, value.
+    enumerators: Vec<(u32, i64)>,
 }
 
 fn u32_at(b: &[u8], off: usize) -> Result<u32, BtfError> {
@@ -85,6 +87,7 @@ impl Btf {
 
         // Type id 0 is "void".
         let mut types = vec![Type { name_off: 0, kind: 0, size_type: 0, members: vec![] }];
+        let mut enumerators = Vec::new();
         let mut off = 0usize;
         while off < tsec.len() {
             let name_off = u32_at(tsec, off)?;
@@ -111,9 +114,24 @@ impl Btf {
                     }
                     vlen * 12
                 }
-                6 | 13 => vlen * 8,   // ENUM, FUNC_PROTO
-                14 | 17 => 4,         // VAR, DECL_TAG
-                15 | 19 => vlen * 12, // DATASEC, ENUM64
+                6 | 19 => {
+                    // ENUM: {name, i32 value}; ENUM64: {name, lo32, hi32}.
+                    let step = if kind == 6 { 8 } else { 12 };
+                    for i in 0..vlen {
+                        let e = off + i * step;
+                        let lo = u32_at(tsec, e + 4)?;
+                        let val = if kind == 6 {
+                            lo as i32 as i64
+                        } else {
+                            ((u32_at(tsec, e + 8)? as u64) << 32 | lo as u64) as i64
+                        };
+                        enumerators.push((u32_at(tsec, e)?, val));
+                    }
+                    vlen * step
+                }
+                13 => vlen * 8,  // FUNC_PROTO
+                14 | 17 => 4,    // VAR, DECL_TAG
+                15 => vlen * 12, // DATASEC
                 k => return Err(BtfError::Kind { kind: k, id: types.len() as u32 }),
             };
             off += extra;
@@ -122,7 +140,7 @@ impl Btf {
             }
             types.push(Type { name_off, kind, size_type, members });
         }
-        let mut btf = Btf { types, strings, structs: HashMap::new() };
+        let mut btf = Btf { types, strings, structs: HashMap::new(), enumerators };
         for (id, t) in btf.types.iter().enumerate() {
             if t.kind == KIND_STRUCT || t.kind == KIND_UNION {
                 let name = btf.name(t.name_off);
@@ -183,6 +201,35 @@ impl Btf {
     pub fn struct_size(&self, name: &str) -> Option<u32> {
         let id = *self.structs.get(name)?;
         self.types.get(id as usize).map(|t| t.size_type)
+    }
+
+    /// The value of the enumerator `name` (any enum).
+    pub fn enum_value(&self, name: &str) -> Option<i64> {
+        self.enumerators.iter().find(|(off, _)| self.name(*off) == name).map(|&(_, v)| v)
+    }
+
+    /// The chain to a task's cgroup id in the v1 hierarchy of `controller`
+    /// (`memory`, `pids`, ... as v1 names them; its `<subsys>_cgrp_id` enumerator is the
+    /// `css_set.subsys` index). `v1_subsys` is `OFFSET_NONE` when the kernel
+    /// lacks the controller or any member.
+    pub fn cgroup_offsets(&self, controller: &str) -> CgroupOffsets {
+        let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
+        let mut c = CgroupOffsets {
+            task_cgroups: o("task_struct", "cgroups"),
+            css_set_subsys: o("css_set", "subsys"),
+            css_cgroup: o("cgroup_subsys_state", "cgroup"),
+            cgroup_kn: o("cgroup", "kn"),
+            kn_id: o("kernfs_node", "id"),
+            v1_subsys: OFFSET_NONE,
+        };
+        let found = [c.task_cgroups, c.css_set_subsys, c.css_cgroup, c.cgroup_kn, c.kn_id];
+        if found.iter().all(|&f| f != OFFSET_NONE) {
+            // The v1 name of the io controller is its legacy one.
+            let subsys = if controller == "blkio" { "io" } else { controller };
+            let id = self.enum_value(&format!("{subsys}_cgrp_id"));
+            c.v1_subsys = id.and_then(|v| u32::try_from(v).ok()).filter(|&v| v < 32).unwrap_or(OFFSET_NONE);
+        }
+        c
     }
 
     /// Offsets of what `sched_process_exec` reads about the image and the task.
@@ -429,5 +476,21 @@ mod tests {
         ] {
             assert_ne!(v, OFFSET_NONE, "{name}");
         }
+    }
+
+    #[test]
+    fn running_kernel_has_the_v1_cgroup_chain() {
+        // /proc/cgroups lists the controllers in `enum cgroup_subsys_id` order.
+        let text = std::fs::read_to_string("/proc/cgroups").expect("/proc/cgroups");
+        let order: Vec<&str> =
+            text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').next()).collect();
+        let btf = Btf::from_sys_fs().expect("kernel BTF");
+        for (i, name) in order.iter().enumerate() {
+            let c = btf.cgroup_offsets(name);
+            assert_eq!(c.v1_subsys, i as u32, "{name}");
+            assert_ne!(c.kn_id, OFFSET_NONE);
+        }
+        assert_eq!(btf.cgroup_offsets("no_such_controller").v1_subsys, OFFSET_NONE);
+        assert_eq!(btf.enum_value("no_such_enumerator_xyz"), None);
     }
 }

@@ -246,7 +246,16 @@ mod tests {
     }
 
     fn hdr() -> decode::Header {
-        decode::Header { ts_boot_ns: 1, pid: 7, tid: 7, uid: 0, gid: 0, cgroup_id: 1, comm: "ln".into() }
+        decode::Header {
+            ts_boot_ns: 1,
+            pid: 7,
+            tid: 7,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 1,
+            cgroup_v1_id: 0,
+            comm: "ln".into(),
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub const THREAD_MIN: usize = 1024;
 pub struct Item {
     pub ev: Event,
     pub pid: u32,
-    pub cgroup_id: u64,
+    pub cgroups: crate::k8s::enrich::CgroupIds,
 }
 
 /// One rule that matched one event.
@@ -158,7 +158,7 @@ mod tests {
         p.name = name.into();
         let mut ev = Event::new(EvtType::Openat, 1, Arc::new(p));
         ev.fd = Some(lanner_rules::Fd::file(path, 0, 0));
-        Item { ev, pid: 1, cgroup_id: 0 }
+        Item { ev, pid: 1, cgroups: Default::default() }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use lanner_common::decode::{decode, Event as KEvent};
 use lanner_rules::{Alert, Event, RuleSetHandle};
 use serde::Serialize;
 
-use crate::{assemble::Assembler, transport::RecordSink};
+use crate::{assemble::Assembler, k8s::enrich::CgroupIds, transport::RecordSink};
 
 /// Userspace counters, reported in metrics and at shutdown.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -186,11 +186,11 @@ impl<W: Write> Pipeline<W> {
     }
 
     /// Match on this thread and emit at once.
-    fn match_now(&mut self, rules: &Arc<lanner_rules::RuleSet>, rev: &Event, pid: u32, cgroup_id: u64) {
+    fn match_now(&mut self, rules: &Arc<lanner_rules::RuleSet>, rev: &Event, pid: u32, cgroups: CgroupIds) {
         let mut hits = std::mem::take(&mut self.hits);
         rules.for_each_match(rev, |id, _| hits.push(id));
         for id in hits.drain(..) {
-            self.emit(rules, id, rev, pid, cgroup_id);
+            self.emit(rules, id, rev, pid, cgroups);
         }
         self.hits = hits;
     }
@@ -202,7 +202,7 @@ impl<W: Write> Pipeline<W> {
         };
         let got: Vec<_> = stage.matches.try_iter().collect();
         for m in got {
-            self.emit(&m.rules, m.id, &m.item.ev, m.item.pid, m.item.cgroup_id);
+            self.emit(&m.rules, m.id, &m.item.ev, m.item.pid, m.item.cgroups);
         }
     }
 
@@ -303,14 +303,15 @@ impl<W: Write> Pipeline<W> {
             return;
         };
         tracing::trace!(evt = %rev.evt_type, res = rev.res, name = %rev.proc.name, args = %rev.proc.args(), container = ?rev.container.as_ref().map(|c| &c.id), "assembled");
-        let (pid, cgroup_id) = (ev.header().pid, ev.header().cgroup_id);
+        let h = ev.header();
+        let (pid, cgroups) = (h.pid, CgroupIds { v2: h.cgroup_id, v1: h.cgroup_v1_id });
         // Inline while the reader keeps up: a thread hop costs more CPU than
         // matching (`lanner replay --match-thread`). Once the thread has work in
         // flight, everything goes there until it is done, so order is kept.
         match self.stage.as_mut() {
             Some(stage) if self.drained > crate::matchstage::THREAD_MIN || !stage.idle() => {
                 self.threaded = true;
-                stage.push(crate::matchstage::Item { ev: rev, pid, cgroup_id })
+                stage.push(crate::matchstage::Item { ev: rev, pid, cgroups })
             }
             _ => {
                 if self.threaded {
@@ -324,7 +325,7 @@ impl<W: Write> Pipeline<W> {
                     Some((g, r)) if g == gen => r,
                     _ => self.rules.current(),
                 };
-                self.match_now(&rules, &rev, pid, cgroup_id);
+                self.match_now(&rules, &rev, pid, cgroups);
                 self.active = Some((gen, rules));
             }
         }
@@ -337,7 +338,7 @@ impl<W: Write> Pipeline<W> {
         id: lanner_rules::RuleId,
         rev: &Event,
         pid: u32,
-        cgroup_id: u64,
+        cgroups: CgroupIds,
     ) {
         self.stats.alerts += 1;
         // Pod or container metadata missing: the enricher holds it only for
@@ -349,7 +350,7 @@ impl<W: Write> Pipeline<W> {
             if let Some(m) = &self.enrich_metrics {
                 m.holds.inc();
             }
-            self.hold(Arc::clone(rules), id, rev.clone(), pid, cgroup_id);
+            self.hold(Arc::clone(rules), id, rev.clone(), pid, cgroups);
             return;
         }
         let alert = rules.rule(id).alert(rev, &self.hostname);
@@ -363,7 +364,7 @@ impl<W: Write> Pipeline<W> {
         id: lanner_rules::RuleId,
         mut ev: Event,
         pid: u32,
-        cgroup_id: u64,
+        cgroups: CgroupIds,
     ) {
         let (Some(rt), Some(enricher)) = (self.runtime.clone(), self.assembler.enricher().cloned()) else {
             return;
@@ -371,10 +372,10 @@ impl<W: Write> Pipeline<W> {
         let tx = self.held_tx.clone();
         let host = self.hostname.clone();
         let metrics = self.enrich_metrics.clone();
-        self.assembler.refresh_container(pid, cgroup_id);
+        self.assembler.refresh_container(pid, cgroups);
         rt.spawn(async move {
             let started = std::time::Instant::now();
-            if let Some(info) = enricher.lookup_with_hold(pid, cgroup_id).await {
+            if let Some(info) = enricher.lookup_with_hold(pid, cgroups).await {
                 ev.container = Some(Arc::new(crate::assemble::to_container(&info)));
             }
             if let Some(m) = metrics {

@@ -65,6 +65,7 @@ pub(crate) fn record(path: &str, ts: u64) -> Vec<u8> {
             uid: 0,
             gid: 0,
             cgroup_id: 1,
+            cgroup_v1_id: 0,
             comm,
         },
         ret: 3,

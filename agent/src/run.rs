@@ -4,7 +4,10 @@ use std::{cell::RefCell, io::BufWriter, path::PathBuf, rc::Rc, sync::Arc, time::
 
 use anyhow::Context as _;
 use aya::{maps::RingBuf, EbpfLoader};
-use lanner_common::ProbeConfig;
+use lanner_common::{
+    config::{CgroupOffsets, OFFSET_NONE},
+    ProbeConfig,
+};
 use lanner_rules::RuleSetHandle;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -131,6 +134,21 @@ fn log_reload(metrics: &crate::metrics::Metrics, r: &Result<lanner_rules::Reload
     }
 }
 
+/// The v1 hierarchy whose ids the probes read (`k8s::cgroup_v1`), logged;
+/// `None` on pure v2 hosts or with `LANNER_CGROUP_V1=off`.
+fn cgroup_v1_choice(btf: &Btf) -> Option<crate::k8s::cgroup_v1::V1Choice> {
+    if std::env::var("LANNER_CGROUP_V1").is_ok_and(|v| v == "off") {
+        tracing::info!("LANNER_CGROUP_V1=off: no v1 cgroup ids (containers in v1 only resolve per process)");
+        return None;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let choice = crate::k8s::cgroup_v1::choose(&mountinfo, |c| btf.cgroup_offsets(c).v1_subsys != OFFSET_NONE);
+    if let Some(c) = &choice {
+        tracing::info!(controller = %c.controller, mount = %c.mount.display(), "v1 cgroup hierarchy mounted: events also carry its cgroup id");
+    }
+    choice
+}
+
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
 pub(crate) static PROBES_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lanner-probes"));
 
@@ -149,6 +167,8 @@ struct FinalCounters<'a> {
     /// before any probe counter sees them. Only programs with misses are listed.
     recursion_misses: std::collections::BTreeMap<&'static str, u64>,
     process_table: crate::proctable::TableStats,
+    /// Container resolution: cgroup caches (v2, and v1 on hybrid hosts), per-process /proc reads.
+    enrich: Option<crate::k8s::enrich::EnrichStats>,
 }
 
 /// What a successful rule reload runs: attach the programs skipped at start because
@@ -195,6 +215,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     kernel::ensure_tracefs()?;
     let btf = Btf::from_sys_fs().context("reading kernel BTF")?;
     let (offsets, exe, sock, hook) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.hook_offsets());
+    // Hybrid-cgroup hosts: the probes also read each task's cgroup id in one v1 hierarchy.
+    let v1 = cgroup_v1_choice(&btf);
+    let cgroup = v1.as_ref().map_or(CgroupOffsets::NONE, |c| btf.cgroup_offsets(&c.controller));
     drop(btf);
     let found = [
         crate::btf::resolved(&offsets),
@@ -214,6 +237,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         exe,
         sock,
         hook,
+        cgroup,
     };
     let ring_bytes = args.ringbuf_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
     let ring_bytes = ring_bytes.context("--ringbuf-mib must be a power of two")?;
@@ -267,7 +291,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let out = Rc::new(RefCell::new(BufWriter::with_capacity(1 << 16, stdout)));
     let pods = crate::k8s::start(&args.k8s);
     pods.export_size(metrics.k8s_pods_cached.clone());
-    let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, args.k8s.hold()));
+    let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, args.k8s.hold(), v1.as_ref()));
     let mut procs = ProcTable::new(65_536, Duration::from_secs(5));
     let seeded = procs.seed_from_proc("/proc");
     tracing::info!(processes = seeded, "process table seeded from /proc");
@@ -414,6 +438,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             str_read_fail_total: kc.total(lanner_common::Counter::StrReadFail),
             recursion_misses: misses,
             process_table: pipeline.assembler.procs.stats(),
+            enrich: pipeline.assembler.enricher().map(|e| e.stats()),
         },
     };
     eprintln!("{}", serde_json::to_string(&report)?);

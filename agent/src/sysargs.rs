@@ -151,7 +151,16 @@ mod tests {
     use lanner_common::decode::SysFd;
 
     fn sys(syscall: &'static str, ret: i64, args: [u64; 6], fd: Option<SysFd>) -> decode::Sys {
-        let hdr = decode::Header { ts_boot_ns: 1, pid: 7, tid: 7, uid: 0, gid: 0, cgroup_id: 1, comm: "nc".into() };
+        let hdr = decode::Header {
+            ts_boot_ns: 1,
+            pid: 7,
+            tid: 7,
+            uid: 0,
+            gid: 0,
+            cgroup_id: 1,
+            cgroup_v1_id: 0,
+            comm: "nc".into(),
+        };
         decode::Sys { hdr, syscall, ret, args, str: None, fd, read_failed: false }
     }
 

@@ -1,5 +1,6 @@
 //! A kubelet-like container for tests: a cgroup v2 directory laid out as the
-//! systemd driver + containerd lay it out, and processes started inside it.
+//! systemd driver + containerd lay it out, or (hybrid hosts) a directory in ONE
+//! v1 hierarchy laid out as the cgroupfs driver does, and processes started inside it.
 use std::{
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
@@ -17,6 +18,19 @@ pub fn cgroup2_root() -> PathBuf {
         }
     }
     panic!("no cgroup2 mount in /proc/self/mountinfo");
+}
+
+/// The mount point of the cgroup v1 hierarchy holding `controller`, if any
+/// (hybrid or legacy hosts).
+pub fn v1_root(controller: &str) -> Option<PathBuf> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    mi.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let mut f = post.split_whitespace();
+        let (fs, opts) = (f.next()?, f.nth(1)?);
+        (fs == "cgroup" && opts.split(',').any(|o| o == controller))
+            .then(|| PathBuf::from(pre.split_whitespace().nth(4).expect("mount point")))
+    })
 }
 
 pub struct FakeContainer {
@@ -39,6 +53,22 @@ impl FakeContainer {
         let mut dirs = Vec::new();
         let mut p = root;
         for part in parts {
+            p = p.join(part);
+            if !p.exists() {
+                std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+                dirs.push(p.clone());
+            }
+        }
+        FakeContainer { pod_uid: pod_uid.into(), container_id: container_id.into(), dirs }
+    }
+
+    /// `kubepods/besteffort/pod<uid>/<id>` below `v1_root` only (the cgroupfs
+    /// driver's layout, in one v1 hierarchy; nothing in cgroup v2): what a
+    /// runtime without cgroup v2 support leaves on a hybrid host.
+    pub fn create_v1(v1_root: &Path, pod_uid: &str, container_id: &str) -> FakeContainer {
+        let mut dirs = Vec::new();
+        let mut p = v1_root.to_path_buf();
+        for part in ["kubepods".to_string(), "besteffort".into(), format!("pod{pod_uid}"), container_id.into()] {
             p = p.join(part);
             if !p.exists() {
                 std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));

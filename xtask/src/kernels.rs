@@ -102,7 +102,7 @@ fn payload(root: &Path) -> Result<PathBuf> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("kmx"))?;
     std::fs::copy(src.join("init"), dir.join("init"))?;
-    for f in ["smoke.yaml", "container-id"] {
+    for f in ["smoke.yaml", "container-id", "container-id-v1"] {
         std::fs::copy(src.join(f), dir.join("kmx").join(f))?;
     }
     // The default pack, every file of it (loaded in name order from the directory).

@@ -15,6 +15,7 @@ fn hdr(kind: EventKind) -> EventHeader {
         uid: 1000,
         gid: 1000,
         cgroup_id: 7,
+        cgroup_v1_id: 0,
         comm,
     }
 }

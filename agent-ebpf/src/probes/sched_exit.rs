@@ -34,6 +34,7 @@ fn try_sched_exit(_ctx: &TracePointContext) -> Result<(), i64> {
             uid: 0,
             gid: 0,
             cgroup_id: 0,
+            cgroup_v1_id: 0,
             comm: [0; 16],
         },
         exit_code,

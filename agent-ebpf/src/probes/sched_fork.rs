@@ -37,6 +37,7 @@ fn try_sched_fork(ctx: &RawTracePointContext) -> Result<(), i64> {
             uid: 0,
             gid: 0,
             cgroup_id: 0,
+            cgroup_v1_id: 0,
             comm: [0; 16],
         },
         child_tgid,

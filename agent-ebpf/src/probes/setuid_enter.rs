@@ -61,6 +61,7 @@ fn try_setuid_enter(ctx: &TracePointContext, subtype: u16, nargs: usize) -> Resu
             uid: 0,
             gid: 0,
             cgroup_id: 0,
+            cgroup_v1_id: 0,
             comm: [0; 16],
         },
         ret: 0,

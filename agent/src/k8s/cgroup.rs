@@ -1,4 +1,8 @@
-//! cgroup v2 id → cgroup path → container, with a bounded cache.
+//! cgroup id → cgroup path → container, with a bounded cache.
+//!
+//! One resolver serves one hierarchy: the unified (v2) one, whose id every
+//! event carries, or on hybrid hosts one v1 controller's (`Hierarchy::V1`, the
+//! id `EventHeader::cgroup_v1_id` carries; see [`super::cgroup_v1`]).
 //!
 //! Every event carries `cgroup_id` (`bpf_get_current_cgroup_id`): the kernfs
 //! id of the task's cgroup on the unified (v2) hierarchy, which on 64-bit
@@ -37,12 +41,25 @@ pub enum CgroupError {
     Io { path: PathBuf, source: io::Error },
     #[error("no cgroup2 mount in {0} (the agent needs the host's /sys/fs/cgroup mounted)")]
     NoCgroup2(PathBuf),
+    #[error("no cgroup v1 mount of the {controller} controller in {path}")]
+    NoV1 { controller: String, path: PathBuf },
+}
+
+/// Which hierarchy a resolver's ids and paths belong to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// cgroup v2: the `0::` line of `/proc/PID/cgroup`.
+    #[default]
+    Unified,
+    /// The v1 hierarchy of this controller: the line whose controller list names it.
+    V1(String),
 }
 
 /// Tunables; `Default` is what the agent uses.
 #[derive(Debug, Clone)]
 pub struct ResolverConfig {
-    /// The cgroup2 mount; `None`: found in `<proc_root>/self/mountinfo`.
+    pub hierarchy: Hierarchy,
+    /// The hierarchy's mount; `None`: found in `<proc_root>/self/mountinfo`.
     pub cgroup_root: Option<PathBuf>,
     pub proc_root: PathBuf,
     /// Resolved ids kept (FIFO eviction).
@@ -58,6 +75,7 @@ pub struct ResolverConfig {
 impl Default for ResolverConfig {
     fn default() -> Self {
         Self {
+            hierarchy: Hierarchy::Unified,
             cgroup_root: None,
             proc_root: PathBuf::from("/proc"),
             capacity: 16_384,
@@ -127,14 +145,18 @@ impl CgroupResolver {
                 let mi = cfg.proc_root.join("self/mountinfo");
                 let text =
                     std::fs::read_to_string(&mi).map_err(|source| CgroupError::Io { path: mi.clone(), source })?;
-                find_cgroup2_mount(&text).ok_or(CgroupError::NoCgroup2(mi))?
+                match &cfg.hierarchy {
+                    Hierarchy::Unified => find_cgroup2_mount(&text).ok_or(CgroupError::NoCgroup2(mi))?,
+                    Hierarchy::V1(c) => super::cgroup_v1::find_v1_mount(&text, c)
+                        .ok_or_else(|| CgroupError::NoV1 { controller: c.clone(), path: mi })?,
+                }
             }
         };
         std::fs::metadata(&root).map_err(|source| CgroupError::Io { path: root.clone(), source })?;
         Ok(Self { root, cfg, state: Mutex::new(State::default()), n: Counters::default() })
     }
 
-    /// The cgroup2 mount in use.
+    /// The hierarchy's mount in use.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -242,10 +264,13 @@ impl CgroupResolver {
         true
     }
 
-    /// The `0::` path of `pid`, if the directory it names under our mount has inode `id`.
+    /// `pid`'s path in our hierarchy, if the directory it names under our mount has inode `id`.
     fn path_from_proc(&self, pid: u32, id: u64) -> Option<String> {
         let text = std::fs::read_to_string(self.cfg.proc_root.join(format!("{pid}/cgroup"))).ok()?;
-        let path = unified_path(&text)?;
+        let path = match &self.cfg.hierarchy {
+            Hierarchy::Unified => unified_path(&text)?,
+            Hierarchy::V1(c) => super::cgroup_v1::v1_path(&text, c)?,
+        };
         if !path.starts_with('/') || path.split('/').any(|s| s == "..") || path.ends_with(" (deleted)") {
             return None;
         }
@@ -295,7 +320,7 @@ pub fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_octal(s: &str) -> String {
+pub(super) fn unescape_octal(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -1,19 +1,44 @@
-//! [`Enricher`]: `(pid, cgroup_id)` of an event → container and pod.
+//! [`Enricher`]: `(pid, cgroup ids)` of an event → container and pod.
 //!
-//! The cgroup answer is cached per cgroup id (see [`super::cgroup`]); the pod
+//! The cgroup answer is cached per cgroup id (see [`super::cgroup`]): the v2
+//! id first, then on hybrid hosts the v1 id the probes read from the chosen
+//! controller's hierarchy ([`super::cgroup_v1`]); `/proc/PID/cgroup` is read
+//! per process only when the kernel gave no v1 id there. The pod
 //! answer is a hash lookup in the [`PodCache`]. When a kubelet container is
 //! known but its pod (or the container's status) is not cached yet,
 //! [`Enricher::should_hold`] says so and [`Enricher::complete`] waits up to
 //! the hold time for the watch to bring it.
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering::Relaxed},
+        Arc,
+    },
+    time::Duration,
+};
 
 use serde::Serialize;
 
 use super::{
     cache::{PodCache, PodCacheStats},
-    cgroup::{container_from_v1_lines, CgroupResolver, ResolverConfig, ResolverStats},
+    cgroup::{container_from_v1_lines, CgroupResolver, Hierarchy, ResolverConfig, ResolverStats},
+    cgroup_v1::V1Choice,
     pod::PodMeta,
 };
+
+/// The cgroup ids an event carries (`EventHeader::cgroup_id` and
+/// `cgroup_v1_id`; `v1` is 0 where no v1 hierarchy was chosen).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CgroupIds {
+    pub v2: u64,
+    pub v1: u64,
+}
+
+impl From<u64> for CgroupIds {
+    fn from(v2: u64) -> Self {
+        Self { v2, v1: 0 }
+    }
+}
 use crate::container::{ContainerRef, Runtime};
 
 /// What an alert gets: the container, and its pod when known.
@@ -43,11 +68,18 @@ impl ContainerInfo {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EnrichStats {
     pub cgroups: Option<ResolverStats>,
+    /// The v1 hierarchy's resolver (hybrid hosts).
+    pub cgroups_v1: Option<ResolverStats>,
+    /// Reads of `/proc/PID/cgroup` for one process's v1 lines (no v1 id from the kernel).
+    pub proc_cgroup_reads: u64,
     pub pods: PodCacheStats,
 }
 
 pub struct Enricher {
     cgroups: Option<CgroupResolver>,
+    /// Resolves `CgroupIds::v1` (hybrid hosts; see [`super::cgroup_v1`]).
+    v1: Option<CgroupResolver>,
+    proc_reads: AtomicU64,
     pods: PodCache,
     hold: Duration,
     proc_root: PathBuf,
@@ -60,7 +92,20 @@ impl Enricher {
     /// lines of `/proc/<pid>/cgroup` only.
     pub fn new(cgroups: Option<CgroupResolver>, pods: PodCache, hold: Duration) -> Self {
         let v1_fallback = cgroups.is_none();
-        Self { cgroups, pods, hold, proc_root: PathBuf::from("/proc"), v1_fallback }
+        Self {
+            cgroups,
+            v1: None,
+            proc_reads: AtomicU64::new(0),
+            pods,
+            hold,
+            proc_root: PathBuf::from("/proc"),
+            v1_fallback,
+        }
+    }
+
+    /// Resolve the probes' v1 ids with `r` (a resolver over that hierarchy).
+    pub fn set_v1_resolver(&mut self, r: CgroupResolver) {
+        self.v1 = Some(r);
     }
 
     /// On hybrid hosts a runtime may place a container in the v1 hierarchies
@@ -72,8 +117,9 @@ impl Enricher {
     }
 
     /// The agent's setup: default resolver (logs once if there is no cgroup2
-    /// mount), v1 fallback on hybrid hosts.
-    pub fn with_defaults(pods: PodCache, hold: Duration) -> Self {
+    /// mount), v1 fallback on hybrid hosts, and a resolver for the v1 ids the
+    /// probes read when the agent chose a v1 hierarchy (`v1`).
+    pub fn with_defaults(pods: PodCache, hold: Duration, v1: Option<&V1Choice>) -> Self {
         let hybrid = std::fs::read_to_string("/proc/self/mountinfo")
             .is_ok_and(|m| m.lines().any(|l| l.split_once(" - ").is_some_and(|(_, r)| r.starts_with("cgroup "))));
         let cgroups = match CgroupResolver::new(ResolverConfig::default()) {
@@ -88,6 +134,17 @@ impl Enricher {
         };
         let mut e = Self::new(cgroups, pods, hold);
         e.v1_fallback |= hybrid;
+        if let Some(c) = v1 {
+            let cfg = ResolverConfig {
+                hierarchy: Hierarchy::V1(c.controller.clone()),
+                cgroup_root: Some(c.mount.clone()),
+                ..ResolverConfig::default()
+            };
+            match CgroupResolver::new(cfg) {
+                Ok(r) => e.set_v1_resolver(r),
+                Err(err) => tracing::warn!(error = %err, "v1 cgroup ids not resolvable: /proc/PID/cgroup per process"),
+            }
+        }
         e
     }
 
@@ -103,23 +160,34 @@ impl Enricher {
         self.hold
     }
 
+    /// The v1 ids' resolver, when the probes read v1 ids.
+    pub fn cgroups_v1(&self) -> Option<&CgroupResolver> {
+        self.v1.as_ref()
+    }
+
     /// The container of an event's process, from its cgroup (no pod lookup).
-    pub fn container(&self, pid: u32, cgroup_id: u64) -> Option<ContainerRef> {
-        if let Some(c) = self.cgroups.as_ref().and_then(|r| r.container(cgroup_id, pid)) {
+    pub fn container(&self, pid: u32, ids: impl Into<CgroupIds>) -> Option<ContainerRef> {
+        let ids = ids.into();
+        if let Some(c) = self.cgroups.as_ref().and_then(|r| r.container(ids.v2, pid)) {
             return Some(c);
         }
-        // Runtimes that place containers in v1 hierarchies only (hybrid hosts, cgroupfs driver).
+        // Runtimes that place containers in v1 hierarchies only (hybrid hosts, cgroupfs driver):
+        // the kernel's v1 id when there is one, else this process's /proc file.
+        if let (Some(r), true) = (&self.v1, ids.v1 != 0) {
+            return r.container(ids.v1, pid);
+        }
         if pid == 0 || !self.v1_fallback {
             return None;
         }
+        self.proc_reads.fetch_add(1, Relaxed);
         let text = std::fs::read_to_string(self.proc_root.join(format!("{pid}/cgroup"))).ok()?;
         container_from_v1_lines(&text)
     }
 
     /// Container and pod of an event's process, without waiting. `None` for
     /// host processes.
-    pub fn lookup(&self, pid: u32, cgroup_id: u64) -> Option<ContainerInfo> {
-        let c = self.container(pid, cgroup_id)?;
+    pub fn lookup(&self, pid: u32, ids: impl Into<CgroupIds>) -> Option<ContainerInfo> {
+        let c = self.container(pid, ids)?;
         Some(self.with_pod(c))
     }
 
@@ -164,13 +232,18 @@ impl Enricher {
     }
 
     /// [`Self::lookup`], then [`Self::complete`] if the pod is missing.
-    pub async fn lookup_with_hold(&self, pid: u32, cgroup_id: u64) -> Option<ContainerInfo> {
-        let info = self.lookup(pid, cgroup_id)?;
+    pub async fn lookup_with_hold(&self, pid: u32, ids: impl Into<CgroupIds>) -> Option<ContainerInfo> {
+        let info = self.lookup(pid, ids)?;
         Some(self.complete(info).await)
     }
 
     pub fn stats(&self) -> EnrichStats {
-        EnrichStats { cgroups: self.cgroups.as_ref().map(|r| r.stats()), pods: self.pods.stats() }
+        EnrichStats {
+            cgroups: self.cgroups.as_ref().map(|r| r.stats()),
+            cgroups_v1: self.v1.as_ref().map(|r| r.stats()),
+            proc_cgroup_reads: self.proc_reads.load(Relaxed),
+            pods: self.pods.stats(),
+        }
     }
 }
 
@@ -280,5 +353,44 @@ mod tests {
         let info = e.with_pod(ContainerRef { id: ID.into(), runtime: Runtime::Containerd, pod_uid: Some(UID.into()) });
         assert!(!e.should_hold(&info));
         assert_eq!(e.complete(info.clone()).await, info);
+    }
+
+    /// Hybrid host: a v2 container whose v1 cgroup is the host's (runc puts
+    /// it in both trees, the v1 one may be shared), a container only in v1,
+    /// and host processes. The assembler's v1 cache is keyed by BOTH ids, so
+    /// a host process's cached answer never hides a v2 container behind the
+    /// same v1 id; v1 ids never cost a /proc read.
+    #[test]
+    fn v1_ids_resolve_containers_and_never_shadow_v2_ones() {
+        let (t, mut e, cid_v2, host_v2) = fixture();
+        let v1 = TempDir::new("enrich-v1");
+        let v1_ctr = v1.path().join(format!("kubepods/besteffort/pod{UID}/{}", "cd".repeat(32)));
+        std::fs::create_dir_all(&v1_ctr).unwrap();
+        let r = CgroupResolver::new(ResolverConfig {
+            hierarchy: Hierarchy::V1("pids".into()),
+            cgroup_root: Some(v1.path().to_path_buf()),
+            proc_root: t.path().join("noproc"),
+            ..Default::default()
+        })
+        .unwrap();
+        e.set_v1_resolver(r);
+        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        let (v1_root, v1_ctr) = (ino(v1.path()), ino(&v1_ctr));
+        let e = Arc::new(e);
+        let procs = crate::proctable::ProcTable::new(100, Duration::from_secs(5));
+        let mut a = crate::assemble::Assembler::new(procs, Some(e.clone()), 0);
+        let id_of = |c: Option<Arc<lanner_rules::Container>>| c.map(|c| c.id.clone());
+
+        let host = CgroupIds { v2: host_v2, v1: v1_root };
+        assert_eq!(id_of(a.container(7, host).0), None, "host process");
+        assert_eq!(id_of(a.container(7, host).0), None, "cached");
+        let v2_ctr = CgroupIds { v2: cid_v2, v1: v1_root };
+        assert_eq!(id_of(a.container(8, v2_ctr).0).as_deref(), Some(ID), "same v1 id, the v2 container wins");
+        let only_v1 = CgroupIds { v2: host_v2, v1: v1_ctr };
+        assert_eq!(id_of(a.container(9, only_v1).0), Some("cd".repeat(32)), "container only in v1");
+        assert_eq!(id_of(a.container(7, host).0), None, "the host entry is unchanged");
+        let s = e.stats();
+        assert_eq!(s.proc_cgroup_reads, 0);
+        assert_eq!(s.cgroups_v1.unwrap().cached, 2, "the v1 root and the v1 container");
     }
 }

@@ -5,7 +5,9 @@
 //!   id, runtime and pod UID (patterns in [`crate::container`]).
 //! - [`cache::PodCache`]: this node's pods from the API server, by UID and
 //!   container id, fed by [`watch::watch_pods`] (one field-selected watch per node).
-//! - [`enrich::Enricher`]: `(pid, cgroup_id)` → [`enrich::ContainerInfo`], with
+//! - [`cgroup_v1`]: on hybrid-cgroup hosts, the v1 hierarchy whose id the
+//!   probes also put in every header, for runtimes that skip cgroup v2.
+//! - [`enrich::Enricher`]: `(pid, cgroup ids)` → [`enrich::ContainerInfo`], with
 //!   the short "hold" for pods not cached yet.
 //!
 //! Without Kubernetes (no in-cluster config, no `KUBECONFIG`, or `--no-k8s`)
@@ -16,6 +18,7 @@
 pub mod bench;
 pub mod cache;
 pub mod cgroup;
+pub mod cgroup_v1;
 pub mod enrich;
 pub mod facts;
 pub mod pod;

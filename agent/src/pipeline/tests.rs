@@ -29,7 +29,16 @@ impl AlertSink for Collect {
 
 fn shell_exec(pid: u32, cgroup_id: u64) -> KEvent {
     KEvent::Exec(decode::Exec {
-        hdr: decode::Header { ts_boot_ns: 1, pid, tid: pid, uid: 0, gid: 0, cgroup_id, comm: "sh".into() },
+        hdr: decode::Header {
+            ts_boot_ns: 1,
+            pid,
+            tid: pid,
+            uid: 0,
+            gid: 0,
+            cgroup_id,
+            cgroup_v1_id: 0,
+            comm: "sh".into(),
+        },
         syscall: "execve",
         ppid: 1,
         ret: 0,

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 /// The 64-hex container id the guest's shell runs under (its cgroup scope).
 pub const CONTAINER_ID: &str = include_str!("../../kernels/payload/container-id");
+/// The container id of the guest's second shell, in a cgroup v1 (pids) hierarchy only.
+pub const CONTAINER_ID_V1: &str = include_str!("../../kernels/payload/container-id-v1");
 
 /// Column names of the summary table, in order.
 pub const COLUMNS: &[&str] = &[
@@ -23,6 +25,7 @@ pub const COLUMNS: &[&str] = &[
     "connect",
     "setuid",
     "container sh",
+    "v1 cgroup sh",
     "mkdir",
     "rename",
     "socket",
@@ -128,6 +131,11 @@ fn expectations() -> Vec<Expect> {
             ],
         ),
         e("Terminal shell in container", vec![("container.id", id12.into()), ("proc.name", "sh".into())]),
+        // Named from the v1 cgroup id the probes read (`task->cgroups->subsys[pids]`).
+        e(
+            "Terminal shell in container",
+            vec![("container.id", CONTAINER_ID_V1.trim()[..12].into()), ("proc.name", "sh".into())],
+        ),
         e(
             "kmx mkdir",
             vec![
