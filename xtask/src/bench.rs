@@ -107,14 +107,19 @@ pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
         "unneeded" => unneeded::run(&mut rep, bin, quick)?,
         "families" => families::run(&mut rep, bin, quick)?,
         "exec" => execparts::run(&mut rep, bin, quick)?,
-        "rate" => {
+        "rate" | "overhead" => {
+            let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
             let tmp = std::env::temp_dir().join(format!("lanner-bench-{}", std::process::id()));
             std::fs::write(&tmp, b"x")?;
-            let r = rate::run(&mut rep, bin, &tmp, quick);
+            let r = if group == "rate" {
+                rate::run(&mut rep, bin, &tmp, quick).map(drop)
+            } else {
+                overhead::run(&mut rep, bin, &tmp, quick).map(drop)
+            };
             let _ = std::fs::remove_file(&tmp);
             r?;
         }
-        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families, exec, rate)"),
+        other => anyhow::bail!("unknown bench group {other:?} (known: unneeded, families, exec, rate, overhead)"),
     }
     Ok(rep)
 }

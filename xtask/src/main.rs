@@ -62,7 +62,7 @@ enum Cmd {
         /// Smaller loops (a smoke run; figures are noisier).
         #[arg(long)]
         quick: bool,
-        /// Run one group of rows only and print it (docs/benchmarks.md is not written): `unneeded`, `families`, `exec`, `rate`.
+        /// Run one group of rows only and print it (docs/benchmarks.md is not written): `unneeded`, `families`, `exec`, `rate`, `overhead`.
         #[arg(long)]
         only: Option<String>,
     },
