@@ -164,12 +164,21 @@ impl Assembler {
         if self.by_pid.len() > 65_536 {
             self.by_pid.clear();
         }
-        if from_v2 {
-            self.containers.insert(ids.v2, entry);
-        } else if ids.v1 != 0 && enricher.cgroups_v1().is_some() {
-            self.by_v1.insert(ids, entry);
-        } else {
-            self.by_pid.insert(pid, entry);
+        match enricher.cgroups_v1() {
+            _ if from_v2 => {
+                self.containers.insert(ids.v2, entry);
+            }
+            // Only a v1 id resolved to a path is an answer to keep: an id not
+            // found yet (a cgroup newer than the last walk, its process gone)
+            // is asked again, throttled by the resolver's negative cache.
+            Some(r) if ids.v1 != 0 => {
+                if r.is_known(ids.v1) {
+                    self.by_v1.insert(ids, entry);
+                }
+            }
+            _ => {
+                self.by_pid.insert(pid, entry);
+            }
         }
         (container, info)
     }

@@ -213,6 +213,11 @@ impl CgroupResolver {
         None
     }
 
+    /// Is `cgroup_id` resolved to a path (cached), as opposed to unknown so far?
+    pub fn is_known(&self, cgroup_id: u64) -> bool {
+        self.lock().known.contains_key(&cgroup_id)
+    }
+
     /// Shorthand: the container of `cgroup_id`, if it is one.
     pub fn container(&self, cgroup_id: u64, pid: u32) -> Option<ContainerRef> {
         self.resolve(cgroup_id, pid).and_then(|i| i.container.clone())

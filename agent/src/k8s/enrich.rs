@@ -362,14 +362,17 @@ mod tests {
     /// same v1 id; v1 ids never cost a /proc read.
     #[test]
     fn v1_ids_resolve_containers_and_never_shadow_v2_ones() {
-        let (t, mut e, cid_v2, host_v2) = fixture();
+        let (_t, mut e, cid_v2, host_v2) = fixture();
         let v1 = TempDir::new("enrich-v1");
         let v1_ctr = v1.path().join(format!("kubepods/besteffort/pod{UID}/{}", "cd".repeat(32)));
         std::fs::create_dir_all(&v1_ctr).unwrap();
+        let proc_root = v1.path().join("proc");
         let r = CgroupResolver::new(ResolverConfig {
             hierarchy: Hierarchy::V1("pids".into()),
             cgroup_root: Some(v1.path().to_path_buf()),
-            proc_root: t.path().join("noproc"),
+            proc_root: proc_root.clone(),
+            walk_interval: Duration::from_secs(3600),
+            negative_ttl: Duration::ZERO,
             ..Default::default()
         })
         .unwrap();
@@ -392,5 +395,17 @@ mod tests {
         let s = e.stats();
         assert_eq!(s.proc_cgroup_reads, 0);
         assert_eq!(s.cgroups_v1.unwrap().cached, 2, "the v1 root and the v1 container");
+
+        // A v1 cgroup made after the resolver's one walk, its process not
+        // readable: unknown, and NOT cached as "host"; once its process's
+        // /proc file is readable the same ids name the container.
+        let late = format!("kubepods/besteffort/pod{UID}/{}", "ef".repeat(32));
+        std::fs::create_dir_all(v1.path().join(&late)).unwrap();
+        let late_ids = CgroupIds { v2: host_v2, v1: ino(&v1.path().join(&late)) };
+        assert_eq!(id_of(a.container(11, late_ids).0), None, "not found yet");
+        std::fs::create_dir_all(proc_root.join("11")).unwrap();
+        std::fs::write(proc_root.join("11/cgroup"), format!("3:pids:/{late}\n0::/\n")).unwrap();
+        assert_eq!(id_of(a.container(11, late_ids).0), Some("ef".repeat(32)), "asked again, found");
+        assert_eq!(e.stats().cgroups_v1.unwrap().walks, 1);
     }
 }
