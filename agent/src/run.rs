@@ -292,6 +292,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let pods = crate::k8s::start(&args.k8s);
     pods.export_size(metrics.k8s_pods_cached.clone());
     let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, args.k8s.hold(), v1.as_ref()));
+    {
+        let e = enricher.clone();
+        metrics.set_enrich_source(move || e.stats());
+    }
     let mut procs = ProcTable::new(65_536, Duration::from_secs(5));
     let seeded = procs.seed_from_proc("/proc");
     tracing::info!(processes = seeded, "process table seeded from /proc");

@@ -9,6 +9,7 @@
 // Until run.rs wires this module in (and for API kept for the triage worker).
 #![allow(dead_code, unused_imports)]
 
+mod cgroups;
 mod collect;
 pub mod drop_alert;
 mod http;
@@ -163,6 +164,7 @@ pub struct Metrics {
     pub drop_alerts: Counter,
     pub protocol: ProtocolMetrics,
     kernel: Arc<collect::KernelCollector>,
+    cgroups: Arc<cgroups::CgroupCollector>,
     ready: AtomicBool,
     /// Unix seconds of the last pipeline heartbeat (0: never).
     heartbeat: AtomicU64,
@@ -274,6 +276,8 @@ impl Metrics {
         r.register("build_info", "Agent version", build);
         let kernel = Arc::new(collect::KernelCollector::default());
         r.register_collector(Box::new(kernel.clone()));
+        let cgroups = Arc::new(cgroups::CgroupCollector::default());
+        r.register_collector(Box::new(cgroups.clone()));
         r.register_collector(Box::new(collect::ProcessCollector::new()));
         Self {
             registry: r,
@@ -305,6 +309,7 @@ impl Metrics {
             drop_alerts,
             protocol,
             kernel,
+            cgroups,
             ready: AtomicBool::new(false),
             heartbeat: AtomicU64::new(0),
         }
@@ -352,6 +357,15 @@ impl Metrics {
         F: Fn() -> KernelSnapshot + Send + Sync + 'static,
     {
         self.kernel.set_source(Box::new(source));
+    }
+
+    /// Install the scrape-time source of container resolution counters
+    /// (`Enricher::stats`): `lanner_cgroup_*`, `lanner_proc_cgroup_reads_total`.
+    pub fn set_enrich_source<F>(&self, source: F)
+    where
+        F: Fn() -> crate::k8s::enrich::EnrichStats + Send + Sync + 'static,
+    {
+        self.cgroups.set_source(Box::new(source));
     }
 
     /// Per-sink handles (`sink` label fixed): the series every sink has
