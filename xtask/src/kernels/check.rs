@@ -102,7 +102,11 @@ fn expectations() -> Vec<Expect> {
     let id12 = CONTAINER_ID.trim()[..12].to_string();
     let e = |rule, fields: Vec<(&'static str, Value)>| Expect { rule, fields };
     vec![
-        e("kmx exec", vec![("proc.cmdline", "echo kmx-argv one two words".into())]),
+        // proc.env from the exec record's environment block (LSM or tracepoint path, per kernel).
+        e(
+            "kmx exec",
+            vec![("proc.cmdline", "echo kmx-argv one two words".into()), ("proc.env[KMX_ENV]", "kmx-env-42".into())],
+        ),
         e(
             "kmx open read",
             vec![("fd.name", "/tmp/kmx/readme".into()), ("evt.res", "SUCCESS".into()), ("proc.name", "cat".into())],
@@ -350,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_missing_alert_or_a_wrong_field_or_a_drop_fails_its_cell() {
-        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words"}}"#;
+        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words","proc.env[KMX_ENV]":"kmx-env-42"}}"#;
         let o = parse(&console(exec, 0));
         assert_eq!(o.uname, "6.1.0-57-cloud-amd64");
         let by = |name: &str| &o.cells[COLUMNS.iter().position(|c| *c == name).unwrap()];
@@ -363,7 +367,8 @@ mod tests {
         assert_eq!(by("connect").text, "no alert");
         assert!(!o.passed());
 
-        let wrong = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv"}}"#;
+        let wrong =
+            r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv","proc.env[KMX_ENV]":"kmx-env-42"}}"#;
         let o = parse(&console(wrong, 3));
         let exec = &o.cells[COLUMNS.iter().position(|c| *c == "exec").unwrap()];
         assert!(!exec.ok);
