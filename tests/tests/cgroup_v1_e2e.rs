@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 
 use lanner_tests::{
     cgroup::{hex_id, v1_root, FakeContainer},
-    nonce, require_root, Agent, Keep, Stopped,
+    nonce, require_root,
+    triage::{free_port, scrape},
+    Agent, Keep, Stopped,
 };
 use serde_json::Value;
 
@@ -28,12 +30,23 @@ fn workload(ctr: &FakeContainer) {
     }
 }
 
-fn run(ctr: &FakeContainer, env: &[(&str, &str)]) -> Stopped {
-    let agent = Agent::start_env(&["--no-k8s"], Keep::All, env);
+/// The agent's run over the workload, and its /metrics text right after it.
+fn run(ctr: &FakeContainer, env: &[(&str, &str)]) -> (Stopped, String) {
+    let maddr = format!("127.0.0.1:{}", free_port());
+    let agent = Agent::start_env(&["--no-k8s", "--metrics-addr", &maddr], Keep::All, env);
     workload(ctr);
+    // Let the reader drain the workload's records before the scrape.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let metrics = scrape(&maddr);
     let out = agent.stop();
     out.assert_accounting();
-    out
+    (out, metrics)
+}
+
+fn series(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok()))
+        .unwrap_or_else(|| panic!("no series {name} in /metrics:\n{text}"))
 }
 
 fn alerts<'a>(out: &'a Stopped, rule: &str, pred: impl Fn(&Value) -> bool) -> Vec<&'a Value> {
@@ -55,8 +68,8 @@ fn v1_only_container_is_named_from_the_kernel_id_without_proc_reads() {
     };
     let cid = hex_id(&nonce());
     let ctr = FakeContainer::create_v1(&memory, "5d1e7c2a-9b3f-4e60-8a11-2f4c6d8e0b19", &cid);
-    let with = run(&ctr, &[]);
-    let without = run(&ctr, &[("LANNER_CGROUP_V1", "off")]);
+    let (with, with_metrics) = run(&ctr, &[]);
+    let (without, without_metrics) = run(&ctr, &[("LANNER_CGROUP_V1", "off")]);
     drop(ctr);
 
     assert!(
@@ -88,6 +101,12 @@ fn v1_only_container_is_named_from_the_kernel_id_without_proc_reads() {
         "v1 ids are resolved once per cgroup, not per process ({} processes): {v1}",
         SHELLS + HOST
     );
+
+    // The same story on /metrics, for an SRE: no per-process reads, v1 lookups answered.
+    assert_eq!(series(&with_metrics, "lanner_proc_cgroup_reads_total "), 0);
+    assert!(series(&with_metrics, "lanner_cgroup_cached{hierarchy=\"v1\"} ") >= 2, "{with_metrics}");
+    assert!(series(&without_metrics, "lanner_proc_cgroup_reads_total ") >= (SHELLS + HOST) as u64, "{without_metrics}");
+    assert!(!without_metrics.contains("hierarchy=\"v1\""), "no v1 series without v1 ids");
 
     // Without the kernel's v1 id every new process costs a /proc read (the path replaced).
     let e = &without.final_counters["enrich"];
