@@ -212,6 +212,11 @@ impl HookOffsets {
 /// event carries cannot name it; with this the header carries both and userspace
 /// never reads `/proc/PID/cgroup` per process. `v1_subsys` is the controller's
 /// `enum cgroup_subsys_id` value; `OFFSET_NONE` (pure v2 hosts) skips the reads.
+/// `direct` non-zero (5.15+, every offset found): the chain is five plain loads
+/// through the BTF-typed task pointer instead of five `bpf_probe_read_kernel`
+/// calls; the verifier checks each against the kernel's BTF, the offsets being
+/// constants of the frozen `.rodata` it folds. On older kernels that branch is
+/// dead code the verifier never visits.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CgroupOffsets {
@@ -221,6 +226,8 @@ pub struct CgroupOffsets {
     pub cgroup_kn: u32,
     pub kn_id: u32,
     pub v1_subsys: u32,
+    pub direct: u32,
+    pub _pad: u32,
 }
 
 impl CgroupOffsets {
@@ -231,6 +238,8 @@ impl CgroupOffsets {
         cgroup_kn: OFFSET_NONE,
         kn_id: OFFSET_NONE,
         v1_subsys: OFFSET_NONE,
+        direct: 0,
+        _pad: 0,
     };
 }
 
@@ -269,8 +278,8 @@ const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
 const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
-const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 6 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 5 * 4 + 6 * 4);
+const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 8 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

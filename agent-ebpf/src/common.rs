@@ -77,6 +77,9 @@ fn cgroup_v1_id() -> u64 {
     if subsys >= 32 {
         return 0;
     }
+    if conf!(cgroup.direct) != 0 {
+        return cgroup_v1_id_direct(subsys);
+    }
     let css_set: Option<*const u8> = read_at(current_task(), conf!(cgroup.task_cgroups));
     let Some(css_set) = css_set else { return 0 };
     let array = conf!(cgroup.css_set_subsys);
@@ -87,6 +90,43 @@ fn cgroup_v1_id() -> u64 {
     let cgroup: Option<*const u8> = css.and_then(|c| read_at(c, conf!(cgroup.css_cgroup)));
     let kn: Option<*const u8> = cgroup.and_then(|c| read_at(c, conf!(cgroup.cgroup_kn)));
     kn.and_then(|k| read_at::<u64>(k, conf!(cgroup.kn_id))).unwrap_or(0)
+}
+
+/// [`cgroup_v1_id`] as five plain loads through `bpf_get_current_task_btf`
+/// (5.11+; the agent enables it from 5.15): each load is checked against the
+/// kernel's BTF at verification (the offsets are `.rodata` constants) and
+/// guarded by the JIT like a probe read, with no helper call. ~30 instead of
+/// ~170 ns per emitted event on the development VM, where every helper call
+/// pays its return-thunk mitigation.
+#[inline(always)]
+fn cgroup_v1_id_direct(subsys: u32) -> u64 {
+    use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
+    // SAFETY: BTF-typed kernel pointers; a load the verifier could not type is
+    // rejected at load, a faulting one reads 0 (PROBE_MEM).
+    unsafe {
+        let load = |base: *const u8, off: u32| core::ptr::read_volatile(base.add(off as usize) as *const *const u8);
+        let task = bpf_get_current_task_btf() as *const u8;
+        if task.is_null() {
+            return 0;
+        }
+        let css_set = load(task, conf!(cgroup.task_cgroups));
+        if css_set.is_null() {
+            return 0;
+        }
+        let css = load(css_set, conf!(cgroup.css_set_subsys) + subsys * 8);
+        if css.is_null() {
+            return 0;
+        }
+        let cgroup = load(css, conf!(cgroup.css_cgroup));
+        if cgroup.is_null() {
+            return 0;
+        }
+        let kn = load(cgroup, conf!(cgroup.cgroup_kn));
+        if kn.is_null() {
+            return 0;
+        }
+        core::ptr::read_volatile(kn.add(conf!(cgroup.kn_id) as usize) as *const u64)
+    }
 }
 
 /// Flags for `bpf_ringbuf_output`. Past the fill threshold: wake the reader.

@@ -135,7 +135,8 @@ fn log_reload(metrics: &crate::metrics::Metrics, r: &Result<lanner_rules::Reload
 }
 
 /// The v1 hierarchy whose ids the probes read (`k8s::cgroup_v1`), logged;
-/// `None` on pure v2 hosts or with `LANNER_CGROUP_V1=off`.
+/// `None` on pure v2 hosts or with `LANNER_CGROUP_V1=off` (`=helpers` reads
+/// the ids with helper calls instead of plain loads: a diagnostic for A/B).
 fn cgroup_v1_choice(btf: &Btf) -> Option<crate::k8s::cgroup_v1::V1Choice> {
     if std::env::var("LANNER_CGROUP_V1").is_ok_and(|v| v == "off") {
         tracing::info!("LANNER_CGROUP_V1=off: no v1 cgroup ids (containers in v1 only resolve per process)");
@@ -217,7 +218,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (offsets, exe, sock, hook) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.hook_offsets());
     // Hybrid-cgroup hosts: the probes also read each task's cgroup id in one v1 hierarchy.
     let v1 = cgroup_v1_choice(&btf);
-    let cgroup = v1.as_ref().map_or(CgroupOffsets::NONE, |c| btf.cgroup_offsets(&c.controller));
+    let mut cgroup = v1.as_ref().map_or(CgroupOffsets::NONE, |c| btf.cgroup_offsets(&c.controller));
+    // Plain BTF loads instead of helper reads where the exit-only programs'
+    // BTF pointer loads are proven (5.15+, the kernel matrix); never without a controller.
+    // `LANNER_CGROUP_V1=helpers` (diagnostic, for A/B) keeps the helper reads.
+    let helpers = std::env::var("LANNER_CGROUP_V1").is_ok_and(|v| v == "helpers");
+    cgroup.direct =
+        u32::from(cgroup.v1_subsys != OFFSET_NONE && !helpers && kver >= aya::util::KernelVersion::new(5, 15, 0));
+    if cgroup.v1_subsys != OFFSET_NONE {
+        tracing::info!(direct = cgroup.direct != 0, "v1 cgroup id reads: plain BTF loads (direct) or helper calls");
+    }
     drop(btf);
     let found = [
         crate::btf::resolved(&offsets),
