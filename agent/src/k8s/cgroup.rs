@@ -303,12 +303,20 @@ pub fn container_from_v1_lines(proc_cgroup: &str) -> Option<ContainerRef> {
 /// The cgroup2 mount point from a mountinfo text, preferring a mount of the
 /// hierarchy's root (`/`), i.e. the host's view.
 pub fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+    find_mount(mountinfo, |fs, _| fs == "cgroup2")
+}
+
+/// The mount point of the first mount whose file system type and super
+/// options satisfy `want`, preferring a mount of its hierarchy's root (`/`).
+pub(super) fn find_mount(mountinfo: &str, want: impl Fn(&str, &str) -> bool) -> Option<PathBuf> {
     let mut fallback = None;
     for line in mountinfo.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
         };
-        if right.split_whitespace().next() != Some("cgroup2") {
+        let mut r = right.split_whitespace();
+        let (fs, opts) = (r.next().unwrap_or(""), r.nth(1).unwrap_or(""));
+        if !want(fs, opts) {
             continue;
         }
         let f: Vec<&str> = left.split_whitespace().collect();
@@ -325,7 +333,7 @@ pub fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-pub(super) fn unescape_octal(s: &str) -> String {
+fn unescape_octal(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

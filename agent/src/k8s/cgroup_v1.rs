@@ -17,7 +17,7 @@
 //! mounted as v1.
 use std::path::PathBuf;
 
-use super::cgroup::unescape_octal;
+use super::cgroup::find_mount;
 
 /// v1 controllers in order of preference.
 pub const PREFERRED: [&str; 6] = ["memory", "pids", "cpu", "cpuacct", "devices", "blkio"];
@@ -32,30 +32,7 @@ pub struct V1Choice {
 /// Mount point of the v1 hierarchy holding `controller`, from a mountinfo
 /// text (a mount of the hierarchy's root, `/`, is preferred: the host's view).
 pub fn find_v1_mount(mountinfo: &str, controller: &str) -> Option<PathBuf> {
-    let mut fallback = None;
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut r = right.split_whitespace();
-        if r.next() != Some("cgroup") {
-            continue;
-        }
-        let opts = r.nth(1).unwrap_or("");
-        if !opts.split(',').any(|o| o == controller) {
-            continue;
-        }
-        let f: Vec<&str> = left.split_whitespace().collect();
-        let (Some(root), Some(mnt)) = (f.get(3), f.get(4)) else {
-            continue;
-        };
-        let mnt = PathBuf::from(unescape_octal(mnt));
-        if *root == "/" {
-            return Some(mnt);
-        }
-        fallback.get_or_insert(mnt);
-    }
-    fallback
+    find_mount(mountinfo, |fs, opts| fs == "cgroup" && opts.split(',').any(|o| o == controller))
 }
 
 /// The first [`PREFERRED`] controller mounted as v1 that the kernel's probes
