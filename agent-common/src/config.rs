@@ -212,11 +212,8 @@ impl HookOffsets {
 /// event carries cannot name it; with this the header carries both and userspace
 /// never reads `/proc/PID/cgroup` per process. `v1_subsys` is the controller's
 /// `enum cgroup_subsys_id` value; `OFFSET_NONE` (pure v2 hosts) skips the reads.
-/// `direct` non-zero (5.15+, every offset found): the chain is five plain loads
-/// through the BTF-typed task pointer instead of five `bpf_probe_read_kernel`
-/// calls; the verifier checks each against the kernel's BTF, the offsets being
-/// constants of the frozen `.rodata` it folds. On older kernels that branch is
-/// dead code the verifier never visits.
+/// With [`ProbeConfig::direct`] the chain is five plain loads through the
+/// BTF-typed task pointer instead of five `bpf_probe_read_kernel` calls.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CgroupOffsets {
@@ -226,7 +223,7 @@ pub struct CgroupOffsets {
     pub cgroup_kn: u32,
     pub kn_id: u32,
     pub v1_subsys: u32,
-    pub direct: u32,
+    pub _pad0: u32,
     pub _pad: u32,
 }
 
@@ -238,7 +235,7 @@ impl CgroupOffsets {
         cgroup_kn: OFFSET_NONE,
         kn_id: OFFSET_NONE,
         v1_subsys: OFFSET_NONE,
-        direct: 0,
+        _pad0: 0,
         _pad: 0,
     };
 }
@@ -251,7 +248,12 @@ pub struct ProbeConfig {
     pub agent_tgid: u32,
     /// Wake the reader only once this many bytes are pending (0 = every event).
     pub wakeup_bytes: u32,
-    pub _pad0: u32,
+    /// Non-zero (5.15+): task, credential, inode and cgroup reads are plain
+    /// loads through BTF-typed pointers (`bpf_get_current_task_btf`) instead of
+    /// `bpf_probe_read_kernel` calls. The verifier checks each load against the
+    /// kernel's BTF, the offsets being constants of the frozen `.rodata` it
+    /// folds; on older kernels that branch is dead code it never visits.
+    pub direct: u32,
     pub _pad: u32,
     pub offsets: KernelOffsets,
     pub exe: ExeOffsets,
@@ -264,7 +266,7 @@ impl ProbeConfig {
     pub const DEFAULT: ProbeConfig = ProbeConfig {
         agent_tgid: 0,
         wakeup_bytes: 0,
-        _pad0: 0,
+        direct: 0,
         _pad: 0,
         offsets: KernelOffsets::NONE,
         exe: ExeOffsets::NONE,

@@ -5,7 +5,7 @@ use aya_ebpf::{
     bindings::{BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP},
     helpers::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_kernel,
-        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns},
+        generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_current_task_btf, bpf_ktime_get_boot_ns},
     },
 };
 use lanner_common::{
@@ -69,7 +69,8 @@ pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
 
 /// The current task's cgroup id in the agent's chosen v1 hierarchy
 /// (`task->cgroups->subsys[i]->cgroup->kn->id`); 0 when none was chosen
-/// (pure v2 hosts: one branch, no reads) or a read fails.
+/// (pure v2 hosts: one branch, no reads) or a read fails. Five plain loads
+/// with [`direct`] (~30 instead of ~170 ns per event on the development VM).
 #[inline(always)]
 fn cgroup_v1_id() -> u64 {
     let subsys = conf!(cgroup.v1_subsys);
@@ -77,56 +78,15 @@ fn cgroup_v1_id() -> u64 {
     if subsys >= 32 {
         return 0;
     }
-    if conf!(cgroup.direct) != 0 {
-        return cgroup_v1_id_direct(subsys);
-    }
-    let css_set: Option<*const u8> = read_at(current_task(), conf!(cgroup.task_cgroups));
-    let Some(css_set) = css_set else { return 0 };
     let array = conf!(cgroup.css_set_subsys);
     if array == OFFSET_NONE {
         return 0;
     }
-    let css: Option<*const u8> = read_at(css_set, array + subsys * 8);
-    let cgroup: Option<*const u8> = css.and_then(|c| read_at(c, conf!(cgroup.css_cgroup)));
-    let kn: Option<*const u8> = cgroup.and_then(|c| read_at(c, conf!(cgroup.cgroup_kn)));
-    kn.and_then(|k| read_at::<u64>(k, conf!(cgroup.kn_id))).unwrap_or(0)
-}
-
-/// [`cgroup_v1_id`] as five plain loads through `bpf_get_current_task_btf`
-/// (5.11+; the agent enables it from 5.15): each load is checked against the
-/// kernel's BTF at verification (the offsets are `.rodata` constants) and
-/// guarded by the JIT like a probe read, with no helper call. ~30 instead of
-/// ~170 ns per emitted event on the development VM, where every helper call
-/// pays its return-thunk mitigation.
-#[inline(always)]
-fn cgroup_v1_id_direct(subsys: u32) -> u64 {
-    use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
-    // SAFETY: BTF-typed kernel pointers; a load the verifier could not type is
-    // rejected at load, a faulting one reads 0 (PROBE_MEM).
-    unsafe {
-        let load = |base: *const u8, off: u32| core::ptr::read_volatile(base.add(off as usize) as *const *const u8);
-        let task = bpf_get_current_task_btf() as *const u8;
-        if task.is_null() {
-            return 0;
-        }
-        let css_set = load(task, conf!(cgroup.task_cgroups));
-        if css_set.is_null() {
-            return 0;
-        }
-        let css = load(css_set, conf!(cgroup.css_set_subsys) + subsys * 8);
-        if css.is_null() {
-            return 0;
-        }
-        let cgroup = load(css, conf!(cgroup.css_cgroup));
-        if cgroup.is_null() {
-            return 0;
-        }
-        let kn = load(cgroup, conf!(cgroup.cgroup_kn));
-        if kn.is_null() {
-            return 0;
-        }
-        core::ptr::read_volatile(kn.add(conf!(cgroup.kn_id) as usize) as *const u64)
-    }
+    let css_set: Option<*const u8> = ld(task_ptr(), conf!(cgroup.task_cgroups));
+    let css: Option<*const u8> = css_set.and_then(|c| ld(c, array + subsys * 8));
+    let cgroup: Option<*const u8> = css.and_then(|c| ld(c, conf!(cgroup.css_cgroup)));
+    let kn: Option<*const u8> = cgroup.and_then(|c| ld(c, conf!(cgroup.cgroup_kn)));
+    kn.and_then(|k| ld::<u64>(k, conf!(cgroup.kn_id))).unwrap_or(0)
 }
 
 /// Flags for `bpf_ringbuf_output`. Past the fill threshold: wake the reader.
@@ -183,7 +143,47 @@ pub fn current_task() -> *const u8 {
     unsafe { bpf_get_current_task() as *const u8 }
 }
 
-/// Read a `T` at `base + off`; `None` when the offset is unknown or the read fails.
+/// Whether kernel memory is read with plain BTF loads ([`ld`]): the agent's
+/// `ProbeConfig::direct`, set from 5.15. On older kernels every branch taken on
+/// it is dead code the verifier never visits.
+#[inline(always)]
+pub fn direct() -> bool {
+    conf!(direct) != 0
+}
+
+/// The current task as a base for [`ld`]: BTF-typed (`bpf_get_current_task_btf`)
+/// with [`direct`], a plain address otherwise. Also a valid base for [`read_at`].
+#[inline(always)]
+pub fn task_ptr() -> *const u8 {
+    if direct() {
+        unsafe { bpf_get_current_task_btf() as *const u8 }
+    } else {
+        current_task()
+    }
+}
+
+/// `T` at `base + off`; `None` when the offset is unknown, the base is null or
+/// a helper read fails. With [`direct`] it is one plain load, which the
+/// verifier types against the kernel's BTF and the JIT guards like a probe
+/// read (a fault reads 0), so `base` must then be [`task_ptr`] or a pointer
+/// [`ld`] returned; each offset must be a `.rodata` constant that lands on a
+/// member (a pointer read whole, or bytes within one scalar member). Reads the
+/// verifier cannot type (variable indexes, `container_of`) use [`read_at`].
+#[inline(always)]
+pub fn ld<T: Copy>(base: *const u8, off: u32) -> Option<T> {
+    if off == OFFSET_NONE || base.is_null() {
+        return None;
+    }
+    if direct() {
+        // SAFETY: see above; a load the verifier cannot type fails the program's load.
+        Some(unsafe { core::ptr::read_volatile(base.add(off as usize) as *const T) })
+    } else {
+        unsafe { bpf_probe_read_kernel(base.add(off as usize) as *const T).ok() }
+    }
+}
+
+/// Read a `T` at `base + off` with a helper call; `None` when the offset is
+/// unknown or the read fails. Any base, typed or not (see [`ld`]).
 #[inline(always)]
 pub fn read_at<T>(base: *const u8, off: u32) -> Option<T> {
     if off == OFFSET_NONE || base.is_null() {
@@ -195,9 +195,9 @@ pub fn read_at<T>(base: *const u8, off: u32) -> Option<T> {
 /// Parent process id (`task->real_parent->tgid`).
 #[inline(always)]
 pub fn task_ppid(task: *const u8) -> u32 {
-    let parent: Option<*const u8> = read_at(task, conf!(offsets.task_real_parent));
+    let parent: Option<*const u8> = ld(task, conf!(offsets.task_real_parent));
     match parent {
-        Some(p) => read_at::<u32>(p, conf!(offsets.task_tgid)).unwrap_or(0),
+        Some(p) => ld::<u32>(p, conf!(offsets.task_tgid)).unwrap_or(0),
         None => 0,
     }
 }
@@ -205,30 +205,30 @@ pub fn task_ppid(task: *const u8) -> u32 {
 /// Audit login uid (`task->loginuid.val`), `u32::MAX` when unknown.
 #[inline(always)]
 pub fn task_loginuid(task: *const u8) -> u32 {
-    read_at::<u32>(task, conf!(offsets.task_loginuid)).unwrap_or(u32::MAX)
+    ld::<u32>(task, conf!(offsets.task_loginuid)).unwrap_or(u32::MAX)
 }
 
 /// Controlling tty as `/proc/PID/stat`'s tty_nr (`0` when none).
 #[inline(always)]
 pub fn task_tty(task: *const u8) -> u32 {
-    let signal: *const u8 = match read_at(task, conf!(offsets.task_signal)) {
+    let signal: *const u8 = match ld(task, conf!(offsets.task_signal)) {
         Some(s) => s,
         None => return 0,
     };
-    let tty: *const u8 = match read_at(signal, conf!(offsets.signal_tty)) {
+    let tty: *const u8 = match ld(signal, conf!(offsets.signal_tty)) {
         Some(t) => t,
         None => return 0,
     };
     if tty.is_null() {
         return 0;
     }
-    let index: i32 = read_at(tty, conf!(offsets.tty_index)).unwrap_or(0);
-    let driver: *const u8 = match read_at(tty, conf!(offsets.tty_driver)) {
+    let index: i32 = ld(tty, conf!(offsets.tty_index)).unwrap_or(0);
+    let driver: *const u8 = match ld(tty, conf!(offsets.tty_driver)) {
         Some(d) => d,
         None => return 0,
     };
-    let major: i32 = read_at(driver, conf!(offsets.driver_major)).unwrap_or(0);
-    let minor_start: i32 = read_at(driver, conf!(offsets.driver_minor_start)).unwrap_or(0);
+    let major: i32 = ld(driver, conf!(offsets.driver_major)).unwrap_or(0);
+    let minor_start: i32 = ld(driver, conf!(offsets.driver_minor_start)).unwrap_or(0);
     let minor = (minor_start + index) as u32;
     // new_encode_dev(MKDEV(major, minor))
     (minor & 0xff) | ((major as u32) << 8) | ((minor & !0xff) << 12)

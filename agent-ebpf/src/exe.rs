@@ -20,7 +20,7 @@ use lanner_common::{
 };
 
 use crate::{
-    common::{conf, read_at},
+    common::{conf, ld, read_at},
     maps::EXE_WALK,
 };
 
@@ -83,28 +83,32 @@ fn pid_nr(pid: *const u8, level: u32) -> u32 {
     if pid.is_null() {
         return 0;
     }
-    let own: u32 = read_at(pid, conf!(exe.pid_level)).unwrap_or(0);
+    let own: u32 = ld(pid, conf!(exe.pid_level)).unwrap_or(0);
     if own < level {
         return 0;
     }
-    // sizeof(struct upid) == 16, `nr` first.
+    // sizeof(struct upid) == 16, `nr` first. Level 0 is a constant offset (a
+    // plain load); a deeper level is a variable index, a helper read.
+    if level == 0 {
+        return ld::<u32>(pid, conf!(exe.pid_numbers)).unwrap_or(0);
+    }
     read_at::<u32>(pid, conf!(exe.pid_numbers).wrapping_add((level & 63) * 16)).unwrap_or(0)
 }
 
 /// `signal->pids[t]`.
 #[inline(always)]
 fn signal_pid(signal: *const u8, t: u32) -> *const u8 {
-    read_at(signal, conf!(exe.signal_pids).wrapping_add(t * 8)).unwrap_or(core::ptr::null())
+    ld(signal, conf!(exe.signal_pids).wrapping_add(t * 8)).unwrap_or(core::ptr::null())
 }
 
 /// The inheritable, permitted and effective capability sets of `task` (zero when unreadable).
 #[inline(always)]
 pub fn task_caps(task: *const u8) -> (u64, u64, u64) {
-    match read_at::<*const u8>(task, conf!(exe.task_cred)).filter(|c| !c.is_null()) {
+    match ld::<*const u8>(task, conf!(exe.task_cred)).filter(|c| !c.is_null()) {
         Some(cred) => (
-            read_at(cred, conf!(exe.cred_cap_inheritable)).unwrap_or(0),
-            read_at(cred, conf!(exe.cred_cap_permitted)).unwrap_or(0),
-            read_at(cred, conf!(exe.cred_cap_effective)).unwrap_or(0),
+            ld(cred, conf!(exe.cred_cap_inheritable)).unwrap_or(0),
+            ld(cred, conf!(exe.cred_cap_permitted)).unwrap_or(0),
+            ld(cred, conf!(exe.cred_cap_effective)).unwrap_or(0),
         ),
         None => (0, 0, 0),
     }
@@ -113,20 +117,20 @@ pub fn task_caps(task: *const u8) -> (u64, u64, u64) {
 /// Credentials, ids and start time of `task`.
 #[inline(always)]
 pub fn read_task(task: *const u8, info: &mut ExecInfo) {
-    if let Some(cred) = read_at::<*const u8>(task, conf!(exe.task_cred)).filter(|c| !c.is_null()) {
-        info.cap_inheritable = read_at(cred, conf!(exe.cred_cap_inheritable)).unwrap_or(0);
-        info.cap_permitted = read_at(cred, conf!(exe.cred_cap_permitted)).unwrap_or(0);
-        info.cap_effective = read_at(cred, conf!(exe.cred_cap_effective)).unwrap_or(0);
-        info.fsuid = read_at(cred, conf!(exe.cred_fsuid)).unwrap_or(0);
-        info.fsgid = read_at(cred, conf!(exe.cred_fsgid)).unwrap_or(0);
+    if let Some(cred) = ld::<*const u8>(task, conf!(exe.task_cred)).filter(|c| !c.is_null()) {
+        info.cap_inheritable = ld(cred, conf!(exe.cred_cap_inheritable)).unwrap_or(0);
+        info.cap_permitted = ld(cred, conf!(exe.cred_cap_permitted)).unwrap_or(0);
+        info.cap_effective = ld(cred, conf!(exe.cred_cap_effective)).unwrap_or(0);
+        info.fsuid = ld(cred, conf!(exe.cred_fsuid)).unwrap_or(0);
+        info.fsgid = ld(cred, conf!(exe.cred_fsgid)).unwrap_or(0);
     }
-    let leader: *const u8 = read_at(task, conf!(exe.task_group_leader)).unwrap_or(task);
-    info.start_boot_ns = read_at(leader, conf!(exe.task_start_boottime)).unwrap_or(0);
+    let leader: *const u8 = ld(task, conf!(exe.task_group_leader)).unwrap_or(task);
+    info.start_boot_ns = ld(leader, conf!(exe.task_start_boottime)).unwrap_or(0);
     // The task's pid namespace is its thread pid's deepest level.
-    let tpid: *const u8 = read_at(task, conf!(exe.task_thread_pid)).unwrap_or(core::ptr::null());
-    let level: u32 = if tpid.is_null() { 0 } else { read_at(tpid, conf!(exe.pid_level)).unwrap_or(0) };
+    let tpid: *const u8 = ld(task, conf!(exe.task_thread_pid)).unwrap_or(core::ptr::null());
+    let level: u32 = if tpid.is_null() { 0 } else { ld(tpid, conf!(exe.pid_level)).unwrap_or(0) };
     info.vtid = pid_nr(tpid, level);
-    if let Some(signal) = read_at::<*const u8>(task, conf!(offsets.task_signal)).filter(|s| !s.is_null()) {
+    if let Some(signal) = ld::<*const u8>(task, conf!(offsets.task_signal)).filter(|s| !s.is_null()) {
         info.sid = pid_nr(signal_pid(signal, PIDTYPE_SID), 0);
         info.vpid = pid_nr(signal_pid(signal, PIDTYPE_TGID), level);
         let pgrp = signal_pid(signal, PIDTYPE_PGID);
@@ -150,8 +154,8 @@ pub fn read_parts(task: *const u8, info: &mut ExecInfo, skip: u32) {
 /// The environment after the `args_len` argv bytes already in `ev.args`.
 #[inline(always)]
 pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
-    let start: u64 = read_at(mm, conf!(exe.mm_env_start)).unwrap_or(0);
-    let end: u64 = read_at(mm, conf!(exe.mm_env_end)).unwrap_or(0);
+    let start: u64 = ld(mm, conf!(exe.mm_env_start)).unwrap_or(0);
+    let end: u64 = ld(mm, conf!(exe.mm_env_end)).unwrap_or(0);
     if start == 0 {
         return;
     }
@@ -193,35 +197,41 @@ fn raw<T: Copy + Default>(base: *const u8, off: u32) -> T {
     v
 }
 
+/// An inode time (`sec` and `nsec` members) in nanoseconds; bit 31 of the
+/// nsec member is I_CTIME_QUERIED (multigrain timestamps, 6.13+).
+#[inline(always)]
+fn inode_time(inode: *const u8, sec: u32, nsec: u32) -> u64 {
+    let sec: i64 = ld(inode, sec).unwrap_or(0);
+    let nsec: u32 = ld::<u32>(inode, nsec).unwrap_or(0) & NSEC_MASK;
+    (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64)
+}
+
 /// Path (see [`walk`]), inode facts and overlayfs layer of `mm->exe_file`;
 /// `skip` (`EXEC_SKIP_*`) leaves out the walk or the inode facts.
 #[inline(always)]
 pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) {
-    let Some(file) = read_at::<*const u8>(mm, conf!(exe.mm_exe_file)).filter(|f| !f.is_null()) else {
+    let Some(file) = ld::<*const u8>(mm, conf!(exe.mm_exe_file)).filter(|f| !f.is_null()) else {
         return;
     };
     let Some(w) = EXE_WALK.get_ptr_mut(0) else { return };
     let fpath = conf!(exe.file_f_path);
-    let vfsmnt: u64 = raw(file, fpath);
-    let dentry: u64 = raw(file, fpath.wrapping_add(8));
+    let vfsmnt: u64 = ld(file, fpath).unwrap_or(0);
+    let dentry: u64 = ld(file, fpath.wrapping_add(8)).unwrap_or(0);
     info.exe_flags |= EXE_PRESENT;
-    let inode: u64 = if skip & EXEC_SKIP_EXE_INODE == 0 { raw(file, conf!(exe.file_f_inode)) } else { 0 };
-    if inode != 0 {
-        let inode = inode as *const u8;
-        info.exe_ino = raw(inode, conf!(exe.inode_i_ino));
-        info.exe_mode = raw(inode, conf!(exe.inode_i_mode));
-        info.exe_uid = raw(inode, conf!(exe.inode_i_uid));
-        info.exe_gid = raw(inode, conf!(exe.inode_i_gid));
-        let sec: i64 = raw(inode, conf!(exe.inode_ctime_sec));
-        // Bit 31 of i_ctime_nsec is I_CTIME_QUERIED (multigrain timestamps, 6.13+).
-        let nsec: u32 = raw::<u32>(inode, conf!(exe.inode_ctime_nsec)) & NSEC_MASK;
-        info.exe_ctime_ns = (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64);
-        let sec: i64 = raw(inode, conf!(exe.inode_mtime_sec));
-        let nsec: u32 = raw::<u32>(inode, conf!(exe.inode_mtime_nsec)) & NSEC_MASK;
-        info.exe_mtime_ns = (sec as u64).wrapping_mul(1_000_000_000).wrapping_add(nsec as u64);
-        let sb: u64 = raw(inode, conf!(exe.inode_i_sb));
-        let magic: u64 = raw(sb as *const u8, conf!(exe.sb_s_magic));
+    let inode: Option<*const u8> =
+        if skip & EXEC_SKIP_EXE_INODE == 0 { ld(file, conf!(exe.file_f_inode)) } else { None };
+    if let Some(inode) = inode.filter(|i| !i.is_null()) {
+        info.exe_ino = ld(inode, conf!(exe.inode_i_ino)).unwrap_or(0);
+        info.exe_mode = ld(inode, conf!(exe.inode_i_mode)).unwrap_or(0);
+        info.exe_uid = ld(inode, conf!(exe.inode_i_uid)).unwrap_or(0);
+        info.exe_gid = ld(inode, conf!(exe.inode_i_gid)).unwrap_or(0);
+        info.exe_ctime_ns = inode_time(inode, conf!(exe.inode_ctime_sec), conf!(exe.inode_ctime_nsec));
+        info.exe_mtime_ns = inode_time(inode, conf!(exe.inode_mtime_sec), conf!(exe.inode_mtime_nsec));
+        let sb: Option<*const u8> = ld(inode, conf!(exe.inode_i_sb));
+        let magic: u64 = sb.and_then(|sb| ld(sb, conf!(exe.sb_s_magic))).unwrap_or(0);
         if magic == OVERLAYFS_SUPER_MAGIC {
+            // `container_of(inode, struct ovl_inode, vfs_inode)->__upperdentry`:
+            // outside `struct inode`, so a helper read.
             let upper: u64 = raw(inode, conf!(exe.ovl_upperdentry));
             info.exe_flags |= if upper == 0 { EXE_LOWER_LAYER } else { EXE_UPPER_LAYER };
         }
@@ -230,14 +240,14 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) 
         return;
     }
     // d_unlinked(): unhashed (d_hash.pprev == NULL) and not a root.
-    let pprev: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_hash).wrapping_add(8));
-    let parent0: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_parent));
+    let pprev: u64 = ld(dentry as *const u8, conf!(exe.dentry_d_hash).wrapping_add(8)).unwrap_or(0);
+    let parent0: u64 = ld(dentry as *const u8, conf!(exe.dentry_d_parent)).unwrap_or(0);
     if pprev == 0 && parent0 != dentry {
         info.exe_flags |= EXE_DELETED;
     }
-    let fs: u64 = raw(task, conf!(exe.task_fs));
-    let root_mnt: u64 = raw(fs as *const u8, conf!(exe.fs_root));
-    let root_dentry: u64 = raw(fs as *const u8, conf!(exe.fs_root).wrapping_add(8));
+    let fs: Option<*const u8> = ld(task, conf!(exe.task_fs));
+    let root_mnt: u64 = fs.and_then(|fs| ld(fs, conf!(exe.fs_root))).unwrap_or(0);
+    let root_dentry: u64 = fs.and_then(|fs| ld(fs, conf!(exe.fs_root).wrapping_add(8))).unwrap_or(0);
     let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), info.exe_path.as_mut_ptr());
     if short || end == WALK_CUT {
         info.exe_flags |= EXE_TRUNCATED;
@@ -257,15 +267,13 @@ pub fn read_cwd(task: *const u8, info: &mut ExecInfo) {
         return;
     }
     let Some(w) = EXE_WALK.get_ptr_mut(0) else { return };
-    let fs: u64 = raw(task, conf!(exe.task_fs));
-    if fs == 0 {
+    let Some(fs) = ld::<*const u8>(task, conf!(exe.task_fs)).filter(|f| !f.is_null()) else {
         return;
-    }
-    let fs = fs as *const u8;
-    let vfsmnt: u64 = raw(fs, pwd);
-    let dentry: u64 = raw(fs, pwd.wrapping_add(8));
-    let root_mnt: u64 = raw(fs, conf!(exe.fs_root));
-    let root_dentry: u64 = raw(fs, conf!(exe.fs_root).wrapping_add(8));
+    };
+    let vfsmnt: u64 = ld(fs, pwd).unwrap_or(0);
+    let dentry: u64 = ld(fs, pwd.wrapping_add(8)).unwrap_or(0);
+    let root_mnt: u64 = ld(fs, conf!(exe.fs_root)).unwrap_or(0);
+    let root_dentry: u64 = ld(fs, conf!(exe.fs_root).wrapping_add(8)).unwrap_or(0);
     if dentry == 0 {
         return;
     }

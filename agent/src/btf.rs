@@ -221,7 +221,7 @@ impl Btf {
             cgroup_kn: o("cgroup", "kn"),
             kn_id: o("kernfs_node", "id"),
             v1_subsys: OFFSET_NONE,
-            direct: 0,
+            _pad0: 0,
             _pad: 0,
         };
         let found = [c.task_cgroups, c.css_set_subsys, c.css_cgroup, c.cgroup_kn, c.kn_id];

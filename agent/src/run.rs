@@ -135,8 +135,7 @@ fn log_reload(metrics: &crate::metrics::Metrics, r: &Result<lanner_rules::Reload
 }
 
 /// The v1 hierarchy whose ids the probes read (`k8s::cgroup_v1`), logged;
-/// `None` on pure v2 hosts or with `LANNER_CGROUP_V1=off` (`=helpers` reads
-/// the ids with helper calls instead of plain loads: a diagnostic for A/B).
+/// `None` on pure v2 hosts or with `LANNER_CGROUP_V1=off`.
 fn cgroup_v1_choice(btf: &Btf) -> Option<crate::k8s::cgroup_v1::V1Choice> {
     if std::env::var("LANNER_CGROUP_V1").is_ok_and(|v| v == "off") {
         tracing::info!("LANNER_CGROUP_V1=off: no v1 cgroup ids (containers in v1 only resolve per process)");
@@ -148,6 +147,17 @@ fn cgroup_v1_choice(btf: &Btf) -> Option<crate::k8s::cgroup_v1::V1Choice> {
         tracing::info!(controller = %c.controller, mount = %c.mount.display(), "v1 cgroup hierarchy mounted: events also carry its cgroup id");
     }
     choice
+}
+
+/// Whether the probes read kernel memory with plain BTF loads
+/// (`ProbeConfig::direct`): from 5.15, where the kernel matrix proves them on
+/// every exec and cgroup path; helper reads before. `LANNER_KERNEL_READS=helpers`
+/// keeps the helper reads on any kernel (a diagnostic for A/B measurements).
+fn direct_loads(kver: aya::util::KernelVersion) -> bool {
+    let helpers = std::env::var("LANNER_KERNEL_READS").is_ok_and(|v| v == "helpers");
+    let direct = !helpers && kver >= aya::util::KernelVersion::new(5, 15, 0);
+    tracing::info!(direct, "kernel reads: plain BTF loads (direct) or helper calls");
+    direct
 }
 
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
@@ -218,16 +228,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (offsets, exe, sock, hook) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.hook_offsets());
     // Hybrid-cgroup hosts: the probes also read each task's cgroup id in one v1 hierarchy.
     let v1 = cgroup_v1_choice(&btf);
-    let mut cgroup = v1.as_ref().map_or(CgroupOffsets::NONE, |c| btf.cgroup_offsets(&c.controller));
-    // Plain BTF loads instead of helper reads where the exit-only programs'
-    // BTF pointer loads are proven (5.15+, the kernel matrix); never without a controller.
-    // `LANNER_CGROUP_V1=helpers` (diagnostic, for A/B) keeps the helper reads.
-    let helpers = std::env::var("LANNER_CGROUP_V1").is_ok_and(|v| v == "helpers");
-    cgroup.direct =
-        u32::from(cgroup.v1_subsys != OFFSET_NONE && !helpers && kver >= aya::util::KernelVersion::new(5, 15, 0));
-    if cgroup.v1_subsys != OFFSET_NONE {
-        tracing::info!(direct = cgroup.direct != 0, "v1 cgroup id reads: plain BTF loads (direct) or helper calls");
-    }
+    let cgroup = v1.as_ref().map_or(CgroupOffsets::NONE, |c| btf.cgroup_offsets(&c.controller));
+    let direct = direct_loads(kver);
     drop(btf);
     let found = [
         crate::btf::resolved(&offsets),
@@ -241,7 +243,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let cfg = ProbeConfig {
         agent_tgid: std::process::id(),
         wakeup_bytes: args.wakeup_kib * 1024,
-        _pad0: 0,
+        direct: u32::from(direct),
         _pad: 0,
         offsets,
         exe,

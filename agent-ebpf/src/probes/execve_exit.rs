@@ -11,7 +11,7 @@ use lanner_common::{
 use super::execve_enter::read_user_exec;
 use super::sys_ret;
 use crate::{
-    common::{count, current_task, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_tty},
+    common::{count, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_ptr, task_tty},
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
 
@@ -67,7 +67,7 @@ pub(super) fn emit_failed_exec(
     crate::exe::clear(&mut ev.info);
     read_user_exec(p, ev, filename, argv);
     ev.ret = ret as i32;
-    let task = current_task();
+    let task = task_ptr();
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);

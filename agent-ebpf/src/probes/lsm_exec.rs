@@ -25,7 +25,7 @@ use lanner_common::{
 };
 
 use crate::{
-    common::{conf, count, current_task, fill_header, filter, is_self, read_at},
+    common::{conf, count, fill_header, filter, is_self, ld, read_at, task_ptr},
     exe,
     maps::{EXEC_SCRATCH, EXEC_STASH},
 };
@@ -50,7 +50,7 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     // (ret 0) would not remove the pointers sys_enter_execve stashed.
     let _ = EXEC_STASH.remove(&(bpf_get_current_pid_tgid() as u32));
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
-    let task = current_task();
+    let task = task_ptr();
     let skip = filter().exec_skip;
     exe::clear(&mut ev.info);
     exe::read_parts(task, &mut ev.info, skip);
@@ -67,7 +67,7 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     if env && flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
         exe::read_env_range(ev, p + ev.args_len as u64, end);
     }
-    let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
+    let mm: Option<*const u8> = ld(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
         exe::read_exe(task, mm, &mut ev.info, skip);
     }

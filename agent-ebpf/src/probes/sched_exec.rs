@@ -22,8 +22,7 @@ use lanner_common::{
 
 use crate::{
     common::{
-        conf, count, current_task, fill_header, filter, is_self, read_at, submit_prefix, task_loginuid, task_ppid,
-        task_tty,
+        conf, count, fill_header, filter, is_self, ld, submit_prefix, task_loginuid, task_ppid, task_ptr, task_tty,
     },
     exe,
     maps::{EXEC_SCRATCH, EXEC_STASH},
@@ -61,15 +60,14 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     let mut flags = 0u16;
     ev.args_len = 0;
     ev.args_count = 0;
-    let task = current_task();
+    let task = task_ptr();
     let skip = filter().exec_skip;
     exe::clear(&mut ev.info);
     exe::read_parts(task, &mut ev.info, skip);
-    let mm: Option<*const u8> = read_at(task, conf!(offsets.task_mm));
+    let mm: Option<*const u8> = ld(task, conf!(offsets.task_mm));
     if let Some(mm) = mm.filter(|m| !m.is_null()) {
-        let start: u64 =
-            if skip & EXEC_SKIP_ARGS == 0 { read_at(mm, conf!(offsets.mm_arg_start)).unwrap_or(0) } else { 0 };
-        let end: u64 = read_at(mm, conf!(offsets.mm_arg_end)).unwrap_or(0);
+        let start: u64 = if skip & EXEC_SKIP_ARGS == 0 { ld(mm, conf!(offsets.mm_arg_start)).unwrap_or(0) } else { 0 };
+        let end: u64 = ld(mm, conf!(offsets.mm_arg_end)).unwrap_or(0);
         if start != 0 && end > start {
             let total = end - start;
             let n = if total > ARGS_LEN as u64 { ARGS_LEN as u64 } else { total };

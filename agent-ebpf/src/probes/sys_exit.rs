@@ -15,7 +15,7 @@ use lanner_common::{
 
 use super::sys_ret;
 use crate::{
-    common::{count, current_task, filter, is_self, submit},
+    common::{count, filter, is_self, submit, task_ptr},
     exe,
     fdinfo::read_fd_info,
     maps::SYS_STASH,
@@ -100,7 +100,7 @@ pub fn complete_sys(ev: &mut SysEvent, subtype: u16, ret: i64) {
         read_fd_info(fd, &mut ev.fd);
     } else if subtype == sys::CAPSET && ret == 0 {
         // Falco reports the capability sets in force after the call.
-        let (inh, perm, eff) = exe::task_caps(current_task());
+        let (inh, perm, eff) = exe::task_caps(task_ptr());
         ev.args[1] = inh;
         ev.args[2] = perm;
         ev.args[3] = eff;

@@ -24,22 +24,25 @@ use super::{
 };
 
 const ALL: &str = "env,cwd,exe_path,exe_inode,task,args";
-/// (label, `LANNER_EXEC_SKIP`).
-const VARIANTS: [(&str, &str); 8] = [
-    ("full record", ""),
-    ("env", "env"),
-    ("cwd", "cwd"),
-    ("exe_path", "exe_path"),
-    ("exe_inode", "exe_inode"),
-    ("task", "task"),
-    ("args", "args"),
-    ("none of them", ALL),
+const SKIP: &str = "LANNER_EXEC_SKIP";
+/// (label, the agent's diagnostic environment variable and its value).
+const VARIANTS: [(&str, &str, &str); 9] = [
+    ("full record", "", ""),
+    ("env", SKIP, "env"),
+    ("cwd", SKIP, "cwd"),
+    ("exe_path", SKIP, "exe_path"),
+    ("exe_inode", SKIP, "exe_inode"),
+    ("task", SKIP, "task"),
+    ("args", SKIP, "args"),
+    ("none of them", SKIP, ALL),
+    // The full record with every kernel read a helper call (no plain BTF loads).
+    ("helper reads", "LANNER_KERNEL_READS", "helpers"),
 ];
 const EXEC_PROGS: [&str; 2] = ["sched_exec", "lsm_exec"];
 
 /// ns per exec-program run over one loop of `n` fork+execs.
-fn exec_ns(bin: &Path, skip: &str, n: u64) -> Result<f64> {
-    let env: Vec<(&str, &str)> = if skip.is_empty() { vec![] } else { vec![("LANNER_EXEC_SKIP", skip)] };
+fn exec_ns(bin: &Path, (var, value): (&str, &str), n: u64) -> Result<f64> {
+    let env: Vec<(&str, &str)> = if var.is_empty() { vec![] } else { vec![(var, value)] };
     let a = Agent::start_env(bin, Opts::default(), &env)?;
     let ids = prog_ids(a.pid());
     let s0 = bpf_stats(&ids);
@@ -47,7 +50,7 @@ fn exec_ns(bin: &Path, skip: &str, n: u64) -> Result<f64> {
     let d = stats_delta(&s0, &bpf_stats(&ids), &EXEC_PROGS);
     a.stop()?;
     let (t, c) = d.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
-    anyhow::ensure!(c > 0, "no exec program ran (LANNER_EXEC_SKIP={skip:?})");
+    anyhow::ensure!(c > 0, "no exec program ran ({var}={value:?})");
     Ok(t as f64 / c as f64)
 }
 
@@ -62,23 +65,25 @@ fn parts_row(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let mut ns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for r in 0..rounds {
         eprintln!("bench: exec parts round {}/{rounds}", r + 1);
-        for (label, skip) in VARIANTS {
-            ns.entry(label).or_default().push(exec_ns(bin, skip, n)?);
+        for (label, var, value) in VARIANTS {
+            ns.entry(label).or_default().push(exec_ns(bin, (var, value), n)?);
         }
     }
     let med: BTreeMap<&str, f64> = ns.iter().map(|(k, v)| (*k, median(v.clone()))).collect();
     let full = med["full record"];
     let floor = med["none of them"];
+    let helpers = med["helper reads"];
     let parts: Vec<String> =
-        VARIANTS[1..7].iter().map(|(label, _)| format!("{label} {:.0}", full - med[label])).collect();
+        VARIANTS[1..7].iter().map(|(label, ..)| format!("{label} {:.0}", full - med[label])).collect();
     rep.row(
         format!(
             "exec record cost by part (`sched_exec` ns per run, {n} fork+exec of /bin/true per variant, agent with \
-             `LANNER_EXEC_SKIP=PART`, median of {rounds} interleaved rounds)"
+             `LANNER_EXEC_SKIP=PART`, or with `LANNER_KERNEL_READS=helpers`, median of {rounds} interleaved rounds)"
         ),
         format!(
             "full record **{full:.0} ns**; saved by leaving out one part (ns): {}; with none of them (header, \
-             filename, parent, login uid, tty, ring output) **{floor:.0} ns**",
+             filename, parent, login uid, tty, ring output) **{floor:.0} ns**; the full record with helper calls \
+             instead of plain BTF loads {helpers:.0} ns",
             parts.join(", ")
         ),
         "≤ 1000 ns per exec",

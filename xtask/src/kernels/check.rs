@@ -98,14 +98,26 @@ struct Expect {
     fields: Vec<(&'static str, Value)>,
 }
 
-fn expectations() -> Vec<Expect> {
+fn expectations(console: &str) -> Vec<Expect> {
     let id12 = CONTAINER_ID.trim()[..12].to_string();
     let e = |rule, fields: Vec<(&'static str, Value)>| Expect { rule, fields };
+    // What the guest's `stat` and `readlink` say about /bin/echo, against the
+    // fields the exec program read from `mm->exe_file` (plain loads from 5.15).
+    let echo_ino: Value = marker(console, "KMX echo-ino ").and_then(|v| v.parse::<u64>().ok()).into();
+    let echo_exe: Value = marker(console, "KMX echo-exe ").into();
     vec![
-        // proc.env from the exec record's environment block (LSM or tracepoint path, per kernel).
+        // proc.env from the exec record's environment block (LSM or tracepoint path, per kernel);
+        // the parent (PID 1, the guest's init), working directory and executable from the task.
         e(
             "kmx exec",
-            vec![("proc.cmdline", "echo kmx-argv one two words".into()), ("proc.env[KMX_ENV]", "kmx-env-42".into())],
+            vec![
+                ("proc.cmdline", "echo kmx-argv one two words".into()),
+                ("proc.env[KMX_ENV]", "kmx-env-42".into()),
+                ("proc.ppid", 1.into()),
+                ("proc.cwd", "/".into()),
+                ("proc.exepath", echo_exe),
+                ("proc.exe_ino", echo_ino),
+            ],
         ),
         e(
             "kmx open read",
@@ -303,7 +315,7 @@ pub fn parse(console: &str) -> Outcome {
         _ => cell(false, "no log"),
     });
 
-    for ex in expectations() {
+    for ex in expectations(console) {
         o.cells.push(alert_cell(&alerts, &ex));
     }
 
@@ -340,7 +352,8 @@ mod tests {
 
     fn console(alerts: &str, drops: u64) -> String {
         format!(
-            "junk\n\x1bc\x1b[?7lKMX kernel 6.1.0-57-cloud-amd64\nKMX lsm lockdown,bpf\nKMX-BEGIN-LOG\n\
+            "junk\n\x1bc\x1b[?7lKMX kernel 6.1.0-57-cloud-amd64\nKMX lsm lockdown,bpf\n\
+             KMX echo-ino 1234\nKMX echo-exe /bin/busybox\nKMX-BEGIN-LOG\n\
              {{\"fields\":{{\"message\":\"kernel BTF read: struct offsets resolved\",\"resolved\":60,\"fields\":60}}}}\n\
              {{\"fields\":{{\"message\":\"probe replaced\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"openat_fexit\",\"hook\":\"fexit/do_sys_openat2\"}}}}\n\
@@ -354,7 +367,12 @@ mod tests {
 
     #[test]
     fn a_missing_alert_or_a_wrong_field_or_a_drop_fails_its_cell() {
-        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words","proc.env[KMX_ENV]":"kmx-env-42"}}"#;
+        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words","proc.env[KMX_ENV]":"kmx-env-42","proc.ppid":1,"proc.cwd":"/","proc.exepath":"/bin/busybox","proc.exe_ino":1234}}"#;
+        // The executable's inode must be the one the guest's stat printed.
+        let other_ino = parse(&console(&exec.replace(":1234", ":99"), 0));
+        let col = COLUMNS.iter().position(|c| *c == "exec").unwrap();
+        assert!(!other_ino.cells[col].ok);
+        assert_eq!(other_ino.cells[col].text, "proc.exe_ino=99 (want 1234)");
         let o = parse(&console(exec, 0));
         assert_eq!(o.uname, "6.1.0-57-cloud-amd64");
         let by = |name: &str| &o.cells[COLUMNS.iter().position(|c| *c == name).unwrap()];
