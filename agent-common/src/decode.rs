@@ -263,6 +263,34 @@ fn read_var<T: Copy>(buf: &[u8], what: &'static str, fixed: usize) -> Result<(T,
     }
 }
 
+/// The trailing buffer of a record `T` sent cut after its used part (see
+/// [`read_var`]): the bytes after the first `fixed`, at most up to
+/// `size_of::<T>()`; an error when fewer than `fixed` bytes arrived. The
+/// fixed fields are then read in place with [`field!`].
+fn var_tail<'a, T>(buf: &'a [u8], what: &'static str, fixed: usize) -> Result<&'a [u8], DecodeError> {
+    if buf.len() < fixed {
+        return Err(DecodeError::TooShort { what, need: fixed, got: buf.len() });
+    }
+    Ok(&buf[fixed..buf.len().min(core::mem::size_of::<T>())])
+}
+
+/// One field of a `#[repr(C)]` record `$T` read in place from `$buf`, which
+/// the caller has checked holds at least the record's fixed part.
+macro_rules! field {
+    ($buf:expr, $T:ty, $f:ident) => {{
+        let off = core::mem::offset_of!($T, $f);
+        let bytes = &$buf[off..off + size_of_field(|t: &$T| &t.$f)];
+        // SAFETY: `bytes` spans exactly the field (bounds-checked slice); the
+        // field is plain data (any bit pattern valid); unaligned read.
+        unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast()) }
+    }};
+}
+
+/// `size_of` of the field a projection names (for [`field!`]).
+const fn size_of_field<T, F>(_: fn(&T) -> &F) -> usize {
+    core::mem::size_of::<F>()
+}
+
 fn string(bytes: &[u8], len: usize, field: &'static str) -> Result<String, DecodeError> {
     if len > bytes.len() {
         return Err(DecodeError::BadLength { field, len, max: bytes.len() });
@@ -351,22 +379,23 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             })
         }
         EventKind::Open => {
-            let (e, tail): (OpenEvent, usize) = read_var(buf, "open event", OPEN_FIXED_LEN)?;
-            if e.path_len as usize > tail {
-                return Err(DecodeError::BadLength { field: "path", len: e.path_len as usize, max: tail });
-            }
+            // The most frequent record: its fields are read in place and the
+            // path sliced from the buffer, without copying the whole 600-byte
+            // record into a zeroed struct first (`read_var`).
+            let path = var_tail::<OpenEvent>(buf, "open event", OPEN_FIXED_LEN)?;
+            let path_len: u16 = field!(buf, OpenEvent, path_len);
             Event::Open(Open {
-                hdr: header(&e.hdr),
-                syscall: match e.hdr.subtype {
+                hdr: header(&h),
+                syscall: match h.subtype {
                     crate::OPEN_OPENAT2 => "openat2",
                     crate::OPEN_OPEN => "open",
                     _ => "openat",
                 },
-                ret: e.ret,
-                dirfd: e.dirfd,
-                flags: e.flags,
-                mode: e.mode,
-                path: string(&e.path, e.path_len as usize, "path")?,
+                ret: field!(buf, OpenEvent, ret),
+                dirfd: field!(buf, OpenEvent, dirfd),
+                flags: field!(buf, OpenEvent, flags),
+                mode: field!(buf, OpenEvent, mode),
+                path: string(path, path_len as usize, "path")?,
                 path_truncated: flags & FLAG_PATH_TRUNCATED != 0,
                 read_failed: flags & FLAG_READ_FAILED != 0,
             })

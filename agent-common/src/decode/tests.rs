@@ -105,6 +105,12 @@ fn open_round_trip() {
     e.hdr.subtype = 2;
     let Event::Open(o) = decode(&as_bytes(&e)).unwrap() else { panic!("not open") };
     assert_eq!((o.path.as_str(), o.ret, o.flags, o.mode, o.syscall), ("/etc/shadow", 3, 0o101, 0o644, "openat2"));
+    assert_eq!((o.dirfd, o.path_truncated, o.read_failed), (-100, false, false));
+    // Fields are read in place: bytes past the record (never sent) change nothing.
+    let mut longer = as_bytes(&e).to_vec();
+    longer.extend_from_slice(&[0xff; 8]);
+    let Event::Open(o3) = decode(&longer).unwrap() else { panic!("not open") };
+    assert_eq!(o3, o);
     // What the probe sends: the fixed part and the used path bytes, rounded up to 8.
     let cut = open_record_len(11);
     assert_eq!(cut, HDR_LEN + 24 + 16, "header, fixed fields, 12 path bytes rounded up to 16");
