@@ -248,7 +248,7 @@ pub struct ProbeConfig {
     pub agent_tgid: u32,
     /// Wake the reader only once this many bytes are pending (0 = every event).
     pub wakeup_bytes: u32,
-    /// Non-zero (5.15+): task, credential, inode and cgroup reads are plain
+    /// Non-zero (6.1+): task, credential, inode and cgroup reads are plain
     /// loads through BTF-typed pointers (`bpf_get_current_task_btf`) instead of
     /// `bpf_probe_read_kernel` calls. The verifier checks each load against the
     /// kernel's BTF, the offsets being constants of the frozen `.rodata` it

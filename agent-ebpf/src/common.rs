@@ -144,7 +144,7 @@ pub fn current_task() -> *const u8 {
 }
 
 /// Whether kernel memory is read with plain BTF loads ([`ld`]): the agent's
-/// `ProbeConfig::direct`, set from 5.15. On older kernels every branch taken on
+/// `ProbeConfig::direct`, set from 6.1. On older kernels every branch taken on
 /// it is dead code the verifier never visits.
 #[inline(always)]
 pub fn direct() -> bool {

@@ -150,12 +150,13 @@ fn cgroup_v1_choice(btf: &Btf) -> Option<crate::k8s::cgroup_v1::V1Choice> {
 }
 
 /// Whether the probes read kernel memory with plain BTF loads
-/// (`ProbeConfig::direct`): from 5.15, where the kernel matrix proves them on
-/// every exec and cgroup path; helper reads before. `LANNER_KERNEL_READS=helpers`
+/// (`ProbeConfig::direct`): from 6.1, the oldest kernel on which the kernel
+/// matrix proves them on every exec and cgroup path (Debian has no 5.11-6.0
+/// kernel to prove them on); helper reads before. `LANNER_KERNEL_READS=helpers`
 /// keeps the helper reads on any kernel (a diagnostic for A/B measurements).
 fn direct_loads(kver: aya::util::KernelVersion) -> bool {
     let helpers = std::env::var("LANNER_KERNEL_READS").is_ok_and(|v| v == "helpers");
-    let direct = !helpers && kver >= aya::util::KernelVersion::new(5, 15, 0);
+    let direct = !helpers && kver >= aya::util::KernelVersion::new(6, 1, 0);
     tracing::info!(direct, "kernel reads: plain BTF loads (direct) or helper calls");
     direct
 }

@@ -102,7 +102,7 @@ fn expectations(console: &str) -> Vec<Expect> {
     let id12 = CONTAINER_ID.trim()[..12].to_string();
     let e = |rule, fields: Vec<(&'static str, Value)>| Expect { rule, fields };
     // What the guest's `stat` and `readlink` say about /bin/echo, against the
-    // fields the exec program read from `mm->exe_file` (plain loads from 5.15).
+    // fields the exec program read from `mm->exe_file` (plain loads from 6.1).
     let echo_ino: Value = marker(console, "KMX echo-ino ").and_then(|v| v.parse::<u64>().ok()).into();
     let echo_exe: Value = marker(console, "KMX echo-exe ").into();
     vec![
