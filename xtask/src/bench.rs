@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 mod agent;
+mod drain;
 mod execparts;
 mod families;
 mod floor;

@@ -210,7 +210,7 @@ fn replay_ns(bin: &Path) -> Option<f64> {
 
 /// CPU time of all of a process's threads, seconds (schedstat: nanoseconds,
 /// not the 10 ms ticks of /proc/PID/stat).
-fn cpu_secs(pid: u32) -> f64 {
+pub(super) fn cpu_secs(pid: u32) -> f64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return 0.0;
     };
@@ -269,7 +269,7 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<u64>
         std::fs::write(f, b"x")?;
         paths.push(CString::new(f.to_string_lossy().as_bytes())?);
     }
-    let r = sweep(rep, bin, &paths, quick);
+    let r = sweep(rep, bin, &paths, quick).and_then(|peak| super::drain::run(rep, bin, &paths, quick).map(|()| peak));
     for f in &files {
         let _ = std::fs::remove_file(f);
     }
