@@ -25,6 +25,11 @@ pub struct KernelOffsets {
     pub task_mm: u32,
     pub mm_arg_start: u32,
     pub mm_arg_end: u32,
+    /// `task_struct.comm`, `cred.uid`, `cred.gid`: the record header from
+    /// plain loads ([`ProbeConfig::direct`]) instead of helper calls.
+    pub task_comm: u32,
+    pub cred_uid: u32,
+    pub cred_gid: u32,
 }
 
 impl KernelOffsets {
@@ -43,6 +48,9 @@ impl KernelOffsets {
         task_mm: OFFSET_NONE,
         mm_arg_start: OFFSET_NONE,
         mm_arg_end: OFFSET_NONE,
+        task_comm: OFFSET_NONE,
+        cred_uid: OFFSET_NONE,
+        cred_gid: OFFSET_NONE,
     };
 }
 
@@ -223,7 +231,9 @@ pub struct CgroupOffsets {
     pub cgroup_kn: u32,
     pub kn_id: u32,
     pub v1_subsys: u32,
-    pub _pad0: u32,
+    /// `css_set.dfl_cgrp`: the v2 cgroup id as plain loads
+    /// (`task->cgroups->dfl_cgrp->kn->id`, what `bpf_get_current_cgroup_id` reads).
+    pub css_set_dfl_cgrp: u32,
     pub _pad: u32,
 }
 
@@ -235,7 +245,7 @@ impl CgroupOffsets {
         cgroup_kn: OFFSET_NONE,
         kn_id: OFFSET_NONE,
         v1_subsys: OFFSET_NONE,
-        _pad0: 0,
+        css_set_dfl_cgrp: OFFSET_NONE,
         _pad: 0,
     };
 }
@@ -276,12 +286,12 @@ impl ProbeConfig {
     };
 }
 
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 56);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 68);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
 const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
 const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 8 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 72 + 38 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 38 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -208,11 +208,12 @@ impl Btf {
         self.enumerators.iter().find(|(off, _)| self.name(*off) == name).map(|&(_, v)| v)
     }
 
-    /// The chain to a task's cgroup id in the v1 hierarchy of `controller`
-    /// (`memory`, `pids`, ... as v1 names them; its `<subsys>_cgrp_id` enumerator is the
-    /// `css_set.subsys` index). `v1_subsys` is `OFFSET_NONE` when the kernel
-    /// lacks the controller or any member.
-    pub fn cgroup_offsets(&self, controller: &str) -> CgroupOffsets {
+    /// The chains to a task's cgroup ids: the v2 one (`css_set.dfl_cgrp`), and
+    /// the one in the v1 hierarchy of `controller` (`memory`, `pids`, ... as v1
+    /// names them; its `<subsys>_cgrp_id` enumerator is the `css_set.subsys`
+    /// index). `v1_subsys` is `OFFSET_NONE` without a controller, or when the
+    /// kernel lacks it or any member.
+    pub fn cgroup_offsets(&self, controller: Option<&str>) -> CgroupOffsets {
         let o = |s: &str, m: &str| self.member_offset(s, m).unwrap_or(OFFSET_NONE);
         let mut c = CgroupOffsets {
             task_cgroups: o("task_struct", "cgroups"),
@@ -221,11 +222,11 @@ impl Btf {
             cgroup_kn: o("cgroup", "kn"),
             kn_id: o("kernfs_node", "id"),
             v1_subsys: OFFSET_NONE,
-            _pad0: 0,
+            css_set_dfl_cgrp: o("css_set", "dfl_cgrp"),
             _pad: 0,
         };
         let found = [c.task_cgroups, c.css_set_subsys, c.css_cgroup, c.cgroup_kn, c.kn_id];
-        if found.iter().all(|&f| f != OFFSET_NONE) {
+        if let Some(controller) = controller.filter(|_| found.iter().all(|&f| f != OFFSET_NONE)) {
             // The v1 name of the io controller is its legacy one.
             let subsys = if controller == "blkio" { "io" } else { controller };
             let id = self.enum_value(&format!("{subsys}_cgrp_id"));
@@ -349,6 +350,9 @@ impl Btf {
             task_mm: o("task_struct", "mm"),
             mm_arg_start: o("mm_struct", "arg_start"),
             mm_arg_end: o("mm_struct", "arg_end"),
+            task_comm: o("task_struct", "comm"),
+            cred_uid: o("cred", "uid"),
+            cred_gid: o("cred", "gid"),
         }
     }
 }
@@ -488,11 +492,15 @@ mod tests {
             text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').next()).collect();
         let btf = Btf::from_sys_fs().expect("kernel BTF");
         for (i, name) in order.iter().enumerate() {
-            let c = btf.cgroup_offsets(name);
+            let c = btf.cgroup_offsets(Some(name));
             assert_eq!(c.v1_subsys, i as u32, "{name}");
             assert_ne!(c.kn_id, OFFSET_NONE);
         }
-        assert_eq!(btf.cgroup_offsets("no_such_controller").v1_subsys, OFFSET_NONE);
+        assert_eq!(btf.cgroup_offsets(Some("no_such_controller")).v1_subsys, OFFSET_NONE);
+        // Without a controller only the v2 chain (the header's cgroup id as plain loads).
+        let v2 = btf.cgroup_offsets(None);
+        assert_eq!(v2.v1_subsys, OFFSET_NONE);
+        assert!([v2.task_cgroups, v2.css_set_dfl_cgrp, v2.cgroup_kn, v2.kn_id].iter().all(|&o| o != OFFSET_NONE));
         assert_eq!(btf.enum_value("no_such_enumerator_xyz"), None);
     }
 }

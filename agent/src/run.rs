@@ -4,10 +4,7 @@ use std::{cell::RefCell, io::BufWriter, path::PathBuf, rc::Rc, sync::Arc, time::
 
 use anyhow::Context as _;
 use aya::{maps::RingBuf, EbpfLoader};
-use lanner_common::{
-    config::{CgroupOffsets, OFFSET_NONE},
-    ProbeConfig,
-};
+use lanner_common::{config::OFFSET_NONE, ProbeConfig};
 use lanner_rules::RuleSetHandle;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -142,7 +139,7 @@ fn cgroup_v1_choice(btf: &Btf) -> Option<crate::k8s::cgroup_v1::V1Choice> {
         return None;
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let choice = crate::k8s::cgroup_v1::choose(&mountinfo, |c| btf.cgroup_offsets(c).v1_subsys != OFFSET_NONE);
+    let choice = crate::k8s::cgroup_v1::choose(&mountinfo, |c| btf.cgroup_offsets(Some(c)).v1_subsys != OFFSET_NONE);
     if let Some(c) = &choice {
         tracing::info!(controller = %c.controller, mount = %c.mount.display(), "v1 cgroup hierarchy mounted: events also carry its cgroup id");
     }
@@ -229,7 +226,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (offsets, exe, sock, hook) = (btf.kernel_offsets(), btf.exe_offsets(), btf.sock_offsets(), btf.hook_offsets());
     // Hybrid-cgroup hosts: the probes also read each task's cgroup id in one v1 hierarchy.
     let v1 = cgroup_v1_choice(&btf);
-    let cgroup = v1.as_ref().map_or(CgroupOffsets::NONE, |c| btf.cgroup_offsets(&c.controller));
+    let cgroup = btf.cgroup_offsets(v1.as_ref().map(|c| c.controller.as_str()));
     let direct = direct_loads(kver);
     drop(btf);
     let found = [
