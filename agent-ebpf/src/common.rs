@@ -40,13 +40,30 @@ pub fn count(probe: ProbeId, counter: Counter) {
 /// True when the current task belongs to the agent itself.
 #[inline(always)]
 pub fn is_self(probe: ProbeId) -> bool {
-    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    is_own(probe, (bpf_get_current_pid_tgid() >> 32) as u32)
+}
+
+/// True (and counted) when `tgid` is the agent's.
+#[inline(always)]
+fn is_own(probe: ProbeId, tgid: u32) -> bool {
     let own: u32 = conf!(agent_tgid);
     if own != 0 && tgid == own {
         count(probe, Counter::Own);
         return true;
     }
     false
+}
+
+/// [`is_self`] for a program that already holds the current task as a
+/// BTF-typed pointer (`regs::current_task_btf`, the exit-only programs): with
+/// [`direct`] the tgid is one plain load instead of a helper call.
+#[inline(always)]
+pub fn is_self_task(probe: ProbeId, task: *const u8) -> bool {
+    let tgid = match if direct() { ld::<u32>(task, conf!(offsets.task_tgid)) } else { None } {
+        Some(tgid) => tgid,
+        None => (bpf_get_current_pid_tgid() >> 32) as u32,
+    };
+    is_own(probe, tgid)
 }
 
 /// The record header: kind, time, ids, credentials, cgroup ids and comm of the

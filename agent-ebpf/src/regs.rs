@@ -24,14 +24,22 @@ const DX: usize = 12;
 const R10: usize = 7;
 const R8: usize = 9;
 
-/// The first five syscall arguments of the current task (di, si, dx, r10, r8).
+/// The current task, BTF-typed: what [`syscall_args`] needs, fetched once per
+/// run so the own-pid check can use it too (`common::is_self_task`).
+#[inline(always)]
+pub fn current_task_btf() -> *const u8 {
+    unsafe { bpf_get_current_task_btf() as *const u8 }
+}
+
+/// The first five syscall arguments of `task` (di, si, dx, r10, r8), which
+/// must be [`current_task_btf`].
 ///
 /// `bpf_task_pt_regs` returns a BTF-typed pointer, so the verifier lets the
 /// program load the fields directly (the JIT guards each load like a probe
 /// read): five loads instead of a `bpf_probe_read_kernel` call.
 #[inline(always)]
-pub fn syscall_args() -> Result<[u64; 5], i64> {
-    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as *const u64;
+pub fn syscall_args(task: *const u8) -> Result<[u64; 5], i64> {
+    let regs = unsafe { bpf_task_pt_regs(task as *mut _) } as *const u64;
     if regs.is_null() {
         return Err(0);
     }

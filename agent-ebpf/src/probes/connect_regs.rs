@@ -23,8 +23,8 @@ use lanner_common::{
 
 use super::{connect_enter::fill_connect, connect_exit::local_addr, sys_ret};
 use crate::{
-    common::{count, filter, is_self, kind_enabled, submit},
-    regs::syscall_args,
+    common::{count, filter, is_self_task, kind_enabled, submit},
+    regs::{current_task_btf, syscall_args},
 };
 
 const P: ProbeId = ProbeId::ConnectExit;
@@ -40,7 +40,8 @@ pub fn connect_regs(ctx: TracePointContext) -> u32 {
 
 fn try_connect_regs(ctx: &TracePointContext) -> Result<(), i64> {
     let f = filter();
-    if is_self(P) || !kind_enabled(P, f, EventKind::Connect) {
+    let task = current_task_btf();
+    if is_self_task(P, task) || !kind_enabled(P, f, EventKind::Connect) {
         return Ok(());
     }
     let ret: i64 = sys_ret(ctx);
@@ -48,7 +49,7 @@ fn try_connect_regs(ctx: &TracePointContext) -> Result<(), i64> {
         count(P, Counter::Filtered);
         return Ok(());
     }
-    let [fd, addr, ..] = syscall_args()?;
+    let [fd, addr, ..] = syscall_args(task)?;
     let Some(ev) = fill_connect(P, f, fd as i64, addr as *const u8)? else {
         return Ok(());
     };

@@ -19,7 +19,10 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use lanner_common::{counters::ProbeId, EXEC_EXECVE};
 
 use super::{execve_exit::emit_failed_exec, sys_ret};
-use crate::{common::is_self, regs::syscall_args};
+use crate::{
+    common::is_self_task,
+    regs::{current_task_btf, syscall_args},
+};
 
 const P: ProbeId = ProbeId::ExecveExit;
 
@@ -31,10 +34,14 @@ pub fn execve_regs(ctx: TracePointContext) -> u32 {
 
 fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
     let ret: i64 = sys_ret(ctx);
-    if ret == 0 || is_self(P) {
+    if ret == 0 {
         // Emitted by sched_exec.
         return Ok(());
     }
-    let [filename, argv, ..] = syscall_args()?;
+    let task = current_task_btf();
+    if is_self_task(P, task) {
+        return Ok(());
+    }
+    let [filename, argv, ..] = syscall_args(task)?;
     emit_failed_exec(P, ret, EXEC_EXECVE, filename as *const u8, argv as *const *const u8)
 }

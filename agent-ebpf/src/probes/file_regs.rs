@@ -18,8 +18,8 @@ use lanner_common::counters::ProbeId;
 
 use super::{file_exit::submit_file, stash::fill_file, sys_ret};
 use crate::{
-    common::{filter, is_self, sys_enabled},
-    regs::syscall_args,
+    common::{filter, is_self_task, sys_enabled},
+    regs::{current_task_btf, syscall_args},
 };
 
 const P: ProbeId = ProbeId::FileExit;
@@ -52,10 +52,11 @@ syscall_programs! {
 
 #[inline(always)]
 fn try_file_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
-    if is_self(P) || !sys_enabled(P, filter(), subtype) {
+    let task = current_task_btf();
+    if is_self_task(P, task) || !sys_enabled(P, filter(), subtype) {
         return Ok(());
     }
     let ret = sys_ret(ctx);
-    submit_file(fill_file(P, subtype, syscall_args()?)?, ret);
+    submit_file(fill_file(P, subtype, syscall_args(task)?)?, ret);
     Ok(())
 }

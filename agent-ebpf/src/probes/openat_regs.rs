@@ -28,8 +28,8 @@ use lanner_common::{
 
 use super::{openat_enter::fill_open, sys_ret};
 use crate::{
-    common::{count, filter, is_self, kind_enabled, submit_prefix},
-    regs::syscall_args,
+    common::{count, filter, is_self_task, kind_enabled, submit_prefix},
+    regs::{current_task_btf, syscall_args},
 };
 
 const P: ProbeId = ProbeId::OpenatExit;
@@ -56,7 +56,8 @@ struct OpenHow {
 #[inline(always)]
 fn try_open_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     let f = filter();
-    if is_self(P) || !kind_enabled(P, f, EventKind::Open) {
+    let task = current_task_btf();
+    if is_self_task(P, task) || !kind_enabled(P, f, EventKind::Open) {
         return Ok(());
     }
     let ret: i64 = sys_ret(ctx);
@@ -64,7 +65,7 @@ fn try_open_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         count(P, Counter::Filtered);
         return Ok(());
     }
-    let [dirfd, path, a2, a3, _] = syscall_args()?;
+    let [dirfd, path, a2, a3, _] = syscall_args(task)?;
     let (flags, mode) = if subtype == 2 {
         let how = unsafe { bpf_probe_read_user(a2 as *const OpenHow)? };
         (how.flags, how.mode)

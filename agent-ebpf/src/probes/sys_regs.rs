@@ -29,8 +29,8 @@ use super::{
     sys_ret,
 };
 use crate::{
-    common::{count, filter, is_self, submit, sys_enabled},
-    regs::syscall_args,
+    common::{count, filter, is_self_task, submit, sys_enabled},
+    regs::{current_task_btf, syscall_args},
 };
 
 const P: ProbeId = ProbeId::SysExit;
@@ -63,7 +63,8 @@ syscall_programs! {
 #[inline(always)]
 fn try_sys_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     let f = filter();
-    if is_self(P) || !sys_enabled(P, f, subtype) {
+    let task = current_task_btf();
+    if is_self_task(P, task) || !sys_enabled(P, f, subtype) {
         return Ok(());
     }
     let ret = sys_ret(ctx);
@@ -71,7 +72,7 @@ fn try_sys_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         count(P, Counter::Filtered);
         return Ok(());
     }
-    let [a0, a1, a2, a3, _] = syscall_args()?;
+    let [a0, a1, a2, a3, _] = syscall_args(task)?;
     let r = [a0, a1, a2, a3];
     if subtype == sys::SOCKET && !f.socket_kept(r[0]) {
         count(P, Counter::Filtered);
