@@ -101,6 +101,9 @@ pub struct ExeOffsets {
     pub ovl_upperdentry: u32,
     /// `fs_struct.pwd` (a `struct path`): the working directory, for `proc.cwd`.
     pub fs_pwd: u32,
+    /// `dentry.d_inode` and `super_block.s_dev`: the root directory's identity.
+    pub dentry_d_inode: u32,
+    pub sb_s_dev: u32,
 }
 
 impl ExeOffsets {
@@ -143,6 +146,8 @@ impl ExeOffsets {
         sb_s_magic: OFFSET_NONE,
         ovl_upperdentry: OFFSET_NONE,
         fs_pwd: OFFSET_NONE,
+        dentry_d_inode: OFFSET_NONE,
+        sb_s_dev: OFFSET_NONE,
     };
 }
 
@@ -287,11 +292,11 @@ impl ProbeConfig {
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 68);
-const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 38 * 4);
+const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 40 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
 const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
 const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 8 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 38 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 40 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

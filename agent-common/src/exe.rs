@@ -57,6 +57,11 @@ pub struct ExecInfo {
     pub exe_mtime_ns: u64,
     /// `group_leader->start_boottime`: process start, boot-clock ns.
     pub start_boot_ns: u64,
+    /// The task's root directory (`fs->root.dentry->d_inode`): inode number and
+    /// its super block's `s_dev` (kernel encoding), 0 when unread (read with
+    /// the executable's path, so not with `LANNER_EXEC_SKIP=exe_path`). Userspace
+    /// keys its `/etc/passwd` cache by it instead of a `stat` of /proc/PID/root.
+    pub root_ino: u64,
     /// Session id (`signal->pids[PIDTYPE_SID]`), in the initial pid namespace.
     pub sid: u32,
     /// Process, thread and process-group ids in the task's own pid namespace.
@@ -65,7 +70,7 @@ pub struct ExecInfo {
     pub vpgid: u32,
     /// Process-group id in the initial pid namespace.
     pub pgid: u32,
-    pub _pad: u32,
+    pub root_dev: u32,
     /// Owner and mode of the executable's inode.
     pub exe_uid: u32,
     pub exe_gid: u32,
@@ -98,12 +103,13 @@ impl ExecInfo {
         exe_ctime_ns: 0,
         exe_mtime_ns: 0,
         start_boot_ns: 0,
+        root_ino: 0,
         sid: 0,
         vpid: 0,
         vtid: 0,
         vpgid: 0,
         pgid: 0,
-        _pad: 0,
+        root_dev: 0,
         exe_uid: 0,
         exe_gid: 0,
         fsuid: 0,
@@ -120,7 +126,7 @@ impl ExecInfo {
     };
 }
 
-const _: () = assert!(core::mem::size_of::<ExecInfo>() == 112 + 2 * EXE_PATH_BUF);
+const _: () = assert!(core::mem::size_of::<ExecInfo>() == 120 + 2 * EXE_PATH_BUF);
 const _: () = assert!(core::mem::size_of::<ExecInfo>().is_multiple_of(8));
 const _: () = assert!(EXE_PATH_BUDGET.is_power_of_two() && EXE_PATH_BUDGET + EXE_NAME_MAX <= EXE_PATH_BUF);
 const _: () = assert!((ENV_LEN + 1).is_power_of_two());

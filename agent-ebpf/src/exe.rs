@@ -49,6 +49,18 @@ const PIDTYPE_TGID: u32 = 1;
 const PIDTYPE_PGID: u32 = 2;
 const PIDTYPE_SID: u32 = 3;
 
+/// The second pointer of a two-pointer member at `off` (`struct path`'s
+/// dentry, `hlist_bl_node`'s pprev); an unknown offset stays unknown, so
+/// [`ld`] skips the read instead of loading at a bogus offset.
+#[inline(always)]
+fn second(off: u32) -> u32 {
+    if off == lanner_common::config::OFFSET_NONE {
+        off
+    } else {
+        off + 8
+    }
+}
+
 /// Zero what a failed exec (which shares the scratch record) must not carry over.
 #[inline(always)]
 pub fn clear(info: &mut ExecInfo) {
@@ -59,6 +71,8 @@ pub fn clear(info: &mut ExecInfo) {
     info.exe_ctime_ns = 0;
     info.exe_mtime_ns = 0;
     info.start_boot_ns = 0;
+    info.root_ino = 0;
+    info.root_dev = 0;
     info.sid = 0;
     info.vpid = 0;
     info.vtid = 0;
@@ -216,7 +230,7 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) 
     let Some(w) = EXE_WALK.get_ptr_mut(0) else { return };
     let fpath = conf!(exe.file_f_path);
     let vfsmnt: u64 = ld(file, fpath).unwrap_or(0);
-    let dentry: u64 = ld(file, fpath.wrapping_add(8)).unwrap_or(0);
+    let dentry: u64 = ld(file, second(fpath)).unwrap_or(0);
     info.exe_flags |= EXE_PRESENT;
     let inode: Option<*const u8> =
         if skip & EXEC_SKIP_EXE_INODE == 0 { ld(file, conf!(exe.file_f_inode)) } else { None };
@@ -240,14 +254,15 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) 
         return;
     }
     // d_unlinked(): unhashed (d_hash.pprev == NULL) and not a root.
-    let pprev: u64 = ld(dentry as *const u8, conf!(exe.dentry_d_hash).wrapping_add(8)).unwrap_or(0);
+    let pprev: u64 = ld(dentry as *const u8, second(conf!(exe.dentry_d_hash))).unwrap_or(0);
     let parent0: u64 = ld(dentry as *const u8, conf!(exe.dentry_d_parent)).unwrap_or(0);
     if pprev == 0 && parent0 != dentry {
         info.exe_flags |= EXE_DELETED;
     }
     let fs: Option<*const u8> = ld(task, conf!(exe.task_fs));
     let root_mnt: u64 = fs.and_then(|fs| ld(fs, conf!(exe.fs_root))).unwrap_or(0);
-    let root_dentry: u64 = fs.and_then(|fs| ld(fs, conf!(exe.fs_root).wrapping_add(8))).unwrap_or(0);
+    let root_dentry: u64 = fs.and_then(|fs| ld(fs, second(conf!(exe.fs_root)))).unwrap_or(0);
+    root_identity(root_dentry as *const u8, info);
     let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), info.exe_path.as_mut_ptr());
     if short || end == WALK_CUT {
         info.exe_flags |= EXE_TRUNCATED;
@@ -256,6 +271,18 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) 
         info.exe_flags |= EXE_PSEUDO;
     }
     info.exe_path_len = len;
+}
+
+/// The root directory's identity (`root->d_inode`: inode number and its super
+/// block's device), read beside the executable's walk, which loads the root
+/// anyway. Userspace keys its user-name cache by it (`users::Scope::of_exec`).
+#[inline(always)]
+fn root_identity(root: *const u8, info: &mut ExecInfo) {
+    if let Some(inode) = ld::<*const u8>(root, conf!(exe.dentry_d_inode)) {
+        info.root_ino = ld(inode, conf!(exe.inode_i_ino)).unwrap_or(0);
+        let sb: Option<*const u8> = ld(inode, conf!(exe.inode_i_sb));
+        info.root_dev = sb.and_then(|sb| ld(sb, conf!(exe.sb_s_dev))).unwrap_or(0);
+    }
 }
 
 /// The working directory (`task->fs->pwd`), walked like the executable up to
@@ -271,9 +298,9 @@ pub fn read_cwd(task: *const u8, info: &mut ExecInfo) {
         return;
     };
     let vfsmnt: u64 = ld(fs, pwd).unwrap_or(0);
-    let dentry: u64 = ld(fs, pwd.wrapping_add(8)).unwrap_or(0);
+    let dentry: u64 = ld(fs, second(pwd)).unwrap_or(0);
     let root_mnt: u64 = ld(fs, conf!(exe.fs_root)).unwrap_or(0);
-    let root_dentry: u64 = ld(fs, conf!(exe.fs_root).wrapping_add(8)).unwrap_or(0);
+    let root_dentry: u64 = ld(fs, second(conf!(exe.fs_root))).unwrap_or(0);
     if dentry == 0 {
         return;
     }

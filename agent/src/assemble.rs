@@ -196,8 +196,8 @@ impl Assembler {
 
     /// User name, home, shell, login name and group name, resolved in the
     /// process's own root (its container's /etc/passwd and /etc/group).
-    fn fill_user(&mut self, p: &mut ProcInfo, cgroup_id: u64) {
-        let scope = Scope::of(p.pid, cgroup_id);
+    fn fill_user(&mut self, p: &mut ProcInfo, cgroup_id: u64, root: Option<(u32, u64)>) {
+        let scope = Scope::of_exec(p.pid, cgroup_id, root);
         let entry = self.users.user(scope, p.uid);
         p.user_name = entry.as_ref().map(|e| e.name.clone()).or_else(|| (p.uid == 0).then(|| "root".to_string()));
         p.homedir = entry.as_ref().map(|e| e.home.clone());
@@ -231,14 +231,14 @@ impl Assembler {
             let mut q = (**p).clone();
             q.uid = h.uid;
             q.gid = h.gid;
-            self.fill_user(&mut q, h.cgroup_id);
+            self.fill_user(&mut q, h.cgroup_id, None);
             return self.procs.upsert(q);
         }
         let mut p = crate::proctable::read_proc("/proc", h.pid)
             .unwrap_or_else(|| new_proc(h.pid, 0, h.uid, h.gid, &h.comm, "", &[h.comm.to_string()]));
         p.uid = h.uid;
         p.gid = h.gid;
-        self.fill_user(&mut p, h.cgroup_id);
+        self.fill_user(&mut p, h.cgroup_id, None);
         self.procs.upsert(p)
     }
 
@@ -296,7 +296,7 @@ impl Assembler {
                     p.env = before.map(|b| b.env.clone()).unwrap_or_default();
                     image::apply(&mut p, i, self.boot_offset_ns, &mut self.caps);
                 }
-                self.fill_user(&mut p, h.cgroup_id);
+                self.fill_user(&mut p, h.cgroup_id, img.and_then(|i| i.root));
                 self.fill_leaders(&mut p);
                 let p = self.procs.upsert(p);
                 (exec_type(e), 0, p, None, None)

@@ -296,6 +296,8 @@ impl Btf {
             sb_s_magic: o("super_block", "s_magic"),
             ovl_upperdentry: ovl_upper,
             fs_pwd: o("fs_struct", "pwd"),
+            dentry_d_inode: o("dentry", "d_inode"),
+            sb_s_dev: o("super_block", "s_dev"),
         }
     }
 
@@ -470,6 +472,8 @@ mod tests {
             ("signal_pids", e.signal_pids),
             ("ovl_upperdentry", e.ovl_upperdentry),
             ("fs_pwd", e.fs_pwd),
+            ("dentry_d_inode", e.dentry_d_inode),
+            ("sb_s_dev", e.sb_s_dev),
             ("socket_type", btf.sock_offsets().socket_type),
             ("fdtable_fd", btf.sock_offsets().fdtable_fd),
             ("socket_sk", btf.sock_offsets().socket_sk),

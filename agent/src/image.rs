@@ -96,6 +96,7 @@ pub(crate) mod tests {
             vpgid: 1,
             pgid: 12,
             start_boot_ns: 100,
+            root: None,
             env: vec!["A=1".into()],
             env_truncated: false,
             cwd: Some("/srv/app/".into()),

@@ -226,6 +226,10 @@ cmd_test() {
     cat "$CRUN/logs/e2e-alerts.err" >&2
     elog "kill chain in the real pod: $(echo "$found_alerts" | wc -l) of ${#CHAIN[@]} expected alerts, table: $CRUN/logs/e2e-chain.md"
     cat "$CRUN/logs/e2e-chain.md" >&2
+    # What the DaemonSet's agent chose on this node: the v1 hierarchy it reads ids in
+    # (hybrid hosts) and plain BTF loads or helper reads (reported, kernel-dependent).
+    elog "agent choices on this node:"
+    grep -E 'v1 cgroup hierarchy mounted|kernel reads: ' "$CRUN/logs/e2e-agent.log" | cut -c1-400 >&2 || elog "  (no such log line)"
     # The worker's dry-run check follows the shell and the /etc/shadow read.
     uuids=$(printf '%s\n' "$found_alerts" | awk -F'\t' '$1 == "Terminal shell in container" || $1 == "Read sensitive file untrusted" {print $2}')
     [ "$(echo "$uuids" | wc -w)" -eq 2 ] || fail "expected the shell's and the /etc/shadow read's uuids, got: $uuids"

@@ -32,6 +32,9 @@ pub struct ExecImage {
     pub vpgid: u32,
     pub pgid: u32,
     pub start_boot_ns: u64,
+    /// The root directory's (device, inode) as the kernel has them; `None` when unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<(u32, u64)>,
     pub env: Vec<String>,
     pub env_truncated: bool,
     /// The working directory at exec, with a trailing `/` as Falco shows it.
@@ -72,6 +75,7 @@ pub(super) fn image(info: &ExecInfo, env: &[u8]) -> Result<Option<ExecImage>, De
         vpgid: info.vpgid,
         pgid: info.pgid,
         start_boot_ns: info.start_boot_ns,
+        root: (info.root_ino != 0).then_some((info.root_dev, info.root_ino)),
         env: split_args(env, env.len())?,
         env_truncated: f & EXE_ENV_TRUNCATED != 0,
         cwd: cwd_path(&info.cwd_path, (info.cwd_len as usize).min(EXE_PATH_BUF), info.cwd_flags),

@@ -257,14 +257,21 @@ fn exec_image_and_environment_decode() {
     e.info.exe_flags = EXE_PRESENT | EXE_PSEUDO | EXE_ENV_TRUNCATED;
     e.info.cap_effective = 1 << 21;
     e.info.sid = 77;
+    e.info.root_ino = 2;
+    e.info.root_dev = 0x0080_0003;
     let cut = exec_record_len(a + env.len());
     let Event::Exec(x) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     let img = x.image.expect("image");
+    assert_eq!(img.root, Some((0x0080_0003, 2)), "the root directory's device and inode");
     assert_eq!(img.exe_path.as_deref(), Some("/memfd:x (deleted)"));
     assert!(img.exe_memfd && !img.exe_upper_layer && img.env_truncated);
     assert_eq!(img.env, vec!["A=1", "B=two"]);
     assert_eq!((img.cap_effective, img.sid), (1 << 21, 77));
     assert_eq!(x.argv, vec!["x"]);
+    // A root the probe could not read: none (userspace then stats /proc/PID/root).
+    e.info.root_ino = 0;
+    let Event::Exec(z) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    assert_eq!(z.image.expect("image").root, None);
     // An environment length past what arrived is an error, not a panic.
     e.info.env_len = 2000;
     assert!(matches!(decode(&as_bytes(&e)[..cut]), Err(DecodeError::BadLength { field: "env", .. })));
