@@ -74,6 +74,7 @@ pub fn fill_header(hdr: &mut EventHeader, kind: u16) {
     hdr.kind = kind;
     hdr.flags = 0;
     hdr.subtype = 0;
+    hdr._pad0 = 0;
     hdr.ts_boot_ns = unsafe { bpf_ktime_get_boot_ns() };
     if direct() {
         task_header(hdr);

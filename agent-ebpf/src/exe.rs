@@ -49,16 +49,23 @@ const PIDTYPE_TGID: u32 = 1;
 const PIDTYPE_PGID: u32 = 2;
 const PIDTYPE_SID: u32 = 3;
 
-/// The second pointer of a two-pointer member at `off` (`struct path`'s
-/// dentry, `hlist_bl_node`'s pprev); an unknown offset stays unknown, so
-/// [`ld`] skips the read instead of loading at a bogus offset.
+/// `off + n` (an element or the second half of a member at `off`); an
+/// unknown offset stays unknown, so [`ld`] skips the read instead of loading
+/// at a bogus offset, which the verifier would reject in a plain load.
 #[inline(always)]
-fn second(off: u32) -> u32 {
+fn at(off: u32, n: u32) -> u32 {
     if off == lanner_common::config::OFFSET_NONE {
         off
     } else {
-        off + 8
+        off + n
     }
+}
+
+/// The second pointer of a two-pointer member at `off` (`struct path`'s
+/// dentry, `hlist_bl_node`'s pprev).
+#[inline(always)]
+fn second(off: u32) -> u32 {
+    at(off, 8)
 }
 
 /// Zero what a failed exec (which shares the scratch record) must not carry over.
@@ -112,7 +119,7 @@ fn pid_nr(pid: *const u8, level: u32) -> u32 {
 /// `signal->pids[t]`.
 #[inline(always)]
 fn signal_pid(signal: *const u8, t: u32) -> *const u8 {
-    ld(signal, conf!(exe.signal_pids).wrapping_add(t * 8)).unwrap_or(core::ptr::null())
+    ld(signal, at(conf!(exe.signal_pids), t * 8)).unwrap_or(core::ptr::null())
 }
 
 /// The inheritable, permitted and effective capability sets of `task` (zero when unreadable).
