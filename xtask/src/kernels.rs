@@ -113,8 +113,9 @@ fn payload(root: &Path) -> Result<PathBuf> {
             std::fs::copy(&p, dir.join("kmx/default").join(p.file_name().expect("file name")))?;
         }
     }
-    // Static helpers: setuid0 (setuid EPERM), opens (open/openat/openat2/creat by raw syscall).
-    for helper in ["setuid0", "opens"] {
+    // Static helpers: setuid0 (setuid EPERM), opens (open/openat/openat2/creat by raw
+    // syscall), execat (execveat, successful and ENOENT).
+    for helper in ["setuid0", "opens", "execat"] {
         let st = Command::new("cc")
             .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
             .arg(dir.join("kmx").join(helper))

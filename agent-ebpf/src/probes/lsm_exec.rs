@@ -27,7 +27,7 @@ use lanner_common::{
 use crate::{
     common::{conf, count, fill_header, filter, is_self, ld, read_at, task_ptr},
     exe,
-    maps::{EXEC_SCRATCH, EXEC_STASH},
+    maps::EXEC_SCRATCH,
 };
 
 /// Counted with the tracepoint exec program: the two never run together.
@@ -46,10 +46,12 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     }
     let bprm: *const u8 = ctx.arg(0);
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    // After de_thread the exec'ing thread has the leader's id; sys_exit_execve
-    // (ret 0) would not remove the pointers sys_enter_execve stashed.
-    let _ = EXEC_STASH.remove(&(bpf_get_current_pid_tgid() as u32));
+    // The stash entry sys_enter_execve(at) left names the syscall (and must go:
+    // sys_exit_execve with ret 0 does not remove it). After de_thread the
+    // exec'ing thread has the leader's id.
+    let syscall = super::sched_exec::exec_syscall(bpf_get_current_pid_tgid() as u32);
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
+    ev.hdr.subtype = syscall;
     let task = task_ptr();
     let skip = filter().exec_skip;
     exe::clear(&mut ev.info);

@@ -6,7 +6,7 @@
 //! come from `crate::exe`. Drops the pointers sys_enter_execve(at) stashed,
 //! keeping the syscall they name as the event's subtype (execve or execveat).
 //! With `execve_regs` an execve stashes nothing (one lookup that misses: execve);
-//! `execveat_enter` still stashes, so an execveat keeps its subtype.
+//! `execveat_enter` still stashes, so an execveat keeps its subtype ([`exec_syscall`]).
 use aya_ebpf::{
     cty::c_void,
     helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
@@ -17,7 +17,7 @@ use aya_ebpf::{
 use lanner_common::{
     config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
     counters::{Counter, ProbeId},
-    EventKind, ExecEvent, ARGS_LEN, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
+    EventKind, ExecEvent, ARGS_LEN, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
 };
 
 use crate::{
@@ -45,16 +45,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let old_pid: u32 = super::tp_field::<i32>(ctx, OFF_OLD_PID) as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    // SAFETY: the value is copied out before the entry is removed; a miss
-    // (execve_regs stashes nothing) is one lookup and no delete.
-    let syscall = match unsafe { EXEC_STASH.get(&old_pid) } {
-        Some(s) => {
-            let v = s[2] as u16;
-            let _ = EXEC_STASH.remove(&old_pid);
-            v
-        }
-        None => 0,
-    };
+    let syscall = exec_syscall(old_pid);
     // argv from the new image: `mm->arg_start..arg_end` holds the strings the
     // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
     let mut flags = 0u16;
@@ -105,6 +96,26 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     submit_exec(ev, task, flags);
     Ok(())
+}
+
+/// The syscall of a successful exec, `EXEC_EXECVE` or `EXEC_EXECVEAT`, for the
+/// record's subtype; shared with `lsm_exec`. The stash entry the enter program
+/// left under `key` (the exec'ing thread's id) names it and is dropped here; a
+/// miss is an execve (`execve_regs` stashes nothing). execveat keeps its enter
+/// program for this: the kernel itself reports a successful execveat under
+/// execve's number (the saved `orig_ax` reads 59 here, and `sys_exit_execve`
+/// fires, not `sys_exit_execveat`), so no exit-side read can tell the two apart.
+#[inline(always)]
+pub(super) fn exec_syscall(key: u32) -> u16 {
+    // SAFETY: the value is copied out before the entry is removed.
+    match unsafe { EXEC_STASH.get(&key) } {
+        Some(s) => {
+            let v = s[2] as u16;
+            let _ = EXEC_STASH.remove(&key);
+            v
+        }
+        None => EXEC_EXECVE,
+    }
 }
 
 /// The end of a successful exec's record, shared with `lsm_exec`: header flags,

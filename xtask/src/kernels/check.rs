@@ -19,6 +19,8 @@ pub const COLUMNS: &[&str] = &[
     "sys path",
     "btf",
     "exec",
+    "execveat",
+    "execveat ENOENT",
     "open r",
     "open w",
     "ENOENT",
@@ -118,6 +120,15 @@ fn expectations(console: &str) -> Vec<Expect> {
                 ("proc.exepath", echo_exe),
                 ("proc.exe_ino", echo_ino),
             ],
+        ),
+        // execveat named as such: from the stash (pairs) or the saved orig_ax (exit-only programs).
+        e(
+            "kmx execveat",
+            vec![("evt.type", "execveat".into()), ("evt.res", "SUCCESS".into()), ("proc.name", "echo".into())],
+        ),
+        e(
+            "kmx execveat",
+            vec![("evt.type", "execveat".into()), ("evt.res", "ENOENT".into()), ("proc.name", "execat".into())],
         ),
         e(
             "kmx open read",
