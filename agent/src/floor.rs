@@ -1,9 +1,10 @@
-//! `lanner floor CATEGORY/NAME...` (hidden): attach the object's EMPTY
-//! `floor_tp` program to the given syscall tracepoints and hold it until stdin
-//! closes. `cargo xtask bench` runs it between its baseline and agent rounds to
-//! measure the floor: what a syscall pays for one (or two) BPF program runs
-//! that do nothing, on the same hooks the agent uses. Never part of the probe
-//! table; the agent itself never attaches it.
+//! `lanner floor [--program P] CATEGORY/NAME...` (hidden): attach one of the
+//! object's floor programs (default the EMPTY `floor_tp`; `floor_path` only
+//! copies an open's path) to the given syscall tracepoints and hold it until
+//! stdin closes. `cargo xtask bench` runs it between its baseline and agent
+//! rounds to measure the floor: what a syscall pays for one (or two) BPF program
+//! runs that do nothing, or nothing but the path copy, on the same hooks the
+//! agent uses. Never part of the probe table; the agent itself never attaches it.
 use std::io::Read as _;
 
 use anyhow::{bail, Context as _};
@@ -11,6 +12,9 @@ use aya::{programs::TracePoint, EbpfLoader};
 
 #[derive(clap::Args)]
 pub struct FloorArgs {
+    /// The floor program: `floor_tp` (empty) or `floor_path` (copies an open's path).
+    #[arg(long, default_value = "floor_tp", value_parser = ["floor_tp", "floor_path"])]
+    program: String,
     /// Tracepoints as `category/name`, e.g. `syscalls/sys_enter_openat`.
     #[arg(required = true)]
     hooks: Vec<String>,
@@ -31,10 +35,12 @@ pub fn run(args: FloorArgs) -> anyhow::Result<()> {
     // The smallest ring buffer: the empty program never writes one.
     let mut ebpf =
         EbpfLoader::new().map_max_entries("EVENTS", 4096).load(crate::run::PROBES_OBJ).context("loading the object")?;
-    let prog: &mut TracePoint = ebpf.program_mut("floor_tp").context("floor_tp missing from the object")?.try_into()?;
-    prog.load().context("loading floor_tp")?;
+    let name = args.program.as_str();
+    let prog: &mut TracePoint =
+        ebpf.program_mut(name).with_context(|| format!("{name} missing from the object"))?.try_into()?;
+    prog.load().with_context(|| format!("loading {name}"))?;
     for (c, n) in &hooks {
-        prog.attach(c, n).with_context(|| format!("attaching floor_tp to {c}/{n}"))?;
+        prog.attach(c, n).with_context(|| format!("attaching {name} to {c}/{n}"))?;
     }
     let id = prog.info().map(|i| i.id()).unwrap_or(0);
     eprintln!("floor ready: prog_id={id} hooks={}", args.hooks.join(","));

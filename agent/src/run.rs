@@ -161,6 +161,30 @@ fn direct_loads(kver: aya::util::KernelVersion) -> bool {
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
 pub(crate) static PROBES_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lanner-probes"));
 
+/// The embedded object (~8 MB: programs, BTF and the DWARF it was built from)
+/// is read once, by `EbpfLoader::load`, which copies what it needs (programs,
+/// maps, BTF) into its own structures; later attaches (a reload that needs an
+/// unattached probe) use those copies. The pages the parse touched are
+/// file-backed and stayed mapped, ~8 MiB of the agent's RSS for its whole life
+/// (docs/benchmarks.md, RSS rows): drop them from this process. A later read
+/// of the bytes would fault them in again from the binary, so this is safe
+/// whatever reads them.
+fn release_object_pages() {
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let (at, len) = (PROBES_OBJ.as_ptr() as usize, PROBES_OBJ.len());
+    // Whole pages inside the object only: its neighbours in .rodata stay untouched.
+    let start = at.div_ceil(page) * page;
+    let end = (at + len) / page * page;
+    if end > start {
+        // SAFETY: a range of read-only, file-backed pages of this binary; their
+        // contents do not change, only whether they are resident.
+        let r = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if r != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "madvise of the embedded object's pages");
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct FinalReport<'a> {
     final_counters: FinalCounters<'a>,
@@ -277,6 +301,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let attached = statuses.iter().filter(|s| s.attached).count();
     // Loading parsed several MiB of BTF; give the freed heap back to the OS.
     unsafe { libc::malloc_trim(0) };
+    release_object_pages();
 
     let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
     let idle_flag = aya::maps::Array::try_from(ebpf.take_map("READER_IDLE").context("READER_IDLE map missing")?)?;

@@ -1,5 +1,6 @@
-//! The floor of the syscall loops: `lanner floor HOOK...` (a hidden
-//! subcommand) holds the object's EMPTY `floor_tp` program on the given
+//! The floor of the syscall loops: `lanner floor --program P HOOK...` (a hidden
+//! subcommand) holds one of the object's floor programs (the EMPTY `floor_tp`,
+//! or `floor_path`, which only copies an open's path) on the given
 //! tracepoints until its stdin closes. A loop run while it is held measures
 //! what the hooks alone cost (one BPF program run per syscall, or two for an
 //! enter+exit pair), before any of Lanner's work; Lanner's overhead is then
@@ -20,9 +21,9 @@ pub struct Floor {
 }
 
 impl Floor {
-    pub fn start(bin: &Path, hooks: &[&str]) -> Result<Floor> {
+    pub fn start(bin: &Path, program: &str, hooks: &[&str]) -> Result<Floor> {
         let mut child = Command::new(bin)
-            .arg("floor")
+            .args(["floor", "--program", program])
             .args(hooks)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

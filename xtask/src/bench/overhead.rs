@@ -46,6 +46,9 @@ struct Loop {
     /// total slowdown.
     target: f64,
     above_floor: bool,
+    /// Also a floor that copies the path (`floor_path` on `one`): what any
+    /// agent reporting open paths pays before deciding anything.
+    path_floor: bool,
 }
 
 const LOOPS: [Loop; 3] = [
@@ -57,6 +60,7 @@ const LOOPS: [Loop; 3] = [
         progs: &["openat_regs", "openat2_regs", "openat_enter", "openat_exit", "openat2_enter", "openat2_exit"],
         target: 5.0,
         above_floor: true,
+        path_floor: true,
     },
     Loop {
         name: "exec",
@@ -66,6 +70,7 @@ const LOOPS: [Loop; 3] = [
         progs: &["execve_regs", "execve_enter", "execve_exit", "sched_exec"],
         target: 5.0,
         above_floor: false,
+        path_floor: false,
     },
     Loop {
         name: "connect",
@@ -75,6 +80,7 @@ const LOOPS: [Loop; 3] = [
         progs: &["connect_regs", "connect_enter", "connect_exit"],
         target: 3.0,
         above_floor: true,
+        path_floor: false,
     },
 ];
 
@@ -220,8 +226,16 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<Mem>
         for l in &LOOPS {
             t.secs.entry((l.name, "base")).or_default().push(s.run(l));
             for (v, hooks) in [("floor1", l.one), ("floor2", l.pair)] {
-                let f = Floor::start(bin, hooks)?;
+                let f = Floor::start(bin, "floor_tp", hooks)?;
                 t.secs.entry((l.name, v)).or_default().push(s.run(l));
+                drop(f);
+            }
+            if l.path_floor {
+                let f = Floor::start(bin, "floor_path", l.one)?;
+                let s0 = bpf_stats(&HashSet::new());
+                t.secs.entry((l.name, "floor_path")).or_default().push(s.run(l));
+                let s1 = bpf_stats(&HashSet::new());
+                t.kernel.entry((l.name, "floor_path")).or_default().push(stats_delta(&s0, &s1, &["floor_path"]));
                 drop(f);
             }
         }
@@ -262,7 +276,12 @@ fn slowdown(t: &Times, l: &str, v: &str) -> (f64, f64, f64) {
 /// round's baseline), then median and (min, max): a slow or fast round moves
 /// the floor and Lanner together instead of one median against another.
 fn above_floor(t: &Times, l: &str, v: &str) -> (f64, f64, f64) {
-    let (b, f, x) = (&t.secs[&(l, "base")], &t.secs[&(l, "floor1")], &t.secs[&(l, v)]);
+    points_above(t, l, "floor1", v)
+}
+
+/// Points of `v` above the floor variant `floor`, per round, then median and (min, max).
+fn points_above(t: &Times, l: &str, floor: &str, v: &str) -> (f64, f64, f64) {
+    let (b, f, x) = (&t.secs[&(l, "base")], &t.secs[&(l, floor)], &t.secs[&(l, v)]);
     let pts: Vec<f64> = b.iter().zip(f).zip(x).map(|((b, f), x)| (x - f) / b * 100.0).collect();
     let lo = pts.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = pts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -290,6 +309,26 @@ fn loop_rows(rep: &mut Report, t: &Times, l: &Loop, n: u64, rounds: usize) {
         fmt("lanner"),
         pinned_cpu(),
     );
+    // What only the path copy costs, and Lanner's decisions above it.
+    let path = if l.path_floor {
+        let ns: Vec<f64> = t.kernel[&(l.name, "floor_path")]
+            .iter()
+            .filter_map(|r| r.get("floor_path"))
+            .map(|(tt, c)| *tt as f64 / *c as f64)
+            .collect();
+        let (p, p_lo, p_hi) = points_above(t, l.name, "floor1", "floor_path");
+        let (x, x_lo, x_hi) = points_above(t, l.name, "floor_path", "lanner");
+        format!(
+            "; floor, 1 program that only copies the path (floor_path: saved registers + \
+             bpf_probe_read_user_str, {:.0} ns per run) {}, {p:+.1} points [{p_lo:+.1} … {p_hi:+.1}] above the \
+             empty one; Lanner above the path-copy floor: **{x:+.1} points** [{x_lo:+.1} … {x_hi:+.1}]",
+            median(ns),
+            fmt("floor_path"),
+        )
+    } else {
+        String::new()
+    };
+    let result = result + &path;
     let (target, ok, miss) = if l.above_floor {
         (
             format!("≤ {} points above the 1-program floor", l.target),

@@ -66,7 +66,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
         eprintln!("bench: prctl loop round {}/{rounds}", r + 1);
         let b = prctl_loop(n);
         let f = {
-            let _held = Floor::start(bin, &[FLOOR_HOOK])?;
+            let _held = Floor::start(bin, "floor_tp", &[FLOOR_HOOK])?;
             prctl_loop(n)
         };
         let a = Agent::start(bin, &[])?;
