@@ -222,6 +222,10 @@ cmd_test() {
         sleep 1
     done
     [ -n "$found_alerts" ] || { cat "$CRUN/logs/e2e-alerts.err" >&2; cat "$CRUN/logs/e2e-chain.md" >&2 || true;
+        # The agent's own log lines (pod watch, cgroup layout, probes), not its alerts: the saved
+        # file goes with the cluster's teardown, and CI keeps only what is printed.
+        elog "the agent's log without its alerts (last 60 lines):"
+        grep -v '"rule":' "$CRUN/logs/e2e-agent.log" | tail -n 60 >&2 || true
         fail "the kill chain was not detected with the real pod metadata in $agent_pod's log (saved: $CRUN/logs/e2e-agent.log)"; }
     cat "$CRUN/logs/e2e-alerts.err" >&2
     elog "kill chain in the real pod: $(echo "$found_alerts" | wc -l) of ${#CHAIN[@]} expected alerts, table: $CRUN/logs/e2e-chain.md"
