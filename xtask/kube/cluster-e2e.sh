@@ -185,6 +185,9 @@ cmd_test() {
     elog "C2 pod and victim Deployment in $VICTIM_NS"
     KCTL create namespace "$VICTIM_NS" --dry-run=client -o yaml | KCTL apply -f - >/dev/null
     KCTL -n "$VICTIM_NS" delete deployment victim --ignore-not-found --wait=true >/dev/null
+    # The old victim's pods go in the background: on a cluster still up from a previous run
+    # a Terminating one would be taken for the new victim below.
+    KCTL -n "$VICTIM_NS" wait --for=delete pod -l app=victim --timeout=120s >/dev/null 2>&1 || true
     KCTL -n "$VICTIM_NS" delete pod c2 --ignore-not-found --wait=true >/dev/null
     # The attacker's C2 host: a pod on the same node bridge (traffic never leaves the machine)
     # that prints what the reverse shell sends.
@@ -234,6 +237,11 @@ cmd_test() {
     # (hybrid hosts) and plain BTF loads or helper reads (reported, kernel-dependent).
     elog "agent choices on this node:"
     grep -E 'v1 cgroup hierarchy mounted|kernel reads: ' "$CRUN/logs/e2e-agent.log" | cut -c1-400 >&2 || elog "  (no such log line)"
+    # Cgroup ids resolve by file handle under the chart's capabilities and seccomp profile:
+    # without, a container's first events can be reported as host ones (docs/enrichment.md).
+    grep 'container resolution from cgroup ids' "$CRUN/logs/e2e-agent.log" | cut -c1-400 >&2
+    [ -n "$(grep 'container resolution from cgroup ids' "$CRUN/logs/e2e-agent.log" | grep -F '"by":"file handle"')" ] \
+        || fail "the agent pod does not resolve cgroup ids by file handle (its log line above says why)"
     # The worker's dry-run check follows the shell and the /etc/shadow read.
     uuids=$(printf '%s\n' "$found_alerts" | awk -F'\t' '$1 == "Terminal shell in container" || $1 == "Read sensitive file untrusted" {print $2}')
     [ "$(echo "$uuids" | wc -w)" -eq 2 ] || fail "expected the shell's and the /etc/shadow read's uuids, got: $uuids"
@@ -477,6 +485,12 @@ spec:
     path: $dir
     type: Directory
 EOF
+    # A previous run's claim, deleted with its release, leaves the volume Released (claimRef
+    # still names the old claim's uid): free it for this release's claim of the same name.
+    if [ "$(KCTL get pv lanner-e2e-llm-models -o 'jsonpath={.status.phase}')" = Released ]; then
+        KCTL patch pv lanner-e2e-llm-models --type json -p '[{"op":"remove","path":"/spec/claimRef/uid"}]' \
+            >/dev/null || fail "could not free the Released model PersistentVolume"
+    fi
     # The image when `cargo xtask image` had no LLM venv to build it from.
     if ! ctr --address "$CRUN/containerd.sock" -n k8s.io images ls -q | grep -qx "$LLM_REF"; then
         build_llm_image

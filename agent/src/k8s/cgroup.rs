@@ -9,16 +9,19 @@
 //! kernels is also the inode number of that cgroup's directory. Ids are never
 //! reused, so a resolved id stays valid until evicted.
 //!
-//! On a miss [`CgroupResolver::resolve`] first reads `/proc/<pid>/cgroup` of the
-//! event's process (its `0::<path>` line), joins the path to the cgroup2 mount
-//! and keeps it only if the directory's inode equals the id (the process may
-//! have moved or exited, or may show a path relative to another cgroup
-//! namespace). Otherwise it walks the whole cgroup2 hierarchy, indexing every
-//! directory inode (at most once per `walk_interval`), and caches a negative
-//! answer briefly. Because the id → path map comes from the host's cgroup2
-//! mount and not from any process's view, it works for containers with private
-//! cgroup namespaces, provided the agent sees the host's hierarchy (the
-//! DaemonSet mounts the host's /sys/fs/cgroup).
+//! On a miss [`CgroupResolver::resolve`] first opens the id as a file handle
+//! ([`super::cgroup_fh`]): one exact answer, also for a process that already
+//! exited or a cgroup newer than any walk; "no such cgroup" is cached as a
+//! negative. Where file handles are unavailable it reads `/proc/<pid>/cgroup`
+//! of the event's process (its `0::<path>` line), joins the path to the
+//! cgroup2 mount and keeps it only if the directory's inode equals the id (the
+//! process may have moved or exited, or may show a path relative to another
+//! cgroup namespace). Otherwise it walks the whole cgroup2 hierarchy, indexing
+//! every directory inode (at most once per `walk_interval`), and caches a
+//! negative answer until the next walk may run. Because the id → path map
+//! comes from the host's cgroup2 mount and not from any process's view, it
+//! works for containers with private cgroup namespaces, provided the agent
+//! sees the host's hierarchy (the DaemonSet mounts the host's /sys/fs/cgroup).
 use std::{
     collections::{HashMap, VecDeque},
     io,
@@ -33,6 +36,7 @@ use std::{
 
 use serde::Serialize;
 
+use super::cgroup_fh::FileHandles;
 use crate::container::{parse_cgroup_path, ContainerRef};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,8 @@ pub struct ResolverConfig {
     pub walk_interval: Duration,
     /// Stop a walk after this many directories (pathological hosts).
     pub max_walk_dirs: usize,
+    /// Resolve ids by file handle when the mount supports it (the default).
+    pub file_handles: bool,
 }
 
 impl Default for ResolverConfig {
@@ -82,6 +88,7 @@ impl Default for ResolverConfig {
             negative_ttl: Duration::from_secs(2),
             walk_interval: Duration::from_secs(1),
             max_walk_dirs: 500_000,
+            file_handles: true,
         }
     }
 }
@@ -101,6 +108,7 @@ pub struct ResolverStats {
     pub cached: u64,
     pub hits: u64,
     pub negative_hits: u64,
+    pub handle_resolved: u64,
     pub proc_resolved: u64,
     pub walk_resolved: u64,
     pub unresolved: u64,
@@ -112,6 +120,7 @@ pub struct ResolverStats {
 struct Counters {
     hits: AtomicU64,
     negative_hits: AtomicU64,
+    handle_resolved: AtomicU64,
     proc_resolved: AtomicU64,
     walk_resolved: AtomicU64,
     unresolved: AtomicU64,
@@ -131,6 +140,8 @@ struct State {
 
 pub struct CgroupResolver {
     root: PathBuf,
+    /// `Err`: why ids do not resolve by file handle here.
+    handles: Result<FileHandles, String>,
     cfg: ResolverConfig,
     state: Mutex<State>,
     n: Counters,
@@ -153,7 +164,14 @@ impl CgroupResolver {
             }
         };
         std::fs::metadata(&root).map_err(|source| CgroupError::Io { path: root.clone(), source })?;
-        Ok(Self { root, cfg, state: Mutex::new(State::default()), n: Counters::default() })
+        let handles =
+            if cfg.file_handles { FileHandles::probe(&root) } else { Err("turned off by configuration".into()) };
+        Ok(Self { root, handles, cfg, state: Mutex::new(State::default()), n: Counters::default() })
+    }
+
+    /// `Ok`: ids resolve by file handle; `Err`: why not (then `/proc` and walks).
+    pub fn file_handles(&self) -> Result<(), &str> {
+        self.handles.as_ref().map(|_| ()).map_err(String::as_str)
     }
 
     /// The hierarchy's mount in use.
@@ -171,6 +189,11 @@ impl CgroupResolver {
                 self.n.hits.fetch_add(1, Relaxed);
                 return Some(info.clone());
             }
+            // A walk since the negative answer (any id's) may know it now.
+            if let Some(path) = st.walked.get(&cgroup_id).cloned() {
+                self.n.walk_resolved.fetch_add(1, Relaxed);
+                return Some(self.insert(&mut st, cgroup_id, path));
+            }
             match st.negative.get(&cgroup_id) {
                 Some(until) if *until > now => {
                     self.n.negative_hits.fetch_add(1, Relaxed);
@@ -181,9 +204,16 @@ impl CgroupResolver {
                 }
                 None => {}
             }
-            if let Some(path) = st.walked.get(&cgroup_id).cloned() {
-                self.n.walk_resolved.fetch_add(1, Relaxed);
-                return Some(self.insert(&mut st, cgroup_id, path));
+        }
+        if let Ok(fh) = &self.handles {
+            match fh.path(cgroup_id) {
+                Ok(Some(path)) => {
+                    self.n.handle_resolved.fetch_add(1, Relaxed);
+                    return Some(self.insert(&mut self.lock(), cgroup_id, path));
+                }
+                // No such cgroup (any more): a walk would not find it either.
+                Ok(None) => return self.negative(cgroup_id, now, now + self.cfg.negative_ttl),
+                Err(e) => tracing::debug!(cgroup_id, error = %e, "cgroup id by file handle failed: /proc and walks"),
             }
         }
         if pid != 0 {
@@ -202,13 +232,21 @@ impl CgroupResolver {
                 return Some(self.insert(&mut st, cgroup_id, path));
             }
         }
+        // Unknown until the next walk may run: a cgroup made after the last
+        // walk (a container starting) is looked for again then, not later.
+        let next_walk = self.lock().last_walk.map_or(now, |t| t + self.cfg.walk_interval);
+        self.negative(cgroup_id, now, next_walk.min(now + self.cfg.negative_ttl))
+    }
+
+    /// Counts an unresolved id and caches the negative answer until `until`.
+    fn negative(&self, cgroup_id: u64, now: Instant, until: Instant) -> Option<Arc<CgroupInfo>> {
         self.n.unresolved.fetch_add(1, Relaxed);
         let mut st = self.lock();
         if st.negative.len() >= self.cfg.capacity {
             st.negative.retain(|_, until| *until > now);
         }
         if st.negative.len() < self.cfg.capacity {
-            st.negative.insert(cgroup_id, now + self.cfg.negative_ttl);
+            st.negative.insert(cgroup_id, until);
         }
         None
     }
@@ -230,6 +268,7 @@ impl CgroupResolver {
             cached,
             hits: n.hits.load(Relaxed),
             negative_hits: n.negative_hits.load(Relaxed),
+            handle_resolved: n.handle_resolved.load(Relaxed),
             proc_resolved: n.proc_resolved.load(Relaxed),
             walk_resolved: n.walk_resolved.load(Relaxed),
             unresolved: n.unresolved.load(Relaxed),
@@ -382,179 +421,5 @@ fn walk(root: &Path, max_dirs: usize) -> HashMap<u64, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{container::Runtime, k8s::testutil::TempDir};
-
-    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    const UID_: &str = "8f2c5a1e_3b4d_4c6e_9f70_1a2b3c4d5e6f";
-
-    fn kubelet_path() -> String {
-        format!(
-            "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/cri-containerd-{ID}.scope"
-        )
-    }
-
-    fn ino(p: &Path) -> u64 {
-        std::fs::metadata(p).unwrap().ino()
-    }
-
-    fn resolver(root: &Path, proc_root: &Path) -> CgroupResolver {
-        CgroupResolver::new(ResolverConfig {
-            cgroup_root: Some(root.to_path_buf()),
-            proc_root: proc_root.to_path_buf(),
-            walk_interval: Duration::from_secs(3600),
-            negative_ttl: Duration::from_secs(10),
-            ..Default::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn mountinfo_hybrid_pure_v2_and_escaped() {
-        let hybrid = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
-            35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
-            41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-        assert_eq!(find_cgroup2_mount(hybrid), Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        let v2 =
-            "29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(find_cgroup2_mount(v2), Some(PathBuf::from("/sys/fs/cgroup")));
-        // A container's own namespaced mount first, the host's bind mount second: the host's wins.
-        let both = "900 800 0:26 /kubepods.slice/x.scope /sys/fs/cgroup ro - cgroup2 cgroup2 rw\n\
-            901 800 0:26 / /host/sys/fs/cgroup\\040x ro - cgroup2 cgroup2 rw\n";
-        assert_eq!(find_cgroup2_mount(both), Some(PathBuf::from("/host/sys/fs/cgroup x")));
-        assert_eq!(find_cgroup2_mount("35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"), None);
-    }
-
-    #[test]
-    fn proc_cgroup_lines() {
-        let text = format!("12:memory:/kubepods/besteffort/pod{}/{ID}\n0::/\n", UID_.replace('_', "-"));
-        assert_eq!(unified_path(&text), Some("/"));
-        let c = container_from_v1_lines(&text).unwrap();
-        assert_eq!(c.id, ID);
-        assert_eq!(container_from_v1_lines("4:memory:/process_api/3e56fe41\n0::/\n"), None);
-    }
-
-    #[test]
-    fn resolves_by_walk_then_caches_and_evicts() {
-        let t = TempDir::new("cgwalk");
-        let dir = t.path().join(kubelet_path().trim_start_matches('/'));
-        std::fs::create_dir_all(&dir).unwrap();
-        let r = resolver(t.path(), &t.path().join("noproc"));
-        let id = ino(&dir);
-        let info = r.resolve(id, 0).expect("walk finds it");
-        assert_eq!(info.path, kubelet_path());
-        let c = info.container.as_ref().unwrap();
-        assert_eq!((c.id.as_str(), c.runtime), (ID, Runtime::Containerd));
-        assert_eq!(c.pod_uid.as_deref(), Some("8f2c5a1e-3b4d-4c6e-9f70-1a2b3c4d5e6f"));
-        assert_eq!(r.resolve(ino(t.path()), 0).unwrap().path, "/");
-        // Its parents came from the same walk, without another one.
-        let parent = r.resolve(ino(dir.parent().unwrap()), 0).unwrap();
-        assert!(parent.container.is_none());
-        assert!(r.resolve(id, 0).is_some());
-        let s = r.stats();
-        assert_eq!((s.walks, s.hits, s.walk_resolved), (1, 1, 3));
-
-        // A directory made after the walk: rate-limited, so a negative answer, cached.
-        let late = t.path().join("docker").join(ID);
-        std::fs::create_dir_all(&late).unwrap();
-        assert!(r.resolve(ino(&late), 0).is_none());
-        assert!(r.resolve(ino(&late), 0).is_none());
-        let s = r.stats();
-        assert_eq!((s.walks, s.unresolved, s.negative_hits), (1, 1, 1));
-    }
-
-    #[test]
-    fn walks_again_after_the_interval_and_bounds_the_cache() {
-        let t = TempDir::new("cgwalk2");
-        let r = CgroupResolver::new(ResolverConfig {
-            cgroup_root: Some(t.path().to_path_buf()),
-            proc_root: t.path().join("noproc"),
-            walk_interval: Duration::ZERO,
-            negative_ttl: Duration::ZERO,
-            capacity: 4,
-            ..Default::default()
-        })
-        .unwrap();
-        let mut ids = Vec::new();
-        for i in 0..8 {
-            let d = t.path().join(format!("system.slice/docker-{i}{}.scope", &ID[1..]));
-            std::fs::create_dir_all(&d).unwrap();
-            let info = r.resolve(ino(&d), 0).expect("fresh walk");
-            assert_eq!(info.container.as_ref().unwrap().runtime, Runtime::Docker);
-            ids.push(ino(&d));
-        }
-        let s = r.stats();
-        assert_eq!(s.cached, 4);
-        assert_eq!(s.evictions, 4);
-        assert_eq!(s.walks, 8);
-        // Evicted ids come back from the last walk's index without walking.
-        assert!(r.resolve(ids[0], 0).is_some());
-        assert_eq!(r.stats().walks, 8);
-    }
-
-    #[test]
-    fn resolves_through_proc_and_verifies_the_inode() {
-        let t = TempDir::new("cgproc");
-        let root = t.path().join("cg");
-        let dir = root.join(kubelet_path().trim_start_matches('/'));
-        std::fs::create_dir_all(&dir).unwrap();
-        let proc_root = t.path().join("proc");
-        std::fs::create_dir_all(proc_root.join("42")).unwrap();
-        std::fs::write(proc_root.join("42/cgroup"), format!("0::{}\n", kubelet_path())).unwrap();
-        std::fs::create_dir_all(proc_root.join("43")).unwrap();
-        std::fs::write(proc_root.join("43/cgroup"), format!("0::/../..{}\n", kubelet_path())).unwrap();
-        let r = resolver(&root, &proc_root);
-        let id = ino(&dir);
-        // Wrong id for pid 42's path: the inode check refuses it, the walk settles it.
-        assert!(r.resolve(id + 1_000_000, 42).is_none());
-        assert_eq!(r.stats().proc_resolved, 0);
-        // Our walk budget is spent (interval 1 h); /proc alone must do it now.
-        let info = r.resolve(id, 42).unwrap();
-        assert_eq!(info.container.as_ref().unwrap().id, ID);
-        assert_eq!(r.stats().proc_resolved, 0, "found in the first walk's index");
-
-        let dir2 = root.join("kubepods.slice/other.scope");
-        std::fs::create_dir_all(&dir2).unwrap();
-        std::fs::write(proc_root.join("42/cgroup"), "0::/kubepods.slice/other.scope\n").unwrap();
-        assert_eq!(r.resolve(ino(&dir2), 42).unwrap().path, "/kubepods.slice/other.scope");
-        assert_eq!(r.stats().proc_resolved, 1);
-        // `..` paths (another cgroup namespace's view) are never joined.
-        let dir3 = root.join("x.scope");
-        std::fs::create_dir_all(&dir3).unwrap();
-        assert!(r.resolve(ino(&dir3), 43).is_none());
-    }
-
-    #[test]
-    fn missing_mount_is_an_error() {
-        let t = TempDir::new("cgnomount");
-        std::fs::create_dir_all(t.path().join("self")).unwrap();
-        std::fs::write(t.path().join("self/mountinfo"), "1 0 0:1 / / rw - ext4 /dev/sda rw\n").unwrap();
-        let e = CgroupResolver::new(ResolverConfig { proc_root: t.path().to_path_buf(), ..Default::default() });
-        assert!(matches!(e, Err(CgroupError::NoCgroup2(_))));
-    }
-
-    /// Root only: a real kubelet-named cgroup with a real process in it.
-    #[test]
-    fn real_cgroup_with_a_real_process() {
-        let Some(cg) = crate::k8s::testutil::KubeletCgroup::create("cgreal", UID_, ID) else {
-            return;
-        };
-        let r = CgroupResolver::new(ResolverConfig::default()).unwrap();
-        // Via /proc/<pid>/cgroup first.
-        let info = r.resolve(cg.cgroup_id, cg.pid()).expect("resolved");
-        assert_eq!(info.path, cg.rel_path);
-        let c = info.container.clone().unwrap();
-        assert_eq!(c.id, ID);
-        assert_eq!(c.pod_uid.as_deref(), Some("8f2c5a1e-3b4d-4c6e-9f70-1a2b3c4d5e6f"));
-        assert_eq!(r.stats().proc_resolved, 1);
-        // The child's own view names the same container.
-        let proc = std::fs::read_to_string(format!("/proc/{}/cgroup", cg.pid())).unwrap();
-        assert_eq!(unified_path(&proc), Some(cg.rel_path.as_str()));
-        assert_eq!(parse_cgroup_path(unified_path(&proc).unwrap()).unwrap(), c);
-        // Via the walk, without a pid.
-        let r2 = CgroupResolver::new(ResolverConfig::default()).unwrap();
-        assert_eq!(r2.resolve(cg.cgroup_id, 0).unwrap().container.as_ref(), Some(&c));
-        assert_eq!(r2.stats().walks, 1);
-    }
-}
+#[path = "cgroup_tests.rs"]
+mod tests;

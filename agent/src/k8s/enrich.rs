@@ -124,7 +124,13 @@ impl Enricher {
             .is_ok_and(|m| m.lines().any(|l| l.split_once(" - ").is_some_and(|(_, r)| r.starts_with("cgroup "))));
         let cgroups = match CgroupResolver::new(ResolverConfig::default()) {
             Ok(r) => {
-                tracing::info!(cgroup2 = %r.root().display(), "container resolution from cgroup ids");
+                match r.file_handles() {
+                    Ok(()) => tracing::info!(cgroup2 = %r.root().display(), by = "file handle",
+                        "container resolution from cgroup ids"),
+                    Err(why) => tracing::warn!(cgroup2 = %r.root().display(), by = "/proc and walks", why,
+                        "container resolution from cgroup ids: no file handles, a container's first \
+                         events may be reported as host ones (the agent needs CAP_DAC_READ_SEARCH)"),
+                }
                 Some(r)
             }
             Err(e) => {
@@ -141,7 +147,12 @@ impl Enricher {
                 ..ResolverConfig::default()
             };
             match CgroupResolver::new(cfg) {
-                Ok(r) => e.set_v1_resolver(r),
+                Ok(r) => {
+                    let by = if r.file_handles().is_ok() { "file handle" } else { "/proc and walks" };
+                    tracing::info!(controller = %c.controller, by, why = r.file_handles().err(),
+                        "v1 cgroup ids resolvable");
+                    e.set_v1_resolver(r)
+                }
                 Err(err) => tracing::warn!(error = %err, "v1 cgroup ids not resolvable: /proc/PID/cgroup per process"),
             }
         }

@@ -5,6 +5,8 @@
 //!   id, runtime and pod UID (patterns in [`crate::container`]).
 //! - [`cache::PodCache`]: this node's pods from the API server, by UID and
 //!   container id, fed by [`watch::watch_pods`] (one field-selected watch per node).
+//! - [`cgroup_fh`]: a cgroup id → its path with one `open_by_handle_at(2)`,
+//!   the resolver's first answer (no `/proc` read, no walk).
 //! - [`cgroup_v1`]: on hybrid-cgroup hosts, the v1 hierarchy whose id the
 //!   probes also put in every header, for runtimes that skip cgroup v2.
 //! - [`enrich::Enricher`]: `(pid, cgroup ids)` → [`enrich::ContainerInfo`], with
@@ -18,6 +20,7 @@
 pub mod bench;
 pub mod cache;
 pub mod cgroup;
+pub mod cgroup_fh;
 pub mod cgroup_v1;
 pub mod enrich;
 pub mod facts;

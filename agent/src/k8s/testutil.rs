@@ -41,6 +41,17 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The host's cgroup2 mount, or `None` (after printing why) when not root:
+/// the caller skips (CI runs as root).
+pub fn writable_cgroup2() -> Option<PathBuf> {
+    if !is_root() {
+        eprintln!("SKIP: creating cgroups needs root (CI runs as root)");
+        return None;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    Some(super::cgroup::find_cgroup2_mount(&mountinfo).expect("a cgroup2 mount"))
+}
+
 /// `<cgroup2>/lanner-test-<unique>/kubepods.slice/kubepods-besteffort.slice/
 /// kubepods-besteffort-pod<uid_>.slice/cri-containerd-<id>.scope` with a
 /// `sleep` moved into it. The unique top directory keeps tests apart and off
@@ -59,12 +70,7 @@ pub struct KubeletCgroup {
 impl KubeletCgroup {
     /// `None` (after printing why) when not root: the caller skips.
     pub fn create(tag: &str, pod_uid_underscored: &str, container_id: &str) -> Option<Self> {
-        if !is_root() {
-            eprintln!("SKIP {tag}: creating cgroups needs root (CI runs as root)");
-            return None;
-        }
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let root = super::cgroup::find_cgroup2_mount(&mountinfo).expect("a cgroup2 mount");
+        let root = writable_cgroup2()?;
         let top = format!("lanner-test-{}", unique(tag));
         let segs = [
             top,

@@ -49,8 +49,8 @@ impl Collector for CgroupCollector {
         let proto = ConstCounter::new(0u64);
         let mut fam = encoder.encode_descriptor(
             "cgroup_lookups",
-            "Cgroup id lookups by how they were answered (cache hit, cached negative, the process's \
-             /proc file, a walk of the hierarchy, unresolved)",
+            "Cgroup id lookups by how they were answered (cache hit, cached negative, a file handle \
+             of the id, the process's /proc file, a walk of the hierarchy, unresolved)",
             None,
             proto.metric_type(),
         )?;
@@ -58,6 +58,7 @@ impl Collector for CgroupCollector {
             for (result, v) in [
                 ("hit", r.hits),
                 ("negative_hit", r.negative_hits),
+                ("handle", r.handle_resolved),
                 ("proc", r.proc_resolved),
                 ("walk", r.walk_resolved),
                 ("unresolved", r.unresolved),

@@ -18,6 +18,7 @@ pub const COLUMNS: &[&str] = &[
     "exec path",
     "sys path",
     "btf",
+    "cgroup ids",
     "exec",
     "execveat",
     "execveat ENOENT",
@@ -326,6 +327,14 @@ pub fn parse(console: &str) -> Outcome {
         _ => cell(false, "no log"),
     });
 
+    // cgroup ids → paths by file handle (open_by_handle_at), v2 and the v1 pids hierarchy.
+    let by: Vec<&str> = log
+        .iter()
+        .filter(|v| matches!(msg(v).as_str(), "container resolution from cgroup ids" | "v1 cgroup ids resolvable"))
+        .filter_map(|v| s(v, &["fields", "by"]))
+        .collect();
+    o.cells.push(cell(by.len() == 2 && by.iter().all(|b| *b == "file handle"), by.join(" + ")));
+
     for ex in expectations(console) {
         o.cells.push(alert_cell(&alerts, &ex));
     }
@@ -366,6 +375,8 @@ mod tests {
             "junk\n\x1bc\x1b[?7lKMX kernel 6.1.0-57-cloud-amd64\nKMX lsm lockdown,bpf\n\
              KMX echo-ino 1234\nKMX echo-exe /bin/busybox\nKMX-BEGIN-LOG\n\
              {{\"fields\":{{\"message\":\"kernel BTF read: struct offsets resolved\",\"resolved\":60,\"fields\":60}}}}\n\
+             {{\"fields\":{{\"message\":\"container resolution from cgroup ids\",\"by\":\"file handle\"}}}}\n\
+             {{\"fields\":{{\"message\":\"v1 cgroup ids resolvable\",\"by\":\"file handle\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe replaced\",\"probe\":\"sched_exec\",\"hook\":\"tracepoint/sched/sched_process_exec\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"openat_fexit\",\"hook\":\"fexit/do_sys_openat2\"}}}}\n\
              {{\"fields\":{{\"message\":\"probe attached\",\"probe\":\"lsm_exec\",\"hook\":\"lsm/bprm_committed_creds\"}}}}\n\
@@ -388,6 +399,11 @@ mod tests {
         assert_eq!(o.uname, "6.1.0-57-cloud-amd64");
         let by = |name: &str| &o.cells[COLUMNS.iter().position(|c| *c == name).unwrap()];
         assert!(by("boot").ok && by("probes").ok && by("btf").ok && by("exec").ok && by("drops").ok);
+        assert!(by("cgroup ids").ok && by("cgroup ids").text == "file handle + file handle");
+        // An agent that fell back to /proc and walks (no capability, seccomp) fails the cell.
+        let walks = parse(&console(exec, 0).replacen("\"by\":\"file handle\"", "\"by\":\"/proc and walks\"", 1));
+        let col = COLUMNS.iter().position(|c| *c == "cgroup ids").unwrap();
+        assert!(!walks.cells[col].ok && walks.cells[col].text == "/proc and walks + file handle");
         assert_eq!(by("probes").text, "2/2");
         assert!(by("open path").ok && by("open path").text == "fexit");
         assert!(by("exec path").ok && by("exec path").text == "lsm");
