@@ -94,7 +94,8 @@ fn v1_only_container_is_named_from_the_kernel_id_without_proc_reads() {
     let e = &with.final_counters["enrich"];
     assert_eq!(n(&e["proc_cgroup_reads"]), 0, "no per-process /proc/PID/cgroup read: {e}");
     let v1 = &e["cgroups_v1"];
-    let misses = n(&v1["proc_resolved"]) + n(&v1["walk_resolved"]) + n(&v1["unresolved"]);
+    let misses = n(&v1["handle_resolved"]) + n(&v1["proc_resolved"]) + n(&v1["walk_resolved"]) + n(&v1["unresolved"]);
+    assert!(n(&v1["handle_resolved"]) >= 1, "the v1 ids resolve by file handle as root: {v1}");
     assert!(n(&v1["cached"]) >= 2, "the container's and the host's v1 cgroups were cached: {v1}");
     assert!(
         misses < (SHELLS + HOST) as u64 / 2,
