@@ -35,7 +35,8 @@ fn main() -> anyhow::Result<()> {
     let mut held = Vec::new();
     for line in stdout.lines() {
         match line.strip_prefix(WARNING) {
-            Some(w) if !verbose => held.push(w),
+            // The child's own notes (`lanner: ...`) always show; aya-build's relayed lines wait.
+            Some(w) if !verbose && !w.starts_with("lanner: ") => held.push(w),
             _ => println!("{line}"),
         }
     }
@@ -64,5 +65,45 @@ fn build_ebpf() -> anyhow::Result<()> {
     aya_build::build_ebpf(
         [Package { name: ebpf.name.as_str(), root_dir, ..Default::default() }],
         Toolchain::Custom(&toolchain),
-    )
+    )?;
+    strip_debug(&std::path::Path::new(&std::env::var("OUT_DIR")?).join("lanner-probes"))
+}
+
+/// The object as bpf-linker writes it is ~8 MB, three quarters DWARF (`debug = 2`
+/// in the workspace profile: bpf-linker derives the BTF from it), which the
+/// loader never reads: aya uses `.BTF`, `.BTF.ext` and the relocations. The
+/// toolchain's own `rust-objcopy` (part of the rustc component) drops the
+/// `.debug_*` sections: ~2 MB embedded instead of ~8. Where it is missing or
+/// fails, the full object is embedded and the build says so.
+fn strip_debug(obj: &std::path::Path) -> anyhow::Result<()> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let host = std::env::var("HOST")?;
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().context("rustc --print sysroot")?;
+    let sysroot = std::path::PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let objcopy = sysroot.join(format!("lib/rustlib/{host}/bin/rust-objcopy"));
+    // Written beside, then renamed: the object may be a hard link into aya-build's target dir.
+    let tmp = obj.with_extension("stripped");
+    let out = Command::new(&objcopy)
+        .env("LD_LIBRARY_PATH", sysroot.join("lib"))
+        .arg("--strip-debug")
+        .arg(obj)
+        .arg(&tmp)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            std::fs::rename(&tmp, obj).with_context(|| format!("renaming {} to {}", tmp.display(), obj.display()))
+        }
+        Ok(o) => {
+            println!(
+                "cargo:warning=lanner: embedding the eBPF object with its DWARF: {} failed: {}",
+                objcopy.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            println!("cargo:warning=lanner: embedding the eBPF object with its DWARF: {}: {e}", objcopy.display());
+            Ok(())
+        }
+    }
 }

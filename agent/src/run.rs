@@ -161,7 +161,7 @@ fn direct_loads(kver: aya::util::KernelVersion) -> bool {
 /// The compiled eBPF object, embedded at build time by agent/build.rs.
 pub(crate) static PROBES_OBJ: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lanner-probes"));
 
-/// The embedded object (~8 MB: programs, BTF and the DWARF it was built from)
+/// The embedded object (~2 MB: programs, maps, BTF; agent/build.rs strips the DWARF)
 /// is read once, by `EbpfLoader::load`, which copies what it needs (programs,
 /// maps, BTF) into its own structures; later attaches (a reload that needs an
 /// unattached probe) use those copies. The pages the parse touched are

@@ -39,16 +39,21 @@ pub fn run(cmd: ClusterCmd) -> Result<()> {
     }
 }
 
-/// `cargo xtask image`: build the four images; import them when the cluster is up.
-pub fn image() -> Result<()> {
-    let up = Command::new("bash")
+/// Is a cluster up (the node Ready)?
+fn is_up() -> bool {
+    Command::new("bash")
         .args(["xtask/kube/cluster.sh", "status"])
         .current_dir(crate::root())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .map(|s| s.success())
-        .unwrap_or(false);
-    script("image.sh", if up { "import" } else { "build" })
+        .unwrap_or(false)
+}
+
+/// `cargo xtask image`: build the four images; import them when the cluster is up.
+pub fn image() -> Result<()> {
+    script("image.sh", if is_up() { "import" } else { "build" })
 }
 
 /// The CI tier: cluster up, images, helm install, e2e, and always cluster down.
@@ -58,6 +63,14 @@ pub fn tier() -> Result<()> {
         bail!("the real-cluster tier needs root (kubelet, containerd)");
     }
     let t = std::time::Instant::now();
+    // A cluster left up by `cargo xtask cluster test` (it stays up for inspection) holds
+    // state of another tree: its pods, PersistentVolume, agent and images. The tier tests
+    // a cluster it started itself.
+    let dir = std::env::var("LANNER_CLUSTER_DIR").unwrap_or_else(|_| "/tmp/lanner-cluster".into());
+    if is_up() || std::path::Path::new(&dir).exists() {
+        eprintln!("xtask: a cluster this run did not start is up ({dir}): tearing it down first");
+        script("cluster.sh", "down")?;
+    }
     let r = run(ClusterCmd::Test);
     let down = script("cluster.sh", "down");
     eprintln!("xtask: real-cluster tier (up, images, helm install, e2e, down) took {:.0} s", t.elapsed().as_secs_f64());
