@@ -30,6 +30,7 @@ pub mod llm;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod policy_lint;
 pub mod prompt;
 pub mod records;
 pub mod worker;
@@ -256,12 +257,23 @@ pub fn settings_from(args: &TriageArgs) -> anyhow::Result<config::Settings> {
     Ok(f.validate()?)
 }
 
-/// Build a worker from settings (connects to the cluster when enabled).
-pub async fn build_worker(s: &config::Settings, metrics: Arc<metrics::TriageMetrics>) -> anyhow::Result<Worker> {
-    let policy = match &s.policy_file {
-        Some(p) => policy::Policy::load(p)?,
+/// The policy file, or the embedded default; one warning per `match.rules`
+/// name an earlier rule always takes ([`policy_lint`]).
+fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<policy::Policy> {
+    let p = match path {
+        Some(path) => policy::Policy::load(path)?,
         None => policy::Policy::default_policy(),
     };
+    let origin = path.map_or_else(|| "embedded default".to_string(), |p| p.display().to_string());
+    for w in policy_lint::shadowed(&p) {
+        tracing::warn!(policy = %origin, "{w}");
+    }
+    Ok(p)
+}
+
+/// Build a worker from settings (connects to the cluster when enabled).
+pub async fn build_worker(s: &config::Settings, metrics: Arc<metrics::TriageMetrics>) -> anyhow::Result<Worker> {
+    let policy = load_policy(s.policy_file.as_deref())?;
     let llm = match &s.llm {
         Some(l) => Some(llm::LlmClient::new(l.clone(), Some(metrics.clone()))?),
         None => None,
@@ -376,10 +388,7 @@ pub async fn serve(
 /// `lanner triage eval FILE`.
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let cases = eval::load(&args.file)?;
-    let mut policy = match &args.policy {
-        Some(p) => policy::Policy::load(p)?,
-        None => policy::Policy::default_policy(),
-    };
+    let mut policy = load_policy(args.policy.as_deref())?;
     match args.llm_mode {
         Some(EvalMode::Advise) => policy.llm_mode = policy::LlmMode::Advise,
         Some(EvalMode::Propose) => policy.llm_mode = policy::LlmMode::Propose,

@@ -396,6 +396,20 @@ impl Policy {
 }
 
 impl PolicyRule {
+    /// The rule-name globs of `match.rules` (empty: any rule name).
+    pub fn rule_globs(&self) -> &[String] {
+        &self.rules
+    }
+
+    /// Does the rule match on rule names alone (no priority, tags, namespaces or labels)?
+    pub fn names_only(&self) -> bool {
+        self.priority.is_none()
+            && self.tags_any.is_empty()
+            && self.tags_all.is_empty()
+            && self.namespaces.is_empty()
+            && self.pod_labels.is_empty()
+    }
+
     fn matches(&self, a: &Alert, pod_labels: Option<&BTreeMap<String, String>>) -> bool {
         if !self.rules.is_empty() && !self.rules.iter().any(|g| yaml::glob(g, &a.rule)) {
             return false;
