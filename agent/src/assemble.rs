@@ -70,6 +70,10 @@ pub fn to_container(info: &ContainerInfo) -> Container {
         start_ns: facts.and_then(|f| f.start_ns),
         mounts: facts.map(|f| f.mounts.clone()).unwrap_or_default(),
         probes: facts.map(|f| f.probes.iter().filter_map(health_probe).collect()).unwrap_or_default(),
+        host_network: info.pod.as_ref().map(|p| p.host_network),
+        host_pid: info.pod.as_ref().map(|p| p.host_pid),
+        host_ipc: info.pod.as_ref().map(|p| p.host_ipc),
+        ip: info.pod.as_ref().and_then(|p| p.ip.clone()).unwrap_or_default(),
         k8s: info.pod.as_ref().map(|p| Pod {
             ns: p.ns.clone(),
             name: p.name.clone(),

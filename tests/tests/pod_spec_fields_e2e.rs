@@ -5,7 +5,9 @@
 //! (the probe commands exactly as the spec declares them, a child of the liveness
 //! probe, an ordinary command) and every exec alert carries the exact
 //! `container.privileged`, `container.start_ts`, `container.image.digest`,
-//! `container.mount.dest[/proc*]` and `proc.is_container_*` values.
+//! `container.mount.dest[/proc*]`, `proc.is_container_*` values, and the pod's
+//! `container.host_pid` / `host_network` / `host_ipc` (`hostPID: true`, the
+//! others unset) and `container.ip` (`status.podIP`).
 //!
 //! Needs root (probes, cgroups) and the API server's run dir; skips saying why
 //! otherwise.
@@ -33,6 +35,7 @@ fn rules(n: &str, cids: &[&str]) -> String {
          output: \"lv=%proc.is_container_liveness_probe rd=%proc.is_container_readiness_probe \
          hc=%proc.is_container_healthcheck priv=%container.privileged start=%container.start_ts \
          digest=%container.image.digest mnt=%container.mount.dest[/proc*] name=%proc.name args=%proc.args \
+         hpid=%container.host_pid hnet=%container.host_network hipc=%container.host_ipc ip=%container.ip \
          cid=%container.id cname=%container.name tag=%container.image.tag ns=%k8s.ns.name poduid=%k8s.pod.uid \
          app=%k8s.pod.label[app]\"\n  priority: NOTICE\n"
     )
@@ -77,6 +80,7 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         "metadata": {"name": "probed", "namespace": ns, "labels": {"app": "probed"}},
         "spec": {
             "nodeName": node,
+            "hostPID": true,
             "volumes": [{"name": "hostproc", "hostPath": {"path": "/proc"}}, {"name": "scratch", "emptyDir": {}}],
             "containers": [{
                 "name": "app", "image": IMAGE,
@@ -91,7 +95,7 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         .kubectl(&["create", "-o", "jsonpath={.metadata.uid}", "-f", "-"], Some(&pod.to_string()))
         .unwrap_or_else(|e| panic!("{e}"));
     let (app_id, side_id) = (hex_id(&format!("{n}-app")), hex_id(&format!("{n}-side")));
-    let status = json!({"status": {"phase": "Running", "containerStatuses": [
+    let status = json!({"status": {"phase": "Running", "podIP": "10.244.77.5", "containerStatuses": [
         {"name": "app", "image": IMAGE, "imageID": format!("registry.example/fields/app@{DIGEST}"), "ready": true,
          "restartCount": 0, "containerID": format!("containerd://{app_id}"),
          "state": {"running": {"startedAt": "2026-12-03T10:00:00Z"}}},
@@ -165,6 +169,7 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         );
         assert_eq!(a["proc.is_container_healthcheck"], false, "{a}");
         assert_eq!(a["container.privileged"], true, "{a}");
+        assert_eq!(pod_wide(a), (json!(true), json!(false), json!(false), json!("10.244.77.5")), "{a}");
         assert_eq!(a["container.start_ts"], APP_START, "{a}");
         assert_eq!(a["container.image.digest"], DIGEST, "{a}");
         assert_eq!(a["container.mount.dest[/proc*]"], "/host/proc", "{a}");
@@ -180,8 +185,15 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         assert_eq!(a["container.name"], "side", "{a}");
         assert_eq!(a["proc.is_container_liveness_probe"], false, "no probe in this container: {a}");
         assert_eq!(a["container.privileged"], false, "{a}");
+        assert_eq!(pod_wide(a), (json!(true), json!(false), json!(false), json!("10.244.77.5")), "pod-wide: {a}");
         assert_eq!(a["container.start_ts"], SIDE_START, "{a}");
         assert_eq!(a["container.image.digest"], Value::Null, "{a}");
         assert_eq!(a["container.mount.dest[/proc*]"], Value::Null, "no hostPath mount: {a}");
     }
+}
+
+/// `container.host_pid`, `host_network`, `host_ipc` and `container.ip` of an alert.
+fn pod_wide(a: &Value) -> (Value, Value, Value, Value) {
+    let f = |k: &str| a[k].clone();
+    (f("container.host_pid"), f("container.host_network"), f("container.host_ipc"), f("container.ip"))
 }

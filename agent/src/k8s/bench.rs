@@ -85,6 +85,9 @@ pub fn synthetic_pod(i: usize) -> PodMeta {
         node: Some("node-a1.example.internal".to_string()),
         containers,
         host_network: false,
+        host_pid: false,
+        host_ipc: false,
+        ip: None,
         deleted: false,
     }
 }

@@ -411,6 +411,9 @@ mod tests {
                 })
                 .collect(),
             host_network: false,
+            host_pid: false,
+            host_ipc: false,
+            ip: None,
             deleted: false,
         }
     }

@@ -306,6 +306,9 @@ mod tests {
                 facts: Default::default(),
             }],
             host_network: false,
+            host_pid: false,
+            host_ipc: false,
+            ip: None,
             deleted: false,
         }
     }

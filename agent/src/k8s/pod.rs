@@ -50,7 +50,12 @@ pub struct PodMeta {
     pub owner_name: Option<String>,
     pub node: Option<String>,
     pub containers: Vec<ContainerMeta>,
+    /// `spec.hostNetwork`, `hostPID`, `hostIPC` (`container.host_*`).
     pub host_network: bool,
+    pub host_pid: bool,
+    pub host_ipc: bool,
+    /// `status.podIP` (`container.ip`); `None` until the kubelet reports it.
+    pub ip: Option<String>,
     /// Deleted from the API server; kept for a grace period so late alerts enrich.
     pub deleted: bool,
 }
@@ -107,6 +112,9 @@ impl PodMeta {
             node: spec.and_then(|s| s.node_name.clone()),
             containers,
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+            host_pid: spec.and_then(|s| s.host_pid).unwrap_or(false),
+            host_ipc: spec.and_then(|s| s.host_ipc).unwrap_or(false),
+            ip: status.and_then(|s| s.pod_ip.clone()).filter(|ip| !ip.is_empty()),
             deleted: false,
         })
     }
@@ -206,12 +214,13 @@ mod tests {
                 ]
             },
             "spec": {
-                "nodeName": "node-1", "hostNetwork": true,
+                "nodeName": "node-1", "hostNetwork": true, "hostIPC": true,
                 "containers": [{"name": "app", "image": "ghcr.io/shop/web:2.1"}, {"name": "sidecar", "image": "envoy"}],
                 "initContainers": [{"name": "init", "image": "busybox:1.36"}],
                 "ephemeralContainers": [{"name": "debugger", "image": "alpine@sha256:00"}]
             },
             "status": {
+                "podIP": "10.0.0.7",
                 "containerStatuses": [{
                     "name": "app", "image": "ghcr.io/shop/web:2.1", "imageID": "", "ready": true, "restartCount": 1,
                     "containerID": format!("containerd://{id}"),
@@ -229,7 +238,8 @@ mod tests {
         assert_eq!(m.labels.get("app").map(String::as_str), Some("web"));
         assert_eq!((m.owner_kind.as_deref(), m.owner_name.as_deref()), (Some("ReplicaSet"), Some("web-7d4b9c")));
         assert_eq!(m.node.as_deref(), Some("node-1"));
-        assert!(m.host_network && !m.deleted);
+        assert!(m.host_network && m.host_ipc && !m.host_pid && !m.deleted);
+        assert_eq!(m.ip.as_deref(), Some("10.0.0.7"));
         assert_eq!(m.containers.len(), 4);
         let app = m.container(&id).unwrap();
         assert_eq!((app.name.as_str(), app.image_repository.as_str()), ("app", "ghcr.io/shop/web"));

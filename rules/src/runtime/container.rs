@@ -26,6 +26,13 @@ pub struct Container {
     pub mounts: Vec<(String, String)>,
     /// Exec probes of the pod spec for this container.
     pub probes: Vec<HealthProbe>,
+    /// The pod shares the host's network, pid, IPC namespace (`spec.hostNetwork`,
+    /// `hostPID`, `hostIPC`); `None` when no pod spec is known.
+    pub host_network: Option<bool>,
+    pub host_pid: Option<bool>,
+    pub host_ipc: Option<bool>,
+    /// The pod's IP (`status.podIP`); empty when unknown.
+    pub ip: String,
     pub k8s: Option<Pod>,
 }
 

@@ -259,6 +259,10 @@ impl Field {
             | F::FdConnected
             | F::FdIsServer
             | F::ContainerPrivileged
+            | F::ContainerHostNetwork
+            | F::ContainerHostPid
+            | F::ContainerHostIpc
+            | F::ContainerIp
             | F::ContainerStartTs
             | F::ContainerDuration
             | F::ContainerImageDigest

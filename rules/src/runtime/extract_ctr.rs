@@ -32,6 +32,13 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
             _ => Val::Missing,
         },
         F::ContainerPrivileged => c.and_then(|c| c.privileged).map_or(Val::Missing, Val::Bool),
+        F::ContainerHostNetwork => c.and_then(|c| c.host_network).map_or(Val::Missing, Val::Bool),
+        F::ContainerHostPid => c.and_then(|c| c.host_pid).map_or(Val::Missing, Val::Bool),
+        F::ContainerHostIpc => c.and_then(|c| c.host_ipc).map_or(Val::Missing, Val::Bool),
+        F::ContainerIp => match c.map(|c| c.ip.as_str()) {
+            Some(ip) if !ip.is_empty() => Val::Str(ip),
+            _ => Val::Missing,
+        },
         F::ContainerStartTs => c.and_then(|c| c.start_ns).map_or(Val::Missing, |n| Val::Num(n as i64)),
         F::ContainerDuration => match c.and_then(|c| c.start_ns) {
             Some(s) => Val::Num(ev.time_ns.saturating_sub(s) as i64),
@@ -160,14 +167,28 @@ mod tests {
         assert_eq!(get("fd.name", None, &e), "/etc/shadow");
         assert_eq!(get("fd.connected", None, &e), "false");
         assert_eq!(get("container.privileged", None, &e), "<NA>");
+        assert_eq!(get("container.host_pid", None, &e), "<NA>");
+        e.container = Some(Arc::new(Container::default()));
+        assert_eq!(
+            (get("container.host_network", None, &e), get("container.ip", None, &e)),
+            ("<NA>".into(), "<NA>".into())
+        );
         e.container = Some(Arc::new(Container {
             privileged: Some(true),
+            host_network: Some(true),
+            host_pid: Some(true),
+            host_ipc: Some(false),
+            ip: "10.244.0.7".into(),
             start_ns: Some(1_000),
             image_digest: "sha256:ab".into(),
             mounts: vec![("/proc".into(), "/host/proc".into()), ("/var/run/docker.sock".into(), "/d.sock".into())],
             ..Default::default()
         }));
         assert_eq!(get("container.privileged", None, &e), "true");
+        assert_eq!(get("container.host_network", None, &e), "true");
+        assert_eq!(get("container.host_pid", None, &e), "true");
+        assert_eq!(get("container.host_ipc", None, &e), "false");
+        assert_eq!(get("container.ip", None, &e), "10.244.0.7");
         assert_eq!(get("container.start_ts", None, &e), "1000");
         assert_eq!(get("container.duration", None, &e), "4000");
         assert_eq!(get("container.image.digest", None, &e), "sha256:ab");
