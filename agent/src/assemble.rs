@@ -74,6 +74,10 @@ pub fn to_container(info: &ContainerInfo) -> Container {
         host_pid: info.pod.as_ref().map(|p| p.host_pid),
         host_ipc: info.pod.as_ref().map(|p| p.host_ipc),
         ip: info.pod.as_ref().and_then(|p| p.ip.clone()).unwrap_or_default(),
+        runtime: match info.runtime {
+            crate::container::Runtime::Unknown => String::new(),
+            r => r.as_str().to_string(),
+        },
         k8s: info.pod.as_ref().map(|p| Pod {
             ns: p.ns.clone(),
             name: p.name.clone(),

@@ -7,7 +7,8 @@
 //! `container.privileged`, `container.start_ts`, `container.image.digest`,
 //! `container.mount.dest[/proc*]`, `proc.is_container_*` values, and the pod's
 //! `container.host_pid` / `host_network` / `host_ipc` (`hostPID: true`, the
-//! others unset) and `container.ip` (`status.podIP`).
+//! others unset), `container.ip` and `k8s.pod.ip` (`status.podIP`),
+//! `k8s.pod.id` and `container.type` (the runtime the cgroup path names).
 //!
 //! Needs root (probes, cgroups) and the API server's run dir; skips saying why
 //! otherwise.
@@ -36,6 +37,7 @@ fn rules(n: &str, cids: &[&str]) -> String {
          hc=%proc.is_container_healthcheck priv=%container.privileged start=%container.start_ts \
          digest=%container.image.digest mnt=%container.mount.dest[/proc*] name=%proc.name args=%proc.args \
          hpid=%container.host_pid hnet=%container.host_network hipc=%container.host_ipc ip=%container.ip \
+         podip=%k8s.pod.ip podid=%k8s.pod.id ctype=%container.type \
          cid=%container.id cname=%container.name tag=%container.image.tag ns=%k8s.ns.name poduid=%k8s.pod.uid \
          app=%k8s.pod.label[app]\"\n  priority: NOTICE\n"
     )
@@ -170,6 +172,8 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         assert_eq!(a["proc.is_container_healthcheck"], false, "{a}");
         assert_eq!(a["container.privileged"], true, "{a}");
         assert_eq!(pod_wide(a), (json!(true), json!(false), json!(false), json!("10.244.77.5")), "{a}");
+        assert_eq!((&a["k8s.pod.ip"], &a["k8s.pod.id"]), (&json!("10.244.77.5"), &json!(uid)), "{a}");
+        assert_eq!(a["container.type"], "containerd", "{a}");
         assert_eq!(a["container.start_ts"], APP_START, "{a}");
         assert_eq!(a["container.image.digest"], DIGEST, "{a}");
         assert_eq!(a["container.mount.dest[/proc*]"], "/host/proc", "{a}");

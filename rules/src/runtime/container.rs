@@ -33,6 +33,9 @@ pub struct Container {
     pub host_ipc: Option<bool>,
     /// The pod's IP (`status.podIP`); empty when unknown.
     pub ip: String,
+    /// The container runtime named by the cgroup path (`containerd`, `cri-o`,
+    /// `docker`, `podman`); empty when the path does not say.
+    pub runtime: String,
     pub k8s: Option<Pod>,
 }
 

@@ -204,7 +204,7 @@ impl Field {
             F::ContainerImageTag => c.map_or(Val::Missing, |c| opt(&c.image_tag)),
             F::K8sNsName => pod.map_or(Val::Missing, |p| opt(&p.ns)),
             F::K8sPodName => pod.map_or(Val::Missing, |p| opt(&p.name)),
-            F::K8sPodUid => pod.map_or(Val::Missing, |p| opt(&p.uid)),
+            F::K8sPodUid | F::K8sPodId => pod.map_or(Val::Missing, |p| opt(&p.uid)),
             F::K8sPodLabels => match pod.and_then(|p| p.labels.iter().next()) {
                 Some((k, v)) => Val::KV(k, v),
                 None => Val::Missing,
@@ -263,6 +263,8 @@ impl Field {
             | F::ContainerHostPid
             | F::ContainerHostIpc
             | F::ContainerIp
+            | F::ContainerType
+            | F::K8sPodIp
             | F::ContainerStartTs
             | F::ContainerDuration
             | F::ContainerImageDigest

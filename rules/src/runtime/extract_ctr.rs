@@ -39,6 +39,14 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
             Some(ip) if !ip.is_empty() => Val::Str(ip),
             _ => Val::Missing,
         },
+        F::K8sPodIp => match c.filter(|c| c.k8s.is_some()).map(|c| c.ip.as_str()) {
+            Some(ip) if !ip.is_empty() => Val::Str(ip),
+            _ => Val::Missing,
+        },
+        F::ContainerType => match c.map(|c| c.runtime.as_str()) {
+            Some(r) if !r.is_empty() => Val::Str(r),
+            _ => Val::Missing,
+        },
         F::ContainerStartTs => c.and_then(|c| c.start_ns).map_or(Val::Missing, |n| Val::Num(n as i64)),
         F::ContainerDuration => match c.and_then(|c| c.start_ns) {
             Some(s) => Val::Num(ev.time_ns.saturating_sub(s) as i64),
@@ -179,6 +187,7 @@ mod tests {
             host_pid: Some(true),
             host_ipc: Some(false),
             ip: "10.244.0.7".into(),
+            runtime: "cri-o".into(),
             start_ns: Some(1_000),
             image_digest: "sha256:ab".into(),
             mounts: vec![("/proc".into(), "/host/proc".into()), ("/var/run/docker.sock".into(), "/d.sock".into())],
@@ -189,6 +198,8 @@ mod tests {
         assert_eq!(get("container.host_pid", None, &e), "true");
         assert_eq!(get("container.host_ipc", None, &e), "false");
         assert_eq!(get("container.ip", None, &e), "10.244.0.7");
+        assert_eq!(get("k8s.pod.ip", None, &e), "<NA>", "no pod known");
+        assert_eq!(get("container.type", None, &e), "cri-o");
         assert_eq!(get("container.start_ts", None, &e), "1000");
         assert_eq!(get("container.duration", None, &e), "4000");
         assert_eq!(get("container.image.digest", None, &e), "sha256:ab");
