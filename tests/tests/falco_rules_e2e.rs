@@ -34,10 +34,10 @@ const FALCO_STYLE: &str = r#"
   output: Sensitive file opened (file=%fd.name command=%proc.cmdline rss=%proc.vmrss)
   priority: WARNING
   tags: [filesystem, mitre_credential_access, T1555]
-- rule: Host-pid reader
-  desc: Needs container.host_pid (inactive in Lanner today).
-  condition: open_read and sensitive_files and container.host_pid=true
-  output: Host-pid reader (command=%proc.cmdline)
+- rule: Labelled-container reader
+  desc: Needs container.labels (runtime labels; inactive in Lanner today).
+  condition: open_read and sensitive_files and container.labels contains "debug"
+  output: Labelled-container reader (command=%proc.cmdline)
   priority: NOTICE
 - rule: Data sent to a socket
   desc: Needs sendto/sendmsg events (inactive in Lanner today).
@@ -81,13 +81,15 @@ fn rules_check_prints_states_and_strict_fails_without_a_backtrace() {
     let (code, out, err) = lanner(&["rules", "check", dir.to_str().unwrap_or_default()]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("RULE") && out.contains("SOURCE") && out.contains("STATE"), "{out}");
+    let line = out.lines().find(|l| l.starts_with("Shell in a labelled container")).unwrap_or_default();
+    assert!(line.contains("00-base.yaml:") && line.contains("inactive: needs container.labels"), "{out}");
     let line = out.lines().find(|l| l.starts_with("Shell in a host-pid container")).unwrap_or_default();
-    assert!(line.contains("00-base.yaml:") && line.contains("inactive: needs container.host_pid"), "{out}");
+    assert!(line.ends_with("  active"), "container.host_pid comes from the pod spec: {out}");
     let line = out.lines().find(|l| l.starts_with("Symlink over a credential file")).unwrap_or_default();
     assert!(line.contains("00-base.yaml:") && line.ends_with("  active"), "symlink events are captured: {out}");
     assert!(out.lines().any(|l| l.starts_with("Outbound to a private network") && l.ends_with("  active")), "{out}");
     let summary = out.lines().last().unwrap_or_default();
-    assert!(summary.starts_with("12 rules: 8 active, 4 inactive ("), "{summary}");
+    assert!(summary.starts_with("13 rules: 9 active, 4 inactive ("), "{summary}");
 
     let (code, out, err) = lanner(&["rules", "check", "--strict", dir.to_str().unwrap_or_default()]);
     assert_eq!(code, 1, "--strict with inactive rules must fail:\n{out}\n{err}");
@@ -166,7 +168,7 @@ fn falco_style_rule_fires_on_a_real_read_and_hot_reload_adds_a_rule() {
     // Inactive rules are logged once at start with their reasons; the reload is logged.
     let log = out.stderr.join("\n");
     assert!(
-        log.contains("rule inactive") && log.contains("Host-pid reader") && log.contains("container.host_pid"),
+        log.contains("rule inactive") && log.contains("Labelled-container reader") && log.contains("container.labels"),
         "{log}"
     );
     assert!(log.contains("Data sent to a socket") && log.contains("sendmsg"), "{log}");
