@@ -148,9 +148,9 @@ impl Enricher {
             };
             match CgroupResolver::new(cfg) {
                 Ok(r) => {
-                    let by = if r.file_handles().is_ok() { "file handle" } else { "/proc and walks" };
-                    tracing::info!(controller = %c.controller, by, why = r.file_handles().err(),
-                        "v1 cgroup ids resolvable");
+                    let why = r.file_handles().err();
+                    let by = if why.is_none() { "file handle" } else { "/proc and walks" };
+                    tracing::info!(controller = %c.controller, by, why, "v1 cgroup ids resolvable");
                     e.set_v1_resolver(r)
                 }
                 Err(err) => tracing::warn!(error = %err, "v1 cgroup ids not resolvable: /proc/PID/cgroup per process"),

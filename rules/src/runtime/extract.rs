@@ -25,11 +25,14 @@ pub enum Val<'a> {
     KV(&'a str, &'a str),
 }
 
-fn opt(s: &str) -> Val<'_> {
-    if s.is_empty() {
-        Val::Missing
-    } else {
-        Val::Str(s)
+impl<'a> Val<'a> {
+    /// `Str(s)`, or `Missing` for an empty string (a field the event does not fill).
+    pub fn non_empty(s: &'a str) -> Self {
+        if s.is_empty() {
+            Val::Missing
+        } else {
+            Val::Str(s)
+        }
     }
 }
 
@@ -78,11 +81,11 @@ fn fs_path(ev: &Event, id: FieldId) -> Option<&str> {
 
 fn proc_str(p: &Process, id: FieldId) -> Val<'_> {
     match id {
-        FieldId::ProcAexepath => opt(&p.exepath),
-        FieldId::ProcAexe => opt(&p.exe),
+        FieldId::ProcAexepath => Val::non_empty(&p.exepath),
+        FieldId::ProcAexe => Val::non_empty(&p.exe),
         FieldId::ProcAcmdline => Val::Str(p.cmdline()),
         FieldId::ProcApid => Val::Num(i64::from(p.pid)),
-        _ => opt(&p.name),
+        _ => Val::non_empty(&p.name),
     }
 }
 
@@ -142,18 +145,18 @@ impl Field {
                 None => ev.arg("uid").and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
             },
             F::LannerSetuidTarget => ev.setuid_target.map_or(Val::Missing, |u| Val::Num(i64::from(u))),
-            F::ProcName => opt(&p.name),
-            F::ProcExepath => opt(&p.exepath),
-            F::ProcExe => opt(&p.exe),
+            F::ProcName => Val::non_empty(&p.name),
+            F::ProcExepath => Val::non_empty(&p.exepath),
+            F::ProcExe => Val::non_empty(&p.exe),
             F::ProcCmdline => Val::Str(p.cmdline()),
             F::ProcArgs => Val::Str(p.args()),
             F::ProcPid => Val::Num(i64::from(p.pid)),
             F::ProcPpid => Val::Num(i64::from(p.ppid)),
             F::ThreadTid => Val::Num(i64::from(p.tid)),
-            F::ProcPname => ev.parent().map_or(Val::Missing, |q| opt(&q.name)),
+            F::ProcPname => ev.parent().map_or(Val::Missing, |q| Val::non_empty(&q.name)),
             F::ProcPcmdline => ev.parent().map_or(Val::Missing, |q| Val::Str(q.cmdline())),
-            F::ProcPexepath => ev.parent().map_or(Val::Missing, |q| opt(&q.exepath)),
-            F::ProcPexe => ev.parent().map_or(Val::Missing, |q| opt(&q.exe)),
+            F::ProcPexepath => ev.parent().map_or(Val::Missing, |q| Val::non_empty(&q.exepath)),
+            F::ProcPexe => ev.parent().map_or(Val::Missing, |q| Val::non_empty(&q.exe)),
             F::ProcAname | F::ProcApid | F::ProcAexepath | F::ProcAexe | F::ProcAcmdline => {
                 match self.index.unwrap_or(1) {
                     0 => proc_str(p, self.id),
@@ -161,14 +164,14 @@ impl Field {
                 }
             }
             F::ProcTty => Val::Num(i64::from(p.tty)),
-            F::ProcCwd => p.cwd.as_deref().map_or(Val::Missing, opt),
+            F::ProcCwd => p.cwd.as_deref().map_or(Val::Missing, Val::non_empty),
             F::UserUid => Val::Num(i64::from(p.uid)),
-            F::UserName => p.user_name.as_deref().map_or(Val::Missing, opt),
+            F::UserName => p.user_name.as_deref().map_or(Val::Missing, Val::non_empty),
             F::UserLoginuid => Val::Num(p.loginuid_i64()),
             F::GroupGid => Val::Num(i64::from(p.gid)),
-            F::FdName => fd.map_or(Val::Missing, |f| opt(f.name())),
-            F::FdDirectory => file().map_or(Val::Missing, |f| opt(dir_of(f.name()))),
-            F::FdFilename => file().map_or(Val::Missing, |f| opt(f.name().rsplit('/').next().unwrap_or(""))),
+            F::FdName => fd.map_or(Val::Missing, |f| Val::non_empty(f.name())),
+            F::FdDirectory => file().map_or(Val::Missing, |f| Val::non_empty(dir_of(f.name()))),
+            F::FdFilename => file().map_or(Val::Missing, |f| Val::non_empty(f.name().rsplit('/').next().unwrap_or(""))),
             F::FdNum => match fd.and_then(|f| f.num()) {
                 Some(n) => Val::Num(n),
                 None if ev.evt_type == EvtType::Openat && fd.is_some() => Val::Num(ev.res),
@@ -197,14 +200,16 @@ impl Field {
             | F::FsPathNameraw
             | F::FsPathSourceraw
             | F::FsPathTargetraw => fs_path(ev, self.id).map_or(Val::Missing, Val::Str),
-            F::ContainerId => c.map_or(Val::Str("host"), |c| opt(c.short_id())),
-            F::ContainerFullId => c.map_or(Val::Str("host"), |c| opt(&c.id)),
-            F::ContainerName => c.map_or(Val::Str("host"), |c| opt(&c.name)),
-            F::ContainerImageRepository | F::ContainerImage => c.map_or(Val::Missing, |c| opt(&c.image_repository)),
-            F::ContainerImageTag => c.map_or(Val::Missing, |c| opt(&c.image_tag)),
-            F::K8sNsName => pod.map_or(Val::Missing, |p| opt(&p.ns)),
-            F::K8sPodName => pod.map_or(Val::Missing, |p| opt(&p.name)),
-            F::K8sPodUid | F::K8sPodId => pod.map_or(Val::Missing, |p| opt(&p.uid)),
+            F::ContainerId => c.map_or(Val::Str("host"), |c| Val::non_empty(c.short_id())),
+            F::ContainerFullId => c.map_or(Val::Str("host"), |c| Val::non_empty(&c.id)),
+            F::ContainerName => c.map_or(Val::Str("host"), |c| Val::non_empty(&c.name)),
+            F::ContainerImageRepository | F::ContainerImage => {
+                c.map_or(Val::Missing, |c| Val::non_empty(&c.image_repository))
+            }
+            F::ContainerImageTag => c.map_or(Val::Missing, |c| Val::non_empty(&c.image_tag)),
+            F::K8sNsName => pod.map_or(Val::Missing, |p| Val::non_empty(&p.ns)),
+            F::K8sPodName => pod.map_or(Val::Missing, |p| Val::non_empty(&p.name)),
+            F::K8sPodUid | F::K8sPodId => pod.map_or(Val::Missing, |p| Val::non_empty(&p.uid)),
             F::K8sPodLabels => match pod.and_then(|p| p.labels.iter().next()) {
                 Some((k, v)) => Val::KV(k, v),
                 None => Val::Missing,
@@ -215,8 +220,8 @@ impl Field {
             },
             F::LannerProcArgsTruncated => Val::Bool(p.args_truncated),
             F::LannerInContainer => Val::Bool(c.is_some()),
-            F::LannerK8sOwnerKind => pod.and_then(|p| p.owner_kind.as_deref()).map_or(Val::Missing, opt),
-            F::LannerK8sOwnerName => pod.and_then(|p| p.owner_name.as_deref()).map_or(Val::Missing, opt),
+            F::LannerK8sOwnerKind => pod.and_then(|p| p.owner_kind.as_deref()).map_or(Val::Missing, Val::non_empty),
+            F::LannerK8sOwnerName => pod.and_then(|p| p.owner_name.as_deref()).map_or(Val::Missing, Val::non_empty),
             F::ProcExeIno
             | F::ProcExeInoCtime
             | F::ProcExeInoMtime

@@ -35,27 +35,15 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::ContainerHostNetwork => c.and_then(|c| c.host_network).map_or(Val::Missing, Val::Bool),
         F::ContainerHostPid => c.and_then(|c| c.host_pid).map_or(Val::Missing, Val::Bool),
         F::ContainerHostIpc => c.and_then(|c| c.host_ipc).map_or(Val::Missing, Val::Bool),
-        F::ContainerIp => match c.map(|c| c.ip.as_str()) {
-            Some(ip) if !ip.is_empty() => Val::Str(ip),
-            _ => Val::Missing,
-        },
-        F::K8sPodIp => match c.filter(|c| c.k8s.is_some()).map(|c| c.ip.as_str()) {
-            Some(ip) if !ip.is_empty() => Val::Str(ip),
-            _ => Val::Missing,
-        },
-        F::ContainerType => match c.map(|c| c.runtime.as_str()) {
-            Some(r) if !r.is_empty() => Val::Str(r),
-            _ => Val::Missing,
-        },
+        F::ContainerIp => c.map_or(Val::Missing, |c| Val::non_empty(&c.ip)),
+        F::K8sPodIp => c.filter(|c| c.k8s.is_some()).map_or(Val::Missing, |c| Val::non_empty(&c.ip)),
+        F::ContainerType => c.map_or(Val::Missing, |c| Val::non_empty(&c.runtime)),
         F::ContainerStartTs => c.and_then(|c| c.start_ns).map_or(Val::Missing, |n| Val::Num(n as i64)),
         F::ContainerDuration => match c.and_then(|c| c.start_ns) {
             Some(s) => Val::Num(ev.time_ns.saturating_sub(s) as i64),
             None => Val::Missing,
         },
-        F::ContainerImageDigest => match c.map(|c| c.image_digest.as_str()) {
-            Some(d) if !d.is_empty() => Val::Str(d),
-            _ => Val::Missing,
-        },
+        F::ContainerImageDigest => c.map_or(Val::Missing, |c| Val::non_empty(&c.image_digest)),
         F::ContainerMountDest => match (c, key) {
             (Some(c), Some(k)) => mount_dest(c, k).map_or(Val::Missing, Val::Str),
             _ => Val::Missing,
