@@ -4,7 +4,6 @@
 //! `container.image.digest`, `container.mount.dest[...]` and
 //! `proc.is_container_{liveness,readiness}_probe`).
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, PodSpec, Probe};
-use lanner_rules::{Mount, Mounts};
 use serde::Serialize;
 
 /// An exec probe's command.
@@ -23,9 +22,8 @@ pub struct ContainerFacts {
     pub start_ns: Option<u64>,
     /// `sha256:...` from the status's `imageID`.
     pub image_digest: String,
-    /// hostPath volumes mounted in the container, in `volumeMounts` order:
-    /// host path, mount path, read-only, propagation.
-    pub mounts: Mounts,
+    /// hostPath volumes mounted in the container: (host path, mount path).
+    pub mounts: Vec<(String, String)>,
     pub probes: Vec<ExecProbe>,
 }
 
@@ -44,12 +42,9 @@ impl ContainerFacts {
             .flatten()
             .filter_map(|m| {
                 let vol = spec.volumes.iter().flatten().find(|v| v.name == m.name)?;
-                let src = &vol.host_path.as_ref()?.path;
-                let ro = m.read_only.unwrap_or(false);
-                Some(Mount::from_spec(src, &m.mount_path, ro, m.mount_propagation.as_deref()))
+                Some((vol.host_path.as_ref()?.path.clone(), m.mount_path.clone()))
             })
-            .collect::<Vec<_>>()
-            .into();
+            .collect();
         ContainerFacts {
             privileged: c.map(|c| c.security_context.as_ref().and_then(|s| s.privileged).unwrap_or(false)),
             start_ns: st
@@ -85,14 +80,11 @@ mod tests {
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p", "uid": "u"},
             "spec": {
-                "volumes": [{"name": "proc", "hostPath": {"path": "/proc"}}, {"name": "tmp", "emptyDir": {}},
-                            {"name": "etc", "hostPath": {"path": "/etc"}}],
+                "volumes": [{"name": "proc", "hostPath": {"path": "/proc"}}, {"name": "tmp", "emptyDir": {}}],
                 "containers": [{
                     "name": "app", "image": "x",
                     "securityContext": {"privileged": true},
-                    "volumeMounts": [{"name": "proc", "mountPath": "/host/proc"}, {"name": "tmp", "mountPath": "/tmp"},
-                                     {"name": "etc", "mountPath": "/host/etc", "readOnly": true,
-                                      "mountPropagation": "Bidirectional"}],
+                    "volumeMounts": [{"name": "proc", "mountPath": "/host/proc"}, {"name": "tmp", "mountPath": "/tmp"}],
                     "livenessProbe": {"exec": {"command": ["/bin/sh", "-c", "true"]}},
                     "readinessProbe": {"httpGet": {"port": 80}}
                 }, {"name": "plain", "image": "y"}]
@@ -109,8 +101,7 @@ mod tests {
         assert_eq!(f.privileged, Some(true));
         assert_eq!(f.start_ns, Some(1_796_292_000_000_000_000));
         assert_eq!(f.image_digest, "sha256:0123");
-        let mounts: Vec<String> = f.mounts.iter().map(|m| m.falco_string().to_string()).collect();
-        assert_eq!(mounts, ["/proc:/host/proc::true:private", "/etc:/host/etc::false:rshared"], "hostPath only");
+        assert_eq!(f.mounts, vec![("/proc".to_string(), "/host/proc".to_string())]);
         assert_eq!(
             f.probes,
             vec![ExecProbe { kind: "liveness", command: vec!["/bin/sh".into(), "-c".into(), "true".into()] }]
