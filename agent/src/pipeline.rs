@@ -18,6 +18,7 @@ use std::{
 
 use lanner_common::decode::{decode, Event as KEvent};
 use lanner_rules::{Alert, Event, RuleSetHandle};
+use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 
 use crate::{assemble::Assembler, k8s::enrich::CgroupIds, transport::RecordSink};
@@ -39,6 +40,9 @@ pub struct PipelineStats {
     pub sys: u64,
     pub alerts: u64,
     pub alerts_held: u64,
+    /// Wake-ups the reader recovered on its housekeeping tick: it slept, yet
+    /// records or a lowered idle flag were there (see `transport`).
+    pub reader_rewakes: u64,
 }
 
 #[derive(Serialize)]
@@ -101,7 +105,8 @@ pub struct Pipeline<W: Write> {
     /// Rule ids matched inline (reused, so matching allocates nothing).
     hits: Vec<lanner_rules::RuleId>,
     /// `lanner_events_total{type}` handles (exec, open, connect, setuid, fork, exit) + decode errors.
-    counters: Option<([prometheus_client::metrics::counter::Counter; 8], prometheus_client::metrics::counter::Counter)>,
+    /// Events by type, decode errors, reader re-wakes.
+    counters: Option<([Counter; 8], Counter, Counter)>,
     /// `lanner_enrichment_{holds_total,hold_seconds,misses_total}`.
     enrich_metrics: Option<EnrichMetrics>,
 }
@@ -109,12 +114,9 @@ pub struct Pipeline<W: Write> {
 /// Handles of the enrichment metrics, moved into each hold's task.
 #[derive(Clone)]
 struct EnrichMetrics {
-    holds: prometheus_client::metrics::counter::Counter,
+    holds: Counter,
     hold: prometheus_client::metrics::histogram::Histogram,
-    misses: prometheus_client::metrics::family::Family<
-        crate::metrics::ReasonLabels,
-        prometheus_client::metrics::counter::Counter,
-    >,
+    misses: prometheus_client::metrics::family::Family<crate::metrics::ReasonLabels, Counter>,
 }
 
 impl EnrichMetrics {
@@ -208,7 +210,7 @@ impl<W: Write> Pipeline<W> {
 
     pub fn set_metrics(&mut self, m: &crate::metrics::Metrics) {
         let c = ["exec", "open", "connect", "setuid", "fork", "exit", "file", "sys"].map(|t| m.event_counter(t));
-        self.counters = Some((c, m.decode_errors.clone()));
+        self.counters = Some((c, m.decode_errors.clone(), m.reader_rewakes.clone()));
         self.enrich_metrics = Some(EnrichMetrics {
             holds: m.enrichment_holds.clone(),
             hold: m.enrichment_hold.clone(),
@@ -295,7 +297,7 @@ impl<W: Write> Pipeline<W> {
                 7
             }
         };
-        if let Some((c, _)) = &self.counters {
+        if let Some((c, ..)) = &self.counters {
             c[i].inc();
         }
         self.print_event(ev);
@@ -416,7 +418,7 @@ impl<W: Write> RecordSink for Pipeline<W> {
             Ok(mut ev) => self.handle(&mut ev),
             Err(e) => {
                 self.stats.decode_errors += 1;
-                if let Some((_, d)) = &self.counters {
+                if let Some((_, d, _)) = &self.counters {
                     d.inc();
                 }
                 tracing::debug!("decode error: {e}");
@@ -440,5 +442,12 @@ impl<W: Write> RecordSink for Pipeline<W> {
     fn woken(&mut self) {
         self.take_matches();
         self.flush();
+    }
+
+    fn rewoken(&mut self) {
+        self.stats.reader_rewakes += 1;
+        if let Some((.., r)) = &self.counters {
+            r.inc();
+        }
     }
 }

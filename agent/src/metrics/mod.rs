@@ -136,6 +136,7 @@ pub struct Metrics {
     pub probe_attached: Family<ProbeLabels, Gauge>,
     pub events: Family<TypeLabels, Counter>,
     pub decode_errors: Counter,
+    pub reader_rewakes: Counter,
     pub rule_matches: Family<RuleLabels, Counter>,
     pub rule_matches_by_tag: Family<TagLabels, Counter>,
     pub alert_latency: Histogram,
@@ -189,6 +190,12 @@ impl Metrics {
         r.register("events", "Events decoded from the kernel ring buffer, by event type", events.clone());
         let decode_errors = Counter::default();
         r.register("decode_errors", "Ring-buffer records that could not be decoded", decode_errors.clone());
+        let reader_rewakes = Counter::default();
+        r.register(
+            "reader_rewakes",
+            "Lost ring-buffer wake-ups the reader recovered on its housekeeping tick (it slept, yet records or a lowered idle flag were there)",
+            reader_rewakes.clone(),
+        );
         let rule_matches = Family::<RuleLabels, Counter>::default();
         r.register("rule_matches", "Alerts raised, by rule and priority", rule_matches.clone());
         let rule_matches_by_tag = Family::<TagLabels, Counter>::default();
@@ -284,6 +291,7 @@ impl Metrics {
             probe_attached,
             events,
             decode_errors,
+            reader_rewakes,
             rule_matches,
             rule_matches_by_tag,
             alert_latency,
@@ -471,6 +479,7 @@ mod tests {
         let m = Metrics::new();
         m.event_counter("exec").inc_by(3);
         m.decode_errors.inc();
+        m.reader_rewakes.inc();
         m.rule_matched("Terminal shell in container", "Notice", &["T1059", "container"]);
         m.alert_latency.observe(0.0003);
         m.enrichment_holds.inc();
@@ -519,6 +528,7 @@ mod tests {
             "lanner_probe_attached{probe=\"openat_fexit\",hook=\"fexit/do_sys_openat2\"} 1",
             "lanner_probe_attached{probe=\"openat_enter\",hook=\"tracepoint/syscalls/sys_enter_openat\"} 0",
             "lanner_decode_errors_total 1",
+            "lanner_reader_rewakes_total 1",
             "lanner_rule_matches_total{rule=\"Terminal shell in container\",priority=\"Notice\"} 1",
             "lanner_rule_matches_by_tag_total{tag=\"T1059\"} 1",
             "lanner_alert_latency_seconds_bucket{le=\"0.0005\"} 1",
