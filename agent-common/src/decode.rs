@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::{comm::Comm, event::*};
+use crate::{comm::Comm, event::*, exe::ExecInfo};
 
 mod image;
 pub use image::ExecImage;
@@ -355,27 +355,41 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
     let flags = h.flags;
     Ok(match kind {
         EventKind::Exec => {
-            let (e, tail): (ExecEvent, usize) = read_var(buf, "exec event", EXEC_FIXED_LEN)?;
-            if e.args_len as usize > tail {
-                return Err(DecodeError::BadLength { field: "args", len: e.args_len as usize, max: tail });
+            // Fixed fields read in place; the packed tail's sections sliced
+            // from the record (only their used bytes arrived).
+            let tail = var_tail::<ExecEvent>(buf, "exec event", EXEC_FIXED_LEN)?;
+            let info: ExecInfo = field!(buf, ExecEvent, info);
+            let (args_len, filename_len): (u16, u16) =
+                (field!(buf, ExecEvent, args_len), field!(buf, ExecEvent, filename_len));
+            let s = ExecSections::new(args_len, info.env_len, filename_len, info.exe_path_len, info.cwd_len);
+            let limits = [
+                ("args", &s.args, ARGS_LEN + ARG_MAX_ONE - 1),
+                ("env", &s.env, crate::exe::ENV_LEN),
+                ("filename", &s.filename, PATH_LEN - 1),
+                ("exe_path", &s.exe_path, crate::exe::EXE_PATH_BUF),
+                ("cwd", &s.cwd, crate::exe::EXE_PATH_BUF),
+            ];
+            for (field, r, most) in limits {
+                let max = most.min(tail.len().saturating_sub(r.start));
+                if r.len() > max {
+                    return Err(DecodeError::BadLength { field, len: r.len(), max });
+                }
             }
-            let (args_len, env_len) = (e.args_len as usize, e.info.env_len as usize);
-            if args_len + env_len > tail {
-                return Err(DecodeError::BadLength { field: "env", len: env_len, max: tail - args_len });
-            }
+            let hdr: EventHeader = field!(buf, ExecEvent, hdr);
+            let loginuid: u32 = field!(buf, ExecEvent, loginuid);
             Event::Exec(Exec {
-                hdr: header(&e.hdr),
-                syscall: if e.hdr.subtype == EXEC_EXECVEAT { "execveat" } else { "execve" },
-                ppid: e.ppid,
-                ret: e.ret,
-                loginuid: (e.loginuid != u32::MAX).then_some(e.loginuid),
-                tty: e.tty,
-                filename: string(&e.filename, e.filename_len as usize, "filename")?,
-                argv: split_args(&e.args, e.args_len as usize)?,
+                hdr: header(&hdr),
+                syscall: if hdr.subtype == EXEC_EXECVEAT { "execveat" } else { "execve" },
+                ppid: field!(buf, ExecEvent, ppid),
+                ret: field!(buf, ExecEvent, ret),
+                loginuid: (loginuid != u32::MAX).then_some(loginuid),
+                tty: field!(buf, ExecEvent, tty),
+                filename: string(&tail[s.filename.clone()], s.filename.len(), "filename")?,
+                argv: split_args(&tail[s.args.clone()], s.args.len())?,
                 args_truncated: flags & FLAG_ARGS_TRUNCATED != 0,
                 filename_truncated: flags & FLAG_PATH_TRUNCATED != 0,
                 read_failed: flags & FLAG_READ_FAILED != 0,
-                image: image::image(&e.info, &e.args[args_len..args_len + env_len])?.map(Box::new),
+                image: image::image(&info, &tail[s.env], &tail[s.exe_path], &tail[s.cwd])?.map(Box::new),
             })
         }
         EventKind::Open => {

@@ -140,10 +140,59 @@ pub struct ExecEvent {
     pub _pad1: u16,
     /// The new image and the task's credentials and ids (successful exec only).
     pub info: crate::exe::ExecInfo,
-    pub filename: [u8; PATH_LEN],
-    /// NUL-separated argv; `args_len` bytes are valid, then `info.env_len`
-    /// bytes of NUL-separated environment.
-    pub args: [u8; ARGS_LEN + ARG_MAX_ONE],
+    /// The variable-length parts, packed back to back in this order, each
+    /// only as long as its length field says ([`ExecEvent::sections`]):
+    /// argv (`args_len`, NUL-separated), environment (`info.env_len`),
+    /// filename (`filename_len`, no NUL), the executable's path
+    /// (`info.exe_path_len`) and the working directory's (`info.cwd_len`),
+    /// both leaf-first components. Only the used bytes travel
+    /// ([`exec_record_len`]). The probes write each section at an offset
+    /// bounded by [`EXEC_FILENAME_AT_MAX`], [`EXEC_EXE_AT_MAX`] and
+    /// [`EXEC_CWD_AT_MAX`], which size the buffer for the verifier.
+    pub tail: [u8; EXEC_TAIL_LEN],
+}
+
+/// Where the filename section may start at most: argv and environment
+/// together fill at most the `ARGS_LEN + ARG_MAX_ONE` bytes they had before
+/// the record was packed.
+pub const EXEC_FILENAME_AT_MAX: usize = ARGS_LEN + ARG_MAX_ONE - 1;
+/// Where the executable's path may start: after a filename of < `PATH_LEN` bytes.
+pub const EXEC_EXE_AT_MAX: usize = EXEC_FILENAME_AT_MAX + PATH_LEN;
+/// Where the working directory's path may start.
+pub const EXEC_CWD_AT_MAX: usize = EXEC_EXE_AT_MAX + crate::exe::EXE_PATH_BUF;
+/// Bytes of [`ExecEvent::tail`]: room for the last section written at its
+/// furthest start.
+pub const EXEC_TAIL_LEN: usize = EXEC_CWD_AT_MAX + crate::exe::EXE_PATH_BUF + 1;
+
+/// The byte ranges of an [`ExecEvent`]'s packed tail sections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecSections {
+    pub args: core::ops::Range<usize>,
+    pub env: core::ops::Range<usize>,
+    pub filename: core::ops::Range<usize>,
+    pub exe_path: core::ops::Range<usize>,
+    pub cwd: core::ops::Range<usize>,
+}
+
+impl ExecSections {
+    /// The sections from their lengths, in the tail's order; the caller
+    /// checks `cwd.end` against the bytes that arrived.
+    pub fn new(args: u16, env: u16, filename: u16, exe_path: u16, cwd: u16) -> ExecSections {
+        let args = 0..args as usize;
+        let env = args.end..args.end + env as usize;
+        let filename = env.end..env.end + filename as usize;
+        let exe_path = filename.end..filename.end + exe_path as usize;
+        let cwd = exe_path.end..exe_path.end + cwd as usize;
+        ExecSections { args, env, filename, exe_path, cwd }
+    }
+}
+
+impl ExecEvent {
+    /// The tail's sections from the record's length fields.
+    pub fn sections(&self) -> ExecSections {
+        let i = &self.info;
+        ExecSections::new(self.args_len, i.env_len, self.filename_len, i.exe_path_len, i.cwd_len)
+    }
 }
 
 /// `sys_exit_openat`/`sys_exit_openat2` with the arguments stashed at entry.
@@ -183,14 +232,15 @@ const fn cut_len(used: usize, full: usize) -> usize {
     }
 }
 
-/// Bytes of an [`ExecEvent`] before its argv: the probes send these plus the
-/// used argv (and environment) bytes, rounded up to 8.
-pub const EXEC_FIXED_LEN: usize = core::mem::offset_of!(ExecEvent, args);
+/// Bytes of an [`ExecEvent`] before its packed tail: the probes send these
+/// plus the tail's used bytes, rounded up to 8.
+pub const EXEC_FIXED_LEN: usize = core::mem::offset_of!(ExecEvent, tail);
 
-/// Bytes of the exec record sent for `args_len` bytes of argv and environment.
+/// Bytes of the exec record sent for `tail_used` bytes of its tail (the end of
+/// its last section, [`ExecEvent::sections`]).
 #[inline(always)]
-pub const fn exec_record_len(args_len: usize) -> usize {
-    cut_len(EXEC_FIXED_LEN + args_len, core::mem::size_of::<ExecEvent>())
+pub const fn exec_record_len(tail_used: usize) -> usize {
+    cut_len(EXEC_FIXED_LEN + tail_used, core::mem::size_of::<ExecEvent>())
 }
 
 /// Address families reported in [`ConnectEvent::family`].
@@ -494,8 +544,10 @@ macro_rules! const_size {
     };
 }
 const_size!(EventHeader, HDR_LEN);
-const_size!(ExecEvent, HDR_LEN + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + PATH_LEN + ARGS_LEN + ARG_MAX_ONE);
-const _: () = assert!(ARGS_LEN + 1 + crate::exe::ENV_LEN <= ARGS_LEN + ARG_MAX_ONE);
+const_size!(ExecEvent, HDR_LEN + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + EXEC_TAIL_LEN);
+// argv (< ARGS_LEN + ARG_MAX_ONE bytes; at most ARGS_LEN when the environment follows) and the environment fit before the filename's last start.
+const _: () = assert!(ARGS_LEN + crate::exe::ENV_LEN <= EXEC_FILENAME_AT_MAX);
+const _: () = assert!(EXEC_TAIL_LEN == 4096);
 const_size!(OpenEvent, HDR_LEN + 24 + PATH_LEN);
 const_size!(ConnectEvent, HDR_LEN + 32 + UNIX_PATH_LEN + 4 + 16);
 const_size!(SetuidEvent, HDR_LEN + 24);

@@ -80,18 +80,17 @@ pub struct ExecInfo {
     pub exe_mode: u16,
     /// `EXE_*` bits.
     pub exe_flags: u16,
-    /// Used bytes of `exe_path`.
+    /// Used bytes of the executable's path section of `ExecEvent::tail`
+    /// (components leaf first, each NUL-terminated).
     pub exe_path_len: u16,
-    /// Environment bytes following argv in `ExecEvent::args`.
+    /// Environment bytes following argv in `ExecEvent::tail`.
     pub env_len: u16,
-    /// Path components, leaf first, each NUL-terminated.
-    pub exe_path: [u8; EXE_PATH_BUF],
-    /// Used bytes of `cwd_path`, and `CWD_*` bits.
+    /// Used bytes of the working directory's section of `ExecEvent::tail`
+    /// (`task->fs->pwd`, components leaf first like the executable's), and
+    /// `CWD_*` bits.
     pub cwd_len: u16,
     pub cwd_flags: u16,
     pub _pad2: u32,
-    /// The working directory (`task->fs->pwd`), components leaf first like `exe_path`.
-    pub cwd_path: [u8; EXE_PATH_BUF],
 }
 
 impl ExecInfo {
@@ -118,15 +117,13 @@ impl ExecInfo {
         exe_flags: 0,
         exe_path_len: 0,
         env_len: 0,
-        exe_path: [0; EXE_PATH_BUF],
         cwd_len: 0,
         cwd_flags: 0,
         _pad2: 0,
-        cwd_path: [0; EXE_PATH_BUF],
     };
 }
 
-const _: () = assert!(core::mem::size_of::<ExecInfo>() == 120 + 2 * EXE_PATH_BUF);
+const _: () = assert!(core::mem::size_of::<ExecInfo>() == 120);
 const _: () = assert!(core::mem::size_of::<ExecInfo>().is_multiple_of(8));
 const _: () = assert!(EXE_PATH_BUDGET.is_power_of_two() && EXE_PATH_BUDGET + EXE_NAME_MAX <= EXE_PATH_BUF);
 const _: () = assert!((ENV_LEN + 1).is_power_of_two());

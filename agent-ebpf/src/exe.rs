@@ -8,7 +8,10 @@
 //! Every offset comes from the agent (kernel BTF); an unknown one skips its read.
 use aya_ebpf::{
     cty::c_void,
-    helpers::generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
+    helpers::{
+        bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes,
+        generated::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user},
+    },
 };
 use lanner_common::{
     config::{EXEC_SKIP_CWD, EXEC_SKIP_EXE_INODE, EXEC_SKIP_EXE_PATH, EXEC_SKIP_TASK},
@@ -16,7 +19,7 @@ use lanner_common::{
         ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_LOWER_LAYER, EXE_NAME_MAX,
         EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
     },
-    ExecEvent, ARGS_LEN,
+    ExecEvent, ARGS_LEN, EXEC_CWD_AT_MAX, EXEC_EXE_AT_MAX, EXEC_FILENAME_AT_MAX, FLAG_PATH_TRUNCATED, PATH_LEN,
 };
 
 use crate::{
@@ -160,19 +163,61 @@ pub fn read_task(task: *const u8, info: &mut ExecInfo) {
     }
 }
 
-/// The task's credentials and ids ([`read_task`]) and working directory
-/// ([`read_cwd`]), each unless `skip` (`EXEC_SKIP_*`) leaves it out.
+/// The task's credentials and ids ([`read_task`]) unless `skip`
+/// (`EXEC_SKIP_*`) leaves them out.
 #[inline(always)]
 pub fn read_parts(task: *const u8, info: &mut ExecInfo, skip: u32) {
     if skip & EXEC_SKIP_TASK == 0 {
         read_task(task, info);
     }
+}
+
+/// The last two sections of the record's tail, after argv, the environment
+/// and the filename: the executable ([`read_exe`], with `mm`) and the
+/// working directory ([`read_cwd`]), each unless `skip` leaves it out.
+#[inline(always)]
+pub fn read_paths(task: *const u8, mm: Option<*const u8>, ev: &mut ExecEvent, skip: u32) {
+    if let Some(mm) = mm {
+        read_exe(task, mm, ev, skip);
+    }
     if skip & EXEC_SKIP_CWD == 0 {
-        read_cwd(task, info);
+        read_cwd(task, ev);
     }
 }
 
-/// The environment after the `args_len` argv bytes already in `ev.args`.
+/// `ev.tail` at `off`, when `off <= max`: the bound the verifier checks the
+/// section's writes against (`EXEC_*_AT_MAX`); past it (never, for lengths
+/// the probes wrote) the section is left out.
+#[inline(always)]
+fn tail_at(ev: &mut ExecEvent, off: usize, max: usize) -> Option<*mut u8> {
+    if off > max {
+        return None;
+    }
+    Some(unsafe { ev.tail.as_mut_ptr().add(off) })
+}
+
+/// The filename into its section, after argv and the environment: a kernel
+/// string at `src`, or a user one with `user` (a failed exec's argument).
+/// Returns `FLAG_PATH_TRUNCATED` when it did not fit, `Err` when unread
+/// (`filename_len` 0).
+#[inline(always)]
+pub fn read_filename(ev: &mut ExecEvent, src: *const u8, user: bool) -> Result<u16, ()> {
+    ev.filename_len = 0;
+    let at = ev.args_len as usize + ev.info.env_len as usize;
+    let dst = tail_at(ev, at, EXEC_FILENAME_AT_MAX).ok_or(())?;
+    // SAFETY: `at <= EXEC_FILENAME_AT_MAX`, and the tail has PATH_LEN bytes past it.
+    let buf = unsafe { core::slice::from_raw_parts_mut(dst, PATH_LEN) };
+    let r = if user {
+        unsafe { bpf_probe_read_user_str_bytes(src, buf) }
+    } else {
+        unsafe { bpf_probe_read_kernel_str_bytes(src, buf) }
+    };
+    let n = r.map_err(|_| ())?.len();
+    ev.filename_len = n as u16;
+    Ok(if n >= PATH_LEN - 1 { FLAG_PATH_TRUNCATED } else { 0 })
+}
+
+/// The environment after the `args_len` argv bytes already in `ev.tail`.
 #[inline(always)]
 pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
     let start: u64 = ld(mm, conf!(exe.mm_env_start)).unwrap_or(0);
@@ -184,7 +229,7 @@ pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
 }
 
 /// The environment block `start..end` of user memory, appended after argv in
-/// `ev.args` (at most `ENV_LEN` bytes; `EXE_ENV_TRUNCATED` when cut). Shared by
+/// `ev.tail` (at most `ENV_LEN` bytes; `EXE_ENV_TRUNCATED` when cut). Shared by
 /// `sched_exec` (from `mm->env_*`) and `lsm_exec` (from the new stack).
 #[inline(always)]
 pub fn read_env_range(ev: &mut ExecEvent, start: u64, end: u64) {
@@ -194,7 +239,7 @@ pub fn read_env_range(ev: &mut ExecEvent, start: u64, end: u64) {
     }
     let total = end - start;
     let n = if total > ENV_LEN as u64 { ENV_LEN as u32 } else { total as u32 } & ENV_LEN as u32;
-    let dst = unsafe { ev.args.as_mut_ptr().add(off) };
+    let dst = unsafe { ev.tail.as_mut_ptr().add(off) };
     if unsafe { bpf_probe_read_user(dst.cast(), n, start as *const c_void) } == 0 {
         ev.info.env_len = n as u16;
         if total > ENV_LEN as u64 {
@@ -230,7 +275,10 @@ fn inode_time(inode: *const u8, sec: u32, nsec: u32) -> u64 {
 /// Path (see [`walk`]), inode facts and overlayfs layer of `mm->exe_file`;
 /// `skip` (`EXEC_SKIP_*`) leaves out the walk or the inode facts.
 #[inline(always)]
-pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) {
+fn read_exe(task: *const u8, mm: *const u8, ev: &mut ExecEvent, skip: u32) {
+    let exe_at = ev.args_len as usize + ev.info.env_len as usize + ev.filename_len as usize;
+    let Some(out) = tail_at(ev, exe_at, EXEC_EXE_AT_MAX) else { return };
+    let info = &mut ev.info;
     let Some(file) = ld::<*const u8>(mm, conf!(exe.mm_exe_file)).filter(|f| !f.is_null()) else {
         return;
     };
@@ -270,7 +318,7 @@ pub fn read_exe(task: *const u8, mm: *const u8, info: &mut ExecInfo, skip: u32) 
     let root_mnt: u64 = fs.and_then(|fs| ld(fs, conf!(exe.fs_root))).unwrap_or(0);
     let root_dentry: u64 = fs.and_then(|fs| ld(fs, second(conf!(exe.fs_root)))).unwrap_or(0);
     root_identity(root_dentry as *const u8, info);
-    let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), info.exe_path.as_mut_ptr());
+    let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), out);
     if short || end == WALK_CUT {
         info.exe_flags |= EXE_TRUNCATED;
     }
@@ -295,7 +343,7 @@ fn root_identity(root: *const u8, info: &mut ExecInfo) {
 /// The working directory (`task->fs->pwd`), walked like the executable up to
 /// the task's root (`proc.cwd` of short-lived processes, read at exec).
 #[inline(always)]
-pub fn read_cwd(task: *const u8, info: &mut ExecInfo) {
+fn read_cwd(task: *const u8, ev: &mut ExecEvent) {
     let pwd = conf!(exe.fs_pwd);
     if pwd == lanner_common::config::OFFSET_NONE {
         return;
@@ -311,7 +359,11 @@ pub fn read_cwd(task: *const u8, info: &mut ExecInfo) {
     if dentry == 0 {
         return;
     }
-    let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), info.cwd_path.as_mut_ptr());
+    let i = &ev.info;
+    let cwd_at = ev.args_len as usize + i.env_len as usize + ev.filename_len as usize + i.exe_path_len as usize;
+    let Some(out) = tail_at(ev, cwd_at, EXEC_CWD_AT_MAX) else { return };
+    let info = &mut ev.info;
+    let (len, end, short) = walk(w, vfsmnt, dentry, (root_mnt, root_dentry), out);
     info.cwd_flags = CWD_PRESENT;
     if short || end != WALK_DONE {
         info.cwd_flags |= CWD_TRUNCATED;
@@ -320,8 +372,8 @@ pub fn read_cwd(task: *const u8, info: &mut ExecInfo) {
 }
 
 /// Walk from (`vfsmnt`, `dentry`) up to `root` (its mount and dentry), crossing
-/// mounts, and write the components leaf first into `out` (an
-/// `EXE_PATH_BUF`-byte buffer). Returns the bytes used, how the walk ended and
+/// mounts, and write the components leaf first into `out` (its section of
+/// the record's tail, `EXE_PATH_BUF` bytes of room). Returns the bytes used, how the walk ended and
 /// whether some recorded component was not copied (byte budget).
 ///
 /// Two bounded loops keep verification cheap: the first walks up the dentry

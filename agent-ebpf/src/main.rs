@@ -8,6 +8,8 @@
 //! read a string or find a stash entry is counted per probe and per CPU.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// `atomic_xadd` (`probes::execve_enter`): the bpf target has no `AtomicU64::fetch_add`.
+#![cfg_attr(target_arch = "bpf", allow(internal_features), feature(core_intrinsics))]
 
 #[cfg(target_arch = "bpf")]
 mod common;

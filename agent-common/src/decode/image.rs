@@ -41,19 +41,17 @@ pub struct ExecImage {
     pub cwd: Option<String>,
 }
 
-/// The image facts of `info`; `env` are the environment bytes after argv.
-pub(super) fn image(info: &ExecInfo, env: &[u8]) -> Result<Option<ExecImage>, DecodeError> {
+/// The image facts of `info`; `env`, `exe` and `cwd` are the record's
+/// environment, executable-path and working-directory sections (their
+/// lengths checked by the caller).
+pub(super) fn image(info: &ExecInfo, env: &[u8], exe: &[u8], cwd: &[u8]) -> Result<Option<ExecImage>, DecodeError> {
     let f = info.exe_flags;
     if f & EXE_PRESENT == 0 && info.start_boot_ns == 0 {
         return Ok(None);
     }
-    let len = info.exe_path_len as usize;
-    if len > EXE_PATH_BUF {
-        return Err(DecodeError::BadLength { field: "exe_path", len, max: EXE_PATH_BUF });
-    }
-    let leaf = info.exe_path[..len].split(|&b| b == 0).next().unwrap_or_default();
+    let leaf = exe.split(|&b| b == 0).next().unwrap_or_default();
     Ok(Some(ExecImage {
-        exe_path: exe_path(&info.exe_path, len, f),
+        exe_path: exe_path(exe, exe.len(), f),
         exe_path_truncated: f & EXE_TRUNCATED != 0,
         exe_ino: info.exe_ino,
         exe_ctime_ns: info.exe_ctime_ns,
@@ -78,6 +76,6 @@ pub(super) fn image(info: &ExecInfo, env: &[u8]) -> Result<Option<ExecImage>, De
         root: (info.root_ino != 0).then_some((info.root_dev, info.root_ino)),
         env: split_args(env, env.len())?,
         env_truncated: f & EXE_ENV_TRUNCATED != 0,
-        cwd: cwd_path(&info.cwd_path, (info.cwd_len as usize).min(EXE_PATH_BUF), info.cwd_flags),
+        cwd: cwd_path(cwd, cwd.len(), info.cwd_flags),
     }))
 }

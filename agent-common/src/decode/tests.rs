@@ -32,20 +32,34 @@ fn exec_event(args: &[&str]) -> ExecEvent {
         args_count: 0,
         _pad1: 0,
         info: crate::exe::ExecInfo::ZERO,
-        filename: [0; PATH_LEN],
-        args: [0; ARGS_LEN + ARG_MAX_ONE],
+        tail: [0; EXEC_TAIL_LEN],
     };
-    let f = b"/usr/bin/cat";
-    e.filename[..f.len()].copy_from_slice(f);
-    e.filename_len = f.len() as u16;
-    let mut off = 0;
-    for a in args {
-        e.args[off..off + a.len()].copy_from_slice(a.as_bytes());
-        off += a.len() + 1;
-    }
-    e.args_len = off as u16;
+    let argv: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    pack(&mut e, &argv, b"", b"/usr/bin/cat", b"", b"");
     e.args_count = args.len() as u16;
     e
+}
+
+/// Pack the tail's sections as the probes do (argv, environment, filename,
+/// executable path, working directory) and set their lengths.
+fn pack(e: &mut ExecEvent, args: &[u8], env: &[u8], filename: &[u8], exe: &[u8], cwd: &[u8]) {
+    e.tail = [0; EXEC_TAIL_LEN];
+    let mut off = 0;
+    for part in [args, env, filename, exe, cwd] {
+        e.tail[off..off + part.len()].copy_from_slice(part);
+        off += part.len();
+    }
+    (e.args_len, e.info.env_len, e.filename_len) = (args.len() as u16, env.len() as u16, filename.len() as u16);
+    (e.info.exe_path_len, e.info.cwd_len) = (exe.len() as u16, cwd.len() as u16);
+}
+
+#[test]
+fn exec_sections_pack_back_to_back() {
+    let mut e = exec_event(&[]);
+    pack(&mut e, b"ls\0-l\0", b"A=1\0", b"/bin/ls", b"ls\0bin\0", b"tmp\0");
+    let s = e.sections();
+    assert_eq!(&e.tail[s.filename.clone()], b"/bin/ls");
+    assert_eq!((s.args, s.env, s.filename, s.exe_path, s.cwd), (0..6, 6..10, 10..17, 17..24, 24..28));
 }
 
 #[test]
@@ -60,12 +74,18 @@ fn exec_round_trip() {
     assert_eq!(x.loginuid, None);
     assert_eq!(x.tty, 0x8801);
     assert!(!x.args_truncated);
-    // What the probes send: fixed fields + used argv, rounded up to 8.
-    let cut = exec_record_len(e.args_len as usize);
+    // What the probes send: fixed fields + the used tail, rounded up to 8.
+    let cut = exec_record_len(e.sections().cwd.end);
     assert!(cut < core::mem::size_of::<ExecEvent>() && cut.is_multiple_of(8));
+    assert_eq!(cut, EXEC_FIXED_LEN + 32, "argv's 17 bytes and the filename's 12, packed");
     let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     assert_eq!(y, x);
     assert!(matches!(decode(&as_bytes(&e)[..EXEC_FIXED_LEN + 2]), Err(DecodeError::BadLength { field: "args", .. })));
+    // The filename's section cut short: named, not a panic.
+    assert!(matches!(
+        decode(&as_bytes(&e)[..EXEC_FIXED_LEN + 20]),
+        Err(DecodeError::BadLength { field: "filename", len: 12, max: 3 })
+    ));
 }
 
 #[test]
@@ -202,9 +222,10 @@ fn bad_bytes_are_errors() {
     assert!(matches!(decode(&h), Err(DecodeError::TooShort { what: "exec event", .. })));
     h[0] = 99;
     assert_eq!(decode(&h), Err(DecodeError::UnknownKind(99)));
-    // A length field larger than its buffer.
+    // A length field larger than its section may be (the record is long
+    // enough: the section limit alone rejects it).
     let mut e = exec_event(&["x"]);
-    e.filename_len = (PATH_LEN + 1) as u16;
+    e.filename_len = PATH_LEN as u16;
     assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "filename", .. })));
     let mut e = exec_event(&["x"]);
     e.args_len = u16::MAX;
@@ -248,20 +269,18 @@ fn exec_image_and_environment_decode() {
     use crate::exe::*;
     let mut e = exec_event(&["x"]);
     let env = b"A=1\0B=two\0";
-    let a = e.args_len as usize;
-    e.args[a..a + env.len()].copy_from_slice(env);
-    e.info.env_len = env.len() as u16;
-    let p = b"memfd:x\0";
-    e.info.exe_path[..p.len()].copy_from_slice(p);
-    e.info.exe_path_len = p.len() as u16;
+    pack(&mut e, b"x\0", env, b"/usr/bin/cat", b"memfd:x\0", b"b\0a\0");
+    e.info.cwd_flags = CWD_PRESENT;
     e.info.exe_flags = EXE_PRESENT | EXE_PSEUDO | EXE_ENV_TRUNCATED;
     e.info.cap_effective = 1 << 21;
     e.info.sid = 77;
     e.info.root_ino = 2;
     e.info.root_dev = 0x0080_0003;
-    let cut = exec_record_len(a + env.len());
+    let cut = exec_record_len(e.sections().cwd.end);
     let Event::Exec(x) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    assert_eq!(x.filename, "/usr/bin/cat");
     let img = x.image.expect("image");
+    assert_eq!(img.cwd.as_deref(), Some("/a/b/"));
     assert_eq!(img.root, Some((0x0080_0003, 2)), "the root directory's device and inode");
     assert_eq!(img.exe_path.as_deref(), Some("/memfd:x (deleted)"));
     assert!(img.exe_memfd && !img.exe_upper_layer && img.env_truncated);

@@ -11,14 +11,13 @@ use aya_ebpf::{
 };
 use lanner_common::{
     counters::{Counter, ProbeId},
-    ExecEvent, ARGS_LEN, ARG_MAX_ONE, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED,
-    FLAG_USER_FILENAME, MAX_ARGS, PATH_LEN,
+    ExecEvent, ARGS_LEN, ARG_MAX_ONE, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_READ_FAILED, FLAG_USER_FILENAME, MAX_ARGS,
 };
 
 use super::arg;
 use crate::{
     common::{count, is_self},
-    maps::EXEC_STASH,
+    maps::{EXEC_STASH, EXEC_STASHED},
 };
 
 const P: ProbeId = ProbeId::ExecveEnter;
@@ -45,6 +44,48 @@ pub fn stash_exec(probe: ProbeId, filename: u64, argv: u64, syscall: u16) {
     let tid = bpf_get_current_pid_tgid() as u32;
     if EXEC_STASH.insert(&tid, &[filename, argv, u64::from(syscall)], 0).is_err() {
         count(probe, Counter::StashFull);
+        return;
+    }
+    stashed_add(1);
+}
+
+/// Take `key`'s [`EXEC_STASH`] entry out: its value, and the entry removed
+/// (lowering [`EXEC_STASHED`] when the remove found it). `None` without a
+/// lookup while the stash is known to be empty.
+#[inline(always)]
+pub fn unstash_exec(key: u32) -> Option<[u64; 3]> {
+    if !stash_may_hold() {
+        return None;
+    }
+    // SAFETY: the value is copied out before the entry is removed.
+    let v = unsafe { EXEC_STASH.get(&key) }.copied()?;
+    if EXEC_STASH.remove(&key).is_ok() {
+        stashed_add(u64::MAX);
+    }
+    Some(v)
+}
+
+/// Whether [`EXEC_STASH`] may hold an entry: an inlined array read. The
+/// exec'ing task's own insert happened before on this or, across a
+/// migration (which orders memory), another CPU.
+#[inline(always)]
+fn stash_may_hold() -> bool {
+    match EXEC_STASHED.get_ptr(0) {
+        // SAFETY: one u64 in an array map; a racing add at worst makes this a lookup.
+        Some(n) => (unsafe { core::ptr::read_volatile(n) }) != 0,
+        None => true,
+    }
+}
+
+/// Add `d` (1, or `u64::MAX` for -1) to [`EXEC_STASHED`]: one atomic add whose
+/// result is unused, so it is the `BPF_XADD` every kernel takes (the bpf target
+/// has no `AtomicU64::fetch_add`, hence the intrinsic).
+#[inline(always)]
+fn stashed_add(d: u64) {
+    use core::intrinsics::{atomic_xadd, AtomicOrdering};
+    if let Some(n) = EXEC_STASHED.get_ptr_mut(0) {
+        // SAFETY: an aligned u64 in map memory, only ever accessed atomically or volatile.
+        let _ = unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(n, d) };
     }
 }
 
@@ -53,19 +94,6 @@ pub fn stash_exec(probe: ProbeId, filename: u64, argv: u64, syscall: u16) {
 #[inline(always)]
 pub fn read_user_exec(probe: ProbeId, ev: &mut ExecEvent, filename: *const u8, argv: *const *const u8) {
     ev.hdr.flags = FLAG_USER_FILENAME;
-    match unsafe { bpf_probe_read_user_str_bytes(filename, &mut ev.filename) } {
-        Ok(s) => {
-            ev.filename_len = s.len() as u16;
-            if s.len() >= PATH_LEN - 1 {
-                ev.hdr.flags |= FLAG_PATH_TRUNCATED;
-            }
-        }
-        Err(_) => {
-            ev.filename_len = 0;
-            ev.hdr.flags |= FLAG_READ_FAILED;
-            count(probe, Counter::StrReadFail);
-        }
-    }
     let mut off: usize = 0;
     let mut n: u16 = 0;
     let mut i: usize = 0;
@@ -86,7 +114,7 @@ pub fn read_user_exec(probe: ProbeId, ev: &mut ExecEvent, filename: *const u8, a
             break;
         }
         let at = off & (ARGS_LEN - 1);
-        let dst = &mut ev.args[at..at + ARG_MAX_ONE];
+        let dst = &mut ev.tail[at..at + ARG_MAX_ONE];
         match unsafe { bpf_probe_read_user_str_bytes(p, dst) } {
             Ok(s) => {
                 let len = s.len();
@@ -114,4 +142,12 @@ pub fn read_user_exec(probe: ProbeId, ev: &mut ExecEvent, filename: *const u8, a
     }
     ev.args_len = off as u16;
     ev.args_count = n;
+    // The filename's section follows argv (a failed exec has no environment).
+    match crate::exe::read_filename(ev, filename, true) {
+        Ok(f) => ev.hdr.flags |= f,
+        Err(()) => {
+            ev.hdr.flags |= FLAG_READ_FAILED;
+            count(probe, Counter::StrReadFail);
+        }
+    }
 }

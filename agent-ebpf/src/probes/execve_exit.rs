@@ -12,7 +12,7 @@ use super::execve_enter::read_user_exec;
 use super::sys_ret;
 use crate::{
     common::{count, fill_header, is_self, submit_prefix, task_loginuid, task_ppid, task_ptr, task_tty},
-    maps::{EXEC_SCRATCH, EXEC_STASH},
+    maps::EXEC_SCRATCH,
 };
 
 const P: ProbeId = ProbeId::ExecveExit;
@@ -41,12 +41,10 @@ fn try_exec_exit(ctx: &TracePointContext) -> Result<(), i64> {
         // Emitted by sched_exec (which also dropped the stash entry).
         return Ok(());
     }
-    // SAFETY: the value is copied out before the entry is removed.
-    let Some(ptrs) = (unsafe { EXEC_STASH.get(&tid) }).copied() else {
+    let Some(ptrs) = super::execve_enter::unstash_exec(tid) else {
         count(P, Counter::StashMiss);
         return Ok(());
     };
-    let _ = EXEC_STASH.remove(&tid);
     emit_failed_exec(P, ret, ptrs[2] as u16, ptrs[0] as *const u8, ptrs[1] as *const *const u8)
 }
 
@@ -71,6 +69,6 @@ pub(super) fn emit_failed_exec(
     ev.ppid = task_ppid(task);
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
-    submit_prefix(p, &*ev, lanner_common::exec_record_len(ev.args_len as usize));
+    submit_prefix(p, &*ev, lanner_common::exec_record_len(ev.args_len as usize + ev.filename_len as usize));
     Ok(())
 }

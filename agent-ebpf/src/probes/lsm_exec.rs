@@ -10,18 +10,14 @@
 //! reports. `lanner::probes::TABLE` prefers this over `sched_exec`, which is the
 //! fallback (no BPF LSM, or this host's EPERM on LSM programs).
 use aya_ebpf::{
-    cty::c_void,
-    helpers::generated::bpf_probe_read_user,
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user_str_bytes},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user_str_bytes},
     macros::lsm,
     programs::LsmContext,
 };
 use lanner_common::{
     config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
     counters::{Counter, ProbeId},
-    exe::{ENV_LEN, EXE_ENV_TRUNCATED},
-    EventKind, ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, MAX_ARGS,
-    PATH_LEN,
+    EventKind, ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_READ_FAILED, MAX_ARGS,
 };
 
 use crate::{
@@ -69,29 +65,22 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     if env && flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
         exe::read_env_range(ev, p + ev.args_len as u64, end);
     }
-    let mm: Option<*const u8> = ld(task, conf!(offsets.task_mm));
-    if let Some(mm) = mm.filter(|m| !m.is_null()) {
-        exe::read_exe(task, mm, &mut ev.info, skip);
-    }
     let filename: Option<*const u8> = read_at(bprm, conf!(hook.bprm_filename));
-    match filename.map(|f| unsafe { bpf_probe_read_kernel_str_bytes(f, &mut ev.filename) }) {
-        Some(Ok(s)) => {
-            ev.filename_len = s.len() as u16;
-            if s.len() >= PATH_LEN - 1 {
-                flags |= FLAG_PATH_TRUNCATED;
-            }
-        }
+    match filename.map(|f| exe::read_filename(ev, f, false)) {
+        Some(Ok(f)) => flags |= f,
         _ => {
             ev.filename_len = 0;
             count(P, Counter::StrReadFail);
         }
     }
+    let mm: Option<*const u8> = ld(task, conf!(offsets.task_mm));
+    exe::read_paths(task, mm.filter(|m| !m.is_null()), ev, skip);
     super::sched_exec::submit_exec(ev, task, flags);
     Ok(())
 }
 
 /// argv: `argc` NUL-terminated strings from `p` (contiguous in user memory),
-/// one string read each, into `ev.args`. Returns the header flags.
+/// one string read each, into the start of `ev.tail`. Returns the header flags.
 #[inline(always)]
 fn read_args(ev: &mut ExecEvent, p: u64, argc: i32) -> u16 {
     let mut flags = 0u16;
@@ -109,7 +98,7 @@ fn read_args(ev: &mut ExecEvent, p: u64, argc: i32) -> u16 {
             break;
         }
         let at = off & (ARGS_LEN - 1);
-        let dst = &mut ev.args[at..at + ARG_MAX_ONE];
+        let dst = &mut ev.tail[at..at + ARG_MAX_ONE];
         match unsafe { bpf_probe_read_user_str_bytes((p + at as u64) as *const u8, dst) } {
             Ok(s) => {
                 let len = s.len();

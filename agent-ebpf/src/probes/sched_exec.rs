@@ -8,16 +8,12 @@
 //! With `execve_regs` an execve stashes nothing (one lookup that misses: execve);
 //! `execveat_enter` still stashes, so an execveat keeps its subtype ([`exec_syscall`]).
 use aya_ebpf::{
-    cty::c_void,
-    helpers::{bpf_probe_read_kernel_str_bytes, generated::bpf_probe_read_user},
-    macros::tracepoint,
-    programs::TracePointContext,
-    EbpfContext,
+    cty::c_void, helpers::generated::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext, EbpfContext,
 };
 use lanner_common::{
     config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
     counters::{Counter, ProbeId},
-    EventKind, ExecEvent, ARGS_LEN, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_PATH_TRUNCATED, FLAG_READ_FAILED, PATH_LEN,
+    EventKind, ExecEvent, ARGS_LEN, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_READ_FAILED,
 };
 
 use crate::{
@@ -25,7 +21,7 @@ use crate::{
         conf, count, fill_header, filter, is_self, ld, submit_prefix, task_loginuid, task_ppid, task_ptr, task_tty,
     },
     exe,
-    maps::{EXEC_SCRATCH, EXEC_STASH},
+    maps::EXEC_SCRATCH,
 };
 
 const P: ProbeId = ProbeId::SchedExec;
@@ -56,14 +52,16 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     exe::clear(&mut ev.info);
     exe::read_parts(task, &mut ev.info, skip);
     let mm: Option<*const u8> = ld(task, conf!(offsets.task_mm));
-    if let Some(mm) = mm.filter(|m| !m.is_null()) {
+    let mm = mm.filter(|m| !m.is_null());
+    // The tail's sections in order: argv, environment, filename, executable, cwd.
+    if let Some(mm) = mm {
         let start: u64 = if skip & EXEC_SKIP_ARGS == 0 { ld(mm, conf!(offsets.mm_arg_start)).unwrap_or(0) } else { 0 };
         let end: u64 = ld(mm, conf!(offsets.mm_arg_end)).unwrap_or(0);
         if start != 0 && end > start {
             let total = end - start;
             let n = if total > ARGS_LEN as u64 { ARGS_LEN as u64 } else { total };
             let n = (n as u32) & (2 * ARGS_LEN as u32 - 1);
-            if unsafe { bpf_probe_read_user(ev.args.as_mut_ptr().cast(), n, start as *const c_void) } == 0 {
+            if unsafe { bpf_probe_read_user(ev.tail.as_mut_ptr().cast(), n, start as *const c_void) } == 0 {
                 ev.args_len = n as u16;
                 if total > ARGS_LEN as u64 {
                     flags |= FLAG_ARGS_TRUNCATED;
@@ -76,24 +74,16 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
         if skip & EXEC_SKIP_ENV == 0 {
             exe::read_env(mm, ev);
         }
-        exe::read_exe(task, mm, &mut ev.info, skip);
     }
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
     ev.hdr.subtype = syscall;
     let loc: u32 = super::tp_field(ctx, OFF_FILENAME_LOC);
     let src = unsafe { (ctx.as_ptr() as *const u8).add((loc & 0xffff) as usize) };
-    match unsafe { bpf_probe_read_kernel_str_bytes(src, &mut ev.filename) } {
-        Ok(s) => {
-            ev.filename_len = s.len() as u16;
-            if s.len() >= PATH_LEN - 1 {
-                flags |= FLAG_PATH_TRUNCATED;
-            }
-        }
-        Err(_) => {
-            ev.filename_len = 0;
-            count(P, Counter::StrReadFail);
-        }
+    match exe::read_filename(ev, src, false) {
+        Ok(f) => flags |= f,
+        Err(()) => count(P, Counter::StrReadFail),
     }
+    exe::read_paths(task, mm, ev, skip);
     submit_exec(ev, task, flags);
     Ok(())
 }
@@ -101,26 +91,22 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
 /// The syscall of a successful exec, `EXEC_EXECVE` or `EXEC_EXECVEAT`, for the
 /// record's subtype; shared with `lsm_exec`. The stash entry the enter program
 /// left under `key` (the exec'ing thread's id) names it and is dropped here; a
-/// miss is an execve (`execve_regs` stashes nothing). execveat keeps its enter
+/// miss is an execve (`execve_regs` stashes nothing; while the stash is empty,
+/// `unstash_exec` answers without a lookup). execveat keeps its enter
 /// program for this: the kernel itself reports a successful execveat under
 /// execve's number (the saved `orig_ax` reads 59 here, and `sys_exit_execve`
 /// fires, not `sys_exit_execveat`), so no exit-side read can tell the two apart.
 #[inline(always)]
 pub(super) fn exec_syscall(key: u32) -> u16 {
-    // SAFETY: the value is copied out before the entry is removed.
-    match unsafe { EXEC_STASH.get(&key) } {
-        Some(s) => {
-            let v = s[2] as u16;
-            let _ = EXEC_STASH.remove(&key);
-            v
-        }
+    match super::execve_enter::unstash_exec(key) {
+        Some(s) => s[2] as u16,
         None => EXEC_EXECVE,
     }
 }
 
 /// The end of a successful exec's record, shared with `lsm_exec`: header flags,
 /// parent, login uid and tty from the task, ret 0, submitted with just the
-/// argv and environment bytes used.
+/// tail's used bytes.
 #[inline(always)]
 pub(super) fn submit_exec(ev: &mut ExecEvent, task: *const u8, flags: u16) {
     ev.hdr.flags = flags;
@@ -128,6 +114,7 @@ pub(super) fn submit_exec(ev: &mut ExecEvent, task: *const u8, flags: u16) {
     ev.loginuid = task_loginuid(task);
     ev.tty = task_tty(task);
     ev.ret = 0;
-    let used = ev.args_len as usize + ev.info.env_len as usize;
-    submit_prefix(P, &*ev, lanner_common::exec_record_len(used));
+    let i = &ev.info;
+    let used = ev.args_len as usize + i.env_len as usize + ev.filename_len as usize + i.exe_path_len as usize;
+    submit_prefix(P, &*ev, lanner_common::exec_record_len(used + i.cwd_len as usize));
 }
