@@ -54,6 +54,10 @@ pub const GATE_BITS: usize = 1 << 15;
 /// `u64` words per side of [`PathGate`].
 pub const GATE_WORDS: usize = GATE_BITS / 64;
 
+/// Longest key of a [`PathGate`] side, in bytes: a path's first (last) eight
+/// bytes, one `u64` word.
+pub const GATE_MAX_K: u32 = 8;
+
 /// A one-lookup gate in front of the pre-filter's LPM tries (the `PATH_GATE`
 /// map, written by the agent with the tries): bit `gate_bit(first K bytes)` of
 /// `prefix` is set for every prefix `OPEN_PREFIXES` holds, of `suffix` for every
@@ -61,56 +65,61 @@ pub const GATE_WORDS: usize = GATE_BITS / 64;
 /// the same for the tries only opens for writing consult. A path whose bit is
 /// clear can match no pattern of that trie, so its walk is skipped; a set bit
 /// only means "look", so the gate never changes a decision, it only spares
-/// most paths the walks. `prefix_k` / `suffix_k` (1..=4) are the shortest
-/// pattern's length capped at 4; 0 turns that side off (every path looks),
-/// which is also what a zeroed entry does.
+/// most paths the walks. Each side's K (1..=8) is its shortest pattern's
+/// length capped at 8, so a side of long patterns tells `/etc/ld.so.cache`
+/// from `/etc/shadow` (the default pack's read prefixes are all 11 bytes or
+/// more, while its write prefixes include `/etc/`); 0 turns that side off
+/// (every path looks), which is also what a zeroed entry does.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PathGate {
     pub prefix_k: u32,
     pub suffix_k: u32,
+    pub write_prefix_k: u32,
+    pub write_suffix_k: u32,
     pub prefix: [u64; GATE_WORDS],
     pub suffix: [u64; GATE_WORDS],
     pub write_prefix: [u64; GATE_WORDS],
     pub write_suffix: [u64; GATE_WORDS],
 }
 
-const _: () = assert!(core::mem::size_of::<PathGate>() == 8 + 4 * GATE_WORDS * 8);
+const _: () = assert!(core::mem::size_of::<PathGate>() == 16 + 4 * GATE_WORDS * 8);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only integer fields, no implicit padding.
 unsafe impl aya::Pod for PathGate {}
 
-/// The gate bit of `word` (a path's first or last four bytes, little-endian)
-/// for a key of `k` (1..=4) bytes: the first `k` bytes (`last` false) or the last `k`.
+/// The gate bit of `word` (a path's first or last eight bytes, little-endian)
+/// for a key of `k` (1..=8) bytes: the first `k` bytes (`last` false) or the last `k`.
 #[inline(always)]
-pub fn gate_bit(word: u32, k: u32, last: bool) -> usize {
-    let key = if last { word >> ((4 - k) * 8) } else { word & (u32::MAX >> ((4 - k) * 8)) };
-    (key.wrapping_mul(0x9E37_79B1) >> (32 - 15)) as usize & (GATE_BITS - 1)
+pub fn gate_bit(word: u64, k: u32, last: bool) -> usize {
+    let drop = (GATE_MAX_K - k) * 8;
+    let key = if last { word >> drop } else { word & (u64::MAX >> drop) };
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 15)) as usize & (GATE_BITS - 1)
 }
 
-/// Is bit `bit` of one gate side set?
+/// Is the bit of `word` (key `k`, 0: side off, every path looks) set in one gate side?
 #[inline(always)]
-pub fn gate_has(side: &[u64; GATE_WORDS], bit: usize) -> bool {
+pub fn gate_has(side: &[u64; GATE_WORDS], word: u64, k: u32, last: bool) -> bool {
+    if k == 0 {
+        return true;
+    }
+    let bit = gate_bit(word, if k > GATE_MAX_K { GATE_MAX_K } else { k }, last);
     side[(bit >> 6) & (GATE_WORDS - 1)] & (1u64 << (bit & 63)) != 0
 }
 
 impl PathGate {
     /// Must the prefix tries (`last` false) or the suffix tries be walked for a
-    /// path whose first (last) four bytes are `word`, an open for writing or not?
+    /// path whose first (last) eight bytes are `word`, an open for writing or not?
     /// The one decision the kernel (`path_wanted`) and userspace both take.
     #[inline(always)]
-    pub fn look(&self, word: u32, last: bool, write: bool) -> bool {
-        let (side, wside, k) = if last {
-            (&self.suffix, &self.write_suffix, self.suffix_k)
+    pub fn look(&self, word: u64, last: bool, write: bool) -> bool {
+        let (side, k, wside, wk) = if last {
+            (&self.suffix, self.suffix_k, &self.write_suffix, self.write_suffix_k)
         } else {
-            (&self.prefix, &self.write_prefix, self.prefix_k)
+            (&self.prefix, self.prefix_k, &self.write_prefix, self.write_prefix_k)
         };
-        if k == 0 {
-            return true;
-        }
-        let bit = gate_bit(word, if k > 4 { 4 } else { k }, last);
-        gate_has(side, bit) || (write && gate_has(wside, bit))
+        gate_has(side, word, k, last) || (write && gate_has(wside, word, wk, last))
     }
 }
 
@@ -128,30 +137,38 @@ impl PathGate {
     /// The gate of the four tries' patterns.
     pub fn build(p: &GatePatterns<'_>) -> Box<PathGate> {
         let z = [0u64; GATE_WORDS];
-        let mut g =
-            Box::new(PathGate { prefix_k: 0, suffix_k: 0, prefix: z, suffix: z, write_prefix: z, write_suffix: z });
-        let k = |a: &[String], b: &[String]| a.iter().chain(b).map(String::len).min().map_or(0, |m| m.min(4) as u32);
-        g.prefix_k = k(p.prefixes, p.write_prefixes);
-        g.suffix_k = k(p.suffixes, p.write_suffixes);
-        let (pk, sk) = (g.prefix_k, g.suffix_k);
+        let mut g = Box::new(PathGate {
+            prefix_k: 0,
+            suffix_k: 0,
+            write_prefix_k: 0,
+            write_suffix_k: 0,
+            prefix: z,
+            suffix: z,
+            write_prefix: z,
+            write_suffix: z,
+        });
+        let k = |a: &[String]| a.iter().map(String::len).min().map_or(0, |m| m.min(GATE_MAX_K as usize) as u32);
+        (g.prefix_k, g.suffix_k) = (k(p.prefixes), k(p.suffixes));
+        (g.write_prefix_k, g.write_suffix_k) = (k(p.write_prefixes), k(p.write_suffixes));
+        let ks = (g.prefix_k, g.suffix_k, g.write_prefix_k, g.write_suffix_k);
         for (side, k, last, pats) in [
-            (&mut g.prefix, pk, false, p.prefixes),
-            (&mut g.suffix, sk, true, p.suffixes),
-            (&mut g.write_prefix, pk, false, p.write_prefixes),
-            (&mut g.write_suffix, sk, true, p.write_suffixes),
+            (&mut g.prefix, ks.0, false, p.prefixes),
+            (&mut g.suffix, ks.1, true, p.suffixes),
+            (&mut g.write_prefix, ks.2, false, p.write_prefixes),
+            (&mut g.write_suffix, ks.3, true, p.write_suffixes),
         ] {
             if k == 0 {
                 continue;
             }
             for pat in pats {
                 let (b, k) = (pat.as_bytes(), k as usize);
-                let mut w = [0u8; 4];
+                let mut w = [0u8; 8];
                 if last {
-                    w[4 - k..].copy_from_slice(&b[b.len() - k..]);
+                    w[8 - k..].copy_from_slice(&b[b.len() - k..]);
                 } else {
                     w[..k].copy_from_slice(&b[..k]);
                 }
-                let bit = gate_bit(u32::from_le_bytes(w), k as u32, last);
+                let bit = gate_bit(u64::from_le_bytes(w), k as u32, last);
                 side[bit >> 6] |= 1 << (bit & 63);
             }
         }
@@ -160,12 +177,18 @@ impl PathGate {
 
     /// Must the kernel walk the prefix tries (`last` false) or the suffix tries
     /// for `path`, an open for writing or not? What `path_wanted` asks.
+    /// A path shorter than eight bytes fills its word's low (`last`: high)
+    /// bytes; the rest are zero (stale in the kernel, where only a path
+    /// shorter than every pattern of the side reaches them).
     pub fn may_match(&self, path: &[u8], last: bool, write: bool) -> bool {
-        if path.len() < 4 {
-            return true;
+        let n = path.len().min(8);
+        let mut w = [0u8; 8];
+        if last {
+            w[8 - n..].copy_from_slice(&path[path.len() - n..]);
+        } else {
+            w[..n].copy_from_slice(&path[..n]);
         }
-        let w = if last { &path[path.len() - 4..] } else { &path[..4] };
-        self.look(u32::from_le_bytes([w[0], w[1], w[2], w[3]]), last, write)
+        self.look(u64::from_le_bytes(w), last, write)
     }
 }
 
@@ -192,7 +215,7 @@ mod tests {
         let (wp, ws) = (v(&["/usr/bin/"]), v(&["/authorized_keys"]));
         let pats = GatePatterns { prefixes: &prefixes, suffixes: &suffixes, write_prefixes: &wp, write_suffixes: &ws };
         let g = PathGate::build(&pats);
-        assert_eq!((g.prefix_k, g.suffix_k), (4, 4));
+        assert_eq!((g.prefix_k, g.suffix_k, g.write_prefix_k, g.write_suffix_k), (5, 4, 8, 8));
         for path in ["/etc/shadow", "/root/.ssh/id_ed25519", "/proc/1/environ", "/var/run/secrets/x"] {
             assert!(g.may_match(path.as_bytes(), false, false), "{path}");
         }
@@ -202,11 +225,29 @@ mod tests {
         // Write-only patterns open the gate for writes only.
         assert!(g.may_match(b"/usr/bin/ls", false, true) && !g.may_match(b"/usr/bin/ls", false, false));
         assert!(g.may_match(b"/x/authorized_keys", true, true) && !g.may_match(b"/x/authorized_keys", true, false));
-        let others = ["/tmp/lanner-bench-1", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/dev/null", "/sys/fs/cgroup/x"];
+        let others = ["/tmp/lanner-bench-1", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/dev/nullx", "/sys/fs/cgroup/x"];
         let closed = others
             .iter()
             .filter(|p| !g.may_match(p.as_bytes(), false, false) && !g.may_match(p.as_bytes(), true, false));
-        assert_eq!(closed.count(), others.len(), "these share no first or last four bytes with a pattern");
+        assert_eq!(closed.count(), others.len(), "these share no first or last K bytes with a pattern");
+        // Long patterns make a long key: a path that shares only their first
+        // four bytes does not look (the default pack's /etc/ reads).
+        let long = v(&["/etc/shadow", "/etc/sudoers"]);
+        let g8 = PathGate::build(&GatePatterns {
+            prefixes: &long,
+            suffixes: &[],
+            write_prefixes: &v(&["/etc/"]),
+            write_suffixes: &[],
+        });
+        assert_eq!((g8.prefix_k, g8.write_prefix_k), (8, 5));
+        assert!(g8.may_match(b"/etc/shadow-", false, false) && g8.may_match(b"/etc/sudoers.d/x", false, false));
+        assert!(!g8.may_match(b"/etc/ld.so.cache", false, false), "a read below /etc/ that no read prefix names");
+        assert!(g8.may_match(b"/etc/ld.so.cache", false, true), "a write: /etc/ is a write prefix");
+        // Shorter than eight bytes: the key is the path's own bytes.
+        assert!(!g8.may_match(b"/etc/x", false, false) && g8.may_match(b"/etc/x", false, true));
+        let g5 = PathGate::build(&GatePatterns { prefixes: &v(&["/proc/"]), suffixes: &v(&["/mem"]), ..pats });
+        assert!(g5.may_match(b"/proc/1", false, false) && !g5.may_match(b"/tmp/x", false, false));
+        assert!(g5.may_match(b"/x/mem", true, false) && !g5.may_match(b"/x/men", true, false));
         // Short patterns shorten the key; none turns a side off.
         let (root, none) = (v(&["/"]), Vec::new());
         let g = PathGate::build(&GatePatterns {
@@ -228,7 +269,16 @@ mod tests {
         assert!(g.may_match(b"/tmp/x.sh", true, false) && !g.may_match(b"/tmp/x.py", true, false));
         // A zeroed entry (before the agent writes it) is open.
         let z = [0u64; GATE_WORDS];
-        let z = PathGate { prefix_k: 0, suffix_k: 0, prefix: z, suffix: z, write_prefix: z, write_suffix: z };
+        let z = PathGate {
+            prefix_k: 0,
+            suffix_k: 0,
+            write_prefix_k: 0,
+            write_suffix_k: 0,
+            prefix: z,
+            suffix: z,
+            write_prefix: z,
+            write_suffix: z,
+        };
         assert!(z.may_match(b"/tmp/x", false, false) && z.may_match(b"/tmp/x", true, false));
     }
 

@@ -29,7 +29,7 @@ use crate::maps::{OPEN_PREFIXES, OPEN_SUFFIXES, PATH_GATE, PREFIX_SCRATCH, WRITE
 /// Written for the verifier: the prefix and suffix keys are built with
 /// constant indices only (the suffix through one helper read that ends at the
 /// path's last byte, then eight byte-swapped words in reverse order), the
-/// gate's last four bytes through indices masked to the buffer, and the
+/// gate's first and last eight bytes through indices masked to the buffer, and the
 /// one data-dependent loop (the `/.` scan) comes last, where each of its exits
 /// leads straight to a result.
 #[inline(always)]
@@ -44,16 +44,25 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
     let Some(gate) = PATH_GATE.get(0) else {
         return true;
     };
-    // The gate (paths shorter than 4 bytes always look): a clear bit means no
-    // prefix (suffix) shares the path's first (last) K bytes, so no trie walk.
-    // The last four bytes are read in place (masked indices into the path
-    // buffer); the 64-byte suffix key is only built when the gate says look.
-    let first = u32::from_le_bytes([path[0], path[1], path[2], path[3]]);
-    let e = len.wrapping_sub(4);
+    // The gate: a clear bit means no prefix (suffix) shares the path's first
+    // (last) K bytes, so no trie walk. The first eight bytes are taken up to
+    // the path's end; the last eight are read in place (indices masked to the
+    // buffer): for a path shorter than eight bytes their low bytes are stale,
+    // but a key reaches them only when the path is shorter than every
+    // pattern of that side, which then cannot match anyway. The 64-byte
+    // suffix key is only built when the gate says look.
     let m = PATH_LEN - 1;
-    let last = u32::from_le_bytes([path[e & m], path[(e + 1) & m], path[(e + 2) & m], path[(e + 3) & m]]);
-    let look_prefix = len < 4 || gate.look(first, false, write);
-    let look_suffix = len < 4 || gate.look(last, true, write);
+    let e = len.wrapping_sub(8);
+    let (mut first, mut last) = (0u64, 0u64);
+    for i in 0..8 {
+        first |= (path[i] as u64) << (i * 8);
+        last |= (path[(e + i) & m] as u64) << (i * 8);
+    }
+    if len < 8 {
+        first &= (1u64 << (len * 8)) - 1;
+    }
+    let look_prefix = gate.look(first, false, write);
+    let look_suffix = gate.look(last, true, write);
     if !look_prefix && !look_suffix {
         return maybe_non_canonical(path, len);
     }
