@@ -29,9 +29,11 @@ pub struct RunArgs {
     /// With --events: print only events of this process id.
     #[arg(long)]
     pub events_pid: Option<u32>,
-    /// Ring buffer size in MiB (power of two).
-    #[arg(long, default_value_t = 16)]
-    pub ringbuf_mib: u32,
+    /// Ring buffer size in MiB (power of two). Default: 4 MiB per online CPU,
+    /// rounded up to a power of two, at least 16 and at most 256 (every CPU
+    /// writes into the one ring, so what a reader stall must absorb grows with them).
+    #[arg(long)]
+    pub ringbuf_mib: Option<u32>,
     /// Wake the reader once this many KiB are pending (0: on every event).
     #[arg(long, default_value_t = 64)]
     pub wakeup_kib: u32,
@@ -273,8 +275,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         hook,
         cgroup,
     };
-    let ring_bytes = args.ringbuf_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
+    let cpus = aya::util::online_cpus().map(|c| c.len()).unwrap_or(1);
+    let ring_mib = args.ringbuf_mib.unwrap_or_else(|| default_ring_mib(cpus));
+    let ring_bytes = ring_mib.checked_mul(1024 * 1024).filter(|b| b.is_power_of_two());
     let ring_bytes = ring_bytes.context("--ringbuf-mib must be a power of two")?;
+    tracing::info!(
+        ring_mib,
+        cpus,
+        chosen = if args.ringbuf_mib.is_some() { "--ringbuf-mib" } else { "by CPU count" },
+        "ring buffer"
+    );
     let mut ebpf = EbpfLoader::new()
         .override_global("LANNER_CONFIG", &cfg, true)
         .map_max_entries("EVENTS", ring_bytes)
@@ -518,5 +528,23 @@ mod tests {
         if std::env::var_os("LANNER_HOSTNAME").is_none() {
             assert_eq!(parse(&[]).alert_hostname(), crate::k8s::hostname(), "outside a pod: the kernel's");
         }
+    }
+}
+
+/// The ring buffer's default size for `cpus` online CPUs: 4 MiB each, rounded
+/// up to a power of two (the kernel's requirement), within 16..=256 MiB.
+pub fn default_ring_mib(cpus: usize) -> u32 {
+    let want = (cpus.max(1) as u32).saturating_mul(4).next_power_of_two();
+    want.clamp(16, 256)
+}
+
+#[cfg(test)]
+mod ring_tests {
+    use super::default_ring_mib;
+
+    #[test]
+    fn the_default_ring_grows_with_the_cpus_within_its_bounds() {
+        assert_eq!([1, 2, 4, 5, 8, 16, 64, 1024].map(default_ring_mib), [16, 16, 16, 32, 32, 64, 256, 256]);
+        assert!((0..300).map(default_ring_mib).all(u32::is_power_of_two));
     }
 }

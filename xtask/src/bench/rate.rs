@@ -71,7 +71,7 @@ impl Step {
 }
 
 const THREADS: u64 = 2;
-/// The agent's default `--ringbuf-mib`.
+/// The agent's default `--ringbuf-mib` on this 2-CPU machine (4 MiB per CPU, at least 16).
 const RING_MIB: u32 = 16;
 
 /// One fresh agent, an idle window, then the paced generator; with `hold`,
