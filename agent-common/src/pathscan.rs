@@ -109,6 +109,19 @@ pub fn gate_has(side: &[u64; GATE_WORDS], word: u64, k: u32, last: bool) -> bool
 }
 
 impl PathGate {
+    /// All zero, what the map holds before the agent writes it: every side
+    /// off, every path looks.
+    pub const OPEN: PathGate = PathGate {
+        prefix_k: 0,
+        suffix_k: 0,
+        write_prefix_k: 0,
+        write_suffix_k: 0,
+        prefix: [0; GATE_WORDS],
+        suffix: [0; GATE_WORDS],
+        write_prefix: [0; GATE_WORDS],
+        write_suffix: [0; GATE_WORDS],
+    };
+
     /// Must the prefix tries (`last` false) or the suffix tries be walked for a
     /// path whose first (last) eight bytes are `word`, an open for writing or not?
     /// The one decision the kernel (`path_wanted`) and userspace both take.
@@ -136,17 +149,7 @@ pub struct GatePatterns<'a> {
 impl PathGate {
     /// The gate of the four tries' patterns.
     pub fn build(p: &GatePatterns<'_>) -> Box<PathGate> {
-        let z = [0u64; GATE_WORDS];
-        let mut g = Box::new(PathGate {
-            prefix_k: 0,
-            suffix_k: 0,
-            write_prefix_k: 0,
-            write_suffix_k: 0,
-            prefix: z,
-            suffix: z,
-            write_prefix: z,
-            write_suffix: z,
-        });
+        let mut g = Box::new(PathGate::OPEN);
         let k = |a: &[String]| a.iter().map(String::len).min().map_or(0, |m| m.min(GATE_MAX_K as usize) as u32);
         (g.prefix_k, g.suffix_k) = (k(p.prefixes), k(p.suffixes));
         (g.write_prefix_k, g.write_suffix_k) = (k(p.write_prefixes), k(p.write_suffixes));
@@ -268,17 +271,7 @@ mod tests {
         });
         assert!(g.may_match(b"/tmp/x.sh", true, false) && !g.may_match(b"/tmp/x.py", true, false));
         // A zeroed entry (before the agent writes it) is open.
-        let z = [0u64; GATE_WORDS];
-        let z = PathGate {
-            prefix_k: 0,
-            suffix_k: 0,
-            write_prefix_k: 0,
-            write_suffix_k: 0,
-            prefix: z,
-            suffix: z,
-            write_prefix: z,
-            write_suffix: z,
-        };
+        let z = PathGate::OPEN;
         assert!(z.may_match(b"/tmp/x", false, false) && z.may_match(b"/tmp/x", true, false));
     }
 
