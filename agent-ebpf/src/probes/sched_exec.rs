@@ -5,8 +5,11 @@
 //! exec event with ret 0. The executable, credentials, ids and environment
 //! come from `crate::exe`. Drops the pointers sys_enter_execve(at) stashed,
 //! keeping the syscall they name as the event's subtype (execve or execveat).
-//! With `execve_regs` an execve stashes nothing (one lookup that misses: execve);
-//! `execveat_enter` still stashes, so an execveat keeps its subtype ([`exec_syscall`]).
+//! With `execve_regs` an execve stashes nothing (and while the stash is empty
+//! no lookup is made: execve); `execveat_enter` still stashes, so an execveat
+//! keeps its subtype ([`exec_syscall`]). The record's variable parts are
+//! packed into its tail in order (argv, environment, filename, executable
+//! path, working directory) and only their used bytes are sent.
 use aya_ebpf::{
     cty::c_void, helpers::generated::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext, EbpfContext,
 };
