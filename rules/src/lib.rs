@@ -37,8 +37,8 @@ pub use syntax::{de, yaml};
 pub use alert::{Alert, FieldValue};
 pub use error::{ErrorKind, Item, LoadError, LoadErrors, LoadWarning, Location};
 pub use event::{
-    Ancestors, Container, Event, EvtArg, EvtType, Fd, FdKind, HealthProbe, L4Proto, Leader, Pod, ProbeKind, Process,
-    TypeMask,
+    Ancestors, Container, Event, EvtArg, EvtType, Fd, FdKind, HealthProbe, L4Proto, Leader, Mount, Mounts, Pod,
+    ProbeKind, Process, TypeMask,
 };
 pub use fixture::FixtureReport;
 pub use inactive::{Inactive, RuleState};

@@ -5,7 +5,8 @@
 //! (the probe commands exactly as the spec declares them, a child of the liveness
 //! probe, an ordinary command) and every exec alert carries the exact
 //! `container.privileged`, `container.start_ts`, `container.image.digest`,
-//! `container.mount.dest[/proc*]`, `proc.is_container_*` values, and the pod's
+//! `container.mount.dest[/proc*]` and the other `container.mount.*` fields (a
+//! second, read-only HostToContainer hostPath mount), `proc.is_container_*` values, and the pod's
 //! `container.host_pid` / `host_network` / `host_ipc` (`hostPID: true`, the
 //! others unset), `container.ip` and `k8s.pod.ip` (`status.podIP`),
 //! `k8s.pod.id` and `container.type` (the runtime the cgroup path names).
@@ -38,6 +39,8 @@ fn rules(n: &str, cids: &[&str]) -> String {
          digest=%container.image.digest mnt=%container.mount.dest[/proc*] name=%proc.name args=%proc.args \
          hpid=%container.host_pid hnet=%container.host_network hipc=%container.host_ipc ip=%container.ip \
          podip=%k8s.pod.ip podid=%k8s.pod.id ctype=%container.type \
+         msrc=%container.mount.source[/host/etc] mrw=%container.mount.rdwr[/etc] mprop=%container.mount.propagation[1] \
+         mmode=%container.mount.mode[0] m0=%container.mount[0] mounts=%container.mounts \
          cid=%container.id cname=%container.name tag=%container.image.tag ns=%k8s.ns.name poduid=%k8s.pod.uid \
          app=%k8s.pod.label[app]\"\n  priority: NOTICE\n"
     )
@@ -83,11 +86,14 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         "spec": {
             "nodeName": node,
             "hostPID": true,
-            "volumes": [{"name": "hostproc", "hostPath": {"path": "/proc"}}, {"name": "scratch", "emptyDir": {}}],
+            "volumes": [{"name": "hostproc", "hostPath": {"path": "/proc"}}, {"name": "scratch", "emptyDir": {}},
+                        {"name": "hostetc", "hostPath": {"path": "/etc"}}],
             "containers": [{
                 "name": "app", "image": IMAGE,
                 "securityContext": {"privileged": true},
-                "volumeMounts": [{"name": "hostproc", "mountPath": "/host/proc"}, {"name": "scratch", "mountPath": "/scratch"}],
+                "volumeMounts": [{"name": "hostproc", "mountPath": "/host/proc"}, {"name": "scratch", "mountPath": "/scratch"},
+                                 {"name": "hostetc", "mountPath": "/host/etc", "readOnly": true,
+                                  "mountPropagation": "HostToContainer"}],
                 "livenessProbe": {"exec": {"command": ["/bin/sh", "-c", live_cmd]}},
                 "readinessProbe": {"exec": {"command": ready}}
             }, {"name": "side", "image": "registry.example/fields/side:1", "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}]
@@ -177,6 +183,8 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         assert_eq!(a["container.start_ts"], APP_START, "{a}");
         assert_eq!(a["container.image.digest"], DIGEST, "{a}");
         assert_eq!(a["container.mount.dest[/proc*]"], "/host/proc", "{a}");
+        assert_eq!(mounts(a), ["/etc", "false", "rslave", "", "/proc:/host/proc::true:private"], "{a}");
+        assert_eq!(a["container.mounts"], "/proc:/host/proc::true:private,/etc:/host/etc::false:rslave", "{a}");
         assert_eq!((&a["container.name"], &a["container.image.tag"]), (&json!("app"), &json!("3.1")), "{a}");
         assert_eq!(
             (&a["k8s.ns.name"], &a["k8s.pod.uid"], &a["k8s.pod.label[app]"]),
@@ -193,7 +201,22 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
         assert_eq!(a["container.start_ts"], SIDE_START, "{a}");
         assert_eq!(a["container.image.digest"], Value::Null, "{a}");
         assert_eq!(a["container.mount.dest[/proc*]"], Value::Null, "no hostPath mount: {a}");
+        assert_eq!(a["container.mount.source[/host/etc]"], Value::Null, "{a}");
+        assert_eq!(a["container.mounts"], "", "a pod spec without hostPath mounts for this container: {a}");
     }
+}
+
+/// The `container.mount.*` values of an alert's output (source by mount point,
+/// rdwr and propagation by source glob and index, mode and the whole mount by index).
+fn mounts(a: &Value) -> Vec<&str> {
+    let keys = [
+        "container.mount.source[/host/etc]",
+        "container.mount.rdwr[/etc]",
+        "container.mount.propagation[1]",
+        "container.mount.mode[0]",
+        "container.mount[0]",
+    ];
+    keys.iter().map(|k| a[*k].as_str().unwrap_or_else(|| panic!("{k} missing: {a}"))).collect()
 }
 
 /// `container.host_pid`, `host_network`, `host_ipc` and `container.ip` of an alert.

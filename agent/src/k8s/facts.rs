@@ -4,6 +4,7 @@
 //! `container.image.digest`, `container.mount.dest[...]` and
 //! `proc.is_container_{liveness,readiness}_probe`).
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, PodSpec, Probe};
+use lanner_rules::{Mount, Mounts};
 use serde::Serialize;
 
 /// An exec probe's command.
@@ -22,8 +23,9 @@ pub struct ContainerFacts {
     pub start_ns: Option<u64>,
     /// `sha256:...` from the status's `imageID`.
     pub image_digest: String,
-    /// hostPath volumes mounted in the container: (host path, mount path).
-    pub mounts: Vec<(String, String)>,
+    /// hostPath volumes mounted in the container, in `volumeMounts` order:
+    /// host path, mount path, read-only, propagation.
+    pub mounts: Mounts,
     pub probes: Vec<ExecProbe>,
 }
 
@@ -42,9 +44,12 @@ impl ContainerFacts {
             .flatten()
             .filter_map(|m| {
                 let vol = spec.volumes.iter().flatten().find(|v| v.name == m.name)?;
-                Some((vol.host_path.as_ref()?.path.clone(), m.mount_path.clone()))
+                let src = &vol.host_path.as_ref()?.path;
+                let ro = m.read_only.unwrap_or(false);
+                Some(Mount::from_spec(src, &m.mount_path, ro, m.mount_propagation.as_deref()))
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
         ContainerFacts {
             privileged: c.map(|c| c.security_context.as_ref().and_then(|s| s.privileged).unwrap_or(false)),
             start_ns: st
@@ -80,11 +85,14 @@ mod tests {
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p", "uid": "u"},
             "spec": {
-                "volumes": [{"name": "proc", "hostPath": {"path": "/proc"}}, {"name": "tmp", "emptyDir": {}}],
+                "volumes": [{"name": "proc", "hostPath": {"path": "/proc"}}, {"name": "tmp", "emptyDir": {}},
+                            {"name": "etc", "hostPath": {"path": "/etc"}}],
                 "containers": [{
                     "name": "app", "image": "x",
                     "securityContext": {"privileged": true},
-                    "volumeMounts": [{"name": "proc", "mountPath": "/host/proc"}, {"name": "tmp", "mountPath": "/tmp"}],
+                    "volumeMounts": [{"name": "proc", "mountPath": "/host/proc"}, {"name": "tmp", "mountPath": "/tmp"},
+                                     {"name": "etc", "mountPath": "/host/etc", "readOnly": true,
+                                      "mountPropagation": "Bidirectional"}],
                     "livenessProbe": {"exec": {"command": ["/bin/sh", "-c", "true"]}},
                     "readinessProbe": {"httpGet": {"port": 80}}
                 }, {"name": "plain", "image": "y"}]
@@ -101,7 +109,8 @@ mod tests {
         assert_eq!(f.privileged, Some(true));
         assert_eq!(f.start_ns, Some(1_796_292_000_000_000_000));
         assert_eq!(f.image_digest, "sha256:0123");
-        assert_eq!(f.mounts, vec![("/proc".to_string(), "/host/proc".to_string())]);
+        let mounts: Vec<String> = f.mounts.iter().map(|m| m.falco_string().to_string()).collect();
+        assert_eq!(mounts, ["/proc:/host/proc::true:private", "/etc:/host/etc::false:rshared"], "hostPath only");
         assert_eq!(
             f.probes,
             vec![ExecProbe { kind: "liveness", command: vec!["/bin/sh".into(), "-c".into(), "true".into()] }]

@@ -25,8 +25,6 @@ const REASONS: &[(&str, &str)] = &[
     ("fd.", "not recorded for Lanner's open and connect events yet"),
     ("fdlist.", "fd lists of poll events are not captured"),
     ("fs.path.", "the unresolved path arguments (fs.path.*raw) are not kept"),
-    ("container.mount.", "only the destination of hostPath mounts, by source glob, is collected"),
-    ("container.mounts", "only the destination of hostPath mounts, by source glob, is collected"),
     ("container.", "only container id, name, image, privileged, host namespaces, pod IP, start time and hostPath mounts are collected"),
     ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
     ("k8s.pod.ip", "the pod status IP is not collected"),

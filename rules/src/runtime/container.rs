@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A container and, in Kubernetes, its pod.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -22,8 +22,8 @@ pub struct Container {
     pub privileged: Option<bool>,
     /// Container start (the pod status's `startedAt`), ns since the epoch.
     pub start_ns: Option<u64>,
-    /// hostPath mounts of the pod spec: (host path, mount point in the container).
-    pub mounts: Vec<(String, String)>,
+    /// hostPath mounts of the pod spec, in the container's `volumeMounts` order.
+    pub mounts: Mounts,
     /// Exec probes of the pod spec for this container.
     pub probes: Vec<HealthProbe>,
     /// The pod shares the host's network, pid, IPC namespace (`spec.hostNetwork`,
@@ -80,4 +80,98 @@ pub struct Pod {
     pub labels: BTreeMap<String, String>,
     pub owner_kind: Option<String>,
     pub owner_name: Option<String>,
+}
+
+/// One hostPath mount of a container, as Falco's container plugin reports a
+/// CRI mount: mode is always empty, `rdwr` is `!readOnly`, propagation is
+/// `private`, `rslave` (HostToContainer) or `rshared` (Bidirectional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "MountSpec")]
+pub struct Mount {
+    /// The host path (`hostPath.path`).
+    pub source: String,
+    /// The mount point in the container (`mountPath`).
+    pub dest: String,
+    pub rdwr: bool,
+    pub propagation: String,
+    /// `source:dest:mode:rdwr:propagation`, made once so matching allocates nothing.
+    #[serde(skip_serializing)]
+    text: String,
+}
+
+/// [`Mount`] as fixtures write it.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MountSpec {
+    source: String,
+    dest: String,
+    rdwr: bool,
+    propagation: String,
+}
+
+impl Default for MountSpec {
+    fn default() -> Self {
+        MountSpec { source: String::new(), dest: String::new(), rdwr: true, propagation: "private".into() }
+    }
+}
+
+impl From<MountSpec> for Mount {
+    fn from(m: MountSpec) -> Mount {
+        Mount::new(m.source, m.dest, m.rdwr, m.propagation)
+    }
+}
+
+impl Mount {
+    pub fn new(source: String, dest: String, rdwr: bool, propagation: String) -> Mount {
+        let text = format!("{source}:{dest}::{rdwr}:{propagation}");
+        Mount { source, dest, rdwr, propagation, text }
+    }
+
+    /// A hostPath mount from its pod-spec parts (`mountPropagation` as the API spells it).
+    pub fn from_spec(source: &str, dest: &str, read_only: bool, propagation: Option<&str>) -> Mount {
+        let propagation = match propagation {
+            None | Some("None") => "private",
+            Some("HostToContainer") => "rslave",
+            Some("Bidirectional") => "rshared",
+            Some(_) => "unknown",
+        };
+        Mount::new(source.into(), dest.into(), !read_only, propagation.into())
+    }
+
+    /// Falco's `source:dest:mode:rdwr:propagation` (`container.mount`).
+    pub fn falco_string(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A container's hostPath mounts and their `container.mounts` text (the
+/// mounts' strings joined with commas), made once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "Vec<Mount>")]
+pub struct Mounts {
+    list: Vec<Mount>,
+    #[serde(skip_serializing)]
+    text: String,
+}
+
+impl From<Vec<Mount>> for Mounts {
+    fn from(list: Vec<Mount>) -> Mounts {
+        let text = list.iter().map(Mount::falco_string).collect::<Vec<_>>().join(",");
+        Mounts { list, text }
+    }
+}
+
+impl Mounts {
+    pub fn iter(&self) -> std::slice::Iter<'_, Mount> {
+        self.list.iter()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&Mount> {
+        self.list.get(i)
+    }
+
+    /// Falco's `container.mounts`.
+    pub fn falco_string(&self) -> &str {
+        &self.text
+    }
 }

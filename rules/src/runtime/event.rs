@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 pub use crate::fields::fd::{Fd, FdKind, L4Proto};
 pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
-pub use crate::runtime::container::{Container, HealthProbe, Pod, ProbeKind};
+pub use crate::runtime::container::{Container, HealthProbe, Mount, Mounts, Pod, ProbeKind};
 pub use crate::runtime::evt_type::{EvtType, TypeMask, UnknownEvtType};
 
 /// A process's ancestors, parent first (`Arc<[]>`: cloned per event without copying).

@@ -274,6 +274,12 @@ impl Field {
             | F::ContainerDuration
             | F::ContainerImageDigest
             | F::ContainerMountDest
+            | F::ContainerMountSource
+            | F::ContainerMountRdwr
+            | F::ContainerMountMode
+            | F::ContainerMountPropagation
+            | F::ContainerMount
+            | F::ContainerMounts
             | F::ProcIsContainerHealthcheck
             | F::ProcIsContainerLivenessProbe
             | F::ProcIsContainerReadinessProbe => {

@@ -5,6 +5,7 @@
 
 use crate::fields::glob::Glob;
 use crate::fields::{FieldId, Val};
+use crate::runtime::container::Mount;
 use crate::runtime::event::{Container, Event, EvtType, FdKind, ProbeKind, Process};
 
 /// `-EINPROGRESS`: a non-blocking connect under way, which Falco counts as connected.
@@ -44,10 +45,16 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
             None => Val::Missing,
         },
         F::ContainerImageDigest => c.map_or(Val::Missing, |c| Val::non_empty(&c.image_digest)),
-        F::ContainerMountDest => match (c, key) {
-            (Some(c), Some(k)) => mount_dest(c, k).map_or(Val::Missing, Val::Str),
-            _ => Val::Missing,
-        },
+        F::ContainerMountDest => mount_by(c, key, By::Source).map_or(Val::Missing, |m| Val::Str(&m.dest)),
+        F::ContainerMountSource => mount_by(c, key, By::Dest).map_or(Val::Missing, |m| Val::Str(&m.source)),
+        F::ContainerMountRdwr => mount_by(c, key, By::Source).map_or(Val::Missing, |m| Val::Str(bool_str(m.rdwr))),
+        F::ContainerMountMode => mount_by(c, key, By::Source).map_or(Val::Missing, |_| Val::Str("")),
+        F::ContainerMountPropagation => mount_by(c, key, By::Source).map_or(Val::Missing, |m| Val::Str(&m.propagation)),
+        F::ContainerMount => mount_by(c, key, By::Source).map_or(Val::Missing, |m| Val::Str(m.falco_string())),
+        // Known only with the pod spec (like container.privileged): empty when it has no hostPath mount.
+        F::ContainerMounts => {
+            c.filter(|c| c.privileged.is_some()).map_or(Val::Missing, |c| Val::Str(c.mounts.falco_string()))
+        }
         F::ProcIsContainerHealthcheck => Val::Bool(probe_of(ev) == Some(ProbeKind::Healthcheck)),
         F::ProcIsContainerLivenessProbe => Val::Bool(probe_of(ev) == Some(ProbeKind::Liveness)),
         F::ProcIsContainerReadinessProbe => Val::Bool(probe_of(ev) == Some(ProbeKind::Readiness)),
@@ -55,11 +62,37 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
     }
 }
 
-/// The mount point of the first hostPath mount whose host path matches `glob`
-/// (Falco's `container.mount.dest[<source glob>]`).
-fn mount_dest<'a>(c: &'a Container, glob: &str) -> Option<&'a str> {
-    let g = Glob::new(glob, false).ok()?;
-    c.mounts.iter().find(|(src, _)| g.is_match(src)).map(|(_, dst)| dst.as_str())
+/// What a `container.mount.*` key that is not an index is matched against.
+enum By {
+    Source,
+    Dest,
+}
+
+/// The hostPath mount a `container.mount.*[key]` names, as Falco reads the key:
+/// a number is an index (0-based, the pod spec's order), anything else a glob
+/// on the host path (`By::Source`) or, for `container.mount.source`, on the
+/// mount point.
+fn mount_by<'a>(c: Option<&'a Container>, key: Option<&str>, by: By) -> Option<&'a Mount> {
+    let (c, key) = (c?, key?);
+    if let Ok(i) = key.trim().parse::<usize>() {
+        return c.mounts.get(i);
+    }
+    let g = Glob::new(key, false).ok()?;
+    c.mounts.iter().find(|m| {
+        g.is_match(match by {
+            By::Source => &m.source,
+            By::Dest => &m.dest,
+        })
+    })
+}
+
+/// Falco's rendering of a boolean CHARBUF field.
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
 }
 
 /// The container's init process (pid 1 of its own pid namespace, not the host's init).
@@ -94,7 +127,9 @@ mod tests {
     use std::sync::Arc;
 
     use crate::fields::Field;
-    use crate::runtime::event::{Container, Event, EvtType, Fd, HealthProbe, L4Proto, ProbeKind, Process};
+    use crate::runtime::event::{
+        Container, Event, EvtType, Fd, HealthProbe, L4Proto, Mount, Mounts, ProbeKind, Process,
+    };
 
     fn get(name: &str, arg: Option<&str>, e: &Event) -> String {
         let mut s = String::new();
@@ -164,6 +199,7 @@ mod tests {
         assert_eq!(get("fd.connected", None, &e), "false");
         assert_eq!(get("container.privileged", None, &e), "<NA>");
         assert_eq!(get("container.host_pid", None, &e), "<NA>");
+        assert_eq!(get("container.mounts", None, &e), "<NA>");
         e.container = Some(Arc::new(Container::default()));
         assert_eq!(
             (get("container.host_network", None, &e), get("container.ip", None, &e)),
@@ -178,7 +214,10 @@ mod tests {
             runtime: "cri-o".into(),
             start_ns: Some(1_000),
             image_digest: "sha256:ab".into(),
-            mounts: vec![("/proc".into(), "/host/proc".into()), ("/var/run/docker.sock".into(), "/d.sock".into())],
+            mounts: Mounts::from(vec![
+                Mount::from_spec("/proc", "/host/proc", false, None),
+                Mount::from_spec("/var/run/docker.sock", "/d.sock", true, Some("HostToContainer")),
+            ]),
             ..Default::default()
         }));
         assert_eq!(get("container.privileged", None, &e), "true");
@@ -194,5 +233,24 @@ mod tests {
         assert_eq!(get("container.mount.dest", Some("/proc*"), &e), "/host/proc");
         assert_eq!(get("container.mount.dest", Some("/var/run/docker.sock"), &e), "/d.sock");
         assert_eq!(get("container.mount.dest", Some("/etc"), &e), "<NA>");
+        // By index (the pod spec's order) or by glob; source is looked up by mount point.
+        assert_eq!(get("container.mount.dest", Some("1"), &e), "/d.sock");
+        assert_eq!(get("container.mount.dest", Some("2"), &e), "<NA>");
+        assert_eq!(get("container.mount.source", Some("/host/*"), &e), "/proc");
+        assert_eq!(get("container.mount.source", Some("/proc"), &e), "<NA>", "a host path is not a mount point");
+        assert_eq!(get("container.mount.rdwr", Some("/proc"), &e), "true");
+        assert_eq!(get("container.mount.rdwr", Some("/var/run/*.sock"), &e), "false");
+        assert_eq!(get("container.mount.propagation", Some("0"), &e), "private");
+        assert_eq!(get("container.mount.propagation", Some("1"), &e), "rslave");
+        assert_eq!(get("container.mount.mode", Some("0"), &e), "");
+        assert_eq!(get("container.mount.mode", Some("9"), &e), "<NA>");
+        assert_eq!(
+            get("container.mount", Some("/var/run/docker.sock"), &e),
+            "/var/run/docker.sock:/d.sock::false:rslave"
+        );
+        assert_eq!(
+            get("container.mounts", None, &e),
+            "/proc:/host/proc::true:private,/var/run/docker.sock:/d.sock::false:rslave"
+        );
     }
 }
