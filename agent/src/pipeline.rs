@@ -174,7 +174,7 @@ impl<W: Write> Pipeline<W> {
         Ok(())
     }
 
-    /// Woken when the match thread has results.
+    /// Woken when the match thread has results or a held alert is back.
     pub fn match_wake(&self) -> Option<Arc<tokio::sync::Notify>> {
         self.stage.as_ref().map(|s| s.wake.clone())
     }
@@ -374,6 +374,9 @@ impl<W: Write> Pipeline<W> {
         let tx = self.held_tx.clone();
         let host = self.hostname.clone();
         let metrics = self.enrich_metrics.clone();
+        // The reader emits the alert as soon as it is back (`woken` drains the
+        // held queue), not at the next drained batch or housekeeping tick.
+        let wake = self.match_wake();
         self.assembler.refresh_container(pid, cgroups);
         rt.spawn(async move {
             let started = std::time::Instant::now();
@@ -388,6 +391,9 @@ impl<W: Write> Pipeline<W> {
             }
             let alert = rules.rule(id).alert(&ev, &host);
             let _ = tx.send((alert, ev.time_ns));
+            if let Some(w) = wake {
+                w.notify_one();
+            }
         });
     }
 
@@ -441,6 +447,7 @@ impl<W: Write> RecordSink for Pipeline<W> {
 
     fn woken(&mut self) {
         self.take_matches();
+        // Includes the held alerts that came back (`drain_held`).
         self.flush();
     }
 

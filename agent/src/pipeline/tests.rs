@@ -116,13 +116,19 @@ fn alert_of_a_container_without_status_is_held_until_its_name_and_image_arrive()
          output: shell in %container.name (%container.image.repository)\n  priority: WARNING\n",
     );
 
+    // The reader's wake-up: a held alert that is back must not wait for the next tick.
+    p.start_match_thread().unwrap();
+    let wake = p.match_wake().unwrap();
+    let woken = |within: Duration| rt.block_on(tokio::time::timeout(within, wake.notified())).is_ok();
+
     pods.apply(testutil::pod_event(UID, None));
     let t0 = Instant::now();
     p.handle(&mut shell_exec(4_100_001, cgroup_id));
-    std::thread::sleep(Duration::from_millis(150));
+    assert!(!woken(Duration::from_millis(150)), "no wake-up while the alert is held");
     p.drain_held();
     assert!(sink.0.lock().unwrap().is_empty(), "held while the container status is missing");
     pods.apply(testutil::pod_event(UID, Some(&id)));
+    assert!(woken(Duration::from_secs(5)), "the hold task wakes the reader when its alert is back");
     let alerts = wait_alerts(&mut p, &sink, 1, Duration::from_secs(5));
     assert!(t0.elapsed() < Duration::from_secs(5), "released by the pod update, not the 10 s hold");
     let f = &alerts[0]["output_fields"];
