@@ -342,6 +342,13 @@ pub struct FilterConfig {
     /// family `d` (0..63; a family from 64 on is always emitted); any other
     /// is dropped at exit, right after its arguments are read.
     pub socket_domain_keep: u64,
+    /// Non-zero: apply `unshare_flags_any`.
+    pub unshare_filter: u32,
+    pub _pad: u32,
+    /// With `unshare_filter`: emit an `unshare` call only if its flags have
+    /// one of these bits (the new-namespace bits the rules name); any other
+    /// is dropped at exit, right after its arguments are read.
+    pub unshare_flags_any: u64,
 }
 
 /// `FilterConfig::exec_skip`: the environment block (`proc.env`).
@@ -382,6 +389,9 @@ impl FilterConfig {
         dup_res_filter: 0,
         socket_filter: 0,
         socket_domain_keep: 0,
+        unshare_filter: 0,
+        _pad: 0,
+        unshare_flags_any: 0,
     };
 
     /// Keep a dup, dup2 or dup3 whose result is `ret`? The sys exit probe's
@@ -398,6 +408,14 @@ impl FilterConfig {
     #[inline(always)]
     pub fn socket_kept(&self, domain: u64) -> bool {
         self.socket_filter == 0 || domain >= 64 || self.socket_domain_keep & (1u64 << (domain & 63)) != 0
+    }
+
+    /// Keep an `unshare` call with these flags? The sys exit probes' check
+    /// (`lanner_rules::UnshareNeeds::passes` is its model; the agent's tests
+    /// hold the two together).
+    #[inline(always)]
+    pub fn unshare_kept(&self, flags: u64) -> bool {
+        self.unshare_filter == 0 || flags & self.unshare_flags_any != 0
     }
 }
 
@@ -416,7 +434,7 @@ pub fn is_loopback(family: u16, addr: &[u8; 16]) -> bool {
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
 pub const PREFIX_KEY_LEN: usize = 64;
 
-const _: () = assert!(core::mem::size_of::<FilterConfig>() == 64);
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 80);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only integer fields, no implicit padding.

@@ -16,7 +16,7 @@ use lanner_common::{
     config::{EXEC_SKIP_ENV, EXEC_SKIP_NAMES, PREFIX_KEY_LEN},
     sys, EventKind, FilterConfig,
 };
-use lanner_rules::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds};
+use lanner_rules::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds, UnshareNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
 const _: () = assert!(lanner_rules::kfilter::KEY_LEN == PREFIX_KEY_LEN);
@@ -35,6 +35,7 @@ pub struct KernelFilter {
     pub connects: ConnectNeeds,
     pub dups: DupNeeds,
     pub sockets: SocketNeeds,
+    pub unshares: UnshareNeeds,
     /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
     pub exec_skip: u32,
 }
@@ -62,6 +63,7 @@ impl KernelFilter {
             connects: rules.connect_needs(),
             dups: rules.dup_needs(),
             sockets: rules.socket_needs(),
+            unshares: rules.unshare_needs(),
             exec_skip: exec_skip_for(rules) | exec_skip_env(),
         }
     }
@@ -76,6 +78,7 @@ impl KernelFilter {
             connects: ConnectNeeds::pass_all(),
             dups: DupNeeds::pass_all(),
             sockets: SocketNeeds::pass_all(),
+            unshares: UnshareNeeds::pass_all(),
             exec_skip: exec_skip_env(),
         }
     }
@@ -103,6 +106,9 @@ impl KernelFilter {
             dup_res_filter: u32::from(self.dups.results.is_some()),
             socket_filter: u32::from(self.sockets.domains.is_some()),
             socket_domain_keep: self.sockets.domains.unwrap_or(0),
+            unshare_filter: u32::from(self.unshares.any_of.is_some()),
+            _pad: 0,
+            unshare_flags_any: self.unshares.any_of.unwrap_or(0),
         }
     }
 
@@ -117,7 +123,7 @@ impl KernelFilter {
             (1..=sys::MAX).filter(|id| self.syscalls & (1 << id) != 0).filter_map(sys::name).collect();
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} socket_domains={} syscalls=[{}] \
+             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} socket_domains={} unshare_flags={} syscalls=[{}] \
              exec_skip={}",
             self.open,
             self.connect,
@@ -136,6 +142,11 @@ impl KernelFilter {
             match self.sockets.domains {
                 None => "any".to_string(),
                 Some(m) => format!("{:?}", mask_bits(m).map(crate::evtargs::socket_domain).collect::<Vec<_>>()),
+            },
+            match self.unshares.any_of {
+                None => "any".to_string(),
+                Some(0) => "none".to_string(),
+                Some(m) => lanner_rules::fields::argflags::flag_names(m, lanner_rules::fields::argflags::CLONE_FLAGS),
             },
             syscalls.join(","),
             exec_skip_names(self.exec_skip)
@@ -314,6 +325,7 @@ mod tests {
             connects: ConnectNeeds::pass_all(),
             dups: DupNeeds { results: Some(0b101) },
             sockets: SocketNeeds { domains: Some(1 << 17) },
+            unshares: UnshareNeeds { any_of: Some(0x1000_0000) },
             exec_skip: EXEC_SKIP_ENV,
         };
         let c = f.to_config();
@@ -326,8 +338,12 @@ mod tests {
         assert_eq!((any.dup_res_filter, any.dup_res_keep), (0, 0), "any result: no filter");
         assert_eq!((c.socket_filter, c.socket_domain_keep), (1, 1 << 17), "packet sockets only");
         assert!(f.describe().contains("socket_domains=[\"AF_PACKET\"]"), "{}", f.describe());
-        let any = KernelFilter { sockets: SocketNeeds::pass_all(), ..f }.to_config();
+        let any = KernelFilter { sockets: SocketNeeds::pass_all(), ..f.clone() }.to_config();
         assert_eq!((any.socket_filter, any.socket_domain_keep), (0, 0), "any family: no filter");
+        assert_eq!((c.unshare_filter, c.unshare_flags_any), (1, 0x1000_0000), "new user namespaces only");
+        assert!(f.describe().contains("unshare_flags=CLONE_NEWUSER"), "{}", f.describe());
+        let any = KernelFilter { unshares: UnshareNeeds::pass_all(), ..f }.to_config();
+        assert_eq!((any.unshare_filter, any.unshare_flags_any), (0, 0), "any flags: no filter");
     }
 
     #[test]
@@ -401,6 +417,17 @@ mod tests {
             let c = KernelFilter { dups, ..KernelFilter::pass_all() }.to_config();
             for ret in [-9, -1, 0, 1, 2, 3, 62, 63, 64, 1 << 40] {
                 assert_eq!(c.dup_kept(ret), dups.passes(ret), "results {results:?}, ret {ret}");
+            }
+        }
+    }
+
+    #[test]
+    fn kernel_unshare_check_agrees_with_the_rules_model() {
+        for any_of in [None, Some(0), Some(0x1000_0000), Some(0x7202_0000)] {
+            let unshares = UnshareNeeds { any_of };
+            let c = KernelFilter { unshares, ..KernelFilter::pass_all() }.to_config();
+            for flags in [0, 0x200, 0x400 | 0x200, 0x2_0000, 0x1000_0000, 0x1000_0200, 0x80, u64::MAX] {
+                assert_eq!(c.unshare_kept(flags), unshares.passes(flags), "any_of {any_of:?}, flags {flags:#x}");
             }
         }
     }

@@ -49,7 +49,7 @@ use serde::Deserialize;
 
 use crate::error::LoadErrors;
 use crate::fields::priority::Priority;
-use crate::kfilter::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds};
+use crate::kfilter::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds, UnshareNeeds};
 use crate::runtime::alert::Alert;
 use crate::runtime::dns;
 use crate::runtime::event::Event;
@@ -350,7 +350,13 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
     run_case_with(
         case,
         rs,
-        &Needs { open: rs.open_needs(), connect: rs.connect_needs(), dup: rs.dup_needs(), socket: rs.socket_needs() },
+        &Needs {
+            open: rs.open_needs(),
+            connect: rs.connect_needs(),
+            dup: rs.dup_needs(),
+            socket: rs.socket_needs(),
+            unshare: rs.unshare_needs(),
+        },
     )
 }
 
@@ -360,6 +366,7 @@ struct Needs {
     connect: ConnectNeeds,
     dup: DupNeeds,
     socket: SocketNeeds,
+    unshare: UnshareNeeds,
 }
 
 impl Needs {
@@ -368,6 +375,7 @@ impl Needs {
             && self.connect.passes_event(ev)
             && self.dup.passes_event(ev)
             && self.socket.passes_event(ev)
+            && self.unshare.passes_event(ev)
     }
 }
 
@@ -530,6 +538,7 @@ mod tests {
                 connect: ConnectNeeds::pass_all(),
                 dup: DupNeeds::pass_all(),
                 socket: SocketNeeds::pass_all(),
+                unshare: UnshareNeeds::pass_all(),
             },
         );
         assert_eq!(f.len(), 2, "{f:#?}");
@@ -569,6 +578,7 @@ mod tests {
                 connect: wrong,
                 dup: DupNeeds::pass_all(),
                 socket: SocketNeeds::pass_all(),
+                unshare: UnshareNeeds::pass_all(),
             },
         );
         assert_eq!(
@@ -603,6 +613,7 @@ mod tests {
             connect: ConnectNeeds::pass_all(),
             dup: wrong,
             socket: SocketNeeds::pass_all(),
+                unshare: UnshareNeeds::pass_all(),
         };
         let f = run_case_with(&case, &rs, &needs);
         assert_eq!(

@@ -18,7 +18,9 @@
 //! The connect pre-filter ([`RuleSet::connect_needs`], [`ConnectNeeds`]) is derived the
 //! same way in the `connect` submodule, the dup-family result filter
 //! ([`RuleSet::dup_needs`], [`DupNeeds`]) in `dup` and the socket family filter
-//! ([`RuleSet::socket_needs`], [`SocketNeeds`]) in `sock`, both on `mask`.
+//! ([`RuleSet::socket_needs`], [`SocketNeeds`]) in `sock`, both on `mask`, and
+//! the unshare flags filter ([`RuleSet::unshare_needs`], [`UnshareNeeds`]) in
+//! `unshare`, on `mask`'s walk with a domain of its own.
 
 use std::cmp::Reverse;
 
@@ -33,10 +35,12 @@ mod connect;
 mod dup;
 mod mask;
 mod sock;
+mod unshare;
 pub(crate) use connect::family_addr as connect_family_addr;
 pub use connect::{ConnectNeeds, AF_INET, AF_INET6, AF_UNIX, EINPROGRESS};
 pub use dup::{DupNeeds, DUP_TYPES};
 pub use sock::{socket_domain_name, SocketNeeds};
+pub use unshare::UnshareNeeds;
 
 /// Bytes of a path the kernel compares (the LPM trie key length).
 pub const KEY_LEN: usize = 64;

@@ -9,7 +9,8 @@
 //! over the newer syscall types (dup2, mount, chown, creat, bpf, accept) are added
 //! to the default pack, and syscalls no rule needs (prctl, capset, listen) are noise
 //! the filter must drop, as are dup2s onto a descriptor no rule looks at and
-//! sockets of a family no rule names.
+//! sockets of a family no rule names and unshare calls that create no namespace
+//! a rule looks for.
 use std::{
     collections::BTreeMap,
     path::Path,
@@ -25,6 +26,10 @@ const NOISE_SYS: u64 = 300;
 const NOISE_DUPS: u64 = 300;
 /// AF_INET sockets: the socket rules name AF_PACKET only.
 const NOISE_SOCKETS: u64 = 300;
+/// unshare(0) and unshare(CLONE_FS): no new namespace, which is what the rules want;
+/// many, so that other processes' dups and sockets filtered in the same window
+/// cannot make up for them.
+const NOISE_UNSHARES: u64 = 10_000;
 
 /// Rules over the newer syscall types, beside the default pack; `NONCE` is the nonce.
 const SYS_RULES: &str = r#"
@@ -52,6 +57,11 @@ const SYS_RULES: &str = r#"
   desc: accepted connections of the test process
   condition: evt.type in (accept, accept4) and fd.typechar = 4 and proc.pid = PID
   output: "NONCE accept"
+  priority: WARNING
+- rule: prefilter unshare
+  desc: a new UTS namespace of the test process
+  condition: evt.type = unshare and evt.arg.flags contains CLONE_NEWUTS and proc.pid = PID
+  output: "NONCE unshare %evt.arg.flags"
   priority: WARNING
 - rule: prefilter packet socket
   desc: link-layer sockets of the test process
@@ -105,6 +115,13 @@ fn sys_workload(dir: &Path) {
         assert!(s >= 0);
         unsafe { libc::close(s) };
     }
+    for i in 0..NOISE_UNSHARES {
+        let flags = if i % 2 == 0 { 0 } else { libc::CLONE_FS };
+        assert_eq!(unsafe { libc::unshare(flags) }, 0);
+    }
+    // A new UTS namespace for this thread only (the test's own thread, gone
+    // when the test ends): the one unshare a rule wants.
+    assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWUTS) }, 0, "unshare(CLONE_NEWUTS) as root");
 }
 const NOISE_CONNECTS: u64 = 200;
 
@@ -238,6 +255,7 @@ fn same_alerts_with_and_without_the_prefilter() {
         ("prefilter bpf", 1),
         ("prefilter accept", 1),
         ("prefilter packet socket", 1),
+        ("prefilter unshare", 1),
     ] {
         let got: usize = off.iter().filter(|((r, _), _)| r == rule).map(|(_, c)| c).sum();
         assert_eq!(got, count, "without the pre-filter, {rule}; got {off:#?}");
@@ -272,11 +290,12 @@ fn same_alerts_with_and_without_the_prefilter() {
     assert!(conn_on >= NOISE_CONNECTS, "only {conn_on} loopback connects filtered with the pre-filter on");
     assert_eq!(conn_off, 0, "connects filtered with --no-prefilter");
     // The dup2s onto fd 150 were dropped at exit, before the fd was read, and
-    // the AF_INET sockets right after their arguments; without the filter none were.
+    // the AF_INET sockets and namespace-less unshares right after their
+    // arguments; without the filter none were.
     let sys_on = out_on.kernel("sys_exit", "filtered");
-    let want = NOISE_DUPS + NOISE_SOCKETS;
-    assert!(sys_on >= want, "only {sys_on} dup results and sockets filtered with the pre-filter on (< {want})");
-    assert_eq!(out_off.kernel("sys_exit", "filtered"), 0, "dup results or sockets filtered with --no-prefilter");
+    let want = NOISE_DUPS + NOISE_SOCKETS + NOISE_UNSHARES;
+    assert!(sys_on >= want, "only {sys_on} dup results, sockets and unshares filtered with the pre-filter on (< {want})");
+    assert_eq!(out_off.kernel("sys_exit", "filtered"), 0, "sys calls filtered with --no-prefilter");
     let opens = |o: &Stopped| o.final_counters["userspace"]["open"].as_u64().unwrap();
     assert!(
         opens(&out_on) + NOISE as u64 <= opens(&out_off) + 200,

@@ -68,9 +68,9 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
         return Ok(());
     };
     let ev = unsafe { &mut *ev };
-    // A socket of a family no rule names (the exit-only program drops it
+    // A socket or unshare no rule can match (the exit-only program drops it
     // before building a record; this pair already paid for its entry half).
-    if subtype == sys::SOCKET && !f.socket_kept(ev.args[0]) {
+    if !kept(f, subtype, &ev.args) {
         count(P, Counter::Filtered);
         let _ = SYS_STASH.remove(&tid);
         return Ok(());
@@ -79,6 +79,18 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     submit(P, &*ev);
     let _ = SYS_STASH.remove(&tid);
     Ok(())
+}
+
+/// The pre-filter's argument checks: a socket of a family no rule names, an
+/// unshare whose flags have none of the bits the rules need (`unshare(0)`,
+/// `CLONE_FS`: no new namespace) are dropped.
+#[inline(always)]
+pub fn kept(f: &lanner_common::FilterConfig, subtype: u16, args: &[u64]) -> bool {
+    match subtype {
+        sys::SOCKET => f.socket_kept(args[0]),
+        sys::UNSHARE => f.unshare_kept(args[0]),
+        _ => true,
+    }
 }
 
 /// Is `subtype` one of the dup family (`FilterConfig::dup_kept` applies)?

@@ -7,7 +7,8 @@
 //!
 //! The pre-filter decides at the first look: a dup-family result no rule can
 //! match is dropped on the result alone, a socket of a family no rule names
-//! right after the registers are read, both before a record is built. The
+//! and an unshare whose flags create no namespace a rule looks for right after
+//! the registers are read, all before a record is built. The
 //! record is the pair's `SysEvent` (`stash::fill_sys`, `sys_exit::complete_sys`),
 //! with the header taken at exit and the one user string some of them carry
 //! (a module's parameters or name, memfd_create's name, PR_SET_NAME's name)
@@ -74,7 +75,7 @@ fn try_sys_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     }
     let [a0, a1, a2, a3, _] = syscall_args(task)?;
     let r = [a0, a1, a2, a3];
-    if subtype == sys::SOCKET && !f.socket_kept(r[0]) {
+    if !super::sys_exit::kept(f, subtype, &r) {
         count(P, Counter::Filtered);
         return Ok(());
     }

@@ -7,7 +7,9 @@
 //! condition abstracts to the set of values it can be true for, or "any";
 //! `and` intersects, `or` unites, and anything the analysis does not know
 //! (other fields, negations, transformers) is "any". Each filter says which
-//! plain checks narrow it (its `leaf`).
+//! plain checks narrow it (its `leaf`). The walk over the rules is generic in
+//! the abstract domain ([`Lattice`]): the unshare filter (`unshare`) folds
+//! "needs one of these flag bits" over the same conditions.
 
 use crate::fields::FieldId as F;
 use crate::runtime::event::EvtType;
@@ -23,8 +25,23 @@ pub(super) enum Abs {
     Mask(Option<u64>),
 }
 
+/// An abstract domain for [`fold_rules`]: what a condition can be true for.
+pub(super) trait Lattice: Copy {
+    /// Anything: the analysis knows nothing.
+    const TOP: Self;
+    /// Never true for this event type.
+    const BOTTOM: Self;
+    fn and(self, other: Self) -> Self;
+    fn or(self, other: Self) -> Self;
+}
+
 impl Abs {
     pub(super) const TOP: Abs = Abs::Mask(None);
+}
+
+impl Lattice for Abs {
+    const TOP: Abs = Abs::Mask(None);
+    const BOTTOM: Abs = Abs::Bottom;
 
     fn and(self, other: Abs) -> Abs {
         match (self, other) {
@@ -47,30 +64,37 @@ impl Abs {
 /// plain check (no transformer, index or list mode) other than `evt.type`.
 /// No rule on these types at all: `Some(0)`.
 pub(super) fn needs_mask(rs: &RuleSet, types: &[EvtType], leaf: &dyn Fn(&Check) -> Abs) -> Option<u64> {
-    let mut acc = Abs::Bottom;
-    for &t in types {
-        for &i in rs.by_type[t.index()].iter() {
-            acc = acc.or(node(&rs.rules[i as usize].cond, t, leaf));
-        }
-    }
-    match acc {
+    match fold_rules(rs, types, leaf) {
         Abs::Bottom => Some(0),
         Abs::Mask(m) => m,
     }
 }
 
-fn node(n: &Node, t: EvtType, leaf: &dyn Fn(&Check) -> Abs) -> Abs {
+/// The union (`or`) over the rules on `types` of what each condition can be
+/// true for, `leaf` judging a plain check (no transformer, index or list
+/// mode) other than `evt.type`. No rule on these types: `L::BOTTOM`.
+pub(super) fn fold_rules<L: Lattice>(rs: &RuleSet, types: &[EvtType], leaf: &dyn Fn(&Check) -> L) -> L {
+    let mut acc = L::BOTTOM;
+    for &t in types {
+        for &i in rs.by_type[t.index()].iter() {
+            acc = acc.or(node(&rs.rules[i as usize].cond, t, leaf));
+        }
+    }
+    acc
+}
+
+fn node<L: Lattice>(n: &Node, t: EvtType, leaf: &dyn Fn(&Check) -> L) -> L {
     match n {
-        Node::Const(true) | Node::Not(_) => Abs::TOP,
-        Node::Const(false) => Abs::Bottom,
-        Node::And(v) => v.iter().fold(Abs::TOP, |acc, x| acc.and(node(x, t, leaf))),
-        Node::Or(v) => v.iter().fold(Abs::Bottom, |acc, x| acc.or(node(x, t, leaf))),
+        Node::Const(true) | Node::Not(_) => L::TOP,
+        Node::Const(false) => L::BOTTOM,
+        Node::And(v) => v.iter().fold(L::TOP, |acc, x| acc.and(node(x, t, leaf))),
+        Node::Or(v) => v.iter().fold(L::BOTTOM, |acc, x| acc.or(node(x, t, leaf))),
         Node::Check(c) => {
             if !c.xf.is_empty() || c.mode != Mode::Single || c.field.index.is_some() {
-                return Abs::TOP;
+                return L::TOP;
             }
             match (c.field.id, &c.pred) {
-                (F::EvtType, Pred::Types(m)) if m & (1 << t.index()) == 0 => Abs::Bottom,
+                (F::EvtType, Pred::Types(m)) if m & (1 << t.index()) == 0 => L::BOTTOM,
                 _ => leaf(c),
             }
         }
