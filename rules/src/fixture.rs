@@ -613,7 +613,7 @@ mod tests {
             connect: ConnectNeeds::pass_all(),
             dup: wrong,
             socket: SocketNeeds::pass_all(),
-                unshare: UnshareNeeds::pass_all(),
+            unshare: UnshareNeeds::pass_all(),
         };
         let f = run_case_with(&case, &rs, &needs);
         assert_eq!(

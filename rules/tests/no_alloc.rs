@@ -38,9 +38,18 @@ fn matching_does_not_allocate() {
     let dns = "- rule: dns_in\n  desc: d\n  condition: evt.type = connect and fd.sip.name in (\"db.alloc-test\", \"x.alloc-test\")\n  output: o\n  priority: INFO\n\
                - rule: dns_ne\n  desc: d\n  condition: evt.type = connect and fd.cip.name != \"x.alloc-test\"\n  output: o\n  priority: INFO\n";
     sources.push(("dns.yaml", dns));
+    // container.mount.*[glob]: the glob is the key's text, compiled once, not per event.
+    let mounts = "- rule: mount_glob\n  desc: d\n  condition: evt.type = openat and container.mount.rdwr[/etc*] = true and container.mount.source[/host*] exists\n  output: o\n  priority: INFO\n";
+    sources.push(("mounts.yaml", mounts));
     let rs = RuleSet::from_sources(&sources).unwrap_or_else(|e| panic!("{e}"));
     lanner_rules::runtime::dns::entry("db.alloc-test").set(["10.0.3.7".parse().unwrap()]);
-    let events = lanner_rules::bench::event_mix();
+    let mut events = lanner_rules::bench::event_mix();
+    let with_mounts = events.iter().find(|e| e.evt_type == lanner_rules::EvtType::Openat && e.container.is_some());
+    let mut ev = with_mounts.expect("the mix has an open in a container").clone();
+    let mut c = (**ev.container.as_ref().unwrap()).clone();
+    c.mounts = vec![lanner_rules::Mount::from_spec("/etc", "/host-etc", false, None)].into();
+    ev.container = Some(std::sync::Arc::new(c));
+    events.push(ev);
     let mut out: Vec<RuleId> = Vec::with_capacity(64);
     let mut matched = 0;
     for e in &events {
@@ -53,6 +62,11 @@ fn matching_does_not_allocate() {
         rs.for_each_match(e, |_, r| dns_fired |= r.name == "dns_in");
     }
     assert!(dns_fired, "the connect to 10.0.3.7 should match fd.sip.name = db.alloc-test");
+    let mut mount_fired = false;
+    for e in &events {
+        rs.for_each_match(e, |_, r| mount_fired |= r.name == "mount_glob");
+    }
+    assert!(mount_fired, "the open in a container with /etc mounted read-write should match mount_glob");
     COUNTING.store(true, Ordering::SeqCst);
     for _ in 0..3 {
         for e in &events {

@@ -294,7 +294,10 @@ fn same_alerts_with_and_without_the_prefilter() {
     // arguments; without the filter none were.
     let sys_on = out_on.kernel("sys_exit", "filtered");
     let want = NOISE_DUPS + NOISE_SOCKETS + NOISE_UNSHARES;
-    assert!(sys_on >= want, "only {sys_on} dup results, sockets and unshares filtered with the pre-filter on (< {want})");
+    assert!(
+        sys_on >= want,
+        "only {sys_on} dup results, sockets and unshares filtered with the pre-filter on (< {want})"
+    );
     assert_eq!(out_off.kernel("sys_exit", "filtered"), 0, "sys calls filtered with --no-prefilter");
     let opens = |o: &Stopped| o.final_counters["userspace"]["open"].as_u64().unwrap();
     assert!(

@@ -187,12 +187,16 @@ mod tests {
             Some(NEWNS | NEWUSER | NEWPID | NEWNET | NEWCGROUP | NEWIPC | NEWUTS),
         );
         assert_eq!(
-            needs(&["evt.type = unshare and (evt.arg.flags contains CLONE_NEWUSER or evt.arg.flags contains CLONE_NEWNS)"]),
+            needs(&[
+                "evt.type = unshare and (evt.arg.flags contains CLONE_NEWUSER or evt.arg.flags contains CLONE_NEWNS)"
+            ]),
             Some(NEWUSER | NEWNS),
             "or unites"
         );
         assert_eq!(
-            needs(&["evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER and evt.arg.flags startswith CLONE_NEW"]),
+            needs(&[
+                "evt.type = unshare and evt.arg.flags contains CLONE_NEWUSER and evt.arg.flags startswith CLONE_NEW"
+            ]),
             Some(NEWUSER),
             "and keeps the narrower side"
         );
@@ -201,7 +205,10 @@ mod tests {
         assert_eq!(needs(&["evt.type = unshare and evt.arg.flags startswith CLONE_NEWU"]), Some(NEWUSER | NEWUTS));
         assert_eq!(needs(&["evt.type = unshare and evt.arg.flags endswith NEWPID"]), Some(NEWPID));
         assert_eq!(needs(&["evt.type = unshare and evt.arg.flags icontains clone_newuser"]), Some(NEWUSER));
-        assert_eq!(needs(&["evt.type = unshare and evt.arg.flags in (CLONE_NEWPID, CLONE_NEWNET)"]), Some(NEWPID | NEWNET));
+        assert_eq!(
+            needs(&["evt.type = unshare and evt.arg.flags in (CLONE_NEWPID, CLONE_NEWNET)"]),
+            Some(NEWPID | NEWNET)
+        );
         assert_eq!(needs(&["evt.type = unshare and evt.arg.flags contains O_CREAT"]), None, "an open flag: any");
     }
 

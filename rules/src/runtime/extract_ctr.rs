@@ -77,12 +77,43 @@ fn mount_by<'a>(c: Option<&'a Container>, key: Option<&str>, by: By) -> Option<&
     if let Ok(i) = key.trim().parse::<usize>() {
         return c.mounts.get(i);
     }
-    let g = Glob::new(key, false).ok()?;
-    c.mounts.iter().find(|m| {
-        g.is_match(match by {
-            By::Source => &m.source,
-            By::Dest => &m.dest,
+    let mut mounts = c.mounts.iter().peekable();
+    mounts.peek()?;
+    with_glob(key, |g| {
+        mounts.find(|m| {
+            g.is_match(match by {
+                By::Source => &m.source,
+                By::Dest => &m.dest,
+            })
         })
+    })?
+}
+
+/// Globs by key text, compiled once per matching thread: a rule's
+/// `container.mount.*[glob]` key is the same text on every event, and the
+/// match path must not compile (allocate) per event. Bounded: past
+/// `GLOB_CACHE` keys (more than any rule set names) the oldest is replaced.
+const GLOB_CACHE: usize = 64;
+
+thread_local! {
+    static GLOBS: std::cell::RefCell<Vec<(Box<str>, Option<Glob>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `f` on the glob for `key` (`None`: not a valid glob).
+fn with_glob<R>(key: &str, f: impl FnOnce(&Glob) -> R) -> Option<R> {
+    GLOBS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let i = match cache.iter().position(|(k, _)| **k == *key) {
+            Some(i) => i,
+            None => {
+                if cache.len() >= GLOB_CACHE {
+                    cache.remove(0);
+                }
+                cache.push((key.into(), Glob::new(key, false).ok()));
+                cache.len() - 1
+            }
+        };
+        cache[i].1.as_ref().map(f)
     })
 }
 
