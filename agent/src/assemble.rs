@@ -86,6 +86,7 @@ pub fn to_container(info: &ContainerInfo) -> Container {
             owner_kind: p.owner_kind.clone(),
             owner_name: p.owner_name.clone(),
         }),
+        labels_cache: Default::default(),
     }
 }
 

@@ -301,11 +301,11 @@ fn skip_if_unknown_filter_loads_as_warning() {
     assert_eq!(err.errors.len(), 1);
     assert_eq!(err.errors[0].to_string(), "t.yaml:3:36: rule 'future': unknown field 'proc.from_the_future'");
     // a Falco field Lanner does not fill: the rule loads inactive with the reason
-    let rs = rules("- rule: upper\n  desc: d\n  condition: evt.type = execve and container.labels contains \"debug\"\n  output: o\n  priority: INFO\n");
+    let rs = rules("- rule: upper\n  desc: d\n  condition: evt.type = execve and container.image.id = \"4a6c1e2f9b0d\"\n  output: o\n  priority: INFO\n");
     let st = &rs.states()[0];
     assert!(rs.is_empty() && st.name == "upper");
     match &st.inactive {
-        Some(Inactive::Fields(f)) => assert_eq!(f[0].name, "container.labels"),
+        Some(Inactive::Fields(f)) => assert_eq!(f[0].name, "container.image.id"),
         other => panic!("{other:?}"),
     }
     // unsupported sources are inactive with the source as reason

@@ -34,10 +34,10 @@ const FALCO_STYLE: &str = r#"
   output: Sensitive file opened (file=%fd.name command=%proc.cmdline rss=%proc.vmrss)
   priority: WARNING
   tags: [filesystem, mitre_credential_access, T1555]
-- rule: Labelled-container reader
-  desc: Needs container.labels (runtime labels; inactive in Lanner today).
-  condition: open_read and sensitive_files and container.labels contains "debug"
-  output: Labelled-container reader (command=%proc.cmdline)
+- rule: Known-image reader
+  desc: Needs container.image.id (the runtime's image id; inactive in Lanner today).
+  condition: open_read and sensitive_files and container.image.id = "4a6c1e2f9b0d"
+  output: Known-image reader (command=%proc.cmdline)
   priority: NOTICE
 - rule: Data sent to a socket
   desc: Needs sendto/sendmsg events (inactive in Lanner today).
@@ -81,15 +81,17 @@ fn rules_check_prints_states_and_strict_fails_without_a_backtrace() {
     let (code, out, err) = lanner(&["rules", "check", dir.to_str().unwrap_or_default()]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("RULE") && out.contains("SOURCE") && out.contains("STATE"), "{out}");
-    let line = out.lines().find(|l| l.starts_with("Shell in a labelled container")).unwrap_or_default();
-    assert!(line.contains("00-base.yaml:") && line.contains("inactive: needs container.labels"), "{out}");
+    let line = out.lines().find(|l| l.starts_with("Shell in a container of a known image id")).unwrap_or_default();
+    assert!(line.contains("00-base.yaml:") && line.contains("inactive: needs container.image.id"), "{out}");
+    let line = out.lines().find(|l| l.starts_with("Shell in a kube-system container")).unwrap_or_default();
+    assert!(line.ends_with("  active"), "container.label comes from the pod: {out}");
     let line = out.lines().find(|l| l.starts_with("Shell in a host-pid container")).unwrap_or_default();
     assert!(line.ends_with("  active"), "container.host_pid comes from the pod spec: {out}");
     let line = out.lines().find(|l| l.starts_with("Symlink over a credential file")).unwrap_or_default();
     assert!(line.contains("00-base.yaml:") && line.ends_with("  active"), "symlink events are captured: {out}");
     assert!(out.lines().any(|l| l.starts_with("Outbound to a private network") && l.ends_with("  active")), "{out}");
     let summary = out.lines().last().unwrap_or_default();
-    assert!(summary.starts_with("14 rules: 10 active, 4 inactive ("), "{summary}");
+    assert!(summary.starts_with("15 rules: 11 active, 4 inactive ("), "{summary}");
     let line =
         out.lines().find(|l| l.starts_with("Shell in a container with the host's /etc writable")).unwrap_or_default();
     assert!(line.ends_with("  active"), "container.mount.* come from the pod spec: {out}");
@@ -171,7 +173,7 @@ fn falco_style_rule_fires_on_a_real_read_and_hot_reload_adds_a_rule() {
     // Inactive rules are logged once at start with their reasons; the reload is logged.
     let log = out.stderr.join("\n");
     assert!(
-        log.contains("rule inactive") && log.contains("Labelled-container reader") && log.contains("container.labels"),
+        log.contains("rule inactive") && log.contains("Known-image reader") && log.contains("container.image.id"),
         "{log}"
     );
     assert!(log.contains("Data sent to a socket") && log.contains("sendmsg"), "{log}");

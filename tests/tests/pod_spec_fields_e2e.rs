@@ -9,7 +9,8 @@
 //! second, read-only HostToContainer hostPath mount), `proc.is_container_*` values, and the pod's
 //! `container.host_pid` / `host_network` / `host_ipc` (`hostPID: true`, the
 //! others unset), `container.ip` and `k8s.pod.ip` (`status.podIP`),
-//! `k8s.pod.id` and `container.type` (the runtime the cgroup path names).
+//! `k8s.pod.id` and `container.type` (the runtime the cgroup path names), and
+//! `container.label[...]` / `container.labels` (the kubelet's CRI labels).
 //!
 //! Needs root (probes, cgroups) and the API server's run dir; skips saying why
 //! otherwise.
@@ -42,7 +43,8 @@ fn rules(n: &str, cids: &[&str]) -> String {
          msrc=%container.mount.source[/host/etc] mrw=%container.mount.rdwr[/etc] mprop=%container.mount.propagation[1] \
          mmode=%container.mount.mode[0] m0=%container.mount[0] mounts=%container.mounts \
          cid=%container.id cname=%container.name tag=%container.image.tag ns=%k8s.ns.name poduid=%k8s.pod.uid \
-         app=%k8s.pod.label[app]\"\n  priority: NOTICE\n"
+         app=%k8s.pod.label[app] lns=%container.label[io.kubernetes.pod.namespace] \
+         lcname=%container.label[io.kubernetes.container.name] labels=%container.labels\"\n  priority: NOTICE\n"
     )
 }
 
@@ -191,10 +193,20 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
             (&json!(ns), &json!(uid), &json!("probed")),
             "{a}"
         );
+        let labels = format!(
+            "io.kubernetes.container.name:app, io.kubernetes.pod.name:probed, io.kubernetes.pod.namespace:{ns}, \
+             io.kubernetes.pod.uid:{uid}"
+        );
+        assert_eq!(
+            (&a["container.label[io.kubernetes.pod.namespace]"], &a["container.labels"]),
+            (&json!(ns), &json!(labels)),
+            "{a}"
+        );
     }
     for (name, args) in [("sh", format!("-c {live_cmd}")), ("true", format!("{n} live"))] {
         let a = alert(&side_alerts, &n, name, &args);
         assert_eq!(a["container.name"], "side", "{a}");
+        assert_eq!(a["container.label[io.kubernetes.container.name]"], "side", "{a}");
         assert_eq!(a["proc.is_container_liveness_probe"], false, "no probe in this container: {a}");
         assert_eq!(a["container.privileged"], false, "{a}");
         assert_eq!(pod_wide(a), (json!(true), json!(false), json!(false), json!("10.244.77.5")), "pod-wide: {a}");

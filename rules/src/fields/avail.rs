@@ -25,7 +25,7 @@ const REASONS: &[(&str, &str)] = &[
     ("fd.", "not recorded for Lanner's open and connect events yet"),
     ("fdlist.", "fd lists of poll events are not captured"),
     ("fs.path.", "the unresolved path arguments (fs.path.*raw) are not kept"),
-    ("container.", "only container id, name, image, privileged, host namespaces, pod IP, start time and hostPath mounts are collected"),
+    ("container.", "only container id, name, image, privileged, host namespaces, pod IP, start time, hostPath mounts and the kubelet's labels are collected"),
     ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
     ("k8s.pod.ip", "the pod status IP is not collected"),
     (

@@ -37,6 +37,47 @@ pub struct Container {
     /// `docker`, `podman`); empty when the path does not say.
     pub runtime: String,
     pub k8s: Option<Pod>,
+    /// `container.labels`' text, built on first use (leave it default).
+    #[serde(skip)]
+    pub labels_cache: std::sync::OnceLock<Box<str>>,
+}
+
+/// The labels the kubelet gives every container it creates through CRI, in
+/// key order: what Falco's container plugin reports as a Kubernetes
+/// container's labels (image labels, which the plugin may add from the
+/// runtime, are not in the API server's view).
+pub const KUBELET_LABELS: [&str; 4] =
+    ["io.kubernetes.container.name", "io.kubernetes.pod.name", "io.kubernetes.pod.namespace", "io.kubernetes.pod.uid"];
+
+/// Longer label values are not reported (the container plugin's default `label_max_len`).
+pub const LABEL_MAX_LEN: usize = 100;
+
+impl Container {
+    /// The value of label `key` ([`KUBELET_LABELS`]); none without the pod,
+    /// for another key, or past [`LABEL_MAX_LEN`].
+    pub fn label(&self, key: &str) -> Option<&str> {
+        let p = self.k8s.as_ref()?;
+        let v = match key {
+            "io.kubernetes.container.name" => &self.name,
+            "io.kubernetes.pod.name" => &p.name,
+            "io.kubernetes.pod.namespace" => &p.ns,
+            "io.kubernetes.pod.uid" => &p.uid,
+            _ => return None,
+        };
+        (!v.is_empty() && v.len() <= LABEL_MAX_LEN).then_some(v.as_str())
+    }
+
+    /// `container.labels`: `key:value` for each label, joined by `, ` as
+    /// Falco prints them; none without the pod.
+    pub fn labels_text(&self) -> Option<&str> {
+        self.k8s.as_ref()?;
+        let text = self.labels_cache.get_or_init(|| {
+            let kv: Vec<String> =
+                KUBELET_LABELS.iter().filter_map(|k| self.label(k).map(|v| format!("{k}:{v}"))).collect();
+            kv.join(", ").into()
+        });
+        Some(text)
+    }
 }
 
 /// Which check a probe command is (Falco's health-probe categories).

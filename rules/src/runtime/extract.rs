@@ -280,6 +280,8 @@ impl Field {
             | F::ContainerMountPropagation
             | F::ContainerMount
             | F::ContainerMounts
+            | F::ContainerLabel
+            | F::ContainerLabels
             | F::ProcIsContainerHealthcheck
             | F::ProcIsContainerLivenessProbe
             | F::ProcIsContainerReadinessProbe => {

@@ -1,7 +1,7 @@
 //! Extraction of the socket-state fields (`fd.connected`, `fd.is_server`,
 //! `fd.nameraw`) and of the container facts read from the pod spec and status
-//! (`container.privileged`, `container.start_ts`, hostPath mounts, the exec probes
-//! behind `proc.is_container_*_probe`).
+//! (`container.privileged`, `container.start_ts`, hostPath mounts, the kubelet's
+//! container labels, the exec probes behind `proc.is_container_*_probe`).
 
 use crate::fields::glob::Glob;
 use crate::fields::{FieldId, Val};
@@ -55,6 +55,8 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::ContainerMounts => {
             c.filter(|c| c.privileged.is_some()).map_or(Val::Missing, |c| Val::Str(c.mounts.falco_string()))
         }
+        F::ContainerLabel => c.zip(key).and_then(|(c, k)| c.label(k)).map_or(Val::Missing, Val::Str),
+        F::ContainerLabels => c.and_then(Container::labels_text).map_or(Val::Missing, Val::Str),
         F::ProcIsContainerHealthcheck => Val::Bool(probe_of(ev) == Some(ProbeKind::Healthcheck)),
         F::ProcIsContainerLivenessProbe => Val::Bool(probe_of(ev) == Some(ProbeKind::Liveness)),
         F::ProcIsContainerReadinessProbe => Val::Bool(probe_of(ev) == Some(ProbeKind::Readiness)),
@@ -283,5 +285,33 @@ mod tests {
             get("container.mounts", None, &e),
             "/proc:/host/proc::true:private,/var/run/docker.sock:/d.sock::false:rslave"
         );
+        assert_eq!(get("container.labels", None, &e), "<NA>", "no pod: no kubelet labels");
+        assert_eq!(get("container.label", Some("io.kubernetes.pod.name"), &e), "<NA>");
+    }
+
+    #[test]
+    fn container_labels_are_the_kubelets() {
+        let pod = |name: &str| crate::runtime::event::Pod {
+            ns: "prod".into(),
+            name: name.into(),
+            uid: "6d1a".into(),
+            labels: [("app".to_string(), "web".to_string())].into(),
+            ..Default::default()
+        };
+        let mut e = Event::new(EvtType::Openat, 0, Arc::new(Process::default()));
+        e.container = Some(Arc::new(Container { name: "nginx".into(), k8s: Some(pod("web-1")), ..Default::default() }));
+        assert_eq!(
+            get("container.labels", None, &e),
+            "io.kubernetes.container.name:nginx, io.kubernetes.pod.name:web-1, io.kubernetes.pod.namespace:prod, \
+             io.kubernetes.pod.uid:6d1a"
+        );
+        assert_eq!(get("container.label", Some("io.kubernetes.pod.namespace"), &e), "prod");
+        assert_eq!(get("container.label", Some("io.kubernetes.container.name"), &e), "nginx");
+        assert_eq!(get("container.label", Some("app"), &e), "<NA>", "pod labels are k8s.pod.label's");
+        // A value over 100 bytes is not reported, as the container plugin's label_max_len.
+        let long = "p".repeat(101);
+        e.container = Some(Arc::new(Container { name: "nginx".into(), k8s: Some(pod(&long)), ..Default::default() }));
+        assert_eq!(get("container.label", Some("io.kubernetes.pod.name"), &e), "<NA>");
+        assert!(!get("container.labels", None, &e).contains("pod.name:"), "{}", get("container.labels", None, &e));
     }
 }
