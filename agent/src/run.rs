@@ -346,6 +346,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(processes = seeded, "process table seeded from /proc");
     let assembler = Assembler::new(procs, Some(enricher), kernel::boot_to_unix_offset_ns());
     let hostname = args.alert_hostname();
+    lanner_rules::runtime::host::set_hostname(&hostname);
     tracing::info!(hostname = %hostname, "alerts carry this hostname");
     let sink_configs = args.sinks.configs(!args.events)?;
     let ctx = crate::sinks::SinkContext {

@@ -28,7 +28,9 @@ fn rules(n: &str) -> String {
                   time=%evt.rawtime aexe1=%proc.aexe[1] user=%user.name login=%user.loginname \
                   home=%user.homedir shell=%user.shell group=%group.name ctdur=%proc.exe_ino.ctime_duration_proc_start \
                   pgid=%proc.pgid pgleader=%proc.is_pgid_leader vpgleader=%proc.is_vpgid_leader \
-                  pgname=%proc.vpgid.name sidexepath=%proc.sid.exepath pvpid=%proc.pvpid pts=%proc.ppid.ts";
+                  pgname=%proc.vpgid.name sidexepath=%proc.sid.exepath pvpid=%proc.pvpid pts=%proc.ppid.ts \
+                  host=%evt.hostname src=%evt.source sys=%syscall.type failed=%evt.failed rts=%evt.rawtime.s \
+                  rtns=%evt.rawtime.ns";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -135,6 +137,8 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     let agent = Agent::start(
         &[
             "--no-k8s",
+            "--hostname",
+            "lanner-e2e-host",
             "--metrics-addr",
             &maddr,
             "--rules",
@@ -236,6 +240,13 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     let (ts, time) = (s(p, "proc.pid.ts").parse::<u64>().unwrap(), s(p, "evt.rawtime").parse::<u64>().unwrap());
     assert!(ts <= time && time - ts < 5_000_000_000, "started {ts}, exec event at {time}");
     assert_eq!(s(p, "proc.duration"), (time - ts).to_string());
+    let (rts, rtns) = (s(p, "evt.rawtime.s").parse::<u64>().unwrap(), s(p, "evt.rawtime.ns").parse::<u64>().unwrap());
+    assert_eq!(rts * 1_000_000_000 + rtns, time, "evt.rawtime.s and .ns split evt.rawtime");
+    assert_eq!(
+        [s(p, "evt.hostname"), s(p, "evt.source"), s(p, "syscall.type"), s(p, "evt.failed")],
+        ["lanner-e2e-host", "syscall", "execve", "false"],
+        "evt.hostname is what --hostname gives the alert"
+    );
     assert_eq!(s(p, "proc.exe_ino.ctime_duration_proc_start"), (ts as i64 - ctime_ns(&meta) as i64).to_string());
     assert_eq!(s(p, "user.name"), "root");
     assert_eq!(s(p, "user.homedir"), passwd_field(0, 5));

@@ -108,6 +108,16 @@ impl Field {
             F::EvtNum => Val::Missing,
             F::EvtTime | F::EvtTimeIso8601 => Val::Time(ev.time_ns),
             F::EvtRawtime => Val::Num(ev.time_ns as i64),
+            F::EvtRawtimeS => Val::Num((ev.time_ns / 1_000_000_000) as i64),
+            F::EvtRawtimeNs => Val::Num((ev.time_ns % 1_000_000_000) as i64),
+            F::EvtSource => Val::Str("syscall"),
+            F::SyscallType => match ev.evt_type {
+                EvtType::Procexit => Val::Missing,
+                t => Val::Str(t.as_str()),
+            },
+            F::EvtFailed => Val::Bool(ev.evt_type != EvtType::Procexit && ev.res < 0),
+            F::EvtIsAsync => Val::Bool(false),
+            F::EvtHostname => crate::runtime::host::hostname().map_or(Val::Missing, Val::Str),
             F::EvtRes => Val::Str(errno::res_name(ev.res)),
             F::EvtRawres => Val::Num(ev.res),
             F::EvtDir => Val::Str("<"),
@@ -467,6 +477,24 @@ mod tests {
             false
         });
         assert_eq!(seen, vec!["Str(\"bash\")", "Str(\"sshd\")"]);
+    }
+
+    #[test]
+    fn event_source_type_failure_and_time_parts() {
+        let mut e = ev();
+        assert_eq!(get("evt.source", None, &e), "syscall");
+        assert_eq!(get("syscall.type", None, &e), "openat");
+        assert_eq!(get("evt.failed", None, &e), "false");
+        assert_eq!(get("evt.is_async", None, &e), "false");
+        assert_eq!(
+            (get("evt.rawtime.s", None, &e), get("evt.rawtime.ns", None, &e)),
+            ("1795435200".into(), "123456789".into())
+        );
+        e.res = -13;
+        assert_eq!(get("evt.failed", None, &e), "true");
+        e.evt_type = EvtType::Procexit;
+        assert_eq!(get("syscall.type", None, &e), "<NA>", "procexit is not a syscall");
+        assert_eq!(get("evt.failed", None, &e), "false", "an exit status is not a syscall error");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub(crate) mod extract;
 pub(crate) mod extract_ctr;
 pub(crate) mod extract_proc;
 pub(crate) mod getters;
+pub mod host;
 pub(crate) mod index;
 pub(crate) mod matcher;
 pub(crate) mod output;
