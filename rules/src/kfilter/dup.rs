@@ -82,12 +82,7 @@ mod tests {
     use super::*;
 
     fn needs(conds: &[&str]) -> DupNeeds {
-        let y: String = conds
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("- rule: r{i}\n  desc: d\n  condition: {c}\n  output: o\n  priority: INFO\n"))
-            .collect();
-        RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}")).dup_needs()
+        crate::kfilter::testutil::rules_with("", conds).dup_needs()
     }
 
     #[test]

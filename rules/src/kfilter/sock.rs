@@ -100,12 +100,7 @@ mod tests {
     use crate::runtime::event::{EvtArg, Process};
 
     fn needs(conds: &[&str]) -> Option<u64> {
-        let y: String = conds
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("- rule: r{i}\n  desc: d\n  condition: {c}\n  output: o\n  priority: INFO\n"))
-            .collect();
-        RuleSet::from_sources(&[("t.yaml", &y)]).unwrap_or_else(|e| panic!("{e}")).socket_needs().domains
+        crate::kfilter::testutil::rules_with("", conds).socket_needs().domains
     }
 
     const PACKET: u64 = 1 << 17;

@@ -1,5 +1,6 @@
-//! Test helpers shared by the open and connect pre-filter tests: rule sets
-//! built from bare conditions, and the rule files the fixtures load.
+//! Test helpers shared by the pre-filter tests (open, connect, dup, socket,
+//! unshare): rule sets built from bare conditions, and the rule files the
+//! fixtures load.
 
 use std::path::{Path, PathBuf};
 
