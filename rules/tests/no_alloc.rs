@@ -39,7 +39,8 @@ fn matching_does_not_allocate() {
                - rule: dns_ne\n  desc: d\n  condition: evt.type = connect and fd.cip.name != \"x.alloc-test\"\n  output: o\n  priority: INFO\n";
     sources.push(("dns.yaml", dns));
     // container.mount.*[glob]: the glob is the key's text, compiled once, not per event.
-    let mounts = "- rule: mount_glob\n  desc: d\n  condition: evt.type = openat and container.mount.rdwr[/etc*] = true and container.mount.source[/host*] exists\n  output: o\n  priority: INFO\n";
+    let mounts = "- rule: mount_glob\n  desc: d\n  condition: evt.type = openat and container.mount.rdwr[/etc*] = true and container.mount.source[/host*] exists\n  output: o\n  priority: INFO\n\
+                  - rule: date_text\n  desc: d\n  condition: evt.type = openat and evt.datetime.s contains \"-\" and evt.time.s contains \":\"\n  output: o\n  priority: INFO\n";
     sources.push(("mounts.yaml", mounts));
     let rs = RuleSet::from_sources(&sources).unwrap_or_else(|e| panic!("{e}"));
     lanner_rules::runtime::dns::entry("db.alloc-test").set(["10.0.3.7".parse().unwrap()]);
@@ -67,6 +68,11 @@ fn matching_does_not_allocate() {
         rs.for_each_match(e, |_, r| mount_fired |= r.name == "mount_glob");
     }
     assert!(mount_fired, "the open in a container with /etc mounted read-write should match mount_glob");
+    let mut date_fired = false;
+    for e in &events {
+        rs.for_each_match(e, |_, r| date_fired |= r.name == "date_text");
+    }
+    assert!(date_fired, "evt.datetime.s and evt.time.s are tested as their text");
     COUNTING.store(true, Ordering::SeqCst);
     for _ in 0..3 {
         for e in &events {

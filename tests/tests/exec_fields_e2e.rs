@@ -30,7 +30,7 @@ fn rules(n: &str) -> String {
                   pgid=%proc.pgid pgleader=%proc.is_pgid_leader vpgleader=%proc.is_vpgid_leader \
                   pgname=%proc.vpgid.name sidexepath=%proc.sid.exepath pvpid=%proc.pvpid pts=%proc.ppid.ts \
                   host=%evt.hostname src=%evt.source sys=%syscall.type failed=%evt.failed rts=%evt.rawtime.s \
-                  rtns=%evt.rawtime.ns";
+                  rtns=%evt.rawtime.ns dts=%evt.datetime.s ts=%evt.time.s";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -242,6 +242,10 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(s(p, "proc.duration"), (time - ts).to_string());
     let (rts, rtns) = (s(p, "evt.rawtime.s").parse::<u64>().unwrap(), s(p, "evt.rawtime.ns").parse::<u64>().unwrap());
     assert_eq!(rts * 1_000_000_000 + rtns, time, "evt.rawtime.s and .ns split evt.rawtime");
+    let date = Command::new("date").args(["-u", "-d", &format!("@{rts}"), "+%F %T"]).output().expect("date");
+    let date = String::from_utf8_lossy(&date.stdout).trim().to_string();
+    assert_eq!(s(p, "evt.datetime.s"), date, "evt.datetime.s is the UTC date and time of evt.rawtime.s");
+    assert_eq!(s(p, "evt.time.s"), date[11..], "evt.time.s is its clock part");
     assert_eq!(
         [s(p, "evt.hostname"), s(p, "evt.source"), s(p, "syscall.type"), s(p, "evt.failed")],
         ["lanner-e2e-host", "syscall", "execve", "false"],

@@ -21,8 +21,22 @@ pub enum Val<'a> {
     Type(EvtType),
     Flags(u32),
     Time(u64),
+    /// A time as Falco's text fields print it (`evt.time.s`, `evt.datetime`,
+    /// `evt.datetime.s`); string tests see that text.
+    TimeText(u64, TimeText),
     /// One `key:value` item of a label list.
     KV(&'a str, &'a str),
+}
+
+/// The text forms of a time (UTC, like `evt.time`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeText {
+    /// `HH:MM:SS`
+    Clock,
+    /// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn`
+    Date,
+    /// `YYYY-MM-DD HH:MM:SS`
+    DateSecs,
 }
 
 impl<'a> Val<'a> {
@@ -108,6 +122,9 @@ impl Field {
             F::EvtNum => Val::Missing,
             F::EvtTime | F::EvtTimeIso8601 => Val::Time(ev.time_ns),
             F::EvtRawtime => Val::Num(ev.time_ns as i64),
+            F::EvtTimeS => Val::TimeText(ev.time_ns, TimeText::Clock),
+            F::EvtDatetime => Val::TimeText(ev.time_ns, TimeText::Date),
+            F::EvtDatetimeS => Val::TimeText(ev.time_ns, TimeText::DateSecs),
             F::EvtRawtimeS => Val::Num((ev.time_ns / 1_000_000_000) as i64),
             F::EvtRawtimeNs => Val::Num((ev.time_ns % 1_000_000_000) as i64),
             F::EvtSource => Val::Str("syscall"),
@@ -385,7 +402,16 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
         }
         Val::Type(t) => out.push_str(t.as_str()),
         Val::Flags(f) => format_open_flags(f, out),
-        Val::Time(ns) if iso => out.push_str(&rfc3339_nanos(ns)),
+        Val::Time(ns) if iso => write_civil(ns, 'T', true, out),
+        Val::TimeText(ns, TimeText::Date) => write_civil(ns, ' ', false, out),
+        Val::TimeText(ns, TimeText::DateSecs) => {
+            write_civil(ns, ' ', false, out);
+            out.truncate(out.len() - 10);
+        }
+        Val::TimeText(ns, TimeText::Clock) => {
+            let secs = ns / 1_000_000_000;
+            let _ = write!(out, "{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+        }
         Val::Time(ns) => {
             let secs = ns / 1_000_000_000;
             let _ = write!(
@@ -405,21 +431,32 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
 
 /// `2026-11-23T12:00:00.123456789Z` for unix nanoseconds.
 pub fn rfc3339_nanos(ns: u64) -> String {
+    let mut s = String::with_capacity(30);
+    write_civil(ns, 'T', true, &mut s);
+    s
+}
+
+/// Append `YYYY-MM-DD{sep}HH:MM:SS.nnnnnnnnn` (UTC) for unix nanoseconds,
+/// with a trailing `Z` when `z`; no allocation beyond `out`'s growth.
+fn write_civil(ns: u64, sep: char, z: bool, out: &mut String) {
     let secs = ns / 1_000_000_000;
     let nanos = ns % 1_000_000_000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    let z_days = days + 719_468;
+    let era = z_days.div_euclid(146_097);
+    let doe = z_days.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}.{nanos:09}", rem / 3600, (rem / 60) % 60, rem % 60);
+    if z {
+        out.push('Z');
+    }
 }
 
 #[cfg(test)]
@@ -490,6 +527,10 @@ mod tests {
             (get("evt.rawtime.s", None, &e), get("evt.rawtime.ns", None, &e)),
             ("1795435200".into(), "123456789".into())
         );
+        assert_eq!(get("evt.time.s", None, &e), "12:00:00");
+        assert_eq!(get("evt.datetime", None, &e), "2026-11-23 12:00:00.123456789");
+        assert_eq!(get("evt.datetime.s", None, &e), "2026-11-23 12:00:00");
+        assert_eq!(get("evt.time.iso8601", None, &e), "2026-11-23T12:00:00.123456789Z");
         e.res = -13;
         assert_eq!(get("evt.failed", None, &e), "true");
         e.evt_type = EvtType::Procexit;

@@ -39,6 +39,17 @@ struct Exact {
     map: Map,
 }
 
+/// `f` on a string field's value as the checks test it: the string itself, or
+/// the text of a value that renders (the time texts of `evt.datetime`...);
+/// nothing when the field is missing.
+fn text_of(v: Val<'_>, f: impl FnOnce(&str)) {
+    match v {
+        Val::Missing => {}
+        Val::Str(s) => f(s),
+        v => crate::runtime::matcher::with_text(v, &[], f),
+    }
+}
+
 /// A number or an address a rule requires a field to equal (`fd.sport in (...)`,
 /// `fd.sip = ...`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -396,13 +407,13 @@ impl TypeIndex {
     fn fill(&self, ev: &crate::runtime::event::Event, bits: &mut [u64], words: usize) {
         bits.copy_from_slice(&self.always);
         for e in &self.exact {
-            if let Val::Str(s) = e.field.extract(ev) {
+            text_of(e.field.extract(ev), |s| {
                 if e.lens & len_bit(s.len()) != 0 {
                     if let Some(ps) = e.map.get(s) {
                         ps.iter().for_each(|p| set_slot(bits, words, *p));
                     }
                 }
-            }
+            });
         }
         for e in &self.scalar {
             if let Some(ps) = Scalar::of(e.field.extract(ev)).and_then(|v| e.map.get(&v)) {
@@ -410,27 +421,27 @@ impl TypeIndex {
             }
         }
         for e in &self.prefix {
-            if let Val::Str(s) = e.field.extract(ev) {
+            text_of(e.field.extract(ev), |s| {
                 let s = s.as_bytes();
                 if e.suffix {
                     e.trie.walk(s.iter().rev().copied(), |p| set_slot(bits, words, p));
                 } else {
                     e.trie.walk(s.iter().copied(), |p| set_slot(bits, words, p));
                 }
-            }
+            });
         }
         for e in &self.contains {
-            if let Val::Str(s) = e.field.extract(ev) {
+            text_of(e.field.extract(ev), |s| {
                 // Most values hold no pattern: one plain DFA scan says so; only a
                 // hit pays the overlapping walk (measured: its per-byte state
                 // bookkeeping costs more than the scan).
                 if !e.ac.is_match(s) {
-                    continue;
+                    return;
                 }
                 for m in e.ac.find_overlapping_iter(s) {
                     e.positions[m.pattern().as_usize()].iter().for_each(|p| set_slot(bits, words, *p));
                 }
-            }
+            });
         }
     }
 

@@ -131,7 +131,7 @@ fn with_xf<R>(s: &str, xf: &[Transform], f: impl FnOnce(&str) -> R) -> R {
 
 /// The value as text (rendered into a scratch buffer when it is not a string), after
 /// transformers.
-fn with_text<R>(v: Val<'_>, xf: &[Transform], f: impl FnOnce(&str) -> R) -> R {
+pub(crate) fn with_text<R>(v: Val<'_>, xf: &[Transform], f: impl FnOnce(&str) -> R) -> R {
     match v {
         Val::Str(s) => with_xf(s, xf, f),
         other => FMT.with(|b| {
