@@ -27,11 +27,12 @@ use crate::{
     maps::EXE_WALK,
 };
 
-/// Dentries met by the walk, leaf first (per-CPU scratch, `maps::EXE_WALK`).
+/// Name pointers (`d_name.name`) of the dentries met by the walk, leaf first
+/// (per-CPU scratch, `maps::EXE_WALK`).
 #[repr(C)]
 pub struct ExeWalk {
-    pub dentries: [u64; MAX_DEPTH as usize],
-    /// Loop-carried state of the two loops.
+    pub names: [u64; MAX_DEPTH as usize],
+    /// Loop-carried state of the second and third loops.
     pub dentry: u64,
     pub vfsmnt: u64,
     pub count: u32,
@@ -376,14 +377,22 @@ fn read_cwd(task: *const u8, ev: &mut ExecEvent) {
 /// the record's tail, `EXE_PATH_BUF` bytes of room). Returns the bytes used, how the walk ended and
 /// whether some recorded component was not copied (byte budget).
 ///
-/// Two bounded loops keep verification cheap: the first walks up the dentry
-/// chain (crossing mounts) and only records dentry pointers; the second copies
-/// their names. The count between them goes through map memory, so the
-/// verifier does not carry it as a constant into the copy loop.
+/// Three bounded loops keep verification cheap. The first walks up the
+/// dentry chain inside the starting mount with plain loads ([`ld`]: the
+/// pointers stay BTF-typed in registers, and the mount's root is loaded once),
+/// recording each component's name pointer; most paths (an executable or a
+/// working directory on the root file system, or inside a container's root)
+/// end there. Crossing a mount needs `container_of` (`struct mount` around the
+/// `vfsmount`), which the verifier cannot type, so the second loop goes on
+/// from the first crossing with helper reads, its loop-carried values in map
+/// memory. The third copies the recorded names. The count between them goes
+/// through map memory, so the verifier does not carry it as a constant into
+/// the copy loop.
 #[inline(always)]
 fn walk(w: *mut ExeWalk, vfsmnt: u64, dentry: u64, root: (u64, u64), out: *mut u8) -> (u16, u32, bool) {
     let (root_mnt, root_dentry) = root;
     let mnt_off = conf!(exe.mount_mnt) as u64;
+    let name_off = at(conf!(exe.dentry_d_name), 8);
     // Loop-carried values live in map memory (volatile): the verifier sees
     // them as unknown at every iteration, so one state per iteration suffices.
     macro_rules! get {
@@ -396,45 +405,85 @@ fn walk(w: *mut ExeWalk, vfsmnt: u64, dentry: u64, root: (u64, u64), out: *mut u
             unsafe { core::ptr::write_volatile(&raw mut (*w).$f, $v) }
         };
     }
-    set!(dentry, dentry);
-    set!(vfsmnt, vfsmnt);
+    // Record a component's name pointer; false when the array is full.
+    macro_rules! record {
+        ($name:expr) => {{
+            let c = get!(count);
+            if c >= MAX_DEPTH {
+                false
+            } else {
+                unsafe { (*w).names[c as usize & (MAX_DEPTH as usize - 1)] = $name };
+                set!(count, c + 1);
+                true
+            }
+        }};
+    }
     set!(count, 0);
     set!(end, WALK_CUT);
-    // Loop 1: record the dentries from the leaf up, crossing mounts.
+    // Loop 1: inside the starting mount, typed loads.
+    let mnt_root: u64 = ld(vfsmnt as *const u8, conf!(exe.vfsmount_mnt_root)).unwrap_or(0);
+    let mut d = dentry;
+    let mut cross = false;
     for _ in 0..MAX_DEPTH {
-        let (dentry, vfsmnt) = (get!(dentry), get!(vfsmnt));
-        if dentry == root_dentry && vfsmnt == root_mnt {
+        if d == root_dentry && vfsmnt == root_mnt {
             set!(end, WALK_DONE);
             break;
         }
-        let mnt_root: u64 = raw(vfsmnt as *const u8, conf!(exe.vfsmount_mnt_root));
-        let parent: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_parent));
-        if dentry == mnt_root || dentry == parent {
-            if dentry != mnt_root {
-                // A root dentry that is not its mount's root: a pseudo file (memfd).
-                let k = get!(count) as usize & (MAX_DEPTH as usize - 1);
-                unsafe { (*w).dentries[k] = dentry };
-                set!(count, k as u32 + 1);
+        if d == mnt_root {
+            cross = true;
+            break;
+        }
+        let parent: u64 = ld(d as *const u8, conf!(exe.dentry_d_parent)).unwrap_or(0);
+        let name: u64 = ld(d as *const u8, name_off).unwrap_or(0);
+        if d == parent {
+            // A root dentry that is not its mount's root: a pseudo file (memfd).
+            if record!(name) {
                 set!(end, WALK_PSEUDO);
-                break;
             }
-            let mount = vfsmnt.wrapping_sub(mnt_off);
-            let mparent: u64 = raw(mount as *const u8, conf!(exe.mount_mnt_parent));
-            if mparent == mount {
+            break;
+        }
+        if parent == 0 || !record!(name) {
+            break;
+        }
+        d = parent;
+    }
+    // Loop 2: from the first mount crossing on, helper reads.
+    if cross {
+        set!(dentry, d);
+        set!(vfsmnt, vfsmnt);
+        for _ in 0..MAX_DEPTH {
+            let (dentry, vfsmnt) = (get!(dentry), get!(vfsmnt));
+            if dentry == root_dentry && vfsmnt == root_mnt {
                 set!(end, WALK_DONE);
                 break;
             }
-            let mountpoint: u64 = raw(mount as *const u8, conf!(exe.mount_mnt_mountpoint));
-            set!(dentry, mountpoint);
-            set!(vfsmnt, mparent.wrapping_add(mnt_off));
-            continue;
+            let mnt_root: u64 = raw(vfsmnt as *const u8, conf!(exe.vfsmount_mnt_root));
+            let parent: u64 = raw(dentry as *const u8, conf!(exe.dentry_d_parent));
+            if dentry == mnt_root || dentry == parent {
+                if dentry != mnt_root {
+                    if record!(raw::<u64>(dentry as *const u8, name_off)) {
+                        set!(end, WALK_PSEUDO);
+                    }
+                    break;
+                }
+                let mount = vfsmnt.wrapping_sub(mnt_off);
+                let mparent: u64 = raw(mount as *const u8, conf!(exe.mount_mnt_parent));
+                if mparent == mount {
+                    set!(end, WALK_DONE);
+                    break;
+                }
+                let mountpoint: u64 = raw(mount as *const u8, conf!(exe.mount_mnt_mountpoint));
+                set!(dentry, mountpoint);
+                set!(vfsmnt, mparent.wrapping_add(mnt_off));
+                continue;
+            }
+            if !record!(raw::<u64>(dentry as *const u8, name_off)) {
+                break;
+            }
+            set!(dentry, parent);
         }
-        let k = get!(count) as usize & (MAX_DEPTH as usize - 1);
-        unsafe { (*w).dentries[k] = dentry };
-        set!(count, k as u32 + 1);
-        set!(dentry, parent);
     }
-    // Loop 2: copy the names, leaf first.
+    // Loop 3: copy the names, leaf first.
     set!(off, 0);
     set!(copied, 0);
     for j in 0..MAX_DEPTH {
@@ -442,8 +491,7 @@ fn walk(w: *mut ExeWalk, vfsmnt: u64, dentry: u64, root: (u64, u64), out: *mut u
         if j >= get!(count) || off >= EXE_PATH_BUDGET {
             break;
         }
-        let d = unsafe { (*w).dentries[j as usize & (MAX_DEPTH as usize - 1)] };
-        let name: u64 = raw(d as *const u8, conf!(exe.dentry_d_name).wrapping_add(8));
+        let name = unsafe { (*w).names[j as usize & (MAX_DEPTH as usize - 1)] };
         let at = off & (EXE_PATH_BUDGET - 1);
         let dst = unsafe { out.add(at) };
         let r = unsafe { bpf_probe_read_kernel_str(dst.cast(), EXE_NAME_MAX as u32, name as *const c_void) };
