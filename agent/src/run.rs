@@ -347,6 +347,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let assembler = Assembler::new(procs, Some(enricher), kernel::boot_to_unix_offset_ns());
     let hostname = args.alert_hostname();
     lanner_rules::runtime::host::set_hostname(&hostname);
+    // `evt.reltime`: the capture starts now, before the first record is read.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    lanner_rules::runtime::host::set_capture_start(now);
     tracing::info!(hostname = %hostname, "alerts carry this hostname");
     let sink_configs = args.sinks.configs(!args.events)?;
     let ctx = crate::sinks::SinkContext {

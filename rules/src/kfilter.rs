@@ -356,6 +356,8 @@ fn check(c: &Check) -> Abs {
         (F::FdName, Pred::Str(p)) => name_check(p),
         (F::FdDirectory, Pred::Str(p)) => directory_check(p),
         (F::FdFilename, Pred::Str(p)) => filename_check(p),
+        (F::FdContainername, Pred::Str(p)) => chained_check(p, false),
+        (F::FdContainerdirectory, Pred::Str(p)) => chained_check(p, true),
         (F::EvtType, Pred::Types(m)) if m & (1 << EvtType::Openat.index()) == 0 => Abs::Bottom,
         // For opens, `fd.num` is the result: the agent sets it only for ret >= 0, and
         // without it the field falls back to `evt.rawres`.
@@ -455,7 +457,7 @@ fn name_check(p: &StrPred) -> Abs {
 /// `fd.directory` is the path up to its last `/` (`/` for `/x`), so a path whose
 /// directory is `D` starts with `D/` (with `/` when `D` is `/`).
 fn directory_check(p: &StrPred) -> Abs {
-    let dir = |d: &str| if d == "/" { d.to_string() } else { format!("{d}/") };
+    let dir = dir_prefix;
     let prefix = |v: Vec<String>| Abs::path(PathSet::build(v, Vec::new()));
     match p {
         StrPred::Eq(x) => from_lits(std::iter::once(&**x), dir, false),
@@ -472,6 +474,62 @@ fn directory_check(p: &StrPred) -> Abs {
             Err(_) => Abs::TOP,
         },
         _ => Abs::TOP,
+    }
+}
+
+/// `fd.containername` / `fd.containerdirectory` (`dir`) of an open are `ID:PATH` /
+/// `ID:DIRECTORY`, where the container id (`host` or hex) has no `:`: an exact
+/// value, or a prefix with a `:` in it, names the path (or directory) after its
+/// first `:`, and a suffix's text after its last `:` ends the path. A value with
+/// no `:` can never be equal; anything else keeps every path.
+fn chained_check(p: &StrPred, dir: bool) -> Abs {
+    let after_id = |v: &str| v.split_once(':').map(|(_, rest)| rest.to_string());
+    let path_of = |v: Vec<String>| -> Vec<String> { v.iter().filter_map(|x| after_id(x)).collect() };
+    let inner = match p {
+        StrPred::Eq(x) => match after_id(x) {
+            Some(rest) => StrPred::Eq(rest.into()),
+            None => return Abs::Bottom,
+        },
+        StrPred::In { pats, .. } => {
+            let v = path_of(pats.clone());
+            if v.is_empty() {
+                return Abs::Bottom;
+            }
+            return if dir {
+                from_lits(strs(&v), dir_prefix, false)
+            } else {
+                from_lits(strs(&v), str::to_string, false)
+            };
+        }
+        StrPred::StartsWith { pats, .. } if pats.iter().all(|x| x.contains(':')) && !pats.is_empty() => {
+            let heads = path_of(pats.clone());
+            if heads.iter().any(String::is_empty) {
+                return Abs::TOP;
+            }
+            return Abs::path(PathSet::build(heads, Vec::new()));
+        }
+        StrPred::EndsWith { pats, .. } if !dir && !pats.is_empty() => {
+            let tails: Vec<String> = pats.iter().map(|x| x.rsplit(':').next().unwrap_or(x).to_string()).collect();
+            if tails.iter().any(String::is_empty) {
+                return Abs::TOP;
+            }
+            return Abs::path(PathSet::build(Vec::new(), tails));
+        }
+        _ => return Abs::TOP,
+    };
+    if dir {
+        directory_check(&inner)
+    } else {
+        name_check(&inner)
+    }
+}
+
+/// A directory as the prefix of the paths in it (`/` stays `/`).
+fn dir_prefix(d: &str) -> String {
+    if d == "/" {
+        d.to_string()
+    } else {
+        format!("{d}/")
     }
 }
 

@@ -30,7 +30,9 @@ fn rules(n: &str) -> String {
                   pgid=%proc.pgid pgleader=%proc.is_pgid_leader vpgleader=%proc.is_vpgid_leader \
                   pgname=%proc.vpgid.name sidexepath=%proc.sid.exepath pvpid=%proc.pvpid pts=%proc.ppid.ts \
                   host=%evt.hostname src=%evt.source sys=%syscall.type failed=%evt.failed rts=%evt.rawtime.s \
-                  rtns=%evt.rawtime.ns dts=%evt.datetime.s ts=%evt.time.s";
+                  rtns=%evt.rawtime.ns dts=%evt.datetime.s ts=%evt.time.s cat=%evt.category cnt=%evt.count \
+                  err=%evt.count.error cexit=%evt.count.exit isexec=%evt.type.is.execve isopen=%evt.type.is.open \
+                  rel=%evt.reltime rels=%evt.reltime.s reln=%evt.reltime.ns otime=%evt.outputtime";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -134,6 +136,7 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     std::fs::write(&rules_file, rules(&n)).unwrap();
     let default_pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/default");
     let maddr = format!("127.0.0.1:{}", lanner_tests::triage::free_port());
+    let started = ns(Ok(std::time::SystemTime::now()));
     let agent = Agent::start(
         &[
             "--no-k8s",
@@ -251,6 +254,14 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
         ["lanner-e2e-host", "syscall", "execve", "false"],
         "evt.hostname is what --hostname gives the alert"
     );
+    assert_eq!(s(p, "evt.outputtime"), format!("{}.{rtns:09}", &date[11..]), "evt.outputtime prints as evt.time");
+    let row =
+        ["evt.category", "evt.count", "evt.count.error", "evt.count.exit", "evt.type.is.execve", "evt.type.is.open"];
+    assert_eq!(row.map(|f| s(p, f)), ["process", "1", "0", "1", "1", "0"]);
+    let (rel, rels, reln) = (s(p, "evt.reltime"), s(p, "evt.reltime.s"), s(p, "evt.reltime.ns"));
+    let (rel, rels, reln) = (rel.parse::<u64>().unwrap(), rels.parse::<u64>().unwrap(), reln.parse::<u64>().unwrap());
+    assert_eq!(rels * 1_000_000_000 + reln, rel, "evt.reltime.s and .ns split evt.reltime");
+    assert!(rel > 0 && rel <= time - started, "evt.reltime {rel} ns: since the agent's start, after {started}");
     assert_eq!(s(p, "proc.exe_ino.ctime_duration_proc_start"), (ts as i64 - ctime_ns(&meta) as i64).to_string());
     assert_eq!(s(p, "user.name"), "root");
     assert_eq!(s(p, "user.homedir"), passwd_field(0, 5));

@@ -91,7 +91,7 @@ fn rules_check_prints_states_and_strict_fails_without_a_backtrace() {
     assert!(line.contains("00-base.yaml:") && line.ends_with("  active"), "symlink events are captured: {out}");
     assert!(out.lines().any(|l| l.starts_with("Outbound to a private network") && l.ends_with("  active")), "{out}");
     let summary = out.lines().last().unwrap_or_default();
-    assert!(summary.starts_with("15 rules: 11 active, 4 inactive ("), "{summary}");
+    assert!(summary.starts_with("16 rules: 12 active, 4 inactive ("), "{summary}");
     let line =
         out.lines().find(|l| l.starts_with("Shell in a container with the host's /etc writable")).unwrap_or_default();
     assert!(line.ends_with("  active"), "container.mount.* come from the pod spec: {out}");

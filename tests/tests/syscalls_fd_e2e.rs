@@ -17,7 +17,7 @@ const RULES: &str = r#"
 - rule: e2e dup
   desc: dup family of the test process and its children
   condition: evt.type in (dup, dup2, dup3) and (proc.pid = PID or proc.ppid = PID)
-  output: "fdop %evt.type res=%evt.rawres oldfd=%evt.arg.oldfd newfd=%evt.arg.newfd flags=%evt.arg.flags fd=%evt.arg.fd type=%fd.type typechar=%fd.typechar name=%fd.name num=%fd.num"
+  output: "fdop %evt.type res=%evt.rawres oldfd=%evt.arg.oldfd newfd=%evt.arg.newfd flags=%evt.arg.flags fd=%evt.arg.fd type=%fd.type typechar=%fd.typechar name=%fd.name num=%fd.num tid=%thread.tid uid=%fd.uid cname=%fd.containername cdir=%fd.containerdirectory cat=%evt.category err=%evt.count.error errnet=%evt.count.error.net errfile=%evt.count.error.file errother=%evt.count.error.other"
   priority: WARNING
 - rule: e2e net
   desc: bind, listen, accept of the test process
@@ -42,7 +42,7 @@ const RULES: &str = r#"
 - rule: e2e creat
   desc: creat of the test process
   condition: evt.type = creat and proc.pid = PID
-  output: "creat res=%evt.rawres name=%evt.arg.name mode=%evt.arg.mode rawmode=%evt.rawarg.mode fd=%evt.arg.fd fdname=%fd.name fdnum=%fd.num"
+  output: "creat res=%evt.rawres name=%evt.arg.name mode=%evt.arg.mode rawmode=%evt.rawarg.mode fd=%evt.arg.fd fdname=%fd.name fdnum=%fd.num cat=%evt.category errfile=%evt.count.error.file cname=%fd.containername"
   priority: WARNING
 "#;
 
@@ -249,16 +249,31 @@ fn check_dup(out: &Stopped, x: &Results, dir: &str) {
     args(&f, &[("oldfd", Some(&sock.to_string())), ("fd", Some(&sock.to_string())), ("newfd", None)]);
     args(&f, &[("fd.type", Some("ipv4")), ("fd.typechar", Some("4")), ("fd.name", Some(&conn))]);
     args(&f, &[("fd.num", Some(&dup.to_string()))]);
+    // The chained identities and the event's category and counts, from the fd the kernel read.
+    let uid = format!("{}{dup}", f["thread.tid"]);
+    args(
+        &f,
+        &[("fd.uid", Some(&uid)), ("fd.containername", Some(&format!("host:{conn}"))), ("fd.containerdirectory", None)],
+    );
+    args(&f, &[("evt.category", Some("net")), ("evt.count.error", Some("0")), ("evt.count.error.net", Some("0"))]);
+    args(&f, &[("evt.count.error.file", None), ("evt.count.error.other", None)]);
     let f = d("fdop dup2 res=200 ");
     args(&f, &[("oldfd", Some(&pipe.to_string())), ("newfd", Some("200")), ("fd.type", Some("pipe"))]);
-    args(&f, &[("fd.typechar", Some("p"))]);
+    args(&f, &[("fd.typechar", Some("p")), ("evt.category", Some("ipc"))]);
     let name = f["fd.name"].as_str().unwrap().to_string();
     assert!(name.starts_with("pipe:["), "pipe name {name}");
     let f = d("fdop dup3 res=201 ");
     args(&f, &[("oldfd", Some(&file.to_string())), ("newfd", Some("201")), ("flags", Some("O_CLOEXEC"))]);
     args(&f, &[("fd.type", Some("file")), ("fd.typechar", Some("f")), ("fd.name", Some(&format!("{dir}/file")))]);
+    args(&f, &[("evt.category", Some("file")), ("fd.containerdirectory", Some(&format!("host:{dir}")))]);
+    args(&f, &[("fd.containername", Some(&format!("host:{dir}/file"))), ("evt.count.error.file", Some("0"))]);
     let f = d("fdop dup res=-9 ");
     args(&f, &[("oldfd", Some("-1")), ("fd.type", None), ("fd.name", None)]);
+    args(
+        &f,
+        &[("evt.category", Some("unknown")), ("evt.count.error", Some("1")), ("evt.count.error.other", Some("1"))],
+    );
+    args(&f, &[("evt.count.error.net", None), ("fd.uid", None), ("fd.containername", None)]);
     let f = d("fdop dup3 res=-22 ");
     args(&f, &[("oldfd", Some(&file.to_string())), ("newfd", Some(&file.to_string())), ("flags", Some("0"))]);
     args(&f, &[("fd.type", Some("file")), ("fd.num", Some(&file.to_string()))]);
@@ -312,7 +327,9 @@ fn check_owner(out: &Stopped, x: &Results, dir: &str) {
     let f = alert(out, "e2e creat", &format!("creat res={created} "));
     args(&f, &[("name", Some(&d("created"))), ("mode", Some("0640")), ("evt.rawarg.mode", Some("416"))]);
     args(&f, &[("fd", Some(&created.to_string())), ("fd.name", Some(&d("created")))]);
-    args(&f, &[("fd.num", Some(&created.to_string()))]);
+    args(&f, &[("fd.num", Some(&created.to_string())), ("evt.category", Some("file"))]);
+    args(&f, &[("evt.count.error.file", Some("0")), ("fd.containername", Some(&format!("host:{}", d("created"))))]);
     let f = alert(out, "e2e creat", "creat res=-2 ");
     args(&f, &[("name", Some(&d("missing/x"))), ("fd", None), ("fd.name", Some(&d("missing/x"))), ("fd.num", None)]);
+    args(&f, &[("evt.count.error.file", Some("1"))]);
 }

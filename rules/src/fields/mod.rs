@@ -80,6 +80,20 @@ pub enum FieldId {
     EvtFailed,
     EvtIsAsync,
     EvtHostname,
+    EvtCategory,
+    /// `evt.type.is.<type>`: the key is the event type's name.
+    EvtTypeIs,
+    EvtCount,
+    EvtCountError,
+    EvtCountErrorFile,
+    EvtCountErrorNet,
+    EvtCountErrorMemory,
+    EvtCountErrorOther,
+    EvtCountExit,
+    EvtReltime,
+    EvtReltimeS,
+    EvtReltimeNs,
+    EvtOutputtime,
     EvtRes,
     EvtRawres,
     EvtDir,
@@ -196,6 +210,9 @@ pub enum FieldId {
     UserShell,
     GroupName,
     FdNameraw,
+    FdContainername,
+    FdContainerdirectory,
+    FdUid,
     FdRnet,
     FdLnet,
     FdPort,
@@ -273,6 +290,19 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("evt.failed", EvtFailed, Bool, No, "true when the syscall returned an error (evt.rawres < 0); false for procexit"),
     f!("evt.is_async", EvtIsAsync, Bool, No, "always false: every Lanner event is a syscall or scheduler event"),
     f!("evt.hostname", EvtHostname, Str, No, "the host name alerts carry (--hostname, else the node name, else the kernel's)"),
+    f!("evt.category", EvtCategory, Str, No, "the event type's category in Falco's event table: process, file, net, user, memory, other; dup, dup2 and dup3 by their fd: file, net, ipc, or unknown"),
+    f!("evt.type.is", EvtTypeIs, Num, Key, "1 if the event is of the type named after the dot (evt.type.is.openat; the names evt.type accepts, open and openat2 as openat...), else 0"),
+    f!("evt.count", EvtCount, Num, No, "always 1"),
+    f!("evt.count.error", EvtCountError, Num, No, "1 if the syscall failed, else 0; missing for procexit (no return value)"),
+    f!("evt.count.error.file", EvtCountErrorFile, Num, No, "evt.count.error for events on a file (its fd, or an open or creat); missing for other events"),
+    f!("evt.count.error.net", EvtCountErrorNet, Num, No, "evt.count.error for events on an IPv4/IPv6 or unix socket (its fd, or connect, accept, accept4); missing for other events"),
+    f!("evt.count.error.memory", EvtCountErrorMemory, Num, No, "evt.count.error for memory events (memfd_create); missing for other events"),
+    f!("evt.count.error.other", EvtCountErrorOther, Num, No, "evt.count.error for the events none of the three above counts; missing for those"),
+    f!("evt.count.exit", EvtCountExit, Num, No, "1 for a syscall's exit event (every Lanner syscall event); missing for procexit"),
+    f!("evt.reltime", EvtReltime, Num, No, "ns since the capture started (the agent's start); missing when no capture runs (rule fixtures)"),
+    f!("evt.reltime.s", EvtReltimeS, Num, No, "seconds part of evt.reltime"),
+    f!("evt.reltime.ns", EvtReltimeNs, Num, No, "nanoseconds part of evt.reltime"),
+    f!("evt.outputtime", EvtOutputtime, Time, No, "the event time as outputs print it: evt.time (HH:MM:SS.nnnnnnnnn)"),
     f!("evt.res", EvtRes, Str, No, "SUCCESS or the errno name of a failed syscall"),
     f!("evt.rawres", EvtRawres, Num, No, "raw syscall return value"),
     f!("evt.dir", EvtDir, Dir, No, "always matches both '<' and '>': Lanner events merge enter and exit"),
@@ -386,6 +416,9 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("user.homedir", UserHomedir, Str, No, "user's home directory"),
     f!("user.shell", UserShell, Str, No, "user's login shell"),
     f!("group.name", GroupName, Str, No, "group name"),
+    f!("fd.containername", FdContainername, Str, No, "container.id and fd.name chained: CONTAINER_ID:FD_NAME (host:/etc/shadow on the host)"),
+    f!("fd.containerdirectory", FdContainerdirectory, Str, No, "container.id and fd.directory chained, for file fds"),
+    f!("fd.uid", FdUid, Str, No, "thread id and fd number chained as decimal digits (tid 42, fd 3: 423), unique per fd; missing without an fd number"),
     f!("fd.nameraw", FdNameraw, Str, No, "file path as the program passed it (not made absolute); fd.name for sockets"),
     f!("fd.rnet", FdRnet, Net, No, "remote IP (the server for connect), compared with CIDR networks"),
     f!("fd.lnet", FdLnet, Net, No, "local IP (the client for connect), compared with CIDR networks"),
@@ -473,6 +506,13 @@ impl Field {
                 return Ok(Field { id, index: None, key: Some(p.into()) });
             }
         }
+        // `evt.type.is.openat`: an event type name Falco knows after the dot.
+        if let (Some(t), None) = (name.strip_prefix("evt.type.is."), arg) {
+            if !falco::is_event_type(t) {
+                return Err(FieldError::Unknown { name: name.to_string(), hint: format!(" (no event type '{t}')") });
+            }
+            return Ok(Field { id: FieldId::EvtTypeIs, index: None, key: Some(t.into()) });
+        }
         let by_name = |f: &&FieldInfo| f.name == name && !matches!(f.id, FieldId::EvtArg | FieldId::EvtRawarg);
         let Some(info) = FIELDS.iter().find(by_name) else {
             if falco::falco_field(name).is_some_and(|f| f.arg.required()) && arg.is_none() {
@@ -520,7 +560,7 @@ impl Field {
     /// The name as written in rules, e.g. `proc.aname[2]`.
     pub fn display_name(&self) -> String {
         let n = self.info().name;
-        if let (FieldId::EvtArg | FieldId::EvtRawarg, Some(k)) = (self.id, &self.key) {
+        if let (FieldId::EvtArg | FieldId::EvtRawarg | FieldId::EvtTypeIs, Some(k)) = (self.id, &self.key) {
             return format!("{n}.{k}");
         }
         match (&self.index, &self.key) {

@@ -71,6 +71,12 @@ fn walk(n: &Node, l: &mut Lits) {
                 F::FdName => &mut l.names,
                 F::FdDirectory => &mut l.dirs,
                 F::FdFilename => &mut l.files,
+                // `ID:PATH` / `ID:DIRECTORY`: the part after the id.
+                F::FdContainername | F::FdContainerdirectory => {
+                    let dst = if c.field.id == F::FdContainername { &mut l.names } else { &mut l.dirs };
+                    dst.extend(pats(p).iter().map(|v| v.split_once(':').map_or(v.as_str(), |(_, r)| r).to_string()));
+                    return;
+                }
                 F::ProcName | F::ProcAname | F::ProcPname => &mut l.procs,
                 _ => return,
             };

@@ -128,6 +128,28 @@ fn directory_and_filename() {
 }
 
 #[test]
+fn container_chained_names() {
+    // `ID:PATH`: the container id has no `:`, so the path is what follows the first one.
+    assert_eq!(paths("fd.containername = 'host:/etc/sudoers'"), set(&["/etc/sudoers"], &[]));
+    assert_eq!(paths("fd.containername = 'host:/tmp/a:b'"), set(&["/tmp/a:b"], &[]));
+    assert_eq!(
+        paths("fd.containername in ('host:/etc/shadow', '0123456789ab:/root/.ssh')"),
+        set(&["/etc/shadow", "/root/.ssh"], &[])
+    );
+    assert_eq!(paths("fd.containername startswith 'host:/etc/'"), set(&["/etc/"], &[]));
+    assert_eq!(paths("fd.containername endswith '/shadow'"), set(&[], &["/shadow"]));
+    assert_eq!(paths("fd.containername endswith 'host:/etc/shadow'"), set(&[], &["/etc/shadow"]));
+    assert_eq!(paths("fd.containerdirectory = 'host:/etc'"), set(&["/etc/"], &[]));
+    assert_eq!(paths("fd.containerdirectory startswith 'host:/var/lib'"), set(&["/var/lib"], &[]));
+    // No `:`: never equal; only an id constrained, or nothing to go on: every path.
+    assert!(!needs(&["fd.containername = /etc/shadow"]).passes("/etc/shadow", 0, 3));
+    assert_eq!(paths("fd.containername startswith host"), None);
+    assert_eq!(paths("fd.containername startswith 'host:'"), None);
+    assert_eq!(paths("fd.containername contains shadow"), None);
+    assert_eq!(paths("fd.containerdirectory endswith /etc"), None);
+}
+
+#[test]
 fn transformers_and_other_fields_are_any() {
     for any in [
         "tolower(fd.name) startswith /etc/",

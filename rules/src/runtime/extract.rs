@@ -26,6 +26,10 @@ pub enum Val<'a> {
     TimeText(u64, TimeText),
     /// One `key:value` item of a label list.
     KV(&'a str, &'a str),
+    /// Two texts chained with `:` (`fd.containername`: `CONTAINER_ID:FD_NAME`).
+    Joined(&'a str, &'a str),
+    /// Two numbers chained as decimal digits (`fd.uid`: tid then fd number).
+    Digits(i64, i64),
 }
 
 /// The text forms of a time (UTC, like `evt.time`).
@@ -314,6 +318,22 @@ impl Field {
             | F::ProcIsContainerReadinessProbe => {
                 crate::runtime::extract_ctr::extract(self.id, self.key.as_deref(), ev)
             }
+            F::EvtCategory
+            | F::EvtTypeIs
+            | F::EvtCount
+            | F::EvtCountError
+            | F::EvtCountErrorFile
+            | F::EvtCountErrorNet
+            | F::EvtCountErrorMemory
+            | F::EvtCountErrorOther
+            | F::EvtCountExit
+            | F::EvtReltime
+            | F::EvtReltimeS
+            | F::EvtReltimeNs
+            | F::EvtOutputtime
+            | F::FdContainername
+            | F::FdContainerdirectory
+            | F::FdUid => crate::runtime::extract_meta::extract(self.id, self.key.as_deref(), ev),
         }
     }
 
@@ -423,8 +443,11 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
                 ns % 1_000_000_000
             );
         }
-        Val::KV(k, v) => {
+        Val::KV(k, v) | Val::Joined(k, v) => {
             let _ = write!(out, "{k}:{v}");
+        }
+        Val::Digits(a, b) => {
+            let _ = write!(out, "{a}{b}");
         }
     }
 }

@@ -1,0 +1,257 @@
+//! Extraction of the fields that describe an event rather than its process or
+//! file, as libsinsp derives them from its event table and the capture:
+//! `evt.category`, `evt.type.is.<type>`, the `evt.count*` counters, the time
+//! since the capture started (`evt.reltime*`) and `evt.outputtime`; and the
+//! chained fd identities (`fd.containername`, `fd.containerdirectory`,
+//! `fd.uid`). Kept apart from `extract.rs`, which holds the per-event hot
+//! fields.
+
+use crate::fields::{Field, FieldId, Val};
+use crate::runtime::event::{Event, EvtType, FdKind};
+
+/// The category Falco's event table gives the exit event of each captured
+/// type (`driver/event_table.c`, without the `EC_SYSCALL`/`EC_TRACEPOINT`
+/// bits); `None` for the I/O category (`EC_IO_OTHER`: dup, dup2, dup3), whose
+/// name comes from the fd, as libsinsp's `get_category` does.
+fn table_category(t: EvtType) -> Option<&'static str> {
+    use EvtType as T;
+    Some(match t {
+        T::Execve | T::Execveat | T::Clone | T::Procexit | T::Ptrace | T::Unshare | T::Setns | T::Capset | T::Prctl => {
+            "process"
+        }
+        T::Openat
+        | T::Creat
+        | T::Symlink
+        | T::Symlinkat
+        | T::Link
+        | T::Linkat
+        | T::Unlink
+        | T::Unlinkat
+        | T::Rename
+        | T::Renameat
+        | T::Renameat2
+        | T::Mkdir
+        | T::Mkdirat
+        | T::Rmdir
+        | T::Chmod
+        | T::Fchmod
+        | T::Fchmodat
+        | T::Chown
+        | T::Lchown
+        | T::Fchown
+        | T::Fchownat
+        | T::Mount
+        | T::Umount2
+        | T::Userfaultfd => "file",
+        T::Connect | T::Socket | T::Bind | T::Listen | T::Accept | T::Accept4 => "net",
+        T::Setuid | T::Setgid | T::Setresgid => "user",
+        T::MemfdCreate => "memory",
+        T::InitModule | T::FinitModule | T::DeleteModule | T::Bpf => "other",
+        T::Dup | T::Dup2 | T::Dup3 => return None,
+    })
+}
+
+/// What an event's fd is, for the I/O category and the per-kind error counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FdClass {
+    File,
+    Net,
+    Ipc,
+    None,
+}
+
+fn fd_class(ev: &Event) -> FdClass {
+    match ev.fd.as_ref().map(|f| f.kind()) {
+        Some(FdKind::File { .. }) => FdClass::File,
+        Some(FdKind::Inet { .. }) => FdClass::Net,
+        Some(FdKind::Unix | FdKind::Pipe) => FdClass::Ipc,
+        None => FdClass::None,
+    }
+}
+
+/// libsinsp's error count: 1 if the syscall failed, 0 if not; missing for an
+/// event without a return value (procexit).
+fn error_count(ev: &Event) -> Val<'static> {
+    if ev.evt_type == EvtType::Procexit {
+        Val::Missing
+    } else {
+        Val::Num(i64::from(ev.res < 0))
+    }
+}
+
+/// Which per-kind error count an event belongs to (libsinsp: by the fd's type
+/// when the event has one, else by event type). Unix sockets count as `net`,
+/// as libsinsp's `evt.count.error.net` does.
+fn error_kind(ev: &Event) -> FieldId {
+    use EvtType as T;
+    let fd = ev.fd.as_ref().map(|f| f.kind());
+    match (fd, ev.evt_type) {
+        (_, T::MemfdCreate) => FieldId::EvtCountErrorMemory,
+        (Some(FdKind::File { .. }), _) | (None, T::Openat | T::Creat) => FieldId::EvtCountErrorFile,
+        (Some(FdKind::Inet { .. } | FdKind::Unix), _) | (None, T::Connect | T::Accept | T::Accept4) => {
+            FieldId::EvtCountErrorNet
+        }
+        _ => FieldId::EvtCountErrorOther,
+    }
+}
+
+/// The value of a field of this module for `ev` (`key`: the type of `evt.type.is.<type>`).
+pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<'a> {
+    use FieldId as F;
+    let get = |id: FieldId| Field { id, index: None, key: None }.extract(ev);
+    match id {
+        F::EvtCategory => match table_category(ev.evt_type) {
+            Some(c) => Val::Str(c),
+            None => Val::Str(match fd_class(ev) {
+                FdClass::File => "file",
+                FdClass::Net => "net",
+                FdClass::Ipc => "ipc",
+                FdClass::None => "unknown",
+            }),
+        },
+        F::EvtTypeIs => {
+            let is = key.and_then(EvtType::from_falco_name) == Some(ev.evt_type);
+            Val::Num(i64::from(is))
+        }
+        F::EvtCount => Val::Num(1),
+        F::EvtCountError => error_count(ev),
+        F::EvtCountErrorFile | F::EvtCountErrorNet | F::EvtCountErrorMemory | F::EvtCountErrorOther => {
+            if ev.evt_type != EvtType::Procexit && error_kind(ev) == id {
+                error_count(ev)
+            } else {
+                Val::Missing
+            }
+        }
+        F::EvtCountExit => match ev.evt_type {
+            EvtType::Procexit => Val::Missing,
+            _ => Val::Num(1),
+        },
+        F::EvtReltime | F::EvtReltimeS | F::EvtReltimeNs => match crate::runtime::host::capture_start() {
+            Some(start) => {
+                let rel = ev.time_ns.saturating_sub(start);
+                Val::Num(match id {
+                    F::EvtReltimeS => rel / 1_000_000_000,
+                    F::EvtReltimeNs => rel % 1_000_000_000,
+                    _ => rel,
+                } as i64)
+            }
+            None => Val::Missing,
+        },
+        F::EvtOutputtime => Val::Time(ev.time_ns),
+        F::FdContainername | F::FdContainerdirectory => {
+            let part = get(if id == F::FdContainername { F::FdName } else { F::FdDirectory });
+            match (get(F::ContainerId), part) {
+                (Val::Str(c), Val::Str(p)) => Val::Joined(c, p),
+                _ => Val::Missing,
+            }
+        }
+        F::FdUid => match get(F::FdNum) {
+            Val::Num(fd) => Val::Digits(i64::from(ev.proc.tid), fd),
+            _ => Val::Missing,
+        },
+        _ => Val::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::fd::Fd;
+    use crate::runtime::event::Process;
+    use std::sync::Arc;
+
+    fn ev(t: EvtType, res: i64, fd: Option<Fd>) -> Event {
+        let mut p = Process::new("cat", "/usr/bin/cat", &[]);
+        p.pid = 40;
+        p.tid = 42;
+        let mut e = Event::new(t, 5_000_000_123, Arc::new(p));
+        e.res = res;
+        e.fd = fd;
+        e
+    }
+
+    fn text(name: &str, e: &Event) -> String {
+        let (n, arg) = match name.split_once('[') {
+            Some((n, a)) => (n, Some(a.trim_end_matches(']'))),
+            None => (name, None),
+        };
+        let f = Field::resolve(n, arg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut s = String::new();
+        f.render(e, &mut s);
+        s
+    }
+
+    #[test]
+    fn category_follows_falcos_event_table_and_the_fd_for_dup() {
+        assert_eq!(text("evt.category", &ev(EvtType::Execve, 0, None)), "process");
+        assert_eq!(text("evt.category", &ev(EvtType::Openat, 3, Some(Fd::file("/etc/shadow", 0, 0)))), "file");
+        assert_eq!(text("evt.category", &ev(EvtType::Connect, 0, None)), "net");
+        assert_eq!(text("evt.category", &ev(EvtType::Setuid, 0, None)), "user");
+        assert_eq!(text("evt.category", &ev(EvtType::MemfdCreate, 3, None)), "memory");
+        assert_eq!(text("evt.category", &ev(EvtType::Bpf, 3, None)), "other");
+        assert_eq!(text("evt.category", &ev(EvtType::Procexit, 0, None)), "process");
+        assert_eq!(text("evt.category", &ev(EvtType::Dup2, 1, Some(Fd::file("/tmp/x", 0, 0)))), "file");
+        assert_eq!(text("evt.category", &ev(EvtType::Dup2, 1, Some(Fd::pipe("pipe:[7]")))), "ipc");
+        assert_eq!(text("evt.category", &ev(EvtType::Dup2, 1, None)), "unknown");
+        // Every captured type has a category.
+        for t in EvtType::ALL {
+            assert_ne!(text("evt.category", &ev(t, 0, None)), "<NA>", "{t:?}");
+        }
+    }
+
+    #[test]
+    fn type_is_takes_the_names_evt_type_accepts() {
+        let open = ev(EvtType::Openat, 3, Some(Fd::file("/etc/shadow", 0, 0)));
+        assert_eq!(text("evt.type.is.openat", &open), "1");
+        assert_eq!(text("evt.type.is.open", &open), "1", "open is reported as openat");
+        assert_eq!(text("evt.type.is.execve", &open), "0");
+        assert_eq!(text("evt.type.is.sendto", &open), "0", "a type Falco has and Lanner does not capture");
+        let e = Field::resolve("evt.type.is.opne", None).unwrap_err();
+        assert_eq!(e.to_string(), "unknown field 'evt.type.is.opne' (no event type 'opne')");
+        assert_eq!(Field::resolve("evt.type.is.open", None).unwrap().display_name(), "evt.type.is.open");
+    }
+
+    #[test]
+    fn counts_split_errors_by_what_the_event_works_on() {
+        let failed_open = ev(EvtType::Openat, -13, Some(Fd::file("/etc/shadow", 0, 0)));
+        let ok_connect = ev(EvtType::Connect, 0, None);
+        let failed_bpf = ev(EvtType::Bpf, -1, None);
+        let memfd = ev(EvtType::MemfdCreate, 3, None);
+        let exit = ev(EvtType::Procexit, 0, None);
+        let row = |e: &Event| {
+            ["evt.count", "evt.count.error", "evt.count.error.file", "evt.count.error.net", "evt.count.error.memory"]
+                .iter()
+                .chain(&["evt.count.error.other", "evt.count.exit"])
+                .map(|n| text(n, e))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(row(&failed_open), "1 1 1 <NA> <NA> <NA> 1");
+        assert_eq!(row(&ok_connect), "1 0 <NA> 0 <NA> <NA> 1");
+        assert_eq!(row(&failed_bpf), "1 1 <NA> <NA> <NA> 1 1");
+        assert_eq!(row(&memfd), "1 0 <NA> <NA> 0 <NA> 1");
+        assert_eq!(row(&exit), "1 <NA> <NA> <NA> <NA> <NA> <NA>");
+    }
+
+    #[test]
+    fn chained_fd_identities() {
+        let open = ev(EvtType::Openat, 7, Some(Fd::file("/etc/shadow", 0, 0)));
+        assert_eq!(text("fd.containername", &open), "host:/etc/shadow");
+        assert_eq!(text("fd.containerdirectory", &open), "host:/etc");
+        assert_eq!(text("fd.uid", &open), "427");
+        let exec = ev(EvtType::Execve, 0, None);
+        for f in ["fd.containername", "fd.containerdirectory", "fd.uid"] {
+            assert_eq!(text(f, &exec), "<NA>", "{f}");
+        }
+        let sock = ev(EvtType::Connect, 0, Some(Fd::unix("/run/docker.sock").with_num(4)));
+        assert_eq!(text("fd.containername", &sock), "host:/run/docker.sock");
+        assert_eq!(text("fd.containerdirectory", &sock), "<NA>", "not a file");
+        assert_eq!(text("fd.uid", &sock), "424");
+    }
+
+    #[test]
+    fn outputtime_prints_as_evt_time() {
+        let e = ev(EvtType::Execve, 0, None);
+        assert_eq!(text("evt.outputtime", &e), text("evt.time", &e));
+    }
+}
