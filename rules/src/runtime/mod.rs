@@ -20,3 +20,4 @@ pub(crate) mod pred;
 pub mod reload;
 pub(crate) mod ruleset;
 pub(crate) mod trie;
+pub(crate) mod value;
