@@ -22,7 +22,7 @@ fn falco_coverage_doc_is_current() {
     assert!(row("thread.cap_effective").ends_with("| supplied |"), "{}", row("thread.cap_effective"));
     assert!(row("container.privileged").ends_with("| supplied |"), "{}", row("container.privileged"));
     assert!(row("fd.sip.name").ends_with("| supplied |"), "{}", row("fd.sip.name"));
-    assert!(row("proc.aenv").contains("| not supplied: "), "{}", row("proc.aenv"));
+    assert!(row("proc.vmrss").contains("| not supplied: "), "{}", row("proc.vmrss"));
     assert!(want.contains("| `symlinkat` |"), "{want}");
 }
 

@@ -32,7 +32,10 @@ fn rules(n: &str) -> String {
                   host=%evt.hostname src=%evt.source sys=%syscall.type failed=%evt.failed rts=%evt.rawtime.s \
                   rtns=%evt.rawtime.ns dts=%evt.datetime.s ts=%evt.time.s cat=%evt.category cnt=%evt.count \
                   err=%evt.count.error cexit=%evt.count.exit isexec=%evt.type.is.execve isopen=%evt.type.is.open \
-                  rel=%evt.reltime rels=%evt.reltime.s reln=%evt.reltime.ns otime=%evt.outputtime";
+                  rel=%evt.reltime rels=%evt.reltime.s reln=%evt.reltime.ns otime=%evt.outputtime \
+                  aargs1=%proc.aargs[1] aargs=%proc.aargs nargs=%proc.cmdnargs lenargs=%proc.cmdlenargs \
+                  exeline=%proc.exeline shellid=%proc.loginshellid ismain=%thread.ismain nametid=%thread.nametid \
+                  aenv=%proc.aenv[LANNER_AENV] aenv1=%proc.aenv[1] tid=%thread.tid";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -210,8 +213,15 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     }
     run(&mut c);
 
-    // 8. An ancestor's argv[0]: /bin/sh runs the tagged program.
-    run(Command::new("/bin/sh").args(["-c", &format!("/bin/true {n} aexe; :")]));
+    // 8. An ancestor's argv[0], arguments and environment: /bin/sh runs the tagged
+    // program with its own value of a variable the shell also has.
+    let sh_script = format!("LANNER_AENV=child /bin/true {n} aexe; :");
+    // A small environment: the kernel copies the first 1023 bytes of it.
+    run(Command::new("/bin/sh")
+        .args(["-c", &sh_script])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LANNER_AENV", format!("parent-{n}")));
 
     let out = agent.stop();
     drop(ovl);
@@ -313,6 +323,34 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_ne!(s(a, "proc.ppid.ts"), "<NA>");
     assert!(s(a, "proc.ppid.ts").parse::<u64>().unwrap() <= s(a, "proc.pid.ts").parse::<u64>().unwrap());
     assert_ne!(s(a, "proc.pvpid"), "<NA>");
+    // The process-table fields of the same exec.
+    assert_eq!(s(a, "proc.aargs[1]"), format!("-c {sh_script}"), "the parent sh's arguments");
+    assert!(s(a, "proc.aargs").starts_with(&format!("-c {sh_script} ")), "every ancestor's, parent first");
+    assert_eq!([s(a, "proc.cmdnargs"), s(a, "proc.cmdlenargs")], ["2".to_string(), (n.len() + 4).to_string()]);
+    assert_eq!(s(a, "proc.exeline"), format!("/bin/true {n} aexe"));
+    assert_eq!(s(a, "thread.ismain"), "true");
+    assert_eq!(s(a, "thread.nametid"), format!("true{}", s(a, "thread.tid")));
+    assert_eq!(s(a, "proc.aenv[LANNER_AENV]"), format!("parent-{n}"), "the ancestor's value, not the process's own");
+    assert!(
+        s(a, "proc.aenv[1]").split(' ').any(|kv| kv == format!("LANNER_AENV=parent-{n}")),
+        "the parent's environment"
+    );
+    // The eldest of the exec's ancestors (sh, this test, then its own up to 8 in all)
+    // whose name ends in "sh": sh itself when no older one is a shell.
+    let mut chain = vec![None];
+    let mut pid = std::process::id();
+    while chain.len() < 8 && pid > 1 {
+        chain.push(Some(pid));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        pid = stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    }
+    let comm = |p: u32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default().trim().to_string();
+    let eldest = chain.iter().rev().flatten().find(|p| comm(**p).ends_with("sh")).copied();
+    let shellid = s(a, "proc.loginshellid");
+    match eldest {
+        Some(p) => assert_eq!(shellid, p.to_string(), "an older shell among the ancestors"),
+        None => assert_eq!(shellid, s(a, "proc.ppid"), "the parent sh"),
+    }
 }
 
 /// `FilterConfig::exec_skip` of the agent `pid`, read from its `FILTER` map with bpftool.

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::fields::errno;
 use crate::fields::{Field, FieldId};
 use crate::runtime::event::{Event, EvtType, FdKind, Process, O_ACCMODE};
-pub use crate::runtime::value::{render_val, rfc3339_nanos, TimeText, Val};
+pub use crate::runtime::value::{render_val, rfc3339_nanos, Lineage, TimeText, Val};
 
 fn dir_of(s: &str) -> &str {
     match s.rfind('/') {
@@ -150,6 +150,12 @@ impl Field {
                     n => ev.ancestors.get(n as usize - 1).map_or(Val::Missing, |a| proc_str(a, self.id)),
                 }
             }
+            F::ProcAargs => match self.index {
+                None if ev.ancestors.iter().all(|a| a.args.is_empty()) => Val::Missing,
+                None => Val::AncestorArgs(Lineage(&ev.ancestors)),
+                Some(0) => Val::Str(p.args()),
+                Some(n) => ev.ancestors.get(n as usize - 1).map_or(Val::Missing, |a| Val::Str(a.args())),
+            },
             F::ProcTty => Val::Num(i64::from(p.tty)),
             F::ProcCwd => p.cwd.as_deref().map_or(Val::Missing, Val::non_empty),
             F::UserUid => Val::Num(i64::from(p.uid)),
@@ -218,6 +224,13 @@ impl Field {
             | F::ProcIsExeLowerLayer
             | F::ProcIsExeWritable
             | F::ProcEnv
+            | F::ProcAenv
+            | F::ProcCmdnargs
+            | F::ProcCmdlenargs
+            | F::ProcExeline
+            | F::ProcLoginshellid
+            | F::ThreadIsmain
+            | F::ThreadNametid
             | F::ProcSid
             | F::ProcSname
             | F::ProcIsSidLeader

@@ -141,7 +141,7 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::FdContainername | F::FdContainerdirectory => {
             let part = get(if id == F::FdContainername { F::FdName } else { F::FdDirectory });
             match (get(F::ContainerId), part) {
-                (Val::Str(c), Val::Str(p)) => Val::Joined(c, p),
+                (Val::Str(c), Val::Str(p)) => Val::Joined(c, ':', p),
                 _ => Val::Missing,
             }
         }

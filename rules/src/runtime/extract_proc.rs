@@ -37,6 +37,23 @@ fn since(now: u64, start: Option<u64>) -> Val<'static> {
     start.map_or(Val::Missing, |s| Val::Num(now.saturating_sub(s) as i64))
 }
 
+/// `proc.aenv`: `[N]` the Nth ancestor's whole environment (`[0]` or no key: the
+/// process's own), `[NAME]` the variable in the nearest ancestor, parent first,
+/// that has it non-empty (as libsinsp, at most 20 levels up).
+fn aenv<'a>(key: Option<&str>, ev: &'a Event) -> Val<'a> {
+    let whole = |q: &'a Process| if q.env.is_empty() { Val::Missing } else { Val::Str(q.env()) };
+    match key.map(|k| (k, k.parse::<usize>())) {
+        None | Some((_, Ok(0))) => whole(&ev.proc),
+        Some((_, Ok(n))) => ev.ancestors.get(n - 1).map_or(Val::Missing, |a| whole(a)),
+        Some((name, Err(_))) => ev
+            .ancestors
+            .iter()
+            .take(20)
+            .find_map(|a| a.env_var(name).filter(|v| !v.is_empty()))
+            .map_or(Val::Missing, Val::Str),
+    }
+}
+
 /// The value of a process field of this module for `ev` (`key`: `proc.env[NAME]`).
 pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<'a> {
     use FieldId as F;
@@ -53,6 +70,17 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::ProcIsExeUpperLayer => boolean(p.exe_upper_layer),
         F::ProcIsExeLowerLayer => boolean(p.exe_lower_layer),
         F::ProcIsExeWritable => boolean(p.exe_writable),
+        F::ProcAenv => aenv(key, ev),
+        F::ProcCmdnargs => Val::Num(p.args.len() as i64),
+        F::ProcCmdlenargs => Val::Num(p.args.iter().map(|a| a.len() as i64).sum()),
+        F::ProcExeline => Val::Joined(&p.exe, ' ', p.args()),
+        F::ProcLoginshellid => {
+            let shell = |q: &&'a Process| q.name.len() >= 2 && q.name.ends_with("sh");
+            let eldest = ev.ancestors.iter().rev().map(|a| &**a).find(shell);
+            eldest.or(Some(p).filter(shell)).map_or(Val::Missing, |q| Val::Num(i64::from(q.pid)))
+        }
+        F::ThreadIsmain => Val::Bool(p.tid == p.pid),
+        F::ThreadNametid => Val::NameNum(&p.name, i64::from(p.tid)),
         F::ProcEnv => match key {
             Some(k) => p.env_var(k).map_or(Val::Missing, Val::Str),
             None if p.env.is_empty() => Val::Missing,
@@ -145,5 +173,45 @@ mod tests {
         assert_eq!(get("proc.sid.exepath", None, &e), "/usr/sbin/sshd");
         assert_eq!(get("proc.vpgid.name", None, &e), "<NA>");
         assert_eq!(get("proc.is_pgid_leader", None, &e), "true");
+    }
+
+    #[test]
+    fn lineage_and_command_line_fields() {
+        let mut p = Process::new("true", "/usr/bin/true", &["a", "bcd"]);
+        (p.pid, p.tid) = (50, 51);
+        p.exe = "true".into();
+        p.env = crate::runtime::env::Env::new(["V=own"]);
+        let mut sh = Process::new("sh", "/bin/sh", &["-c", "true a bcd"]);
+        sh.pid = 40;
+        sh.env = crate::runtime::env::Env::new(["V=", "W=sh"]);
+        let mut bash = Process::new("bash", "/bin/bash", &[]);
+        bash.pid = 30;
+        bash.env = crate::runtime::env::Env::new(["V=bash", "W=bash"]);
+        let mut init = Process::new("systemd", "/usr/lib/systemd/systemd", &["--user"]);
+        init.pid = 1;
+        let mut e = Event::new(EvtType::Execve, 5_000, Arc::new(p));
+        e.ancestors = vec![Arc::new(sh), Arc::new(bash), Arc::new(init)].into();
+        assert_eq!(get("proc.cmdnargs", None, &e), "2");
+        assert_eq!(get("proc.cmdlenargs", None, &e), "4");
+        assert_eq!(get("proc.exeline", None, &e), "true a bcd");
+        assert_eq!(get("thread.ismain", None, &e), "false");
+        assert_eq!(get("thread.nametid", None, &e), "true51");
+        assert_eq!(get("proc.loginshellid", None, &e), "30", "bash is the eldest shell");
+        assert_eq!(get("proc.aargs", Some("0"), &e), "a bcd");
+        assert_eq!(get("proc.aargs", Some("1"), &e), "-c true a bcd");
+        assert_eq!(get("proc.aargs", Some("4"), &e), "<NA>");
+        assert_eq!(get("proc.aargs", None, &e), "-c true a bcd --user", "every ancestor's, empty ones left out");
+        // [NAME]: the nearest ancestor with a non-empty value (sh's V is empty).
+        assert_eq!(get("proc.aenv", Some("V"), &e), "bash");
+        assert_eq!(get("proc.aenv", Some("W"), &e), "sh");
+        assert_eq!(get("proc.aenv", Some("X"), &e), "<NA>");
+        assert_eq!(get("proc.aenv", None, &e), "V=own");
+        assert_eq!(get("proc.aenv", Some("0"), &e), "V=own");
+        assert_eq!(get("proc.aenv", Some("2"), &e), "V=bash W=bash");
+        assert_eq!(get("proc.aenv", Some("3"), &e), "<NA>", "init's environment is empty");
+        // No shell at all.
+        let lone = Event::new(EvtType::Execve, 5_000, Arc::new(Process::new("true", "/usr/bin/true", &[])));
+        assert_eq!(get("proc.loginshellid", None, &lone), "<NA>");
+        assert_eq!(get("proc.aargs", None, &lone), "<NA>");
     }
 }

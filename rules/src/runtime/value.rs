@@ -5,8 +5,9 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use crate::runtime::event::{format_open_flags, EvtType};
+use crate::runtime::event::{format_open_flags, EvtType, Process};
 
 /// A borrowed field value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,10 +25,25 @@ pub enum Val<'a> {
     TimeText(u64, TimeText),
     /// One `key:value` item of a label list.
     KV(&'a str, &'a str),
-    /// Two texts chained with `:` (`fd.containername`: `CONTAINER_ID:FD_NAME`).
-    Joined(&'a str, &'a str),
+    /// Two texts chained with a separator (`fd.containername`: `CONTAINER_ID:FD_NAME`;
+    /// `proc.exeline`: argv[0], a space, the arguments).
+    Joined(&'a str, char, &'a str),
     /// Two numbers chained as decimal digits (`fd.uid`: tid then fd number).
     Digits(i64, i64),
+    /// A text and a number chained (`thread.nametid`: name then tid).
+    NameNum(&'a str, i64),
+    /// Every ancestor's arguments, parent first, joined with spaces (bare `proc.aargs`).
+    AncestorArgs(Lineage<'a>),
+}
+
+/// A process's ancestors, parent first, as a value (compared by identity).
+#[derive(Clone, Copy, Debug)]
+pub struct Lineage<'a>(pub &'a [Arc<Process>]);
+
+impl PartialEq for Lineage<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
 }
 
 /// The text forms of a time (UTC, like `evt.time`).
@@ -87,8 +103,22 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
                 ns % 1_000_000_000
             );
         }
-        Val::KV(k, v) | Val::Joined(k, v) => {
+        Val::KV(k, v) => {
             let _ = write!(out, "{k}:{v}");
+        }
+        Val::Joined(a, sep, b) => {
+            let _ = write!(out, "{a}{sep}{b}");
+        }
+        Val::NameNum(a, n) => {
+            let _ = write!(out, "{a}{n}");
+        }
+        Val::AncestorArgs(l) => {
+            for (i, a) in l.0.iter().map(|p| p.args()).filter(|a| !a.is_empty()).enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(a);
+            }
         }
         Val::Digits(a, b) => {
             let _ = write!(out, "{a}{b}");
