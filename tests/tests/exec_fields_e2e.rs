@@ -35,7 +35,8 @@ fn rules(n: &str) -> String {
                   rel=%evt.reltime rels=%evt.reltime.s reln=%evt.reltime.ns otime=%evt.outputtime \
                   aargs1=%proc.aargs[1] aargs=%proc.aargs nargs=%proc.cmdnargs lenargs=%proc.cmdlenargs \
                   exeline=%proc.exeline shellid=%proc.loginshellid ismain=%thread.ismain nametid=%thread.nametid \
-                  aenv=%proc.aenv[LANNER_AENV] aenv1=%proc.aenv[1] tid=%thread.tid";
+                  aenv=%proc.aenv[LANNER_AENV] aenv1=%proc.aenv[1] tid=%thread.tid isio=%evt.is_io iodir=%evt.io_dir \
+                  iswait=%evt.is_wait syslog=%evt.is_syslog";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -268,6 +269,8 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     let row =
         ["evt.category", "evt.count", "evt.count.error", "evt.count.exit", "evt.type.is.execve", "evt.type.is.open"];
     assert_eq!(row.map(|f| s(p, f)), ["process", "1", "0", "1", "1", "0"]);
+    let io = ["evt.is_io", "evt.io_dir", "evt.is_wait", "evt.is_syslog"];
+    assert_eq!(io.map(|f| s(p, f)), ["false", "<NA>", "false", "false"], "execve neither reads nor writes an fd");
     let (rel, rels, reln) = (s(p, "evt.reltime"), s(p, "evt.reltime.s"), s(p, "evt.reltime.ns"));
     let (rel, rels, reln) = (rel.parse::<u64>().unwrap(), rels.parse::<u64>().unwrap(), reln.parse::<u64>().unwrap());
     assert_eq!(rels * 1_000_000_000 + reln, rel, "evt.reltime.s and .ns split evt.reltime");

@@ -300,6 +300,12 @@ impl Field {
             | F::EvtReltimeS
             | F::EvtReltimeNs
             | F::EvtOutputtime
+            | F::EvtIsIo
+            | F::EvtIsIoRead
+            | F::EvtIsIoWrite
+            | F::EvtIoDir
+            | F::EvtIsWait
+            | F::EvtIsSyslog
             | F::FdContainername
             | F::FdContainerdirectory
             | F::FdUid => crate::runtime::extract_meta::extract(self.id, self.key.as_deref(), ev),

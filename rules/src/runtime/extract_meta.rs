@@ -138,6 +138,14 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
             None => Val::Missing,
         },
         F::EvtOutputtime => Val::Time(ev.time_ns),
+        // Falco's event table flags (EF_READS_FROM_FD, EF_WRITES_TO_FD, EF_WAITS) of the
+        // captured types' exit events: only finit_module reads from an fd.
+        F::EvtIsIo | F::EvtIsIoRead => Val::Bool(ev.evt_type == EvtType::FinitModule),
+        F::EvtIsIoWrite | F::EvtIsWait | F::EvtIsSyslog => Val::Bool(false),
+        F::EvtIoDir => match ev.evt_type {
+            EvtType::FinitModule => Val::Str("read"),
+            _ => Val::Missing,
+        },
         F::FdContainername | F::FdContainerdirectory => {
             let part = get(if id == F::FdContainername { F::FdName } else { F::FdDirectory });
             match (get(F::ContainerId), part) {
@@ -247,6 +255,19 @@ mod tests {
         assert_eq!(text("fd.containername", &sock), "host:/run/docker.sock");
         assert_eq!(text("fd.containerdirectory", &sock), "<NA>", "not a file");
         assert_eq!(text("fd.uid", &sock), "424");
+    }
+
+    #[test]
+    fn io_flags_follow_the_event_table() {
+        let finit = ev(EvtType::FinitModule, 0, None);
+        let open = ev(EvtType::Openat, 3, Some(Fd::file("/etc/shadow", 0, 0)));
+        let row = |e: &Event| {
+            ["evt.is_io", "evt.is_io_read", "evt.is_io_write", "evt.io_dir", "evt.is_wait", "evt.is_syslog"]
+                .map(|n| text(n, e))
+                .join(" ")
+        };
+        assert_eq!(row(&finit), "true true false read false false");
+        assert_eq!(row(&open), "false false false <NA> false false");
     }
 
     #[test]
