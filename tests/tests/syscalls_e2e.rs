@@ -130,7 +130,7 @@ const RULES: &str = r#"
 - rule: e2e file ops
   desc: every other path syscall of the test process
   condition: evt.type in (unlink, unlinkat, rename, renameat, renameat2, mkdir, mkdirat, rmdir, chmod, fchmod, fchmodat) and proc.pid = PID
-  output: "fsop %evt.type res=%evt.rawres path=%evt.arg.path name=%evt.arg.name filename=%evt.arg.filename dirfd=%evt.arg.dirfd fd=%evt.arg.fd oldpath=%evt.arg.oldpath olddirfd=%evt.arg.olddirfd newpath=%evt.arg.newpath newdirfd=%evt.arg.newdirfd mode=%evt.arg.mode rawmode=%evt.rawarg.mode flags=%evt.arg.flags"
+  output: "fsop %evt.type res=%evt.rawres path=%evt.arg.path name=%evt.arg.name filename=%evt.arg.filename dirfd=%evt.arg.dirfd fd=%evt.arg.fd oldpath=%evt.arg.oldpath olddirfd=%evt.arg.olddirfd newpath=%evt.arg.newpath newdirfd=%evt.arg.newdirfd mode=%evt.arg.mode rawmode=%evt.rawarg.mode flags=%evt.arg.flags abs=%evt.abspath abssrc=%evt.abspath.src absdst=%evt.abspath.dst"
   priority: WARNING
 - rule: e2e ptrace
   desc: ptrace by the test process or its children
@@ -326,6 +326,14 @@ fn exact_fields(probes: Probes) {
             ("flags", None),
         ],
     );
+    // evt.abspath: the dirfd-relative arguments made absolute (src: old, dst: new).
+    let abs = [
+        ("evt.abspath", Some(d("file2"))),
+        ("evt.abspath.src", Some(d("file2"))),
+        ("evt.abspath.dst", Some(d("file3"))),
+    ];
+    args(&fs("fsop renameat res=0 "), &abs.iter().map(|(k, v)| (*k, v.as_deref())).collect::<Vec<_>>());
+    args(&fs("fsop rename res=0 "), &[("evt.abspath", None), ("evt.abspath.dst", None)]);
     args(
         &fs("fsop renameat2 res=0 "),
         &[("oldpath", Some(&d("file3"))), ("newpath", Some(&d("file4"))), ("flags", Some("RENAME_NOREPLACE"))],
@@ -336,6 +344,7 @@ fn exact_fields(probes: Probes) {
     );
     args(&fs("fsop mkdir res=-17 "), &[("path", Some(&d("d")))]);
     args(&fs("fsop mkdirat res=0 "), &[("dirfd", Some(&dfd_s)), ("path", Some(&d("d2"))), ("mode", Some("0x1c0"))]);
+    args(&fs("fsop mkdirat res=0 "), &[("evt.abspath", Some(&d("d2"))), ("evt.abspath.dst", Some(&d("d2")))]);
     args(&fs("fsop rmdir res=0 "), &[("path", Some(&d("d")))]);
     args(&fs("fsop rmdir res=-2 "), &[("path", Some(&d("d")))]);
     args(

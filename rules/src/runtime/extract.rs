@@ -306,6 +306,9 @@ impl Field {
             | F::EvtIoDir
             | F::EvtIsWait
             | F::EvtIsSyslog
+            | F::EvtAbspath
+            | F::EvtAbspathSrc
+            | F::EvtAbspathDst
             | F::FdContainername
             | F::FdContainerdirectory
             | F::FdUid => crate::runtime::extract_meta::extract(self.id, self.key.as_deref(), ev),

@@ -95,6 +95,25 @@ fn error_kind(ev: &Event) -> FieldId {
     }
 }
 
+/// libsinsp's `evt.abspath` (`dst`: `.dst`): the dirfd-relative path argument of
+/// the *at syscalls, which the agent already made absolute (`EvtArg::path`);
+/// the opened path for the open family.
+fn abspath(dst: bool, ev: &Event) -> Val<'_> {
+    use EvtType as T;
+    let arg = match ev.evt_type {
+        T::Renameat | T::Renameat2 | T::Linkat if dst => "newpath",
+        T::Renameat | T::Renameat2 | T::Linkat => "oldpath",
+        T::Symlinkat => "linkpath",
+        T::Unlinkat => "name",
+        T::Mkdirat => "path",
+        T::Fchmodat => "filename",
+        T::Fchownat => "pathname",
+        T::Openat => return ev.fd.as_ref().map_or(Val::Missing, |f| Val::non_empty(f.name())),
+        _ => return Val::Missing,
+    };
+    ev.arg(arg).map_or(Val::Missing, |a| Val::non_empty(&a.text))
+}
+
 /// The value of a field of this module for `ev` (`key`: the type of `evt.type.is.<type>`).
 pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<'a> {
     use FieldId as F;
@@ -138,6 +157,7 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
             None => Val::Missing,
         },
         F::EvtOutputtime => Val::Time(ev.time_ns),
+        F::EvtAbspath | F::EvtAbspathSrc | F::EvtAbspathDst => abspath(id == F::EvtAbspathDst, ev),
         // Falco's event table flags (EF_READS_FROM_FD, EF_WRITES_TO_FD, EF_WAITS) of the
         // captured types' exit events: only finit_module reads from an fd.
         F::EvtIsIo | F::EvtIsIoRead => Val::Bool(ev.evt_type == EvtType::FinitModule),
@@ -268,6 +288,22 @@ mod tests {
         };
         assert_eq!(row(&finit), "true true false read false false");
         assert_eq!(row(&open), "false false false <NA> false false");
+    }
+
+    #[test]
+    fn abspath_takes_the_dirfd_relative_argument() {
+        use crate::runtime::event::EvtArg;
+        let mut e = ev(EvtType::Renameat, 0, None);
+        e.args = vec![EvtArg::path("oldpath", "/d/a", "a"), EvtArg::path("newpath", "/d/b", "b")];
+        let row = |e: &Event| ["evt.abspath", "evt.abspath.src", "evt.abspath.dst"].map(|n| text(n, e)).join(" ");
+        assert_eq!(row(&e), "/d/a /d/a /d/b");
+        e.evt_type = EvtType::Rename;
+        assert_eq!(row(&e), "<NA> <NA> <NA>", "rename takes no dirfd");
+        let mut m = ev(EvtType::Mkdirat, 0, None);
+        m.args = vec![EvtArg::path("path", "/d/x", "x")];
+        assert_eq!(row(&m), "/d/x /d/x /d/x");
+        let open = ev(EvtType::Openat, 3, Some(Fd::file("/etc/shadow", 0, 0)));
+        assert_eq!(row(&open), "/etc/shadow /etc/shadow /etc/shadow");
     }
 
     #[test]
