@@ -42,7 +42,7 @@ const RULES: &str = r#"
 - rule: e2e creat
   desc: creat of the test process
   condition: evt.type = creat and proc.pid = PID
-  output: "creat res=%evt.rawres name=%evt.arg.name mode=%evt.arg.mode rawmode=%evt.rawarg.mode fd=%evt.arg.fd fdname=%fd.name fdnum=%fd.num cat=%evt.category errfile=%evt.count.error.file cname=%fd.containername"
+  output: "creat res=%evt.rawres name=%evt.arg.name mode=%evt.arg.mode rawmode=%evt.rawarg.mode fd=%evt.arg.fd fdname=%fd.name fdnum=%fd.num cat=%evt.category errfile=%evt.count.error.file cname=%fd.containername openexec=%evt.is_open_exec"
   priority: WARNING
 "#;
 
@@ -116,6 +116,7 @@ fn own_workload(dir: &str, x: &mut Results) {
     x.set("fchownat", sys!(libc::SYS_fchownat, dfd, c("owned").as_ptr(), 2000, 2001, nofollow));
     x.set("creat", sys!(libc::SYS_creat, p("created").as_ptr(), 0o640));
     x.set("creat_fail", sys!(libc::SYS_creat, p("missing/x").as_ptr(), 0o600));
+    x.set("creat_exec", sys!(libc::SYS_creat, p("created-exec").as_ptr(), 0o750));
 }
 
 fn workload(dir: &str, x: &mut Results) -> Vec<TcpStream> {
@@ -127,7 +128,7 @@ fn workload(dir: &str, x: &mut Results) -> Vec<TcpStream> {
 }
 
 fn close_all(x: &Results, socks: Vec<TcpStream>) {
-    for k in ["listener", "accept", "accept4", "dup", "pipe", "dup2", "file", "dup3", "dirfd", "creat"] {
+    for k in ["listener", "accept", "accept4", "dup", "pipe", "dup2", "file", "dup3", "dirfd", "creat", "creat_exec"] {
         unsafe { libc::close(x.get(k) as i32) };
     }
     for mut s in socks {
@@ -329,6 +330,12 @@ fn check_owner(out: &Stopped, x: &Results, dir: &str) {
     args(&f, &[("fd", Some(&created.to_string())), ("fd.name", Some(&d("created")))]);
     args(&f, &[("fd.num", Some(&created.to_string())), ("evt.category", Some("file"))]);
     args(&f, &[("evt.count.error.file", Some("0")), ("fd.containername", Some(&format!("host:{}", d("created"))))]);
+    args(&f, &[("evt.is_open_exec", Some("false"))]);
+    // A creat whose mode has execute bits: Falco's evt.is_open_exec.
+    let exec_fd = x.get("creat_exec");
+    assert!(exec_fd >= 0);
+    let f = alert(out, "e2e creat", &format!("creat res={exec_fd} "));
+    args(&f, &[("name", Some(&d("created-exec"))), ("mode", Some("0750")), ("evt.is_open_exec", Some("true"))]);
     let f = alert(out, "e2e creat", "creat res=-2 ");
     args(&f, &[("name", Some(&d("missing/x"))), ("fd", None), ("fd.name", Some(&d("missing/x"))), ("fd.num", None)]);
     args(&f, &[("evt.count.error.file", Some("1"))]);

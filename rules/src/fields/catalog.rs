@@ -54,6 +54,7 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("evt.dir", EvtDir, Dir, No, "always matches both '<' and '>': Lanner events merge enter and exit"),
     f!("evt.is_open_read", EvtIsOpenRead, Bool, No, "openat with O_RDONLY or O_RDWR"),
     f!("evt.is_open_write", EvtIsOpenWrite, Bool, No, "openat with O_WRONLY or O_RDWR; creat"),
+    f!("evt.is_open_exec", EvtIsOpenExec, Bool, No, "an open that may create the file (O_CREAT or O_TMPFILE) with an execute bit in its mode, or a creat with one; false for other events"),
     f!("evt.arg.flags", EvtArgFlags, Flags, No, "open flags; 'contains O_CREAT' tests a flag; for other types their flags argument by name as Falco renders it (unshare: CLONE_NEWUSER..., unlinkat: AT_REMOVEDIR), 'contains CLONE_NEWUSER' tests one name"),
     f!("evt.arg.uid", EvtArgUid, Str, No, "setuid target user's name, <NA> when it does not resolve (Falco resolves uid arguments); chown's uid argument"),
     f!("evt.rawarg.uid", EvtRawargUid, Num, No, "setuid target uid (same as lanner.setuid.target); chown's uid argument"),

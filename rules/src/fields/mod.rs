@@ -109,6 +109,7 @@ pub enum FieldId {
     EvtDir,
     EvtIsOpenRead,
     EvtIsOpenWrite,
+    EvtIsOpenExec,
     EvtArgFlags,
     EvtArgUid,
     EvtRawargUid,

@@ -306,6 +306,7 @@ impl Field {
             | F::EvtIoDir
             | F::EvtIsWait
             | F::EvtIsSyslog
+            | F::EvtIsOpenExec
             | F::EvtAbspath
             | F::EvtAbspathSrc
             | F::EvtAbspathDst

@@ -95,6 +95,21 @@ fn error_kind(ev: &Event) -> FieldId {
     }
 }
 
+/// libsinsp's `evt.is_open_exec`: an open that may create the file with an
+/// execute bit in its mode, or a creat with one.
+fn open_exec(ev: &Event) -> bool {
+    const EXEC_BITS: u32 = 0o111;
+    const O_CREAT: u32 = 0o100;
+    const O_TMPFILE_BIT: u32 = 0o20000000;
+    match (ev.evt_type, ev.fd.as_ref().map(|f| f.kind())) {
+        (EvtType::Openat, Some(FdKind::File { flags, mode })) => {
+            flags & (O_CREAT | O_TMPFILE_BIT) != 0 && mode & EXEC_BITS != 0
+        }
+        (EvtType::Creat, _) => ev.arg("mode").and_then(|a| a.raw).is_some_and(|m| m as u32 & EXEC_BITS != 0),
+        _ => false,
+    }
+}
+
 /// libsinsp's `evt.abspath` (`dst`: `.dst`): the dirfd-relative path argument of
 /// the *at syscalls, which the agent already made absolute (`EvtArg::path`);
 /// the opened path for the open family.
@@ -157,6 +172,7 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
             None => Val::Missing,
         },
         F::EvtOutputtime => Val::Time(ev.time_ns),
+        F::EvtIsOpenExec => Val::Bool(open_exec(ev)),
         F::EvtAbspath | F::EvtAbspathSrc | F::EvtAbspathDst => abspath(id == F::EvtAbspathDst, ev),
         // Falco's event table flags (EF_READS_FROM_FD, EF_WRITES_TO_FD, EF_WAITS) of the
         // captured types' exit events: only finit_module reads from an fd.
@@ -304,6 +320,20 @@ mod tests {
         assert_eq!(row(&m), "/d/x /d/x /d/x");
         let open = ev(EvtType::Openat, 3, Some(Fd::file("/etc/shadow", 0, 0)));
         assert_eq!(row(&open), "/etc/shadow /etc/shadow /etc/shadow");
+    }
+
+    #[test]
+    fn open_exec_needs_a_creating_open_with_an_execute_bit() {
+        let open = |flags: u32, mode: u32| ev(EvtType::Openat, 3, Some(Fd::file("/tmp/x", flags, mode)));
+        assert_eq!(text("evt.is_open_exec", &open(0o1101, 0o755)), "true", "O_CREAT|O_TRUNC|O_WRONLY, 0755");
+        assert_eq!(text("evt.is_open_exec", &open(0o20200002, 0o700)), "true", "O_TMPFILE");
+        assert_eq!(text("evt.is_open_exec", &open(0o1101, 0o644)), "false", "no execute bit");
+        assert_eq!(text("evt.is_open_exec", &open(0o2, 0o755)), "false", "cannot create");
+        assert_eq!(text("evt.is_open_exec", &open(0o200000, 0o755)), "false", "O_DIRECTORY is not O_TMPFILE");
+        let mut creat = ev(EvtType::Creat, 3, None);
+        creat.args = vec![crate::runtime::event::EvtArg::named("mode", 0o750, "0750")];
+        assert_eq!(text("evt.is_open_exec", &creat), "true");
+        assert_eq!(text("evt.is_open_exec", &ev(EvtType::Execve, 0, None)), "false");
     }
 
     #[test]
