@@ -171,7 +171,8 @@ pub struct SockOffsets {
     pub skc_num: u32,
     pub skc_v6_daddr: u32,
     pub skc_v6_rcv_saddr: u32,
-    pub _pad: u32,
+    /// `file.f_mode` (`FMODE_CREATED` of an open's new file).
+    pub file_f_mode: u32,
 }
 
 impl SockOffsets {
@@ -189,7 +190,7 @@ impl SockOffsets {
         skc_num: OFFSET_NONE,
         skc_v6_daddr: OFFSET_NONE,
         skc_v6_rcv_saddr: OFFSET_NONE,
-        _pad: 0,
+        file_f_mode: OFFSET_NONE,
     };
 }
 
@@ -344,7 +345,10 @@ pub struct FilterConfig {
     pub socket_domain_keep: u64,
     /// Non-zero: apply `unshare_flags_any`.
     pub unshare_filter: u32,
-    pub _pad: u32,
+    /// Non-zero: a successful open's record carries its file's facts
+    /// (`OpenEvent::facts`, `dev`, `ino`: a rule reads `fd.ino`, `fd.dev*`,
+    /// `evt.is_open_create` or `fd.is_*_layer`).
+    pub open_file_facts: u32,
     /// With `unshare_filter`: emit an `unshare` call only if its flags have
     /// one of these bits (the new-namespace bits the rules name); any other
     /// is dropped at exit, right after its arguments are read.
@@ -390,7 +394,7 @@ impl FilterConfig {
         socket_filter: 0,
         socket_domain_keep: 0,
         unshare_filter: 0,
-        _pad: 0,
+        open_file_facts: 1,
         unshare_flags_any: 0,
     };
 

@@ -76,6 +76,20 @@ pub struct Open {
     pub path: String,
     pub path_truncated: bool,
     pub read_failed: bool,
+    /// What the kernel read about the opened file (while a rule needs it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<OpenFile>,
+}
+
+/// `OpenEvent::facts`, `dev` and `ino` of a successful open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OpenFile {
+    /// The kernel's device number (`MKDEV`: major << 20 | minor).
+    pub dev: u32,
+    pub ino: u64,
+    pub created: bool,
+    pub upper_layer: bool,
+    pub lower_layer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -412,6 +426,16 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 path: string(path, path_len as usize, "path")?,
                 path_truncated: flags & FLAG_PATH_TRUNCATED != 0,
                 read_failed: flags & FLAG_READ_FAILED != 0,
+                file: {
+                    let facts: u16 = field!(buf, OpenEvent, facts);
+                    (facts & crate::OPEN_FACTS_READ != 0).then(|| OpenFile {
+                        dev: field!(buf, OpenEvent, dev),
+                        ino: field!(buf, OpenEvent, ino),
+                        created: facts & crate::OPEN_FACT_CREATED != 0,
+                        upper_layer: facts & crate::OPEN_FACT_UPPER != 0,
+                        lower_layer: facts & crate::OPEN_FACT_LOWER != 0,
+                    })
+                },
             })
         }
         EventKind::Connect => {

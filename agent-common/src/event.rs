@@ -207,9 +207,24 @@ pub struct OpenEvent {
     pub flags: u32,
     pub mode: u32,
     pub path_len: u16,
-    pub _pad1: [u16; 3],
+    /// `OPEN_FACT_*` bits: what the kernel read about the opened file, only
+    /// for successful opens while a rule needs it (`FilterConfig::open_file_facts`).
+    pub facts: u16,
+    /// With `OPEN_FACTS_READ`: the file's device (`i_sb->s_dev`, the kernel's
+    /// `MKDEV` encoding) and inode number.
+    pub dev: u32,
+    pub ino: u64,
     pub path: [u8; PATH_LEN],
 }
+
+/// `OpenEvent::facts`: the facts below were read (a successful open, while a rule needs them).
+pub const OPEN_FACTS_READ: u16 = 1;
+/// The open created the file (`FMODE_CREATED`).
+pub const OPEN_FACT_CREATED: u16 = 2;
+/// The file is on an overlayfs, in its upper layer (written in the container).
+pub const OPEN_FACT_UPPER: u16 = 4;
+/// The file is on an overlayfs, in a lower layer only (from the image).
+pub const OPEN_FACT_LOWER: u16 = 8;
 
 /// Bytes of an [`OpenEvent`] before its path: the probe sends these plus the
 /// used part of the path (NUL included), rounded up to 8 bytes.
@@ -548,7 +563,7 @@ const_size!(ExecEvent, HDR_LEN + 24 + core::mem::size_of::<crate::exe::ExecInfo>
 // argv (< ARGS_LEN + ARG_MAX_ONE bytes; at most ARGS_LEN when the environment follows) and the environment fit before the filename's last start.
 const _: () = assert!(ARGS_LEN + crate::exe::ENV_LEN <= EXEC_FILENAME_AT_MAX);
 const _: () = assert!(EXEC_TAIL_LEN == 4096);
-const_size!(OpenEvent, HDR_LEN + 24 + PATH_LEN);
+const_size!(OpenEvent, HDR_LEN + 32 + PATH_LEN);
 const_size!(ConnectEvent, HDR_LEN + 32 + UNIX_PATH_LEN + 4 + 16);
 const_size!(SetuidEvent, HDR_LEN + 24);
 const_size!(ForkEvent, HDR_LEN + 8);

@@ -20,6 +20,8 @@ mod fdinfo;
 #[cfg(target_arch = "bpf")]
 mod maps;
 #[cfg(target_arch = "bpf")]
+mod openfacts;
+#[cfg(target_arch = "bpf")]
 mod pathfilter;
 #[cfg(target_arch = "bpf")]
 mod probes;

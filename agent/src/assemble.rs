@@ -332,6 +332,15 @@ impl Assembler {
                 if o.ret >= 0 {
                     fd = fd.with_num(o.ret as i64);
                 }
+                if let Some(f) = o.file {
+                    fd = fd.with_facts(lanner_rules::runtime::event::FileFacts {
+                        dev: lanner_rules::runtime::event::FileFacts::kernel_dev(f.dev),
+                        ino: f.ino,
+                        created: f.created,
+                        upper_layer: f.upper_layer,
+                        lower_layer: f.lower_layer,
+                    });
+                }
                 (EvtType::Openat, o.ret as i64, p, Some(fd), None)
             }
             KEvent::Connect(c) => {
@@ -606,6 +615,7 @@ mod tests {
             path: "/etc/shadow".into(),
             path_truncated: false,
             read_failed: false,
+            file: None,
         });
         let e = a.assemble(&mut open).unwrap();
         assert_eq!(e.fd.as_ref().unwrap().name(), "/etc/shadow");

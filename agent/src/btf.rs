@@ -318,7 +318,7 @@ impl Btf {
             skc_num: o("sock_common", "skc_num"),
             skc_v6_daddr: o("sock_common", "skc_v6_daddr"),
             skc_v6_rcv_saddr: o("sock_common", "skc_v6_rcv_saddr"),
-            _pad: 0,
+            file_f_mode: o("file", "f_mode"),
         }
     }
 
@@ -483,6 +483,7 @@ mod tests {
             ("skc_num", btf.sock_offsets().skc_num),
             ("skc_v6_daddr", btf.sock_offsets().skc_v6_daddr),
             ("skc_v6_rcv_saddr", btf.sock_offsets().skc_v6_rcv_saddr),
+            ("file_f_mode", btf.sock_offsets().file_f_mode),
         ] {
             assert_ne!(v, OFFSET_NONE, "{name}");
         }

@@ -38,7 +38,16 @@ pub struct KernelFilter {
     pub unshares: UnshareNeeds,
     /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
     pub exec_skip: u32,
+    /// A rule reads what the kernel learns about an opened file (`fd.ino`,
+    /// `fd.dev*`, `evt.is_open_create`, `fd.is_*_layer`): read it at open.
+    pub open_file_facts: bool,
 }
+
+/// The fields read from an opened file's facts (`OpenEvent::facts`, `dev`, `ino`).
+const OPEN_FACT_FIELDS: [lanner_rules::fields::FieldId; 7] = {
+    use lanner_rules::fields::FieldId as F;
+    [F::FdIno, F::FdDev, F::FdDevMajor, F::FdDevMinor, F::EvtIsOpenCreate, F::FdIsUpperLayer, F::FdIsLowerLayer]
+};
 
 /// Every syscall id of the file and sys records.
 const ALL_SYSCALLS: u64 = ((1u64 << (sys::MAX + 1)) - 1) & !1;
@@ -65,6 +74,7 @@ impl KernelFilter {
             sockets: rules.socket_needs(),
             unshares: rules.unshare_needs(),
             exec_skip: exec_skip_for(rules) | exec_skip_env(),
+            open_file_facts: OPEN_FACT_FIELDS.iter().any(|f| rules.uses_field(*f)),
         }
     }
 
@@ -80,6 +90,7 @@ impl KernelFilter {
             sockets: SocketNeeds::pass_all(),
             unshares: UnshareNeeds::pass_all(),
             exec_skip: exec_skip_env(),
+            open_file_facts: true,
         }
     }
 
@@ -107,7 +118,7 @@ impl KernelFilter {
             socket_filter: u32::from(self.sockets.domains.is_some()),
             socket_domain_keep: self.sockets.domains.unwrap_or(0),
             unshare_filter: u32::from(self.unshares.any_of.is_some()),
-            _pad: 0,
+            open_file_facts: u32::from(self.open_file_facts),
             unshare_flags_any: self.unshares.any_of.unwrap_or(0),
         }
     }
@@ -124,7 +135,7 @@ impl KernelFilter {
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
              writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} socket_domains={} unshare_flags={} syscalls=[{}] \
-             exec_skip={}",
+             exec_skip={} open_file_facts={}",
             self.open,
             self.connect,
             self.setuid,
@@ -149,7 +160,8 @@ impl KernelFilter {
                 Some(m) => lanner_rules::fields::argflags::flag_names(m, lanner_rules::fields::argflags::CLONE_FLAGS),
             },
             syscalls.join(","),
-            exec_skip_names(self.exec_skip)
+            exec_skip_names(self.exec_skip),
+            self.open_file_facts
         )
     }
 }
@@ -327,8 +339,11 @@ mod tests {
             sockets: SocketNeeds { domains: Some(1 << 17) },
             unshares: UnshareNeeds { any_of: Some(0x1000_0000) },
             exec_skip: EXEC_SKIP_ENV,
+            open_file_facts: false,
         };
         let c = f.to_config();
+        assert_eq!(c.open_file_facts, 0);
+        assert_eq!(KernelFilter { open_file_facts: true, ..f.clone() }.to_config().open_file_facts, 1);
         assert_eq!(c.kinds_off, (1 << EventKind::Open as u32) | (1 << EventKind::Setuid as u32));
         assert_eq!((c.drop_failed_opens, c.open_prefix_filter, c.open_writes_always), (1, 1, 0));
         assert_eq!(c.sys_off, ALL_SYSCALLS & !(1 << sys::PTRACE), "only ptrace is emitted");
@@ -344,6 +359,22 @@ mod tests {
         assert!(f.describe().contains("unshare_flags=CLONE_NEWUSER"), "{}", f.describe());
         let any = KernelFilter { unshares: UnshareNeeds::pass_all(), ..f }.to_config();
         assert_eq!((any.unshare_filter, any.unshare_flags_any), (0, 0), "any flags: no filter");
+    }
+
+    #[test]
+    fn open_file_facts_follow_the_rules() {
+        let rules = |cond: &str| {
+            let yaml =
+                format!("- rule: r\n  desc: d\n  condition: {cond}\n  output: \"%fd.name\"\n  priority: NOTICE\n");
+            KernelFilter::for_rules(&lanner_rules::RuleSet::from_sources(&[("t.yaml", &yaml)]).expect("rules"))
+        };
+        let pack = KernelFilter::for_rules(&lanner_rules::RuleSet::default_pack().expect("default pack"));
+        assert!(!pack.open_file_facts, "the default pack reads none of them");
+        assert!(!rules("evt.type = openat and fd.name = /etc/shadow").open_file_facts);
+        for f in ["fd.ino = 1", "fd.dev.minor = 0", "evt.is_open_create = true", "fd.is_upper_layer = true"] {
+            assert!(rules(&format!("evt.type = openat and {f}")).open_file_facts, "{f}");
+        }
+        assert!(KernelFilter::pass_all().open_file_facts, "without the pre-filter everything is read");
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub(crate) fn record(path: &str, ts: u64) -> Vec<u8> {
         flags: 0,
         mode: 0,
         path_len: path.len() as u16,
-        _pad1: [0; 3],
+        facts: 0,
+        dev: 0,
+        ino: 0,
         path: [0; PATH_LEN],
     };
     ev.path[..path.len()].copy_from_slice(path.as_bytes());

@@ -118,14 +118,22 @@ fn open_round_trip() {
         flags: 0o101,
         mode: 0o644,
         path_len: 11,
-        _pad1: [0; 3],
+        facts: 0,
+        dev: 0,
+        ino: 0,
         path: [0; PATH_LEN],
     };
     e.path[..11].copy_from_slice(b"/etc/shadow");
     e.hdr.subtype = 2;
     let Event::Open(o) = decode(&as_bytes(&e)).unwrap() else { panic!("not open") };
     assert_eq!((o.path.as_str(), o.ret, o.flags, o.mode, o.syscall), ("/etc/shadow", 3, 0o101, 0o644, "openat2"));
-    assert_eq!((o.dirfd, o.path_truncated, o.read_failed), (-100, false, false));
+    assert_eq!((o.dirfd, o.path_truncated, o.read_failed, o.file), (-100, false, false, None));
+    // The file's facts, when the kernel read them.
+    let mut f = e;
+    (f.facts, f.dev, f.ino) = (OPEN_FACTS_READ | OPEN_FACT_CREATED | OPEN_FACT_LOWER, (8 << 20) | 1, 77);
+    let Event::Open(of) = decode(&as_bytes(&f)).unwrap() else { panic!("not open") };
+    let want = OpenFile { dev: (8 << 20) | 1, ino: 77, created: true, upper_layer: false, lower_layer: true };
+    assert_eq!(of.file, Some(want));
     // Fields are read in place: bytes past the record (never sent) change nothing.
     let mut longer = as_bytes(&e).to_vec();
     longer.extend_from_slice(&[0xff; 8]);
@@ -133,7 +141,7 @@ fn open_round_trip() {
     assert_eq!(o3, o);
     // What the probe sends: the fixed part and the used path bytes, rounded up to 8.
     let cut = open_record_len(11);
-    assert_eq!(cut, HDR_LEN + 24 + 16, "header, fixed fields, 12 path bytes rounded up to 16");
+    assert_eq!(cut, HDR_LEN + 32 + 16, "header, fixed fields, 12 path bytes rounded up to 16");
     let Event::Open(o2) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not open") };
     assert_eq!(o2, o);
     // The path must fit in what arrived.

@@ -42,6 +42,7 @@ fn try_open_exit(ctx: &TracePointContext) -> Result<(), i64> {
         count(P, Counter::Filtered);
     } else {
         ev.ret = ret as i32;
+        crate::openfacts::read_open_facts(&raw mut *ev, ret, filter().open_file_facts != 0);
         // Only the used part of the path travels (a 30-byte path: 120 bytes, not 592).
         submit_prefix(P, &*ev, lanner_common::open_record_len(ev.path_len as usize));
     }

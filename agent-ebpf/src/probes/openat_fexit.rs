@@ -59,6 +59,8 @@ fn try_openat_fexit(ctx: &FExitContext) -> Result<(), i64> {
         Caller::Openat | Caller::Unknown => OPEN_OPENAT,
     };
     let how = unsafe { bpf_probe_read_kernel(how)? };
+    // The file's facts first, into the scratch record (see `crate::openfacts`).
+    crate::openfacts::scratch_with_facts(ret, f.open_file_facts != 0)?;
     let Some(ev) = fill_open(P, f, subtype, dirfd, path, how.flags as u32, how.mode as u32)? else {
         return Ok(());
     };

@@ -72,6 +72,8 @@ fn try_open_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     } else {
         (a2, a3)
     };
+    // The file's facts first, into the scratch record (see `crate::openfacts`).
+    crate::openfacts::scratch_with_facts(ret, f.open_file_facts != 0)?;
     let Some(ev) = fill_open(P, f, subtype, dirfd as i32, path as *const u8, flags as u32, mode as u32)? else {
         return Ok(());
     };

@@ -40,6 +40,37 @@ pub struct Fd {
     raw: Option<Box<str>>,
     num: Option<i64>,
     kind: FdKind,
+    /// What the kernel read about an opened file, when a rule needed it.
+    facts: Option<FileFacts>,
+}
+
+/// What the kernel reads about the file an open returned (only while a rule
+/// needs it): device and inode, whether the open created it, its overlayfs layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileFacts {
+    /// Device number as `stat(2)` gives it (`st_dev`: glibc's encoding of major and minor).
+    pub dev: u64,
+    pub ino: u64,
+    pub created: bool,
+    pub upper_layer: bool,
+    pub lower_layer: bool,
+}
+
+impl FileFacts {
+    /// From the kernel's `MKDEV` device (major << 20 | minor), as `stat(2)` encodes it.
+    pub fn kernel_dev(kdev: u32) -> u64 {
+        let (major, minor) = (u64::from(kdev >> 20), u64::from(kdev & 0xfffff));
+        (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
+    }
+    /// `st_dev`'s major number (glibc's `major()`).
+    pub fn major(&self) -> u64 {
+        ((self.dev >> 8) & 0xfff) | ((self.dev >> 32) & !0xfff)
+    }
+    /// `st_dev`'s minor number (glibc's `minor()`).
+    pub fn minor(&self) -> u64 {
+        (self.dev & 0xff) | ((self.dev >> 12) & !0xff)
+    }
 }
 
 /// The kind-specific part of an [`Fd`].
@@ -59,7 +90,7 @@ pub enum FdKind {
 impl Fd {
     /// A file opened with raw `O_*` `flags`.
     pub fn file(path: impl Into<String>, flags: u32, mode: u32) -> Fd {
-        Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::File { flags, mode } }
+        Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::File { flags, mode }, facts: None }
     }
 
     /// An inet socket. `fd.name` is `cip:cport->sip:sport`, or `sip:sport` when the
@@ -74,17 +105,18 @@ impl Fd {
             raw: None,
             num: None,
             kind: FdKind::Inet { sip, sport, cip: client.map(|c| c.0), cport: client.map(|c| c.1), proto },
+            facts: None,
         }
     }
 
     /// A unix socket.
     pub fn unix(path: impl Into<String>) -> Fd {
-        Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Unix }
+        Fd { name: path.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Unix, facts: None }
     }
 
     /// A pipe or FIFO.
     pub fn pipe(name: impl Into<String>) -> Fd {
-        Fd { name: name.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Pipe }
+        Fd { name: name.into().into_boxed_str(), raw: None, num: None, kind: FdKind::Pipe, facts: None }
     }
 
     /// Set the fd number (`fd.num`); when unset, open events use their return value.
@@ -98,6 +130,17 @@ impl Fd {
     pub fn with_raw_name(mut self, raw: &str) -> Fd {
         self.raw = (raw != &*self.name).then(|| raw.into());
         self
+    }
+
+    /// Attach what the kernel read about the opened file.
+    pub fn with_facts(mut self, facts: FileFacts) -> Fd {
+        self.facts = Some(facts);
+        self
+    }
+
+    /// What the kernel read about the opened file, if it did.
+    pub fn facts(&self) -> Option<&FileFacts> {
+        self.facts.as_ref()
     }
 
     /// `fd.name`.
@@ -167,6 +210,8 @@ struct FdSpec {
     cip: Option<IpAddr>,
     cport: Option<u16>,
     proto: Option<L4Proto>,
+    /// What the kernel read about the opened file (`fd.ino`, `fd.dev`, ...).
+    facts: Option<FileFacts>,
 }
 
 impl TryFrom<FdSpec> for Fd {
@@ -203,6 +248,10 @@ impl TryFrom<FdSpec> for Fd {
         };
         let fd = match s.nameraw {
             Some(raw) => fd.with_raw_name(&raw),
+            None => fd,
+        };
+        let fd = match s.facts {
+            Some(f) => fd.with_facts(f),
             None => fd,
         };
         Ok(match s.num {

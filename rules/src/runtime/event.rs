@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
-pub use crate::fields::fd::{Fd, FdKind, L4Proto};
+pub use crate::fields::fd::{Fd, FdKind, FileFacts, L4Proto};
 pub use crate::fields::flags::{format_open_flags, parse_open_flags, OPEN_FLAGS, O_ACCMODE};
 pub use crate::runtime::container::{Container, HealthProbe, Mount, Mounts, Pod, ProbeKind};
 pub use crate::runtime::evt_type::{EvtType, TypeMask, UnknownEvtType};

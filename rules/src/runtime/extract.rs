@@ -307,6 +307,13 @@ impl Field {
             | F::EvtIsWait
             | F::EvtIsSyslog
             | F::EvtIsOpenExec
+            | F::EvtIsOpenCreate
+            | F::FdIno
+            | F::FdDev
+            | F::FdDevMajor
+            | F::FdDevMinor
+            | F::FdIsUpperLayer
+            | F::FdIsLowerLayer
             | F::EvtAbspath
             | F::EvtAbspathSrc
             | F::EvtAbspathDst

@@ -173,6 +173,26 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         },
         F::EvtOutputtime => Val::Time(ev.time_ns),
         F::EvtIsOpenExec => Val::Bool(open_exec(ev)),
+        F::EvtIsOpenCreate => match (ev.evt_type, ev.fd.as_ref()) {
+            (EvtType::Openat, Some(f)) => {
+                let tmpfile = f.flags().is_some_and(|fl| fl & 0o20000000 != 0) && ev.res >= 0;
+                Val::Bool(tmpfile || f.facts().is_some_and(|x| x.created))
+            }
+            _ => Val::Missing,
+        },
+        F::FdIno | F::FdDev | F::FdDevMajor | F::FdDevMinor | F::FdIsUpperLayer | F::FdIsLowerLayer => {
+            match ev.fd.as_ref().and_then(|f| f.facts()) {
+                Some(x) => match id {
+                    F::FdIno => Val::Num(x.ino as i64),
+                    F::FdDev => Val::Num(x.dev as i64),
+                    F::FdDevMajor => Val::Num(x.major() as i64),
+                    F::FdDevMinor => Val::Num(x.minor() as i64),
+                    F::FdIsUpperLayer => Val::Bool(x.upper_layer),
+                    _ => Val::Bool(x.lower_layer),
+                },
+                None => Val::Missing,
+            }
+        }
         F::EvtAbspath | F::EvtAbspathSrc | F::EvtAbspathDst => abspath(id == F::EvtAbspathDst, ev),
         // Falco's event table flags (EF_READS_FROM_FD, EF_WRITES_TO_FD, EF_WAITS) of the
         // captured types' exit events: only finit_module reads from an fd.
@@ -334,6 +354,33 @@ mod tests {
         creat.args = vec![crate::runtime::event::EvtArg::named("mode", 0o750, "0750")];
         assert_eq!(text("evt.is_open_exec", &creat), "true");
         assert_eq!(text("evt.is_open_exec", &ev(EvtType::Execve, 0, None)), "false");
+    }
+
+    #[test]
+    fn file_facts_from_the_kernel() {
+        use crate::fields::fd::FileFacts;
+        let dev = FileFacts::kernel_dev((259 << 20) | 3);
+        let facts = FileFacts { dev, ino: 1234, created: true, upper_layer: true, lower_layer: false };
+        let open = ev(EvtType::Openat, 3, Some(Fd::file("/tmp/x", 0o101, 0o644).with_facts(facts)));
+        let row = |e: &Event| {
+            ["fd.ino", "fd.dev", "fd.dev.major", "fd.dev.minor", "fd.is_upper_layer", "fd.is_lower_layer"]
+                .iter()
+                .chain(&["evt.is_open_create"])
+                .map(|n| text(n, e))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(row(&open), format!("1234 {dev} 259 3 true false true"));
+        assert_eq!(dev, (259 << 8) | 3, "st_dev's encoding");
+        // Not read (no rule needed it, or a failed open): missing, and no creation seen.
+        let plain = ev(EvtType::Openat, 3, Some(Fd::file("/tmp/x", 0o101, 0o644)));
+        assert_eq!(row(&plain), "<NA> <NA> <NA> <NA> <NA> <NA> false");
+        let tmp = ev(EvtType::Openat, 3, Some(Fd::file("/tmp", 0o20200002, 0o600)));
+        assert_eq!(text("evt.is_open_create", &tmp), "true", "O_TMPFILE");
+        assert_eq!(text("evt.is_open_create", &ev(EvtType::Execve, 0, None)), "<NA>");
+        // A large device number round-trips through glibc's encoding.
+        let big = FileFacts { dev: FileFacts::kernel_dev((4095 << 20) | 70000), ..FileFacts::default() };
+        assert_eq!((big.major(), big.minor()), (4095, 70000));
     }
 
     #[test]
