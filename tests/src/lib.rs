@@ -18,6 +18,7 @@ use serde_json::Value;
 pub mod cgroup;
 
 pub mod kube;
+pub mod overlay;
 pub mod sysprobe;
 pub mod triage;
 

@@ -10,11 +10,11 @@ use std::{
         fs::{MetadataExt, PermissionsExt},
         process::CommandExt,
     },
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
 };
 
-use lanner_tests::{nonce, require_root, Agent, Keep, Stopped};
+use lanner_tests::{nonce, overlay::Overlay, require_root, Agent, Keep, Stopped};
 use serde_json::Value;
 
 /// One rule per action, selected by a tag in its arguments; the output names every field asserted.
@@ -85,32 +85,6 @@ fn memfd_with_true(name: &str) -> i32 {
     fd
 }
 
-struct Overlay {
-    dir: PathBuf,
-    merged: PathBuf,
-}
-
-impl Overlay {
-    fn mount(dir: &Path) -> Overlay {
-        let (lower, upper, work, merged) = (dir.join("lower"), dir.join("upper"), dir.join("work"), dir.join("merged"));
-        for d in [&lower, &upper, &work, &merged] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        std::fs::copy("/bin/true", lower.join("imagebin")).unwrap();
-        let opts = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
-        let st = Command::new("mount").args(["-t", "overlay", "overlay", "-o", &opts]).arg(&merged).status().unwrap();
-        assert!(st.success(), "mount overlay on {}", merged.display());
-        Overlay { dir: dir.to_path_buf(), merged }
-    }
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.merged).status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn run(c: &mut Command) {
     let st = c.stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
     assert!(st.success(), "{c:?}: {st}");
@@ -170,7 +144,8 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     run(Command::new(&plain).args([&n, "plain"]));
 
     // 3. Overlayfs: a binary from the lower layer, and one written into the merged dir (upper).
-    let ovl = Overlay::mount(&dir.join("ovl"));
+    let truebin = std::fs::read("/bin/true").unwrap();
+    let ovl = Overlay::mount(&dir.join("ovl"), &[("imagebin", &truebin)]);
     let newbin = ovl.merged.join("newbin");
     std::fs::copy("/bin/true", &newbin).unwrap();
     std::fs::set_permissions(&newbin, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -3,60 +3,30 @@
 //! `evt.is_open_create` on a real creating open and on opens of an existing
 //! file, `fd.is_upper_layer`/`fd.is_lower_layer` on a real overlayfs mount;
 //! and that the kernel leaves those reads out when no rule needs them.
-use std::{
-    os::unix::fs::MetadataExt,
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{os::unix::fs::MetadataExt, path::Path};
 
 use lanner_tests::{
-    nonce, require_root, sys,
+    nonce,
+    overlay::Overlay,
+    require_root, sys,
     sysprobe::{alert, args, c, run, Results},
     Stopped,
 };
 use serde_json::Value;
 
-const FACTS: &str = r#"
-- rule: e2e open facts
-  desc: opens below the test directory
-  condition: evt.type in (open, openat) and fd.name startswith DIR/ and proc.pid = PID
-  output: "facts %fd.name res=%evt.rawres ino=%fd.ino dev=%fd.dev major=%fd.dev.major minor=%fd.dev.minor created=%evt.is_open_create upper=%fd.is_upper_layer lower=%fd.is_lower_layer"
-  priority: WARNING
-"#;
+/// A rule on the opens below the test directory (`DIR`) with this output.
+fn rule(name: &str, output: &str) -> String {
+    format!(
+        "- rule: {name}\n  desc: opens below the test directory\n  \
+         condition: evt.type in (open, openat) and fd.name startswith DIR/ and proc.pid = PID\n  \
+         output: \"{output}\"\n  priority: WARNING\n"
+    )
+}
 
+const FACTS: &str = "facts %fd.name res=%evt.rawres ino=%fd.ino dev=%fd.dev major=%fd.dev.major minor=%fd.dev.minor \
+                     created=%evt.is_open_create upper=%fd.is_upper_layer lower=%fd.is_lower_layer";
 /// The same opens, by a rule that reads none of the facts.
-const PLAIN: &str = r#"
-- rule: e2e open plain
-  desc: opens below the test directory
-  condition: evt.type in (open, openat) and fd.name startswith DIR/ and proc.pid = PID
-  output: "plain %fd.name res=%evt.rawres"
-  priority: WARNING
-"#;
-
-/// An overlayfs mount with one file in its lower layer; unmounted on drop.
-struct Overlay {
-    merged: PathBuf,
-}
-
-impl Overlay {
-    fn mount(dir: &Path) -> Overlay {
-        let (lower, upper, work, merged) = (dir.join("lower"), dir.join("upper"), dir.join("work"), dir.join("merged"));
-        for d in [&lower, &upper, &work, &merged] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        std::fs::write(lower.join("image-file"), b"from the image").unwrap();
-        let opts = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
-        let st = Command::new("mount").args(["-t", "overlay", "overlay", "-o", &opts]).arg(&merged).status().unwrap();
-        assert!(st.success(), "mount overlay on {}", merged.display());
-        Overlay { merged }
-    }
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.merged).status();
-    }
-}
+const PLAIN: &str = "plain %fd.name res=%evt.rawres";
 
 /// openat(2), left open (each open of the test gets its own fd number) until the workload ends.
 fn open(path: &str, flags: i32, mode: u32) -> i64 {
@@ -66,7 +36,7 @@ fn open(path: &str, flags: i32, mode: u32) -> i64 {
 /// The opens: a creating one, the same file again with and without O_CREAT,
 /// a missing file, and the overlay's lower file and a file written through it.
 fn workload(dir: &str, x: &mut Results) {
-    let ov = Overlay::mount(Path::new(dir));
+    let ov = Overlay::mount(&Path::new(dir).join("ovl"), &[("image-file", b"from the image")]);
     let new = format!("{dir}/new");
     x.set("create", open(&new, libc::O_CREAT | libc::O_WRONLY, 0o644));
     x.set("again", open(&new, libc::O_CREAT | libc::O_WRONLY, 0o644));
@@ -75,6 +45,7 @@ fn workload(dir: &str, x: &mut Results) {
     let merged = ov.merged.display().to_string();
     x.set("lower", open(&format!("{merged}/image-file"), libc::O_RDONLY, 0));
     x.set("upper", open(&format!("{merged}/written"), libc::O_CREAT | libc::O_WRONLY, 0o600));
+    x.set("upper_ino", std::fs::metadata(format!("{merged}/written")).unwrap().ino() as i64);
     for k in ["create", "again", "read", "lower", "upper"] {
         if x.get(k) >= 0 {
             unsafe { libc::close(x.get(k) as i32) };
@@ -108,10 +79,9 @@ fn open_facts_come_from_the_kernel_only_while_a_rule_needs_them() {
         return;
     }
     let dir = format!("/tmp/{}", nonce());
-    let (out, x) = run_with(FACTS, &dir);
+    let (out, x) = run_with(&rule("e2e open facts", FACTS), &dir);
     let new = format!("{dir}/new");
     let meta = std::fs::metadata(&new).unwrap();
-    let upper_meta = std::fs::metadata(format!("{dir}/upper/written")).unwrap();
     for k in ["create", "again", "read", "lower", "upper"] {
         assert!(x.get(k) >= 0, "{k}: {}", x.get(k));
     }
@@ -129,21 +99,20 @@ fn open_facts_come_from_the_kernel_only_while_a_rule_needs_them() {
     }
     let f = alert(&out, "e2e open facts", &format!("facts {dir}/missing res=-2 "));
     args(&f, &[("fd.ino", None), ("fd.dev", None), ("evt.is_open_create", Some("false"))]);
-    let f = alert(&out, "e2e open facts", &format!("facts {dir}/merged/image-file "));
+    let f = alert(&out, "e2e open facts", &format!("facts {dir}/ovl/merged/image-file "));
     args(&f, &[("fd.is_lower_layer", Some("true")), ("fd.is_upper_layer", Some("false"))]);
     assert_eq!(s(&f, "evt.is_open_create"), "false");
-    let f = alert(&out, "e2e open facts", &format!("facts {dir}/merged/written "));
+    let f = alert(&out, "e2e open facts", &format!("facts {dir}/ovl/merged/written "));
     args(&f, &[("fd.is_upper_layer", Some("true")), ("fd.is_lower_layer", Some("false"))]);
     assert_eq!(s(&f, "evt.is_open_create"), "true");
-    assert_ne!(s(&f, "fd.ino"), "<NA>");
-    assert_ne!(upper_meta.ino(), 0);
+    assert_eq!(s(&f, "fd.ino"), x.get("upper_ino").to_string(), "the inode stat(2) gives through the mount");
     assert!(reads_facts(&out), "a rule reads the facts: the kernel is told to read them");
     let _ = std::fs::remove_dir_all(&dir);
 
     // No rule reads them: the kernel is told to leave them out, and the same
     // opens still alert.
     let dir = format!("/tmp/{}", nonce());
-    let (out, x) = run_with(PLAIN, &dir);
+    let (out, x) = run_with(&rule("e2e open plain", PLAIN), &dir);
     assert!(!reads_facts(&out), "no rule reads the facts");
     alert(&out, "e2e open plain", &format!("plain {dir}/new res={}", x.get("create")));
     let _ = std::fs::remove_dir_all(&dir);
