@@ -95,12 +95,15 @@ fn error_kind(ev: &Event) -> FieldId {
     }
 }
 
+/// `O_CREAT`, and the bit only `O_TMPFILE` sets (`__O_TMPFILE`; `O_TMPFILE` also
+/// carries `O_DIRECTORY`).
+const O_CREAT: u32 = 0o100;
+const O_TMPFILE_BIT: u32 = 0o20000000;
+
 /// libsinsp's `evt.is_open_exec`: an open that may create the file with an
 /// execute bit in its mode, or a creat with one.
 fn open_exec(ev: &Event) -> bool {
     const EXEC_BITS: u32 = 0o111;
-    const O_CREAT: u32 = 0o100;
-    const O_TMPFILE_BIT: u32 = 0o20000000;
     match (ev.evt_type, ev.fd.as_ref().map(|f| f.kind())) {
         (EvtType::Openat, Some(FdKind::File { flags, mode })) => {
             flags & (O_CREAT | O_TMPFILE_BIT) != 0 && mode & EXEC_BITS != 0
@@ -175,7 +178,7 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::EvtIsOpenExec => Val::Bool(open_exec(ev)),
         F::EvtIsOpenCreate => match (ev.evt_type, ev.fd.as_ref()) {
             (EvtType::Openat, Some(f)) => {
-                let tmpfile = f.flags().is_some_and(|fl| fl & 0o20000000 != 0) && ev.res >= 0;
+                let tmpfile = f.flags().is_some_and(|fl| fl & O_TMPFILE_BIT != 0) && ev.res >= 0;
                 Val::Bool(tmpfile || f.facts().is_some_and(|x| x.created))
             }
             _ => Val::Missing,
