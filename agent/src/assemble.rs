@@ -85,6 +85,7 @@ pub fn to_container(info: &ContainerInfo) -> Container {
             labels: p.labels.clone(),
             owner_kind: p.owner_kind.clone(),
             owner_name: p.owner_name.clone(),
+            owner_uid: p.owner_uid.clone(),
         }),
         labels_cache: Default::default(),
     }

@@ -82,6 +82,7 @@ pub fn synthetic_pod(i: usize) -> PodMeta {
         labels,
         owner_kind: Some("ReplicaSet".to_string()),
         owner_name: Some(format!("{app}-prod-7d4b9c8f6d")),
+        owner_uid: None,
         node: Some("node-a1.example.internal".to_string()),
         containers,
         host_network: false,

@@ -395,6 +395,7 @@ mod tests {
             labels: BTreeMap::from([("app".to_string(), name.to_string())]),
             owner_kind: None,
             owner_name: None,
+            owner_uid: None,
             node: Some("n1".into()),
             containers: ids
                 .iter()

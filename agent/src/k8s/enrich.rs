@@ -294,6 +294,7 @@ mod tests {
             labels: [("app".to_string(), "web".to_string())].into(),
             owner_kind: Some("ReplicaSet".into()),
             owner_name: Some("web".into()),
+            owner_uid: None,
             node: Some("n1".into()),
             containers: vec![ContainerMeta {
                 id: Some(ID.into()),

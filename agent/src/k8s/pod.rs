@@ -48,6 +48,7 @@ pub struct PodMeta {
     /// The controller owner (`ownerReferences[].controller == true`).
     pub owner_kind: Option<String>,
     pub owner_name: Option<String>,
+    pub owner_uid: Option<String>,
     pub node: Option<String>,
     pub containers: Vec<ContainerMeta>,
     /// `spec.hostNetwork`, `hostPID`, `hostIPC` (`container.host_*`).
@@ -109,6 +110,7 @@ impl PodMeta {
             labels: md.labels.clone().unwrap_or_default(),
             owner_kind: owner.map(|o| o.kind.clone()),
             owner_name: owner.map(|o| o.name.clone()),
+            owner_uid: owner.map(|o| o.uid.clone()).filter(|u| !u.is_empty()),
             node: spec.and_then(|s| s.node_name.clone()),
             containers,
             host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
@@ -236,7 +238,10 @@ mod tests {
         let m = PodMeta::from_pod(&pod).unwrap();
         assert_eq!((m.ns.as_str(), m.name.as_str()), ("shop", "web-7d4b9c-x2x"));
         assert_eq!(m.labels.get("app").map(String::as_str), Some("web"));
-        assert_eq!((m.owner_kind.as_deref(), m.owner_name.as_deref()), (Some("ReplicaSet"), Some("web-7d4b9c")));
+        assert_eq!(
+            (m.owner_kind.as_deref(), m.owner_name.as_deref(), m.owner_uid.as_deref()),
+            (Some("ReplicaSet"), Some("web-7d4b9c"), Some("u2"))
+        );
         assert_eq!(m.node.as_deref(), Some("node-1"));
         assert!(m.host_network && m.host_ipc && !m.host_pid && !m.deleted);
         assert_eq!(m.ip.as_deref(), Some("10.0.0.7"));

@@ -26,7 +26,11 @@ const REASONS: &[(&str, &str)] = &[
     ("fdlist.", "fd lists of poll events are not captured"),
     ("fs.path.", "the unresolved path arguments (fs.path.*raw) are not kept"),
     ("container.", "only container id, name, image, privileged, host namespaces, pod IP, start time, hostPath mounts and the kubelet's labels are collected"),
-    ("k8smeta.", "the k8smeta plugin's fields: Lanner has no plugins"),
+    (
+        "k8smeta.",
+        "Lanner keeps a pod's own metadata and controller owner reference (one field-selected pod watch per node); \
+         namespaces, services and controllers are not watched",
+    ),
     ("k8s.pod.ip", "the pod status IP is not collected"),
     (
         "k8s.",

@@ -271,6 +271,17 @@ pub enum FieldId {
     FdCipName,
     FdRipName,
     FdLipName,
+    K8smetaPodName,
+    K8smetaPodUid,
+    K8smetaPodIp,
+    K8smetaPodLabel,
+    K8smetaPodLabels,
+    K8smetaNsName,
+    K8smetaRsName,
+    K8smetaRsUid,
+    K8smetaRcName,
+    K8smetaRcUid,
+    K8smetaDeploymentName,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -119,8 +119,10 @@ pub struct Pod {
     pub name: String,
     pub uid: String,
     pub labels: BTreeMap<String, String>,
+    /// The controller owner reference (`ownerReferences[].controller`).
     pub owner_kind: Option<String>,
     pub owner_name: Option<String>,
+    pub owner_uid: Option<String>,
 }
 
 /// One hostPath mount of a container, as Falco's container plugin reports a

@@ -320,6 +320,17 @@ impl Field {
             | F::FdContainername
             | F::FdContainerdirectory
             | F::FdUid => crate::runtime::extract_meta::extract(self.id, self.key.as_deref(), ev),
+            F::K8smetaPodName
+            | F::K8smetaPodUid
+            | F::K8smetaPodIp
+            | F::K8smetaPodLabel
+            | F::K8smetaPodLabels
+            | F::K8smetaNsName
+            | F::K8smetaRsName
+            | F::K8smetaRsUid
+            | F::K8smetaRcName
+            | F::K8smetaRcUid
+            | F::K8smetaDeploymentName => crate::runtime::extract_k8s::extract(self.id, self.key.as_deref(), ev),
         }
     }
 
@@ -335,10 +346,12 @@ impl Field {
             });
         }
         match self.id {
-            FieldId::K8sPodLabels => match ev.container.as_deref().and_then(|c| c.k8s.as_ref()) {
-                Some(p) => p.labels.iter().any(|(k, v)| f(Val::KV(k, v))),
-                None => false,
-            },
+            FieldId::K8sPodLabels | FieldId::K8smetaPodLabels => {
+                match ev.container.as_deref().and_then(|c| c.k8s.as_ref()) {
+                    Some(p) => p.labels.iter().any(|(k, v)| f(Val::KV(k, v))),
+                    None => false,
+                }
+            }
             FieldId::FdIp | FieldId::FdNet => match ev.fd.as_ref().map(|f| f.kind()) {
                 Some(FdKind::Inet { sip, cip, .. }) => f(Val::Ip(*sip)) || cip.is_some_and(|c| f(Val::Ip(c))),
                 _ => false,
@@ -358,12 +371,12 @@ impl Field {
 
     /// Whether the field has multiple values (so `in` means "all values in the set").
     pub fn is_list(&self) -> bool {
-        self.id == FieldId::K8sPodLabels
+        matches!(self.id, FieldId::K8sPodLabels | FieldId::K8smetaPodLabels)
     }
 
     /// Append the value as Falco prints it (`<NA>` when missing).
     pub fn render(&self, ev: &Event, out: &mut String) {
-        if self.id == FieldId::K8sPodLabels {
+        if self.is_list() {
             match ev.container.as_deref().and_then(|c| c.k8s.as_ref()) {
                 Some(p) if !p.labels.is_empty() => {
                     out.push('(');

@@ -44,7 +44,7 @@ getters! {
          ProcPexepath, ProcPexe, ProcCwd, UserName, FdName, FdDirectory, FdFilename, FdTypechar, FdType,
          FdL4proto, FdSockfamily, ContainerId, ContainerFullId, ContainerName, ContainerImageRepository,
          ContainerImageTag, ContainerImage, K8sNsName, K8sPodName, K8sPodUid, LannerK8sOwnerKind,
-         LannerK8sOwnerName, EvtArgUid, EvtSource, SyscallType, EvtHostname;
+         LannerK8sOwnerName, K8smetaPodName, K8smetaNsName, EvtArgUid, EvtSource, SyscallType, EvtHostname;
     num: EvtRawtime, EvtRawtimeS, EvtRawtimeNs, EvtRawres, EvtRawargUid, ProcPid, ProcPpid, ThreadTid, ProcTty, UserUid, UserLoginuid,
          GroupGid, FdNum, FdSport, FdCport, FdRport, FdLport, LannerSetuidTarget
 }

@@ -9,6 +9,7 @@ pub mod event;
 pub(crate) mod evt_type;
 pub(crate) mod extract;
 pub(crate) mod extract_ctr;
+pub(crate) mod extract_k8s;
 pub(crate) mod extract_meta;
 pub(crate) mod extract_proc;
 pub(crate) mod getters;
