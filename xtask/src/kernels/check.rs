@@ -108,6 +108,16 @@ fn expectations(console: &str) -> Vec<Expect> {
     // fields the exec program read from `mm->exe_file` (plain loads from 6.1).
     let echo_ino: Value = marker(console, "KMX echo-ino ").and_then(|v| v.parse::<u64>().ok()).into();
     let echo_exe: Value = marker(console, "KMX echo-exe ").into();
+    // Inode and st_dev of the files the open rules name, from the guest's stat(2).
+    let stat = |key: &str| -> (Value, Value) {
+        let v: Vec<u64> = marker(console, key).unwrap_or("").split(' ').filter_map(|n| n.parse().ok()).collect();
+        match v[..] {
+            [ino, dev] => (ino.into(), dev.into()),
+            _ => (Value::Null, Value::Null),
+        }
+    };
+    let (readme_ino, readme_dev) = stat("KMX readme-stat ");
+    let (written_ino, written_dev) = stat("KMX written-stat ");
     vec![
         // proc.env from the exec record's environment block (LSM or tracepoint path, per kernel);
         // the parent (PID 1, the guest's init), working directory and executable from the task.
@@ -131,11 +141,28 @@ fn expectations(console: &str) -> Vec<Expect> {
             "kmx execveat",
             vec![("evt.type", "execveat".into()), ("evt.res", "ENOENT".into()), ("proc.name", "execat".into())],
         ),
+        // fd.ino, fd.dev and evt.is_open_create: read from the new fd's file by the open exit.
         e(
             "kmx open read",
-            vec![("fd.name", "/tmp/kmx/readme".into()), ("evt.res", "SUCCESS".into()), ("proc.name", "cat".into())],
+            vec![
+                ("fd.name", "/tmp/kmx/readme".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("proc.name", "cat".into()),
+                ("fd.ino", readme_ino),
+                ("fd.dev", readme_dev),
+                ("evt.is_open_create", false.into()),
+            ],
         ),
-        e("kmx open write", vec![("fd.name", "/tmp/kmx/written".into()), ("evt.res", "SUCCESS".into())]),
+        e(
+            "kmx open write",
+            vec![
+                ("fd.name", "/tmp/kmx/written".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("fd.ino", written_ino),
+                ("fd.dev", written_dev),
+                ("evt.is_open_create", true.into()),
+            ],
+        ),
         e(
             "kmx open enoent",
             vec![("fd.name", "/tmp/kmx/missing".into()), ("evt.res", "ENOENT".into()), ("proc.name", "cat".into())],
@@ -425,6 +452,24 @@ mod tests {
         let o = parse(&skipped);
         assert!(!o.cells.last().unwrap().ok);
         assert_eq!(o.cells.last().unwrap().text, "0 + 1 skipped runs");
+    }
+
+    /// The open facts must be what the guest's stat(2) printed for the file.
+    #[test]
+    fn open_facts_are_checked_against_the_guests_stat() {
+        let write = |ino: u64, created: bool| {
+            format!(
+                r#"{{"rule":"kmx open write","output_fields":{{"fd.name":"/tmp/kmx/written","evt.res":"SUCCESS","fd.ino":{ino},"fd.dev":5,"evt.is_open_create":{created}}}}}"#
+            )
+        };
+        let with_stat = |alerts: &str| console(alerts, 0).replace("KMX-BEGIN-LOG", "KMX written-stat 77 5\nKMX-BEGIN-LOG");
+        let col = COLUMNS.iter().position(|c| *c == "open w").unwrap();
+        assert!(parse(&with_stat(&write(77, true))).cells[col].ok);
+        let o = parse(&with_stat(&write(78, true)));
+        assert!(!o.cells[col].ok);
+        assert_eq!(o.cells[col].text, "fd.ino=78 (want 77)");
+        assert!(!parse(&with_stat(&write(77, false))).cells[col].ok);
+        assert!(!parse(&console(&write(77, true), 0)).cells[col].ok, "no stat line: nothing to match");
     }
 
     /// Without `bpf` in the LSM list the exec path must be the logged fallback; with
