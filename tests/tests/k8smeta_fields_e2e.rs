@@ -4,7 +4,8 @@
 //! `pod-template-hash`), a pod of a ReplicationController, and a bare pod.
 //! A process runs in each pod's container cgroup and its exec alert must carry
 //! the pod's name, uid, IP, labels and namespace, the controller's name and the
-//! uid the API server gave it, and the Deployment's name only for the first pod.
+//! uid the API server gave it, and the Deployment's name only for the first pod;
+//! Falco's deprecated `k8s.rs.*`, `k8s.rc.*` and `k8s.deployment.name` the same.
 //!
 //! There is no controller manager here: the test creates the ReplicaSet and the
 //! pods itself, with the owner references the controllers would set.
@@ -35,8 +36,18 @@ const FIELDS: [&str; 11] = [
     "k8smeta.deployment.name",
 ];
 
+/// Falco's deprecated `k8s.*` names of the same values.
+const DEPRECATED: [(&str, &str); 5] = [
+    ("k8s.rs.name", "k8smeta.rs.name"),
+    ("k8s.rs.id", "k8smeta.rs.uid"),
+    ("k8s.rc.name", "k8smeta.rc.name"),
+    ("k8s.rc.id", "k8smeta.rc.uid"),
+    ("k8s.deployment.name", "k8smeta.deployment.name"),
+];
+
 fn rules(n: &str) -> String {
-    let out: Vec<String> = FIELDS.iter().map(|f| format!("{f}=%{f}")).collect();
+    let names = FIELDS.iter().chain(DEPRECATED.iter().map(|(old, _)| old));
+    let out: Vec<String> = names.map(|f| format!("{f}=%{f}")).collect();
     format!(
         "- rule: k8smeta fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\" \
          and k8smeta.pod.name exists\n  output: \"args=%proc.args {}\"\n  priority: NOTICE\n",
@@ -184,7 +195,12 @@ fn k8smeta_fields_come_from_the_pod_and_its_controller() {
         assert_eq!(found.len(), 1, "one alert for {tag}: {alerts:?}");
         &found[0]["output_fields"]
     };
-    let values = |a: &Value| -> Vec<Value> { FIELDS.iter().map(|f| a[*f].clone()).collect() };
+    let values = |a: &Value| -> Vec<Value> {
+        for (old, new) in DEPRECATED {
+            assert_eq!(a[old], a[new], "{old}: {a}");
+        }
+        FIELDS.iter().map(|f| a[*f].clone()).collect()
+    };
     let null = Value::Null;
     assert_eq!(
         values(by_tag("web")),

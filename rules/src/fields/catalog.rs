@@ -225,4 +225,9 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("k8smeta.rc.name", K8smetaRcName, Str, No, "name of the ReplicationController that controls the pod"),
     f!("k8smeta.rc.uid", K8smetaRcUid, Str, No, "UID of the ReplicationController that controls the pod"),
     f!("k8smeta.deployment.name", K8smetaDeploymentName, Str, No, "the Deployment behind the pod's ReplicaSet: the ReplicaSet's name without -<pod-template-hash>, as the Deployment controller names it, when the pod has that label; missing for other pods"),
+    f!("k8s.rs.name", K8sRsName, Str, No, "deprecated in Falco (its container plugin leaves it empty): the value of k8smeta.rs.name"),
+    f!("k8s.rs.id", K8sRsId, Str, No, "deprecated in Falco (empty there): the value of k8smeta.rs.uid"),
+    f!("k8s.rc.name", K8sRcName, Str, No, "deprecated in Falco (empty there): the value of k8smeta.rc.name"),
+    f!("k8s.rc.id", K8sRcId, Str, No, "deprecated in Falco (empty there): the value of k8smeta.rc.uid"),
+    f!("k8s.deployment.name", K8sDeploymentName, Str, No, "deprecated in Falco (empty there): the value of k8smeta.deployment.name"),
 ];

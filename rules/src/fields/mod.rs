@@ -282,6 +282,11 @@ pub enum FieldId {
     K8smetaRcName,
     K8smetaRcUid,
     K8smetaDeploymentName,
+    K8sRsName,
+    K8sRsId,
+    K8sRcName,
+    K8sRcId,
+    K8sDeploymentName,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

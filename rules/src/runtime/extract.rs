@@ -330,7 +330,12 @@ impl Field {
             | F::K8smetaRsUid
             | F::K8smetaRcName
             | F::K8smetaRcUid
-            | F::K8smetaDeploymentName => crate::runtime::extract_k8s::extract(self.id, self.key.as_deref(), ev),
+            | F::K8smetaDeploymentName
+            | F::K8sRsName
+            | F::K8sRsId
+            | F::K8sRcName
+            | F::K8sRcId
+            | F::K8sDeploymentName => crate::runtime::extract_k8s::extract(self.id, self.key.as_deref(), ev),
         }
     }
 

@@ -10,6 +10,11 @@
 //! name the way the Deployment controller makes it (`<deployment>-<hash>`, the
 //! hash also being the pod's `pod-template-hash` label), so a pod of a
 //! ReplicaSet that no Deployment made has no `k8smeta.deployment.name`.
+//!
+//! The deprecated `k8s.rs.name`, `k8s.rs.id`, `k8s.rc.name`, `k8s.rc.id` and
+//! `k8s.deployment.name` (filled by Falco's old Kubernetes client, empty in
+//! today's container plugin) give the same values, so rules written for them
+//! mean what their authors meant.
 
 use crate::fields::{FieldId, Val};
 use crate::runtime::container::Pod;
@@ -33,13 +38,19 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::K8smetaNsName => Val::non_empty(&p.ns),
         F::K8smetaPodLabel => key.and_then(|k| p.labels.get(k)).map_or(Val::Missing, |v| Val::Str(v)),
         F::K8smetaPodLabels => p.labels.iter().next().map_or(Val::Missing, |(k, v)| Val::KV(k, v)),
-        F::K8smetaRsName => owned_by(p, "ReplicaSet").map_or(Val::Missing, |(name, _)| Val::non_empty(name)),
-        F::K8smetaRsUid => owned_by(p, "ReplicaSet").and_then(|(_, uid)| uid).map_or(Val::Missing, Val::non_empty),
-        F::K8smetaRcName => owned_by(p, "ReplicationController").map_or(Val::Missing, |(name, _)| Val::non_empty(name)),
-        F::K8smetaRcUid => {
+        F::K8smetaRsName | F::K8sRsName => {
+            owned_by(p, "ReplicaSet").map_or(Val::Missing, |(name, _)| Val::non_empty(name))
+        }
+        F::K8smetaRsUid | F::K8sRsId => {
+            owned_by(p, "ReplicaSet").and_then(|(_, uid)| uid).map_or(Val::Missing, Val::non_empty)
+        }
+        F::K8smetaRcName | F::K8sRcName => {
+            owned_by(p, "ReplicationController").map_or(Val::Missing, |(name, _)| Val::non_empty(name))
+        }
+        F::K8smetaRcUid | F::K8sRcId => {
             owned_by(p, "ReplicationController").and_then(|(_, uid)| uid).map_or(Val::Missing, Val::non_empty)
         }
-        F::K8smetaDeploymentName => deployment(p).map_or(Val::Missing, Val::Str),
+        F::K8smetaDeploymentName | F::K8sDeploymentName => deployment(p).map_or(Val::Missing, Val::Str),
         _ => Val::Missing,
     }
 }
@@ -126,6 +137,14 @@ mod tests {
         assert_eq!(get("k8smeta.deployment.name", None, &e), "web");
         assert_eq!(get("k8smeta.rc.name", None, &e), "<NA>");
         assert_eq!(get("k8smeta.rc.uid", None, &e), "<NA>");
+        for (old, new) in [
+            ("k8s.rs.name", "k8smeta.rs.name"),
+            ("k8s.rs.id", "k8smeta.rs.uid"),
+            ("k8s.deployment.name", "k8smeta.deployment.name"),
+            ("k8s.rc.name", "k8smeta.rc.name"),
+        ] {
+            assert_eq!(get(old, None, &e), get(new, None, &e), "{old}");
+        }
         // A ReplicaSet no Deployment made: no pod-template-hash, or a name that does not end in it.
         let bare = ev(Some(pod("ReplicaSet", "cache", &[])));
         assert_eq!(get("k8smeta.deployment.name", None, &bare), "<NA>");
@@ -142,6 +161,10 @@ mod tests {
         assert_eq!(get("k8smeta.rc.name", None, &e), "legacy");
         assert_eq!(get("k8smeta.rc.uid", None, &e), "7a1b2c3d-0000-4000-8000-000000000002");
         assert_eq!(get("k8smeta.rs.name", None, &e), "<NA>");
+        assert_eq!(
+            (get("k8s.rc.name", None, &e), get("k8s.rc.id", None, &e)),
+            (get("k8smeta.rc.name", None, &e), get("k8smeta.rc.uid", None, &e))
+        );
         let ds = ev(Some(pod("DaemonSet", "lanner", &[("pod-template-hash", "x")])));
         for f in ["k8smeta.rs.name", "k8smeta.rs.uid", "k8smeta.rc.name", "k8smeta.deployment.name"] {
             assert_eq!(get(f, None, &ds), "<NA>", "{f}");

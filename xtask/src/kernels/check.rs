@@ -462,7 +462,8 @@ mod tests {
                 r#"{{"rule":"kmx open write","output_fields":{{"fd.name":"/tmp/kmx/written","evt.res":"SUCCESS","fd.ino":{ino},"fd.dev":5,"evt.is_open_create":{created}}}}}"#
             )
         };
-        let with_stat = |alerts: &str| console(alerts, 0).replace("KMX-BEGIN-LOG", "KMX written-stat 77 5\nKMX-BEGIN-LOG");
+        let with_stat =
+            |alerts: &str| console(alerts, 0).replace("KMX-BEGIN-LOG", "KMX written-stat 77 5\nKMX-BEGIN-LOG");
         let col = COLUMNS.iter().position(|c| *c == "open w").unwrap();
         assert!(parse(&with_stat(&write(77, true))).cells[col].ok);
         let o = parse(&with_stat(&write(78, true)));
