@@ -104,6 +104,8 @@ pub struct ExeOffsets {
     /// `dentry.d_inode` and `super_block.s_dev`: the root directory's identity.
     pub dentry_d_inode: u32,
     pub sb_s_dev: u32,
+    /// `signal_struct.rlim[RLIMIT_NOFILE].rlim_cur`: the open-files limit (`proc.fdlimit`).
+    pub signal_rlim_nofile: u32,
 }
 
 impl ExeOffsets {
@@ -148,6 +150,7 @@ impl ExeOffsets {
         fs_pwd: OFFSET_NONE,
         dentry_d_inode: OFFSET_NONE,
         sb_s_dev: OFFSET_NONE,
+        signal_rlim_nofile: OFFSET_NONE,
     };
 }
 
@@ -293,11 +296,11 @@ impl ProbeConfig {
 }
 
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 68);
-const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 40 * 4);
+const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 41 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
 const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
 const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 8 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 40 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 41 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

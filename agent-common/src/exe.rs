@@ -34,6 +34,9 @@ pub const EXE_LOWER_LAYER: u16 = 1 << 5;
 /// The environment did not fit [`ENV_LEN`].
 pub const EXE_ENV_TRUNCATED: u16 = 1 << 6;
 
+/// `ExecInfo::fdlimit` was read.
+pub const EXE_FDLIMIT: u16 = 1 << 7;
+
 /// `ExecInfo::cwd_flags`: the working directory was read (`fs->pwd`).
 pub const CWD_PRESENT: u16 = 1 << 0;
 /// The working directory's walk reached its depth or byte budget.
@@ -90,7 +93,9 @@ pub struct ExecInfo {
     /// `CWD_*` bits.
     pub cwd_len: u16,
     pub cwd_flags: u16,
-    pub _pad2: u32,
+    /// The open-files soft limit (`RLIMIT_NOFILE`'s `rlim_cur`, which the
+    /// kernel caps at `fs.nr_open` < 2^31), with `EXE_FDLIMIT`.
+    pub fdlimit: u32,
 }
 
 impl ExecInfo {
@@ -119,7 +124,7 @@ impl ExecInfo {
         env_len: 0,
         cwd_len: 0,
         cwd_flags: 0,
-        _pad2: 0,
+        fdlimit: 0,
     };
 }
 

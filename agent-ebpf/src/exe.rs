@@ -16,8 +16,9 @@ use aya_ebpf::{
 use lanner_common::{
     config::{EXEC_SKIP_CWD, EXEC_SKIP_EXE_INODE, EXEC_SKIP_EXE_PATH, EXEC_SKIP_TASK},
     exe::{
-        ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_LOWER_LAYER, EXE_NAME_MAX,
-        EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
+        ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_FDLIMIT, EXE_LOWER_LAYER,
+        EXE_NAME_MAX, EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER,
+        OVERLAYFS_SUPER_MAGIC,
     },
     ExecEvent, ARGS_LEN, EXEC_CWD_AT_MAX, EXEC_EXE_AT_MAX, EXEC_FILENAME_AT_MAX, FLAG_PATH_TRUNCATED, PATH_LEN,
 };
@@ -99,6 +100,7 @@ pub fn clear(info: &mut ExecInfo) {
     info.env_len = 0;
     info.cwd_len = 0;
     info.cwd_flags = 0;
+    info.fdlimit = 0;
 }
 
 /// `struct pid` → its number at namespace `level` (`pid_nr_ns`): 0 when the
@@ -161,6 +163,10 @@ pub fn read_task(task: *const u8, info: &mut ExecInfo) {
         let pgrp = signal_pid(signal, PIDTYPE_PGID);
         info.vpgid = pid_nr(pgrp, level);
         info.pgid = pid_nr(pgrp, 0);
+        if let Some(n) = ld::<u64>(signal, conf!(exe.signal_rlim_nofile)) {
+            info.fdlimit = if n > u32::MAX as u64 { u32::MAX } else { n as u32 };
+            info.exe_flags |= EXE_FDLIMIT;
+        }
     }
 }
 

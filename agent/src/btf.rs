@@ -24,6 +24,8 @@ pub enum BtfError {
     Io { path: String, source: std::io::Error },
 }
 
+/// `RLIMIT_NOFILE` on x86_64 and arm64 (asm-generic/resource.h).
+const RLIMIT_NOFILE: u32 = 7;
 const KIND_STRUCT: u32 = 4;
 const KIND_UNION: u32 = 5;
 const KIND_TYPEDEF: u32 = 8;
@@ -298,6 +300,8 @@ impl Btf {
             fs_pwd: o("fs_struct", "pwd"),
             dentry_d_inode: o("dentry", "d_inode"),
             sb_s_dev: o("super_block", "s_dev"),
+            // RLIMIT_NOFILE is 7 on x86_64 and arm64 (asm-generic); a struct rlimit is two u64s.
+            signal_rlim_nofile: plus(o("signal_struct", "rlim"), RLIMIT_NOFILE * 16),
         }
     }
 

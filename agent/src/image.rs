@@ -56,6 +56,7 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128, caps: &mut
     p.vpid = id(img.vpid);
     p.vtid = id(img.vtid);
     p.vpgid = id(img.vpgid);
+    p.fdlimit = img.fdlimit;
     p.start_ns = (img.start_boot_ns != 0).then(|| (img.start_boot_ns as i128 + boot_offset_ns).max(0) as u64);
     // An unchanged environment (non-shell exec chains; a shell sets `_` per
     // command) keeps the buffer the assembler offered: no copy for that exec.
@@ -100,6 +101,7 @@ pub(crate) mod tests {
             env: vec!["A=1".into()],
             env_truncated: false,
             cwd: Some("/srv/app/".into()),
+            fdlimit: Some(1024),
         }
     }
 
@@ -128,6 +130,7 @@ pub(crate) mod tests {
         assert_eq!((p.exe_ino, p.exe_writable), (Some(7), Some(false)));
         assert_eq!(p.env.items().collect::<Vec<_>>(), ["A=1"]);
         assert_eq!(p.cwd.as_deref(), Some("/srv/app/"));
+        assert_eq!(p.fdlimit, Some(1024));
         let mut t = img();
         t.exe_path_truncated = true;
         assert_eq!(exepath(Some(&t), "/bin/true"), "/bin/true");

@@ -49,6 +49,10 @@ const OPEN_FACT_FIELDS: [lanner_rules::fields::FieldId; 7] = {
     [F::FdIno, F::FdDev, F::FdDevMajor, F::FdDevMinor, F::EvtIsOpenCreate, F::FdIsUpperLayer, F::FdIsLowerLayer]
 };
 
+/// The fields read from the exec record's environment block (`EXEC_SKIP_ENV`).
+const ENV_FIELDS: [lanner_rules::fields::FieldId; 2] =
+    [lanner_rules::fields::FieldId::ProcEnv, lanner_rules::fields::FieldId::ProcAenv];
+
 /// Every syscall id of the file and sys records.
 const ALL_SYSCALLS: u64 = ((1u64 << (sys::MAX + 1)) - 1) & !1;
 
@@ -172,9 +176,10 @@ fn mask_bits(m: u64) -> impl Iterator<Item = u64> {
 }
 
 /// The exec record's parts no rule of `rules` reads: the environment unless a
-/// rule uses `proc.env` (it is the only field read from it).
+/// rule uses one of [`ENV_FIELDS`] (`prefilter_reads` checks that the list
+/// names every field whose value comes from it).
 fn exec_skip_for(rules: &lanner_rules::RuleSet) -> u32 {
-    if rules.uses_field(lanner_rules::fields::FieldId::ProcEnv) {
+    if ENV_FIELDS.iter().any(|f| rules.uses_field(*f)) {
         0
     } else {
         EXEC_SKIP_ENV
@@ -315,6 +320,10 @@ impl Prefilter {
 }
 
 #[cfg(test)]
+#[path = "prefilter_reads.rs"]
+mod prefilter_reads;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use lanner_rules::PathSet;
@@ -384,10 +393,11 @@ mod tests {
         let yaml = "- rule: r\n  desc: d\n  condition: evt.type = execve and proc.name = sh\n  output: \"%proc.cmdline\"\n  priority: NOTICE\n";
         let no_env = lanner_rules::RuleSet::from_sources(&[("t.yaml", yaml)]).expect("rules");
         assert_eq!(exec_skip_for(&no_env), EXEC_SKIP_ENV, "no rule reads the environment");
-        let in_output = yaml.replace("%proc.cmdline", "%proc.env[HOME]");
-        assert_eq!(exec_skip_for(&lanner_rules::RuleSet::from_sources(&[("t.yaml", &in_output)]).expect("rules")), 0);
-        let in_cond = yaml.replace("proc.name = sh", "proc.env[LD_PRELOAD] exists");
-        assert_eq!(exec_skip_for(&lanner_rules::RuleSet::from_sources(&[("t.yaml", &in_cond)]).expect("rules")), 0);
+        let skip = |y: &str| exec_skip_for(&lanner_rules::RuleSet::from_sources(&[("t.yaml", y)]).expect("rules"));
+        assert_eq!(skip(&yaml.replace("%proc.cmdline", "%proc.env[HOME]")), 0);
+        assert_eq!(skip(&yaml.replace("proc.name = sh", "proc.env[LD_PRELOAD] exists")), 0);
+        // An ancestor's environment comes from the same record part.
+        assert_eq!(skip(&yaml.replace("%proc.cmdline", "%proc.aenv[HOME]")), 0);
         assert_eq!(parse_exec_skip("env, cwd"), (EXEC_SKIP_ENV | lanner_common::config::EXEC_SKIP_CWD, vec![]));
         assert_eq!(
             parse_exec_skip("exe_path,bogus"),

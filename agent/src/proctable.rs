@@ -285,7 +285,17 @@ pub fn read_proc(root: &str, pid: u32) -> Option<ProcInfo> {
     );
     p.loginuid = loginuid;
     p.tty = tty;
+    p.fdlimit = std::fs::read_to_string(format!("{base}/limits")).ok().as_deref().and_then(parse_nofile);
     Some(p)
+}
+
+/// The soft open-files limit from `/proc/PID/limits` (`Max open files  1024  4096  files`).
+pub fn parse_nofile(limits: &str) -> Option<u32> {
+    let soft = limits.lines().find_map(|l| l.strip_prefix("Max open files"))?.split_whitespace().next()?;
+    match soft {
+        "unlimited" => Some(u32::MAX),
+        n => n.parse::<u64>().ok().map(|n| n.min(u64::from(u32::MAX)) as u32),
+    }
 }
 
 #[cfg(test)]
@@ -392,5 +402,21 @@ mod tests {
         assert!(me.exepath.ends_with(std::env::current_exe().unwrap().file_name().unwrap().to_str().unwrap()));
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
         assert!(t.get(1).is_some(), "pid 1 seeded");
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(me.fdlimit, Some(lim.rlim_cur as u32), "proc.fdlimit from /proc/PID/limits");
+    }
+
+    #[test]
+    fn parses_the_open_files_limit() {
+        let l = "Limit                     Soft Limit           Hard Limit           Units\n\
+                 Max processes             94615                94615                processes\n\
+                 Max open files            1024                 524288               files\n";
+        assert_eq!(parse_nofile(l), Some(1024));
+        assert_eq!(
+            parse_nofile("Max open files            unlimited            unlimited            files"),
+            Some(u32::MAX)
+        );
+        assert_eq!(parse_nofile("Max processes 5 5"), None);
     }
 }

@@ -147,6 +147,45 @@ impl Kube {
     }
 }
 
+/// What one test creates on the API server: a fresh nonce, a namespace, the
+/// node name its pods are bound to, and the RBAC binding granting the agent
+/// pod reads ([`Kube::scratch`]); [`Scratch::remove`] deletes them.
+pub struct Scratch {
+    pub n: String,
+    pub ns: String,
+    pub node: String,
+    pub rbac: String,
+}
+
+impl Scratch {
+    pub fn remove(&self, k: &Kube) {
+        k.delete(&["clusterrolebinding,clusterrole", &self.rbac]);
+        k.delete(&["namespace", &self.ns]);
+    }
+}
+
+impl Kube {
+    /// Root and the API server (else `None`, after saying why), then a
+    /// namespace `PREFIX-<nonce>`, node `node-PREFIX-<nonce>` and the agent's
+    /// pod read access.
+    pub fn scratch(test: &str, prefix: &str) -> Option<(Kube, Scratch)> {
+        if !crate::require_root(test) {
+            return None;
+        }
+        let k = Kube::require(test)?;
+        let n = crate::nonce();
+        let s = Scratch {
+            ns: format!("{prefix}-{n}"),
+            node: format!("node-{prefix}-{n}"),
+            rbac: format!("lanner-e2e-{prefix}-{n}"),
+            n,
+        };
+        k.grant_agent_pod_read(&s.rbac);
+        k.create_namespace(&s.ns);
+        Some((k, s))
+    }
+}
+
 /// `lanner run` with a chosen environment, stderr followed live.
 pub struct KubeAgent {
     child: Child,

@@ -36,7 +36,7 @@ fn rules(n: &str) -> String {
                   aargs1=%proc.aargs[1] aargs=%proc.aargs nargs=%proc.cmdnargs lenargs=%proc.cmdlenargs \
                   exeline=%proc.exeline shellid=%proc.loginshellid ismain=%thread.ismain nametid=%thread.nametid \
                   aenv=%proc.aenv[LANNER_AENV] aenv1=%proc.aenv[1] tid=%thread.tid isio=%evt.is_io iodir=%evt.io_dir \
-                  iswait=%evt.is_wait syslog=%evt.is_syslog";
+                  iswait=%evt.is_wait syslog=%evt.is_syslog fdlimit=%proc.fdlimit";
     format!(
         "- rule: Exec fields {n}\n  desc: e2e\n  condition: evt.type = execve and proc.args contains \"{n}\"\n  \
          output: \"{fields}\"\n  priority: NOTICE\n"
@@ -162,11 +162,18 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
         "caps",
     ]));
 
-    // 5. A new session whose leader is the exec'd process; env chosen exactly.
+    // 5. A new session whose leader is the exec'd process; env chosen exactly; an
+    // open-files limit of its own (proc.fdlimit).
     let mut c = Command::new("/bin/true");
     c.args([&n, "session"]).env_clear().env("LANNER_TAG", &n).env("FOO", "bar baz");
     unsafe {
-        c.pre_exec(|| if libc::setsid() < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+        c.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 321, rlim_max: 4096 };
+            if libc::setsid() < 0 || libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     let mut child = c.stdout(Stdio::null()).spawn().unwrap();
     let session_pid = child.id();
@@ -224,6 +231,9 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(s(p, "proc.exe_ino.ctime"), ctime_ns(&meta).to_string());
     assert_eq!(s(p, "proc.exe_ino.mtime"), ns(meta.modified()).to_string());
     assert_eq!(s(p, "proc.is_exe_writable"), "true", "root owns the copy, mode 0755");
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    assert_eq!(s(p, "proc.fdlimit"), lim.rlim_cur.to_string(), "inherited from the test");
     assert_eq!(s(p, "proc.is_exe_upper_layer"), "false", "not on overlayfs");
     assert_eq!(s(p, "proc.is_exe_lower_layer"), "false", "not on overlayfs");
     let (ts, time) = (s(p, "proc.pid.ts").parse::<u64>().unwrap(), s(p, "evt.rawtime").parse::<u64>().unwrap());
@@ -273,6 +283,7 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(s(e, "proc.pid"), session_pid.to_string());
     assert_eq!(s(e, "proc.sid"), session_pid.to_string());
     assert_eq!(s(e, "proc.is_sid_leader"), "true");
+    assert_eq!(s(e, "proc.fdlimit"), "321", "set by setrlimit before the exec");
     assert_eq!(s(e, "proc.sname"), "true", "the session leader is the process itself");
     assert_eq!(s(e, "proc.env"), format!("FOO=bar baz LANNER_TAG={n}"));
     assert_eq!(s(e, "proc.env[LANNER_TAG]"), n);
@@ -378,7 +389,7 @@ fn the_environment_is_read_only_while_a_rule_needs_it() {
     let agent =
         Agent::start(&["--no-k8s", "--metrics-addr", &maddr, "--rules", rules, "--rules-poll-ms", "100"], Keep::All);
     let env_bit = 1; // EXEC_SKIP_ENV
-    assert_eq!(exec_skip_of(agent.pid()), env_bit, "no rule reads proc.env: the exec programs skip it");
+    assert_eq!(exec_skip_of(agent.pid()) & env_bit, env_bit, "no rule reads proc.env: the exec programs skip it");
     let exec = |tag: &str| {
         let st = Command::new("/bin/true").args([n.as_str(), tag]).env_clear().env("LANNER_TAG", &n).status().unwrap();
         assert!(st.success());
@@ -390,7 +401,7 @@ fn the_environment_is_read_only_while_a_rule_needs_it() {
     // A reload that reads the environment turns the read back on.
     std::fs::write(&file, READS_ENV.replace("NONCE", &n)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while exec_skip_of(agent.pid()) != 0 {
+    while exec_skip_of(agent.pid()) & env_bit != 0 {
         assert!(std::time::Instant::now() < deadline, "exec_skip still set 15 s after the reload");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -10,21 +10,15 @@ use std::{path::Path, time::Duration};
 
 use lanner_tests::{
     kube::{Kube, KubeAgent},
-    nonce, require_root,
+    require_root,
 };
 
 #[test]
 fn agent_syncs_this_nodes_pods_as_its_service_account() {
-    if !require_root("agent_syncs_this_nodes_pods_as_its_service_account") {
-        return;
-    }
-    let Some(k) = Kube::require("agent_syncs_this_nodes_pods_as_its_service_account") else {
+    let Some((k, s)) = Kube::scratch("agent_syncs_this_nodes_pods_as_its_service_account", "e2e") else {
         return;
     };
-    let n = nonce();
-    let (ns, node, rbac) = (format!("e2e-{n}"), format!("node-{n}"), format!("lanner-e2e-pods-{n}"));
-    k.grant_agent_pod_read(&rbac);
-    k.create_namespace(&ns);
+    let (ns, node) = (s.ns.clone(), s.node.clone());
     let image = "ghcr.io/lanner/e2e:1.0";
     k.create_pod(&ns, "mine-1", &node, &[("app", "e2e")], image);
     k.create_pod(&ns, "mine-2", &node, &[("app", "e2e")], image);
@@ -37,8 +31,7 @@ fn agent_syncs_this_nodes_pods_as_its_service_account() {
     );
     let synced = agent.wait_for_log("pod cache synced", Duration::from_secs(30));
     let stderr = agent.stop();
-    k.delete(&["clusterrolebinding,clusterrole", &rbac]);
-    k.delete(&["namespace", &ns]);
+    s.remove(&k);
     assert!(synced.contains("pods=2"), "only this node's two pods: {synced}");
     // The final counters line is numbers only: an `own: 403` there is a count of
     // the agent's own opens, not an HTTP status (it failed this test once).

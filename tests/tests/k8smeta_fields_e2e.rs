@@ -17,7 +17,6 @@ use std::{process::Stdio, time::Duration};
 use lanner_tests::{
     cgroup::{hex_id, FakeContainer},
     kube::{Kube, KubeAgent},
-    nonce, require_root,
 };
 use serde_json::{json, Value};
 
@@ -84,16 +83,10 @@ fn running(k: &Kube, ns: &str, pod: &str, id: &str, ip: &str) {
 #[test]
 fn k8smeta_fields_come_from_the_pod_and_its_controller() {
     let test = "k8smeta_fields_come_from_the_pod_and_its_controller";
-    if !require_root(test) {
-        return;
-    }
-    let Some(k) = Kube::require(test) else {
+    let Some((k, scratch)) = Kube::scratch(test, "meta") else {
         return;
     };
-    let n = nonce();
-    let (ns, node, rbac) = (format!("meta-{n}"), format!("node-meta-{n}"), format!("lanner-e2e-meta-{n}"));
-    k.grant_agent_pod_read(&rbac);
-    k.create_namespace(&ns);
+    let (n, ns, node) = (scratch.n.clone(), scratch.ns.clone(), scratch.node.clone());
     let hash = "5c8d7f9b6d";
     let template =
         json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": IMAGE}]}});
@@ -184,8 +177,7 @@ fn k8smeta_fields_come_from_the_pod_and_its_controller() {
     let (stderr, alerts) = agent.stop_with_alerts();
     drop(ctrs);
     let _ = std::fs::remove_dir_all(&dir);
-    k.delete(&["clusterrolebinding,clusterrole", &rbac]);
-    k.delete(&["namespace", &ns]);
+    scratch.remove(&k);
     assert!(failed.is_empty(), "{failed:?}");
     assert!(!stderr.iter().any(|l| l.contains("rule inactive")), "the rule must load active: {stderr:?}");
 

@@ -17,7 +17,6 @@ use std::{
 use lanner_tests::{
     cgroup::{hex_id, FakeContainer},
     kube::{Kube, KubeAgent},
-    nonce, require_root,
     triage::{free_port, scrape},
 };
 use serde_json::Value;
@@ -43,16 +42,10 @@ fn shell_alert<'a>(alerts: &'a [Value], cid: &str, proc_name: &str) -> &'a Value
 #[test]
 fn pod_started_after_the_agent_gets_container_name_and_image_in_its_alerts() {
     let test = "pod_started_after_the_agent_gets_container_name_and_image_in_its_alerts";
-    if !require_root(test) {
-        return;
-    }
-    let Some(k) = Kube::require(test) else {
+    let Some((k, scratch)) = Kube::scratch(test, "late") else {
         return;
     };
-    let n = nonce();
-    let (ns, node, rbac) = (format!("late-{n}"), format!("node-{n}"), format!("lanner-e2e-late-{n}"));
-    k.grant_agent_pod_read(&rbac);
-    k.create_namespace(&ns);
+    let (n, ns, node) = (scratch.n.clone(), scratch.ns.clone(), scratch.node.clone());
     let maddr = format!("127.0.0.1:{}", free_port());
     let mut agent = KubeAgent::start(
         &["--node-name", &node, "--pod-grace-ms", "0", "--hold-ms", "30000", "--metrics-addr", &maddr],
@@ -80,8 +73,7 @@ fn pod_started_after_the_agent_gets_container_name_and_image_in_its_alerts() {
     let (stderr, alerts) = agent.stop_with_alerts();
     let elapsed = t0.elapsed();
     drop(ctr);
-    k.delete(&["clusterrolebinding,clusterrole", &rbac]);
-    k.delete(&["namespace", &ns]);
+    scratch.remove(&k);
 
     // The hold is 30 s so that kubectl under load cannot reach it: finishing earlier
     // means the alert was released by the status, not by the hold's end.

@@ -19,7 +19,6 @@ use std::{process::Stdio, time::Duration};
 use lanner_tests::{
     cgroup::{hex_id, FakeContainer},
     kube::{Kube, KubeAgent},
-    nonce, require_root,
     triage::free_port,
 };
 use serde_json::{json, Value};
@@ -70,18 +69,12 @@ fn alert<'a>(alerts: &'a [Value], n: &str, name: &str, args: &str) -> &'a Value 
 #[test]
 fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
     let test = "pod_spec_gives_privileged_start_digest_mounts_and_probes";
-    if !require_root(test) {
-        return;
-    }
-    let Some(k) = Kube::require(test) else {
+    let Some((k, scratch)) = Kube::scratch(test, "spec") else {
         return;
     };
-    let n = nonce();
-    let (ns, node, rbac) = (format!("spec-{n}"), format!("node-spec-{n}"), format!("lanner-e2e-spec-{n}"));
+    let (n, ns, node) = (scratch.n.clone(), scratch.ns.clone(), scratch.node.clone());
     let live_cmd = format!("/bin/true {n} live; :");
     let ready = [String::from("/bin/echo"), n.clone(), "ready".into()];
-    k.grant_agent_pod_read(&rbac);
-    k.create_namespace(&ns);
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "probed", "namespace": ns, "labels": {"app": "probed"}},
@@ -152,8 +145,7 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
     let (_stderr, alerts) = agent.stop_with_alerts();
     drop((app, side));
     let _ = std::fs::remove_dir_all(&dir);
-    k.delete(&["clusterrolebinding,clusterrole", &rbac]);
-    k.delete(&["namespace", &ns]);
+    scratch.remove(&k);
     assert!(failed.is_empty(), "{failed:?}");
 
     let app_alerts: Vec<Value> =

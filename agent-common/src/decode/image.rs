@@ -39,6 +39,9 @@ pub struct ExecImage {
     pub env_truncated: bool,
     /// The working directory at exec, with a trailing `/` as Falco shows it.
     pub cwd: Option<String>,
+    /// The open-files soft limit (`RLIMIT_NOFILE`); `None` when unread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fdlimit: Option<u32>,
 }
 
 /// The image facts of `info`; `env`, `exe` and `cwd` are the record's
@@ -77,5 +80,6 @@ pub(super) fn image(info: &ExecInfo, env: &[u8], exe: &[u8], cwd: &[u8]) -> Resu
         env: split_args(env, env.len())?,
         env_truncated: f & EXE_ENV_TRUNCATED != 0,
         cwd: cwd_path(cwd, cwd.len(), info.cwd_flags),
+        fdlimit: (f & EXE_FDLIMIT != 0).then_some(info.fdlimit),
     }))
 }

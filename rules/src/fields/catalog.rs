@@ -149,6 +149,7 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("proc.vpid", ProcVpid, Num, No, "process id in the process's own pid namespace"),
     f!("thread.vtid", ThreadVtid, Num, No, "thread id in the process's own pid namespace"),
     f!("proc.vpgid", ProcVpgid, Num, No, "process group id in the process's own pid namespace"),
+    f!("proc.fdlimit", ProcFdlimit, Num, No, "the open-files soft limit (RLIMIT_NOFILE), read from the task at exec (from /proc/PID/limits for processes older than the agent)"),
     f!("proc.is_vpgid_leader", ProcIsVpgidLeader, Bool, No, "the process leads its process group"),
     f!("proc.vpgid.name", ProcVpgidName, Str, No, "name of the process group leader"),
     f!("proc.vpgid.exe", ProcVpgidExe, Str, No, "argv[0] of the process group leader"),

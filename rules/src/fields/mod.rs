@@ -287,6 +287,7 @@ pub enum FieldId {
     K8sRcName,
     K8sRcId,
     K8sDeploymentName,
+    ProcFdlimit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -438,12 +439,9 @@ mod tests {
         let e = Field::resolve("proc.nme", None).unwrap_err();
         assert_eq!(e.to_string(), "unknown field 'proc.nme' (did you mean 'proc.name'?)");
         assert_eq!(Field::resolve("zzz.qqq", None).unwrap_err().to_string(), "unknown field 'zzz.qqq'");
-        let e = Field::resolve("proc.exe_ino.ctime_duration_pidns_start", None).unwrap_err();
-        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.exe_ino.ctime_duration_pidns_start"), "{e}");
-        assert!(
-            e.to_string().starts_with("field 'proc.exe_ino.ctime_duration_pidns_start' is not supplied by Lanner: "),
-            "{e}"
-        );
+        let e = Field::resolve("proc.nthreads", None).unwrap_err();
+        assert!(matches!(&e, FieldError::Unavailable(u) if u.name == "proc.nthreads"), "{e}");
+        assert!(e.to_string().starts_with("field 'proc.nthreads' is not supplied by Lanner: "), "{e}");
         assert_eq!(Field::resolve("proc.env", Some("HOME")).unwrap().display_name(), "proc.env[HOME]");
         assert_eq!(Field::resolve("proc.env", None).unwrap().display_name(), "proc.env");
         let e = Field::resolve("proc.vmrss", None).unwrap_err();

@@ -258,6 +258,8 @@ pub struct Process {
     pub vpid: Option<u32>,
     pub vtid: Option<u32>,
     pub vpgid: Option<u32>,
+    /// The open-files soft limit at exec (`RLIMIT_NOFILE`), `proc.fdlimit`.
+    pub fdlimit: Option<u32>,
     /// The session leader and the process-group leader, as the table knew them at exec.
     pub session_leader: Option<Arc<Leader>>,
     pub group_leader: Option<Arc<Leader>>,
@@ -378,6 +380,7 @@ struct ProcessSpec {
     vpid: Option<u32>,
     vtid: Option<u32>,
     vpgid: Option<u32>,
+    fdlimit: Option<u32>,
     session_leader: Option<Leader>,
     group_leader: Option<Leader>,
     start_ns: Option<u64>,
@@ -425,6 +428,7 @@ impl From<ProcessSpec> for Process {
             vpid: s.vpid,
             vtid: s.vtid,
             vpgid: s.vpgid,
+            fdlimit: s.fdlimit,
             session_leader: s.session_leader.map(Arc::new),
             group_leader: s.group_leader.map(Arc::new),
             start_ns: s.start_ns,

@@ -237,6 +237,7 @@ impl Field {
             | F::ProcVpid
             | F::ThreadVtid
             | F::ProcVpgid
+            | F::ProcFdlimit
             | F::ProcIsVpgidLeader
             | F::ProcVpgidName
             | F::ProcVpgidExe

@@ -100,6 +100,7 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::ProcVpid => num(p.vpid),
         F::ThreadVtid => num(p.vtid),
         F::ProcVpgid => num(p.vpgid),
+        F::ProcFdlimit => num(p.fdlimit),
         F::ProcIsVpgidLeader => match (p.vpid, p.vpgid) {
             (Some(a), Some(b)) => Val::Bool(a == b),
             _ => Val::Missing,
@@ -139,6 +140,7 @@ mod tests {
         p.vpid = Some(1);
         p.vpgid = Some(1);
         p.pgid = Some(40);
+        p.fdlimit = Some(1024);
         p.session_leader = Some(Arc::new(crate::runtime::event::Leader {
             name: "sshd".into(),
             exe: "sshd:".into(),
@@ -154,6 +156,7 @@ mod tests {
         parent.start_ns = Some(100);
         let mut e = Event::new(EvtType::Execve, 5_000, Arc::new(p));
         e.ancestors = vec![Arc::new(parent)].into();
+        assert_eq!(get("proc.fdlimit", None, &e), "1024");
         assert_eq!(get("proc.is_exe_from_memfd", None, &e), "true");
         assert_eq!(get("proc.is_exe_upper_layer", None, &e), "<NA>");
         assert_eq!(get("proc.is_sid_leader", None, &e), "true");

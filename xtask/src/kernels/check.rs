@@ -130,6 +130,7 @@ fn expectations(console: &str) -> Vec<Expect> {
                 ("proc.cwd", "/".into()),
                 ("proc.exepath", echo_exe),
                 ("proc.exe_ino", echo_ino),
+                ("proc.fdlimit", 777.into()),
             ],
         ),
         // execveat named as such: from the stash (pairs) or the saved orig_ax (exit-only programs).
@@ -416,7 +417,7 @@ mod tests {
 
     #[test]
     fn a_missing_alert_or_a_wrong_field_or_a_drop_fails_its_cell() {
-        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words","proc.env[KMX_ENV]":"kmx-env-42","proc.ppid":1,"proc.cwd":"/","proc.exepath":"/bin/busybox","proc.exe_ino":1234}}"#;
+        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words","proc.env[KMX_ENV]":"kmx-env-42","proc.ppid":1,"proc.cwd":"/","proc.exepath":"/bin/busybox","proc.exe_ino":1234,"proc.fdlimit":777}}"#;
         // The executable's inode must be the one the guest's stat printed.
         let other_ino = parse(&console(&exec.replace(":1234", ":99"), 0));
         let col = COLUMNS.iter().position(|c| *c == "exec").unwrap();
