@@ -366,7 +366,7 @@ pub const EXEC_SKIP_CWD: u32 = 2;
 pub const EXEC_SKIP_EXE_PATH: u32 = 4;
 /// The executable's inode facts (inode number, times, owner, overlayfs layer).
 pub const EXEC_SKIP_EXE_INODE: u32 = 8;
-/// Credentials, session and namespace ids, start time (diagnostic only).
+/// Credentials, session and namespace ids, start time, open-files limit (diagnostic only).
 pub const EXEC_SKIP_TASK: u32 = 16;
 /// argv (diagnostic only: every rule pack reads the command line).
 pub const EXEC_SKIP_ARGS: u32 = 32;

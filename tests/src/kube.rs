@@ -158,6 +158,31 @@ pub struct Scratch {
 }
 
 impl Scratch {
+    /// `lanner run` for this test's node with the rules in `rules`, as the
+    /// agent's service account (metrics on `metrics`, `off` for none; alerts
+    /// held up to 5 s for their pod), once its pod cache synced.
+    pub fn agent(&self, k: &Kube, rules: &Path, metrics: &str) -> KubeAgent {
+        let rules = rules.to_str().expect("UTF-8 path");
+        let mut a = KubeAgent::start(
+            &[
+                "--node-name",
+                &self.node,
+                "--metrics-addr",
+                metrics,
+                "--pod-grace-ms",
+                "0",
+                "--hold-ms",
+                "5000",
+                "--rules",
+                rules,
+            ],
+            &[("KUBECONFIG", &k.agent_kubeconfig)],
+            &["NODE_NAME", "LANNER_HOSTNAME", "KUBERNETES_SERVICE_HOST"],
+        );
+        a.wait_for_log("pod cache synced", Duration::from_secs(30));
+        a
+    }
+
     pub fn remove(&self, k: &Kube) {
         k.delete(&["clusterrolebinding,clusterrole", &self.rbac]);
         k.delete(&["namespace", &self.ns]);

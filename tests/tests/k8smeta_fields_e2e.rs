@@ -16,7 +16,7 @@ use std::{process::Stdio, time::Duration};
 
 use lanner_tests::{
     cgroup::{hex_id, FakeContainer},
-    kube::{Kube, KubeAgent},
+    kube::Kube,
 };
 use serde_json::{json, Value};
 
@@ -148,23 +148,7 @@ fn k8smeta_fields_come_from_the_pod_and_its_controller() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("meta.yaml");
     std::fs::write(&file, rules(&n)).unwrap();
-    let mut agent = KubeAgent::start(
-        &[
-            "--node-name",
-            &node,
-            "--metrics-addr",
-            "off",
-            "--pod-grace-ms",
-            "0",
-            "--hold-ms",
-            "5000",
-            "--rules",
-            file.to_str().unwrap(),
-        ],
-        &[("KUBECONFIG", &k.agent_kubeconfig)],
-        &["NODE_NAME", "LANNER_HOSTNAME", "KUBERNETES_SERVICE_HOST"],
-    );
-    agent.wait_for_log("pod cache synced", Duration::from_secs(30));
+    let agent = scratch.agent(&k, &file, "off");
     let failed: Vec<String> = ctrs
         .iter()
         .zip(["web", "legacy", "bare"])

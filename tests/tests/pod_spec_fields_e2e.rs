@@ -18,7 +18,7 @@ use std::{process::Stdio, time::Duration};
 
 use lanner_tests::{
     cgroup::{hex_id, FakeContainer},
-    kube::{Kube, KubeAgent},
+    kube::Kube,
     triage::free_port,
 };
 use serde_json::{json, Value};
@@ -114,23 +114,7 @@ fn pod_spec_gives_privileged_start_digest_mounts_and_probes() {
     let file = dir.join("spec.yaml");
     std::fs::write(&file, rules(&n, &[&app_id, &side_id])).unwrap();
     let maddr = format!("127.0.0.1:{}", free_port());
-    let mut agent = KubeAgent::start(
-        &[
-            "--node-name",
-            &node,
-            "--metrics-addr",
-            &maddr,
-            "--pod-grace-ms",
-            "0",
-            "--hold-ms",
-            "5000",
-            "--rules",
-            file.to_str().unwrap(),
-        ],
-        &[("KUBECONFIG", &k.agent_kubeconfig)],
-        &["NODE_NAME", "LANNER_HOSTNAME", "KUBERNETES_SERVICE_HOST"],
-    );
-    agent.wait_for_log("pod cache synced", Duration::from_secs(30));
+    let agent = scratch.agent(&k, &file, &maddr);
 
     let failed: Vec<String> = [
         run(&app, &["/bin/sh", "-c", &live_cmd]), // the liveness probe, and its child /bin/true
