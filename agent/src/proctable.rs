@@ -290,7 +290,7 @@ pub fn read_proc(root: &str, pid: u32) -> Option<ProcInfo> {
 }
 
 /// The soft open-files limit from `/proc/PID/limits` (`Max open files  1024  4096  files`).
-pub fn parse_nofile(limits: &str) -> Option<u32> {
+fn parse_nofile(limits: &str) -> Option<u32> {
     let soft = limits.lines().find_map(|l| l.strip_prefix("Max open files"))?.split_whitespace().next()?;
     match soft {
         "unlimited" => Some(u32::MAX),

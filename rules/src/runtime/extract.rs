@@ -200,14 +200,14 @@ impl Field {
                 c.map_or(Val::Missing, |c| Val::non_empty(&c.image_repository))
             }
             F::ContainerImageTag => c.map_or(Val::Missing, |c| Val::non_empty(&c.image_tag)),
-            F::K8sNsName => pod.map_or(Val::Missing, |p| Val::non_empty(&p.ns)),
-            F::K8sPodName => pod.map_or(Val::Missing, |p| Val::non_empty(&p.name)),
-            F::K8sPodUid | F::K8sPodId => pod.map_or(Val::Missing, |p| Val::non_empty(&p.uid)),
-            F::K8sPodLabels => match pod.and_then(|p| p.labels.iter().next()) {
+            F::K8sNsName | F::K8smetaNsName => pod.map_or(Val::Missing, |p| Val::non_empty(&p.ns)),
+            F::K8sPodName | F::K8smetaPodName => pod.map_or(Val::Missing, |p| Val::non_empty(&p.name)),
+            F::K8sPodUid | F::K8sPodId | F::K8smetaPodUid => pod.map_or(Val::Missing, |p| Val::non_empty(&p.uid)),
+            F::K8sPodLabels | F::K8smetaPodLabels => match pod.and_then(|p| p.labels.iter().next()) {
                 Some((k, v)) => Val::KV(k, v),
                 None => Val::Missing,
             },
-            F::K8sPodLabel => match (pod, &self.key) {
+            F::K8sPodLabel | F::K8smetaPodLabel => match (pod, &self.key) {
                 (Some(p), Some(k)) => p.labels.get(&**k).map_or(Val::Missing, |v| Val::Str(v)),
                 _ => Val::Missing,
             },
@@ -271,6 +271,7 @@ impl Field {
             | F::ContainerIp
             | F::ContainerType
             | F::K8sPodIp
+            | F::K8smetaPodIp
             | F::ContainerStartTs
             | F::ContainerDuration
             | F::ContainerImageDigest
@@ -321,13 +322,7 @@ impl Field {
             | F::FdContainername
             | F::FdContainerdirectory
             | F::FdUid => crate::runtime::extract_meta::extract(self.id, self.key.as_deref(), ev),
-            F::K8smetaPodName
-            | F::K8smetaPodUid
-            | F::K8smetaPodIp
-            | F::K8smetaPodLabel
-            | F::K8smetaPodLabels
-            | F::K8smetaNsName
-            | F::K8smetaRsName
+            F::K8smetaRsName
             | F::K8smetaRsUid
             | F::K8smetaRcName
             | F::K8smetaRcUid
@@ -336,7 +331,7 @@ impl Field {
             | F::K8sRsId
             | F::K8sRcName
             | F::K8sRcId
-            | F::K8sDeploymentName => crate::runtime::extract_k8s::extract(self.id, self.key.as_deref(), ev),
+            | F::K8sDeploymentName => crate::runtime::extract_k8s::extract(self.id, ev),
         }
     }
 

@@ -37,7 +37,7 @@ pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<
         F::ContainerHostPid => c.and_then(|c| c.host_pid).map_or(Val::Missing, Val::Bool),
         F::ContainerHostIpc => c.and_then(|c| c.host_ipc).map_or(Val::Missing, Val::Bool),
         F::ContainerIp => c.map_or(Val::Missing, |c| Val::non_empty(&c.ip)),
-        F::K8sPodIp => c.filter(|c| c.k8s.is_some()).map_or(Val::Missing, |c| Val::non_empty(&c.ip)),
+        F::K8sPodIp | F::K8smetaPodIp => c.filter(|c| c.k8s.is_some()).map_or(Val::Missing, |c| Val::non_empty(&c.ip)),
         F::ContainerType => c.map_or(Val::Missing, |c| Val::non_empty(&c.runtime)),
         F::ContainerStartTs => c.and_then(|c| c.start_ns).map_or(Val::Missing, |n| Val::Num(n as i64)),
         F::ContainerDuration => match c.and_then(|c| c.start_ns) {

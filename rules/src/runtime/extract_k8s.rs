@@ -1,6 +1,7 @@
-//! Extraction of the `k8smeta.*` fields (Falco's k8smeta plugin) from what the
-//! agent's one field-selected pod watch per node keeps of a pod: its identity,
-//! labels, IP and controller owner reference. The plugin gets the same values
+//! Extraction of the `k8smeta.*` fields (Falco's k8smeta plugin) that come from
+//! the pod's controller owner reference, as the agent's one field-selected pod
+//! watch per node keeps it (the pod's own identity, labels and IP share the
+//! arms of their `k8s.*` twins). The plugin gets the same values
 //! from its metacollector, which watches pods, namespaces, controllers and
 //! services cluster-wide; Lanner watches only this node's pods, so the fields
 //! that need another object (namespace labels and uid, services, controller
@@ -23,21 +24,15 @@ use crate::runtime::event::Event;
 /// The pod-template-hash label the Deployment controller puts on its ReplicaSets' pods.
 const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 
-/// The value of a `k8smeta.*` field for `ev` (`key`: the label of `k8smeta.pod.label[key]`).
-/// `k8smeta.pod.labels` is a list: `Field::any` and `Field::render` visit its items.
-pub(crate) fn extract<'a>(id: FieldId, key: Option<&str>, ev: &'a Event) -> Val<'a> {
+/// The value of a `k8smeta.*` field read from the pod's controller for `ev`.
+/// The pod's own (`k8smeta.pod.*`, `k8smeta.ns.name`) share the arms of their
+/// `k8s.*` twins in `extract.rs` and `extract_ctr.rs`.
+pub(crate) fn extract(id: FieldId, ev: &Event) -> Val<'_> {
     use FieldId as F;
-    let c = ev.container.as_deref();
-    let Some(p) = c.and_then(|c| c.k8s.as_ref()) else {
+    let Some(p) = ev.container.as_deref().and_then(|c| c.k8s.as_ref()) else {
         return Val::Missing;
     };
     match id {
-        F::K8smetaPodName => Val::non_empty(&p.name),
-        F::K8smetaPodUid => Val::non_empty(&p.uid),
-        F::K8smetaPodIp => c.map_or(Val::Missing, |c| Val::non_empty(&c.ip)),
-        F::K8smetaNsName => Val::non_empty(&p.ns),
-        F::K8smetaPodLabel => key.and_then(|k| p.labels.get(k)).map_or(Val::Missing, |v| Val::Str(v)),
-        F::K8smetaPodLabels => p.labels.iter().next().map_or(Val::Missing, |(k, v)| Val::KV(k, v)),
         F::K8smetaRsName | F::K8sRsName => {
             owned_by(p, "ReplicaSet").map_or(Val::Missing, |(name, _)| Val::non_empty(name))
         }
