@@ -370,14 +370,18 @@ pub const EXEC_SKIP_EXE_INODE: u32 = 8;
 pub const EXEC_SKIP_TASK: u32 = 16;
 /// argv (diagnostic only: every rule pack reads the command line).
 pub const EXEC_SKIP_ARGS: u32 = 32;
+/// The record's ring-buffer output: everything is read, nothing is sent
+/// (diagnostic only: what reserving, copying and committing the record costs).
+pub const EXEC_SKIP_OUTPUT: u32 = 64;
 /// The names `LANNER_EXEC_SKIP` accepts, with their bits.
-pub const EXEC_SKIP_NAMES: [(&str, u32); 6] = [
+pub const EXEC_SKIP_NAMES: [(&str, u32); 7] = [
     ("env", EXEC_SKIP_ENV),
     ("cwd", EXEC_SKIP_CWD),
     ("exe_path", EXEC_SKIP_EXE_PATH),
     ("exe_inode", EXEC_SKIP_EXE_INODE),
     ("task", EXEC_SKIP_TASK),
     ("args", EXEC_SKIP_ARGS),
+    ("output", EXEC_SKIP_OUTPUT),
 ];
 
 impl FilterConfig {

@@ -14,7 +14,7 @@ use aya_ebpf::{
     cty::c_void, helpers::generated::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext, EbpfContext,
 };
 use lanner_common::{
-    config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
+    config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV, EXEC_SKIP_OUTPUT},
     counters::{Counter, ProbeId},
     EventKind, ExecEvent, ARGS_LEN, EXEC_EXECVE, FLAG_ARGS_TRUNCATED, FLAG_READ_FAILED,
 };
@@ -109,7 +109,7 @@ pub(super) fn exec_syscall(key: u32) -> u16 {
 
 /// The end of a successful exec's record, shared with `lsm_exec`: header flags,
 /// parent, login uid and tty from the task, ret 0, submitted with just the
-/// tail's used bytes.
+/// tail's used bytes (or, with the diagnostic `EXEC_SKIP_OUTPUT`, not at all).
 #[inline(always)]
 pub(super) fn submit_exec(ev: &mut ExecEvent, task: *const u8, flags: u16) {
     ev.hdr.flags = flags;
@@ -119,5 +119,8 @@ pub(super) fn submit_exec(ev: &mut ExecEvent, task: *const u8, flags: u16) {
     ev.ret = 0;
     let i = &ev.info;
     let used = ev.args_len as usize + i.env_len as usize + ev.filename_len as usize + i.exe_path_len as usize;
+    if filter().exec_skip & EXEC_SKIP_OUTPUT != 0 {
+        return;
+    }
     submit_prefix(P, &*ev, lanner_common::exec_record_len(used + i.cwd_len as usize));
 }
