@@ -381,13 +381,18 @@ pub mod sys {
     pub const SETGID: u16 = 41;
     pub const SETRESGID: u16 = 42;
     pub const PRCTL: u16 = 43;
+    pub const PROCESS_VM_READV: u16 = 44;
+    pub const PROCESS_VM_WRITEV: u16 = 45;
+    pub const OPEN_BY_HANDLE_AT: u16 = 46;
+    pub const IO_URING_SETUP: u16 = 47;
     /// Highest id (ids fit the 64-bit `sys_off` mask).
-    pub const MAX: u16 = 43;
+    pub const MAX: u16 = 47;
 
     /// Syscalls whose [`super::SysEvent`] carries [`super::FdInfo`] (the fd they act on
-    /// or create: the new fd of dup and accept, the socket of bind and listen).
+    /// or create: the new fd of dup, accept and open_by_handle_at, the socket of bind
+    /// and listen).
     pub const fn has_fd_info(id: u16) -> bool {
-        matches!(id, DUP | DUP2 | DUP3 | BIND | LISTEN | ACCEPT | ACCEPT4)
+        matches!(id, DUP | DUP2 | DUP3 | BIND | LISTEN | ACCEPT | ACCEPT4 | OPEN_BY_HANDLE_AT)
     }
 
     /// Falco's event type name of a syscall id.
@@ -436,6 +441,10 @@ pub mod sys {
             SETGID => "setgid",
             SETRESGID => "setresgid",
             PRCTL => "prctl",
+            PROCESS_VM_READV => "process_vm_readv",
+            PROCESS_VM_WRITEV => "process_vm_writev",
+            OPEN_BY_HANDLE_AT => "open_by_handle_at",
+            IO_URING_SETUP => "io_uring_setup",
             _ => return None,
         })
     }
@@ -537,7 +546,11 @@ pub const SYS_STR_LEN: usize = 256;
 /// userfaultfd(flags), bind(fd), listen(fd, backlog), accept(fd), accept4(fd, _, _, flags),
 /// capset(hdr, data: the three effective/permitted/inheritable low words read from `data`
 /// in args 1..3), setgid(gid), setresgid(rgid, egid, sgid), prctl(option, arg2, ...;
-/// PR_SET_NAME's name*); `*` marks the argument copied into `str`.
+/// PR_SET_NAME's name*), process_vm_readv/writev(pid),
+/// open_by_handle_at(mount_fd, handle, flags: args 0 and 2),
+/// io_uring_setup(entries, params: args 0 and 1, and at exit the first 24 bytes of the
+/// params the kernel filled in args 2..4: sq/cq entries, flags, sq_thread_cpu/idle,
+/// features); `*` marks the argument copied into `str`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SysEvent {

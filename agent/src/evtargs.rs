@@ -172,7 +172,8 @@ pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Opt
     Some((t, args))
 }
 
-/// The event type and arguments of ptrace, socket and the module syscalls;
+/// The event type and arguments of ptrace, socket, the module syscalls,
+/// memfd_create, unshare, setns and process_vm_readv/writev;
 /// `comm(pid)` names a process for `evt.arg.pid`.
 pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option<(EvtType, Vec<EvtArg>)> {
     let t = EvtType::from_falco_name(s.syscall)?;
@@ -214,6 +215,12 @@ pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option
         }
         EvtType::Unshare => vec![clone_arg("flags", a[0])],
         EvtType::Setns => vec![EvtArg::num("fd", i64::from(a[0] as i32)), clone_arg("nstype", a[1])],
+        // Falco's third parameter, the bytes moved, is not captured.
+        EvtType::ProcessVmReadv | EvtType::ProcessVmWritev => {
+            let pid = a[0] as i32;
+            let pid_text = u32::try_from(pid).ok().and_then(&comm).unwrap_or_else(|| pid.to_string());
+            vec![EvtArg::named("pid", i64::from(pid), pid_text)]
+        }
         _ => return None,
     };
     Some((t, args))

@@ -1,5 +1,5 @@
 //! The arguments of bpf, userfaultfd, dup, bind, listen, accept, capset, setgid,
-//! setresgid and prctl as Falco's `evt.arg.*` renders them (names from Falco's event
+//! setresgid, prctl, open_by_handle_at and io_uring_setup as Falco's `evt.arg.*` renders them (names from Falco's event
 //! table; enum and flag arguments by name, `evt.rawarg.*` the number), and the fd those
 //! syscalls act on or create, built from what the probe read in the kernel, so the
 //! `fd.*` fields of a dup or an accept describe the socket, pipe or file as Falco's fd
@@ -8,7 +8,7 @@ use lanner_common::{decode, ftype, AF_INET, AF_INET6, AF_UNIX};
 use lanner_rules::{EvtArg, EvtType, Fd, L4Proto};
 
 use crate::evtargs::flag_names;
-use lanner_rules::fields::argflags::FD_FLAGS;
+use lanner_rules::fields::argflags::{io_uring_setup_to_falco, FD_FLAGS, IO_URING_FEATURES, IO_URING_SETUP_FLAGS};
 
 /// Falco's `bpf_commands` names, by command number.
 #[rustfmt::skip]
@@ -106,9 +106,41 @@ pub fn sys_args(s: &decode::Sys, fd: Option<&Fd>) -> Option<(EvtType, Vec<EvtArg
             EvtArg::text("arg2_str", s.str.clone().unwrap_or_default()),
             EvtArg::num("arg2_int", a[1] as i64),
         ],
+        EvtType::OpenByHandleAt => {
+            let mut flags = String::new();
+            lanner_rules::event::format_open_flags(a[2] as u32, &mut flags);
+            vec![
+                EvtArg::num("fd", s.ret),
+                fdnum("mountfd", a[0]),
+                EvtArg::named("flags", a[2] as i64, flags),
+                EvtArg::text("path", fd.map(|f| f.name().to_string()).unwrap_or_default()),
+            ]
+        }
+        EvtType::IoUringSetup => {
+            // args 2..4: the params the kernel filled (u32 pairs), zero on failure.
+            let ((sq, cq), (flags, cpu), (idle, feats)) = (lo_hi(a[2]), lo_hi(a[3]), lo_hi(a[4]));
+            vec![
+                EvtArg::num("entries", i64::from(a[0] as u32)),
+                EvtArg::num("sq_entries", sq.into()),
+                EvtArg::num("cq_entries", cq.into()),
+                EvtArg::named(
+                    "flags",
+                    io_uring_setup_to_falco(flags.into()) as i64,
+                    flag_names(flags.into(), IO_URING_SETUP_FLAGS),
+                ),
+                EvtArg::num("sq_thread_cpu", cpu.into()),
+                EvtArg::num("sq_thread_idle", idle.into()),
+                EvtArg::named("features", i64::from(feats), flag_names(feats.into(), IO_URING_FEATURES)),
+            ]
+        }
         _ => return None,
     };
     Some((t, args))
+}
+
+/// A u64 holding two u32 as the kernel laid them out in memory: (low, high).
+fn lo_hi(v: u64) -> (u32, u32) {
+    (v as u32, (v >> 32) as u32)
 }
 
 /// The fd a dup, accept, bind or listen event describes: for sockets the endpoints

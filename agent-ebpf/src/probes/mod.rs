@@ -5,7 +5,8 @@
 //! and one exit path (`file_enter`, `file_exit`); ptrace, socket, the
 //! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
 //! `sys_exit`); chown, creat, mount and umount2 use the
-//! path record, bpf, userfaultfd, dup, bind/listen/accept, setgid, capset and prctl the
+//! path record, bpf, userfaultfd, dup, bind/listen/accept, setgid, capset, prctl,
+//! process_vm_readv/writev, open_by_handle_at and io_uring_setup the
 //! numeric one (the fd syscalls with `fdinfo`'s reading of what the fd refers to).
 //! Where the kernel has BPF trampolines, `openat_fexit` is one program per open
 //! (arguments and result together, no stash) and the probe table prefers it over
@@ -44,6 +45,7 @@ pub mod file_enter;
 pub mod file_exit;
 pub mod file_regs;
 pub mod floor;
+pub mod inject_enter;
 pub mod lsm_exec;
 pub mod module_enter;
 pub mod net_enter;

@@ -147,7 +147,9 @@ pub fn sys_record(subtype: u16, r: [u64; 4]) -> ([u64; 6], *const u8) {
         sys::ACCEPT4 => ([a0, 0, 0, a3, 0, 0], none),
         sys::PRCTL => ([a0, a1, 0, 0, 0, 0], if a0 == PR_SET_NAME { a1 as *const u8 } else { none }),
         sys::CAPSET => ([0; 6], none),
-        // unshare, bpf, userfaultfd, dup, bind, accept, setgid: one number.
+        sys::OPEN_BY_HANDLE_AT => ([a0, 0, a2, 0, 0, 0], none),
+        sys::IO_URING_SETUP => ([a0, a1, 0, 0, 0, 0], none),
+        // unshare, bpf, userfaultfd, dup, bind, accept, setgid, process_vm_readv/writev: one number.
         _ => ([a0, 0, 0, 0, 0, 0], none),
     }
 }

@@ -1,13 +1,19 @@
 //! `syscalls/sys_exit_*` of ptrace, socket, the module syscalls, memfd_create,
 //! unshare, setns, bpf, userfaultfd, dup, bind, listen, accept, capset, setgid,
-//! setresgid and prctl: add the result to the stashed record (for the fd syscalls,
-//! what the fd refers to; for capset, the task's capability sets) and emit it.
+//! setresgid, prctl, process_vm_readv/writev, open_by_handle_at and io_uring_setup:
+//! add the result to the stashed record (for the fd syscalls, what the fd refers
+//! to; for capset, the task's capability sets; for io_uring_setup, the params the
+//! kernel filled) and emit it.
 //! A dup-family result no rule can match is dropped first
 //! (`FilterConfig::dup_res_keep`, derived by `lanner_rules::DupNeeds`), a
 //! socket of a family no rule names next (`socket_domain_keep`,
 //! `lanner_rules::SocketNeeds`). These are the fallback of the exit-only
 //! `sys_regs` programs, which share `complete_sys`.
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
+use aya_ebpf::{
+    cty::c_void,
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
+    programs::TracePointContext,
+};
 use lanner_common::{
     counters::{Counter, ProbeId},
     sys, SysEvent,
@@ -46,6 +52,10 @@ syscall_programs! {
     setgid_exit => "sys_exit_setgid", SETGID;
     setresgid_exit => "sys_exit_setresgid", SETRESGID;
     prctl_exit => "sys_exit_prctl", PRCTL;
+    process_vm_readv_exit => "sys_exit_process_vm_readv", PROCESS_VM_READV;
+    process_vm_writev_exit => "sys_exit_process_vm_writev", PROCESS_VM_WRITEV;
+    open_by_handle_at_exit => "sys_exit_open_by_handle_at", OPEN_BY_HANDLE_AT;
+    io_uring_setup_exit => "sys_exit_io_uring_setup", IO_URING_SETUP;
 }
 
 #[inline(always)]
@@ -105,8 +115,11 @@ pub fn is_dup(subtype: u16) -> bool {
 #[inline(always)]
 pub fn complete_sys(ev: &mut SysEvent, subtype: u16, ret: i64) {
     ev.ret = ret;
-    if sys::has_fd_info(subtype) {
-        // The fd the call created (dup, accept) or acted on (bind, listen, a failed dup).
+    if subtype == sys::OPEN_BY_HANDLE_AT && ret < 0 {
+        // No fd was opened; the mount fd is not what the event describes.
+    } else if sys::has_fd_info(subtype) {
+        // The fd the call created (dup, accept, open_by_handle_at) or acted on
+        // (bind, listen, a failed dup).
         let creates = !matches!(subtype, sys::BIND | sys::LISTEN);
         let fd = if creates && ret >= 0 { ret } else { ev.args[0] as i32 as i64 };
         read_fd_info(fd, &mut ev.fd);
@@ -116,5 +129,14 @@ pub fn complete_sys(ev: &mut SysEvent, subtype: u16, ret: i64) {
         ev.args[1] = inh;
         ev.args[2] = perm;
         ev.args[3] = eff;
+    } else if subtype == sys::IO_URING_SETUP && ev.args[1] != 0 {
+        // The params (sq_entries, cq_entries, flags, sq_thread_cpu,
+        // sq_thread_idle, features): as the kernel filled them, or as the
+        // caller passed them when the call failed (a refused SQPOLL ring keeps
+        // its flags).
+        let dst = ev.args[2..].as_mut_ptr() as *mut c_void;
+        if unsafe { bpf_probe_read_user(dst, 24, ev.args[1] as *const c_void) } != 0 {
+            count(P, Counter::StrReadFail);
+        }
     }
 }

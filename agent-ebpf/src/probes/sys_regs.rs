@@ -1,6 +1,7 @@
 //! The numeric-argument syscalls (ptrace, socket, the module syscalls,
 //! memfd_create, unshare, setns, bpf, userfaultfd, dup, bind, listen, accept,
-//! capset, setgid, setresgid, prctl) as ONE `sys_exit_*` program each: the
+//! capset, setgid, setresgid, prctl, process_vm_readv/writev, open_by_handle_at,
+//! io_uring_setup) as ONE `sys_exit_*` program each: the
 //! result from the tracepoint record, the arguments from the task's saved user
 //! registers (`crate::regs`). No enter program, no `SYS_STASH` insert, lookup
 //! or delete.
@@ -59,6 +60,10 @@ syscall_programs! {
     setgid_regs => "sys_exit_setgid", SETGID;
     setresgid_regs => "sys_exit_setresgid", SETRESGID;
     prctl_regs => "sys_exit_prctl", PRCTL;
+    process_vm_readv_regs => "sys_exit_process_vm_readv", PROCESS_VM_READV;
+    process_vm_writev_regs => "sys_exit_process_vm_writev", PROCESS_VM_WRITEV;
+    open_by_handle_at_regs => "sys_exit_open_by_handle_at", OPEN_BY_HANDLE_AT;
+    io_uring_setup_regs => "sys_exit_io_uring_setup", IO_URING_SETUP;
 }
 
 #[inline(always)]

@@ -80,6 +80,18 @@ pub const TABLE: &[ProbeSpec] = &[
     regs("setgid_regs", "sys_exit_setgid", &["setgid_enter", "setgid_exit"]),
     regs("setresgid_regs", "sys_exit_setresgid", &["setresgid_enter", "setresgid_exit"]),
     regs("prctl_regs", "sys_exit_prctl", &["prctl_enter", "prctl_exit"]),
+    regs("process_vm_readv_regs", "sys_exit_process_vm_readv", &["process_vm_readv_enter", "process_vm_readv_exit"]),
+    regs(
+        "process_vm_writev_regs",
+        "sys_exit_process_vm_writev",
+        &["process_vm_writev_enter", "process_vm_writev_exit"],
+    ),
+    regs(
+        "open_by_handle_at_regs",
+        "sys_exit_open_by_handle_at",
+        &["open_by_handle_at_enter", "open_by_handle_at_exit"],
+    ),
+    regs("io_uring_setup_regs", "sys_exit_io_uring_setup", &["io_uring_setup_enter", "io_uring_setup_exit"]),
     // The path syscalls (agent-ebpf `file_regs`), likewise.
     regs("symlink_regs", "sys_exit_symlink", &["symlink_enter", "symlink_exit"]),
     regs("symlinkat_regs", "sys_exit_symlinkat", &["symlinkat_enter", "symlinkat_exit"]),
@@ -215,6 +227,16 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("setresgid_exit", "syscalls", "sys_exit_setresgid", (5, 8), false),
     tp("prctl_enter", "syscalls", "sys_enter_prctl", (5, 8), false),
     tp("prctl_exit", "syscalls", "sys_exit_prctl", (5, 8), false),
+    // Process memory of another process, files by handle (the "Shocker" escape),
+    // io_uring rings (whose operations bypass the syscall probes).
+    tp("process_vm_readv_enter", "syscalls", "sys_enter_process_vm_readv", (5, 8), false),
+    tp("process_vm_readv_exit", "syscalls", "sys_exit_process_vm_readv", (5, 8), false),
+    tp("process_vm_writev_enter", "syscalls", "sys_enter_process_vm_writev", (5, 8), false),
+    tp("process_vm_writev_exit", "syscalls", "sys_exit_process_vm_writev", (5, 8), false),
+    tp("open_by_handle_at_enter", "syscalls", "sys_enter_open_by_handle_at", (5, 8), false),
+    tp("open_by_handle_at_exit", "syscalls", "sys_exit_open_by_handle_at", (5, 8), false),
+    tp("io_uring_setup_enter", "syscalls", "sys_enter_io_uring_setup", (5, 8), false),
+    tp("io_uring_setup_exit", "syscalls", "sys_exit_io_uring_setup", (5, 8), false),
     // sysc (issue 14 leftovers): execveat as its own event type (the exec family:
     // always attached, like execve).
     tp("execveat_enter", "syscalls", "sys_enter_execveat", (5, 8), false),

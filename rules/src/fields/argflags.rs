@@ -82,6 +82,41 @@ pub const CLONE_FLAGS: FlagTable = &[
 /// `evt.rawarg.flags` is this translation, not the kernel value.
 const CLONE_PPM_BITS: [u8; 22] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 20, 23, 24, 25, 27, 28];
 
+/// io_uring_setup's setup flags (kernel bits) by Falco's names (`io_uring_setup_flags`,
+/// including its spelling `IORING_SETUP_ATTACH_RW` of `IORING_SETUP_ATTACH_WQ`).
+pub const IO_URING_SETUP_FLAGS: FlagTable = &[
+    (1 << 0, "IORING_SETUP_IOPOLL"),
+    (1 << 1, "IORING_SETUP_SQPOLL"),
+    (1 << 2, "IORING_SETUP_SQ_AFF"),
+    (1 << 3, "IORING_SETUP_CQSIZE"),
+    (1 << 4, "IORING_SETUP_CLAMP"),
+    (1 << 5, "IORING_SETUP_ATTACH_RW"),
+    (1 << 6, "IORING_SETUP_R_DISABLED"),
+];
+/// Falco's `PPM_IORING_SETUP_*` bit of each [`IO_URING_SETUP_FLAGS`] entry (bit 2
+/// is its `IORING_SQ_NEED_WAKEUP`, which is no setup flag).
+const IO_URING_PPM_BITS: [u8; 7] = [0, 1, 3, 4, 5, 6, 7];
+/// io_uring's feature bits (same values in the kernel and Falco) by Falco's names.
+pub const IO_URING_FEATURES: FlagTable = &[
+    (1 << 0, "IORING_FEAT_SINGLE_MMAP"),
+    (1 << 1, "IORING_FEAT_NODROP"),
+    (1 << 2, "IORING_FEAT_SUBMIT_STABLE"),
+    (1 << 3, "IORING_FEAT_RW_CUR_POS"),
+    (1 << 4, "IORING_FEAT_CUR_PERSONALITY"),
+    (1 << 5, "IORING_FEAT_FAST_POLL"),
+    (1 << 6, "IORING_FEAT_POLL_32BITS"),
+    (1 << 7, "IORING_FEAT_SQPOLL_NONFIXED"),
+    (1 << 8, "IORING_FEAT_ENTER_EXT_ARG"),
+    (1 << 9, "IORING_FEAT_NATIVE_WORKERS"),
+    (1 << 10, "IORING_FEAT_RSRC_TAGS"),
+];
+
+/// Kernel io_uring setup flags as Falco's raw value (`PPM_IORING_SETUP_*` bits;
+/// flags Falco has no name for are dropped, as its driver does).
+pub fn io_uring_setup_to_falco(v: u64) -> u64 {
+    IO_URING_SETUP_FLAGS.iter().zip(IO_URING_PPM_BITS).filter(|((b, _), _)| v & b != 0).fold(0, |m, (_, p)| m | 1 << p)
+}
+
 /// Kernel clone flags as Falco's raw value (`PPM_CL_*` bits; untranslated bits dropped).
 pub fn clone_to_falco(v: u64) -> u64 {
     CLONE_FLAGS.iter().zip(CLONE_PPM_BITS).filter(|((b, _), _)| v & b != 0).fold(0, |m, (_, p)| m | 1 << p)
@@ -118,6 +153,7 @@ pub fn flags_of(t: EvtType) -> Option<FlagTable> {
         EvtType::Fchownat => FCHOWNAT_FLAGS,
         EvtType::Unshare => CLONE_FLAGS,
         EvtType::Userfaultfd | EvtType::Dup3 | EvtType::Accept4 => FD_FLAGS,
+        EvtType::IoUringSetup => IO_URING_SETUP_FLAGS,
         _ => return None,
     })
 }
@@ -147,6 +183,15 @@ mod tests {
         bits.sort_unstable();
         bits.dedup();
         assert_eq!(bits.len(), CLONE_FLAGS.len(), "one kernel bit per name");
+    }
+
+    #[test]
+    fn io_uring_setup_flags_render_with_falcos_names_and_raw_bits() {
+        let v = (1 << 1) | (1 << 2) | (1 << 8); // SQPOLL | SQ_AFF | COOP_TASKRUN (no Falco name)
+        assert_eq!(flag_names(v, IO_URING_SETUP_FLAGS), "IORING_SETUP_SQPOLL|IORING_SETUP_SQ_AFF");
+        assert_eq!(io_uring_setup_to_falco(v), (1 << 1) | (1 << 3));
+        assert_eq!(io_uring_setup_to_falco(1 << 5), 1 << 6, "ATTACH_WQ is Falco's bit 6");
+        assert_eq!(types_with_flag("IORING_SETUP_SQPOLL"), EvtType::IoUringSetup.bit());
     }
 
     #[test]

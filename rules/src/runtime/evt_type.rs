@@ -93,13 +93,17 @@ evt_types! {
     Setresgid = 47 => "setresgid",
     Prctl = 48 => "prctl",
     Execveat = 49 => "execveat",
+    ProcessVmReadv = 50 => "process_vm_readv",
+    ProcessVmWritev = 51 => "process_vm_writev",
+    OpenByHandleAt = 52 => "open_by_handle_at",
+    IoUringSetup = 53 => "io_uring_setup",
 }
 
 const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
 
 impl EvtType {
     /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 50;
+    pub const COUNT: usize = 54;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {

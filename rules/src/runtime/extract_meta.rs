@@ -42,12 +42,15 @@ fn table_category(t: EvtType) -> Option<&'static str> {
         | T::Fchownat
         | T::Mount
         | T::Umount2
-        | T::Userfaultfd => "file",
+        | T::Userfaultfd
+        | T::OpenByHandleAt => "file",
         T::Connect | T::Socket | T::Bind | T::Listen | T::Accept | T::Accept4 => "net",
         T::Setuid | T::Setgid | T::Setresgid => "user",
         T::MemfdCreate => "memory",
         T::InitModule | T::FinitModule | T::DeleteModule | T::Bpf => "other",
-        T::Dup | T::Dup2 | T::Dup3 => return None,
+        T::ProcessVmReadv | T::ProcessVmWritev => "ipc",
+        // EC_IO_OTHER like dup; the io_uring fd is an anonymous inode: "unknown".
+        T::Dup | T::Dup2 | T::Dup3 | T::IoUringSetup => return None,
     })
 }
 

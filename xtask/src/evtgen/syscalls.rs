@@ -1,5 +1,6 @@
 //! Actions over the syscalls captured since issue 14 (dup onto stdio, mount, bpf,
-//! userfaultfd, chown, creat): each performs the real syscall in the pod, by a program (bash,
+//! userfaultfd, chown, creat) and since 2026-12-05 (process_vm_readv/writev,
+//! open_by_handle_at, io_uring_setup): each performs the real syscall in the pod, by a program (bash,
 //! python3 ctypes) that no exec-based rule names, so the syscall rule alone must see it.
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
@@ -17,7 +18,66 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("userfaultfd (uid 1000)", "Userfaultfd in container", "T1068", userfaultfd),
         act!("chown /etc/shadow", "Ownership of sensitive file changed", "T1222.002", chown_shadow),
         act!("creat() in /usr/local/bin", "Write below binary dir", "T1543", creat_bin),
+        act!("process_vm_readv of another process", PVM_READ, "T1003", process_vm_read),
+        act!("process_vm_writev into another process", PVM_WRITE, "T1055", process_vm_write),
+        act!("open_by_handle_at (Shocker)", "Open file by handle in container", "T1611", open_by_handle),
+        act!("io_uring_setup", "io_uring instance created in container", "T1562", io_uring_setup),
     ]
+}
+
+const PVM_READ: &str = "Read process memory via process_vm_readv in container";
+const PVM_WRITE: &str = "Write to process memory via process_vm_writev";
+
+/// python3 that starts a `sleep` in the pod and moves 16 bytes between its own buffer
+/// and the first writable mapping of the `sleep`: process_vm_readv (310) reads them,
+/// process_vm_writev (311) writes zeros there (the write alone, so only the write rule
+/// fires). The target is killed right after.
+fn process_vm_script(nr: u32) -> String {
+    format!(
+        "import ctypes, subprocess, time\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         class Iov(ctypes.Structure):\n    _fields_ = [('b', ctypes.c_void_p), ('l', ctypes.c_size_t)]\n\
+         t = subprocess.Popen(['sleep', '30'])\ntime.sleep(0.1)\n\
+         line = [l for l in open('/proc/%d/maps' % t.pid) if ' rw-p ' in l][0]\n\
+         buf = ctypes.create_string_buffer(16)\nloc = Iov(ctypes.cast(buf, ctypes.c_void_p), 16)\n\
+         rem = Iov(int(line.split('-')[0], 16), 16)\n\
+         n = libc.syscall({nr}, ctypes.c_long(t.pid), ctypes.byref(loc), ctypes.c_ulong(1), ctypes.byref(rem), \
+         ctypes.c_ulong(1), ctypes.c_ulong(0))\nt.kill()\nt.wait()\nassert n == 16, ctypes.get_errno()"
+    )
+}
+
+fn process_vm_read(c: &Ctx) -> Result<()> {
+    py(c, &process_vm_script(310), None)
+}
+
+fn process_vm_write(c: &Ctx) -> Result<()> {
+    py(c, &process_vm_script(311), None)
+}
+
+fn open_by_handle(c: &Ctx) -> Result<()> {
+    // The core of the "Shocker" escape: a file handle for /etc/hostname
+    // (name_to_handle_at, 303), then the file opened read-only from that handle relative
+    // to a descriptor of / (open_by_handle_at, 304), which needs CAP_DAC_READ_SEARCH.
+    py(
+        c,
+        "import ctypes, os, struct\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         fh = ctypes.create_string_buffer(struct.pack('<I', 128).ljust(136, b'\\0'), 136)\n\
+         mid = ctypes.c_int()\nlibc.syscall(303, -100, b'/etc/hostname', fh, ctypes.byref(mid), 0)\n\
+         root = os.open('/', os.O_RDONLY)\nfd = libc.syscall(304, root, fh, os.O_RDONLY)\n\
+         if fd >= 0:\n    os.close(fd)\nos.close(root)",
+        None,
+    )
+}
+
+fn io_uring_setup(c: &Ctx) -> Result<()> {
+    // A ring of 8 entries (io_uring_setup, 425), closed unused: what an implant creates
+    // before it moves its file and network operations out of sight of syscall probes.
+    py(
+        c,
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n\
+         params = ctypes.create_string_buffer(120)\nfd = libc.syscall(425, 8, params)\n\
+         if fd >= 0:\n    os.close(fd)",
+        None,
+    )
 }
 
 /// The syscall-level reverse shell rule, also raised by the command-line reverse shells
