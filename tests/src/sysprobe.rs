@@ -8,6 +8,16 @@ use serde_json::Value;
 
 use crate::{Agent, Keep, Stopped};
 
+/// Rules that need none of the syscall tests' event types (only an exec that never
+/// runs): their probes must not even attach.
+pub const EXEC_ONLY: &str = r#"
+- rule: e2e exec only
+  desc: nothing this test's syscalls can match
+  condition: evt.type = execve and proc.name = never-run-PID
+  output: "exec %proc.name"
+  priority: WARNING
+"#;
+
 pub fn c(s: &str) -> CString {
     CString::new(s).unwrap()
 }

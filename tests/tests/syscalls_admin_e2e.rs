@@ -6,7 +6,7 @@
 //! run with rules that need none of these types checks that nothing is emitted.
 use lanner_tests::{
     nonce, require_root, sys,
-    sysprobe::{alert, args, c, e, fired, i, in_child, record, run, Results},
+    sysprobe::{alert, args, c, e, fired, i, in_child, record, run, Results, EXEC_ONLY},
     Stopped,
 };
 use serde_json::Value;
@@ -36,15 +36,6 @@ const RULES: &str = r#"
   desc: capset by the test process, setgid, setresgid and prctl by its child
   condition: (evt.type = capset and proc.pid = PID) or (evt.type in (setgid, setresgid, prctl) and proc.ppid = PID)
   output: "cred %evt.type res=%evt.rawres gid=%evt.arg.gid rgid=%evt.arg.rgid egid=%evt.arg.egid sgid=%evt.arg.sgid eff=%evt.arg.cap_effective perm=%evt.arg.cap_permitted inh=%evt.arg.cap_inheritable option=%evt.arg.option rawoption=%evt.rawarg.option arg2_str=%evt.arg.arg2_str arg2_int=%evt.arg.arg2_int"
-  priority: WARNING
-"#;
-
-/// Rules that need none of these event types.
-const EXEC_ONLY: &str = r#"
-- rule: e2e exec only
-  desc: nothing this test's syscalls can match
-  condition: evt.type = execve and proc.name = never-run-PID
-  output: "exec %proc.name"
   priority: WARNING
 "#;
 

@@ -8,7 +8,7 @@
 //! pre-filter keeps them in the kernel.
 use lanner_tests::{
     nonce, require_root, sys,
-    sysprobe::{self, alert, args, c, i, Probes, Results},
+    sysprobe::{self, alert, args, c, i, Probes, Results, EXEC_ONLY},
     Stopped,
 };
 use serde_json::Value;
@@ -171,15 +171,6 @@ const RULES: &str = r#"
   desc: Falco-style packet socket condition
   condition: evt.type = socket and evt.arg.domain contains AF_PACKET and proc.pid = PID
   output: "packet socket"
-  priority: WARNING
-"#;
-
-/// Rules that need none of the new event types (only an exec rule).
-const EXEC_ONLY: &str = r#"
-- rule: e2e exec only
-  desc: nothing this test's syscalls can match
-  condition: evt.type = execve and proc.name = never-run-PID
-  output: "exec %proc.name"
   priority: WARNING
 "#;
 

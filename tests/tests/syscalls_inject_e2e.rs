@@ -8,7 +8,7 @@ use std::ffi::CString;
 
 use lanner_tests::{
     nonce, require_root, sys,
-    sysprobe::{alert, args, c, e, fired, i, record, run, run_env, Probes, Results},
+    sysprobe::{alert, args, c, e, fired, i, record, run, run_env, Probes, Results, EXEC_ONLY},
     Stopped,
 };
 
@@ -27,15 +27,6 @@ const RULES: &str = r#"
   desc: io_uring_setup of the test process
   condition: evt.type = io_uring_setup and proc.pid = PID
   output: "uring res=%evt.rawres entries=%evt.arg.entries sq=%evt.arg.sq_entries cq=%evt.arg.cq_entries flags=%evt.arg.flags rawflags=%evt.rawarg.flags idle=%evt.arg.sq_thread_idle"
-  priority: WARNING
-"#;
-
-/// Rules that need none of these event types.
-const EXEC_ONLY: &str = r#"
-- rule: e2e exec only
-  desc: nothing this test's syscalls can match
-  condition: evt.type = execve and proc.name = never-run-PID
-  output: "exec %proc.name"
   priority: WARNING
 "#;
 
