@@ -356,6 +356,14 @@ pub struct FilterConfig {
     /// one of these bits (the new-namespace bits the rules name); any other
     /// is dropped at exit, right after its arguments are read.
     pub unshare_flags_any: u64,
+    /// With `kill_filter`: bit `s` set = emit a `kill` sending signal `s`
+    /// (0..63; from 64 on always emitted); any other is dropped at exit, right
+    /// after its arguments are read (`kill(pid, 0)`, the liveness probe
+    /// supervisors and pid files make all day, when no rule looks at it).
+    pub kill_sig_keep: u64,
+    /// Non-zero: apply `kill_sig_keep`.
+    pub kill_filter: u32,
+    pub _pad1: u32,
 }
 
 /// `FilterConfig::exec_skip`: the environment block (`proc.env`).
@@ -403,6 +411,9 @@ impl FilterConfig {
         unshare_filter: 0,
         open_file_facts: 1,
         unshare_flags_any: 0,
+        kill_sig_keep: 0,
+        kill_filter: 0,
+        _pad1: 0,
     };
 
     /// Keep a dup, dup2 or dup3 whose result is `ret`? The sys exit probe's
@@ -428,6 +439,14 @@ impl FilterConfig {
     pub fn unshare_kept(&self, flags: u64) -> bool {
         self.unshare_filter == 0 || flags & self.unshare_flags_any != 0
     }
+
+    /// Keep a `kill` sending signal `sig`? The sys exit probes' check
+    /// (`lanner_rules::KillNeeds::passes` is its model; the agent's tests hold
+    /// the two together).
+    #[inline(always)]
+    pub fn kill_kept(&self, sig: u64) -> bool {
+        self.kill_filter == 0 || sig >= 64 || self.kill_sig_keep & (1u64 << (sig & 63)) != 0
+    }
 }
 
 /// Is this connect destination loopback? `addr` holds 4 (IPv4) or 16 (IPv6)
@@ -445,7 +464,7 @@ pub fn is_loopback(family: u16, addr: &[u8; 16]) -> bool {
 /// Bytes of a path compared against `OPEN_PREFIXES` (longer prefixes are cut).
 pub const PREFIX_KEY_LEN: usize = 64;
 
-const _: () = assert!(core::mem::size_of::<FilterConfig>() == 80);
+const _: () = assert!(core::mem::size_of::<FilterConfig>() == 96);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only integer fields, no implicit padding.

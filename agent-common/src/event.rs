@@ -385,8 +385,10 @@ pub mod sys {
     pub const PROCESS_VM_WRITEV: u16 = 45;
     pub const OPEN_BY_HANDLE_AT: u16 = 46;
     pub const IO_URING_SETUP: u16 = 47;
+    pub const KILL: u16 = 48;
+    pub const CHROOT: u16 = 49;
     /// Highest id (ids fit the 64-bit `sys_off` mask).
-    pub const MAX: u16 = 47;
+    pub const MAX: u16 = 49;
 
     /// Syscalls whose [`super::SysEvent`] carries [`super::FdInfo`] (the fd they act on
     /// or create: the new fd of dup, accept and open_by_handle_at, the socket of bind
@@ -445,6 +447,8 @@ pub mod sys {
             PROCESS_VM_WRITEV => "process_vm_writev",
             OPEN_BY_HANDLE_AT => "open_by_handle_at",
             IO_URING_SETUP => "io_uring_setup",
+            KILL => "kill",
+            CHROOT => "chroot",
             _ => return None,
         })
     }
@@ -461,6 +465,7 @@ pub const AT_FDCWD: i32 = -100;
 /// | symlink(at) | target (unresolved) | linkpath (linkdirfd) | | |
 /// | link(at), rename(at/at2) | oldpath (olddir) | newpath (newdir) | flags | |
 /// | unlink(at), rmdir | path (dirfd) | | flags | |
+/// | chroot | path (`AT_FDCWD`) | | | |
 /// | mkdir(at), chmod, fchmodat | path (dirfd) | | | mode |
 /// | fchmod | (fd in `dirfd`) | | | mode |
 /// | chown, lchown, fchownat | path (dirfd) | (gid in `dirfd2`) | flags | uid |
@@ -550,7 +555,7 @@ pub const SYS_STR_LEN: usize = 256;
 /// open_by_handle_at(mount_fd, handle, flags: args 0 and 2),
 /// io_uring_setup(entries, params: args 0 and 1, and at exit the first 24 bytes of the
 /// params the kernel filled in args 2..4: sq/cq entries, flags, sq_thread_cpu/idle,
-/// features); `*` marks the argument copied into `str`.
+/// features), kill(pid, sig); `*` marks the argument copied into `str`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SysEvent {

@@ -123,7 +123,7 @@ pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Opt
             }
             v
         }
-        EvtType::Unlink | EvtType::Rmdir => vec![p1("path")],
+        EvtType::Unlink | EvtType::Rmdir | EvtType::Chroot => vec![p1("path")],
         EvtType::Unlinkat => {
             vec![fd("dirfd", f.dirfd), p1("name"), flags_arg("flags", u64::from(f.flags), UNLINKAT_FLAGS)]
         }
@@ -173,21 +173,19 @@ pub fn file_args(f: &decode::File, resolve: impl Fn(i32, &str) -> String) -> Opt
 }
 
 /// The event type and arguments of ptrace, socket, the module syscalls,
-/// memfd_create, unshare, setns and process_vm_readv/writev;
+/// memfd_create, unshare, setns, process_vm_readv/writev and kill;
 /// `comm(pid)` names a process for `evt.arg.pid`.
 pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option<(EvtType, Vec<EvtArg>)> {
     let t = EvtType::from_falco_name(s.syscall)?;
     let a = s.args;
     let str_arg = |name| EvtArg::text(name, s.str.clone().unwrap_or_default());
+    // A target process: its name when the table knows it, else the number.
+    let pid_arg = |v: u64| {
+        let pid = v as i32;
+        EvtArg::named("pid", pid.into(), u32::try_from(pid).ok().and_then(&comm).unwrap_or_else(|| pid.to_string()))
+    };
     let args = match t {
-        EvtType::Ptrace => {
-            let pid = a[1] as i32;
-            let pid_text = u32::try_from(pid).ok().and_then(&comm).unwrap_or_else(|| pid.to_string());
-            vec![
-                EvtArg::named("request", a[0] as i64, ptrace_request(a[0])),
-                EvtArg::named("pid", i64::from(pid), pid_text),
-            ]
-        }
+        EvtType::Ptrace => vec![EvtArg::named("request", a[0] as i64, ptrace_request(a[0])), pid_arg(a[1])],
         EvtType::Socket => {
             let mut v = vec![
                 EvtArg::named("domain", a[0] as i64, socket_domain(a[0])),
@@ -216,10 +214,11 @@ pub fn sys_args(s: &decode::Sys, comm: impl Fn(u32) -> Option<String>) -> Option
         EvtType::Unshare => vec![clone_arg("flags", a[0])],
         EvtType::Setns => vec![EvtArg::num("fd", i64::from(a[0] as i32)), clone_arg("nstype", a[1])],
         // Falco's third parameter, the bytes moved, is not captured.
-        EvtType::ProcessVmReadv | EvtType::ProcessVmWritev => {
-            let pid = a[0] as i32;
-            let pid_text = u32::try_from(pid).ok().and_then(&comm).unwrap_or_else(|| pid.to_string());
-            vec![EvtArg::named("pid", i64::from(pid), pid_text)]
+        EvtType::ProcessVmReadv | EvtType::ProcessVmWritev => vec![pid_arg(a[0])],
+        EvtType::Kill => {
+            let sig = a[1] as i32;
+            let text = lanner_rules::kfilter::signal_name(sig.into()).map_or_else(|| sig.to_string(), str::to_string);
+            vec![pid_arg(a[0]), EvtArg::named("sig", sig.into(), text)]
         }
         _ => return None,
     };

@@ -16,7 +16,7 @@ use lanner_common::{
     config::{EXEC_SKIP_ENV, EXEC_SKIP_NAMES, PREFIX_KEY_LEN},
     sys, EventKind, FilterConfig,
 };
-use lanner_rules::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds, UnshareNeeds};
+use lanner_rules::{ConnectNeeds, DupNeeds, KillNeeds, OpenNeeds, SocketNeeds, UnshareNeeds};
 
 // The userspace model (`OpenNeeds::passes`) and the probes must agree on these.
 const _: () = assert!(lanner_rules::kfilter::KEY_LEN == PREFIX_KEY_LEN);
@@ -36,6 +36,7 @@ pub struct KernelFilter {
     pub dups: DupNeeds,
     pub sockets: SocketNeeds,
     pub unshares: UnshareNeeds,
+    pub kills: KillNeeds,
     /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
     pub exec_skip: u32,
     /// A rule reads what the kernel learns about an opened file (`fd.ino`,
@@ -77,6 +78,7 @@ impl KernelFilter {
             dups: rules.dup_needs(),
             sockets: rules.socket_needs(),
             unshares: rules.unshare_needs(),
+            kills: rules.kill_needs(),
             exec_skip: exec_skip_for(rules) | exec_skip_env(),
             open_file_facts: OPEN_FACT_FIELDS.iter().any(|f| rules.uses_field(*f)),
         }
@@ -93,6 +95,7 @@ impl KernelFilter {
             dups: DupNeeds::pass_all(),
             sockets: SocketNeeds::pass_all(),
             unshares: UnshareNeeds::pass_all(),
+            kills: KillNeeds::pass_all(),
             exec_skip: exec_skip_env(),
             open_file_facts: true,
         }
@@ -124,6 +127,9 @@ impl KernelFilter {
             unshare_filter: u32::from(self.unshares.any_of.is_some()),
             open_file_facts: u32::from(self.open_file_facts),
             unshare_flags_any: self.unshares.any_of.unwrap_or(0),
+            kill_sig_keep: self.kills.signals.unwrap_or(0),
+            kill_filter: u32::from(self.kills.signals.is_some()),
+            _pad1: 0,
         }
     }
 
@@ -138,7 +144,7 @@ impl KernelFilter {
             (1..=sys::MAX).filter(|id| self.syscalls & (1 << id) != 0).filter_map(sys::name).collect();
         format!(
             "open={} connect={} setuid={} failed_opens={} open_paths={paths} write_paths={} prefixes + {} suffixes \
-             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} socket_domains={} unshare_flags={} syscalls=[{}] \
+             writes_any_path={} connects(failed={} loopback={} unix={}) dup_results={} socket_domains={} unshare_flags={} kill_signals={} syscalls=[{}] \
              exec_skip={} open_file_facts={}",
             self.open,
             self.connect,
@@ -162,6 +168,15 @@ impl KernelFilter {
                 None => "any".to_string(),
                 Some(0) => "none".to_string(),
                 Some(m) => lanner_rules::fields::argflags::flag_names(m, lanner_rules::fields::argflags::CLONE_FLAGS),
+            },
+            match self.kills.signals {
+                None => "any".to_string(),
+                Some(m) => format!(
+                    "{:?}",
+                    mask_bits(m)
+                        .map(|s| lanner_rules::kfilter::signal_name(s as i64).map_or_else(|| s.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                ),
             },
             syscalls.join(","),
             exec_skip_names(self.exec_skip),
@@ -347,6 +362,7 @@ mod tests {
             dups: DupNeeds { results: Some(0b101) },
             sockets: SocketNeeds { domains: Some(1 << 17) },
             unshares: UnshareNeeds { any_of: Some(0x1000_0000) },
+            kills: KillNeeds { signals: Some(1 << 9 | 1 << 19) },
             exec_skip: EXEC_SKIP_ENV,
             open_file_facts: false,
         };
@@ -366,8 +382,12 @@ mod tests {
         assert_eq!((any.socket_filter, any.socket_domain_keep), (0, 0), "any family: no filter");
         assert_eq!((c.unshare_filter, c.unshare_flags_any), (1, 0x1000_0000), "new user namespaces only");
         assert!(f.describe().contains("unshare_flags=CLONE_NEWUSER"), "{}", f.describe());
-        let any = KernelFilter { unshares: UnshareNeeds::pass_all(), ..f }.to_config();
+        let any = KernelFilter { unshares: UnshareNeeds::pass_all(), ..f.clone() }.to_config();
         assert_eq!((any.unshare_filter, any.unshare_flags_any), (0, 0), "any flags: no filter");
+        assert_eq!((c.kill_filter, c.kill_sig_keep), (1, 1 << 9 | 1 << 19), "SIGKILL and SIGSTOP only");
+        assert!(f.describe().contains("kill_signals=[\"SIGKILL\", \"SIGSTOP\"]"), "{}", f.describe());
+        let any = KernelFilter { kills: KillNeeds::pass_all(), ..f }.to_config();
+        assert_eq!((any.kill_filter, any.kill_sig_keep), (0, 0), "any signal: no filter");
     }
 
     #[test]
@@ -469,6 +489,17 @@ mod tests {
             let c = KernelFilter { unshares, ..KernelFilter::pass_all() }.to_config();
             for flags in [0, 0x200, 0x400 | 0x200, 0x2_0000, 0x1000_0000, 0x1000_0200, 0x80, u64::MAX] {
                 assert_eq!(c.unshare_kept(flags), unshares.passes(flags), "any_of {any_of:?}, flags {flags:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn kernel_kill_check_agrees_with_the_rules_model() {
+        for signals in [None, Some(0), Some(1u64 << 9), Some(1u64 << 63 | 0b110)] {
+            let kills = KillNeeds { signals };
+            let c = KernelFilter { kills, ..KernelFilter::pass_all() }.to_config();
+            for s in [0, 1, 9, 15, 19, 34, 63, 64, 65, u64::MAX] {
+                assert_eq!(c.kill_kept(s), kills.passes(s), "signals {signals:?}, signal {s}");
             }
         }
     }

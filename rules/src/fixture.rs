@@ -49,7 +49,7 @@ use serde::Deserialize;
 
 use crate::error::LoadErrors;
 use crate::fields::priority::Priority;
-use crate::kfilter::{ConnectNeeds, DupNeeds, OpenNeeds, SocketNeeds, UnshareNeeds};
+use crate::kfilter::{ConnectNeeds, DupNeeds, KillNeeds, OpenNeeds, SocketNeeds, UnshareNeeds};
 use crate::runtime::alert::Alert;
 use crate::runtime::dns;
 use crate::runtime::event::Event;
@@ -356,6 +356,7 @@ fn run_case(case: &Case, rs: &RuleSet) -> Vec<String> {
             dup: rs.dup_needs(),
             socket: rs.socket_needs(),
             unshare: rs.unshare_needs(),
+            kill: rs.kill_needs(),
         },
     )
 }
@@ -367,6 +368,7 @@ struct Needs {
     dup: DupNeeds,
     socket: SocketNeeds,
     unshare: UnshareNeeds,
+    kill: KillNeeds,
 }
 
 impl Needs {
@@ -376,6 +378,7 @@ impl Needs {
             && self.dup.passes_event(ev)
             && self.socket.passes_event(ev)
             && self.unshare.passes_event(ev)
+            && self.kill.passes_event(ev)
     }
 }
 
@@ -539,6 +542,7 @@ mod tests {
                 dup: DupNeeds::pass_all(),
                 socket: SocketNeeds::pass_all(),
                 unshare: UnshareNeeds::pass_all(),
+                kill: KillNeeds::pass_all(),
             },
         );
         assert_eq!(f.len(), 2, "{f:#?}");
@@ -579,6 +583,7 @@ mod tests {
                 dup: DupNeeds::pass_all(),
                 socket: SocketNeeds::pass_all(),
                 unshare: UnshareNeeds::pass_all(),
+                kill: KillNeeds::pass_all(),
             },
         );
         assert_eq!(
@@ -614,6 +619,7 @@ mod tests {
             dup: wrong,
             socket: SocketNeeds::pass_all(),
             unshare: UnshareNeeds::pass_all(),
+            kill: KillNeeds::pass_all(),
         };
         let f = run_case_with(&case, &rs, &needs);
         assert_eq!(

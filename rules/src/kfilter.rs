@@ -20,7 +20,8 @@
 //! ([`RuleSet::dup_needs`], [`DupNeeds`]) in `dup` and the socket family filter
 //! ([`RuleSet::socket_needs`], [`SocketNeeds`]) in `sock`, both on `mask`, and
 //! the unshare flags filter ([`RuleSet::unshare_needs`], [`UnshareNeeds`]) in
-//! `unshare`, on `mask`'s walk with a domain of its own.
+//! `unshare`, on `mask`'s walk with a domain of its own; the kill signal filter
+//! ([`RuleSet::kill_needs`], [`KillNeeds`]) in `sig`, on `mask`.
 
 use std::cmp::Reverse;
 
@@ -34,11 +35,13 @@ use crate::runtime::ruleset::RuleSet;
 mod connect;
 mod dup;
 mod mask;
+mod sig;
 mod sock;
 mod unshare;
 pub(crate) use connect::family_addr as connect_family_addr;
 pub use connect::{ConnectNeeds, AF_INET, AF_INET6, AF_UNIX, EINPROGRESS};
 pub use dup::{DupNeeds, DUP_TYPES};
+pub use sig::{signal_name, KillNeeds};
 pub use sock::{socket_domain_name, SocketNeeds};
 pub use unshare::UnshareNeeds;
 

@@ -42,7 +42,7 @@ pub use event::{
 };
 pub use fixture::FixtureReport;
 pub use inactive::{Inactive, RuleState};
-pub use kfilter::{ConnectNeeds, DupNeeds, OpenNeeds, PathSet, SocketNeeds, UnshareNeeds};
+pub use kfilter::{ConnectNeeds, DupNeeds, KillNeeds, OpenNeeds, PathSet, SocketNeeds, UnshareNeeds};
 pub use priority::Priority;
 pub use reload::{ReloadOk, RuleSetHandle, Watcher};
 pub use runtime::matcher::{Rule, RuleId};

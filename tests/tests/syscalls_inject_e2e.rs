@@ -1,9 +1,11 @@
 //! Privileged end-to-end test of the probes for process_vm_readv/writev,
-//! open_by_handle_at and io_uring_setup: each real syscall, successful and failing,
-//! is asserted on the kernel record (`--events`) and on the rule engine's
-//! `evt.arg.*` values, through the exit-only programs as they load here and through
-//! the enter+exit pairs (their fallback before 5.15). A run with rules that need
-//! none of these types checks that their programs are not even attached.
+//! open_by_handle_at, io_uring_setup, kill and chroot: each real syscall,
+//! successful and failing, is asserted on the kernel record (`--events`) and on
+//! the rule engine's `evt.arg.*` values, through the exit-only programs as they
+//! load here and through the enter+exit pairs (their fallback before 5.15). A run
+//! with rules that need none of these types checks that their programs are not
+//! even attached; one whose kill rule wants SIGKILL, that `kill(pid, 0)` is
+//! dropped in the kernel.
 use std::ffi::CString;
 
 use lanner_tests::{
@@ -23,10 +25,24 @@ const RULES: &str = r#"
   condition: evt.type = open_by_handle_at and proc.pid = PID
   output: "obh res=%evt.rawres fd=%evt.arg.fd mountfd=%evt.arg.mountfd flags=%evt.arg.flags path=%evt.arg.path"
   priority: WARNING
+- rule: e2e kill and chroot
+  desc: kill by the test process, chroot by its child
+  condition: (evt.type = kill and proc.pid = PID) or (evt.type = chroot and proc.ppid = PID)
+  output: "sig %evt.type res=%evt.rawres pid=%evt.arg.pid rawpid=%evt.rawarg.pid sig=%evt.arg.sig rawsig=%evt.rawarg.sig path=%evt.arg.path cat=%evt.category"
+  priority: WARNING
 - rule: e2e io_uring
   desc: io_uring_setup of the test process
   condition: evt.type = io_uring_setup and proc.pid = PID
   output: "uring res=%evt.rawres entries=%evt.arg.entries sq=%evt.arg.sq_entries cq=%evt.arg.cq_entries flags=%evt.arg.flags rawflags=%evt.rawarg.flags idle=%evt.arg.sq_thread_idle"
+  priority: WARNING
+"#;
+
+/// A kill rule that wants SIGKILL only: the kernel keeps no other signal.
+const SIGKILL_ONLY: &str = r#"
+- rule: e2e sigkill
+  desc: SIGKILL sent by the test process
+  condition: evt.type = kill and evt.arg.sig = SIGKILL and proc.pid = PID
+  output: "sigkill pid=%evt.rawarg.pid"
   priority: WARNING
 "#;
 
@@ -124,11 +140,30 @@ fn uring_workload(x: &mut Results) {
     x.set("uring_bad", sys!(libc::SYS_io_uring_setup, 0i64, &mut bad as *mut UringParams));
 }
 
+/// kill(2) of a `sleep` (stopped, then killed) and of no process; chroot(2) of a
+/// child into `dir`, and into a missing directory.
+fn signal_workload(dir: &str, x: &mut Results) {
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let cpid = i64::from(child.id());
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    x.set("sleeper", cpid);
+    x.set("kill_stop", sys!(libc::SYS_kill, cpid, i64::from(libc::SIGSTOP)));
+    x.set("kill_gone", sys!(libc::SYS_kill, 0x3fff_fff0i64, i64::from(libc::SIGKILL)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (root, missing) = (c(dir), c(&format!("{dir}/missing")));
+    let pid = lanner_tests::sysprobe::in_child("chroot", || unsafe {
+        libc::syscall(libc::SYS_chroot, missing.as_ptr()) == -1 && libc::syscall(libc::SYS_chroot, root.as_ptr()) == 0
+    });
+    x.set("chroot_pid", pid);
+}
+
 fn workload(dir: &str, x: &mut Results) -> Vec<i32> {
     x.set("pid", std::process::id().into());
     memory_workload(x);
     let fds = handle_workload(dir, x);
     uring_workload(x);
+    signal_workload(dir, x);
     fds
 }
 
@@ -161,12 +196,60 @@ fn exact_fields(probes: Probes) {
     let (out, x) = run_env(RULES, &dir, true, probes.env(), |x| fds = workload(&dir, x));
     close_all(fds);
     let _ = std::fs::remove_dir_all(&dir);
-    for s in ["process_vm_readv", "process_vm_writev", "open_by_handle_at", "io_uring_setup"] {
+    for s in ["process_vm_readv", "process_vm_writev", "open_by_handle_at", "io_uring_setup", "kill", "chroot"] {
         probes.assert_used(&out, &format!("{s}_enter"), &format!("{s}_regs"));
     }
     check_memory(&out, &x);
     check_handle(&out, &x, &dir);
     check_uring(&out, &x);
+    check_signal(&out, &x, &dir);
+}
+
+fn check_signal(out: &Stopped, x: &Results, dir: &str) {
+    let me = x.get("pid");
+    let sleeper = x.get("sleeper");
+    assert_eq!((x.get("kill_stop"), x.get("kill_gone")), (0, e(libc::ESRCH)));
+    // The SIGSTOP (std's Child::kill sends this process's other kills: SIGKILL).
+    let stops = out
+        .find("sys", |r| r["syscall"] == "kill" && i(&r["pid"]) == me && i(&r["ret"]) == 0 && i(&r["args"][1]) == 19);
+    assert_eq!(stops.len(), 1, "one kill(SIGSTOP) record: {stops:?}");
+    assert_eq!(i(&stops[0]["args"][0]), sleeper);
+    let f =
+        alert(out, "e2e kill and chroot", &format!("sig kill res=0 pid=sleep rawpid={sleeper} sig=SIGSTOP rawsig=19 "));
+    args(&f, &[("evt.category", Some("signal")), ("path", None)]);
+    alert(out, "e2e kill and chroot", "sig kill res=-3 pid=1073741808 rawpid=1073741808 sig=SIGKILL rawsig=9 ");
+    let child = x.get("chroot_pid");
+    let r = record(out, "file", "chroot", child, 0);
+    assert_eq!((r["path"].as_str(), i(&r["dirfd"])), (Some(dir), -100), "{r}");
+    record(out, "file", "chroot", child, e(libc::ENOENT));
+    let f = alert(out, "e2e kill and chroot", "sig chroot res=0 ");
+    args(&f, &[("path", Some(dir)), ("evt.category", Some("process")), ("sig", None)]);
+    let missing = format!("{dir}/missing");
+    args(&alert(out, "e2e kill and chroot", "sig chroot res=-2 "), &[("path", Some(&missing))]);
+}
+
+#[test]
+fn kill_signals_no_rule_wants_are_dropped_in_the_kernel() {
+    if !require_root("kill_signals_no_rule_wants_are_dropped_in_the_kernel") {
+        return;
+    }
+    let dir = format!("/tmp/{}", nonce());
+    let (out, x) = run(SIGKILL_ONLY, &dir, false, |x| {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let cpid = i64::from(child.id());
+        x.set("sleeper", cpid);
+        // Liveness probes, as supervisors and pid files make them.
+        x.set("probes", (0..500).map(|_| sys!(libc::SYS_kill, cpid, 0i64)).filter(|r| *r == 0).count() as i64);
+        x.set("sigkill", sys!(libc::SYS_kill, cpid, i64::from(libc::SIGKILL)));
+        child.wait().unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((x.get("probes"), x.get("sigkill")), (500, 0));
+    alert(&out, "e2e sigkill", &format!("sigkill pid={}", x.get("sleeper")));
+    assert_eq!(fired(&out, "e2e sigkill"), 1);
+    let filtered = out.kernel("sys_exit", "filtered");
+    assert!(filtered >= 500, "kill(pid, 0) kept in the kernel: {filtered} filtered");
+    assert!(out.stderr.iter().any(|l| l.contains("kill_signals=[\"SIGKILL\"]")), "the filter as logged");
 }
 
 fn check_memory(out: &Stopped, x: &Results) {
@@ -241,7 +324,14 @@ fn injection_syscalls_no_rule_needs_are_not_attached() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(x.get("readv_self"), 16, "the workload ran");
     assert_eq!(out.kernel("sys_exit", "emitted"), 0, "sys records emitted although no rule needs them");
-    for p in ["process_vm_readv_enter", "process_vm_writev_exit", "open_by_handle_at_enter", "io_uring_setup_exit"] {
+    for p in [
+        "process_vm_readv_enter",
+        "process_vm_writev_exit",
+        "open_by_handle_at_enter",
+        "io_uring_setup_exit",
+        "kill_enter",
+        "chroot_exit",
+    ] {
         assert!(out.stderr.iter().any(|l| l.contains("probe not attached: no rule needs it") && l.contains(p)), "{p}");
     }
 }

@@ -1,5 +1,5 @@
 //! `syscalls/sys_enter_*` of the path syscalls (symlink, link, unlink, rename,
-//! mkdir, rmdir, chmod, the chown family, creat, mount, umount2): copy the paths
+//! mkdir, rmdir, chmod, the chown family, creat, mount, umount2, chroot): copy the paths
 //! and stash the record by thread id; `file_exit` adds the result and emits.
 //! Which raw argument goes where is `stash::file_args`, shared with the
 //! exit-only `file_regs` programs (the preferred path where they load).
@@ -58,4 +58,5 @@ file_enter! {
     creat_enter => "sys_enter_creat", CREAT, 2;
     mount_enter => "sys_enter_mount", MOUNT, 4;
     umount2_enter => "sys_enter_umount", UMOUNT2, 2;
+    chroot_enter => "sys_enter_chroot", CHROOT, 1;
 }

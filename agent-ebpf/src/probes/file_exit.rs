@@ -1,4 +1,4 @@
-//! `syscalls/sys_exit_*` of the path syscalls (also chown, creat, mount, umount2): add the result to the stashed
+//! `syscalls/sys_exit_*` of the path syscalls (also chown, creat, mount, umount2, chroot): add the result to the stashed
 //! record and emit it, cut after the used part of its second path.
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, programs::TracePointContext};
 use lanner_common::{
@@ -38,6 +38,7 @@ syscall_programs! {
     creat_exit => "sys_exit_creat", CREAT;
     mount_exit => "sys_exit_mount", MOUNT;
     umount2_exit => "sys_exit_umount", UMOUNT2;
+    chroot_exit => "sys_exit_chroot", CHROOT;
 }
 
 #[inline(always)]

@@ -1,5 +1,5 @@
 //! The path syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod, the
-//! chown family, creat, mount, umount2) as ONE `sys_exit_*` program each: the
+//! chown family, creat, mount, umount2, chroot) as ONE `sys_exit_*` program each: the
 //! result from the tracepoint record, the arguments from the task's saved user
 //! registers (`crate::regs`). No enter program, no `FILE_STASH` insert, lookup
 //! or delete.
@@ -48,6 +48,7 @@ syscall_programs! {
     creat_regs => "sys_exit_creat", CREAT;
     mount_regs => "sys_exit_mount", MOUNT;
     umount2_regs => "sys_exit_umount", UMOUNT2;
+    chroot_regs => "sys_exit_chroot", CHROOT;
 }
 
 #[inline(always)]

@@ -4,9 +4,9 @@
 //! syscalls (symlink, link, unlink, rename, mkdir, rmdir, chmod) share one record
 //! and one exit path (`file_enter`, `file_exit`); ptrace, socket, the
 //! module syscalls, memfd_create, unshare and setns another (`stash::stash_sys`,
-//! `sys_exit`); chown, creat, mount and umount2 use the
+//! `sys_exit`); chown, creat, mount, umount2 and chroot use the
 //! path record, bpf, userfaultfd, dup, bind/listen/accept, setgid, capset, prctl,
-//! process_vm_readv/writev, open_by_handle_at and io_uring_setup the
+//! process_vm_readv/writev, open_by_handle_at, io_uring_setup and kill the
 //! numeric one (the fd syscalls with `fdinfo`'s reading of what the fd refers to).
 //! Where the kernel has BPF trampolines, `openat_fexit` is one program per open
 //! (arguments and result together, no stash) and the probe table prefers it over
@@ -61,6 +61,7 @@ pub mod sched_exit;
 pub mod sched_fork;
 pub mod setuid_enter;
 pub mod setuid_exit;
+pub mod signal_enter;
 pub mod socket_enter;
 pub mod stash;
 pub mod sys_exit;

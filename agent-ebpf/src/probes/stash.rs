@@ -71,7 +71,7 @@ pub fn file_args(subtype: u16, r: [u64; 5]) -> (FileArgs, *const u8) {
         sys::MKDIR | sys::CHMOD | sys::CREAT => one(at, p0, 0, a1),
         // mkdirat / fchmodat(dfd, path, mode)
         sys::MKDIRAT | sys::FCHMODAT => one(d0, p1, 0, a2),
-        sys::UNLINK | sys::RMDIR => one(at, p0, 0, 0),
+        sys::UNLINK | sys::RMDIR | sys::CHROOT => one(at, p0, 0, 0),
         // unlinkat(dfd, path, flags)
         sys::UNLINKAT => one(d0, p1, a2, 0),
         // fchmod(fd, mode): the fd in `dirfd`
@@ -143,7 +143,7 @@ pub fn sys_record(subtype: u16, r: [u64; 4]) -> ([u64; 6], *const u8) {
         sys::INIT_MODULE => ([a0, a1, 0, 0, 0, 0], a2 as *const u8),
         sys::FINIT_MODULE => ([a0, 0, a2, 0, 0, 0], a1 as *const u8),
         sys::DELETE_MODULE | sys::MEMFD_CREATE => ([0, a1, 0, 0, 0, 0], a0 as *const u8),
-        sys::SETNS | sys::DUP2 | sys::LISTEN => ([a0, a1, 0, 0, 0, 0], none),
+        sys::SETNS | sys::DUP2 | sys::LISTEN | sys::KILL => ([a0, a1, 0, 0, 0, 0], none),
         sys::ACCEPT4 => ([a0, 0, 0, a3, 0, 0], none),
         sys::PRCTL => ([a0, a1, 0, 0, 0, 0], if a0 == PR_SET_NAME { a1 as *const u8 } else { none }),
         sys::CAPSET => ([0; 6], none),

@@ -1,6 +1,6 @@
 //! `syscalls/sys_exit_*` of ptrace, socket, the module syscalls, memfd_create,
 //! unshare, setns, bpf, userfaultfd, dup, bind, listen, accept, capset, setgid,
-//! setresgid, prctl, process_vm_readv/writev, open_by_handle_at and io_uring_setup:
+//! setresgid, prctl, process_vm_readv/writev, open_by_handle_at, io_uring_setup and kill:
 //! add the result to the stashed record (for the fd syscalls, what the fd refers
 //! to; for capset, the task's capability sets; for io_uring_setup, the params the
 //! kernel filled) and emit it.
@@ -56,6 +56,7 @@ syscall_programs! {
     process_vm_writev_exit => "sys_exit_process_vm_writev", PROCESS_VM_WRITEV;
     open_by_handle_at_exit => "sys_exit_open_by_handle_at", OPEN_BY_HANDLE_AT;
     io_uring_setup_exit => "sys_exit_io_uring_setup", IO_URING_SETUP;
+    kill_exit => "sys_exit_kill", KILL;
 }
 
 #[inline(always)]
@@ -93,12 +94,14 @@ fn try_sys_exit(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
 
 /// The pre-filter's argument checks: a socket of a family no rule names, an
 /// unshare whose flags have none of the bits the rules need (`unshare(0)`,
-/// `CLONE_FS`: no new namespace) are dropped.
+/// `CLONE_FS`: no new namespace), a kill sending a signal no rule looks for
+/// (`kill(pid, 0)`) are dropped.
 #[inline(always)]
 pub fn kept(f: &lanner_common::FilterConfig, subtype: u16, args: &[u64]) -> bool {
     match subtype {
         sys::SOCKET => f.socket_kept(args[0]),
         sys::UNSHARE => f.unshare_kept(args[0]),
+        sys::KILL => f.kill_kept(args[1]),
         _ => true,
     }
 }

@@ -1,14 +1,15 @@
 //! The numeric-argument syscalls (ptrace, socket, the module syscalls,
 //! memfd_create, unshare, setns, bpf, userfaultfd, dup, bind, listen, accept,
 //! capset, setgid, setresgid, prctl, process_vm_readv/writev, open_by_handle_at,
-//! io_uring_setup) as ONE `sys_exit_*` program each: the
+//! io_uring_setup, kill) as ONE `sys_exit_*` program each: the
 //! result from the tracepoint record, the arguments from the task's saved user
 //! registers (`crate::regs`). No enter program, no `SYS_STASH` insert, lookup
 //! or delete.
 //!
 //! The pre-filter decides at the first look: a dup-family result no rule can
 //! match is dropped on the result alone, a socket of a family no rule names
-//! and an unshare whose flags create no namespace a rule looks for right after
+//! an unshare whose flags create no namespace a rule looks for and a kill
+//! sending a signal no rule looks for right after
 //! the registers are read, all before a record is built. The
 //! record is the pair's `SysEvent` (`stash::fill_sys`, `sys_exit::complete_sys`),
 //! with the header taken at exit and the one user string some of them carry
@@ -64,6 +65,7 @@ syscall_programs! {
     process_vm_writev_regs => "sys_exit_process_vm_writev", PROCESS_VM_WRITEV;
     open_by_handle_at_regs => "sys_exit_open_by_handle_at", OPEN_BY_HANDLE_AT;
     io_uring_setup_regs => "sys_exit_io_uring_setup", IO_URING_SETUP;
+    kill_regs => "sys_exit_kill", KILL;
 }
 
 #[inline(always)]

@@ -92,6 +92,7 @@ pub const TABLE: &[ProbeSpec] = &[
         &["open_by_handle_at_enter", "open_by_handle_at_exit"],
     ),
     regs("io_uring_setup_regs", "sys_exit_io_uring_setup", &["io_uring_setup_enter", "io_uring_setup_exit"]),
+    regs("kill_regs", "sys_exit_kill", &["kill_enter", "kill_exit"]),
     // The path syscalls (agent-ebpf `file_regs`), likewise.
     regs("symlink_regs", "sys_exit_symlink", &["symlink_enter", "symlink_exit"]),
     regs("symlinkat_regs", "sys_exit_symlinkat", &["symlinkat_enter", "symlinkat_exit"]),
@@ -105,6 +106,7 @@ pub const TABLE: &[ProbeSpec] = &[
     regs("mkdir_regs", "sys_exit_mkdir", &["mkdir_enter", "mkdir_exit"]),
     regs("mkdirat_regs", "sys_exit_mkdirat", &["mkdirat_enter", "mkdirat_exit"]),
     regs("rmdir_regs", "sys_exit_rmdir", &["rmdir_enter", "rmdir_exit"]),
+    regs("chroot_regs", "sys_exit_chroot", &["chroot_enter", "chroot_exit"]),
     regs("chmod_regs", "sys_exit_chmod", &["chmod_enter", "chmod_exit"]),
     regs("fchmod_regs", "sys_exit_fchmod", &["fchmod_enter", "fchmod_exit"]),
     regs("fchmodat_regs", "sys_exit_fchmodat", &["fchmodat_enter", "fchmodat_exit"]),
@@ -162,6 +164,8 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("mkdirat_exit", "syscalls", "sys_exit_mkdirat", (5, 8), false),
     tp("rmdir_enter", "syscalls", "sys_enter_rmdir", (5, 8), false),
     tp("rmdir_exit", "syscalls", "sys_exit_rmdir", (5, 8), false),
+    tp("chroot_enter", "syscalls", "sys_enter_chroot", (5, 8), false),
+    tp("chroot_exit", "syscalls", "sys_exit_chroot", (5, 8), false),
     tp("chmod_enter", "syscalls", "sys_enter_chmod", (5, 8), false),
     tp("chmod_exit", "syscalls", "sys_exit_chmod", (5, 8), false),
     tp("fchmod_enter", "syscalls", "sys_enter_fchmod", (5, 8), false),
@@ -237,6 +241,10 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("open_by_handle_at_exit", "syscalls", "sys_exit_open_by_handle_at", (5, 8), false),
     tp("io_uring_setup_enter", "syscalls", "sys_enter_io_uring_setup", (5, 8), false),
     tp("io_uring_setup_exit", "syscalls", "sys_exit_io_uring_setup", (5, 8), false),
+    // Signals sent with kill(2) (`kill`, `pkill`): tkill/tgkill are not captured
+    // (runtimes send them constantly: Go's preemption signal).
+    tp("kill_enter", "syscalls", "sys_enter_kill", (5, 8), false),
+    tp("kill_exit", "syscalls", "sys_exit_kill", (5, 8), false),
     // sysc (issue 14 leftovers): execveat as its own event type (the exec family:
     // always attached, like execve).
     tp("execveat_enter", "syscalls", "sys_enter_execveat", (5, 8), false),

@@ -12,7 +12,7 @@ macro_rules! f {
 
 /// Every supported field.
 pub static FIELDS: &[FieldInfo] = &[
-    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module, memfd_create, unshare, setns, mount, umount2, bpf, dup, dup2, dup3, chown, lchown, fchown, fchownat, creat, userfaultfd, bind, listen, accept, accept4, capset, setgid, setresgid, prctl, process_vm_readv, process_vm_writev, open_by_handle_at, io_uring_setup"),
+    f!("evt.type", EvtType, EvtType, No, "event type: execve, openat, connect, setuid, clone, procexit, the path syscalls (symlink(at), link(at), unlink(at), rename(at/at2), mkdir(at), rmdir, chmod, fchmod(at)), ptrace, socket, init_module, finit_module, delete_module, memfd_create, unshare, setns, mount, umount2, bpf, dup, dup2, dup3, chown, lchown, fchown, fchownat, creat, userfaultfd, bind, listen, accept, accept4, capset, setgid, setresgid, prctl, process_vm_readv, process_vm_writev, open_by_handle_at, io_uring_setup, kill, chroot"),
     f!("evt.num", EvtNum, Num, No, "event number: Lanner does not number events, so it is always missing (Falco's never_true macro, evt.num=0, stays false)"),
     f!("evt.time", EvtTime, Time, No, "event time; compared as unix ns, printed HH:MM:SS.nnnnnnnnn"),
     f!("evt.time.iso8601", EvtTimeIso8601, Time, No, "event time printed as RFC 3339"),

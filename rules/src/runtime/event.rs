@@ -57,6 +57,7 @@ pub const ARG_NAMES: &[&str] = &[
     "nstype", "dev", "dir", "cmd", "res_or_fd", "oldfd", "newfd", "pathname", "uid", "gid", "addr", "tuple",
     "backlog", "cap_inheritable", "cap_permitted", "cap_effective", "rgid", "egid", "sgid", "option", "arg2_str",
     "arg2_int", "mountfd", "entries", "sq_entries", "cq_entries", "sq_thread_cpu", "sq_thread_idle", "features",
+    "sig",
 ];
 
 /// One syscall argument: `text` as Falco's `evt.arg.<name>` renders it (flag names,

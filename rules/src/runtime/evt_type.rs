@@ -97,13 +97,15 @@ evt_types! {
     ProcessVmWritev = 51 => "process_vm_writev",
     OpenByHandleAt = 52 => "open_by_handle_at",
     IoUringSetup = 53 => "io_uring_setup",
+    Kill = 54 => "kill",
+    Chroot = 55 => "chroot",
 }
 
 const _: () = assert!(EvtType::COUNT <= TypeMask::BITS as usize);
 
 impl EvtType {
     /// Number of captured types (size of per-type tables).
-    pub const COUNT: usize = 54;
+    pub const COUNT: usize = 56;
 
     /// Index into per-type tables.
     pub fn index(self) -> usize {

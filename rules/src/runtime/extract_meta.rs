@@ -16,9 +16,17 @@ use crate::runtime::event::{Event, EvtType, FdKind};
 fn table_category(t: EvtType) -> Option<&'static str> {
     use EvtType as T;
     Some(match t {
-        T::Execve | T::Execveat | T::Clone | T::Procexit | T::Ptrace | T::Unshare | T::Setns | T::Capset | T::Prctl => {
-            "process"
-        }
+        T::Execve
+        | T::Execveat
+        | T::Clone
+        | T::Procexit
+        | T::Ptrace
+        | T::Unshare
+        | T::Setns
+        | T::Capset
+        | T::Prctl
+        | T::Chroot => "process",
+        T::Kill => "signal",
         T::Openat
         | T::Creat
         | T::Symlink

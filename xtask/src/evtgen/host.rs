@@ -70,6 +70,8 @@ pub(crate) fn prepare(kube: &Kube) -> Result<()> {
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("dpkg"))?;
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("postgres"))?;
     std::fs::copy("/usr/bin/perl", Path::new(TOOLS).join("logrotate"))?;
+    // A security agent the pod can signal (sleep under Falco's process name).
+    std::fs::copy("/bin/sleep", Path::new(TOOLS).join("falco"))?;
     // kubectl as an image ships it: the real client copied in. Run from PATH it could sit
     // below /tmp or /root (the test infrastructure's run and cache dirs), where the drift
     // rule rightly fires as well.

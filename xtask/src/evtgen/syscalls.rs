@@ -1,13 +1,13 @@
 //! Actions over the syscalls captured since issue 14 (dup onto stdio, mount, bpf,
 //! userfaultfd, chown, creat) and since 2026-12-05 (process_vm_readv/writev,
-//! open_by_handle_at, io_uring_setup): each performs the real syscall in the pod, by a program (bash,
+//! open_by_handle_at, io_uring_setup, kill, chroot): each performs the real syscall in the pod, by a program (bash,
 //! python3 ctypes) that no exec-based rule names, so the syscall rule alone must see it.
 use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
 use anyhow::{Context as _, Result};
 
-use super::{act, py, work, Action, Ctx, C2, NAMES};
+use super::{act, py, work, Action, Ctx, C2, NAMES, TOOLS};
 
 pub(crate) fn actions() -> Vec<Action> {
     vec![
@@ -22,6 +22,8 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("process_vm_writev into another process", PVM_WRITE, "T1055", process_vm_write),
         act!("open_by_handle_at (Shocker)", "Open file by handle in container", "T1611", open_by_handle),
         act!("io_uring_setup", "io_uring instance created in container", "T1562", io_uring_setup),
+        act!("kill -STOP the security agent", "Security agent stopped by signal", "T1562.001", stop_agent),
+        act!("chroot (syscall)", "Chroot in container", "T1611", chroot),
     ]
 }
 
@@ -184,4 +186,23 @@ fn creat_bin(c: &Ctx) -> Result<()> {
          if fd >= 0:\n    os.close(fd)",
         None,
     )
+}
+
+fn stop_agent(c: &Ctx) -> Result<()> {
+    // A stand-in agent in the pod (the image-like `falco`, sleep under the real one's
+    // process name), frozen with SIGSTOP and then killed: kill(2) both times.
+    py(
+        c,
+        &format!(
+            "import os, signal, subprocess, time\nt = subprocess.Popen(['{TOOLS}/falco', '30'])\ntime.sleep(0.1)\n\
+             os.kill(t.pid, signal.SIGSTOP)\nos.kill(t.pid, signal.SIGKILL)\nt.wait()"
+        ),
+        None,
+    )
+}
+
+fn chroot(c: &Ctx) -> Result<()> {
+    // chroot(2) by a forked child into / (where a real escape would name the node's
+    // mounted disk): the child exits at once, the pod's root is unchanged.
+    py(c, "import os\npid = os.fork()\nif pid == 0:\n    os.chroot('/')\n    os._exit(0)\nos.waitpid(pid, 0)", None)
 }
