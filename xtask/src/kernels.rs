@@ -114,8 +114,9 @@ fn payload(root: &Path) -> Result<PathBuf> {
         }
     }
     // Static helpers: setuid0 (setuid EPERM), opens (open/openat/openat2/creat by raw
-    // syscall), execat (execveat, successful and ENOENT).
-    for helper in ["setuid0", "opens", "execat"] {
+    // syscall), execat (execveat, successful and ENOENT), inject (process_vm_readv,
+    // io_uring_setup, open_by_handle_at).
+    for helper in ["setuid0", "opens", "execat", "inject"] {
         let st = Command::new("cc")
             .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
             .arg(dir.join("kmx").join(helper))

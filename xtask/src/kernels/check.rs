@@ -32,6 +32,11 @@ pub const COLUMNS: &[&str] = &[
     "mkdir",
     "rename",
     "socket",
+    "process_vm_readv",
+    "io_uring_setup",
+    "open_by_handle_at",
+    "kill",
+    "chroot",
     "drops",
 ];
 
@@ -210,6 +215,45 @@ fn expectations(console: &str) -> Vec<Expect> {
             ],
         ),
         e("kmx socket", vec![("evt.arg.domain", "AF_INET".into()), ("proc.name", "nc".into())]),
+        // The inject helper (xtask/kernels/payload/inject.c): its own memory, an 8-entry
+        // ring (the kernel doubles the completion queue), /tmp/kmx/readme by its handle
+        // (named from /proc/PID/fd while the helper holds it).
+        e(
+            "kmx inject",
+            vec![
+                ("evt.type", "process_vm_readv".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("evt.arg.pid", "inject".into()),
+            ],
+        ),
+        e(
+            "kmx inject",
+            vec![
+                ("evt.type", "io_uring_setup".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("evt.arg.entries", "8".into()),
+                ("evt.arg.cq_entries", "16".into()),
+            ],
+        ),
+        e(
+            "kmx inject",
+            vec![
+                ("evt.type", "open_by_handle_at".into()),
+                ("evt.res", "SUCCESS".into()),
+                ("evt.arg.path", "/tmp/kmx/readme".into()),
+            ],
+        ),
+        // kill(2) behind the signal filter (SIGSTOP by name and number), chroot(2).
+        e(
+            "kmx kill",
+            vec![
+                ("evt.arg.pid", "sleep".into()),
+                ("evt.arg.sig", "SIGSTOP".into()),
+                ("evt.rawarg.sig", 19.into()),
+                ("evt.res", "SUCCESS".into()),
+            ],
+        ),
+        e("kmx chroot", vec![("evt.arg.path", "/tmp/kmx/jail".into()), ("evt.res", "SUCCESS".into())]),
     ]
 }
 
