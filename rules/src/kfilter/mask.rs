@@ -9,10 +9,12 @@
 //! (other fields, negations, transformers) is "any". Each filter says which
 //! plain checks narrow it (its `leaf`). The walk over the rules is generic in
 //! the abstract domain ([`Lattice`]): the unshare filter (`unshare`) folds
-//! "needs one of these flag bits" over the same conditions.
+//! "needs one of these flag bits" over the same conditions. The socket and kill
+//! filters share their leaf and kernel check too (`named_arg_leaf`,
+//! `mask_passes`): one small argument, by name or number.
 
 use crate::fields::FieldId as F;
-use crate::runtime::event::EvtType;
+use crate::runtime::event::{Event, EvtType};
 use crate::runtime::matcher::{Check, Mode, Node, Pred};
 use crate::runtime::ruleset::RuleSet;
 
@@ -104,4 +106,36 @@ fn node<L: Lattice>(n: &Node, t: EvtType, leaf: &dyn Fn(&Check) -> L) -> L {
 /// The mask of the values in 0..63 for which `test` holds.
 pub(super) fn mask_of(test: impl Fn(i64) -> bool) -> u64 {
     (0..64).filter(|&v| test(v)).fold(0u64, |m, v| m | 1u64 << v)
+}
+
+/// The leaf of a filter on one small numeric argument `key` that `evt.arg.<key>`
+/// renders by name (`text`: the name, or the number past the named ones) and
+/// `evt.rawarg.<key>` gives as the number: any string or numeric test narrows
+/// it, judged on each value 0..63 (the socket family, the kill signal).
+pub(super) fn named_arg_leaf(c: &Check, key: &str, text: impl Fn(i64) -> String) -> Abs {
+    if c.field.key.as_deref() != Some(key) {
+        return Abs::TOP;
+    }
+    match (c.field.id, &c.pred) {
+        (F::EvtArg, Pred::Str(p)) => Abs::Mask(Some(mask_of(|v| p.test(&text(v))))),
+        (F::EvtRawarg, Pred::Num(p)) => Abs::Mask(Some(mask_of(|v| p.test(v)))),
+        _ => Abs::TOP,
+    }
+}
+
+/// The kernel's check of such an argument: keep value `v`? `None` keeps all;
+/// values from 64 on always pass.
+pub(super) fn mask_passes(mask: Option<u64>, v: u64) -> bool {
+    mask.is_none_or(|m| v >= 64 || m & (1u64 << v) != 0)
+}
+
+/// [`mask_passes`] for an event of type `t` (other types always pass): argument
+/// `key`'s number, or the number of its name in `names` (a fixture may give only
+/// that).
+pub(super) fn event_passes(mask: Option<u64>, ev: &Event, t: EvtType, key: &str, names: &[&str]) -> bool {
+    let Some(a) = ev.arg(key).filter(|_| ev.evt_type == t) else {
+        return true;
+    };
+    let v = a.raw.map(|v| v as u64).or_else(|| names.iter().position(|n| **n == *a.text).map(|v| v as u64));
+    v.is_none_or(|v| mask_passes(mask, v))
 }

@@ -14,12 +14,11 @@
 //! `evt.rawarg.sig` (its number) narrow it with any string or numeric test,
 //! judged on each signal 0..63; the kernel keeps every signal from 64 on.
 
-use crate::fields::FieldId as F;
 use crate::runtime::event::{Event, EvtType};
-use crate::runtime::matcher::{Check, Pred};
+use crate::runtime::matcher::Check;
 use crate::runtime::ruleset::RuleSet;
 
-use super::mask::{mask_of, needs_mask, Abs};
+use super::mask::{event_passes, mask_passes, named_arg_leaf, needs_mask, Abs};
 
 /// Signal names by number, as Falco prints them (libsinsp `signal_to_str`):
 /// 1..31; 0 and the real-time signals have none.
@@ -57,20 +56,13 @@ impl KillNeeds {
 
     /// The kernel's check: keep a `kill` sending signal `sig`?
     pub fn passes(&self, sig: u64) -> bool {
-        match self.signals {
-            None => true,
-            Some(mask) => sig >= 64 || mask & (1u64 << sig) != 0,
-        }
+        mask_passes(self.signals, sig)
     }
 
     /// [`KillNeeds::passes`] for an event (other event types always pass): the
     /// signal's number, or the number of its name (a fixture may give only that).
     pub(crate) fn passes_event(&self, ev: &Event) -> bool {
-        let Some(a) = ev.arg("sig").filter(|_| ev.evt_type == EvtType::Kill) else {
-            return true;
-        };
-        let s = a.raw.map(|s| s as u64).or_else(|| SIGNALS.iter().position(|n| **n == *a.text).map(|s| s as u64));
-        s.is_none_or(|s| self.passes(s))
+        event_passes(self.signals, ev, EvtType::Kill, "sig", &SIGNALS)
     }
 }
 
@@ -82,14 +74,7 @@ impl RuleSet {
 }
 
 fn leaf(c: &Check) -> Abs {
-    if c.field.key.as_deref() != Some("sig") {
-        return Abs::TOP;
-    }
-    match (c.field.id, &c.pred) {
-        (F::EvtArg, Pred::Str(p)) => Abs::Mask(Some(mask_of(|s| p.test(&signal_text(s))))),
-        (F::EvtRawarg, Pred::Num(p)) => Abs::Mask(Some(mask_of(|s| p.test(s)))),
-        _ => Abs::TOP,
-    }
+    named_arg_leaf(c, "sig", signal_text)
 }
 
 #[cfg(test)]

@@ -15,12 +15,11 @@
 //! the kernel keeps every family from 64 on (no such family exists today, the
 //! call fails, and a rule could still name the number).
 
-use crate::fields::FieldId as F;
 use crate::runtime::event::{Event, EvtType};
-use crate::runtime::matcher::{Check, Pred};
+use crate::runtime::matcher::Check;
 use crate::runtime::ruleset::RuleSet;
 
-use super::mask::{mask_of, needs_mask, Abs};
+use super::mask::{event_passes, mask_passes, named_arg_leaf, needs_mask, Abs};
 
 /// Address family names by number, as Falco prints them (`AF_UNIX` for 1).
 #[rustfmt::skip]
@@ -59,20 +58,13 @@ impl SocketNeeds {
 
     /// The kernel's check: keep a `socket` call on family `domain`?
     pub fn passes(&self, domain: u64) -> bool {
-        match self.domains {
-            None => true,
-            Some(mask) => domain >= 64 || mask & (1u64 << domain) != 0,
-        }
+        mask_passes(self.domains, domain)
     }
 
     /// [`SocketNeeds::passes`] for an event (other event types always pass): the
     /// family's number, or the number of its name (a fixture may give only that).
     pub(crate) fn passes_event(&self, ev: &Event) -> bool {
-        let Some(a) = ev.arg("domain").filter(|_| ev.evt_type == EvtType::Socket) else {
-            return true;
-        };
-        let d = a.raw.map(|d| d as u64).or_else(|| DOMAINS.iter().position(|n| **n == *a.text).map(|d| d as u64));
-        d.is_none_or(|d| self.passes(d))
+        event_passes(self.domains, ev, EvtType::Socket, "domain", &DOMAINS)
     }
 }
 
@@ -84,14 +76,7 @@ impl RuleSet {
 }
 
 fn leaf(c: &Check) -> Abs {
-    if c.field.key.as_deref() != Some("domain") {
-        return Abs::TOP;
-    }
-    match (c.field.id, &c.pred) {
-        (F::EvtArg, Pred::Str(p)) => Abs::Mask(Some(mask_of(|d| p.test(&domain_text(d))))),
-        (F::EvtRawarg, Pred::Num(p)) => Abs::Mask(Some(mask_of(|d| p.test(d)))),
-        _ => Abs::TOP,
-    }
+    named_arg_leaf(c, "domain", domain_text)
 }
 
 #[cfg(test)]
