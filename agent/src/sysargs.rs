@@ -117,7 +117,8 @@ pub fn sys_args(s: &decode::Sys, fd: Option<&Fd>) -> Option<(EvtType, Vec<EvtArg
             ]
         }
         EvtType::IoUringSetup => {
-            // args 2..4: the params the kernel filled (u32 pairs), zero on failure.
+            // args 2..4: the params (u32 pairs) as the kernel filled them, or as passed
+            // when the call failed (`sys_exit::complete_sys`).
             let ((sq, cq), (flags, cpu), (idle, feats)) = (lo_hi(a[2]), lo_hi(a[3]), lo_hi(a[4]));
             vec![
                 EvtArg::num("entries", i64::from(a[0] as u32)),
