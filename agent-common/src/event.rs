@@ -152,10 +152,19 @@ pub struct ExecEvent {
     pub tail: [u8; EXEC_TAIL_LEN],
 }
 
-/// Where the filename section may start at most: argv and environment
-/// together fill at most the `ARGS_LEN + ARG_MAX_ONE` bytes they had before
-/// the record was packed.
-pub const EXEC_FILENAME_AT_MAX: usize = ARGS_LEN + ARG_MAX_ONE - 1;
+/// Where the filename section may start at most: after argv alone (less than
+/// `ARGS_LEN + ARG_MAX_ONE` bytes when read one argument at a time), or after
+/// argv (at most `ARGS_LEN` bytes when the environment follows) and the
+/// environment.
+pub const EXEC_FILENAME_AT_MAX: usize = max(ARGS_LEN + ARG_MAX_ONE - 1, ARGS_LEN + crate::exe::ENV_LEN);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 /// Where the executable's path may start: after a filename of < `PATH_LEN` bytes.
 pub const EXEC_EXE_AT_MAX: usize = EXEC_FILENAME_AT_MAX + PATH_LEN;
 /// Where the working directory's path may start.
@@ -580,7 +589,7 @@ const_size!(EventHeader, HDR_LEN);
 const_size!(ExecEvent, HDR_LEN + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + EXEC_TAIL_LEN);
 // argv (< ARGS_LEN + ARG_MAX_ONE bytes; at most ARGS_LEN when the environment follows) and the environment fit before the filename's last start.
 const _: () = assert!(ARGS_LEN + crate::exe::ENV_LEN <= EXEC_FILENAME_AT_MAX);
-const _: () = assert!(EXEC_TAIL_LEN == 4096);
+const _: () = assert!(EXEC_TAIL_LEN == 7168);
 const_size!(OpenEvent, HDR_LEN + 32 + PATH_LEN);
 const_size!(ConnectEvent, HDR_LEN + 32 + UNIX_PATH_LEN + 4 + 16);
 const_size!(SetuidEvent, HDR_LEN + 24);

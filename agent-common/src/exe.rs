@@ -15,8 +15,11 @@ pub const EXE_PATH_BUF: usize = 768;
 pub const EXE_PATH_BUDGET: usize = 512;
 /// `NAME_MAX + 1`: the most one component read may write.
 pub const EXE_NAME_MAX: usize = 256;
-/// Bytes of the environment (`mm->env_start..env_end`) copied after argv.
-pub const ENV_LEN: usize = 1023;
+/// Bytes of the environment (`mm->env_start..env_end`) copied after argv: 4 KiB
+/// less one, as Falco's drivers read it (`MAX_PROC_ARG_ENV`). A pod's environment
+/// passes 1 KiB easily (the kubelet adds seven variables per Service of the
+/// namespace), and a variable set last, say `LD_PRELOAD=/tmp/x`, comes last.
+pub const ENV_LEN: usize = 4095;
 
 /// The walk reached its depth or byte budget: the path lacks its top.
 pub const EXE_TRUNCATED: u16 = 1 << 0;

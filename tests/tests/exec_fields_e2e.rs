@@ -199,12 +199,22 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     // 8. An ancestor's argv[0], arguments and environment: /bin/sh runs the tagged
     // program with its own value of a variable the shell also has.
     let sh_script = format!("LANNER_AENV=child /bin/true {n} aexe; :");
-    // A small environment: the kernel copies the first 1023 bytes of it.
+    // A small environment: the kernel copies the first 4095 bytes of it.
     run(Command::new("/bin/sh")
         .args(["-c", &sh_script])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("LANNER_AENV", format!("parent-{n}")));
+
+    // 9. A pod-sized environment (~3.4 KB: the kubelet adds seven variables per Service
+    // of the namespace) with the variable that matters last (std sorts by name).
+    let mut c = Command::new("/bin/true");
+    c.args([&n, "bigenv"]).env_clear();
+    for i in 0..30 {
+        c.env(format!("A_SVC{i:02}_SERVICE_PORT_HTTPS_WITH_A_LONG_NAME"), format!("{:070}", i));
+    }
+    c.env("LANNER_TAG", &n);
+    run(&mut c);
 
     let out = agent.stop();
     drop(ovl);
@@ -293,6 +303,12 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!((s(e, "proc.is_pgid_leader"), s(e, "proc.is_vpgid_leader")), ("true".into(), "true".into()));
     assert_eq!(s(e, "proc.vpgid.name"), "true");
     assert_eq!(s(e, "proc.sid.exepath"), std::fs::canonicalize("/bin/true").unwrap().display().to_string());
+
+    let big = alert(&out, &n, "bigenv");
+    let env = s(big, "proc.env");
+    assert!(env.len() > 3300 && env.len() <= 4095, "{} bytes of environment", env.len());
+    assert_eq!(s(big, "proc.env[LANNER_TAG]"), n, "the last variable, past the first KiB");
+    assert!(env.ends_with(&format!(" LANNER_TAG={n}")), "{} bytes, ending {:?}", env.len(), &env[env.len() - 100..]);
 
     let ns1 = alert(&out, &n, "pidns");
     assert_eq!((s(ns1, "proc.vpid"), s(ns1, "thread.vtid")), ("1".into(), "1".into()));

@@ -6,7 +6,8 @@
 //! with a containerd container id, its kubelet-like cgroup, and two network namespaces
 //! joined by a veth pair: the pod (`lnr-evt-pod`, 10.231.78.2, default route through the
 //! peer) and the "outside" (`lnr-evt-c2`, 10.231.78.1, also holding the "public" address
-//! 198.51.100.7 and the cloud metadata address 169.254.169.254). Nothing leaves the
+//! 198.51.100.7, the cloud metadata address 169.254.169.254 and the API server's ClusterIP
+//! 10.96.0.1). Nothing leaves the
 //! machine. Tools an image could ship that this host lacks (nc, socat, nmap, chisel,
 //! xmrig, insmod...) are copies of `/bin/true` under `/opt/lnr-evtgen/bin`, installed
 //! before the agent starts, as an image's content would be; the detection is the real
@@ -38,6 +39,7 @@ mod access;
 mod benign;
 mod escalation;
 mod execution;
+pub(crate) mod falco;
 mod host;
 mod matrix;
 mod syscalls;
@@ -51,7 +53,7 @@ pub(crate) const NAMES: Names = Names {
     veth_c2: "lnr-evt-c",
     pod_ip: "10.231.78.2",
     c2_ip: C2,
-    c2_extra_ips: &[PUBLIC, METADATA],
+    c2_extra_ips: &[PUBLIC, METADATA, API],
     work: WORK,
     state: "/tmp/lnr-evtgen.state",
     rbac: "lanner-evtgen-agent-pods",
@@ -59,10 +61,13 @@ pub(crate) const NAMES: Names = Names {
     image: "registry.example/target:1.0",
     sa_token_mark: "lnr-evtgen-fake-token",
 };
-/// The C2 host on the veth peer, a "public" address and the metadata service (same netns).
+/// The C2 host on the veth peer, a "public" address, the metadata service and the API
+/// server (all in the same netns).
 pub(crate) const C2: &str = "10.231.78.1";
 pub(crate) const PUBLIC: &str = "198.51.100.7";
 pub(crate) const METADATA: &str = "169.254.169.254";
+/// The API server as pods reach it: the `kubernetes` Service's usual ClusterIP.
+pub(crate) const API: &str = "10.96.0.1";
 pub(crate) const WORK: &str = "/tmp/lnr-evtgen";
 /// Image-like tools this host lacks (see the module doc).
 pub(crate) const TOOLS: &str = "/opt/lnr-evtgen/bin";
@@ -174,19 +179,35 @@ pub fn run() -> Result<()> {
     if !problems.is_empty() {
         bail!("evtgen table and pack disagree:\n{}", problems.join("\n"));
     }
+    let r = with_kube(|kube| evtgen(kube, &pack, &table));
+    eprintln!("xtask: evtgen finished in {:.0} s", t.elapsed().as_secs_f64());
+    r
+}
+
+/// `f` with the API server up (started here when it was not running, and then stopped
+/// unless `LANNER_KEEP_INFRA` is set), evtgen's host state cleaned before and after.
+pub(crate) fn with_kube(f: impl FnOnce(&Kube) -> Result<()>) -> Result<()> {
     let (kube, started_kube) = Kube::up()?;
     host::cleanup(&kube);
-    let r = evtgen(&kube, &pack, &table);
+    let r = f(&kube);
     host::cleanup(&kube);
     kube.delete_rbac(&NAMES);
     if started_kube && std::env::var_os("LANNER_KEEP_INFRA").is_none() {
         let _ = crate::sh(Command::new("bash").args(["xtask/kube/kube.sh", "down"]));
     }
-    eprintln!("xtask: evtgen finished in {:.0} s", t.elapsed().as_secs_f64());
     r
 }
 
 fn evtgen(kube: &Kube, pack: &[matrix::PackRule], table: &[Action]) -> Result<()> {
+    // The pack's files (what the binary embeds, checked by rules/tests/default_pack.rs), so
+    // a binary built before the last rule edit still tests the rules of this tree.
+    let rules = format!("--rules={}", crate::root().join("rules/default").display());
+    in_pod(kube, &[rules], |agent, pod| play(agent, pod, pack, table))
+}
+
+/// The pod, its network, the C2 side and `lanner run` with `agent_args` (its rules), then
+/// `f` once the agent is ready and its pod cache synced; the agent is stopped after.
+pub(crate) fn in_pod(kube: &Kube, agent_args: &[String], f: impl FnOnce(&Agent, &Pod) -> Result<()>) -> Result<()> {
     apply_base_objects(kube, &NAMES)?;
     setup_netns(&NAMES)?;
     let pod = create_pod(kube, &NAMES)?;
@@ -195,15 +216,12 @@ fn evtgen(kube: &Kube, pack: &[matrix::PackRule], table: &[Action]) -> Result<()
     start_c2(&NAMES, &[443, 4444, 9050, 9999], &[80, 6443, 8080])?;
     ensure_sa_token(&NAMES)?;
     host::prepare(kube)?;
-    // The pack's files (what the binary embeds, checked by rules/tests/default_pack.rs), so
-    // a binary built before the last rule edit still tests the rules of this tree.
-    let rules = format!("--rules={}", crate::root().join("rules/default").display());
-    let mut agent = Agent::start(kube, NAMES.node, &[rules])?;
+    let mut agent = Agent::start(kube, NAMES.node, agent_args)?;
     let r = (|| -> Result<()> {
         agent.wait_log("lanner ready", Duration::from_secs(90))?;
         let synced = agent.wait_log("pod cache synced", Duration::from_secs(60))?;
         eprintln!("xtask: agent: {synced}");
-        play(&agent, &pod, pack, table)
+        f(&agent, &pod)
     })();
     agent.stop();
     r

@@ -69,7 +69,12 @@ enum Cmd {
     /// Kill-chain simulation in a kubelet-like pod: expected alerts, latency; writes docs/simulation.md (needs root).
     Simulate,
     /// One real attacker behaviour per default-pack rule in a kubelet-like pod; writes docs/detections.md (needs root).
-    Evtgen,
+    Evtgen {
+        /// Falco's own rule files instead of the default pack (a falcosecurity/rules checkout);
+        /// writes docs/falco-detections.md.
+        #[arg(long = "falco-rules")]
+        falco_rules: Vec<std::path::PathBuf>,
+    },
     /// CycloneDX SBOM of the lanner binary (target/sbom/lanner.cdx.json), checked against Cargo.lock.
     Sbom,
     /// Licence, ban and source policy (deny.toml) with cargo-deny, offline.
@@ -381,7 +386,8 @@ fn main() -> Result<()> {
         }
         Cmd::Test => test(),
         Cmd::Simulate => simulate::run(),
-        Cmd::Evtgen => evtgen::run(),
+        Cmd::Evtgen { falco_rules } if falco_rules.is_empty() => evtgen::run(),
+        Cmd::Evtgen { falco_rules } => evtgen::falco::run(&falco_rules),
         Cmd::Sbom => {
             let bin = build()?;
             sbom::run(&root(), &target_dir(), &bin).map(|_| ())

@@ -2,7 +2,7 @@
 //! exfiltration and impact.
 use anyhow::Result;
 
-use super::{act, py, tool, work, Action, Ctx, C2, METADATA, PUBLIC, WORK};
+use super::{act, py, tool, work, Action, Ctx, API, C2, METADATA, PUBLIC, WORK};
 
 pub(crate) fn actions() -> Vec<Action> {
     vec![
@@ -110,7 +110,7 @@ fn find_suid(c: &Ctx) -> Result<()> {
 }
 
 fn k8s_api_curl(c: &Ctx) -> Result<()> {
-    c.pod.run("curl", &["-sk", "-m", "2", &format!("https://{C2}:6443/api/v1/secrets")], None, None)
+    c.pod.run("curl", &["-sk", "-m", "2", &format!("https://{API}:6443/api/v1/secrets")], None, None)
 }
 
 fn connect_py(c: &Ctx, host: &str, port: u16) -> Result<()> {
@@ -125,7 +125,7 @@ fn connect_py(c: &Ctx, host: &str, port: u16) -> Result<()> {
 
 fn k8s_api_client(c: &Ctx) -> Result<()> {
     // A client that is not a shell or download tool (python, curl... are the other rule's).
-    c.pod.run("openssl", &["s_client", "-connect", &format!("{C2}:6443")], None, None)
+    c.pod.run("openssl", &["s_client", "-connect", &format!("{API}:6443")], None, None)
 }
 
 fn suspicious_port(c: &Ctx) -> Result<()> {

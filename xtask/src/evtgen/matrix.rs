@@ -226,7 +226,7 @@ pub(crate) fn write_doc(table: &str, summary: &str, rows: &[Row], pack: &[PackRu
          and no other alert above Notice fires for the pod during the action. A benign phase (package-manager-like\n\
          writes, a `make` build and test run, curl/wget health checks, logrotate-like rotation, a tar backup)\n\
          must stay at Notice or below. \"Remote\" hosts (the C2 host 10.231.78.1, the public-looking\n\
-         198.51.100.7 and the metadata service 169.254.169.254) are addresses of a network namespace on the\n\
+         198.51.100.7, the metadata service 169.254.169.254 and the API server's ClusterIP 10.96.0.1) are addresses of a network namespace on the\n\
          other end of a veth pair: no traffic leaves the machine. Tools the host lacks (nc, socat, nmap, chisel,\n\
          xmrig, insmod, modprobe) are copies of `/bin/true` installed under their names before the agent starts,\n\
          as an image would ship them; the detection is the real execve with that name and command line.\n\n\

