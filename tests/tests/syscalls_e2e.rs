@@ -140,7 +140,7 @@ const RULES: &str = r#"
 - rule: e2e socket
   desc: sockets of the test process
   condition: evt.type = socket and proc.pid = PID and evt.arg.domain in (AF_PACKET, AF_INET)
-  output: "socket domain=%evt.arg.domain rawdomain=%evt.rawarg.domain type=%evt.arg.type proto=%evt.arg.proto fd=%evt.arg.fd res=%evt.rawres"
+  output: "socket domain=%evt.arg.domain rawdomain=%evt.rawarg.domain type=%evt.arg.type proto=%evt.arg.proto fd=%evt.arg.fd res=%evt.rawres all=%evt.args"
   priority: WARNING
 - rule: e2e namespaces and memfd
   desc: memfd_create, unshare and setns by the test process or its children
@@ -400,13 +400,29 @@ fn exact_fields(probes: Probes) {
             ("proto", Some("768")),
             ("fd", Some(&fd)),
             ("evt.rawres", Some(&s.to_string())),
+            // Falco's socket parameters in its order, named numbers as Falco prints them.
+            (
+                "evt.args",
+                Some(&format!(
+                    "{}domain=17(AF_PACKET) type=3 proto=768",
+                    if s >= 0 { format!("fd={s} ") } else { String::new() }
+                )),
+            ),
         ],
     );
     assert_eq!(x.get("socket_fail"), e(libc::EINVAL));
     let r = record(&out, "sys", "socket", e(libc::EINVAL));
     assert_eq!((i(&r["args"][0]), i(&r["args"][1])), (2, 99));
     let f = alert(&out, "e2e socket", "socket domain=AF_INET ");
-    args(&f, &[("type", Some("99")), ("fd", None), ("evt.rawres", Some("-22"))]);
+    args(
+        &f,
+        &[
+            ("type", Some("99")),
+            ("fd", None),
+            ("evt.rawres", Some("-22")),
+            ("evt.args", Some("domain=2(AF_INET) type=99 proto=0")),
+        ],
+    );
 
     // memfd_create (name and flags), unshare (namespace flags), setns (fd, nstype).
     let (memfd, me, ns) = (x.get("memfd"), std::process::id() as i64, x.get("ns_pid"));

@@ -82,10 +82,12 @@ pub(crate) const TOOLS: &str = "/opt/lnr-evtgen/bin";
 const LATENCY_BOUND_MS: f64 = 50.0;
 const LATENCY_MEDIAN_MS: f64 = 10.0;
 
-/// What an action gets: the pod, the pid of the pod's long-running main process.
+/// What an action gets: the pod, the pid of the pod's long-running main process, and a
+/// privileged pod with host mounts (`evtgen --falco-rules` only).
 pub(crate) struct Ctx<'a> {
     pub(crate) pod: &'a Pod,
     pub(crate) main_pid: u32,
+    pub(crate) privileged: Option<&'a Pod>,
 }
 
 /// One named action: the rule it must raise (and the technique tag on it).
@@ -202,12 +204,16 @@ fn evtgen(kube: &Kube, pack: &[matrix::PackRule], table: &[Action]) -> Result<()
     // The pack's files (what the binary embeds, checked by rules/tests/default_pack.rs), so
     // a binary built before the last rule edit still tests the rules of this tree.
     let rules = format!("--rules={}", crate::root().join("rules/default").display());
-    in_pod(kube, &[rules], |agent, pod| play(agent, pod, pack, table))
+    in_pod(kube, &[rules], |_, agent, pod| play(agent, pod, pack, table))
 }
 
 /// The pod, its network, the C2 side and `lanner run` with `agent_args` (its rules), then
 /// `f` once the agent is ready and its pod cache synced; the agent is stopped after.
-pub(crate) fn in_pod(kube: &Kube, agent_args: &[String], f: impl FnOnce(&Agent, &Pod) -> Result<()>) -> Result<()> {
+pub(crate) fn in_pod(
+    kube: &Kube,
+    agent_args: &[String],
+    f: impl FnOnce(&Kube, &Agent, &Pod) -> Result<()>,
+) -> Result<()> {
     apply_base_objects(kube, &NAMES)?;
     setup_netns(&NAMES)?;
     let pod = create_pod(kube, &NAMES)?;
@@ -221,7 +227,7 @@ pub(crate) fn in_pod(kube: &Kube, agent_args: &[String], f: impl FnOnce(&Agent, 
         agent.wait_log("lanner ready", Duration::from_secs(90))?;
         let synced = agent.wait_log("pod cache synced", Duration::from_secs(60))?;
         eprintln!("xtask: agent: {synced}");
-        f(&agent, &pod)
+        f(kube, &agent, &pod)
     })();
     agent.stop();
     r
@@ -239,7 +245,7 @@ fn play(agent: &Agent, pod: &Pod, pack: &[matrix::PackRule], table: &[Action]) -
     // The pod's long-running main process (its environ and memory are targets).
     let mut main = pod.cmd("sleep", &["900"], None).spawn().context("pod main process")?;
     std::thread::sleep(Duration::from_millis(300));
-    let ctx = Ctx { pod, main_pid: main.id() };
+    let ctx = Ctx { pod, main_pid: main.id(), privileged: None };
     // The network actions must really reach the other namespace (the counters are shared
     // with the simulation, which may have run before in this process).
     let (bytes0, http0) = (C2_BYTES.load(Ordering::SeqCst), HTTP_REQUESTS.load(Ordering::SeqCst));

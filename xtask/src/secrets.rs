@@ -17,6 +17,11 @@ const ALLOW: &[(&str, &str, &str)] = &[
     ("xtask/src/secrets_fixture.txt", "*", "deliberately fake samples for the scanner's own tests"),
     // evtgen plants a key-shaped file ("lnr-evtgen fake" as its body) for the private-key search actions.
     ("xtask/src/evtgen/host.rs", "private-key", "a fake key header planted for evtgen's credential-access actions"),
+    (
+        "xtask/src/evtgen/falco/actions.rs",
+        "private-key",
+        "a fake key header planted in a /home user's .ssh for Falco's ssh rules",
+    ),
 ];
 
 #[derive(Debug, PartialEq)]

@@ -61,6 +61,8 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("evt.rawarg.uid", EvtRawargUid, Num, No, "setuid target uid (same as lanner.setuid.target); chown's uid argument"),
     f!("evt.arg", EvtArg, Str, Key, "argument by Falco's parameter name (evt.arg.target, evt.arg.request...), rendered as Falco does: flag names, resolved paths"),
     f!("evt.rawarg", EvtRawarg, Num, Key, "numeric argument by Falco's parameter name (evt.rawarg.pid, evt.rawarg.domain...)"),
+    f!("evt.args", EvtArgs, Str, No, "the parameters as name=value pairs in Falco's event-table order (named numbers as 17(AF_PACKET), a failure as -2(ENOENT)); those Lanner does not capture are left out"),
+    f!("evt.info", EvtArgs, Str, No, "as evt.args (Falco's evt.info is evt.args for syscall events)"),
     f!("proc.name", ProcName, Str, No, "process name (comm)"),
     f!("proc.exepath", ProcExepath, Str, No, "full executable path"),
     f!("proc.exe", ProcExe, Str, No, "argv[0]"),

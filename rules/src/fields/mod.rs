@@ -117,6 +117,8 @@ pub enum FieldId {
     EvtArg,
     /// `evt.rawarg.<name>`: the argument's number.
     EvtRawarg,
+    /// `evt.args` / `evt.info`: every parameter as one string.
+    EvtArgs,
     ProcName,
     ProcExepath,
     ProcExe,

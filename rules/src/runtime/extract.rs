@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::fields::errno;
 use crate::fields::{Field, FieldId};
 use crate::runtime::event::{Event, EvtType, FdKind, Process, O_ACCMODE};
-pub use crate::runtime::value::{render_val, rfc3339_nanos, Lineage, TimeText, Val};
+pub use crate::runtime::value::{render_val, rfc3339_nanos, EventRef, Lineage, TimeText, Val};
 
 fn dir_of(s: &str) -> &str {
     match s.rfind('/') {
@@ -123,6 +123,7 @@ impl Field {
                 Some(k) => ev.arg(k).map_or(Val::Missing, |a| Val::Str(&a.text)),
                 None => Val::Missing,
             },
+            F::EvtArgs => Val::EvtArgs(EventRef(ev)),
             F::EvtRawarg => match &self.key {
                 Some(k) => ev.arg(k).and_then(|a| a.raw).map_or(Val::Missing, Val::Num),
                 None => Val::Missing,

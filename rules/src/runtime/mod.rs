@@ -6,6 +6,7 @@ pub(crate) mod container;
 pub mod dns;
 pub mod env;
 pub mod event;
+pub(crate) mod evt_args;
 pub(crate) mod evt_type;
 pub(crate) mod extract;
 pub(crate) mod extract_ctr;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::runtime::event::{format_open_flags, EvtType, Process};
+use crate::runtime::event::{format_open_flags, Event, EvtType, Process};
 
 /// A borrowed field value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,6 +34,18 @@ pub enum Val<'a> {
     NameNum(&'a str, i64),
     /// Every ancestor's arguments, parent first, joined with spaces (bare `proc.aargs`).
     AncestorArgs(Lineage<'a>),
+    /// The event's parameters as Falco prints them (`evt.args`), rendered when read.
+    EvtArgs(EventRef<'a>),
+}
+
+/// An event as a value (compared by identity).
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a>(pub &'a Event);
+
+impl PartialEq for EventRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
 }
 
 /// A process's ancestors, parent first, as a value (compared by identity).
@@ -123,6 +135,7 @@ pub fn render_val(v: Val<'_>, iso: bool, out: &mut String) {
         Val::Digits(a, b) => {
             let _ = write!(out, "{a}{b}");
         }
+        Val::EvtArgs(e) => crate::runtime::evt_args::render(e.0, out),
     }
 }
 

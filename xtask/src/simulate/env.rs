@@ -259,12 +259,28 @@ pub(crate) fn apply_base_objects(kube: &Kube, n: &Names) -> Result<()> {
 /// and its kubelet-like cgroup (directories recorded in `n.state`). Call after
 /// [`setup_netns`]: the pod's processes join `n.netns_pod`.
 pub(crate) fn create_pod(kube: &Kube, n: &Names) -> Result<Pod> {
+    create_pod_as(kube, n, "", serde_json::json!({}), serde_json::json!([]))
+}
+
+/// As [`create_pod`], the pod named `<prefix><suffix>-<n>`, its container spec extended
+/// by `container` (a securityContext, volumeMounts) and the pod's `volumes`.
+pub(crate) fn create_pod_as(
+    kube: &Kube,
+    n: &Names,
+    suffix: &str,
+    container: serde_json::Value,
+    volumes: serde_json::Value,
+) -> Result<Pod> {
     let seq = now_ns() / 1_000_000_000 % 100_000;
-    let pod_name = format!("{}-{seq}", n.pod_prefix);
+    let pod_name = format!("{}{suffix}-{seq}", n.pod_prefix);
+    let mut app = serde_json::json!({"name": "app", "image": n.image});
+    if let (Some(a), Some(extra)) = (app.as_object_mut(), container.as_object()) {
+        a.extend(extra.clone());
+    }
     let pod_doc = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": pod_name, "namespace": n.ns, "labels": {"app": n.pod_prefix, "lanner.io/sim": "true"}},
-        "spec": {"nodeName": n.node, "containers": [{"name": "app", "image": n.image}]}
+        "spec": {"nodeName": n.node, "containers": [app], "volumes": volumes}
     });
     let uid = kube.kubectl(&["create", "-o", "jsonpath={.metadata.uid}", "-f", "-"], Some(&pod_doc.to_string()))?;
     let uid = uid.trim().to_string();
@@ -282,7 +298,8 @@ pub(crate) fn create_pod(kube: &Kube, n: &Names) -> Result<Pod> {
         format!("cri-containerd-{container_id}.scope"),
     ];
     let mut dir = cgroup2_root()?;
-    let mut created = String::new();
+    // Appended to what an earlier pod of this run recorded (cleanup reads them all).
+    let mut created = std::fs::read_to_string(n.state).unwrap_or_default();
     for part in parts {
         dir = dir.join(part);
         if !dir.exists() {

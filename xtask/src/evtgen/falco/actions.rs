@@ -8,7 +8,10 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use crate::evtgen::{act, py, sh, tool, Action, Ctx, API, C2, PUBLIC, TOOLS, WORK};
+use crate::{
+    evtgen::{act, py, sh, tool, Action, Ctx, API, C2, NAMES, PUBLIC, TOOLS, WORK},
+    simulate::{create_pod_as, Kube, Pod},
+};
 
 /// Actions for Falco rules no default-pack action performs. Their `rule` is the Falco
 /// rule they are written for (each is also in [`EXPECT`]).
@@ -53,7 +56,66 @@ pub(crate) fn extra_actions() -> Vec<Action> {
         act!("write /lnr-evtgen", "Write below root", "T1543", root_write),
         act!("write /var/lib/rpm", "Write below rpm database", "T1072", rpm_write),
         act!("npm install runs nc", "Network Tool Executed During NPM Package Install", "T1195.002", npm_nc),
+        // ---- in the privileged pod (host root and containerd's socket mounted)
+        act!("privileged container starts (its pid 1)", "Launch Privileged Container", "T1610", priv_start),
+        act!("debugfs in the privileged pod", "Debugfs Launched in Privileged Container", "T1611", priv_debugfs),
+        act!("mount in the privileged pod", "Mount Launched in Privileged Container", "T1611", priv_mount),
+        act!("read a block device", "Privileged Container Device Access", "T1006", priv_block, no_block_device),
+        act!("read /host/etc/shadow", "Container Access to Host Sensitive Paths", "T1611", priv_host_read),
     ]
+}
+
+/// A second pod, privileged, with the host's root at /host and containerd's socket
+/// mounted (hostPath volumes), as node agents and escape attempts have them.
+pub(crate) fn privileged_pod(kube: &Kube) -> Result<Pod> {
+    let container = serde_json::json!({
+        "securityContext": {"privileged": true},
+        "volumeMounts": [{"name": "host", "mountPath": "/host"},
+                         {"name": "containerd", "mountPath": "/run/containerd/containerd.sock"}]
+    });
+    let volumes = serde_json::json!([
+        {"name": "host", "hostPath": {"path": "/"}},
+        {"name": "containerd", "hostPath": {"path": "/run/containerd/containerd.sock", "type": "Socket"}}
+    ]);
+    let p = create_pod_as(kube, &NAMES, "-priv", container, volumes)?;
+    // The agent's pod watch sees it well within this.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    Ok(p)
+}
+
+fn privileged<'a>(c: &Ctx<'a>) -> Result<&'a Pod> {
+    c.privileged.context("this action needs evtgen --falco-rules' privileged pod")
+}
+
+/// The bind mount of / at /host that a hostPath volume is (made by [`prepare`] when the
+/// host has no /host).
+const HOST_BIND: &str = "/host";
+/// Set when [`prepare`] made [`HOST_BIND`].
+const HOST_MARK: &str = "/tmp/lnr-evtgen-host.mark";
+
+const BLOCK_DEVICES: [&str; 4] = ["/dev/vda", "/dev/sda", "/dev/nvme0n1", "/dev/xvda"];
+
+/// The first block device root may open for reading here (Falco's rule wants the open
+/// to succeed).
+fn block_device() -> Option<&'static str> {
+    BLOCK_DEVICES.into_iter().find(|d| std::fs::File::open(d).is_ok())
+}
+
+fn no_block_device() -> Option<String> {
+    if block_device().is_some() {
+        return None;
+    }
+    let why: Vec<String> = BLOCK_DEVICES
+        .iter()
+        .filter(|d| Path::new(d).exists())
+        .map(|d| {
+            format!(
+                "opening {d} is refused ({})",
+                std::fs::File::open(d).err().map(|e| e.to_string()).unwrap_or_default()
+            )
+        })
+        .collect();
+    Some(if why.is_empty() { format!("none of {} exists", BLOCK_DEVICES.join(", ")) } else { why.join("; ") })
 }
 
 /// Host paths the actions create (removed after the run).
@@ -86,6 +148,11 @@ pub(super) fn prepare() -> Result<()> {
     }
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("sshd")).context("install sshd")?;
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("npm")).context("install npm")?;
+    if !Path::new(HOST_BIND).exists() {
+        std::fs::create_dir(HOST_BIND)?;
+        std::fs::write(HOST_MARK, "")?;
+        crate::sh(Command::new("mount").args(["--bind", "/", HOST_BIND]))?;
+    }
     if !Path::new("/var/lib/rpm").exists() {
         std::fs::create_dir_all("/var/lib/rpm")?;
         std::fs::write(RPM_MARK, "")?;
@@ -140,6 +207,14 @@ pub(super) fn cleanup() {
         let _ = std::fs::remove_file(f);
     }
     let _ = std::fs::remove_dir(BIN_DIR);
+    if Path::new(HOST_MARK).exists() {
+        let m = std::ffi::CString::new(HOST_BIND).expect("path");
+        unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+        let _ = std::fs::remove_dir(HOST_BIND);
+        let _ = std::fs::remove_file(HOST_MARK);
+    }
+    let pm = std::ffi::CString::new(format!("{WORK}/pmnt")).expect("path");
+    unsafe { libc::umount2(pm.as_ptr(), libc::MNT_DETACH) };
     if Path::new(RPM_MARK).exists() {
         // Only the empty directory prepare() made goes.
         let _ = std::fs::remove_dir("/var/lib/rpm");
@@ -271,6 +346,33 @@ fn rpm_write(c: &Ctx) -> Result<()> {
 fn npm_nc(c: &Ctx) -> Result<()> {
     // A package's install script (bash under npm's name) probes the network with nc.
     tool(c, "npm", &["-c", &format!("{TOOLS}/nc -z {C2} 80; exit $?")])
+}
+
+fn priv_start(c: &Ctx) -> Result<()> {
+    // The container's first process: pid 1 of a pid namespace of its own.
+    privileged(c)?.run("unshare", &["--pid", "--fork", "/bin/true"], None, None)
+}
+
+fn priv_debugfs(c: &Ctx) -> Result<()> {
+    privileged(c)?.run("debugfs", &["-R", "stats", "/dev/null"], None, None)
+}
+
+fn priv_mount(c: &Ctx) -> Result<()> {
+    let dir = format!("{WORK}/pmnt");
+    std::fs::create_dir_all(&dir)?;
+    privileged(c)?.run("mount", &["-t", "tmpfs", "lnr-evtgen", &dir], None, None)?;
+    let m = std::ffi::CString::new(dir).expect("path");
+    unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+    Ok(())
+}
+
+fn priv_block(c: &Ctx) -> Result<()> {
+    let dev = block_device().context("no block device")?;
+    privileged(c)?.run("head", &["-c", "512", dev], None, None)
+}
+
+fn priv_host_read(c: &Ctx) -> Result<()> {
+    privileged(c)?.run("cat", &[&format!("{HOST_BIND}/etc/shadow")], None, None)
 }
 
 fn ssh_443(c: &Ctx) -> Result<()> {
