@@ -11,8 +11,9 @@ pub const PATH_LEN: usize = 512;
 /// (`sh -c "<long payload> | base64 -d | sh"`) keeps its tail.
 pub const ARGS_LEN: usize = 4096;
 /// Maximum bytes read for one argv element (also the slack after `ARGS_LEN`):
-/// one argument may use the whole budget, so long `sh -c` payloads arrive whole.
-pub const ARG_MAX_ONE: usize = 1024;
+/// one argument may use the whole budget, so long `sh -c` payloads arrive whole
+/// on the paths that read argv one string at a time (BPF LSM, failed execs).
+pub const ARG_MAX_ONE: usize = ARGS_LEN;
 /// Maximum number of argv elements read for a failed exec (a successful one
 /// copies the new image's argument area, `ARGS_LEN` bytes, whatever the count).
 pub const MAX_ARGS: usize = 32;

@@ -106,6 +106,12 @@ struct Expect {
     fields: Vec<(&'static str, Value)>,
 }
 
+/// The guest's 2,000-byte argument and variable (`init`): past the 1 KiB the exec record
+/// kept until 2026-12-05, within the 4 KiB it keeps now, on every exec path.
+fn pad() -> String {
+    "a".repeat(2000)
+}
+
 fn expectations(console: &str) -> Vec<Expect> {
     let id12 = CONTAINER_ID.trim()[..12].to_string();
     let e = |rule, fields: Vec<(&'static str, Value)>| Expect { rule, fields };
@@ -129,8 +135,9 @@ fn expectations(console: &str) -> Vec<Expect> {
         e(
             "kmx exec",
             vec![
-                ("proc.cmdline", "echo kmx-argv one two words".into()),
+                ("proc.cmdline", format!("echo kmx-argv one two words {}", pad()).into()),
                 ("proc.env[KMX_ENV]", "kmx-env-42".into()),
+                ("proc.env[KMX_PAD]", pad().into()),
                 ("proc.ppid", 1.into()),
                 ("proc.cwd", "/".into()),
                 ("proc.exepath", echo_exe),
@@ -461,7 +468,11 @@ mod tests {
 
     #[test]
     fn a_missing_alert_or_a_wrong_field_or_a_drop_fails_its_cell() {
-        let exec = r#"{"rule":"kmx exec","output_fields":{"proc.cmdline":"echo kmx-argv one two words","proc.env[KMX_ENV]":"kmx-env-42","proc.ppid":1,"proc.cwd":"/","proc.exepath":"/bin/busybox","proc.exe_ino":1234,"proc.fdlimit":777}}"#;
+        let exec = format!(
+            r#"{{"rule":"kmx exec","output_fields":{{"proc.cmdline":"echo kmx-argv one two words {0}","proc.env[KMX_ENV]":"kmx-env-42","proc.env[KMX_PAD]":"{0}","proc.ppid":1,"proc.cwd":"/","proc.exepath":"/bin/busybox","proc.exe_ino":1234,"proc.fdlimit":777}}}}"#,
+            pad()
+        );
+        let exec = exec.as_str();
         // The executable's inode must be the one the guest's stat printed.
         let other_ino = parse(&console(&exec.replace(":1234", ":99"), 0));
         let col = COLUMNS.iter().position(|c| *c == "exec").unwrap();
