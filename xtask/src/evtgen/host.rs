@@ -103,8 +103,7 @@ pub(crate) fn prepare(kube: &Kube) -> Result<()> {
 
 pub(crate) fn cleanup(kube: &Kube) {
     // The tmpfs the mount action made, before the work directory goes.
-    let mnt = std::ffi::CString::new(format!("{WORK}/mnt")).expect("path");
-    unsafe { libc::umount2(mnt.as_ptr(), libc::MNT_DETACH) };
+    detach(&format!("{WORK}/mnt"));
     cleanup_host(&NAMES, HOST_FILES);
     kube.delete_sim_pods(&NAMES);
     for d in HOST_DIRS {
@@ -117,5 +116,12 @@ pub(crate) fn cleanup(kube: &Kube) {
             let _ = std::fs::remove_file("/etc/ld.so.preload");
         }
         let _ = std::fs::remove_file(LD_PRELOAD_MARK);
+    }
+}
+
+/// Lazily unmount whatever is mounted at `path` (nothing when nothing is).
+pub(crate) fn detach(path: &str) {
+    if let Ok(p) = std::ffi::CString::new(path) {
+        unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) };
     }
 }

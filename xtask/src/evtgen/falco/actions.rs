@@ -9,7 +9,7 @@ use std::{
 use anyhow::{Context as _, Result};
 
 use crate::{
-    evtgen::{act, py, sh, tool, Action, Ctx, API, C2, NAMES, PUBLIC, TOOLS, WORK},
+    evtgen::{act, host::detach, py, sh, tool, Action, Ctx, API, C2, NAMES, PUBLIC, TOOLS, WORK},
     simulate::{create_pod_as, Kube, Pod},
 };
 
@@ -243,13 +243,11 @@ pub(super) fn cleanup() {
     }
     let _ = std::fs::remove_dir(BIN_DIR);
     if Path::new(HOST_BIND_MARK).exists() {
-        let m = std::ffi::CString::new(HOST_BIND).expect("path");
-        unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+        detach(HOST_BIND);
         let _ = std::fs::remove_dir(HOST_BIND);
         let _ = std::fs::remove_file(HOST_BIND_MARK);
     }
-    let pm = std::ffi::CString::new(format!("{WORK}/pmnt")).expect("path");
-    unsafe { libc::umount2(pm.as_ptr(), libc::MNT_DETACH) };
+    detach(&format!("{WORK}/pmnt"));
     if Path::new(RPM_MARK).exists() {
         // Only the empty directory prepare() made goes.
         let _ = std::fs::remove_dir("/var/lib/rpm");
@@ -261,8 +259,7 @@ pub(super) fn cleanup() {
 const RPM_MARK: &str = "/tmp/lnr-evtgen-rpm.mark";
 
 fn unmount() {
-    let m = std::ffi::CString::new(ovl().join("merged").to_string_lossy().as_bytes()).expect("path");
-    unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+    detach(&ovl().join("merged").to_string_lossy());
 }
 
 fn traversal(c: &Ctx) -> Result<()> {
@@ -401,8 +398,7 @@ fn priv_mount(c: &Ctx) -> Result<()> {
     let dir = format!("{WORK}/pmnt");
     std::fs::create_dir_all(&dir)?;
     privileged(c)?.run("mount", &["-t", "tmpfs", "lnr-evtgen", &dir], None, None)?;
-    let m = std::ffi::CString::new(dir).expect("path");
-    unsafe { libc::umount2(m.as_ptr(), libc::MNT_DETACH) };
+    detach(&dir);
     Ok(())
 }
 
