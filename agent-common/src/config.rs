@@ -199,14 +199,15 @@ impl SockOffsets {
 
 /// Offsets the preferred (BPF LSM, fexit) programs read. `bprm_*`: the `struct
 /// linux_binprm` members of `lsm/bprm_committed_creds`, where the new image's argument
-/// strings are in place from `p` (argv, then envp, then the filename at `exec`) but
-/// `mm->arg_start` is not set yet. `task_stack`: `task_struct.stack`, whose top holds
+/// strings are in place from `p` (argc argv strings, then envc envp strings, then the
+/// filename at `exec`) but `mm->arg_start` is not set yet. `task_stack`: `task_struct.stack`, whose top holds
 /// the syscall's `pt_regs` (`fexit/do_sys_openat2` reads which syscall called it).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HookOffsets {
     pub bprm_p: u32,
     pub bprm_argc: u32,
+    pub bprm_envc: u32,
     pub bprm_exec: u32,
     pub bprm_filename: u32,
     pub task_stack: u32,
@@ -216,6 +217,7 @@ impl HookOffsets {
     pub const NONE: HookOffsets = HookOffsets {
         bprm_p: OFFSET_NONE,
         bprm_argc: OFFSET_NONE,
+        bprm_envc: OFFSET_NONE,
         bprm_exec: OFFSET_NONE,
         bprm_filename: OFFSET_NONE,
         task_stack: OFFSET_NONE,
@@ -298,9 +300,9 @@ impl ProbeConfig {
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 68);
 const _: () = assert!(core::mem::size_of::<ExeOffsets>() == 41 * 4);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 14 * 4);
-const _: () = assert!(core::mem::size_of::<HookOffsets>() == 5 * 4);
+const _: () = assert!(core::mem::size_of::<HookOffsets>() == 6 * 4);
 const _: () = assert!(core::mem::size_of::<CgroupOffsets>() == 8 * 4);
-const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 41 * 4 + 14 * 4 + 5 * 4 + 8 * 4);
+const _: () = assert!(core::mem::size_of::<ProbeConfig>() == 84 + 41 * 4 + 14 * 4 + 6 * 4 + 8 * 4);
 
 #[cfg(feature = "user")]
 // SAFETY: repr(C), Copy, only u32 fields.

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::{comm::Comm, event::*, exe::ExecInfo};
 
+mod block;
 mod image;
 pub use image::ExecImage;
 
@@ -118,6 +119,9 @@ pub struct Setuid {
     pub ruid: Option<u32>,
     pub euid: Option<u32>,
     pub suid: Option<u32>,
+    /// The header's credentials are the caller's after the call (`FLAG_CREDS_AFTER`:
+    /// taken at exit); else before it (taken at entry).
+    pub creds_after: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -376,8 +380,9 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             let (args_len, filename_len): (u16, u16) =
                 (field!(buf, ExecEvent, args_len), field!(buf, ExecEvent, filename_len));
             let s = ExecSections::new(args_len, info.env_len, filename_len, info.exe_path_len, info.cwd_len);
+            let block = flags & FLAG_EXEC_BLOCK != 0;
             let limits = [
-                ("args", &s.args, ARGS_LEN + ARG_MAX_ONE - 1),
+                ("args", &s.args, if block { ARGS_LEN } else { ARGS_LEN + ARG_MAX_ONE - 1 }),
                 ("env", &s.env, crate::exe::ENV_LEN),
                 ("filename", &s.filename, PATH_LEN - 1),
                 ("exe_path", &s.exe_path, crate::exe::EXE_PATH_BUF),
@@ -391,6 +396,14 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
             }
             let hdr: EventHeader = field!(buf, ExecEvent, hdr);
             let loginuid: u32 = field!(buf, ExecEvent, loginuid);
+            let (argv, args_truncated, env) = if block {
+                let (argc, envc): (u16, u16) = (field!(buf, ExecEvent, args_count), field!(buf, ExecEvent, env_count));
+                let b = block::split(&tail[s.args], &tail[s.env], argc, envc, flags & FLAG_EXEC_BLOCK_GAP != 0);
+                (b.argv, b.args_truncated, image::Env::Split(b.env, b.env_truncated))
+            } else {
+                let argv = split_args(&tail[s.args.clone()], s.args.len())?;
+                (argv, flags & FLAG_ARGS_TRUNCATED != 0, image::Env::Bytes(&tail[s.env]))
+            };
             Event::Exec(Exec {
                 hdr: header(&hdr),
                 syscall: if hdr.subtype == EXEC_EXECVEAT { "execveat" } else { "execve" },
@@ -399,11 +412,11 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 loginuid: (loginuid != u32::MAX).then_some(loginuid),
                 tty: field!(buf, ExecEvent, tty),
                 filename: string(&tail[s.filename.clone()], s.filename.len(), "filename")?,
-                argv: split_args(&tail[s.args.clone()], s.args.len())?,
-                args_truncated: flags & FLAG_ARGS_TRUNCATED != 0,
+                argv,
+                args_truncated,
                 filename_truncated: flags & FLAG_PATH_TRUNCATED != 0,
                 read_failed: flags & FLAG_READ_FAILED != 0,
-                image: image::image(&info, &tail[s.env], &tail[s.exe_path], &tail[s.cwd])?.map(Box::new),
+                image: image::image(&info, env, &tail[s.exe_path], &tail[s.cwd])?.map(Box::new),
             })
         }
         EventKind::Open => {
@@ -482,6 +495,7 @@ pub fn decode(buf: &[u8]) -> Result<Event, DecodeError> {
                 ruid: opt_uid(e.ruid),
                 euid: opt_uid(e.euid),
                 suid: opt_uid(e.suid),
+                creds_after: e.hdr.flags & FLAG_CREDS_AFTER != 0,
             })
         }
         EventKind::Fork => {

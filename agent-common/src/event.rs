@@ -30,6 +30,21 @@ pub const FLAG_PATH_TRUNCATED: u16 = 1 << 1;
 pub const FLAG_READ_FAILED: u16 = 1 << 2;
 /// The exec filename comes from user memory (failed execve) not the kernel.
 pub const FLAG_USER_FILENAME: u16 = 1 << 3;
+/// Exec (BPF LSM path): argv and the environment arrive as the raw block the
+/// kernel copied to the new stack. The args section holds the block's first
+/// bytes (argv, then as much of the environment as fits), `args_count` is
+/// `argc` and `env_count` is `envc`; userspace splits the strings by those
+/// counts ([`crate::decode`]).
+pub const FLAG_EXEC_BLOCK: u16 = 1 << 4;
+/// With [`FLAG_EXEC_BLOCK`]: the block was longer than both sections. The env
+/// section is then the block's LAST bytes (ending where the environment ends),
+/// preceded by one sentinel byte: the byte before them, NUL when the section's
+/// first string is whole. The bytes between the two sections were not read.
+pub const FLAG_EXEC_BLOCK_GAP: u16 = 1 << 5;
+/// Setuid family: the header was taken at the syscall's exit (`setuid_regs`),
+/// so after a successful call its credentials are the new ones; userspace takes
+/// the caller's credentials before the change from its process table.
+pub const FLAG_CREDS_AFTER: u16 = 1 << 6;
 
 /// Event kinds (`EventHeader::kind`).
 #[repr(u16)]
@@ -116,6 +131,24 @@ pub struct EventHeader {
     pub comm: [u8; COMM_LEN],
 }
 
+impl EventHeader {
+    /// All zero, for records built on the stack before `fill_header`.
+    pub const ZERO: EventHeader = EventHeader {
+        kind: 0,
+        flags: 0,
+        subtype: 0,
+        _pad0: 0,
+        ts_boot_ns: 0,
+        tid: 0,
+        tgid: 0,
+        uid: 0,
+        gid: 0,
+        cgroup_id: 0,
+        cgroup_v1_id: 0,
+        comm: [0; COMM_LEN],
+    };
+}
+
 /// Bytes of [`EventHeader`].
 pub const HDR_LEN: usize = 64;
 
@@ -139,8 +172,10 @@ pub struct ExecEvent {
     pub tty: u32,
     pub filename_len: u16,
     pub args_len: u16,
+    /// argv strings read (failed exec), or `argc` with [`FLAG_EXEC_BLOCK`].
     pub args_count: u16,
-    pub _pad1: u16,
+    /// `envc` with [`FLAG_EXEC_BLOCK`], else 0.
+    pub env_count: u16,
     /// The new image and the task's credentials and ids (successful exec only).
     pub info: crate::exe::ExecInfo,
     /// The variable-length parts, packed back to back in this order, each

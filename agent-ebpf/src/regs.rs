@@ -23,6 +23,10 @@ const SI: usize = 13;
 const DX: usize = 12;
 const R10: usize = 7;
 const R8: usize = 9;
+/// The syscall number the task entered with (`orig_ax`).
+const ORIG_AX: usize = 15;
+/// x86_64 `__NR_execveat`.
+pub const NR_EXECVEAT: u64 = 322;
 
 /// The current task, BTF-typed: what [`syscall_args`] needs, fetched once per
 /// run so the own-pid check can use it too (`common::is_self_task`).
@@ -53,4 +57,19 @@ pub fn syscall_args(task: *const u8) -> Result<[u64; 5], i64> {
             core::ptr::read_volatile(regs.add(R8)),
         ])
     }
+}
+
+/// The number of the syscall `task` (which must be [`current_task_btf`]) is
+/// in, from its saved `orig_ax`. During an exec it is the syscall the task
+/// entered with only until the ELF loader's `SET_PERSONALITY` sets it to
+/// execve's (x86_64 "pretends" every 64-bit exec came from execve): so before
+/// `sched_process_exec`, not at it.
+#[inline(always)]
+pub fn syscall_nr(task: *const u8) -> Result<u64, i64> {
+    let regs = unsafe { bpf_task_pt_regs(task as *mut _) } as *const u64;
+    if regs.is_null() {
+        return Err(0);
+    }
+    // SAFETY: as in `syscall_args`.
+    Ok(unsafe { core::ptr::read_volatile(regs.add(ORIG_AX)) })
 }

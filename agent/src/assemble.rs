@@ -354,7 +354,12 @@ impl Assembler {
                 (EvtType::Connect, c.ret as i64, p, Some(fd.with_num(c.fd as i64)), None)
             }
             KEvent::Setuid(s) => {
-                let p = self.proc_of(h);
+                // Taken at exit after a successful call, the header holds the new
+                // credentials: the rules see the caller's from before the change,
+                // which the table had, and the table takes the new ones.
+                let before = (s.creds_after && s.ret == 0).then(|| self.procs.get(h.pid).cloned()).flatten();
+                let after = self.proc_of(h);
+                let p = before.unwrap_or(after);
                 let target = s.euid.or(s.ruid);
                 (EvtType::Setuid, s.ret as i64, p, None, target)
             }

@@ -332,6 +332,7 @@ impl Btf {
         HookOffsets {
             bprm_p: o("linux_binprm", "p"),
             bprm_argc: o("linux_binprm", "argc"),
+            bprm_envc: o("linux_binprm", "envc"),
             bprm_exec: o("linux_binprm", "exec"),
             bprm_filename: o("linux_binprm", "filename"),
             task_stack: o("task_struct", "stack"),

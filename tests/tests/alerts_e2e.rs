@@ -54,6 +54,20 @@ fn shell_in_container_shadow_read_and_setuid_raise_alerts() {
         });
     }
     assert!(c.status().unwrap().success());
+    // A SUCCESSFUL setuid(0) by a process whose real uid is 1001 (its effective uid
+    // still 0): the alert names the caller's uid before the change, although the
+    // exit-only program reads the task's credentials after it.
+    let mut c = std::process::Command::new("/bin/true");
+    c.arg(&n);
+    unsafe {
+        c.pre_exec(|| {
+            if libc::setresuid(1001, 0, 0) != 0 || libc::setuid(0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    assert!(c.status().unwrap().success());
 
     let out = agent.stop();
     drop(ctr);
@@ -94,4 +108,10 @@ fn shell_in_container_shadow_read_and_setuid_raise_alerts() {
     assert_eq!(setuid.len(), 1, "one setuid alert");
     assert_eq!(setuid[0]["priority"], "Critical");
     assert!(has_tag(setuid[0], "T1548.001"), "tags: {}", setuid[0]["tags"]);
+    let regained: Vec<_> = alerts(&out, "Non sudo setuid")
+        .into_iter()
+        .filter(|a| a["output_fields"]["user.uid"] == 1001 && a["output_fields"]["lanner.setuid.target"] == 0)
+        .collect();
+    assert_eq!(regained.len(), 1, "one alert for the successful setuid(0) by uid 1001");
+    assert_eq!(regained[0]["output_fields"]["evt.res"], "SUCCESS");
 }

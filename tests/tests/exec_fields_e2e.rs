@@ -220,6 +220,11 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     let pad = "A".repeat(3000);
     run(Command::new("/bin/true").args([n.as_str(), "longargs", &pad, "base64", "-d"]));
 
+    // 11. argv padded past the record (40 strings and 10 KB) does not hide the environment.
+    let mut c = Command::new("/bin/true");
+    c.env_clear().args([n.as_str(), "padded"]).args(std::iter::repeat_n("x", 40)).args(std::iter::repeat_n(&pad, 3));
+    run(c.env("LANNER_TAG", &n));
+
     let out = agent.stop();
     drop(ovl);
     let _ = std::fs::remove_dir_all(&dir);
@@ -324,6 +329,16 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(long.len(), 1, "one exec with the long command line");
     assert_eq!(s(long[0], "proc.args"), format!("{n} longargs {pad} base64 -d"), "argv past the first KiB");
     assert_eq!(s(long[0], "proc.cmdnargs"), "5");
+
+    let padded: Vec<&Value> = out
+        .events
+        .iter()
+        .filter(|e| e["rule"] == format!("Exec fields {n}").as_str())
+        .map(|e| &e["output_fields"])
+        .filter(|f| f["proc.args"].as_str().is_some_and(|a| a.starts_with(&format!("{n} padded x x "))))
+        .collect();
+    assert_eq!(padded.len(), 1, "one exec with the padded command line");
+    assert_eq!(s(padded[0], "proc.env[LANNER_TAG]"), n, "the environment after a padded argv");
 
     let ns1 = alert(&out, &n, "pidns");
     assert_eq!((s(ns1, "proc.vpid"), s(ns1, "thread.vtid")), ("1".into(), "1".into()));

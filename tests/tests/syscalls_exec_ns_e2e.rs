@@ -275,9 +275,16 @@ fn probes_no_rule_needs_are_not_attached_until_a_reload_needs_them() {
     );
     let progs = attached_programs(agent.pid());
     // The process table's programs are there (and show the lookup sees this agent's).
-    for p in ["sched_exec", "execveat_enter", "execveat_exit", "sched_exit"] {
+    for p in ["sched_exec", "sched_exit"] {
         assert!(progs.contains(p), "{p} not attached: {progs:?}");
     }
+    // execveat: the task_rename marker and the exit-only program where they load
+    // (x86_64, 5.15+), else the pair.
+    assert!(
+        (progs.contains("exec_rename_regs") && progs.contains("execveat_regs"))
+            || (progs.contains("execveat_enter") && progs.contains("execveat_exit")),
+        "no execveat programs attached: {progs:?}"
+    );
     // execve: the exit-only program where it loads (x86_64, 5.15+), else the pair.
     assert!(
         progs.contains("execve_regs") || (progs.contains("execve_enter") && progs.contains("execve_exit")),
@@ -330,4 +337,24 @@ fn probes_no_rule_needs_are_not_attached_until_a_reload_needs_them() {
     );
     let a = alert(&out, "e2e unshare after reload", "reloaded unshare flags=CLONE_NEWUTS res=SUCCESS");
     args(&a, &[("flags", Some("CLONE_NEWUTS"))]);
+}
+
+/// With the default rules on an x86_64 host with `bpf_task_pt_regs` (5.15+), no
+/// program sits on a `sys_enter_*` tracepoint: one attached there makes every
+/// syscall on the host call into the sys_enter tracepoint, traced or not
+/// (docs/probes.md). The setuid family and execveat were the last to need one.
+#[test]
+fn default_rules_attach_no_enter_program() {
+    if !require_root("default_rules_attach_no_enter_program") || !cfg!(target_arch = "x86_64") {
+        return;
+    }
+    let agent = Agent::start(&["--no-k8s"], Keep::All);
+    let progs = attached_programs(agent.pid());
+    let out = agent.stop();
+    for p in ["sched_exec", "setuid_regs", "setresuid_regs", "exec_rename_regs", "execveat_regs", "openat_regs"] {
+        assert!(progs.contains(p), "{p} not attached: {progs:?}");
+    }
+    let enter: Vec<_> = progs.iter().filter(|p| p.ends_with("_enter")).collect();
+    assert!(enter.is_empty(), "enter programs attached: {enter:?}");
+    assert!(!out.stderr.iter().any(|l| l.contains("sys_enter_") && l.contains("probe attached")), "{:#?}", out.stderr);
 }

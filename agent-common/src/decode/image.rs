@@ -44,15 +44,27 @@ pub struct ExecImage {
     pub fdlimit: Option<u32>,
 }
 
+/// The environment as the record carries it.
+pub(super) enum Env<'a> {
+    /// The env section, NUL-separated (`EXE_ENV_TRUNCATED` says whether it was cut).
+    Bytes(&'a [u8]),
+    /// Already split from an argv+environment block, and whether strings are missing.
+    Split(Vec<String>, bool),
+}
+
 /// The image facts of `info`; `env`, `exe` and `cwd` are the record's
 /// environment, executable-path and working-directory sections (their
 /// lengths checked by the caller).
-pub(super) fn image(info: &ExecInfo, env: &[u8], exe: &[u8], cwd: &[u8]) -> Result<Option<ExecImage>, DecodeError> {
+pub(super) fn image(info: &ExecInfo, env: Env, exe: &[u8], cwd: &[u8]) -> Result<Option<ExecImage>, DecodeError> {
     let f = info.exe_flags;
     if f & EXE_PRESENT == 0 && info.start_boot_ns == 0 {
         return Ok(None);
     }
     let leaf = exe.split(|&b| b == 0).next().unwrap_or_default();
+    let (env, env_truncated) = match env {
+        Env::Bytes(b) => (split_args(b, b.len())?, f & EXE_ENV_TRUNCATED != 0),
+        Env::Split(v, cut) => (v, cut),
+    };
     Ok(Some(ExecImage {
         exe_path: exe_path(exe, exe.len(), f),
         exe_path_truncated: f & EXE_TRUNCATED != 0,
@@ -77,8 +89,8 @@ pub(super) fn image(info: &ExecInfo, env: &[u8], exe: &[u8], cwd: &[u8]) -> Resu
         pgid: info.pgid,
         start_boot_ns: info.start_boot_ns,
         root: (info.root_ino != 0).then_some((info.root_dev, info.root_ino)),
-        env: split_args(env, env.len())?,
-        env_truncated: f & EXE_ENV_TRUNCATED != 0,
+        env,
+        env_truncated,
         cwd: cwd_path(cwd, cwd.len(), info.cwd_flags),
         fdlimit: (f & EXE_FDLIMIT != 0).then_some(info.fdlimit),
     }))

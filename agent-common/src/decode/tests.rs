@@ -30,7 +30,7 @@ fn exec_event(args: &[&str]) -> ExecEvent {
         filename_len: 0,
         args_len: 0,
         args_count: 0,
-        _pad1: 0,
+        env_count: 0,
         info: crate::exe::ExecInfo::ZERO,
         tail: [0; EXEC_TAIL_LEN],
     };
@@ -306,6 +306,35 @@ fn exec_image_and_environment_decode() {
     e.info = ExecInfo::ZERO;
     let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     assert!(y.image.is_none());
+}
+
+#[test]
+fn exec_block_record_splits_argv_and_environment() {
+    use crate::exe::*;
+    // The LSM path's record: the block's first bytes as the args section, its last
+    // (after a sentinel) as the env section, argc and envc from the kernel.
+    let mut e = exec_event(&[]);
+    let head = [b"sh\0-c\0".as_slice(), &[b'p'; 100]].concat();
+    let tail = b"pp\0LD_PRELOAD=/tmp/x.so\0";
+    pack(&mut e, &head, tail, b"/bin/sh", b"sh\0bin\0", b"");
+    e.info.exe_flags = EXE_PRESENT;
+    (e.args_count, e.env_count) = (3, 1);
+    e.hdr.flags = FLAG_EXEC_BLOCK | FLAG_EXEC_BLOCK_GAP;
+    let cut = exec_record_len(e.sections().cwd.end);
+    let Event::Exec(x) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    assert_eq!(x.argv[..2], ["sh", "-c"]);
+    assert_eq!(x.argv[2].len(), 100, "the padded argument, cut where the head ends");
+    assert!(x.args_truncated);
+    let img = x.image.expect("image");
+    assert_eq!((img.env, img.env_truncated), (vec!["LD_PRELOAD=/tmp/x.so".to_string()], false));
+    // Without the block flag the same bytes are plain sections (what sched_exec sends).
+    e.hdr.flags = 0;
+    let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    assert_eq!(y.image.expect("image").env, vec!["pp", "LD_PRELOAD=/tmp/x.so"]);
+    // A block's args section is at most ARGS_LEN: one byte more is an error.
+    e.hdr.flags = FLAG_EXEC_BLOCK;
+    e.args_len = (ARGS_LEN + 1) as u16;
+    assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "args", .. })));
 }
 
 fn file_event(subtype: u16, path: &str, path2: &str) -> FileEvent {

@@ -141,7 +141,7 @@ pub fn read_user_exec(probe: ProbeId, ev: &mut ExecEvent, filename: *const u8, a
         }
     }
     ev.args_len = off as u16;
-    ev.args_count = n;
+    (ev.args_count, ev.env_count) = (n, 0);
     // The filename's section follows argv (a failed exec has no environment).
     match crate::exe::read_filename(ev, filename, true) {
         Ok(f) => ev.hdr.flags |= f,

@@ -13,10 +13,15 @@
 //! exec's filename comes from the kernel (`sched_process_exec`), its argv from
 //! the new image.
 //!
-//! `lanner::probes::TABLE` prefers this over `execve_enter` + `execve_exit`
-//! (the fallback where `bpf_task_pt_regs` is missing or off x86_64).
+//! `execveat_regs` is the same on `sys_exit_execveat`, which fires for failed
+//! execveats only (a successful one exits as execve, see `exec_rename`):
+//! dirfd, filename and argv in di, si and dx.
+//!
+//! `lanner::probes::TABLE` prefers these over `execve_enter` + `execve_exit`
+//! and `execveat_enter` + `execveat_exit` (the fallback where
+//! `bpf_task_pt_regs` is missing or off x86_64).
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use lanner_common::{counters::ProbeId, EXEC_EXECVE};
+use lanner_common::{counters::ProbeId, EXEC_EXECVE, EXEC_EXECVEAT};
 
 use super::{execve_exit::emit_failed_exec, sys_ret};
 use crate::{
@@ -32,6 +37,12 @@ pub fn execve_regs(ctx: TracePointContext) -> u32 {
     0
 }
 
+#[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
+pub fn execveat_regs(ctx: TracePointContext) -> u32 {
+    let _ = try_execveat_regs(&ctx);
+    0
+}
+
 fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
     let ret: i64 = sys_ret(ctx);
     if ret == 0 {
@@ -44,4 +55,17 @@ fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let [filename, argv, ..] = syscall_args(task)?;
     emit_failed_exec(P, ret, EXEC_EXECVE, filename as *const u8, argv as *const *const u8)
+}
+
+fn try_execveat_regs(ctx: &TracePointContext) -> Result<(), i64> {
+    let ret: i64 = sys_ret(ctx);
+    if ret == 0 {
+        return Ok(());
+    }
+    let task = current_task_btf();
+    if is_self_task(P, task) {
+        return Ok(());
+    }
+    let [_dirfd, filename, argv, ..] = syscall_args(task)?;
+    emit_failed_exec(P, ret, EXEC_EXECVEAT, filename as *const u8, argv as *const *const u8)
 }

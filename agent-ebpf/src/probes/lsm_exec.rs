@@ -10,14 +10,16 @@
 //! reports. `lanner::probes::TABLE` prefers this over `sched_exec`, which is the
 //! fallback (no BPF LSM, or this host's EPERM on LSM programs).
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user_str_bytes},
+    cty::c_void,
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
     macros::lsm,
     programs::LsmContext,
 };
 use lanner_common::{
     config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV},
     counters::{Counter, ProbeId},
-    EventKind, ExecEvent, ARGS_LEN, ARG_MAX_ONE, FLAG_ARGS_TRUNCATED, FLAG_READ_FAILED, MAX_ARGS,
+    exe::ENV_LEN,
+    EventKind, ExecEvent, ARGS_LEN, FLAG_EXEC_BLOCK, FLAG_EXEC_BLOCK_GAP, FLAG_READ_FAILED,
 };
 
 use crate::{
@@ -52,18 +54,15 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     let skip = filter().exec_skip;
     exe::clear(&mut ev.info);
     exe::read_parts(task, &mut ev.info, skip);
-    let p: u64 = read_at(bprm, conf!(hook.bprm_p)).unwrap_or(0);
-    let argc: i32 = read_at(bprm, conf!(hook.bprm_argc)).unwrap_or(0);
-    let end: u64 = read_at(bprm, conf!(hook.bprm_exec)).unwrap_or(0);
-    // The environment follows argv on the stack: without argv its start is unknown.
-    let (mut flags, env) = if skip & EXEC_SKIP_ARGS == 0 {
-        (read_args(ev, p, argc), skip & EXEC_SKIP_ENV == 0)
-    } else {
-        (ev.args_len, ev.args_count) = (0, 0);
-        (0, false)
-    };
-    if env && flags & (FLAG_ARGS_TRUNCATED | FLAG_READ_FAILED) == 0 {
-        exe::read_env_range(ev, p + ev.args_len as u64, end);
+    (ev.args_len, ev.args_count, ev.env_count) = (0, 0, 0);
+    let mut flags = 0;
+    if skip & EXEC_SKIP_ARGS == 0 {
+        let p: u64 = read_at(bprm, conf!(hook.bprm_p)).unwrap_or(0);
+        let end: u64 = read_at(bprm, conf!(hook.bprm_exec)).unwrap_or(0);
+        let argc: i32 = read_at(bprm, conf!(hook.bprm_argc)).unwrap_or(0);
+        let envc: i32 = read_at(bprm, conf!(hook.bprm_envc)).unwrap_or(0);
+        (ev.args_count, ev.env_count) = (count16(argc), count16(envc));
+        flags = read_block(ev, p, end, skip & EXEC_SKIP_ENV == 0);
     }
     let filename: Option<*const u8> = read_at(bprm, conf!(hook.bprm_filename));
     match filename.map(|f| exe::read_filename(ev, f, false)) {
@@ -79,50 +78,48 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     Ok(())
 }
 
-/// argv: `argc` NUL-terminated strings from `p` (contiguous in user memory),
-/// one string read each, into the start of `ev.tail`. Returns the header flags.
+/// A kernel `int` count as the record's u16, saturated.
 #[inline(always)]
-fn read_args(ev: &mut ExecEvent, p: u64, argc: i32) -> u16 {
-    let mut flags = 0u16;
-    let mut off: usize = 0;
-    let mut i: usize = 0;
-    ev.args_count = 0;
-    if p == 0 {
-        ev.args_len = 0;
+fn count16(n: i32) -> u16 {
+    if n < 0 {
+        0
+    } else if n > u16::MAX as i32 {
+        u16::MAX
+    } else {
+        n as u16
+    }
+}
+
+/// argv and the environment, `p..end` of the new stack, as one block in at
+/// most two bulk reads (no per-string reads: an argv padded with many or long
+/// strings cannot push the environment out of the record). The block's first
+/// `ARGS_LEN` bytes go to the args section; what is left, when `env`, to the
+/// env section: all of it when it fits, else the block's last bytes after one
+/// sentinel byte (`FLAG_EXEC_BLOCK_GAP`), so a short environment after a long
+/// argv still arrives whole. Userspace splits the strings by `argc`/`envc`.
+/// Returns the header flags.
+#[inline(always)]
+fn read_block(ev: &mut ExecEvent, p: u64, end: u64, env: bool) -> u16 {
+    if p == 0 || end <= p {
         count(P, Counter::StrReadFail);
         return FLAG_READ_FAILED;
     }
-    while i < MAX_ARGS && (i as i32) < argc {
-        if off >= ARGS_LEN {
-            flags |= FLAG_ARGS_TRUNCATED;
-            break;
-        }
-        let at = off & (ARGS_LEN - 1);
-        let dst = &mut ev.tail[at..at + ARG_MAX_ONE];
-        match unsafe { bpf_probe_read_user_str_bytes((p + at as u64) as *const u8, dst) } {
-            Ok(s) => {
-                let len = s.len();
-                if len >= ARG_MAX_ONE - 1 {
-                    // The rest of this string was cut: later offsets would be wrong.
-                    flags |= FLAG_ARGS_TRUNCATED;
-                    off = at + len + 1;
-                    i += 1;
-                    break;
-                }
-                off = at + len + 1;
-            }
-            Err(_) => {
-                flags |= FLAG_READ_FAILED;
-                count(P, Counter::StrReadFail);
-                break;
-            }
-        }
-        i += 1;
+    let total = end - p;
+    let n = if total > ARGS_LEN as u64 { ARGS_LEN as u32 } else { total as u32 } & (2 * ARGS_LEN as u32 - 1);
+    if unsafe { bpf_probe_read_user(ev.tail.as_mut_ptr().cast(), n, p as *const c_void) } != 0 {
+        count(P, Counter::StrReadFail);
+        return FLAG_READ_FAILED;
     }
-    if i == MAX_ARGS && (i as i32) < argc {
-        flags |= FLAG_ARGS_TRUNCATED;
+    ev.args_len = n as u16;
+    let mut flags = FLAG_EXEC_BLOCK;
+    let rest = total - n as u64;
+    if env && rest > 0 {
+        if rest <= ENV_LEN as u64 {
+            exe::read_env_range(ev, p + n as u64, end);
+        } else {
+            exe::read_env_range(ev, end - ENV_LEN as u64, end);
+            flags |= FLAG_EXEC_BLOCK_GAP;
+        }
     }
-    ev.args_len = off as u16;
-    ev.args_count = i as u16;
     flags
 }

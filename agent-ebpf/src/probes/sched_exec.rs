@@ -11,7 +11,11 @@
 //! packed into its tail in order (argv, environment, filename, executable
 //! path, working directory) and only their used bytes are sent.
 use aya_ebpf::{
-    cty::c_void, helpers::generated::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext, EbpfContext,
+    cty::c_void,
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
+    macros::tracepoint,
+    programs::TracePointContext,
+    EbpfContext,
 };
 use lanner_common::{
     config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV, EXEC_SKIP_OUTPUT},
@@ -49,7 +53,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
     let mut flags = 0u16;
     ev.args_len = 0;
-    ev.args_count = 0;
+    (ev.args_count, ev.env_count) = (0, 0);
     let task = task_ptr();
     let skip = filter().exec_skip;
     exe::clear(&mut ev.info);
@@ -99,10 +103,17 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
 /// program for this: the kernel itself reports a successful execveat under
 /// execve's number (the saved `orig_ax` reads 59 here, and `sys_exit_execve`
 /// fires, not `sys_exit_execveat`), so no exit-side read can tell the two apart.
+///
+/// `exec_rename` leaves its entry under the task's id after `de_thread` (the
+/// leader's), the enter program under the id the thread entered with
+/// (`old_pid`): they differ only when a thread other than the leader execs,
+/// and then both are tried.
 #[inline(always)]
 pub(super) fn exec_syscall(key: u32) -> u16 {
+    let now = bpf_get_current_pid_tgid() as u32;
     match super::execve_enter::unstash_exec(key) {
         Some(s) => s[2] as u16,
+        None if now != key => super::execve_enter::unstash_exec(now).map_or(EXEC_EXECVE, |s| s[2] as u16),
         None => EXEC_EXECVE,
     }
 }

@@ -22,24 +22,7 @@ fn try_sched_exit(_ctx: &TracePointContext) -> Result<(), i64> {
         return Ok(());
     }
     let exit_code: i32 = read_at(current_task(), conf!(offsets.task_exit_code)).unwrap_or(0);
-    let mut ev = ExitEvent {
-        hdr: EventHeader {
-            kind: 0,
-            flags: 0,
-            subtype: 0,
-            _pad0: 0,
-            ts_boot_ns: 0,
-            tid: 0,
-            tgid: 0,
-            uid: 0,
-            gid: 0,
-            cgroup_id: 0,
-            cgroup_v1_id: 0,
-            comm: [0; 16],
-        },
-        exit_code,
-        _pad1: 0,
-    };
+    let mut ev = ExitEvent { hdr: EventHeader::ZERO, exit_code, _pad1: 0 };
     fill_header(&mut ev.hdr, EventKind::Exit as u16);
     submit(P, &ev);
     Ok(())

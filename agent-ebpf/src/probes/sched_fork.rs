@@ -25,24 +25,7 @@ fn try_sched_fork(ctx: &RawTracePointContext) -> Result<(), i64> {
     if child_tid != child_tgid {
         return Ok(()); // a new thread
     }
-    let mut ev = ForkEvent {
-        hdr: EventHeader {
-            kind: 0,
-            flags: 0,
-            subtype: 0,
-            _pad0: 0,
-            ts_boot_ns: 0,
-            tid: 0,
-            tgid: 0,
-            uid: 0,
-            gid: 0,
-            cgroup_id: 0,
-            cgroup_v1_id: 0,
-            comm: [0; 16],
-        },
-        child_tgid,
-        child_tid,
-    };
+    let mut ev = ForkEvent { hdr: EventHeader::ZERO, child_tgid, child_tid };
     fill_header(&mut ev.hdr, EventKind::Fork as u16);
     submit(P, &ev);
     Ok(())

@@ -49,27 +49,8 @@ fn try_setuid_enter(ctx: &TracePointContext, subtype: u16, nargs: usize) -> Resu
         let a2: u64 = arg(ctx, 2);
         ids[2] = a2 as u32;
     }
-    let mut ev = SetuidEvent {
-        hdr: EventHeader {
-            kind: 0,
-            flags: 0,
-            subtype: 0,
-            _pad0: 0,
-            ts_boot_ns: 0,
-            tid: 0,
-            tgid: 0,
-            uid: 0,
-            gid: 0,
-            cgroup_id: 0,
-            cgroup_v1_id: 0,
-            comm: [0; 16],
-        },
-        ret: 0,
-        ruid: ids[0],
-        euid: ids[1],
-        suid: ids[2],
-        _pad1: [0; 2],
-    };
+    let mut ev =
+        SetuidEvent { hdr: EventHeader::ZERO, ret: 0, ruid: ids[0], euid: ids[1], suid: ids[2], _pad1: [0; 2] };
     fill_header(&mut ev.hdr, EventKind::Setuid as u16);
     ev.hdr.subtype = subtype;
     if SETUID_STASH.insert(&ev.hdr.tid, &ev, 0).is_err() {

@@ -123,6 +123,11 @@ pub const TABLE: &[ProbeSpec] = &[
     tp("openat2_exit", "syscalls", "sys_exit_openat2", (5, 8), false),
     tp("connect_enter", "syscalls", "sys_enter_connect", (5, 8), false),
     tp("connect_exit", "syscalls", "sys_exit_connect", (5, 8), false),
+    // Issue 18: the setuid family without its enter program (the caller's
+    // credentials before the change come from the process table in userspace).
+    regs("setuid_regs", "sys_exit_setuid", &["setuid_enter", "setuid_exit"]),
+    regs("setreuid_regs", "sys_exit_setreuid", &["setreuid_enter", "setreuid_exit"]),
+    regs("setresuid_regs", "sys_exit_setresuid", &["setresuid_enter", "setresuid_exit"]),
     tp("setuid_enter", "syscalls", "sys_enter_setuid", (5, 8), false),
     tp("setuid_exit", "syscalls", "sys_exit_setuid", (5, 8), false),
     tp("setreuid_enter", "syscalls", "sys_enter_setreuid", (5, 8), false),
@@ -245,6 +250,18 @@ pub const TABLE: &[ProbeSpec] = &[
     // (runtimes send them constantly: Go's preemption signal).
     tp("kill_enter", "syscalls", "sys_enter_kill", (5, 8), false),
     tp("kill_exit", "syscalls", "sys_exit_kill", (5, 8), false),
+    // Issue 18: execveat without an enter program. `exec_rename_regs` marks a
+    // successful one from the saved orig_ax while exec renames the task (the
+    // syscall's exit reports it as execve); `execveat_regs` emits a failed one
+    // from the saved registers. Both need bpf_task_pt_regs (5.15+, x86_64).
+    ProbeSpec {
+        program: "exec_rename_regs",
+        hook: Hook::TracePoint { category: "task", name: "task_rename" },
+        min_kernel: (5, 15),
+        essential: false,
+        replaces: &["execveat_enter"],
+    },
+    regs("execveat_regs", "sys_exit_execveat", &["execveat_exit"]),
     // sysc (issue 14 leftovers): execveat as its own event type (the exec family:
     // always attached, like execve).
     tp("execveat_enter", "syscalls", "sys_enter_execveat", (5, 8), false),

@@ -63,7 +63,7 @@ const FAMILIES: &[Family] = &[
         name: "execveat",
         what: "fork + execveat(AT_FDCWD, /bin/true)",
         ops: 2_000,
-        programs: &["execveat_enter", "execveat_exit", "sched_exec", "lsm_exec"],
+        programs: &["exec_rename_regs", "execveat_regs", "execveat_enter", "execveat_exit", "sched_exec", "lsm_exec"],
     },
 ];
 

@@ -67,7 +67,7 @@ const LOOPS: [Loop; 3] = [
         what: "fork+exec of /bin/true",
         one: &["syscalls/sys_exit_execve"],
         pair: &["syscalls/sys_enter_execve", "syscalls/sys_exit_execve"],
-        progs: &["execve_regs", "execve_enter", "execve_exit", "sched_exec"],
+        progs: &["execve_regs", "execve_enter", "execve_exit", "sched_exec", "exec_rename_regs"],
         target: 5.0,
         above_floor: false,
         path_floor: false,

@@ -8,12 +8,20 @@
 //! and on the slowdown staying, above the floor (an empty program on another
 //! syscall's tracepoint, which every tracepoint agent pays on every syscall),
 //! within the baseline's own noise.
+//!
+//! Two more variants price what an enter program costs the syscalls it does
+//! not trace: the floor plus one EMPTY program on `sys_enter_openat` (while any
+//! `sys_enter_*` tracepoint has a program, every syscall of every task calls
+//! into the sys_enter tracepoint, which then finds its syscall not enabled),
+//! and Lanner forced onto its enter+exit pairs (`LANNER_SKIP_PROBES=*_regs`,
+//! the fallback, and the setuid family's and execveat's shape until
+//! 2026-12-06), against Lanner as it loads, with no enter program at all.
 use std::{path::Path, time::Instant};
 
 use anyhow::{Context as _, Result};
 
 use super::{
-    agent::Agent,
+    agent::{Agent, Opts},
     floor::{pinned, Floor},
     median, verdict, Report,
 };
@@ -23,6 +31,9 @@ use super::{
 /// syscall of every task through its tracing entry and exit work, prctl's
 /// too; this variant measures that price with none of Lanner's programs.
 const FLOOR_HOOK: &str = "syscalls/sys_exit_openat";
+/// The floor plus an empty enter program on the same syscall: what an enter
+/// program anywhere costs prctl, which it does not trace.
+const FLOOR_ENTER_HOOK: &str = "syscalls/sys_enter_openat";
 
 /// prctl's exit-only program (x86_64, 5.15+) and its enter+exit pair: the row
 /// counts whichever attach (the loader takes one or the other).
@@ -61,6 +72,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let n: u64 = if quick { 200_000 } else { 2_000_000 };
     let rounds = 5;
     let (mut base, mut def, mut all, mut floor) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut floor_enter, mut pairs, mut base_ns) = (Vec::new(), Vec::new(), Vec::new());
     let (mut att_def, mut att_all) = (0, 0);
     for r in 0..rounds {
         eprintln!("bench: prctl loop round {}/{rounds}", r + 1);
@@ -69,9 +81,16 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
             let _held = Floor::start(bin, "floor_tp", &[FLOOR_HOOK])?;
             prctl_loop(n)
         };
+        let fe = {
+            let _held = Floor::start(bin, "floor_tp", &[FLOOR_HOOK, FLOOR_ENTER_HOOK])?;
+            prctl_loop(n)
+        };
         let a = Agent::start(bin, &[])?;
         att_def = att_def.max(attached(&a)?);
         let d = prctl_loop(n);
+        a.stop()?;
+        let a = Agent::start_env(bin, Opts::default(), &[("LANNER_SKIP_PROBES", "*_regs")])?;
+        let p = prctl_loop(n);
         a.stop()?;
         let a = Agent::start(bin, &["--attach-all"])?;
         att_all = att_all.max(attached(&a)?);
@@ -79,11 +98,19 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
         a.stop()?;
         let b2 = prctl_loop(n);
         let bm = (b + b2) / 2.0;
+        base_ns.push(bm / n as f64 * 1e9);
         base.push((b2 / b - 1.0) * 100.0);
         def.push((d / bm - 1.0) * 100.0);
         all.push((x / bm - 1.0) * 100.0);
         floor.push((f / bm - 1.0) * 100.0);
+        floor_enter.push((fe / bm - 1.0) * 100.0);
+        pairs.push((p / bm - 1.0) * 100.0);
     }
+    // What one enter program costs prctl (per round, over that round's exit-only floor),
+    // and Lanner on its pairs over Lanner as it loads, in ns per call.
+    let per_call = |pts: f64| pts / 100.0 * median(base_ns.clone());
+    let enter_pts = median(floor_enter.iter().zip(&floor).map(|(e, f)| e - f).collect());
+    let pairs_pts = median(pairs.iter().zip(&def).map(|(p, d)| p - d).collect());
     let (md, ma, mf) = (median(def.clone()), median(all.clone()), median(floor.clone()));
     // Lanner above the floor, per round (the same round's floor), then the median.
     let above = median(def.iter().zip(&floor).map(|(d, f)| d - f).collect());
@@ -95,11 +122,21 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
             "default rules: {att_def} prctl programs attached, **{md:+.1}%** {}; floor, 1 empty program on another \
              syscall's tracepoint ({FLOOR_HOOK}): {mf:+.1}% {}; Lanner above that floor: **{above:+.1} points**; with \
              --attach-all ({att_all} attached, dropped by the pre-filter at its first look): {ma:+.1}% {}; baseline \
-             noise (second baseline vs first) up to ±{noise:.1}%; median [min … max] of {rounds} interleaved rounds, \
-             loop pinned",
+             noise (second baseline vs first) up to ±{noise:.1}%; what an enter program costs the syscalls it does \
+             not trace: the floor plus 1 empty program on {FLOOR_ENTER_HOOK} {:+.1}% {}, **{enter_pts:+.1} points** \
+             (~{:.1} ns per prctl) over the exit-only floor; Lanner on its enter+exit pairs (LANNER_SKIP_PROBES=*_regs) \
+             {:+.1}% {}, {pairs_pts:+.1} points (~{:.1} ns per prctl) over Lanner as it loads (no enter program); \
+             baseline {:.1} ns per prctl; median [min … max] of {rounds} interleaved rounds, loop pinned",
             spread(&def),
             spread(&floor),
-            spread(&all)
+            spread(&all),
+            median(floor_enter.clone()),
+            spread(&floor_enter),
+            per_call(enter_pts),
+            median(pairs.clone()),
+            spread(&pairs),
+            per_call(pairs_pts),
+            median(base_ns.clone()),
         ),
         "not attached; above the floor within the baseline's noise",
         verdict(

@@ -20,6 +20,7 @@ pub const COLUMNS: &[&str] = &[
     "btf",
     "cgroup ids",
     "exec",
+    "exec padded",
     "execveat",
     "execveat ENOENT",
     "open r",
@@ -145,6 +146,8 @@ fn expectations(console: &str) -> Vec<Expect> {
                 ("proc.fdlimit", 777.into()),
             ],
         ),
+        // A padded argv (41 strings, > 10 KB) does not hide the environment after it.
+        e("kmx exec padded", vec![("proc.env[KMX_PRELOAD]", "kmx-hidden-43".into()), ("proc.name", "echo".into())]),
         // execveat named as such: from the stash (pairs) or the saved orig_ax (exit-only programs).
         e(
             "kmx execveat",
