@@ -1,5 +1,9 @@
 //! `sched/sched_process_exit`: emit when a thread-group leader exits, so the
-//! process table can evict the process. Thread exits are ignored.
+//! process table can evict the process. Thread exits are ignored. Also drops
+//! the process's `EXEC_STASH` entry, if any: an execveat killed past its point
+//! of no return never reaches `sched_process_exec`, and the mark
+//! `exec_rename_regs` left must not pass to the next process with that id (no
+//! lookup while the stash is empty, the usual case).
 use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext};
 use lanner_common::{counters::ProbeId, EventHeader, EventKind, ExitEvent};
 
@@ -18,6 +22,7 @@ fn try_sched_exit(_ctx: &TracePointContext) -> Result<(), i64> {
     if pid_tgid as u32 != (pid_tgid >> 32) as u32 {
         return Ok(());
     }
+    let _ = super::execve_enter::unstash_exec(pid_tgid as u32);
     if is_self(P) {
         return Ok(());
     }

@@ -122,12 +122,15 @@ pub(super) fn bpf_stats(ids: &HashSet<u32>) -> Stats {
     m
 }
 
-/// Per program of `names`: (run_time_ns, run_cnt) between `a` and `b`.
+/// Per program of `names`: (run_time_ns, run_cnt) between `a` and `b`. The
+/// kernel keeps a program's name to 15 bytes (`BPF_OBJ_NAME_LEN`), so a longer
+/// name (`exec_rename_regs`) is looked up by its first 15.
 pub(super) fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> Stats {
     let mut out = BTreeMap::new();
     for n in names {
-        let x = a.get(*n).copied().unwrap_or_default();
-        let y = b.get(*n).copied().unwrap_or_default();
+        let k = &n[..n.len().min(15)];
+        let x = a.get(k).copied().unwrap_or_default();
+        let y = b.get(k).copied().unwrap_or_default();
         let d = (y.0.saturating_sub(x.0), y.1.saturating_sub(x.1));
         if d.1 > 0 {
             out.insert(n.to_string(), d);
