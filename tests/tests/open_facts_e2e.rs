@@ -24,7 +24,7 @@ fn rule(name: &str, output: &str) -> String {
 }
 
 const FACTS: &str = "facts %fd.name res=%evt.rawres ino=%fd.ino dev=%fd.dev major=%fd.dev.major minor=%fd.dev.minor \
-                     created=%evt.is_open_create upper=%fd.is_upper_layer lower=%fd.is_lower_layer";
+                     created=%evt.is_open_create upper=%fd.is_upper_layer lower=%fd.is_lower_layer args=%evt.args";
 /// The same opens, by a rule that reads none of the facts.
 const PLAIN: &str = "plain %fd.name res=%evt.rawres";
 
@@ -91,6 +91,9 @@ fn open_facts_come_from_the_kernel_only_while_a_rule_needs_them() {
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
     assert_eq!([s(&f, "fd.dev.major"), s(&f, "fd.dev.minor")], [major.to_string(), minor.to_string()]);
     assert_eq!(s(&f, "evt.is_open_create"), "true", "this open created the file");
+    // evt.args as Falco prints an openat: the mode in octal, the device in hex, the inode.
+    let want = format!(" mode=0644 dev={:X} ino={}", meta.dev(), meta.ino());
+    assert!(s(&f, "evt.args").ends_with(&want), "evt.args {:?} should end with {want:?}", s(&f, "evt.args"));
     args(&f, &[("fd.is_upper_layer", Some("false")), ("fd.is_lower_layer", Some("false"))]);
     for (k, what) in [("again", "O_CREAT on an existing file"), ("read", "O_RDONLY")] {
         let f = alert(&out, "e2e open facts", &format!("facts {new} res={} ", x.get(k)));

@@ -164,6 +164,13 @@ impl Fd {
             _ => None,
         }
     }
+    /// A file's creation mode (0 unless the open could create it).
+    pub fn mode(&self) -> Option<u32> {
+        match self.kind {
+            FdKind::File { mode, .. } => Some(mode),
+            _ => None,
+        }
+    }
     /// `fd.typechar`: `f`, `4`, `6`, `u` or `p`.
     pub fn typechar(&self) -> &'static str {
         match &self.kind {

@@ -77,6 +77,26 @@ fn captured(ev: &Event, p: &str, out: &mut String) -> bool {
             }
             None => return false,
         },
+        // Falco prints the mode in octal (`%#o`) and the device in upper-case hex.
+        (EvtType::Openat | EvtType::Creat, "mode") => match ev.fd.as_ref().and_then(|f| f.mode()) {
+            Some(0) => out.push('0'),
+            Some(m) => {
+                let _ = write!(out, "0{m:o}");
+            }
+            None => return false,
+        },
+        (EvtType::Openat | EvtType::Creat, "dev") => match ev.fd.as_ref().and_then(|f| f.facts()) {
+            Some(x) => {
+                let _ = write!(out, "{:X}", x.dev);
+            }
+            None => return false,
+        },
+        (EvtType::Openat | EvtType::Creat, "ino") => match ev.fd.as_ref().and_then(|f| f.facts()) {
+            Some(x) => {
+                let _ = write!(out, "{}", x.ino);
+            }
+            None => return false,
+        },
         (EvtType::Connect, "fd") => match ev.fd.as_ref().and_then(|f| f.num()) {
             Some(n) => {
                 let _ = write!(out, "{n}");
@@ -147,10 +167,15 @@ mod tests {
     fn opens_execs_and_setuids_read_their_own_facts() {
         let mut o = ev(EvtType::Openat, 3);
         o.fd = Some(Fd::file("/etc/shadow", 0o2000000, 0));
-        assert_eq!(text(&o), "fd=3(<f>/etc/shadow) name=/etc/shadow flags=524288(O_RDONLY|O_CLOEXEC)");
+        assert_eq!(text(&o), "fd=3(<f>/etc/shadow) name=/etc/shadow flags=524288(O_RDONLY|O_CLOEXEC) mode=0");
         let mut failed = ev(EvtType::Openat, -13);
         failed.fd = Some(Fd::file("/etc/shadow", 1, 0));
-        assert_eq!(text(&failed), "fd=-13(EACCES) name=/etc/shadow flags=1(O_WRONLY)");
+        assert_eq!(text(&failed), "fd=-13(EACCES) name=/etc/shadow flags=1(O_WRONLY) mode=0");
+        // A created file: its mode in octal; the device (hex) and inode where the kernel read them.
+        let facts = crate::fields::fd::FileFacts { dev: 0xfd01, ino: 4242, ..Default::default() };
+        let mut c = ev(EvtType::Openat, 4);
+        c.fd = Some(Fd::file("/tmp/x", 0o101, 0o644).with_facts(facts));
+        assert_eq!(text(&c), "fd=4(<f>/tmp/x) name=/tmp/x flags=65(O_WRONLY|O_CREAT) mode=0644 dev=FD01 ino=4242");
         let x = ev(EvtType::Execve, 0);
         assert_eq!(text(&x), "res=0 exe=/usr/bin/x args=-a b tid=0 pid=0 ptid=0");
         let mut s = ev(EvtType::Setuid, 0);
