@@ -44,6 +44,16 @@ fn rules(n: &str) -> String {
 }
 
 /// The alert of the exec whose argv carries `tag`.
+/// The output fields of the rule's alerts whose `proc.args` start with `prefix`.
+fn with_args<'a>(out: &'a Stopped, n: &str, prefix: &str) -> Vec<&'a Value> {
+    out.events
+        .iter()
+        .filter(|e| e["rule"] == format!("Exec fields {n}").as_str())
+        .map(|e| &e["output_fields"])
+        .filter(|f| f["proc.args"].as_str().is_some_and(|a| a.starts_with(prefix)))
+        .collect()
+}
+
 fn alert<'a>(out: &'a Stopped, n: &str, tag: &str) -> &'a Value {
     let rule = format!("Exec fields {n}");
     let hits: Vec<&Value> = out
@@ -319,24 +329,12 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     assert_eq!(s(big, "proc.env[LANNER_TAG]"), n, "the last variable, past the first KiB");
     assert!(env.ends_with(&format!(" LANNER_TAG={n}")), "{} bytes, ending {:?}", env.len(), &env[env.len() - 100..]);
 
-    let long: Vec<&Value> = out
-        .events
-        .iter()
-        .filter(|e| e["rule"] == format!("Exec fields {n}").as_str())
-        .map(|e| &e["output_fields"])
-        .filter(|f| f["proc.args"].as_str().is_some_and(|a| a.starts_with(&format!("{n} longargs "))))
-        .collect();
+    let long = with_args(&out, &n, &format!("{n} longargs "));
     assert_eq!(long.len(), 1, "one exec with the long command line");
     assert_eq!(s(long[0], "proc.args"), format!("{n} longargs {pad} base64 -d"), "argv past the first KiB");
     assert_eq!(s(long[0], "proc.cmdnargs"), "5");
 
-    let padded: Vec<&Value> = out
-        .events
-        .iter()
-        .filter(|e| e["rule"] == format!("Exec fields {n}").as_str())
-        .map(|e| &e["output_fields"])
-        .filter(|f| f["proc.args"].as_str().is_some_and(|a| a.starts_with(&format!("{n} padded x x "))))
-        .collect();
+    let padded = with_args(&out, &n, &format!("{n} padded x x "));
     assert_eq!(padded.len(), 1, "one exec with the padded command line");
     assert_eq!(s(padded[0], "proc.env[LANNER_TAG]"), n, "the environment after a padded argv");
 

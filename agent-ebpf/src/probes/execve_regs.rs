@@ -33,17 +33,18 @@ const P: ProbeId = ProbeId::ExecveExit;
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execve")]
 pub fn execve_regs(ctx: TracePointContext) -> u32 {
-    let _ = try_execve_regs(&ctx);
+    let _ = try_exec_regs(&ctx, EXEC_EXECVE);
     0
 }
 
 #[tracepoint(category = "syscalls", name = "sys_exit_execveat")]
 pub fn execveat_regs(ctx: TracePointContext) -> u32 {
-    let _ = try_execveat_regs(&ctx);
+    let _ = try_exec_regs(&ctx, EXEC_EXECVEAT);
     0
 }
 
-fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
+#[inline(always)]
+fn try_exec_regs(ctx: &TracePointContext, syscall: u16) -> Result<(), i64> {
     let ret: i64 = sys_ret(ctx);
     if ret == 0 {
         // Emitted by sched_exec.
@@ -53,19 +54,8 @@ fn try_execve_regs(ctx: &TracePointContext) -> Result<(), i64> {
     if is_self_task(P, task) {
         return Ok(());
     }
-    let [filename, argv, ..] = syscall_args(task)?;
-    emit_failed_exec(P, ret, EXEC_EXECVE, filename as *const u8, argv as *const *const u8)
-}
-
-fn try_execveat_regs(ctx: &TracePointContext) -> Result<(), i64> {
-    let ret: i64 = sys_ret(ctx);
-    if ret == 0 {
-        return Ok(());
-    }
-    let task = current_task_btf();
-    if is_self_task(P, task) {
-        return Ok(());
-    }
-    let [_dirfd, filename, argv, ..] = syscall_args(task)?;
-    emit_failed_exec(P, ret, EXEC_EXECVEAT, filename as *const u8, argv as *const *const u8)
+    let a = syscall_args(task)?;
+    // execveat(dirfd, filename, argv, ...): its dirfd comes first.
+    let (filename, argv) = if syscall == EXEC_EXECVEAT { (a[1], a[2]) } else { (a[0], a[1]) };
+    emit_failed_exec(P, ret, syscall, filename as *const u8, argv as *const *const u8)
 }
