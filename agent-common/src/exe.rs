@@ -39,6 +39,13 @@ pub const EXE_ENV_TRUNCATED: u16 = 1 << 6;
 
 /// `ExecInfo::fdlimit` was read.
 pub const EXE_FDLIMIT: u16 = 1 << 7;
+/// With [`EXE_ENV_TRUNCATED`] (`sched_exec`): the environment section holds both ends
+/// of a longer environment, its first [`ENV_HEAD`] bytes, then one sentinel byte (NUL
+/// when the next string is whole) and its last bytes; the middle was not read. A
+/// variable set last (`LD_PRELOAD=...`) survives any padding before it.
+pub const EXE_ENV_ENDS: u16 = 1 << 8;
+/// The first window of an [`EXE_ENV_ENDS`] environment.
+pub const ENV_HEAD: usize = 2048;
 
 /// `ExecInfo::cwd_flags`: the working directory was read (`fs->pwd`).
 pub const CWD_PRESENT: u16 = 1 << 0;

@@ -16,9 +16,9 @@ use aya_ebpf::{
 use lanner_common::{
     config::{EXEC_SKIP_CWD, EXEC_SKIP_EXE_INODE, EXEC_SKIP_EXE_PATH, EXEC_SKIP_TASK},
     exe::{
-        ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_LEN, EXE_DELETED, EXE_ENV_TRUNCATED, EXE_FDLIMIT, EXE_LOWER_LAYER,
-        EXE_NAME_MAX, EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO, EXE_TRUNCATED, EXE_UPPER_LAYER,
-        OVERLAYFS_SUPER_MAGIC,
+        ExecInfo, CWD_PRESENT, CWD_TRUNCATED, ENV_HEAD, ENV_LEN, EXE_DELETED, EXE_ENV_ENDS, EXE_ENV_TRUNCATED,
+        EXE_FDLIMIT, EXE_LOWER_LAYER, EXE_NAME_MAX, EXE_PATH_BUDGET, EXE_PATH_BUF, EXE_PRESENT, EXE_PSEUDO,
+        EXE_TRUNCATED, EXE_UPPER_LAYER, OVERLAYFS_SUPER_MAGIC,
     },
     ExecEvent, ARGS_LEN, EXEC_CWD_AT_MAX, EXEC_EXE_AT_MAX, EXEC_FILENAME_AT_MAX, FLAG_PATH_TRUNCATED, PATH_LEN,
 };
@@ -224,7 +224,10 @@ pub fn read_filename(ev: &mut ExecEvent, src: *const u8, user: bool) -> Result<u
     Ok(if n >= PATH_LEN - 1 { FLAG_PATH_TRUNCATED } else { 0 })
 }
 
-/// The environment after the `args_len` argv bytes already in `ev.tail`.
+/// The environment after the `args_len` argv bytes already in `ev.tail`. One
+/// longer than `ENV_LEN` keeps both ends (`EXE_ENV_ENDS`): its first `ENV_HEAD`
+/// bytes and, after a sentinel byte, its last ones, so padding the environment
+/// cannot push a variable set last out of the record.
 #[inline(always)]
 pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
     let start: u64 = ld(mm, conf!(exe.mm_env_start)).unwrap_or(0);
@@ -232,7 +235,25 @@ pub fn read_env(mm: *const u8, ev: &mut ExecEvent) {
     if start == 0 {
         return;
     }
-    read_env_range(ev, start, end);
+    if end <= start || end - start <= ENV_LEN as u64 {
+        read_env_range(ev, start, end);
+        return;
+    }
+    let off = ev.args_len as usize;
+    if off > ARGS_LEN {
+        return;
+    }
+    const TAIL: u32 = (ENV_LEN - ENV_HEAD) as u32;
+    let head = unsafe { ev.tail.as_mut_ptr().add(off) };
+    let tail = unsafe { ev.tail.as_mut_ptr().add(off + ENV_HEAD) };
+    let ok = unsafe {
+        bpf_probe_read_user(head.cast(), ENV_HEAD as u32, start as *const c_void) == 0
+            && bpf_probe_read_user(tail.cast(), TAIL, (end - TAIL as u64) as *const c_void) == 0
+    };
+    if ok {
+        ev.info.env_len = ENV_LEN as u16;
+        ev.info.exe_flags |= EXE_ENV_TRUNCATED | EXE_ENV_ENDS;
+    }
 }
 
 /// The environment block `start..end` of user memory, appended after argv in

@@ -235,6 +235,15 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     c.env_clear().args([n.as_str(), "padded"]).args(std::iter::repeat_n("x", 40)).args(std::iter::repeat_n(&pad, 3));
     run(c.env("LANNER_TAG", &n));
 
+    // 12. An environment padded past the record (6 KB of variables sorted before it)
+    // keeps the variable set last.
+    let mut c = Command::new("/bin/true");
+    c.env_clear().args([n.as_str(), "envpad"]);
+    for i in 0..3 {
+        c.env(format!("A_PAD{i}"), "p".repeat(2000));
+    }
+    run(c.env("LANNER_TAG", &n));
+
     let out = agent.stop();
     drop(ovl);
     let _ = std::fs::remove_dir_all(&dir);
@@ -337,6 +346,8 @@ fn exec_fields_from_the_kernel_on_real_techniques() {
     let padded = with_args(&out, &n, &format!("{n} padded x x "));
     assert_eq!(padded.len(), 1, "one exec with the padded command line");
     assert_eq!(s(padded[0], "proc.env[LANNER_TAG]"), n, "the environment after a padded argv");
+    let envpad = alert(&out, &n, "envpad");
+    assert_eq!(s(envpad, "proc.env[LANNER_TAG]"), n, "the variable after 6 KB of padding");
 
     let ns1 = alert(&out, &n, "pidns");
     assert_eq!((s(ns1, "proc.vpid"), s(ns1, "thread.vtid")), ("1".into(), "1".into()));

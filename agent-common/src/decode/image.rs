@@ -62,6 +62,10 @@ pub(super) fn image(info: &ExecInfo, env: Env, exe: &[u8], cwd: &[u8]) -> Result
     }
     let leaf = exe.split(|&b| b == 0).next().unwrap_or_default();
     let (env, env_truncated) = match env {
+        // Both ends of a long environment: the whole strings of each window.
+        Env::Bytes(b) if f & EXE_ENV_ENDS != 0 && b.len() > ENV_HEAD => {
+            (super::block::split(&b[..ENV_HEAD], &b[ENV_HEAD..], 0, u16::MAX, true).env, true)
+        }
         Env::Bytes(b) => (split_args(b, b.len())?, f & EXE_ENV_TRUNCATED != 0),
         Env::Split(v, cut) => (v, cut),
     };

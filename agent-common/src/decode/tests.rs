@@ -337,6 +337,23 @@ fn exec_block_record_splits_argv_and_environment() {
     assert!(matches!(decode(&as_bytes(&e)), Err(DecodeError::BadLength { field: "args", .. })));
 }
 
+#[test]
+fn long_environment_keeps_both_ends() {
+    use crate::exe::*;
+    // sched_exec's record of an environment longer than ENV_LEN: its first ENV_HEAD
+    // bytes (cut inside a padding variable), a sentinel, and its last bytes.
+    let mut e = exec_event(&["x"]);
+    let head = [b"A=1\0P=".as_slice(), &[b'p'; ENV_HEAD - 6]].concat();
+    let env = [head.as_slice(), b"pppp\0LD_PRELOAD=/tmp/x.so\0"].concat();
+    pack(&mut e, b"x\0", &env, b"/bin/x", b"x\0bin\0", b"");
+    e.info.exe_flags = EXE_PRESENT | EXE_ENV_TRUNCATED | EXE_ENV_ENDS;
+    let cut = exec_record_len(e.sections().cwd.end);
+    let Event::Exec(x) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
+    let img = x.image.expect("image");
+    assert_eq!(img.env, vec!["A=1", "LD_PRELOAD=/tmp/x.so"], "the whole variables of both ends");
+    assert!(img.env_truncated);
+}
+
 fn file_event(subtype: u16, path: &str, path2: &str) -> FileEvent {
     let mut e = FileEvent {
         hdr: hdr(EventKind::File),

@@ -144,7 +144,7 @@ pub static FIELDS: &[FieldInfo] = &[
     f!("proc.loginshellid", ProcLoginshellid, Num, No, "pid of the eldest process, among the process and its ancestors, whose name ends in sh"),
     f!("thread.ismain", ThreadIsmain, Bool, No, "true for the process's main thread (thread.tid = proc.pid)"),
     f!("thread.nametid", ThreadNametid, Str, No, "proc.name and thread.tid chained (bash4242)"),
-    f!("proc.env", ProcEnv, Str, OptKey, "environment of the image as NAME=value items joined with spaces (first 4095 bytes, as Falco reads it); [NAME] one variable's value"),
+    f!("proc.env", ProcEnv, Str, OptKey, "environment of the image as NAME=value items joined with spaces (up to 4095 bytes; a longer one keeps its first 2048 and last 2047, so a variable set last survives padding); [NAME] one variable's value"),
     f!("proc.sid", ProcSid, Num, No, "session id"),
     f!("proc.sname", ProcSname, Str, No, "name of the session leader"),
     f!("proc.is_sid_leader", ProcIsSidLeader, Bool, No, "the process leads its session"),
