@@ -40,14 +40,24 @@ pub struct KernelFilter {
     /// `EXEC_SKIP_*` bits: parts of the exec record no rule reads.
     pub exec_skip: u32,
     /// A rule reads what the kernel learns about an opened file (`fd.ino`,
-    /// `fd.dev*`, `evt.is_open_create`, `fd.is_*_layer`): read it at open.
+    /// `fd.dev*`, `evt.is_open_create`, `fd.is_*_layer`, `evt.args`): read it at open.
     pub open_file_facts: bool,
 }
 
 /// The fields read from an opened file's facts (`OpenEvent::facts`, `dev`, `ino`).
-const OPEN_FACT_FIELDS: [lanner_rules::fields::FieldId; 7] = {
+const OPEN_FACT_FIELDS: [lanner_rules::fields::FieldId; 8] = {
     use lanner_rules::fields::FieldId as F;
-    [F::FdIno, F::FdDev, F::FdDevMajor, F::FdDevMinor, F::EvtIsOpenCreate, F::FdIsUpperLayer, F::FdIsLowerLayer]
+    // evt.args (and evt.info) prints an open's dev and ino.
+    [
+        F::FdIno,
+        F::FdDev,
+        F::FdDevMajor,
+        F::FdDevMinor,
+        F::EvtIsOpenCreate,
+        F::FdIsUpperLayer,
+        F::FdIsLowerLayer,
+        F::EvtArgs,
+    ]
 };
 
 /// The fields read from the exec record's environment block (`EXEC_SKIP_ENV`).
