@@ -47,7 +47,8 @@ fn try_lsm_exec(ctx: &LsmContext) -> Result<(), i64> {
     // The stash entry sys_enter_execve(at) left names the syscall (and must go:
     // sys_exit_execve with ret 0 does not remove it). After de_thread the
     // exec'ing thread has the leader's id.
-    let syscall = super::sched_exec::exec_syscall(bpf_get_current_pid_tgid() as u32);
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let syscall = super::sched_exec::exec_syscall(tid, tid);
     fill_header(&mut ev.hdr, EventKind::Exec as u16);
     ev.hdr.subtype = syscall;
     let task = task_ptr();

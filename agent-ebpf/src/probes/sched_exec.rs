@@ -6,16 +6,12 @@
 //! come from `crate::exe`. Drops the pointers sys_enter_execve(at) stashed,
 //! keeping the syscall they name as the event's subtype (execve or execveat).
 //! With `execve_regs` an execve stashes nothing (and while the stash is empty
-//! no lookup is made: execve); `execveat_enter` still stashes, so an execveat
+//! no lookup is made: execve); `exec_rename_regs` (or `execveat_enter`) stashes, so an execveat
 //! keeps its subtype ([`exec_syscall`]). The record's variable parts are
 //! packed into its tail in order (argv, environment, filename, executable
 //! path, working directory) and only their used bytes are sent.
 use aya_ebpf::{
-    cty::c_void,
-    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
-    macros::tracepoint,
-    programs::TracePointContext,
-    EbpfContext,
+    cty::c_void, helpers::generated::bpf_probe_read_user, macros::tracepoint, programs::TracePointContext, EbpfContext,
 };
 use lanner_common::{
     config::{EXEC_SKIP_ARGS, EXEC_SKIP_ENV, EXEC_SKIP_OUTPUT},
@@ -34,6 +30,7 @@ use crate::{
 const P: ProbeId = ProbeId::SchedExec;
 /// Stable layout since 3.x: `__data_loc filename` at 8, `pid` at 12, `old_pid` at 16.
 const OFF_FILENAME_LOC: usize = 8;
+const OFF_PID: usize = 12;
 const OFF_OLD_PID: usize = 16;
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
@@ -48,7 +45,8 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
     }
     let old_pid: u32 = super::tp_field::<i32>(ctx, OFF_OLD_PID) as u32;
     let ev = unsafe { &mut *EXEC_SCRATCH.get_ptr_mut(0).ok_or(0i64)? };
-    let syscall = exec_syscall(old_pid);
+    let pid: u32 = super::tp_field::<i32>(ctx, OFF_PID) as u32;
+    let syscall = exec_syscall(old_pid, pid);
     // argv from the new image: `mm->arg_start..arg_end` holds the strings the
     // kernel just copied, NUL-separated, in one user read of up to ARGS_LEN.
     let mut flags = 0u16;
@@ -105,12 +103,11 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<(), i64> {
 /// fires, not `sys_exit_execveat`), so no exit-side read can tell the two apart.
 ///
 /// `exec_rename` leaves its entry under the task's id after `de_thread` (the
-/// leader's), the enter program under the id the thread entered with
-/// (`old_pid`): they differ only when a thread other than the leader execs,
-/// and then both are tried.
+/// leader's, `now`), the enter program under the id the thread entered with
+/// (`key`): they differ only when a thread other than the leader execs, and
+/// then both are tried.
 #[inline(always)]
-pub(super) fn exec_syscall(key: u32) -> u16 {
-    let now = bpf_get_current_pid_tgid() as u32;
+pub(super) fn exec_syscall(key: u32, now: u32) -> u16 {
     match super::execve_enter::unstash_exec(key) {
         Some(s) => s[2] as u16,
         None if now != key => super::execve_enter::unstash_exec(now).map_or(EXEC_EXECVE, |s| s[2] as u16),
