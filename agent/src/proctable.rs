@@ -3,8 +3,11 @@
 //! Fed by exec/fork/exit events and seeded from /proc at start-up so processes
 //! older than the agent have ancestry too. Entries are `Arc`s: an event takes a
 //! cheap snapshot of its process and ancestors. Memory is bounded: exited
-//! processes linger for a grace period (late events still resolve), and past
-//! `max_entries` the oldest exited entries go first, then the oldest overall.
+//! processes linger for a grace period (late events and orphans' ancestry
+//! still resolve), at most `max_exited` of them (the oldest go first, so under
+//! an exec storm the grace shrinks instead of the table growing with the exit
+//! rate), and past `max_entries` the oldest exited entries go first, then an
+//! arbitrary live one.
 use lanner_rules::Ancestors;
 use std::{
     collections::{HashMap, VecDeque},
@@ -46,10 +49,14 @@ pub struct TableStats {
 
 pub struct ProcTable {
     procs: FastMap<u32, Arc<ProcInfo>>,
-    /// pid → when it exited; also an eviction queue in exit order.
-    exited: VecDeque<(u32, Instant)>,
+    /// pid → when it exited, and which entry exited (its address: a pid the
+    /// kernel reuses meanwhile names a new entry, which must not go with it);
+    /// also an eviction queue in exit order.
+    exited: VecDeque<(u32, Instant, usize)>,
     grace: Duration,
     max_entries: usize,
+    /// Exited entries kept at most (their grace cut short past it).
+    max_exited: usize,
     evicted: u64,
     seeded: usize,
     /// Ancestor chains already built (pid → (max, chain)), valid for table
@@ -69,12 +76,21 @@ impl ProcTable {
             exited: VecDeque::new(),
             grace,
             max_entries: max_entries.max(16),
+            max_exited: usize::MAX,
             evicted: 0,
             seeded: 0,
             chains: FastMap::default(),
             chains_gen: 0,
             gen: 0,
         }
+    }
+
+    /// Keep at most `n` exited processes in their grace period: the agent's
+    /// table would otherwise hold every process that exited in the last
+    /// `grace`, ~0.7 KiB each, as many as the node's exit rate makes.
+    pub fn with_max_exited(mut self, n: usize) -> Self {
+        self.max_exited = n.max(1);
+        self
     }
 
     pub fn get(&self, pid: u32) -> Option<&Arc<ProcInfo>> {
@@ -141,29 +157,41 @@ impl ProcTable {
         self.upsert(info)
     }
 
-    /// A process exited: keep it for `grace`, then evict.
+    /// A process exited: keep it for `grace` (while fewer than `max_exited`
+    /// exited ones are kept), then evict.
     pub fn on_exit(&mut self, pid: u32, now: Instant) {
-        if self.procs.contains_key(&pid) {
-            self.exited.push_back((pid, now));
+        if let Some(p) = self.procs.get(&pid) {
+            self.exited.push_back((pid, now, Arc::as_ptr(p) as usize));
         }
         self.expire(now);
+        while self.exited.len() > self.max_exited {
+            let Some((pid, _, entry)) = self.exited.pop_front() else { break };
+            self.evict_exited(pid, entry);
+        }
+    }
+
+    /// Evict `pid` if its entry is still the one that exited.
+    fn evict_exited(&mut self, pid: u32, entry: usize) {
+        if self.procs.get(&pid).is_some_and(|p| Arc::as_ptr(p) as usize == entry) {
+            self.evict(pid);
+        }
     }
 
     /// Evict processes whose grace period is over.
     pub fn expire(&mut self, now: Instant) {
-        while let Some(&(pid, at)) = self.exited.front() {
+        while let Some(&(pid, at, entry)) = self.exited.front() {
             if now.duration_since(at) < self.grace {
                 break;
             }
             self.exited.pop_front();
-            self.evict(pid);
+            self.evict_exited(pid, entry);
         }
     }
 
     fn enforce_cap(&mut self) {
         while self.procs.len() > self.max_entries {
-            if let Some((pid, _)) = self.exited.pop_front() {
-                self.evict(pid);
+            if let Some((pid, _, entry)) = self.exited.pop_front() {
+                self.evict_exited(pid, entry);
                 continue;
             }
             // No exited entries: drop an arbitrary live one (a missed exit).
@@ -384,6 +412,35 @@ mod tests {
         assert!(t.len() <= 50);
         // Exited entries were evicted before live ones.
         assert!((100..200).filter(|pid| t.get(*pid).is_some()).count() >= 50 - 40);
+    }
+
+    #[test]
+    fn exited_entries_are_capped_oldest_first() {
+        let mut t = ProcTable::new(1000, Duration::from_secs(3600)).with_max_exited(3);
+        let now = Instant::now();
+        t.upsert(p(2, 1, "live"));
+        for pid in 10..20 {
+            t.upsert(p(pid, 2, "x"));
+            t.on_exit(pid, now);
+        }
+        let kept: Vec<u32> = (10..20).filter(|pid| t.get(*pid).is_some()).collect();
+        assert_eq!(kept, vec![17, 18, 19], "the three latest exits stay, in their grace");
+        assert!(t.get(2).is_some(), "a live process is not touched");
+        assert_eq!(t.stats().exited, 3);
+        assert_eq!(t.stats().evicted, 7);
+    }
+
+    #[test]
+    fn a_reused_pid_is_not_evicted_with_the_exited_process() {
+        let mut t = ProcTable::new(1000, Duration::from_secs(5));
+        let t0 = Instant::now();
+        t.upsert(p(7, 1, "old"));
+        t.on_exit(7, t0);
+        // The kernel hands pid 7 to a new process within the grace period.
+        t.upsert(p(7, 1, "new"));
+        t.expire(t0 + Duration::from_secs(6));
+        assert_eq!(t.get(7).map(|p| p.name.as_str()), Some("new"));
+        assert_eq!(t.stats().evicted, 0);
     }
 
     #[test]

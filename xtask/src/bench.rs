@@ -28,6 +28,7 @@ mod drain;
 mod execparts;
 mod families;
 mod floor;
+mod kstats;
 mod latency;
 mod load;
 mod overhead;
@@ -104,12 +105,13 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
 /// One group of rows, for working on it (`cargo xtask bench --only GROUP`).
 pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
     let mut rep = Report { rows: Vec::new() };
+    // Off while loops are timed; on only around `bpf_stats` reads (`kstats`).
+    kstats::set(false);
     match group {
         "unneeded" => unneeded::run(&mut rep, bin, quick)?,
         "families" => families::run(&mut rep, bin, quick)?,
         "exec" => execparts::run(&mut rep, bin, quick)?,
         "rate" | "overhead" => {
-            let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
             let tmp = std::env::temp_dir().join(format!("lanner-bench-{}", std::process::id()));
             std::fs::write(&tmp, b"x")?;
             let r = if group == "rate" {
@@ -126,7 +128,8 @@ pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
 }
 
 fn run_all(rep: &mut Report, bin: &Path, tmp: &Path, rules_bin: Result<PathBuf>, quick: bool) -> Result<()> {
-    let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
+    // Off while loops are timed; on only around `bpf_stats` reads (`kstats`).
+    kstats::set(false);
     // (a) and (b), plus idle RSS and the first under-load peak.
     let mut mem = overhead::run(rep, bin, tmp, quick)?;
     // (c): paced opens, agent restarted per step.

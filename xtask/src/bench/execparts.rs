@@ -20,9 +20,8 @@ use anyhow::Result;
 use super::{
     agent::{Agent, Opts},
     floor::pinned,
-    load, median,
-    overhead::{bpf_stats, prog_ids, stats_delta},
-    verdict, Report,
+    kstats::{bpf_stats, prog_ids, stats_delta, StatsOn},
+    load, median, verdict, Report,
 };
 
 const ALL: &str = "env,cwd,exe_path,exe_inode,task,args";
@@ -49,9 +48,11 @@ fn exec_ns(bin: &Path, (var, value): (&str, &str), n: u64) -> Result<f64> {
     let env: Vec<(&str, &str)> = if var.is_empty() { vec![] } else { vec![(var, value)] };
     let a = Agent::start_env(bin, Opts::default(), &env)?;
     let ids = prog_ids(a.pid());
+    let on = StatsOn::new();
     let s0 = bpf_stats(&ids);
     pinned(|| load::exec_true(n));
     let d = stats_delta(&s0, &bpf_stats(&ids), &EXEC_PROGS);
+    drop(on);
     a.stop()?;
     let (t, c) = d.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
     anyhow::ensure!(c > 0, "no exec program ran ({var}={value:?})");
@@ -141,7 +142,6 @@ fn side_row(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
 }
 
 pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
-    let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
     parts_row(rep, bin, quick)?;
     side_row(rep, bin, quick)
 }

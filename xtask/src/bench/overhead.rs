@@ -20,6 +20,7 @@ use anyhow::Result;
 use super::{
     agent::{Agent, Opts},
     floor::{pinned, pinned_cpu, Floor},
+    kstats::{bpf_stats, prog_ids, stats_delta, Stats, StatsOn},
     load, median, verdict, Report, Rss,
 };
 
@@ -29,7 +30,6 @@ pub struct Mem {
     pub peak: u64,
 }
 
-pub(super) type Stats = BTreeMap<String, (u64, u64)>;
 /// (loop, variant).
 type Key = (&'static str, &'static str);
 
@@ -77,7 +77,8 @@ const LOOPS: [Loop; 3] = [
         what: "refused loopback connect",
         one: &["syscalls/sys_exit_connect"],
         pair: &["syscalls/sys_enter_connect", "syscalls/sys_exit_connect"],
-        progs: &["connect_regs", "connect_enter", "connect_exit"],
+        // The loop's socket() runs the socket family's program too.
+        progs: &["connect_regs", "connect_enter", "connect_exit", "socket_regs", "socket_enter", "socket_exit"],
         target: 3.0,
         above_floor: true,
         path_floor: false,
@@ -87,57 +88,6 @@ const LOOPS: [Loop; 3] = [
 /// Every exit-only program (all are named `*_regs`); skipping them makes the
 /// agent load its enter+exit pairs, as it did before issue 18.
 const EXIT_ONLY: &str = "*_regs";
-
-/// The ids of the BPF programs process `pid` holds (its fds' `prog_id:`), so
-/// another agent running on the machine does not blur the figures.
-pub(super) fn prog_ids(pid: u32) -> HashSet<u32> {
-    let mut ids = HashSet::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-        return ids;
-    };
-    for e in dir.flatten() {
-        if let Ok(s) = std::fs::read_to_string(e.path()) {
-            ids.extend(
-                s.lines().filter_map(|l| l.strip_prefix("prog_id:")).filter_map(|v| v.trim().parse::<u32>().ok()),
-            );
-        }
-    }
-    ids
-}
-
-/// Sum of (run_time_ns, run_cnt) per program name, over the programs in `ids` (all if empty).
-pub(super) fn bpf_stats(ids: &HashSet<u32>) -> Stats {
-    let mut m = BTreeMap::new();
-    for p in aya::programs::loaded_programs().flatten() {
-        let Some(name) = p.name_as_str() else {
-            continue;
-        };
-        if !ids.is_empty() && !ids.contains(&p.id()) {
-            continue;
-        }
-        let e = m.entry(name.to_string()).or_insert((0, 0));
-        e.0 += p.run_time().as_nanos() as u64;
-        e.1 += p.run_count();
-    }
-    m
-}
-
-/// Per program of `names`: (run_time_ns, run_cnt) between `a` and `b`. The
-/// kernel keeps a program's name to 15 bytes (`BPF_OBJ_NAME_LEN`), so a longer
-/// name (`exec_rename_regs`) is looked up by its first 15.
-pub(super) fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> Stats {
-    let mut out = BTreeMap::new();
-    for n in names {
-        let k = &n[..n.len().min(15)];
-        let x = a.get(k).copied().unwrap_or_default();
-        let y = b.get(k).copied().unwrap_or_default();
-        let d = (y.0.saturating_sub(x.0), y.1.saturating_sub(x.1));
-        if d.1 > 0 {
-            out.insert(n.to_string(), d);
-        }
-    }
-    out
-}
 
 fn run_loop(l: &Loop, n: u64, path: &CString, port: u16) -> f64 {
     pinned(|| match l.name {
@@ -181,7 +131,8 @@ impl Setup<'_> {
     }
 }
 
-/// One agent variant: start it, run the three loops, record times and `bpf_stats`.
+/// One agent variant: start it, run the three loops timed (`bpf_stats` off),
+/// then once more with `bpf_stats` on for the kernel cost per operation.
 fn agent_round(t: &mut Times, mem: &mut Mem, s: &Setup, variant: &'static str) -> Result<()> {
     let bin = s.bin;
     let env: &[(&str, &str)] = if variant == "pairs" { &[("LANNER_SKIP_PROBES", EXIT_ONLY)] } else { &[] };
@@ -189,9 +140,11 @@ fn agent_round(t: &mut Times, mem: &mut Mem, s: &Setup, variant: &'static str) -
     std::thread::sleep(Duration::from_secs(1));
     let ids = prog_ids(agent.pid());
     if variant == "lanner" {
+        let on = StatsOn::new();
         let idle0 = bpf_stats(&ids);
         std::thread::sleep(Duration::from_secs(2));
         let idle1 = bpf_stats(&ids);
+        drop(on);
         let r = agent.rss();
         mem.idle.rss = mem.idle.rss.max(r.rss);
         mem.idle.anon = mem.idle.anon.max(r.anon);
@@ -202,11 +155,16 @@ fn agent_round(t: &mut Times, mem: &mut Mem, s: &Setup, variant: &'static str) -
         }
     }
     for l in &LOOPS {
-        let s0 = bpf_stats(&ids);
         t.secs.entry((l.name, variant)).or_default().push(s.run(l));
+    }
+    let on = StatsOn::new();
+    for l in &LOOPS {
+        let s0 = bpf_stats(&ids);
+        s.run(l);
         let s1 = bpf_stats(&ids);
         t.kernel.entry((l.name, variant)).or_default().push(stats_delta(&s0, &s1, l.progs));
     }
+    drop(on);
     mem.peak = mem.peak.max(agent.hwm());
     agent.stop()?;
     Ok(())
@@ -235,9 +193,12 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<Mem>
             }
             if l.path_floor {
                 let f = Floor::start(bin, "floor_path", l.one)?;
-                let s0 = bpf_stats(&HashSet::new());
                 t.secs.entry((l.name, "floor_path")).or_default().push(s.run(l));
+                let on = StatsOn::new();
+                let s0 = bpf_stats(&HashSet::new());
+                s.run(l);
                 let s1 = bpf_stats(&HashSet::new());
+                drop(on);
                 t.kernel.entry((l.name, "floor_path")).or_default().push(stats_delta(&s0, &s1, &["floor_path"]));
                 drop(f);
             }
@@ -245,6 +206,12 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<Mem>
         for v in ["pairs", "lanner"] {
             eprintln!("bench: round {}/{rounds}: {v}", round + 1);
             agent_round(&mut t, &mut mem, &s, v)?;
+        }
+        // The round's closing baseline: every variant is compared with the
+        // mean of the two, so a drift across the round (the agents run last)
+        // does not count against them.
+        for l in &LOOPS {
+            t.secs.entry((l.name, "base_end")).or_default().push(s.run(l));
         }
     }
     for l in &LOOPS {
@@ -265,14 +232,30 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<Mem>
     Ok(mem)
 }
 
+/// Each round's baseline: the mean of its opening and closing runs.
+fn bases(t: &Times, l: &str) -> Vec<f64> {
+    let (a, b) = (&t.secs[&(l, "base")], &t.secs[&(l, "base_end")]);
+    a.iter().zip(b).map(|(a, b)| (a + b) / 2.0).collect()
+}
+
+/// The closing baseline against the opening one, per round, in percent:
+/// median and (min, max).
+fn drift(t: &Times, l: &str) -> (f64, f64, f64) {
+    let (a, b) = (&t.secs[&(l, "base")], &t.secs[&(l, "base_end")]);
+    spread3(a.iter().zip(b).map(|(a, b)| (b / a - 1.0) * 100.0).collect())
+}
+
+fn spread3(v: Vec<f64>) -> (f64, f64, f64) {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (median(v), lo, hi)
+}
+
 /// Slowdown of one variant: median and (min, max) of the per-round ratios to
 /// the same round's baseline, in percent.
 fn slowdown(t: &Times, l: &str, v: &str) -> (f64, f64, f64) {
-    let (b, x) = (&t.secs[&(l, "base")], &t.secs[&(l, v)]);
-    let pct: Vec<f64> = b.iter().zip(x).map(|(b, x)| (x / b - 1.0) * 100.0).collect();
-    let lo = pct.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = pct.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (median(pct), lo, hi)
+    let x = &t.secs[&(l, v)];
+    spread3(bases(t, l).iter().zip(x).map(|(b, x)| (x / b - 1.0) * 100.0).collect())
 }
 
 /// Points of `v` above the one-program floor, per round (both against that
@@ -284,15 +267,13 @@ fn above_floor(t: &Times, l: &str, v: &str) -> (f64, f64, f64) {
 
 /// Points of `v` above the floor variant `floor`, per round, then median and (min, max).
 fn points_above(t: &Times, l: &str, floor: &str, v: &str) -> (f64, f64, f64) {
-    let (b, f, x) = (&t.secs[&(l, "base")], &t.secs[&(l, floor)], &t.secs[&(l, v)]);
-    let pts: Vec<f64> = b.iter().zip(f).zip(x).map(|((b, f), x)| (x - f) / b * 100.0).collect();
-    let lo = pts.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = pts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (median(pts), lo, hi)
+    let (f, x) = (&t.secs[&(l, floor)], &t.secs[&(l, v)]);
+    spread3(bases(t, l).iter().zip(f).zip(x).map(|((b, f), x)| (x - f) / b * 100.0).collect())
 }
 
 fn loop_rows(rep: &mut Report, t: &Times, l: &Loop, n: u64, rounds: usize) {
-    let base = median(t.secs[&(l.name, "base")].clone());
+    let base = median(bases(t, l.name));
+    let (d, d_lo, d_hi) = drift(t, l.name);
     let fmt = |v: &str| {
         let (m, lo, hi) = slowdown(t, l.name, v);
         format!("{m:+.1}% [{lo:+.1} … {hi:+.1}]")
@@ -304,7 +285,9 @@ fn loop_rows(rep: &mut Report, t: &Times, l: &Loop, n: u64, rounds: usize) {
         "baseline {base:.2} s → floor, 1 empty program ({}) {} → floor, empty enter+exit pair {} → Lanner with \
          its enter+exit pairs {} → **Lanner {}**; Lanner above the 1-program floor: **{above:+.1} points** \
          [{above_lo:+.1} … {above_hi:+.1}] (pairs: {pairs_above:+.1}), each round against its own floor, then \
-         the median; median [min … max] of {rounds} interleaved rounds, loop pinned to CPU {}",
+         the median; median [min … max] of {rounds} interleaved rounds, loop pinned to CPU {}, each against \
+         the mean of the round's opening and closing baselines (closing vs opening: {d:+.1}% [{d_lo:+.1} … \
+         {d_hi:+.1}]), timed with bpf_stats off",
         l.one.join(", ").trim_start_matches("syscalls/"),
         fmt("floor1"),
         fmt("floor2"),
