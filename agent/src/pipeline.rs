@@ -90,8 +90,6 @@ pub struct Pipeline<W: Write> {
     held_tx: mpsc::Sender<(Alert, u64)>,
     held_rx: mpsc::Receiver<(Alert, u64)>,
     runtime: Option<tokio::runtime::Handle>,
-    /// Re-derived from the rules after each successful reload.
-    prefilter: Option<(crate::prefilter::Prefilter, u64)>,
     /// The rule-match thread for big drains; `None` = always match inline.
     stage: Option<crate::matchstage::MatchStage>,
     /// Records in the current drain so far.
@@ -157,7 +155,6 @@ impl<W: Write> Pipeline<W> {
             held_tx,
             held_rx,
             runtime: tokio::runtime::Handle::try_current().ok(),
-            prefilter: None,
             stage: None,
             drained: 0,
             threaded: false,
@@ -225,26 +222,6 @@ impl<W: Write> Pipeline<W> {
         self.take_matches();
         self.flush();
         self.sink.finish();
-    }
-
-    /// Keep the in-kernel pre-filter in step with the rules.
-    pub fn set_prefilter(&mut self, p: crate::prefilter::Prefilter) {
-        self.prefilter = Some((p, self.rules.reload_successes()));
-    }
-
-    fn sync_prefilter(&mut self) {
-        let Some((p, seen)) = self.prefilter.as_mut() else {
-            return;
-        };
-        let now = self.rules.reload_successes();
-        if now != *seen {
-            *seen = now;
-            let f = crate::prefilter::KernelFilter::for_rules(&self.rules.current());
-            match p.apply(&f) {
-                Ok(()) => tracing::info!(filter = %f.describe(), "pre-filter updated for the new rules"),
-                Err(e) => tracing::error!("pre-filter update failed (left open): {e}"),
-            }
-        }
     }
 
     fn print_event(&mut self, ev: &KEvent) {
@@ -439,7 +416,6 @@ impl<W: Write> RecordSink for Pipeline<W> {
     }
 
     fn tick(&mut self) {
-        self.sync_prefilter();
         self.take_matches();
         self.drain_held();
         self.sink.flush();

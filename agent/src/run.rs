@@ -41,8 +41,7 @@ pub struct RunArgs {
     /// then send no wake-ups below `--wakeup-kib`. Bounds alert latency.
     #[arg(long, default_value_t = 1000)]
     pub active_poll_us: u32,
-    /// Housekeeping period (pre-filter sync after a reload, held alerts, sink
-    /// flush). An idle reader is woken by the first event, a busy one polls
+    /// Housekeeping period (held alerts, sink flush). An idle reader is woken by the first event, a busy one polls
     /// every `--active-poll-us`: this is not what bounds alert latency.
     #[arg(long, default_value_t = 50)]
     pub poll_ms: u64,
@@ -212,11 +211,18 @@ struct FinalCounters<'a> {
     enrich: Option<crate::k8s::enrich::EnrichStats>,
 }
 
-/// What a successful rule reload runs: attach the programs skipped at start because
-/// no rule needed their event type, if the new rules need it (see `probes`).
+/// What a successful rule reload runs, before the reload is reported (log,
+/// `lanner_rules` in /metrics): the in-kernel pre-filter re-derived from the
+/// new rules, then the programs skipped at start because no rule needed their
+/// event type, if the new rules need it (see `probes`). Until 2026-12-06 the
+/// pre-filter followed on the pipeline's next housekeeping tick, so for up to
+/// a tick after /metrics showed the new rule active, the kernel still dropped
+/// the events only it needed (falco_rules_e2e's reload check caught it in a
+/// loaded CI run).
 fn reload_attacher(
     ebpf: Arc<std::sync::Mutex<Option<aya::Ebpf>>>,
     statuses: Arc<std::sync::Mutex<Vec<probes::ProbeStatus>>>,
+    prefilter: Arc<std::sync::Mutex<Prefilter>>,
     rules: Arc<RuleSetHandle>,
     metrics: Arc<crate::metrics::Metrics>,
     kver: aya::util::KernelVersion,
@@ -227,6 +233,11 @@ fn reload_attacher(
             return;
         }
         let rs = rules.current();
+        let f = KernelFilter::for_rules(&rs);
+        match prefilter.lock().unwrap_or_else(|e| e.into_inner()).apply(&f) {
+            Ok(()) => tracing::info!(filter = %f.describe(), "pre-filter updated for the new rules"),
+            Err(e) => tracing::error!("pre-filter update failed (left open): {e}"),
+        }
         let needs = |t: lanner_rules::EvtType| rs.rules_for_type(t) > 0;
         let mut object = ebpf.lock().unwrap_or_else(|e| e.into_inner());
         let Some(object) = object.as_mut() else { return };
@@ -326,7 +337,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.set_probes(&statuses);
     let ebpf = Arc::new(std::sync::Mutex::new(Some(ebpf)));
     let statuses = Arc::new(std::sync::Mutex::new(statuses));
-    let on_reload = reload_attacher(ebpf.clone(), statuses.clone(), rules.clone(), metrics.clone(), kver, prefilter_on);
+    let prefilter = Arc::new(std::sync::Mutex::new(prefilter));
+    let on_reload = reload_attacher(
+        ebpf.clone(),
+        statuses.clone(),
+        prefilter.clone(),
+        rules.clone(),
+        metrics.clone(),
+        kver,
+        prefilter_on,
+    );
     {
         let m = counters_map.clone();
         metrics.set_kernel_source(move || counters::read(&m).by_probe);
@@ -399,9 +419,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     pipeline.set_metrics(&metrics);
     pipeline.start_match_thread().context("starting the rule-match thread")?;
     let match_wake = pipeline.match_wake();
-    if prefilter_on {
-        pipeline.set_prefilter(prefilter);
-    }
     let (tx, rx) = watch::channel(false);
     let _watcher = if args.rules.is_empty() {
         None
@@ -413,10 +430,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             {
                 let (m, attach) = (metrics.clone(), on_reload.clone());
                 Box::new(move |r| {
-                    log_reload(&m, r);
                     if r.is_ok() {
                         attach();
                     }
+                    log_reload(&m, r);
                 })
             },
         )?)
@@ -436,10 +453,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                     _ = sighup.recv() => {
                         tracing::info!("SIGHUP: reloading rules");
                         let r = if paths.is_empty() { rules2.reload_default() } else { rules2.reload(&paths) };
-                        log_reload(&metrics2, &r);
                         if r.is_ok() {
                             attach();
                         }
+                        log_reload(&metrics2, &r);
                     }
                 }
             }

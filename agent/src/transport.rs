@@ -49,7 +49,7 @@ fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
 /// The reader's clocks.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
-    /// Housekeeping tick (pre-filter sync, held alerts, sink flush).
+    /// Housekeeping tick (held alerts, sink flush).
     pub poll: Duration,
     /// Poll period while events flow (the probes do not wake the reader then).
     pub active: Duration,
