@@ -41,8 +41,9 @@ pub struct RunArgs {
     /// then send no wake-ups below `--wakeup-kib`. Bounds alert latency.
     #[arg(long, default_value_t = 1000)]
     pub active_poll_us: u32,
-    /// Housekeeping period (held alerts, sink flush). An idle reader is woken by the first event, a busy one polls
-    /// every `--active-poll-us`: this is not what bounds alert latency.
+    /// Housekeeping period (held alerts, sink flush). An idle reader is woken
+    /// by the first event, a busy one polls every `--active-poll-us`: this is
+    /// not what bounds alert latency.
     #[arg(long, default_value_t = 50)]
     pub poll_ms: u64,
     /// Turn the in-kernel pre-filter off: emit every event, whatever the rules need.
@@ -87,14 +88,14 @@ impl RunArgs {
     }
 }
 
-/// Load the rule set: the given files, or the embedded default pack. Logs where the
-/// rules came from, the files and, once, every inactive rule with its reason.
 /// Exited processes the table keeps in their 5 s grace at most: at the exit
 /// rates of a fork+exec loop (~8,000/s here) the grace alone let the agent
 /// grow by ~28 MiB (0.7 KiB per process); 4,096 cost ~3 MiB and still cover
 /// 5 s of up to ~800 exits per second.
 const MAX_EXITED: usize = 4096;
 
+/// Load the rule set: the given files, or the embedded default pack. Logs where the
+/// rules came from, the files and, once, every inactive rule with its reason.
 pub fn load_rules(paths: &[PathBuf]) -> anyhow::Result<RuleSetHandle> {
     let handle = if paths.is_empty() { RuleSetHandle::with_default_pack() } else { RuleSetHandle::load(paths) };
     let handle = handle.map_err(|e| anyhow::anyhow!("rules failed to load:\n{e}"))?;
@@ -337,11 +338,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.set_probes(&statuses);
     let ebpf = Arc::new(std::sync::Mutex::new(Some(ebpf)));
     let statuses = Arc::new(std::sync::Mutex::new(statuses));
-    let prefilter = Arc::new(std::sync::Mutex::new(prefilter));
     let on_reload = reload_attacher(
         ebpf.clone(),
         statuses.clone(),
-        prefilter.clone(),
+        Arc::new(std::sync::Mutex::new(prefilter)),
         rules.clone(),
         metrics.clone(),
         kver,
