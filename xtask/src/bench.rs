@@ -71,6 +71,19 @@ fn verdict(ok: bool, miss: String) -> String {
     }
 }
 
+/// The smallest and largest of `v`.
+fn min_max(v: &[f64]) -> (f64, f64) {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}
+
+/// `[min … max]` of per-round figures, in points.
+fn spread(v: &[f64]) -> String {
+    let (lo, hi) = min_max(v);
+    format!("[{lo:+.1} … {hi:+.1}]")
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;

@@ -21,7 +21,7 @@ use super::{
     agent::{Agent, Opts},
     floor::pinned,
     kstats::{bpf_stats, prog_ids, stats_delta, StatsOn},
-    load, median, verdict, Report,
+    load, median, spread, verdict, Report,
 };
 
 const ALL: &str = "env,cwd,exe_path,exe_inode,task,args";
@@ -57,12 +57,6 @@ fn exec_ns(bin: &Path, (var, value): (&str, &str), n: u64) -> Result<f64> {
     let (t, c) = d.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
     anyhow::ensure!(c > 0, "no exec program ran ({var}={value:?})");
     Ok(t as f64 / c as f64)
-}
-
-fn spread(v: &[f64]) -> String {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("[{lo:+.1} … {hi:+.1}]")
 }
 
 fn parts_row(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {

@@ -17,7 +17,7 @@ use super::{
     agent::Agent,
     floor::{pinned, Floor},
     kstats::{bpf_stats, prog_ids, stats_delta, StatsOn},
-    median, verdict, Report,
+    median, spread, verdict, Report,
 };
 
 struct Family {
@@ -153,12 +153,6 @@ fn run_family(f: &Family, n: u64, dir: &str) -> f64 {
     })
 }
 
-fn spread(v: &[f64]) -> String {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("[{lo:+.1} … {hi:+.1}]")
-}
-
 pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let scale = if quick { 10 } else { 1 };
     let rounds = 5;
@@ -167,8 +161,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let d = dir.to_string_lossy().to_string();
     let k = FAMILIES.len();
     let mut slow: Vec<Vec<f64>> = vec![Vec::new(); k];
-    // Per family and round: the floor's time, its slowdown, and Lanner's points above it.
-    let mut floor: Vec<Vec<f64>> = vec![Vec::new(); k];
+    // Per family and round: the floor's slowdown, and Lanner's points above it.
     let mut floor_pct: Vec<Vec<f64>> = vec![Vec::new(); k];
     let mut above: Vec<Vec<f64>> = vec![Vec::new(); k];
     // Per family and round: kernel ns over the loop, loop iterations, per-program detail.
@@ -176,10 +169,11 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     for r in 0..rounds {
         eprintln!("bench: syscall families round {}/{rounds}", r + 1);
         let base: Vec<f64> = FAMILIES.iter().map(|f| run_family(f, f.ops / scale, &d)).collect();
-        for (i, f) in FAMILIES.iter().enumerate() {
-            let fl = Floor::start(bin, "floor_tp", f.floor)?;
-            floor[i].push(run_family(f, f.ops / scale, &d));
-            drop(fl);
+        let mut floor = Vec::with_capacity(k);
+        for f in FAMILIES {
+            let held = Floor::start(bin, "floor_tp", f.floor)?;
+            floor.push(run_family(f, f.ops / scale, &d));
+            drop(held);
         }
         let agent = Agent::start(bin, &[])?;
         let ids = prog_ids(agent.pid());
@@ -204,9 +198,8 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
         for (i, f) in FAMILIES.iter().enumerate() {
             let b = (base[i] + run_family(f, f.ops / scale, &d)) / 2.0;
             slow[i].push((with[i] / b - 1.0) * 100.0);
-            let fl = floor[i].last().copied().unwrap_or(f64::NAN);
-            floor_pct[i].push((fl / b - 1.0) * 100.0);
-            above[i].push((with[i] - fl) / b * 100.0);
+            floor_pct[i].push((floor[i] / b - 1.0) * 100.0);
+            above[i].push((with[i] - floor[i]) / b * 100.0);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

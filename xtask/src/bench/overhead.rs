@@ -21,7 +21,7 @@ use super::{
     agent::{Agent, Opts},
     floor::{pinned, pinned_cpu, Floor},
     kstats::{bpf_stats, prog_ids, stats_delta, Stats, StatsOn},
-    load, median, verdict, Report, Rss,
+    load, median, min_max, verdict, Report, Rss,
 };
 
 /// Memory seen by the loops: idle RSS (largest over rounds) and peak VmHWM.
@@ -246,8 +246,7 @@ fn drift(t: &Times, l: &str) -> (f64, f64, f64) {
 }
 
 fn spread3(v: Vec<f64>) -> (f64, f64, f64) {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = min_max(&v);
     (median(v), lo, hi)
 }
 

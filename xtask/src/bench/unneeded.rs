@@ -23,7 +23,7 @@ use anyhow::{Context as _, Result};
 use super::{
     agent::{Agent, Opts},
     floor::{pinned, Floor},
-    median, verdict, Report,
+    median, spread, verdict, Report,
 };
 
 /// The floor of this row: one EMPTY program on another syscall's tracepoint.
@@ -60,12 +60,6 @@ fn attached(a: &Agent) -> Result<u32> {
         n += m.get(&series).with_context(|| format!("{series} not in /metrics"))? as u32;
     }
     Ok(n)
-}
-
-fn spread(v: &[f64]) -> String {
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("[{lo:+.1} … {hi:+.1}]")
 }
 
 pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
