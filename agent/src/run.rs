@@ -3,7 +3,7 @@
 use std::{cell::RefCell, io::BufWriter, path::PathBuf, rc::Rc, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use aya::{maps::RingBuf, EbpfLoader};
+use aya::EbpfLoader;
 use lanner_common::{config::OFFSET_NONE, ProbeConfig};
 use lanner_rules::RuleSetHandle;
 use serde::Serialize;
@@ -331,7 +331,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     unsafe { libc::malloc_trim(0) };
     release_object_pages();
 
-    let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("EVENTS map missing")?)?;
+    let ring =
+        transport::Ring::new(ebpf.take_map("EVENTS").context("EVENTS map missing")?, args.wakeup_kib as usize * 1024)
+            .context("mapping the EVENTS ring buffer")?;
     let idle_flag = aya::maps::Array::try_from(ebpf.take_map("READER_IDLE").context("READER_IDLE map missing")?)?;
     let counters_map = Arc::new(ebpf.take_map("COUNTERS").context("COUNTERS map missing")?);
     let metrics = Arc::new(crate::metrics::Metrics::new());

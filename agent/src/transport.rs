@@ -17,7 +17,7 @@
 //! records or a lowered flag while idle makes it active again.
 use std::time::Duration;
 
-use aya::maps::{MapData, RingBuf};
+use aya::maps::MapData;
 use tokio::{io::unix::AsyncFd, sync::watch};
 
 /// Anything that consumes raw records.
@@ -34,12 +34,11 @@ pub trait RecordSink {
     fn rewoken(&mut self) {}
 }
 
-fn drain(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
-    let mut n = 0;
-    while let Some(item) = ring.next() {
-        sink.record(&item);
-        n += 1;
-    }
+mod ring;
+pub use ring::Ring;
+
+fn drain(ring: &mut Ring, sink: &mut impl RecordSink) -> usize {
+    let n = ring.drain(|r| sink.record(r));
     if n > 0 {
         sink.batch_done();
     }
@@ -108,13 +107,13 @@ pub type IdleFlag = aya::maps::Array<MapData, u32>;
 /// once more (a record emitted before the probes saw the flag is caught
 /// there) and sleeps until the first event's wake-up: no polling at idle.
 pub async fn run_reader(
-    ring: RingBuf<MapData>,
+    ring: Ring,
     sink: &mut impl RecordSink,
     timing: Timing,
     mut idle: Option<IdleFlag>,
     wake: Option<std::sync::Arc<tokio::sync::Notify>>,
     mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<RingBuf<MapData>> {
+) -> std::io::Result<Ring> {
     let wake = wake.unwrap_or_default();
     // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd, so
     // the fd stays open and unique for as long as it is registered.
@@ -166,6 +165,6 @@ pub async fn run_reader(
 mod tests;
 
 /// Drain everything pending (after the probes are detached).
-pub fn drain_all(ring: &mut RingBuf<MapData>, sink: &mut impl RecordSink) -> usize {
+pub fn drain_all(ring: &mut Ring, sink: &mut impl RecordSink) -> usize {
     drain(ring, sink)
 }
