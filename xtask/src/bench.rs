@@ -104,6 +104,7 @@ pub struct Rss {
 }
 
 pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
+    preflight()?;
     let mut rep = Report { rows: Vec::new() };
     // Build the rule-engine harness first, so no compile overlaps a measurement.
     let rules_bin = rules::build(root, bin);
@@ -115,8 +116,27 @@ pub fn run(bin: &Path, root: &Path, quick: bool) -> Result<Report> {
     Ok(rep)
 }
 
+/// Refuse to measure while tracing programs are loaded that the bench did not
+/// load: their cost lands in every baseline. (A stray `lanner run` left over
+/// from profiling sat under a whole run on 2026-12-06: the unshare floor read
+/// +7 % instead of +54 %, since its syscall-exit programs were already in the
+/// baseline, and the idle row read 2,379 ns per run, the bench's own `bpf()`
+/// calls tripping its `bpf_regs`.)
+fn preflight() -> Result<()> {
+    let found = kstats::foreign_tracing();
+    if !found.is_empty() {
+        anyhow::bail!(
+            "tracing BPF programs are already loaded, and would be in every baseline; stop what holds them \
+             first:\n  {}",
+            found.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
 /// One group of rows, for working on it (`cargo xtask bench --only GROUP`).
 pub fn run_only(group: &str, bin: &Path, quick: bool) -> Result<Report> {
+    preflight()?;
     let mut rep = Report { rows: Vec::new() };
     // Off while loops are timed; on only around `bpf_stats` reads (`kstats`).
     kstats::set(false);

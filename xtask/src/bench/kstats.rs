@@ -87,3 +87,44 @@ pub(super) fn stats_delta(a: &Stats, b: &Stats, names: &[&str]) -> Stats {
     }
     out
 }
+
+/// The tracing programs (tracepoint, raw tracepoint, kprobe, fentry/fexit,
+/// LSM, perf event) already loaded on the machine, each with the processes
+/// holding it: any of them on a syscall path is in every baseline, so a
+/// leftover agent or another tool (Falco, Tetragon) would skew every row.
+pub(super) fn foreign_tracing() -> Vec<String> {
+    // include/uapi/linux/bpf.h: KPROBE 2, TRACEPOINT 5, PERF_EVENT 7,
+    // RAW_TRACEPOINT 17, RAW_TRACEPOINT_WRITABLE 24, TRACING 26, LSM 29.
+    const TRACING_TYPES: [u32; 7] = [2, 5, 7, 17, 24, 26, 29];
+    let progs: Vec<_> = aya::programs::loaded_programs()
+        .flatten()
+        .filter(|p| TRACING_TYPES.contains(&(p.program_type() as u32)))
+        .collect();
+    if progs.is_empty() {
+        return Vec::new();
+    }
+    let holders = |id: u32| -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+            .filter(|pid| prog_ids(*pid).contains(&id))
+            .map(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                format!("pid {pid} ({})", comm.trim())
+            })
+            .collect()
+    };
+    let mut out: Vec<String> = progs
+        .iter()
+        .take(8)
+        .map(|p| {
+            let h = holders(p.id());
+            let by = if h.is_empty() { "no process (pinned?)".to_string() } else { h.join(", ") };
+            format!("program {} {:?} held by {by}", p.id(), p.name_as_str().unwrap_or("?"))
+        })
+        .collect();
+    if progs.len() > out.len() {
+        out.push(format!("… and {} more", progs.len() - out.len()));
+    }
+    out
+}
