@@ -21,7 +21,9 @@ struct CachedContainer {
     /// The cgroups the entry was computed for (a process can move).
     cgroups: CgroupIds,
     container: Option<Arc<Container>>,
-    info: Option<ContainerInfo>,
+    /// Not a container, or one with its name (its pod's container status was
+    /// cached): nothing more to wait for.
+    complete: bool,
     /// The pod cache's generation when the entry was computed.
     generation: u64,
 }
@@ -31,7 +33,7 @@ impl CachedContainer {
     /// cached, or its container status not published yet) is looked up
     /// again once the pod cache has changed: the pod's next update fills it.
     fn fresh(&self, generation: u64) -> bool {
-        self.info.as_ref().is_none_or(|i| i.container_name.is_some()) || self.generation == generation
+        self.complete || self.generation == generation
     }
 }
 
@@ -137,14 +139,11 @@ impl Assembler {
 
     /// The container of a cgroup (cached; an entry still missing its pod or
     /// container status is looked up again after the pod cache changed).
-    pub fn container(
-        &mut self,
-        pid: u32,
-        ids: impl Into<CgroupIds>,
-    ) -> (Option<Arc<Container>>, Option<ContainerInfo>) {
+    pub fn container(&mut self, pid: u32, ids: impl Into<CgroupIds>) -> Option<Arc<Container>> {
         let ids = ids.into();
-        let Some(enricher) = self.enricher.clone() else {
-            return (None, None);
+        // Borrowed, not cloned: this runs for every event.
+        let Some(enricher) = self.enricher.as_deref() else {
+            return None;
         };
         // Read before the lookup: a write racing with it shows as a newer generation.
         let generation = enricher.pods().generation();
@@ -154,7 +153,7 @@ impl Assembler {
             .or_else(|| (ids.v1 != 0).then(|| self.by_v1.get(&ids)).flatten())
             .or_else(|| self.by_pid.get(&pid).filter(|c| c.cgroups == ids));
         if let Some(c) = cached.filter(|c| c.fresh(generation)) {
-            return (c.container.clone(), c.info.clone());
+            return c.container.clone();
         }
         // Resolve the cgroup once: a v2 hit gives the container directly; only
         // a miss goes through the full lookup (v1 id, or the /proc fallback).
@@ -166,7 +165,8 @@ impl Assembler {
         };
         let container = info.as_ref().map(|i| Arc::new(to_container(i)));
         tracing::debug!(pid, ?ids, from_v2, container = ?info.as_ref().map(|i| &i.container_id), "container lookup");
-        let entry = CachedContainer { cgroups: ids, container: container.clone(), info: info.clone(), generation };
+        let complete = info.as_ref().is_none_or(|i| i.container_name.is_some());
+        let entry = CachedContainer { cgroups: ids, container: container.clone(), complete, generation };
         if self.containers.len() > 16_384 || self.by_v1.len() > 16_384 {
             self.containers.clear();
             self.by_v1.clear();
@@ -190,7 +190,7 @@ impl Assembler {
                 self.by_pid.insert(pid, entry);
             }
         }
-        (container, info)
+        container
     }
 
     /// Forget cached container data (e.g. after the pod it belongs to arrived).
@@ -408,7 +408,7 @@ impl Assembler {
             }
         };
         let ancestors = self.procs.ancestors(proc.pid, self.max_ancestors);
-        let (container, _) = self.container(h.pid, CgroupIds { v2: h.cgroup_id, v1: h.cgroup_v1_id });
+        let container = self.container(h.pid, CgroupIds { v2: h.cgroup_id, v1: h.cgroup_v1_id });
         if evt_type == EvtType::Procexit {
             // Forgotten only now: the exit itself still uses the cached container.
             self.by_pid.remove(&h.pid);
@@ -540,26 +540,22 @@ mod tests {
         let mut a = Assembler::new(ProcTable::new(1000, std::time::Duration::from_secs(5)), Some(enricher), 0);
 
         pods.apply(testutil::pod_event(UID, None));
-        let (early, info) = a.container(0, cgroup_id);
-        let early = early.expect("a kubelet container");
+        let early = a.container(0, cgroup_id).expect("a kubelet container");
         assert_eq!(early.id, id);
         assert_eq!(early.k8s.as_ref().map(|p| p.name.as_str()), Some("web-1"), "pod known by its UID");
         assert_eq!(early.name, "", "no container status yet");
-        assert_eq!(info.expect("info").container_name, None);
         // Cached: asking again before anything changed gives the same answer.
-        assert_eq!(a.container(0, cgroup_id).0.unwrap().name, "");
+        assert!(Arc::ptr_eq(&early, &a.container(0, cgroup_id).expect("cached")), "no new lookup");
 
         pods.apply(testutil::pod_event(UID, Some(&id)));
-        let (late, info) = a.container(0, cgroup_id);
-        let late = late.expect("a kubelet container");
+        let late = a.container(0, cgroup_id).expect("a kubelet container");
         assert_eq!(late.name, "app", "container name after the pod's status update");
         assert_eq!(late.image_repository, "ghcr.io/shop/web");
         assert_eq!(late.image_tag, "1.2");
         assert_eq!(late.k8s.as_ref().map(|p| p.ns.as_str()), Some("shop"));
-        assert_eq!(info.expect("info").image.as_deref(), Some("ghcr.io/shop/web:1.2"));
         // Complete entries stay cached whatever else the pod cache does.
         pods.apply(testutil::pod_event("other-pod-uid", None));
-        assert!(Arc::ptr_eq(&late, &a.container(0, cgroup_id).0.unwrap()), "served from the cache");
+        assert!(Arc::ptr_eq(&late, &a.container(0, cgroup_id).expect("cached")), "served from the cache");
     }
 
     fn hdr(pid: u32) -> decode::Header {

@@ -87,7 +87,11 @@ pub(crate) fn record(path: &str, ts: u64) -> Vec<u8> {
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let rules = Arc::new(lanner_rules::RuleSetHandle::new(lanner_rules::RuleSet::default_pack()?));
-    let assembler = Assembler::new(ProcTable::new(65_536, std::time::Duration::from_secs(5)), None, 0);
+    // The enricher `lanner run --no-k8s` has (cgroup resolver, empty pod
+    // cache): the container lookup runs for every event there too.
+    let pods = crate::k8s::PodCache::new(std::time::Duration::ZERO);
+    let enricher = Arc::new(crate::k8s::Enricher::with_defaults(pods, std::time::Duration::ZERO, None));
+    let assembler = Assembler::new(ProcTable::new(65_536, std::time::Duration::from_secs(5)), Some(enricher), 0);
     let mut p: Pipeline<Vec<u8>> = Pipeline::new(0, None, None, assembler, rules, "replay".into(), Box::new(Discard));
     if args.match_thread {
         p.start_match_thread()?;

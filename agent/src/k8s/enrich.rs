@@ -400,13 +400,13 @@ mod tests {
         let id_of = |c: Option<Arc<lanner_rules::Container>>| c.map(|c| c.id.clone());
 
         let host = CgroupIds { v2: host_v2, v1: v1_root };
-        assert_eq!(id_of(a.container(7, host).0), None, "host process");
-        assert_eq!(id_of(a.container(7, host).0), None, "cached");
+        assert_eq!(id_of(a.container(7, host)), None, "host process");
+        assert_eq!(id_of(a.container(7, host)), None, "cached");
         let v2_ctr = CgroupIds { v2: cid_v2, v1: v1_root };
-        assert_eq!(id_of(a.container(8, v2_ctr).0).as_deref(), Some(ID), "same v1 id, the v2 container wins");
+        assert_eq!(id_of(a.container(8, v2_ctr)).as_deref(), Some(ID), "same v1 id, the v2 container wins");
         let only_v1 = CgroupIds { v2: host_v2, v1: v1_ctr };
-        assert_eq!(id_of(a.container(9, only_v1).0), Some("cd".repeat(32)), "container only in v1");
-        assert_eq!(id_of(a.container(7, host).0), None, "the host entry is unchanged");
+        assert_eq!(id_of(a.container(9, only_v1)), Some("cd".repeat(32)), "container only in v1");
+        assert_eq!(id_of(a.container(7, host)), None, "the host entry is unchanged");
         let s = e.stats();
         assert_eq!(s.proc_cgroup_reads, 0);
         assert_eq!(s.cgroups_v1.unwrap().cached, 2, "the v1 root and the v1 container");
@@ -417,10 +417,10 @@ mod tests {
         let late = format!("kubepods/besteffort/pod{UID}/{}", "ef".repeat(32));
         std::fs::create_dir_all(v1.path().join(&late)).unwrap();
         let late_ids = CgroupIds { v2: host_v2, v1: ino(&v1.path().join(&late)) };
-        assert_eq!(id_of(a.container(11, late_ids).0), None, "not found yet");
+        assert_eq!(id_of(a.container(11, late_ids)), None, "not found yet");
         std::fs::create_dir_all(proc_root.join("11")).unwrap();
         std::fs::write(proc_root.join("11/cgroup"), format!("3:pids:/{late}\n0::/\n")).unwrap();
-        assert_eq!(id_of(a.container(11, late_ids).0), Some("ef".repeat(32)), "asked again, found");
+        assert_eq!(id_of(a.container(11, late_ids)), Some("ef".repeat(32)), "asked again, found");
         assert_eq!(e.stats().cgroups_v1.unwrap().walks, 1);
     }
 }
