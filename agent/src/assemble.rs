@@ -142,9 +142,7 @@ impl Assembler {
     pub fn container(&mut self, pid: u32, ids: impl Into<CgroupIds>) -> Option<Arc<Container>> {
         let ids = ids.into();
         // Borrowed, not cloned: this runs for every event.
-        let Some(enricher) = self.enricher.as_deref() else {
-            return None;
-        };
+        let enricher = self.enricher.as_deref()?;
         // Read before the lookup: a write racing with it shows as a newer generation.
         let generation = enricher.pods().generation();
         let cached = self
