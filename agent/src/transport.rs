@@ -1,4 +1,5 @@
-//! Ring-buffer reader: drains `EVENTS` into the pipeline.
+//! Ring-buffer reader: drains `EVENTS` into the pipeline (the ring's own
+//! mapping and consumer position are `ring`'s).
 //!
 //! The probes wake the reader past a fill threshold, and once when the reader
 //! has declared itself idle (`READER_IDLE`); while events flow the reader
@@ -20,6 +21,9 @@ use std::time::Duration;
 use aya::maps::MapData;
 use tokio::{io::unix::AsyncFd, sync::watch};
 
+mod ring;
+pub use ring::Ring;
+
 /// Anything that consumes raw records.
 pub trait RecordSink {
     fn record(&mut self, bytes: &[u8]);
@@ -33,9 +37,6 @@ pub trait RecordSink {
     /// housekeeping tick: a wake-up was lost and the reader recovered.
     fn rewoken(&mut self) {}
 }
-
-mod ring;
-pub use ring::Ring;
 
 fn drain(ring: &mut Ring, sink: &mut impl RecordSink) -> usize {
     let n = ring.drain(|r| sink.record(r));

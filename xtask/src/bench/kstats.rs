@@ -103,16 +103,21 @@ pub(super) fn foreign_tracing() -> Vec<String> {
     if progs.is_empty() {
         return Vec::new();
     }
+    // Who holds what, from one pass over /proc.
+    let held: Vec<(String, HashSet<u32>)> = std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+                .map(|pid| {
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                    (format!("pid {pid} ({})", comm.trim()), prog_ids(pid))
+                })
+                .filter(|(_, ids)| !ids.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let holders = |id: u32| -> Vec<String> {
-        let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-        dir.flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
-            .filter(|pid| prog_ids(*pid).contains(&id))
-            .map(|pid| {
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                format!("pid {pid} ({})", comm.trim())
-            })
-            .collect()
+        held.iter().filter(|(_, ids)| ids.contains(&id)).map(|(who, _)| who.clone()).collect()
     };
     let mut out: Vec<String> = progs
         .iter()
