@@ -114,6 +114,29 @@ fn a_rule_is_a_candidate_only_when_both_of_its_anchors_hold() {
     assert_eq!(rs.count_matches(&open("less", "/etc/passwd")), 1);
 }
 
+#[test]
+fn contains_anchors_hold_alike_on_short_and_long_values() {
+    // Long values take the prefiltered automaton: same patterns, same answers,
+    // overlapping ones included.
+    let fillers: Vec<(String, String)> =
+        (0..5).map(|i| (format!("r{i}"), format!("evt.type = openat and fd.name = /srv/{i}"))).collect();
+    let mut list = vec![
+        ("needle", "evt.type = openat and fd.name contains needle"),
+        ("overlap", "evt.type = openat and fd.name contains dle/x"),
+    ];
+    list.extend(fillers.iter().map(|(n, c)| (n.as_str(), c.as_str())));
+    let rs = rules(&list);
+    let pad = "p".repeat(super::LONG_VALUE);
+    for path in ["/needle/x".to_string(), format!("/{pad}/needle/x"), format!("/needle/x/{pad}")] {
+        let mut got = candidates(&rs, &open("cat", &path));
+        got.sort();
+        assert_eq!(got, ["needle", "overlap"], "{} bytes", path.len());
+    }
+    assert_eq!(candidates(&rs, &open("cat", &format!("/needle/{pad}/x"))), ["needle"]);
+    assert!(candidates(&rs, &open("cat", &format!("/{pad}/neecle/x"))).is_empty());
+    assert!(candidates(&rs, &open("cat", "/neecle/x")).is_empty());
+}
+
 fn connect(name: &str, ip: [u8; 4], port: u16) -> Event {
     let p = Process::new(name, &format!("/usr/bin/{name}"), &[]);
     p.precompute();
