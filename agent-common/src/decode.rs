@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::{comm::Comm, event::*, exe::ExecInfo};
 
 mod block;
+mod env;
 mod image;
+pub use env::EnvItems;
 pub use image::ExecImage;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

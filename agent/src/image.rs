@@ -60,8 +60,9 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128, caps: &mut
     p.start_ns = (img.start_boot_ns != 0).then(|| (img.start_boot_ns as i128 + boot_offset_ns).max(0) as u64);
     // An unchanged environment (non-shell exec chains; a shell sets `_` per
     // command) keeps the buffer the assembler offered: no copy for that exec.
-    if !p.env.items().eq(img.env.iter().map(String::as_str)) {
-        p.env = lanner_rules::runtime::env::Env::new(&img.env);
+    if p.env.joined() != img.env.joined() || !p.env.items().eq(img.env.items()) {
+        p.env = lanner_rules::runtime::env::Env::from_joined(img.env.joined(), img.env.ends())
+            .unwrap_or_else(|| lanner_rules::runtime::env::Env::new(img.env.items()));
     }
     p.env_truncated = img.env_truncated;
     if img.cwd.is_some() {
@@ -98,7 +99,7 @@ pub(crate) mod tests {
             pgid: 12,
             start_boot_ns: 100,
             root: None,
-            env: vec!["A=1".into()],
+            env: ["A=1"].into_iter().collect(),
             env_truncated: false,
             cwd: Some("/srv/app/".into()),
             fdlimit: Some(1024),
@@ -149,7 +150,7 @@ pub(crate) mod tests {
         let cap = |p: &ProcInfo| p.cap_effective.clone().expect("caps");
         assert!(std::sync::Arc::ptr_eq(&cap(&child), &cap(&parent)));
         let mut changed = img();
-        changed.env.push("B=2".into());
+        changed.env.push("B=2");
         apply(&mut child, &changed, 0, caps);
         assert_eq!(child.env.items().collect::<Vec<_>>(), ["A=1", "B=2"]);
         assert_ne!(child.env.joined().as_ptr(), parent.env.joined().as_ptr());

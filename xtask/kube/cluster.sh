@@ -67,7 +67,11 @@ wait_for() { # SECONDS DESC COMPONENT CMD...
     shift 3
     for i in $(seq 1 $((secs * 4))); do
         "$@" >/dev/null 2>&1 && return 0
-        if [ -n "$comp" ] && ! comp_alive "$comp"; then
+        # A process in the middle of an exec shows an empty command line (its new
+        # mm has no arguments yet): svcproxy goes through pyenv's shim, three
+        # execs, and a check landing in one of them read it as exited (2 CI runs
+        # of ~50). Only a second miss half a second later means exited.
+        if [ -n "$comp" ] && ! comp_alive "$comp" && { sleep 0.5; ! comp_alive "$comp"; }; then
             tail_log "$CRUN/logs/$comp.log"
             cdie "$comp exited while waiting for: $desc"
         fi

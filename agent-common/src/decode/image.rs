@@ -2,7 +2,7 @@
 //! capability sets, session and pid-namespace ids, start time, environment.
 use serde::Serialize;
 
-use super::{split_args, DecodeError};
+use super::{DecodeError, EnvItems};
 use crate::exe::*;
 
 /// What a successful exec reports about its image and task.
@@ -35,7 +35,7 @@ pub struct ExecImage {
     /// The root directory's (device, inode) as the kernel has them; `None` when unread.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<(u32, u64)>,
-    pub env: Vec<String>,
+    pub env: EnvItems,
     pub env_truncated: bool,
     /// The working directory at exec, with a trailing `/` as Falco shows it.
     pub cwd: Option<String>,
@@ -64,10 +64,10 @@ pub(super) fn image(info: &ExecInfo, env: Env, exe: &[u8], cwd: &[u8]) -> Result
     let (env, env_truncated) = match env {
         // Both ends of a long environment: the whole strings of each window.
         Env::Bytes(b) if f & EXE_ENV_ENDS != 0 && b.len() > ENV_HEAD => {
-            (super::block::split(&b[..ENV_HEAD], &b[ENV_HEAD..], 0, u16::MAX, true).env, true)
+            (super::block::split(&b[..ENV_HEAD], &b[ENV_HEAD..], 0, u16::MAX, true).env.into_iter().collect(), true)
         }
-        Env::Bytes(b) => (split_args(b, b.len())?, f & EXE_ENV_TRUNCATED != 0),
-        Env::Split(v, cut) => (v, cut),
+        Env::Bytes(b) => (EnvItems::from_block(b), f & EXE_ENV_TRUNCATED != 0),
+        Env::Split(v, cut) => (v.into_iter().collect(), cut),
     };
     Ok(Some(ExecImage {
         exe_path: exe_path(exe, exe.len(), f),

@@ -292,7 +292,7 @@ fn exec_image_and_environment_decode() {
     assert_eq!(img.root, Some((0x0080_0003, 2)), "the root directory's device and inode");
     assert_eq!(img.exe_path.as_deref(), Some("/memfd:x (deleted)"));
     assert!(img.exe_memfd && !img.exe_upper_layer && img.env_truncated);
-    assert_eq!(img.env, vec!["A=1", "B=two"]);
+    assert_eq!(img.env.items().collect::<Vec<_>>(), ["A=1", "B=two"]);
     assert_eq!((img.cap_effective, img.sid), (1 << 21, 77));
     assert_eq!(x.argv, vec!["x"]);
     // A root the probe could not read: none (userspace then stats /proc/PID/root).
@@ -326,11 +326,11 @@ fn exec_block_record_splits_argv_and_environment() {
     assert_eq!(x.argv[2].len(), 100, "the padded argument, cut where the head ends");
     assert!(x.args_truncated);
     let img = x.image.expect("image");
-    assert_eq!((img.env, img.env_truncated), (vec!["LD_PRELOAD=/tmp/x.so".to_string()], false));
+    assert_eq!((img.env.items().collect::<Vec<_>>(), img.env_truncated), (vec!["LD_PRELOAD=/tmp/x.so"], false));
     // Without the block flag the same bytes are plain sections (what sched_exec sends).
     e.hdr.flags = 0;
     let Event::Exec(y) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
-    assert_eq!(y.image.expect("image").env, vec!["pp", "LD_PRELOAD=/tmp/x.so"]);
+    assert_eq!(y.image.expect("image").env.items().collect::<Vec<_>>(), ["pp", "LD_PRELOAD=/tmp/x.so"]);
     // A block's args section is at most ARGS_LEN: one byte more is an error.
     e.hdr.flags = FLAG_EXEC_BLOCK;
     e.args_len = (ARGS_LEN + 1) as u16;
@@ -350,7 +350,11 @@ fn long_environment_keeps_both_ends() {
     let cut = exec_record_len(e.sections().cwd.end);
     let Event::Exec(x) = decode(&as_bytes(&e)[..cut]).unwrap() else { panic!("not exec") };
     let img = x.image.expect("image");
-    assert_eq!(img.env, vec!["A=1", "LD_PRELOAD=/tmp/x.so"], "the whole variables of both ends");
+    assert_eq!(
+        img.env.items().collect::<Vec<_>>(),
+        ["A=1", "LD_PRELOAD=/tmp/x.so"],
+        "the whole variables of both ends"
+    );
     assert!(img.env_truncated);
 }
 
@@ -465,4 +469,27 @@ fn sys_fd_info_decodes_socket_endpoints() {
     e.fd.fd = -1;
     let Event::Sys(s) = decode(&as_bytes(&e)).unwrap() else { panic!("not sys") };
     assert!(s.fd.is_none());
+}
+
+#[test]
+fn the_environment_block_splits_as_argv_does() {
+    // `EnvItems::from_block` (one buffer) against `split_args` (a String per
+    // item), which decoded the environment until 2026-12-06.
+    let blocks: [&[u8]; 9] = [
+        b"",
+        b"\0",
+        b"\0\0",
+        b"A=1",
+        b"A=1\0B=2\0",
+        b"A=1\0\0B=x y\0\0",
+        b"A=\xff\0B=\xe2\x82\0C=\xc3\xa9\0",
+        b"\xf0\x9f\x98\0\x80",
+        b"PATH=/usr/bin\0HOME=/root\0_=/usr/bin/env",
+    ];
+    for b in blocks {
+        let old = super::split_args(b, b.len()).expect("split");
+        let new = super::EnvItems::from_block(b);
+        assert_eq!(new.items().collect::<Vec<_>>(), old, "{b:?}");
+        assert_eq!(new, old.iter().collect::<super::EnvItems>(), "{b:?}: same value either way");
+    }
 }

@@ -33,6 +33,22 @@ impl Env {
         Env { joined: joined.into(), ends: ends.into() }
     }
 
+    /// From text already joined with single spaces and the end of each item
+    /// in it (exclusive; the next item starts one byte later), as the decoder's
+    /// `EnvItems` holds them: no second split. `None` when an end is out of
+    /// order, past the text or off a character boundary.
+    pub fn from_joined(joined: &str, ends: &[u32]) -> Option<Env> {
+        let mut start = 0usize;
+        for &end in ends {
+            let end = end as usize;
+            if end < start || end > joined.len() || !joined.is_char_boundary(end) {
+                return None;
+            }
+            start = end + 1;
+        }
+        Some(Env { joined: joined.into(), ends: ends.into() })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
@@ -76,6 +92,16 @@ mod tests {
         let none = Env::new(Vec::<String>::new());
         assert!(none.is_empty() && none.joined().is_empty() && none.items().next().is_none());
         assert_eq!(none, Env::default());
+    }
+
+    #[test]
+    fn from_joined_takes_the_parts_as_they_are_and_rejects_bad_ends() {
+        let e = Env::from_joined("A=1  B=x y", &[3, 4, 10]).expect("valid");
+        assert_eq!(e, Env::new(["A=1", "", "B=x y"]));
+        assert_eq!(Env::from_joined("", &[]), Some(Env::default()));
+        assert_eq!(Env::from_joined("A=1", &[4]), None, "past the text");
+        assert_eq!(Env::from_joined("A=1 B", &[3, 2]), None, "out of order");
+        assert_eq!(Env::from_joined("A=é", &[3]), None, "inside a character");
     }
 
     #[test]
