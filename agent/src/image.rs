@@ -60,9 +60,8 @@ pub fn apply(p: &mut ProcInfo, img: &ExecImage, boot_offset_ns: i128, caps: &mut
     p.start_ns = (img.start_boot_ns != 0).then(|| (img.start_boot_ns as i128 + boot_offset_ns).max(0) as u64);
     // An unchanged environment (non-shell exec chains; a shell sets `_` per
     // command) keeps the buffer the assembler offered: no copy for that exec.
-    if p.env.joined() != img.env.joined() || !p.env.items().eq(img.env.items()) {
-        p.env = lanner_rules::runtime::env::Env::from_joined(img.env.joined(), img.env.ends())
-            .unwrap_or_else(|| lanner_rules::runtime::env::Env::new(img.env.items()));
+    if p.env.len() != img.env.len() || !p.env.items().eq(img.env.items()) {
+        p.env = lanner_rules::runtime::env::Env::from_nul_separated(img.env.text(), img.env.len());
     }
     p.env_truncated = img.env_truncated;
     if img.cwd.is_some() {

@@ -5,101 +5,58 @@
 //! pass per variable on every exec (about 12 % of its CPU on a fork+exec loop
 //! with a 1.3 KB environment, perf 2026-12-06), only for the process table to
 //! join them again or to find them equal to the parent's. [`EnvItems`] keeps
-//! the block as it arrives, NULs turned into the spaces Falco's `proc.env`
-//! shows, with the end of each item beside it: the layout of the rule engine's
-//! `Env`, which is built from it without a second split.
+//! the block as it arrives, converted to UTF-8 once; the rule engine's `Env`
+//! is built from it in one pass (`Env::from_nul_separated`).
 use serde::{Serialize, Serializer};
 
-/// The `NAME=value` items of an environment: joined with single spaces, and
-/// where each item ends (exclusive) in the joined text.
+/// The `NAME=value` items of an environment, as the record's block has them:
+/// separated by NULs (no item contains one), converted to UTF-8 once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvItems {
-    joined: String,
-    ends: Vec<u32>,
+    text: String,
+    /// How many items (`text` is empty both for none and for one empty item).
+    n: usize,
 }
 
 impl EnvItems {
     /// From a NUL-separated block; one trailing NUL ends the last item rather
-    /// than starting an empty one. Invalid UTF-8 becomes U+FFFD, item by item.
+    /// than starting an empty one. Invalid UTF-8 becomes U+FFFD: a NUL is never
+    /// part of a character, so converting the whole block converts each item.
     pub fn from_block(block: &[u8]) -> EnvItems {
         let b = block.strip_suffix(&[0]).unwrap_or(block);
         if b.is_empty() {
             return EnvItems::default();
         }
-        let mut bytes = b.to_vec();
-        let mut ends = nul_positions(b);
-        for &i in &ends {
-            bytes[i as usize] = b' ';
-        }
-        ends.push(bytes.len() as u32);
-        match String::from_utf8(bytes) {
-            // A NUL never sits inside a multi-byte character, so the items end
-            // where the NULs were.
-            Ok(joined) => EnvItems { joined, ends },
-            // Replacements change the lengths: split, then convert each item.
-            Err(_) => b.split(|&c| c == 0).map(String::from_utf8_lossy).collect(),
-        }
+        let n = b.iter().filter(|&&c| c == 0).count() + 1;
+        EnvItems { text: String::from_utf8_lossy(b).into_owned(), n }
     }
 
-    /// Append one item.
+    /// Append one item (a NUL in it would split it: the kernel's blocks have none).
     pub fn push(&mut self, item: &str) {
-        if !self.ends.is_empty() {
-            self.joined.push(' ');
+        if self.n > 0 {
+            self.text.push('\0');
         }
-        self.joined.push_str(item);
-        self.ends.push(self.joined.len() as u32);
+        self.text.push_str(item);
+        self.n += 1;
     }
 
-    /// The items joined with single spaces (Falco's `proc.env`).
-    pub fn joined(&self) -> &str {
-        &self.joined
-    }
-
-    /// Where each item ends in [`EnvItems::joined`] (exclusive); the next starts one byte later.
-    pub fn ends(&self) -> &[u32] {
-        &self.ends
+    /// The items separated by NULs.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.n
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.n == 0
     }
 
     /// The items, in order.
     pub fn items(&self) -> impl Iterator<Item = &str> + '_ {
-        let mut start = 0usize;
-        self.ends.iter().map(move |&end| {
-            let item = &self.joined[start..end as usize];
-            start = end as usize + 1;
-            item
-        })
+        self.text.split('\0').take(self.n)
     }
-}
-
-/// Where `b` holds a NUL, eight bytes per step (`pathscan::bytes_eq`): a
-/// byte-by-byte loop over a kilobyte of environment showed in the profile.
-fn nul_positions(b: &[u8]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(64);
-    let mut chunks = b.chunks_exact(8);
-    let mut at = 0u32;
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        let mut m = crate::pathscan::bytes_eq(w, 0);
-        while m != 0 {
-            out.push(at + m.trailing_zeros() / 8);
-            m &= m - 1;
-        }
-        at += 8;
-    }
-    for (i, &c) in chunks.remainder().iter().enumerate() {
-        if c == 0 {
-            out.push(at + i as u32);
-        }
-    }
-    out
 }
 
 impl<S: AsRef<str>> FromIterator<S> for EnvItems {
@@ -131,33 +88,23 @@ mod tests {
     fn a_block_splits_as_it_did_one_string_per_item() {
         let e = EnvItems::from_block(b"A=1\0\0B=x y\0");
         assert_eq!(items(&e), ["A=1", "", "B=x y"], "empty items kept, one trailing NUL ends the last");
-        assert_eq!((e.joined(), e.ends(), e.len()), ("A=1  B=x y", &[3, 4, 10][..], 3));
+        assert_eq!((e.text(), e.len()), ("A=1\0\0B=x y", 3));
         assert_eq!(items(&EnvItems::from_block(b"A=1")), ["A=1"], "no trailing NUL");
         assert!(EnvItems::from_block(b"").is_empty() && EnvItems::from_block(b"\0").is_empty());
         assert_eq!(items(&EnvItems::from_block(b"\0\0")), ["", ""], "as the old split: two empty items");
         assert_eq!(e, ["A=1", "", "B=x y"].into_iter().collect::<EnvItems>(), "from items, the same value");
+        let one_empty: EnvItems = [""].into_iter().collect();
+        assert_eq!((items(&one_empty), one_empty.len()), (vec![""], 1), "one empty item is not none");
     }
 
     #[test]
-    fn invalid_utf8_is_replaced_per_item_and_the_ends_follow() {
+    fn invalid_utf8_is_replaced_per_item() {
         let e = EnvItems::from_block(b"A=\xff\xfe\0B=\xe2\x82\0C=3");
         assert_eq!(items(&e), ["A=\u{fffd}\u{fffd}", "B=\u{fffd}", "C=3"]);
         let mut pushed = EnvItems::default();
         pushed.push("A=1");
         pushed.push("B=2");
         assert_eq!(items(&pushed), ["A=1", "B=2"]);
-    }
-
-    #[test]
-    fn nuls_are_found_at_every_offset_of_a_word() {
-        for len in 0..40usize {
-            for mask in [0u64, 1, 0x0080_0000_0001, 0x0055_5555_5555, u64::MAX] {
-                let b: Vec<u8> =
-                    (0..len).map(|i| if mask >> (i % 64) & 1 == 1 { 0 } else { b'a' + i as u8 % 26 }).collect();
-                let want: Vec<u32> = (0..len as u32).filter(|&i| b[i as usize] == 0).collect();
-                assert_eq!(super::nul_positions(&b), want, "len {len} mask {mask:#x}");
-            }
-        }
     }
 
     #[test]

@@ -33,20 +33,17 @@ impl Env {
         Env { joined: joined.into(), ends: ends.into() }
     }
 
-    /// From text already joined with single spaces and the end of each item
-    /// in it (exclusive; the next item starts one byte later), as the decoder's
-    /// `EnvItems` holds them: no second split. `None` when an end is out of
-    /// order, past the text or off a character boundary.
-    pub fn from_joined(joined: &str, ends: &[u32]) -> Option<Env> {
-        let mut start = 0usize;
-        for &end in ends {
-            let end = end as usize;
-            if end < start || end > joined.len() || !joined.is_char_boundary(end) {
-                return None;
-            }
-            start = end + 1;
+    /// From `n` items separated by NULs (the decoder's `EnvItems`): one pass
+    /// finds the ends and turns the NULs into the spaces `proc.env` shows.
+    /// Items hold no NUL (the kernel's block is split on them); one with a NUL
+    /// would read as two.
+    pub fn from_nul_separated(text: &str, n: usize) -> Env {
+        if n == 0 {
+            return Env::default();
         }
-        Some(Env { joined: joined.into(), ends: ends.into() })
+        let mut ends: Vec<u32> = memchr::memchr_iter(0, text.as_bytes()).map(|i| i as u32).collect();
+        ends.push(text.len() as u32);
+        Env { joined: text.replace('\0', " ").into(), ends: ends.into() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,13 +92,12 @@ mod tests {
     }
 
     #[test]
-    fn from_joined_takes_the_parts_as_they_are_and_rejects_bad_ends() {
-        let e = Env::from_joined("A=1  B=x y", &[3, 4, 10]).expect("valid");
+    fn from_nul_separated_is_new_over_the_items() {
+        let e = Env::from_nul_separated("A=1\0\0B=x y", 3);
         assert_eq!(e, Env::new(["A=1", "", "B=x y"]));
-        assert_eq!(Env::from_joined("", &[]), Some(Env::default()));
-        assert_eq!(Env::from_joined("A=1", &[4]), None, "past the text");
-        assert_eq!(Env::from_joined("A=1 B", &[3, 2]), None, "out of order");
-        assert_eq!(Env::from_joined("A=é", &[3]), None, "inside a character");
+        assert_eq!(Env::from_nul_separated("", 0), Env::default());
+        assert_eq!(Env::from_nul_separated("", 1), Env::new([""]), "one empty item");
+        assert_eq!(Env::from_nul_separated("\u{e9}=\u{fffd}\0B=2", 2).get("\u{e9}"), Some("\u{fffd}"));
     }
 
     #[test]
