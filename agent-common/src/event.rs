@@ -639,6 +639,8 @@ const_size!(SysEvent, HDR_LEN + 64 + 48 + SYS_STR_LEN);
 const _: () = assert!(sys::MAX < 64);
 const _: () = assert!(core::mem::offset_of!(ExecEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(OpenEvent, hdr) == 0);
+// `pathscan::word_at` loads the path eight bytes at a time, aligned.
+const _: () = assert!(OPEN_FIXED_LEN.is_multiple_of(8) && core::mem::align_of::<OpenEvent>() >= 8);
 const _: () = assert!(core::mem::offset_of!(ConnectEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(SetuidEvent, hdr) == 0);
 const _: () = assert!(core::mem::offset_of!(ForkEvent, hdr) == 0);

@@ -22,6 +22,51 @@ pub fn bytes_eq(w: u64, c: u8) -> u64 {
     !((x & LOW7).wrapping_add(LOW7) | x) & HIGH
 }
 
+/// The eight bytes of `path` at `at` as a little-endian word; `at` is masked
+/// to a multiple of eight inside the buffer.
+///
+/// In the kernel it is ONE aligned load: every path buffer the programs scan
+/// is an `OpenEvent::path` in map memory, which starts on an 8-byte boundary
+/// (asserted in `event.rs`), and the masked offset keeps the load aligned and
+/// in bounds for the verifier. LLVM's BPF target cannot assume that of a
+/// `[u8]` and assembles such a word from eight byte loads, shifts and ors
+/// (about 24 instructions), which the pre-filter did for every word it looked
+/// at. Userspace keeps the portable form (one unaligned load on x86_64).
+#[inline(always)]
+pub fn word_at(path: &[u8; PATH_LEN], at: usize) -> u64 {
+    let at = at & (PATH_LEN - 8);
+    #[cfg(target_arch = "bpf")]
+    {
+        // SAFETY: `at + 8 <= PATH_LEN`; the buffer and `at` are 8-aligned (above).
+        unsafe { (path.as_ptr().add(at) as *const u64).read() }
+    }
+    #[cfg(not(target_arch = "bpf"))]
+    {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&path[at..at + 8]);
+        u64::from_le_bytes(b)
+    }
+}
+
+/// The gate's two words of `path[..len]` (`1 <= len < PATH_LEN`): its first
+/// eight bytes (fewer for a shorter path, the rest zero) and its last eight
+/// (for a shorter path its bytes in the word's high end over zeros), exactly
+/// what [`PathGate::may_match`] builds from a slice. The last word is one
+/// aligned [`word_at`] or two spliced, never a byte loop.
+#[inline(always)]
+pub fn gate_words(path: &[u8; PATH_LEN], len: usize) -> (u64, u64) {
+    let first = word_at(path, 0);
+    if len < 8 {
+        let first = first & ((1u64 << (len * 8)) - 1);
+        return (first, first << ((8 - len) * 8));
+    }
+    let e = len - 8;
+    let s = (e & 7) * 8;
+    let lo = word_at(path, e);
+    let last = if s == 0 { lo } else { (lo >> s) | (word_at(path, e + 8) << (64 - s)) };
+    (first, last)
+}
+
 /// Does `path[..len]` contain `/.` or `//`? `path` is a NUL-padded buffer of
 /// `PATH_LEN` bytes; bytes at and past `len` are ignored (they may be stale).
 #[inline(always)]
@@ -32,9 +77,7 @@ pub fn maybe_non_canonical(path: &[u8; PATH_LEN], len: usize) -> bool {
         if at >= len {
             break;
         }
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&path[at & (PATH_LEN - 8)..(at & (PATH_LEN - 8)) + 8]);
-        let mut w = u64::from_le_bytes(b);
+        let mut w = word_at(path, at);
         let valid = len - at;
         if valid < 8 {
             w &= (1u64 << (valid * 8)) - 1;
@@ -300,6 +343,30 @@ mod tests {
         assert!(!maybe_non_canonical(&buf(s, 0), 8));
         let long = format!("/{}", "a".repeat(PATH_LEN - 2));
         assert!(!maybe_non_canonical(&buf(&long, 0), long.len()));
+    }
+
+    #[test]
+    fn gate_words_are_the_words_may_match_takes() {
+        let words = |p: &[u8], last: bool| {
+            let n = p.len().min(8);
+            let mut w = [0u8; 8];
+            if last {
+                w[8 - n..].copy_from_slice(&p[p.len() - n..]);
+            } else {
+                w[..n].copy_from_slice(&p[..n]);
+            }
+            u64::from_le_bytes(w)
+        };
+        let text: Vec<u8> = (0..PATH_LEN as u32).map(|i| (i * 7 % 251) as u8 + 1).collect();
+        for len in (1..40).chain(PATH_LEN - 20..PATH_LEN) {
+            for stale in [0u8, 0xff] {
+                let mut b = [stale; PATH_LEN];
+                b[..len].copy_from_slice(&text[..len]);
+                let (first, last) = gate_words(&b, len);
+                assert_eq!(first, words(&b[..len], false), "first, len {len}");
+                assert_eq!(last, words(&b[..len], true), "last, len {len}");
+            }
+        }
     }
 
     #[test]

@@ -73,11 +73,31 @@ pub fn read_open_facts(ev: *mut OpenEvent, ret: i64, wanted: bool) {
     }
 }
 
-/// The scratch record `fill_open` completes (`maps::OPEN_SCRATCH`), with the
-/// facts of the open that returned `ret` already in it.
+/// While a rule needs them (`wanted`), the facts of the open that returned
+/// `ret`, read into the scratch record `fill_open` then completes
+/// (`maps::OPEN_SCRATCH`). Without such a rule it does nothing, so an open the
+/// path filter drops costs no scratch lookup or store here; the kept record
+/// then gets zero facts from [`clear_unwanted_facts`].
 #[inline(always)]
 pub fn scratch_with_facts(ret: i64, wanted: bool) -> Result<(), i64> {
+    if !wanted {
+        return Ok(());
+    }
     let ev = crate::maps::OPEN_SCRATCH.get_ptr_mut(0).ok_or(0i64)?;
-    read_open_facts(ev, ret, wanted);
+    read_open_facts(ev, ret, true);
     Ok(())
+}
+
+/// On a record `fill_open` kept: zero facts when no rule wanted them (the
+/// scratch record still holds an earlier open's otherwise). `wanted` is
+/// `FilterConfig::open_file_facts` (0 or 1), applied as a mask, not a
+/// branch: a branch here would double every kept path the path filter
+/// returns, and `openat_regs` then exceeds the verifier's million
+/// instructions.
+#[inline(always)]
+pub fn clear_unwanted_facts(ev: &mut OpenEvent, wanted: u32) {
+    let mask = (wanted as u64 & 1).wrapping_neg();
+    ev.facts &= mask as u16;
+    ev.dev &= mask as u32;
+    ev.ino &= mask;
 }

@@ -16,7 +16,7 @@
 //! fixtures and the e2e equivalence test hold the two together.
 use lanner_common::{
     config::PREFIX_KEY_LEN,
-    pathscan::{maybe_non_canonical, WRITE_FLAGS},
+    pathscan::{gate_words, maybe_non_canonical, WRITE_FLAGS},
     FilterConfig, PATH_LEN,
 };
 
@@ -45,22 +45,10 @@ pub fn path_wanted(path: &[u8; PATH_LEN], len: usize, truncated: bool, flags: u3
         return true;
     };
     // The gate: a clear bit means no prefix (suffix) shares the path's first
-    // (last) K bytes, so no trie walk. The first eight bytes are taken up to
-    // the path's end; the last eight are read in place (indices masked to the
-    // buffer): for a path shorter than eight bytes their low bytes are stale,
-    // but a key reaches them only when the path is shorter than every
-    // pattern of that side, which then cannot match anyway. The 64-byte
-    // suffix key is only built when the gate says look.
-    let m = PATH_LEN - 1;
-    let e = len.wrapping_sub(8);
-    let (mut first, mut last) = (0u64, 0u64);
-    for i in 0..8 {
-        first |= (path[i] as u64) << (i * 8);
-        last |= (path[(e + i) & m] as u64) << (i * 8);
-    }
-    if len < 8 {
-        first &= (1u64 << (len * 8)) - 1;
-    }
+    // (last) K bytes, so no trie walk (`gate_words`: the same words
+    // `PathGate::may_match` takes in userspace, from aligned loads). The
+    // 64-byte suffix key is only built when the gate says look.
+    let (first, last) = gate_words(path, len);
     let look_prefix = gate.look(first, false, write);
     let look_suffix = gate.look(last, true, write);
     if !look_prefix && !look_suffix {

@@ -64,6 +64,7 @@ fn try_openat_fexit(ctx: &FExitContext) -> Result<(), i64> {
     let Some(ev) = fill_open(P, f, subtype, dirfd, path, how.flags as u32, how.mode as u32)? else {
         return Ok(());
     };
+    crate::openfacts::clear_unwanted_facts(ev, f.open_file_facts);
     ev.ret = ret as i32;
     submit_prefix(P, &*ev, lanner_common::open_record_len(ev.path_len as usize));
     Ok(())

@@ -77,6 +77,7 @@ fn try_open_regs(ctx: &TracePointContext, subtype: u16) -> Result<(), i64> {
     let Some(ev) = fill_open(P, f, subtype, dirfd as i32, path as *const u8, flags as u32, mode as u32)? else {
         return Ok(());
     };
+    crate::openfacts::clear_unwanted_facts(ev, f.open_file_facts);
     ev.ret = ret as i32;
     // Only the used part of the path travels, as from the pair's exit.
     submit_prefix(P, &*ev, lanner_common::open_record_len(ev.path_len as usize));

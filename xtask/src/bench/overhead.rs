@@ -49,6 +49,11 @@ struct Loop {
     /// Also a floor that copies the path (`floor_path` on `one`): what any
     /// agent reporting open paths pays before deciding anything.
     path_floor: bool,
+    /// Also a floor of one empty program on EVERY hook Lanner runs a program
+    /// on in this loop, where that is more than `one` (the connect loop's
+    /// socket() runs `socket_regs`): what the hooks alone cost, Lanner's
+    /// work aside. Shown beside the verdict, which stays on `one`.
+    hooks_floor: &'static [&'static str],
 }
 
 const LOOPS: [Loop; 3] = [
@@ -61,6 +66,7 @@ const LOOPS: [Loop; 3] = [
         target: 5.0,
         above_floor: true,
         path_floor: true,
+        hooks_floor: &[],
     },
     Loop {
         name: "exec",
@@ -71,6 +77,7 @@ const LOOPS: [Loop; 3] = [
         target: 5.0,
         above_floor: false,
         path_floor: false,
+        hooks_floor: &[],
     },
     Loop {
         name: "connect",
@@ -82,6 +89,7 @@ const LOOPS: [Loop; 3] = [
         target: 3.0,
         above_floor: true,
         path_floor: false,
+        hooks_floor: &["syscalls/sys_exit_socket", "syscalls/sys_exit_connect"],
     },
 ];
 
@@ -189,6 +197,11 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<Mem>
             for (v, hooks) in [("floor1", l.one), ("floor2", l.pair)] {
                 let f = Floor::start(bin, "floor_tp", hooks)?;
                 t.secs.entry((l.name, v)).or_default().push(s.run(l));
+                drop(f);
+            }
+            if !l.hooks_floor.is_empty() {
+                let f = Floor::start(bin, "floor_tp", l.hooks_floor)?;
+                t.secs.entry((l.name, "floor_hooks")).or_default().push(s.run(l));
                 drop(f);
             }
             if l.path_floor {
@@ -313,7 +326,21 @@ fn loop_rows(rep: &mut Report, t: &Times, l: &Loop, n: u64, rounds: usize) {
     } else {
         String::new()
     };
-    let result = result + &path;
+    // What the loop's other hooks cost empty, and Lanner's work above all of them.
+    let hooks = if l.hooks_floor.is_empty() {
+        String::new()
+    } else {
+        let (p, p_lo, p_hi) = points_above(t, l.name, "floor1", "floor_hooks");
+        let (x, x_lo, x_hi) = points_above(t, l.name, "floor_hooks", "lanner");
+        format!(
+            "; floor, 1 empty program on each hook Lanner runs a program on in this loop ({}) {}, {p:+.1} points \
+             [{p_lo:+.1} … {p_hi:+.1}] above the 1-program floor; Lanner above that floor: **{x:+.1} points** \
+             [{x_lo:+.1} … {x_hi:+.1}]",
+            l.hooks_floor.iter().map(|h| h.trim_start_matches("syscalls/")).collect::<Vec<_>>().join(", "),
+            fmt("floor_hooks"),
+        )
+    };
+    let result = result + &path + &hooks;
     let (target, ok, miss) = if l.above_floor {
         (
             format!("≤ {} points above the 1-program floor", l.target),
