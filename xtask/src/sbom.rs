@@ -190,7 +190,8 @@ pub fn run(root: &Path, target_dir: &Path, binary: &Path) -> Result<PathBuf> {
         cov.not_shipped,
     );
     println!(
-        "sbom: container images: not built by the project yet; their SBOM follows the image task (`cargo xtask image`)"
+        "sbom: container images (`cargo xtask image`, digests in target/images/digests.txt) have no SBOM of their \
+         own yet: the agent image adds to this binary the shared libraries `ldd` lists and Debian's ca-certificates"
     );
     if !cov.missing.is_empty() || !cov.unlocked.is_empty() {
         bail!("the SBOM does not match Cargo.lock: missing {:?}; not in Cargo.lock {:?}", cov.missing, cov.unlocked);
