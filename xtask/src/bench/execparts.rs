@@ -92,9 +92,13 @@ fn parts_row(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
         verdict(
             full <= 1000.0,
             format!(
-                "the full record by {:.0} ns; the record without its optional parts by {:.0} ns",
+                "the full record by {:.0} ns; the record without its optional parts {}",
                 full - 1000.0,
-                floor - 1000.0
+                if floor <= 1000.0 {
+                    format!("is {:.0} ns within", 1000.0 - floor)
+                } else {
+                    format!("misses too, by {:.0} ns", floor - 1000.0)
+                }
             ),
         ),
     );

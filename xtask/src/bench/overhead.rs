@@ -54,6 +54,10 @@ struct Loop {
     /// socket() runs `socket_regs`): what the hooks alone cost, Lanner's
     /// work aside. Shown beside the verdict, which stays on `one`.
     hooks_floor: &'static [&'static str],
+    /// Also a floor of ONE empty program on the raw `sys_exit` tracepoint
+    /// instead (`floor_raw`): the generic-dispatcher way of hooking syscall
+    /// exits, which runs at every syscall's exit (the loop's close too).
+    raw_floor: bool,
 }
 
 const LOOPS: [Loop; 3] = [
@@ -67,6 +71,7 @@ const LOOPS: [Loop; 3] = [
         above_floor: true,
         path_floor: true,
         hooks_floor: &[],
+        raw_floor: true,
     },
     Loop {
         name: "exec",
@@ -78,6 +83,7 @@ const LOOPS: [Loop; 3] = [
         above_floor: false,
         path_floor: false,
         hooks_floor: &[],
+        raw_floor: false,
     },
     Loop {
         name: "connect",
@@ -90,8 +96,12 @@ const LOOPS: [Loop; 3] = [
         above_floor: true,
         path_floor: false,
         hooks_floor: &["syscalls/sys_exit_socket", "syscalls/sys_exit_connect"],
+        raw_floor: false,
     },
 ];
+
+/// The raw tracepoint of every syscall's exit, for `floor_raw`.
+pub const RAW_EXIT: &str = "raw/sys_exit";
 
 /// Every exit-only program (all are named `*_regs`); skipping them makes the
 /// agent load its enter+exit pairs, as it did before issue 18.
@@ -202,6 +212,11 @@ pub fn run(rep: &mut Report, bin: &Path, tmp: &Path, quick: bool) -> Result<Mem>
             if !l.hooks_floor.is_empty() {
                 let f = Floor::start(bin, "floor_tp", l.hooks_floor)?;
                 t.secs.entry((l.name, "floor_hooks")).or_default().push(s.run(l));
+                drop(f);
+            }
+            if l.raw_floor {
+                let f = Floor::start(bin, "floor_raw", &[RAW_EXIT])?;
+                t.secs.entry((l.name, "floor_raw")).or_default().push(s.run(l));
                 drop(f);
             }
             if l.path_floor {
@@ -340,7 +355,19 @@ fn loop_rows(rep: &mut Report, t: &Times, l: &Loop, n: u64, rounds: usize) {
             fmt("floor_hooks"),
         )
     };
-    let result = result + &path + &hooks;
+    // The other way to hook syscall exits, empty.
+    let raw = if l.raw_floor {
+        let (p, p_lo, p_hi) = points_above(t, l.name, "floor1", "floor_raw");
+        format!(
+            "; a generic exit dispatcher instead, 1 empty program on the raw sys_exit tracepoint (runs at every \
+             syscall's exit, here open's and close's) {}, {p:+.1} points [{p_lo:+.1} … {p_hi:+.1}] against the \
+             1-program floor",
+            fmt("floor_raw"),
+        )
+    } else {
+        String::new()
+    };
+    let result = result + &path + &hooks + &raw;
     let (target, ok, miss) = if l.above_floor {
         (
             format!("≤ {} points above the 1-program floor", l.target),

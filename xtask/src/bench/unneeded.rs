@@ -16,6 +16,9 @@
 //! and Lanner forced onto its enter+exit pairs (`LANNER_SKIP_PROBES=*_regs`,
 //! the fallback, and the setuid family's and execveat's shape until
 //! 2026-12-06), against Lanner as it loads, with no enter program at all.
+//! And one prices the other way to hook syscall exits: one EMPTY program on
+//! the raw `sys_exit` tracepoint (`floor_raw`, a generic dispatcher's shape),
+//! which runs at every syscall's exit, prctl's included.
 use std::{path::Path, time::Instant};
 
 use anyhow::{Context as _, Result};
@@ -67,6 +70,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let rounds = 5;
     let (mut base, mut def, mut all, mut floor) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut floor_enter, mut pairs, mut base_ns) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor_raw = Vec::new();
     let (mut att_def, mut att_all) = (0, 0);
     for r in 0..rounds {
         eprintln!("bench: prctl loop round {}/{rounds}", r + 1);
@@ -77,6 +81,10 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
         };
         let fe = {
             let _held = Floor::start(bin, "floor_tp", &[FLOOR_HOOK, FLOOR_ENTER_HOOK])?;
+            prctl_loop(n)
+        };
+        let fr = {
+            let _held = Floor::start(bin, "floor_raw", &[super::overhead::RAW_EXIT])?;
             prctl_loop(n)
         };
         let a = Agent::start(bin, &[])?;
@@ -98,6 +106,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
         all.push((x / bm - 1.0) * 100.0);
         floor.push((f / bm - 1.0) * 100.0);
         floor_enter.push((fe / bm - 1.0) * 100.0);
+        floor_raw.push((fr / bm - 1.0) * 100.0);
         pairs.push((p / bm - 1.0) * 100.0);
     }
     // What one enter program costs prctl (per round, over that round's exit-only floor),
@@ -105,6 +114,7 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
     let per_call = |pts: f64| pts / 100.0 * median(base_ns.clone());
     let enter_pts = median(floor_enter.iter().zip(&floor).map(|(e, f)| e - f).collect());
     let pairs_pts = median(pairs.iter().zip(&def).map(|(p, d)| p - d).collect());
+    let raw_pts = median(floor_raw.iter().zip(&floor).map(|(r, f)| r - f).collect());
     let (md, ma, mf) = (median(def.clone()), median(all.clone()), median(floor.clone()));
     // Lanner above the floor, per round (the same round's floor), then the median.
     let above = median(def.iter().zip(&floor).map(|(d, f)| d - f).collect());
@@ -120,7 +130,9 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
              not trace: the floor plus 1 empty program on {FLOOR_ENTER_HOOK} {:+.1}% {}, **{enter_pts:+.1} points** \
              (~{:.1} ns per prctl) over the exit-only floor; Lanner on its enter+exit pairs (LANNER_SKIP_PROBES=*_regs) \
              {:+.1}% {}, {pairs_pts:+.1} points (~{:.1} ns per prctl) over Lanner as it loads (no enter program); \
-             baseline {:.1} ns per prctl; median [min … max] of {rounds} interleaved rounds, loop pinned",
+             a generic exit dispatcher instead of per-syscall tracepoints, 1 empty program on the raw sys_exit \
+             tracepoint (runs at prctl's exit too): {:+.1}% {}, **{raw_pts:+.1} points** (~{:.1} ns per prctl) over \
+             the floor; baseline {:.1} ns per prctl; median [min … max] of {rounds} interleaved rounds, loop pinned",
             spread(&def),
             spread(&floor),
             spread(&all),
@@ -130,6 +142,9 @@ pub fn run(rep: &mut Report, bin: &Path, quick: bool) -> Result<()> {
             median(pairs.clone()),
             spread(&pairs),
             per_call(pairs_pts),
+            median(floor_raw.clone()),
+            spread(&floor_raw),
+            per_call(raw_pts),
             median(base_ns.clone()),
         ),
         "not attached; above the floor within the baseline's noise",
