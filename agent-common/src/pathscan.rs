@@ -222,20 +222,26 @@ impl PathGate {
     }
 
     /// Must the kernel walk the prefix tries (`last` false) or the suffix tries
-    /// for `path`, an open for writing or not? What `path_wanted` asks.
-    /// A path shorter than eight bytes fills its word's low (`last`: high)
-    /// bytes; the rest are zero (stale in the kernel, where only a path
-    /// shorter than every pattern of the side reaches them).
+    /// for `path`, an open for writing or not? What `path_wanted` asks, on the
+    /// word [`slice_word`] builds.
     pub fn may_match(&self, path: &[u8], last: bool, write: bool) -> bool {
-        let n = path.len().min(8);
-        let mut w = [0u8; 8];
-        if last {
-            w[8 - n..].copy_from_slice(&path[path.len() - n..]);
-        } else {
-            w[..n].copy_from_slice(&path[..n]);
-        }
-        self.look(u64::from_le_bytes(w), last, write)
+        self.look(slice_word(path, last), last, write)
     }
+}
+
+/// The gate word of `path` in userspace: its first eight bytes (`last`: its
+/// last eight); a path shorter than eight bytes fills the word's low (`last`:
+/// high) bytes and the rest are zero, as [`gate_words`] gives the kernel.
+#[cfg(feature = "user")]
+pub fn slice_word(path: &[u8], last: bool) -> u64 {
+    let n = path.len().min(8);
+    let mut w = [0u8; 8];
+    if last {
+        w[8 - n..].copy_from_slice(&path[path.len() - n..]);
+    } else {
+        w[..n].copy_from_slice(&path[..n]);
+    }
+    u64::from_le_bytes(w)
 }
 
 #[cfg(all(test, feature = "user"))]
@@ -347,24 +353,14 @@ mod tests {
 
     #[test]
     fn gate_words_are_the_words_may_match_takes() {
-        let words = |p: &[u8], last: bool| {
-            let n = p.len().min(8);
-            let mut w = [0u8; 8];
-            if last {
-                w[8 - n..].copy_from_slice(&p[p.len() - n..]);
-            } else {
-                w[..n].copy_from_slice(&p[..n]);
-            }
-            u64::from_le_bytes(w)
-        };
         let text: Vec<u8> = (0..PATH_LEN as u32).map(|i| (i * 7 % 251) as u8 + 1).collect();
         for len in (1..40).chain(PATH_LEN - 20..PATH_LEN) {
             for stale in [0u8, 0xff] {
                 let mut b = [stale; PATH_LEN];
                 b[..len].copy_from_slice(&text[..len]);
                 let (first, last) = gate_words(&b, len);
-                assert_eq!(first, words(&b[..len], false), "first, len {len}");
-                assert_eq!(last, words(&b[..len], true), "last, len {len}");
+                assert_eq!(first, slice_word(&b[..len], false), "first, len {len}");
+                assert_eq!(last, slice_word(&b[..len], true), "last, len {len}");
             }
         }
     }
