@@ -1,7 +1,8 @@
 //! `lanner floor [--program P] CATEGORY/NAME...` (hidden): attach one of the
 //! object's floor programs (default the EMPTY `floor_tp`; `floor_path` only
 //! copies an open's path; `floor_raw`, EMPTY, takes raw tracepoints, given as
-//! `raw/NAME`) to the given syscall tracepoints and hold it until stdin closes. `cargo xtask bench` runs it between its baseline and agent
+//! `raw/NAME`) to the given syscall tracepoints and hold it until stdin
+//! closes. `cargo xtask bench` runs it between its baseline and agent
 //! rounds to measure the floor: what a syscall pays for one (or two) BPF program
 //! runs that do nothing, or nothing but the path copy, on the same hooks the
 //! agent uses. Never part of the probe table; the agent itself never attaches it.
@@ -19,7 +20,8 @@ pub struct FloorArgs {
     /// `floor_raw` (empty, on raw tracepoints: `raw/sys_exit`).
     #[arg(long, default_value = "floor_tp", value_parser = ["floor_tp", "floor_path", "floor_raw"])]
     program: String,
-    /// Tracepoints as `category/name`, e.g. `syscalls/sys_enter_openat`.
+    /// Tracepoints as `category/name`, e.g. `syscalls/sys_enter_openat`
+    /// (`raw/sys_exit` for `floor_raw`).
     #[arg(required = true)]
     hooks: Vec<String>,
 }
